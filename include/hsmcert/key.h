@@ -1,0 +1,63 @@
+/* Key objects on a token: types, descriptions, public keys, ids (SPEC: keygen, list, audit). */
+#ifndef HSMCERT_KEY_H
+#define HSMCERT_KEY_H
+
+#include <openssl/evp.h>
+
+#include "hsmcert/p11.h"
+
+/* A key type as the CLI names it: rsa:2048|rsa:3072|rsa:4096|ec:P-256|ec:P-384. */
+typedef struct hc_keytype {
+	CK_KEY_TYPE ckk; /* CKK_RSA or CKK_EC */
+	unsigned bits;	 /* modulus size, or the curve's field size */
+	int curve_nid;	 /* EC only */
+} hc_keytype;
+
+hc_rc hc_keytype_parse(const char *text, hc_keytype *out, hc_error *err);
+/* "rsa:2048", "ec:P-256"; "unknown" otherwise. */
+void hc_keytype_format(const hc_keytype *type, char *out, size_t len);
+/* DER-encoded OID of the curve for CKA_EC_PARAMS; caller frees. */
+hc_rc hc_keytype_ec_params(const hc_keytype *type, unsigned char **der, size_t *len,
+			   hc_error *err);
+
+/*
+ * Everything we report about a key object, read in one C_GetAttributeValue.
+ * Booleans are tri-state: 1, 0, or -1 when the token does not say.
+ */
+typedef struct hc_key_info {
+	CK_OBJECT_HANDLE handle;
+	CK_OBJECT_CLASS cls;
+	hc_keytype type; /* ckk CKK_RSA/CKK_EC, or other CKK_ with bits 0 */
+	char *label;
+	unsigned char *id;
+	size_t id_len;
+	char *uri;
+	int token, private_, sensitive, extractable, always_sensitive, never_extractable, local,
+		modifiable, copyable, destroyable, wrap_with_trusted, always_authenticate;
+	CK_ULONG key_gen_mechanism; /* CK_UNAVAILABLE_INFORMATION when unknown */
+	/* Public parts when the object carries them (raw big-endian / DER). */
+	unsigned char *modulus, *public_exponent, *ec_params, *ec_point;
+	size_t modulus_len, public_exponent_len, ec_params_len, ec_point_len;
+	CK_ULONG value_len; /* secret keys: CKA_VALUE_LEN, else 0 */
+} hc_key_info;
+
+hc_rc hc_key_describe(hc_session *session, CK_OBJECT_HANDLE object, hc_key_info *out,
+		      hc_error *err);
+void hc_key_info_clear(hc_key_info *info);
+
+/* The public key object that pairs with a private key (same CKA_ID and key type). */
+hc_rc hc_key_find_public(hc_session *session, const hc_key_info *priv, CK_OBJECT_HANDLE *out,
+			 hc_error *err);
+
+/* The key's public half as an OpenSSL key; EC keys take the point from the public object. */
+hc_rc hc_key_public(hc_session *session, const hc_key_info *key, EVP_PKEY **out, hc_error *err);
+
+/* Key id convention of other PKCS#11 tools: SHA-1 of the modulus or of the EC point. */
+hc_rc hc_key_derive_id(const hc_key_info *pub, unsigned char id[20], hc_error *err);
+
+/* Find keys (class CKO_PRIVATE_KEY/CKO_PUBLIC_KEY) matching label and/or id. */
+hc_rc hc_key_find(hc_session *session, CK_OBJECT_CLASS cls, const char *label,
+		  const unsigned char *id, size_t id_len, CK_OBJECT_HANDLE **out, size_t *count,
+		  hc_error *err);
+
+#endif

@@ -1,0 +1,27 @@
+/* SPEC: keygen. */
+#ifndef HSMCERT_KEYGEN_H
+#define HSMCERT_KEYGEN_H
+
+#include "hsmcert/key.h"
+
+typedef struct hc_keygen_params {
+	const char *label;
+	hc_keytype type;
+	const unsigned char *id; /* NULL: derived from the public key */
+	size_t id_len;
+	bool exportable;
+	bool if_missing; /* an existing key pair of that label (and id) is a success */
+} hc_keygen_params;
+
+typedef struct hc_keygen_result {
+	bool created; /* false: if_missing found the key already there */
+	hc_key_info key; /* the private key as the token reports it */
+	char *public_uri;
+	hc_keypair_notes notes;
+} hc_keygen_result;
+
+hc_rc hc_keygen(hc_session *session, const hc_keygen_params *params, hc_keygen_result *out,
+		hc_error *err);
+void hc_keygen_result_clear(hc_keygen_result *result);
+
+#endif

@@ -1,0 +1,206 @@
+/*
+ * The token layer: the only code that calls C_* functions.
+ * Module loading (p11-kit), token selection by PKCS#11 URI (RFC 7512),
+ * sessions and login, secrets (PINs), object search and attributes, key
+ * generation, and CKR_/CKA_/CKM_ names for messages.
+ */
+#ifndef HSMCERT_P11_H
+#define HSMCERT_P11_H
+
+#include <p11-kit/pkcs11.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hsmcert/error.h"
+
+/* ---- names ---------------------------------------------------------- */
+
+/* "CKR_PIN_INCORRECT"; unknown values as "CKR_0x..." (thread-local buffer). */
+const char *hc_ckr_name(CK_RV rv);
+const char *hc_cka_name(CK_ATTRIBUTE_TYPE type);
+const char *hc_ckm_name(CK_MECHANISM_TYPE mech);
+const char *hc_ckk_name(CK_KEY_TYPE type);
+
+/* Copy a blank-padded CK_UTF8CHAR field into a C string, trailing blanks removed. */
+void hc_p11_string(const CK_UTF8CHAR *field, size_t field_len, char *out, size_t out_len);
+#define HC_P11_STRING(field, out) hc_p11_string((field), sizeof(field), (out), sizeof(out))
+
+/* ---- secrets -------------------------------------------------------- */
+
+/* A PIN or passphrase; wiped with OPENSSL_cleanse when freed. NUL-terminated. */
+typedef struct hc_secret {
+	char *data;
+	size_t len;
+} hc_secret;
+
+hc_secret *hc_secret_new(const char *data, size_t len);
+void hc_secret_free(hc_secret *secret);
+
+/*
+ * Read a secret from a source: "env:VAR", "file:PATH" or "fd:N". A bare
+ * absolute path is taken as a file (the form RFC 7512's pin-source uses).
+ * One trailing newline (LF or CRLF) is removed. `what` names it in errors.
+ */
+hc_rc hc_secret_from_source(const char *source, const char *what, hc_secret **out,
+			    hc_error *err);
+
+/* ---- modules and slots ---------------------------------------------- */
+
+typedef struct hc_module hc_module;
+
+/* Load and initialise a module; NULL path means the p11-kit proxy. */
+hc_rc hc_module_open(const char *path, hc_module **out, hc_error *err);
+void hc_module_close(hc_module *mod);
+CK_FUNCTION_LIST *hc_module_functions(const hc_module *mod);
+const char *hc_module_path(const hc_module *mod);
+const CK_INFO *hc_module_info(const hc_module *mod);
+
+typedef struct hc_slot {
+	CK_SLOT_ID id;
+	CK_SLOT_INFO info;
+	CK_TOKEN_INFO token; /* valid when has_token */
+	bool has_token;
+} hc_slot;
+
+hc_rc hc_slots_list(hc_module *mod, bool token_present, hc_slot **slots, size_t *count,
+		    hc_error *err);
+hc_rc hc_slot_refresh(hc_module *mod, hc_slot *slot, hc_error *err);
+
+typedef struct hc_mechanism {
+	CK_MECHANISM_TYPE type;
+	CK_MECHANISM_INFO info;
+} hc_mechanism;
+
+hc_rc hc_slot_mechanisms(hc_module *mod, CK_SLOT_ID slot, hc_mechanism **mechs, size_t *count,
+			 hc_error *err);
+
+/* ---- URIs ----------------------------------------------------------- */
+
+typedef struct hc_uri hc_uri;
+
+/* Parse an RFC 7512 URI; over-long or unknown attributes are an error, not ignored. */
+hc_rc hc_uri_parse(const char *text, hc_uri **out, hc_error *err);
+void hc_uri_free(hc_uri *uri);
+const char *hc_uri_text(const hc_uri *uri);
+bool hc_uri_matches_slot(const hc_uri *uri, const hc_module *mod, const hc_slot *slot);
+/* True when the URI names anything about a token, slot or module. */
+bool hc_uri_names_token(const hc_uri *uri);
+const char *hc_uri_pin_source(const hc_uri *uri);
+const char *hc_uri_module_path(const hc_uri *uri);
+
+/* The object attributes the URI names (class, label, id), for a search. */
+CK_ATTRIBUTE *hc_uri_object_template(const hc_uri *uri, CK_ULONG *count);
+bool hc_uri_names_object(const hc_uri *uri);
+
+/* Format URIs for what we report; the caller frees the string. */
+char *hc_uri_for_token(const CK_TOKEN_INFO *token);
+char *hc_uri_for_object(const CK_TOKEN_INFO *token, CK_OBJECT_CLASS cls, const char *label,
+			const unsigned char *id, size_t id_len);
+
+/*
+ * Select exactly one initialised token. uri NULL: the only initialised token.
+ * No match: HC_TOKEN; several: HC_USAGE naming them.
+ */
+hc_rc hc_token_select(hc_module *mod, const hc_uri *uri, hc_slot *out, hc_error *err);
+
+/* C_InitToken: label is blank-padded to 32 bytes here. Longer labels: HC_USAGE. */
+hc_rc hc_token_initialize(hc_module *mod, CK_SLOT_ID slot, const hc_secret *so_pin,
+			  const char *label, hc_error *err);
+
+/* ---- sessions ------------------------------------------------------- */
+
+typedef struct hc_session hc_session;
+
+hc_rc hc_session_open(hc_module *mod, const hc_slot *slot, bool rw, hc_session **out,
+		      hc_error *err);
+void hc_session_close(hc_session *session);
+CK_FUNCTION_LIST *hc_session_functions(const hc_session *session);
+CK_SESSION_HANDLE hc_session_handle(const hc_session *session);
+const hc_slot *hc_session_slot(const hc_session *session);
+hc_module *hc_session_module(const hc_session *session);
+
+/*
+ * Log in once. A wrong PIN is never retried: the error carries the CKR_ name
+ * and the token's PIN flags read right after the failure.
+ * pin NULL is allowed for a protected authentication path.
+ */
+hc_rc hc_session_login(hc_session *session, CK_USER_TYPE user, const hc_secret *pin,
+		       hc_error *err);
+hc_rc hc_session_logout(hc_session *session, hc_error *err);
+/* C_InitPIN in an SO session: set the user PIN. */
+hc_rc hc_session_init_pin(hc_session *session, const hc_secret *pin, hc_error *err);
+
+/* The token's user-PIN state as words: "locked", "final try", "count low", or NULL. */
+const char *hc_pin_flags_text(CK_FLAGS token_flags, CK_USER_TYPE user);
+
+/* ---- objects and attributes ----------------------------------------- */
+
+/* All objects matching the template, searched in batches. */
+hc_rc hc_objects_find(hc_session *session, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
+		      CK_OBJECT_HANDLE **objects, size_t *found, hc_error *err);
+
+/*
+ * Fetch attributes in one C_GetAttributeValue. Set each .type; pValue must be
+ * NULL. Values are allocated here and freed with hc_attrs_release. An attribute
+ * the token does not have, or will not reveal, comes back with pValue NULL and
+ * ulValueLen CK_UNAVAILABLE_INFORMATION.
+ */
+hc_rc hc_attrs_get(hc_session *session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs,
+		   CK_ULONG count, hc_error *err);
+void hc_attrs_release(CK_ATTRIBUTE *attrs, CK_ULONG count);
+/* Raw C_GetAttributeValue on a caller-owned template (for probing): the CK_RV. */
+CK_RV hc_attrs_probe(hc_session *session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs,
+		     CK_ULONG count);
+
+bool hc_attr_available(const CK_ATTRIBUTE *attr);
+/* 1 true, 0 false, -1 unavailable */
+int hc_attr_bool(const CK_ATTRIBUTE *attr);
+bool hc_attr_ulong(const CK_ATTRIBUTE *attr, CK_ULONG *out);
+/* Find an attribute in a template by type, or NULL. */
+const CK_ATTRIBUTE *hc_attr_find(const CK_ATTRIBUTE *attrs, CK_ULONG count, CK_ATTRIBUTE_TYPE t);
+
+hc_rc hc_attrs_set(hc_session *session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs,
+		   CK_ULONG count, hc_error *err);
+hc_rc hc_object_destroy(hc_session *session, CK_OBJECT_HANDLE object, hc_error *err);
+hc_rc hc_object_create(hc_session *session, CK_ATTRIBUTE *tmpl, CK_ULONG count,
+		       CK_OBJECT_HANDLE *out, hc_error *err);
+
+/* ---- key generation ------------------------------------------------- */
+
+typedef struct hc_keypair_spec {
+	CK_KEY_TYPE key_type; /* CKK_RSA or CKK_EC */
+	CK_ULONG rsa_bits;
+	const unsigned char *ec_params; /* DER OID of the curve */
+	size_t ec_params_len;
+	const char *label;
+	const unsigned char *id; /* may be NULL: set later */
+	size_t id_len;
+	bool extractable;
+} hc_keypair_spec;
+
+/* What keygen had to do to get a key the token accepts. */
+typedef struct hc_keypair_notes {
+	bool minimal_template;	  /* the full template was refused */
+	bool extractable_cleared; /* token defaulted to extractable; we turned it off */
+	bool sensitive_set;	  /* token defaulted to non-sensitive; we turned it on */
+	CK_RV full_template_rv;
+} hc_keypair_notes;
+
+/*
+ * C_GenerateKeyPair with the security attributes asked for. If the token
+ * refuses the template, retry with the smallest one that keeps them, then
+ * read back and enforce sensitive / non-extractable; a token that cannot
+ * honour them gets both keys destroyed and an error.
+ */
+hc_rc hc_keypair_generate(hc_session *session, const hc_keypair_spec *spec,
+			  CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv, hc_keypair_notes *notes,
+			  hc_error *err);
+
+/* ---- signing -------------------------------------------------------- */
+
+/* C_SignInit + C_Sign with the two-call length protocol. *sig is malloc'd. */
+hc_rc hc_sign(hc_session *session, CK_OBJECT_HANDLE key, CK_MECHANISM *mech,
+	      const unsigned char *data, size_t data_len, unsigned char **sig, size_t *sig_len,
+	      hc_error *err);
+
+#endif

@@ -1,0 +1,28 @@
+/* SPEC: init-token. */
+#ifndef HSMCERT_TOKEN_H
+#define HSMCERT_TOKEN_H
+
+#include "hsmcert/p11.h"
+
+typedef struct hc_token_init_params {
+	const char *label;
+	const hc_secret *so_pin;
+	const hc_secret *user_pin;
+	bool force; /* re-initialise a token that holds objects */
+} hc_token_init_params;
+
+typedef struct hc_token_init_result {
+	hc_slot slot;	  /* as the token reports itself afterwards */
+	bool reinitialised; /* the token was initialised before */
+	long objects_destroyed; /* -1 when the old contents could not be counted */
+} hc_token_init_result;
+
+/*
+ * Initialise the token in `slot` and set its user PIN. A token that was
+ * initialised is only re-initialised when it provably holds no objects
+ * (counted with the user PIN given), or with force.
+ */
+hc_rc hc_token_init(hc_module *mod, const hc_slot *slot, const hc_token_init_params *params,
+		    hc_token_init_result *out, hc_error *err);
+
+#endif

@@ -1,0 +1,24 @@
+/* Token layer internals shared by the files in pkcs11/; not part of the public API. */
+#ifndef HSMCERT_P11_INTERNAL_H
+#define HSMCERT_P11_INTERNAL_H
+
+#include "hsmcert/p11.h"
+
+struct hc_module {
+	CK_FUNCTION_LIST *fn;
+	char *path;
+	CK_INFO info;
+	bool via_p11kit; /* loaded by p11_kit_module_load: release through p11-kit */
+	void *dl;	 /* the p11-kit proxy, which p11-kit will not load itself */
+	bool finalize;	 /* we initialised it, so we finalise it */
+};
+
+struct hc_session {
+	hc_module *mod;
+	CK_FUNCTION_LIST *fn;
+	CK_SESSION_HANDLE handle;
+	hc_slot slot;
+	bool logged_in;
+};
+
+#endif

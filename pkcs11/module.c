@@ -1,0 +1,271 @@
+/* Loading a PKCS#11 module through p11-kit, and listing its slots. */
+#include "internal.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <p11-kit/p11-kit.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static bool is_proxy(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	return strcmp(base ? base + 1 : path, "p11-kit-proxy.so") == 0;
+}
+
+/* Named modules: through p11-kit, managed (see below). Returns CKR_OK or fills err. */
+static CK_RV load_managed(hc_module *mod, hc_error *err)
+{
+	CK_RV rv;
+
+	/*
+	 * Managed loading: p11-kit gives this handle its own reference-counted
+	 * C_Initialize/C_Finalize, so other users of the same module in this
+	 * process (libp11 for TLS) are not finalised under us, and we under them.
+	 */
+	mod->fn = p11_kit_module_load(mod->path, 0);
+	if (!mod->fn) {
+		const char *why = p11_kit_message();
+		hc_fail(err, HC_USAGE, "cannot load PKCS#11 module %s: %s", mod->path,
+			why ? why : "not a PKCS#11 module");
+		return CKR_GENERAL_ERROR;
+	}
+	mod->via_p11kit = true;
+	rv = p11_kit_module_initialize(mod->fn);
+	if (rv != CKR_OK) {
+		hc_fail_p11(err, "C_Initialize", rv, "initialising module %s", mod->path);
+		return rv;
+	}
+	mod->finalize = true;
+	return CKR_OK;
+}
+
+/* The p11-kit proxy (every registered module): p11-kit refuses to load it as a module. */
+static CK_RV load_proxy(hc_module *mod, hc_error *err)
+{
+	CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
+	CK_C_GetFunctionList get;
+	CK_RV rv;
+
+	mod->dl = dlopen(mod->path, RTLD_NOW | RTLD_LOCAL);
+	if (!mod->dl) {
+		hc_fail(err, HC_USAGE, "cannot load PKCS#11 module %s: %s", mod->path, dlerror());
+		return CKR_GENERAL_ERROR;
+	}
+	get = (CK_C_GetFunctionList)dlsym(mod->dl, "C_GetFunctionList");
+	if (!get) {
+		hc_fail(err, HC_USAGE, "%s is not a PKCS#11 module (no C_GetFunctionList)",
+			mod->path);
+		return CKR_GENERAL_ERROR;
+	}
+	rv = get(&mod->fn);
+	if (rv != CKR_OK || !mod->fn) {
+		mod->fn = NULL;
+		hc_fail_p11(err, "C_GetFunctionList", rv, "module %s", mod->path);
+		return rv ? rv : CKR_GENERAL_ERROR;
+	}
+	rv = mod->fn->C_Initialize(&args);
+	if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
+		return CKR_OK; /* someone else in the process owns it; do not finalise */
+	if (rv != CKR_OK) {
+		hc_fail_p11(err, "C_Initialize", rv, "initialising module %s", mod->path);
+		return rv;
+	}
+	mod->finalize = true;
+	return CKR_OK;
+}
+
+hc_rc hc_module_open(const char *path, hc_module **out, hc_error *err)
+{
+	hc_module *mod;
+	CK_RV rv;
+
+	*out = NULL;
+	if (!path || !*path)
+		path = HSMCERT_P11KIT_PROXY;
+	/* A bare name is looked up in p11-kit's module directory; a path must exist. */
+	if (strchr(path, '/') && access(path, R_OK) != 0)
+		return hc_fail(err, HC_USAGE, "PKCS#11 module %s: %s", path, strerror(errno));
+
+	mod = calloc(1, sizeof(*mod));
+	if (!mod || !(mod->path = strdup(path))) {
+		free(mod);
+		return hc_fail(err, HC_IO, "out of memory");
+	}
+	if (is_proxy(path))
+		rv = load_proxy(mod, err);
+	else
+		rv = load_managed(mod, err);
+	if (rv != CKR_OK)
+		goto fail;
+	rv = mod->fn->C_GetInfo(&mod->info);
+	if (rv != CKR_OK) {
+		hc_fail_p11(err, "C_GetInfo", rv, "module %s", path);
+		goto fail;
+	}
+	*out = mod;
+	return HC_OK;
+
+fail:
+	hc_module_close(mod);
+	return err ? err->rc : HC_TOKEN;
+}
+
+void hc_module_close(hc_module *mod)
+{
+	if (!mod)
+		return;
+	if (mod->via_p11kit) {
+		if (mod->finalize)
+			p11_kit_module_finalize(mod->fn);
+		p11_kit_module_release(mod->fn);
+	} else if (mod->fn && mod->finalize) {
+		mod->fn->C_Finalize(NULL);
+	}
+	if (mod->dl)
+		dlclose(mod->dl);
+	free(mod->path);
+	free(mod);
+}
+
+CK_FUNCTION_LIST *hc_module_functions(const hc_module *mod)
+{
+	return mod->fn;
+}
+
+const char *hc_module_path(const hc_module *mod)
+{
+	return mod->path;
+}
+
+const CK_INFO *hc_module_info(const hc_module *mod)
+{
+	return &mod->info;
+}
+
+hc_rc hc_slot_refresh(hc_module *mod, hc_slot *slot, hc_error *err)
+{
+	CK_RV rv = mod->fn->C_GetSlotInfo(slot->id, &slot->info);
+
+	if (rv != CKR_OK)
+		return hc_fail_p11(err, "C_GetSlotInfo", rv, "slot %lu", slot->id);
+	slot->has_token = false;
+	if (slot->info.flags & CKF_TOKEN_PRESENT) {
+		rv = mod->fn->C_GetTokenInfo(slot->id, &slot->token);
+		if (rv == CKR_OK)
+			slot->has_token = true;
+		else if (rv != CKR_TOKEN_NOT_PRESENT && rv != CKR_TOKEN_NOT_RECOGNIZED)
+			return hc_fail_p11(err, "C_GetTokenInfo", rv, "slot %lu", slot->id);
+	}
+	return HC_OK;
+}
+
+hc_rc hc_slots_list(hc_module *mod, bool token_present, hc_slot **slots, size_t *count,
+		    hc_error *err)
+{
+	CK_SLOT_ID *ids = NULL;
+	CK_ULONG n = 0;
+	hc_slot *list = NULL;
+	hc_rc rc = HC_OK;
+	CK_RV rv;
+
+	*slots = NULL;
+	*count = 0;
+	/* The list can grow between the two calls (hot-plug): retry on BUFFER_TOO_SMALL. */
+	for (;;) {
+		rv = mod->fn->C_GetSlotList(token_present, NULL, &n);
+		if (rv != CKR_OK)
+			return hc_fail_p11(err, "C_GetSlotList", rv, "listing slots");
+		free(ids);
+		ids = calloc(n ? n : 1, sizeof(*ids));
+		if (!ids)
+			return hc_fail(err, HC_IO, "out of memory");
+		rv = mod->fn->C_GetSlotList(token_present, ids, &n);
+		if (rv != CKR_BUFFER_TOO_SMALL)
+			break;
+	}
+	if (rv != CKR_OK) {
+		rc = hc_fail_p11(err, "C_GetSlotList", rv, "listing slots");
+		goto out;
+	}
+	list = calloc(n ? n : 1, sizeof(*list));
+	if (!list) {
+		rc = hc_fail(err, HC_IO, "out of memory");
+		goto out;
+	}
+	for (CK_ULONG i = 0; i < n; i++) {
+		list[i].id = ids[i];
+		rc = hc_slot_refresh(mod, &list[i], err);
+		if (rc != HC_OK)
+			goto out;
+	}
+	*slots = list;
+	*count = n;
+	list = NULL;
+out:
+	free(list);
+	free(ids);
+	return rc;
+}
+
+hc_rc hc_slot_mechanisms(hc_module *mod, CK_SLOT_ID slot, hc_mechanism **mechs, size_t *count,
+			 hc_error *err)
+{
+	CK_MECHANISM_TYPE *types = NULL;
+	hc_mechanism *list = NULL;
+	CK_ULONG n = 0;
+	hc_rc rc = HC_OK;
+	CK_RV rv;
+
+	*mechs = NULL;
+	*count = 0;
+	rv = mod->fn->C_GetMechanismList(slot, NULL, &n);
+	if (rv != CKR_OK)
+		return hc_fail_p11(err, "C_GetMechanismList", rv, "slot %lu", slot);
+	types = calloc(n ? n : 1, sizeof(*types));
+	list = calloc(n ? n : 1, sizeof(*list));
+	if (!types || !list) {
+		rc = hc_fail(err, HC_IO, "out of memory");
+		goto out;
+	}
+	rv = mod->fn->C_GetMechanismList(slot, types, &n);
+	if (rv != CKR_OK) {
+		rc = hc_fail_p11(err, "C_GetMechanismList", rv, "slot %lu", slot);
+		goto out;
+	}
+	for (CK_ULONG i = 0; i < n; i++) {
+		list[i].type = types[i];
+		rv = mod->fn->C_GetMechanismInfo(slot, types[i], &list[i].info);
+		if (rv != CKR_OK) {
+			rc = hc_fail_p11(err, "C_GetMechanismInfo", rv, "%s on slot %lu",
+					 hc_ckm_name(types[i]), slot);
+			goto out;
+		}
+	}
+	*mechs = list;
+	*count = n;
+	list = NULL;
+out:
+	free(list);
+	free(types);
+	return rc;
+}
+
+hc_rc hc_token_initialize(hc_module *mod, CK_SLOT_ID slot, const hc_secret *so_pin,
+			  const char *label, hc_error *err)
+{
+	CK_UTF8CHAR padded[32];
+	size_t n = strlen(label);
+	CK_RV rv;
+
+	if (n == 0 || n > sizeof(padded))
+		return hc_fail(err, HC_USAGE, "token label '%s' must be 1 to 32 bytes", label);
+	memset(padded, ' ', sizeof(padded));
+	memcpy(padded, label, n);
+	rv = mod->fn->C_InitToken(slot, (CK_UTF8CHAR_PTR)so_pin->data, so_pin->len, padded);
+	if (rv != CKR_OK)
+		return hc_fail_p11(err, "C_InitToken", rv, "initialising token '%s' in slot %lu",
+				   label, slot);
+	return HC_OK;
+}

@@ -1,0 +1,291 @@
+/* Object search, attributes, creation and destruction, signing. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Handles fetched per C_FindObjects call: thousands of objects in a few calls. */
+#define HC_FIND_BATCH 512
+
+hc_rc hc_objects_find(hc_session *s, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
+		      CK_OBJECT_HANDLE **objects, size_t *found, hc_error *err)
+{
+	CK_OBJECT_HANDLE *list = NULL;
+	size_t n = 0, cap = 0;
+	hc_rc rc = HC_OK;
+	CK_RV rv;
+
+	*objects = NULL;
+	*found = 0;
+	rv = s->fn->C_FindObjectsInit(s->handle, (CK_ATTRIBUTE_PTR)tmpl, count);
+	if (rv != CKR_OK)
+		return hc_fail_p11(err, "C_FindObjectsInit", rv, "searching objects");
+	for (;;) {
+		CK_ULONG got = 0;
+		if (n + HC_FIND_BATCH > cap) {
+			CK_OBJECT_HANDLE *grown;
+			cap = cap ? cap * 2 : HC_FIND_BATCH;
+			grown = realloc(list, cap * sizeof(*list));
+			if (!grown) {
+				rc = hc_fail(err, HC_IO, "out of memory");
+				break;
+			}
+			list = grown;
+		}
+		rv = s->fn->C_FindObjects(s->handle, list + n, HC_FIND_BATCH, &got);
+		if (rv != CKR_OK) {
+			rc = hc_fail_p11(err, "C_FindObjects", rv, "searching objects");
+			break;
+		}
+		n += got;
+		if (got < HC_FIND_BATCH)
+			break;
+	}
+	rv = s->fn->C_FindObjectsFinal(s->handle);
+	if (rc == HC_OK && rv != CKR_OK)
+		rc = hc_fail_p11(err, "C_FindObjectsFinal", rv, "searching objects");
+	if (rc != HC_OK) {
+		free(list);
+		return rc;
+	}
+	*objects = list;
+	*found = n;
+	return HC_OK;
+}
+
+/* Attributes of fixed size: their buffers are exact, so "unavailable" is final. */
+static CK_ULONG fixed_size(CK_ATTRIBUTE_TYPE t)
+{
+	switch (t) {
+	case CKA_TOKEN: case CKA_PRIVATE: case CKA_MODIFIABLE: case CKA_COPYABLE:
+	case CKA_DESTROYABLE: case CKA_SENSITIVE: case CKA_EXTRACTABLE:
+	case CKA_ALWAYS_SENSITIVE: case CKA_NEVER_EXTRACTABLE: case CKA_LOCAL:
+	case CKA_WRAP_WITH_TRUSTED: case CKA_ALWAYS_AUTHENTICATE: case CKA_TRUSTED:
+	case CKA_SIGN: case CKA_VERIFY: case CKA_DECRYPT: case CKA_ENCRYPT: case CKA_WRAP:
+	case CKA_UNWRAP: case CKA_DERIVE: case CKA_SIGN_RECOVER: case CKA_VERIFY_RECOVER:
+		return sizeof(CK_BBOOL);
+	case CKA_CLASS: case CKA_KEY_TYPE: case CKA_CERTIFICATE_TYPE: case CKA_KEY_GEN_MECHANISM:
+	case CKA_MODULUS_BITS: case CKA_VALUE_LEN: case CKA_CERTIFICATE_CATEGORY:
+		return sizeof(CK_ULONG);
+	default:
+		return 0;
+	}
+}
+
+/* A first guess for variable-size values, big enough for the usual case. */
+static CK_ULONG guess_size(CK_ATTRIBUTE_TYPE t)
+{
+	switch (t) {
+	case CKA_VALUE: return 4096;
+	case CKA_MODULUS: return 512;
+	case CKA_PUBLIC_KEY_INFO: return 1024;
+	default: return 256;
+	}
+}
+
+static void mark_unavailable(CK_ATTRIBUTE *a)
+{
+	free(a->pValue);
+	a->pValue = NULL;
+	a->ulValueLen = CK_UNAVAILABLE_INFORMATION;
+}
+
+static bool rv_is_per_attribute(CK_RV rv)
+{
+	return rv == CKR_OK || rv == CKR_ATTRIBUTE_SENSITIVE || rv == CKR_ATTRIBUTE_TYPE_INVALID ||
+	       rv == CKR_BUFFER_TOO_SMALL;
+}
+
+hc_rc hc_attrs_get(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs, CK_ULONG count,
+		   hc_error *err)
+{
+	CK_ULONG *cap = calloc(count ? count : 1, sizeof(*cap));
+	CK_ATTRIBUTE *retry = NULL;
+	CK_ULONG nretry = 0;
+	hc_rc rc = HC_OK;
+	CK_RV rv;
+
+	if (!cap)
+		return hc_fail(err, HC_IO, "out of memory");
+	for (CK_ULONG i = 0; i < count; i++) {
+		CK_ULONG size = fixed_size(attrs[i].type);
+		cap[i] = size ? size : guess_size(attrs[i].type);
+		attrs[i].pValue = malloc(cap[i]);
+		attrs[i].ulValueLen = cap[i];
+		if (!attrs[i].pValue) {
+			rc = hc_fail(err, HC_IO, "out of memory");
+			goto out;
+		}
+	}
+	rv = s->fn->C_GetAttributeValue(s->handle, object, attrs, count);
+	if (!rv_is_per_attribute(rv)) {
+		rc = hc_fail_p11(err, "C_GetAttributeValue", rv, "reading object attributes");
+		goto out;
+	}
+	if (rv == CKR_OK)
+		goto out;
+
+	/*
+	 * Some value was unavailable. For a fixed-size attribute that is final; a
+	 * variable one may only have outgrown its guess: ask its size, fetch again.
+	 */
+	retry = calloc(count, sizeof(*retry));
+	if (!retry) {
+		rc = hc_fail(err, HC_IO, "out of memory");
+		goto out;
+	}
+	for (CK_ULONG i = 0; i < count; i++) {
+		if (attrs[i].ulValueLen != CK_UNAVAILABLE_INFORMATION && attrs[i].ulValueLen <= cap[i])
+			continue;
+		mark_unavailable(&attrs[i]);
+		if (!fixed_size(attrs[i].type))
+			retry[nretry++] = (CK_ATTRIBUTE){attrs[i].type, NULL, 0};
+	}
+	if (nretry == 0)
+		goto out;
+	rv = s->fn->C_GetAttributeValue(s->handle, object, retry, nretry);
+	if (!rv_is_per_attribute(rv)) {
+		rc = hc_fail_p11(err, "C_GetAttributeValue", rv, "reading object attributes");
+		goto out;
+	}
+	for (CK_ULONG j = 0; j < nretry; j++) {
+		if (retry[j].ulValueLen == CK_UNAVAILABLE_INFORMATION)
+			continue;
+		retry[j].pValue = malloc(retry[j].ulValueLen ? retry[j].ulValueLen : 1);
+		if (!retry[j].pValue) {
+			rc = hc_fail(err, HC_IO, "out of memory");
+			goto out;
+		}
+	}
+	rv = s->fn->C_GetAttributeValue(s->handle, object, retry, nretry);
+	if (!rv_is_per_attribute(rv) || rv == CKR_BUFFER_TOO_SMALL) {
+		rc = hc_fail_p11(err, "C_GetAttributeValue", rv, "reading object attributes");
+		goto out;
+	}
+	for (CK_ULONG j = 0; j < nretry; j++) {
+		for (CK_ULONG i = 0; i < count; i++) {
+			if (attrs[i].type == retry[j].type && attrs[i].pValue == NULL) {
+				attrs[i].pValue = retry[j].pValue;
+				attrs[i].ulValueLen = retry[j].ulValueLen;
+				retry[j].pValue = NULL;
+				if (attrs[i].ulValueLen == CK_UNAVAILABLE_INFORMATION)
+					mark_unavailable(&attrs[i]);
+				break;
+			}
+		}
+	}
+out:
+	if (retry) {
+		for (CK_ULONG j = 0; j < nretry; j++)
+			free(retry[j].pValue);
+		free(retry);
+	}
+	free(cap);
+	if (rc != HC_OK)
+		hc_attrs_release(attrs, count);
+	return rc;
+}
+
+void hc_attrs_release(CK_ATTRIBUTE *attrs, CK_ULONG count)
+{
+	for (CK_ULONG i = 0; i < count; i++) {
+		free(attrs[i].pValue);
+		attrs[i].pValue = NULL;
+		attrs[i].ulValueLen = 0;
+	}
+}
+
+CK_RV hc_attrs_probe(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs, CK_ULONG count)
+{
+	return s->fn->C_GetAttributeValue(s->handle, object, attrs, count);
+}
+
+bool hc_attr_available(const CK_ATTRIBUTE *a)
+{
+	return a && a->pValue && a->ulValueLen != CK_UNAVAILABLE_INFORMATION;
+}
+
+int hc_attr_bool(const CK_ATTRIBUTE *a)
+{
+	if (!hc_attr_available(a) || a->ulValueLen != sizeof(CK_BBOOL))
+		return -1;
+	return *(CK_BBOOL *)a->pValue ? 1 : 0;
+}
+
+bool hc_attr_ulong(const CK_ATTRIBUTE *a, CK_ULONG *out)
+{
+	if (!hc_attr_available(a) || a->ulValueLen != sizeof(CK_ULONG))
+		return false;
+	memcpy(out, a->pValue, sizeof(CK_ULONG));
+	return true;
+}
+
+const CK_ATTRIBUTE *hc_attr_find(const CK_ATTRIBUTE *attrs, CK_ULONG count, CK_ATTRIBUTE_TYPE t)
+{
+	for (CK_ULONG i = 0; i < count; i++)
+		if (attrs[i].type == t)
+			return &attrs[i];
+	return NULL;
+}
+
+hc_rc hc_attrs_set(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs, CK_ULONG count,
+		   hc_error *err)
+{
+	CK_RV rv = s->fn->C_SetAttributeValue(s->handle, object, attrs, count);
+
+	if (rv != CKR_OK)
+		return hc_fail_p11(err, "C_SetAttributeValue", rv, "setting %s",
+				   hc_cka_name(attrs[0].type));
+	return HC_OK;
+}
+
+hc_rc hc_object_destroy(hc_session *s, CK_OBJECT_HANDLE object, hc_error *err)
+{
+	CK_RV rv = s->fn->C_DestroyObject(s->handle, object);
+
+	if (rv != CKR_OK)
+		return hc_fail_p11(err, "C_DestroyObject", rv, "destroying object");
+	return HC_OK;
+}
+
+hc_rc hc_object_create(hc_session *s, CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_OBJECT_HANDLE *out,
+		       hc_error *err)
+{
+	CK_RV rv = s->fn->C_CreateObject(s->handle, tmpl, count, out);
+
+	if (rv != CKR_OK)
+		return hc_fail_p11(err, "C_CreateObject", rv, "creating object");
+	return HC_OK;
+}
+
+hc_rc hc_sign(hc_session *s, CK_OBJECT_HANDLE key, CK_MECHANISM *mech, const unsigned char *data,
+	      size_t data_len, unsigned char **sig, size_t *sig_len, hc_error *err)
+{
+	CK_ULONG len = 0;
+	unsigned char *buf;
+	CK_RV rv;
+
+	*sig = NULL;
+	*sig_len = 0;
+	rv = s->fn->C_SignInit(s->handle, mech, key);
+	if (rv != CKR_OK)
+		return hc_fail_p11(err, "C_SignInit", rv, "signing with %s",
+				   hc_ckm_name(mech->mechanism));
+	/* Ask the length first; this call keeps the operation active per the spec. */
+	rv = s->fn->C_Sign(s->handle, (CK_BYTE_PTR)data, data_len, NULL, &len);
+	if (rv != CKR_OK)
+		return hc_fail_p11(err, "C_Sign", rv, "signing with %s",
+				   hc_ckm_name(mech->mechanism));
+	buf = malloc(len ? len : 1);
+	if (!buf)
+		return hc_fail(err, HC_IO, "out of memory");
+	rv = s->fn->C_Sign(s->handle, (CK_BYTE_PTR)data, data_len, buf, &len);
+	if (rv != CKR_OK) {
+		free(buf);
+		return hc_fail_p11(err, "C_Sign", rv, "signing with %s",
+				   hc_ckm_name(mech->mechanism));
+	}
+	*sig = buf;
+	*sig_len = len;
+	return HC_OK;
+}

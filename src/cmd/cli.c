@@ -1,0 +1,393 @@
+/* The CLI's shared parts (see cli.h): options, messages, secrets, opening tokens. */
+#include "cli.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+int cli_common_option(struct cli *cli, int opt, const char *arg, cli_usage_fn usage)
+{
+	switch (opt) {
+	case CLI_OPT_MODULE:
+		cli->module_path = arg;
+		return CLI_NEXT;
+	case CLI_OPT_TOKEN:
+		cli->token_uri = arg;
+		cli->token_from_env = false;
+		return CLI_NEXT;
+	case CLI_OPT_PIN_SOURCE:
+		cli->pin_source = arg;
+		return CLI_NEXT;
+	case CLI_OPT_SO_PIN_SOURCE:
+		cli->so_pin_source = arg;
+		return CLI_NEXT;
+	case CLI_OPT_PASSPHRASE_SOURCE:
+		cli->passphrase_source = arg;
+		return CLI_NEXT;
+	case CLI_OPT_JSON:
+		cli->json = true;
+		return CLI_NEXT;
+	case CLI_OPT_HELP:
+		usage(stdout);
+		return 0;
+	case ':':
+	case '?':
+		/* getopt already named the option. */
+		fprintf(stderr, "Try 'hsmcert %s --help'.\n", cli->command ? cli->command : "");
+		return HC_USAGE;
+	default:
+		return cli_usage_error(cli, "unhandled option %d", opt);
+	}
+}
+
+void cli_apply_environment(struct cli *cli)
+{
+	const char *v;
+
+	if (!cli->module_path && (v = getenv("HSMCERT_MODULE")) && *v)
+		cli->module_path = v;
+	if (!cli->token_uri && (v = getenv("HSMCERT_TOKEN")) && *v) {
+		cli->token_uri = v;
+		cli->token_from_env = true;
+	}
+	if (!cli->json && (v = getenv("HSMCERT_JSON")) && *v && strcmp(v, "0") != 0)
+		cli->json = true;
+}
+
+static void vmessage(const struct cli *cli, const char *kind, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "hsmcert%s%s: %s", cli && cli->command ? " " : "",
+		cli && cli->command ? cli->command : "", kind);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void cli_errorf(const struct cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage(cli, "error: ", fmt, ap);
+	va_end(ap);
+}
+
+void cli_warnf(const struct cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage(cli, "warning: ", fmt, ap);
+	va_end(ap);
+}
+
+void cli_notef(const struct cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+int cli_usage_error(const struct cli *cli, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage(cli, "", fmt, ap);
+	va_end(ap);
+	if (cli && cli->command)
+		fprintf(stderr, "Try 'hsmcert %s --help'.\n", cli->command);
+	else
+		fprintf(stderr, "Try 'hsmcert --help'.\n");
+	return HC_USAGE;
+}
+
+int cli_no_arguments(const struct cli *cli, int argc, char **argv)
+{
+	if (optind < argc)
+		return cli_usage_error(cli, "unexpected argument '%s'", argv[optind]);
+	return CLI_NEXT;
+}
+
+int cli_fail(const struct cli *cli, const hc_error *err)
+{
+	hc_rc rc = err->rc ? err->rc : HC_TOKEN;
+
+	cli_errorf(cli, "%s", err->message[0] ? err->message : "failed");
+	if (cli->json) {
+		json_t *e = json_pack("{s:s, s:i, s:s}", "message", err->message, "exit_code",
+				      (int)rc, "command", cli->command ? cli->command : "");
+		if (e && err->has_ckr) {
+			json_object_set_new(e, "function", json_string(err->function));
+			json_object_set_new(e, "ckr", json_string(hc_ckr_name(err->ckr)));
+		}
+		cli_json_emit(json_pack("{s:o}", "error", e ? e : json_null()));
+	}
+	return (int)rc;
+}
+
+int cli_json_emit(json_t *doc)
+{
+	int rc = 0;
+
+	if (!doc)
+		return HC_IO;
+	if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII) != 0 ||
+	    fputc('\n', stdout) == EOF || fflush(stdout) != 0)
+		rc = HC_IO;
+	json_decref(doc);
+	return rc;
+}
+
+json_t *cli_json_tristate(int value)
+{
+	return value < 0 ? json_null() : json_boolean(value);
+}
+
+json_t *cli_json_string(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+const char *cli_yes_no(int value)
+{
+	return value < 0 ? "unknown" : value ? "yes" : "no";
+}
+
+/* ---- secrets --------------------------------------------------------- */
+
+/* Read one line from the terminal with echo off. */
+static hc_rc prompt_tty(const char *prompt, hc_secret **out, hc_error *err)
+{
+	int fd = open("/dev/tty", O_RDWR | O_CLOEXEC);
+	struct termios old, quiet;
+	char buf[1024];
+	size_t n = 0;
+	hc_rc rc = HC_OK;
+
+	*out = NULL;
+	if (fd < 0)
+		return hc_fail(err, HC_USAGE, "no terminal to ask for the %s", prompt);
+	if (tcgetattr(fd, &old) != 0) {
+		close(fd);
+		return hc_fail(err, HC_USAGE, "no terminal to ask for the %s", prompt);
+	}
+	quiet = old;
+	quiet.c_lflag &= ~(tcflag_t)(ECHO | ECHONL);
+	quiet.c_lflag |= ICANON;
+	if (dprintf(fd, "%s: ", prompt) < 0 || tcsetattr(fd, TCSAFLUSH, &quiet) != 0) {
+		close(fd);
+		return hc_fail(err, HC_IO, "cannot use the terminal: %s", strerror(errno));
+	}
+	for (;;) {
+		char c;
+		ssize_t r = read(fd, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || c == '\n' || c == '\r')
+			break;
+		if (n < sizeof(buf) - 1)
+			buf[n++] = c;
+	}
+	tcsetattr(fd, TCSAFLUSH, &old);
+	dprintf(fd, "\n");
+	close(fd);
+	*out = hc_secret_new(buf, n);
+	if (!*out)
+		rc = hc_fail(err, HC_IO, "out of memory");
+	explicit_bzero(buf, sizeof(buf));
+	return rc;
+}
+
+static const struct {
+	const char *name, *env, *option;
+} secret_kinds[] = {
+	[CLI_USER_PIN] = {"user PIN", "HSMCERT_PIN", "--pin-source"},
+	[CLI_SO_PIN] = {"SO PIN", "HSMCERT_SO_PIN", "--so-pin-source"},
+	[CLI_PASSPHRASE] = {"passphrase", "HSMCERT_PASSPHRASE", "--passphrase-source"},
+};
+
+hc_rc cli_secret(const struct cli *cli, enum cli_secret_kind kind, const hc_uri *uri,
+		 bool confirm, hc_secret **out, hc_error *err)
+{
+	const char *name = secret_kinds[kind].name;
+	const char *source = kind == CLI_USER_PIN	? cli->pin_source
+			     : kind == CLI_SO_PIN	? cli->so_pin_source
+							: cli->passphrase_source;
+	const char *value;
+	hc_secret *again = NULL;
+	char prompt[128];
+	hc_rc rc;
+
+	*out = NULL;
+	if (source)
+		return hc_secret_from_source(source, name, out, err);
+	if (kind == CLI_USER_PIN && uri && hc_uri_pin_source(uri))
+		return hc_secret_from_source(hc_uri_pin_source(uri), name, out, err);
+	if ((value = getenv(secret_kinds[kind].env)) != NULL) {
+		*out = hc_secret_new(value, strlen(value));
+		return *out ? HC_OK : hc_fail(err, HC_IO, "out of memory");
+	}
+	if (!isatty(STDIN_FILENO))
+		return hc_fail(err, HC_USAGE,
+			       "the %s is needed and there is no terminal to ask: use %s "
+			       "env:VAR|file:PATH|fd:N or set %s",
+			       name, secret_kinds[kind].option, secret_kinds[kind].env);
+	snprintf(prompt, sizeof(prompt), "%s%s", confirm ? "New " : "", name);
+	if ((rc = prompt_tty(prompt, out, err)) != HC_OK || !confirm)
+		return rc;
+	snprintf(prompt, sizeof(prompt), "Repeat the %s", name);
+	if ((rc = prompt_tty(prompt, &again, err)) != HC_OK)
+		goto fail;
+	if (again->len != (*out)->len || memcmp(again->data, (*out)->data, again->len) != 0) {
+		rc = hc_fail(err, HC_USAGE, "the two %ss differ", name);
+		goto fail;
+	}
+	hc_secret_free(again);
+	return HC_OK;
+fail:
+	hc_secret_free(again);
+	hc_secret_free(*out);
+	*out = NULL;
+	return rc;
+}
+
+/* ---- tokens ---------------------------------------------------------- */
+
+hc_rc cli_token_open(const struct cli *cli, const char *object_uri, unsigned flags,
+		     struct cli_token *t, hc_error *err)
+{
+	hc_uri *object = NULL;
+	const char *module = cli->module_path;
+	hc_secret *pin = NULL;
+	hc_rc rc;
+
+	memset(t, 0, sizeof(*t));
+	if (object_uri && (rc = hc_uri_parse(object_uri, &object, err)) != HC_OK)
+		return rc;
+	if (cli->token_uri) {
+		if ((rc = hc_uri_parse(cli->token_uri, &t->uri, err)) != HC_OK)
+			goto fail;
+	} else if (object && hc_uri_names_token(object)) {
+		t->uri = object;
+		object = NULL;
+	}
+	/* A module-path= in the URI names the module when --module does not. */
+	if (!module && t->uri && hc_uri_module_path(t->uri))
+		module = hc_uri_module_path(t->uri);
+
+	if ((rc = hc_module_open(module, &t->module, err)) != HC_OK)
+		goto fail;
+	if ((rc = hc_token_select(t->module, t->uri, &t->slot, err)) != HC_OK)
+		goto fail;
+	HC_P11_STRING(t->slot.token.label, t->label);
+	t->token_uri = hc_uri_for_token(&t->slot.token);
+	if ((rc = hc_session_open(t->module, &t->slot, flags & CLI_TOKEN_RW, &t->session, err)))
+		goto fail;
+	if ((flags & CLI_TOKEN_LOGIN) && (t->slot.token.flags & CKF_LOGIN_REQUIRED)) {
+		bool pad = t->slot.token.flags & CKF_PROTECTED_AUTHENTICATION_PATH;
+		if (!pad || cli->pin_source || getenv("HSMCERT_PIN")) {
+			const hc_uri *pin_uri =
+				t->uri && hc_uri_pin_source(t->uri) ? t->uri : object;
+			rc = cli_secret(cli, CLI_USER_PIN, pin_uri, false, &pin, err);
+			if (rc != HC_OK)
+				goto fail;
+		}
+		rc = hc_session_login(t->session, CKU_USER, pin, err);
+		hc_secret_free(pin);
+		if (rc != HC_OK)
+			goto fail;
+	}
+	hc_uri_free(object);
+	return HC_OK;
+fail:
+	hc_uri_free(object);
+	cli_token_close(t);
+	return rc;
+}
+
+void cli_token_close(struct cli_token *t)
+{
+	hc_session_close(t->session);
+	hc_module_close(t->module);
+	hc_uri_free(t->uri);
+	free(t->token_uri);
+	memset(t, 0, sizeof(*t));
+}
+
+json_t *cli_json_token(const struct cli_token *t)
+{
+	char serial[17], manufacturer[33], model[17];
+
+	HC_P11_STRING(t->slot.token.serialNumber, serial);
+	HC_P11_STRING(t->slot.token.manufacturerID, manufacturer);
+	HC_P11_STRING(t->slot.token.model, model);
+	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s}", "label", t->label, "serial", serial,
+			 "manufacturer", manufacturer, "model", model, "uri",
+			 cli_json_string(t->token_uri), "module", hc_module_path(t->module));
+}
+
+/* ---- keys ------------------------------------------------------------ */
+
+#include "hsmcert/hex.h"
+
+static const struct {
+	const char *name;
+	size_t offset;
+} key_flags[] = {
+	{"token", offsetof(hc_key_info, token)},
+	{"private", offsetof(hc_key_info, private_)},
+	{"sensitive", offsetof(hc_key_info, sensitive)},
+	{"extractable", offsetof(hc_key_info, extractable)},
+	{"always_sensitive", offsetof(hc_key_info, always_sensitive)},
+	{"never_extractable", offsetof(hc_key_info, never_extractable)},
+	{"local", offsetof(hc_key_info, local)},
+	{"modifiable", offsetof(hc_key_info, modifiable)},
+	{"copyable", offsetof(hc_key_info, copyable)},
+	{"destroyable", offsetof(hc_key_info, destroyable)},
+	{"wrap_with_trusted", offsetof(hc_key_info, wrap_with_trusted)},
+	{"always_authenticate", offsetof(hc_key_info, always_authenticate)},
+};
+#define KEY_FLAG(k, i) (*(const int *)((const char *)(k) + key_flags[i].offset))
+
+json_t *cli_json_key(const hc_key_info *key)
+{
+	char type[32];
+	char *id = hc_hex_encode(key->id ? key->id : (const unsigned char *)"", key->id_len);
+	json_t *attrs = json_object(), *j;
+
+	hc_keytype_format(&key->type, type, sizeof(type));
+	for (size_t i = 0; i < sizeof(key_flags) / sizeof(key_flags[0]); i++)
+		json_object_set_new(attrs, key_flags[i].name, cli_json_tristate(KEY_FLAG(key, i)));
+	json_object_set_new(attrs, "key_gen_mechanism",
+			    key->key_gen_mechanism == CK_UNAVAILABLE_INFORMATION
+				    ? json_null()
+				    : json_string(hc_ckm_name(key->key_gen_mechanism)));
+	j = json_pack("{s:s, s:o, s:o, s:s, s:I, s:o}", "label", key->label, "id",
+		      cli_json_string(id), "uri", cli_json_string(key->uri), "type", type, "bits",
+		      (json_int_t)key->type.bits, "attributes", attrs);
+	free(id);
+	return j;
+}
+
+void cli_print_key(const hc_key_info *key, int indent)
+{
+	char type[32];
+	char *id = hc_hex_encode(key->id ? key->id : (const unsigned char *)"", key->id_len);
+
+	hc_keytype_format(&key->type, type, sizeof(type));
+	printf("%*s%-20s%s\n", indent, "", "Label", key->label);
+	printf("%*s%-20s%s\n", indent, "", "ID", id ? id : "");
+	printf("%*s%-20s%s\n", indent, "", "Type", type);
+	printf("%*s%-20s%s\n", indent, "", "URI", key->uri);
+	for (size_t i = 0; i < sizeof(key_flags) / sizeof(key_flags[0]); i++)
+		printf("%*s%-20s%s\n", indent, "", key_flags[i].name,
+		       cli_yes_no(KEY_FLAG(key, i)));
+	if (key->key_gen_mechanism != CK_UNAVAILABLE_INFORMATION)
+		printf("%*s%-20s%s\n", indent, "", "key_gen_mechanism",
+		       hc_ckm_name(key->key_gen_mechanism));
+	free(id);
+}

@@ -1,0 +1,17 @@
+/* One entry point and one usage text per command; the table is in src/main.c. */
+#ifndef HSMCERT_COMMANDS_H
+#define HSMCERT_COMMANDS_H
+
+#include "cli.h"
+
+#define HC_COMMAND(name)                                                                         \
+	int cmd_##name(struct cli *cli, int argc, char **argv);                                  \
+	int usage_##name(FILE *out);
+
+HC_COMMAND(tokens)
+HC_COMMAND(init_token)
+HC_COMMAND(keygen)
+
+#undef HC_COMMAND
+
+#endif

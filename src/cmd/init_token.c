@@ -1,0 +1,164 @@
+/* SPEC: init-token. */
+#include "cli.h"
+
+#include "hsmcert/token.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { OPT_SLOT = CLI_OPT_FIRST_COMMAND_OPTION, OPT_FREE, OPT_LABEL, OPT_FORCE };
+
+int usage_init_token(FILE *out)
+{
+	fprintf(out,
+		"Usage: hsmcert init-token (--slot N | --free | --token URI) --label LABEL\n"
+		"                          [--force] [--so-pin-source SRC] [--pin-source SRC]\n\n"
+		"Initialise a token and set its user PIN. A token that holds objects is\n"
+		"not re-initialised unless --force.\n\n"
+		"  --slot N                 the slot ID as 'hsmcert tokens' prints it\n"
+		"  --free                   the first slot whose token is not initialised\n"
+		"  --token URI              the token a PKCS#11 URI names\n"
+		"  --label LABEL            the new token label (1-32 bytes)\n"
+		"  --force                  erase a token that holds objects\n\n"
+		"The SO PIN comes from --so-pin-source or HSMCERT_SO_PIN, the new user PIN\n"
+		"from --pin-source or HSMCERT_PIN; on a terminal both are asked twice.\n\n"
+		CLI_GLOBAL_USAGE);
+	return 0;
+}
+
+static hc_rc pick_slot(hc_module *mod, const char *slot_arg, bool free_slot, const hc_uri *uri,
+		       hc_slot *out, hc_error *err)
+{
+	hc_slot *slots = NULL;
+	size_t n = 0, matches = 0;
+	CK_SLOT_ID want = 0;
+	hc_rc rc;
+
+	if (slot_arg) {
+		char *end;
+		errno = 0;
+		want = strtoul(slot_arg, &end, 0);
+		if (!*slot_arg || *end || errno)
+			return hc_fail(err, HC_USAGE, "--slot '%s' is not a slot number", slot_arg);
+	}
+	if ((rc = hc_slots_list(mod, true, &slots, &n, err)) != HC_OK)
+		return rc;
+	for (size_t i = 0; i < n && matches == 0; i++) {
+		bool ok = slots[i].has_token;
+		if (slot_arg)
+			ok = ok && slots[i].id == want;
+		else if (free_slot)
+			ok = ok && !(slots[i].token.flags & CKF_TOKEN_INITIALIZED);
+		else
+			ok = ok && hc_uri_matches_slot(uri, mod, &slots[i]);
+		if (ok) {
+			*out = slots[i];
+			matches++;
+		}
+	}
+	free(slots);
+	if (matches)
+		return HC_OK;
+	if (slot_arg)
+		return hc_fail(err, HC_TOKEN, "no slot %s with a token; 'hsmcert tokens' lists them",
+			       slot_arg);
+	if (free_slot)
+		return hc_fail(err, HC_TOKEN, "no slot with an uninitialised token");
+	return hc_fail(err, HC_TOKEN, "no token matches %s", hc_uri_text(uri));
+}
+
+int cmd_init_token(struct cli *cli, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"slot", required_argument, NULL, OPT_SLOT},
+		{"free", no_argument, NULL, OPT_FREE},
+		{"label", required_argument, NULL, OPT_LABEL},
+		{"force", no_argument, NULL, OPT_FORCE},
+		CLI_GLOBAL_OPTIONS};
+	const char *slot_arg = NULL, *label = NULL;
+	bool free_slot = false, force = false;
+	hc_module *mod = NULL;
+	hc_uri *uri = NULL;
+	hc_secret *so_pin = NULL, *user_pin = NULL;
+	hc_token_init_result result;
+	hc_slot slot;
+	hc_error err = {0};
+	char *token_uri = NULL, serial[17], new_label[33];
+	int c, r, selectors;
+
+	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_SLOT: slot_arg = optarg; break;
+		case OPT_FREE: free_slot = true; break;
+		case OPT_LABEL: label = optarg; break;
+		case OPT_FORCE: force = true; break;
+		default:
+			if ((r = cli_common_option(cli, c, optarg, usage_init_token)) != CLI_NEXT)
+				return r;
+		}
+	}
+	if ((r = cli_no_arguments(cli, argc, argv)) != CLI_NEXT)
+		return r;
+	/* An explicit --slot or --free wins over HSMCERT_TOKEN from the environment. */
+	if ((slot_arg || free_slot) && cli->token_from_env)
+		cli->token_uri = NULL;
+	selectors = (slot_arg != NULL) + free_slot + (cli->token_uri != NULL);
+	if (selectors != 1)
+		return cli_usage_error(cli, "name the token with exactly one of --slot N, --free "
+					    "or --token URI");
+	if (!label)
+		return cli_usage_error(cli, "--label is required");
+	if (strlen(label) > 32 || !*label)
+		return cli_usage_error(cli, "--label '%s' must be 1 to 32 bytes", label);
+
+	if (cli->token_uri && hc_uri_parse(cli->token_uri, &uri, &err) != HC_OK)
+		goto fail;
+	if (hc_module_open(cli->module_path, &mod, &err) != HC_OK)
+		goto fail;
+	if (pick_slot(mod, slot_arg, free_slot, uri, &slot, &err) != HC_OK)
+		goto fail;
+	if (cli_secret(cli, CLI_SO_PIN, NULL, true, &so_pin, &err) != HC_OK ||
+	    cli_secret(cli, CLI_USER_PIN, NULL, true, &user_pin, &err) != HC_OK)
+		goto fail;
+
+	{
+		hc_token_init_params p = {label, so_pin, user_pin, force};
+		if (hc_token_init(mod, &slot, &p, &result, &err) != HC_OK)
+			goto fail;
+	}
+	token_uri = hc_uri_for_token(&result.slot.token);
+	HC_P11_STRING(result.slot.token.serialNumber, serial);
+	HC_P11_STRING(result.slot.token.label, new_label);
+	if (cli->json) {
+		json_t *doc = json_pack(
+			"{s:{s:s, s:s, s:o, s:I}, s:b, s:o}", "token", "label", new_label, "serial",
+			serial, "uri", cli_json_string(token_uri), "slot",
+			(json_int_t)result.slot.id, "reinitialised", result.reinitialised,
+			"objects_destroyed",
+			result.reinitialised && result.objects_destroyed >= 0
+				? json_integer(result.objects_destroyed)
+				: json_null());
+		r = cli_json_emit(doc);
+	} else {
+		printf("Initialised token '%s'%s\n", new_label,
+		       result.reinitialised ? " (re-initialised: its previous contents are gone)"
+					    : "");
+		printf("  %-10s%s\n", "Serial", serial);
+		printf("  %-10s%s\n", "URI", token_uri ? token_uri : "");
+		printf("  %-10s%s\n", "User PIN", "set");
+		r = 0;
+	}
+	free(token_uri);
+	hc_secret_free(so_pin);
+	hc_secret_free(user_pin);
+	hc_module_close(mod);
+	hc_uri_free(uri);
+	return r;
+fail:
+	hc_secret_free(so_pin);
+	hc_secret_free(user_pin);
+	hc_module_close(mod);
+	hc_uri_free(uri);
+	return cli_fail(cli, &err);
+}

@@ -1,0 +1,116 @@
+/* SPEC: keygen. */
+#include "cli.h"
+
+#include "hsmcert/hex.h"
+#include "hsmcert/keygen.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	OPT_LABEL = CLI_OPT_FIRST_COMMAND_OPTION,
+	OPT_ID,
+	OPT_TYPE,
+	OPT_EXPORTABLE,
+	OPT_IF_MISSING,
+};
+
+int usage_keygen(FILE *out)
+{
+	fprintf(out,
+		"Usage: hsmcert keygen --label LABEL [--type TYPE] [--id HEX] [--exportable]\n"
+		"                      [--if-missing] [--token URI] [--pin-source SRC]\n\n"
+		"Generate a key pair inside the token. The private key is a token object,\n"
+		"private and sensitive, and not extractable unless --exportable.\n\n"
+		"  --label LABEL            the key's friendly name (CKA_LABEL)\n"
+		"  --type TYPE              rsa:2048 (default), rsa:3072, rsa:4096, ec:P-256,\n"
+		"                           ec:P-384\n"
+		"  --id HEX                 CKA_ID; default: SHA-1 of the modulus or EC point\n"
+		"  --exportable             CKA_EXTRACTABLE true: the key may leave the token\n"
+		"                           wrapped (see backup); it stays sensitive\n"
+		"  --if-missing             succeed without change when a key of that label\n"
+		"                           (and id) and type exists\n\n" CLI_GLOBAL_USAGE);
+	return 0;
+}
+
+int cmd_keygen(struct cli *cli, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"label", required_argument, NULL, OPT_LABEL},
+		{"id", required_argument, NULL, OPT_ID},
+		{"type", required_argument, NULL, OPT_TYPE},
+		{"exportable", no_argument, NULL, OPT_EXPORTABLE},
+		{"if-missing", no_argument, NULL, OPT_IF_MISSING},
+		CLI_GLOBAL_OPTIONS};
+	const char *id_arg = NULL, *type_arg = "rsa:2048";
+	hc_keygen_params p = {0};
+	hc_keygen_result result = {0};
+	struct cli_token t = {0};
+	unsigned char *id = NULL;
+	hc_error err = {0};
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_LABEL: p.label = optarg; break;
+		case OPT_ID: id_arg = optarg; break;
+		case OPT_TYPE: type_arg = optarg; break;
+		case OPT_EXPORTABLE: p.exportable = true; break;
+		case OPT_IF_MISSING: p.if_missing = true; break;
+		default:
+			if ((r = cli_common_option(cli, c, optarg, usage_keygen)) != CLI_NEXT)
+				return r;
+		}
+	}
+	if ((r = cli_no_arguments(cli, argc, argv)) != CLI_NEXT)
+		return r;
+	if (!p.label || !*p.label)
+		return cli_usage_error(cli, "--label is required: the key's friendly name");
+	if (hc_keytype_parse(type_arg, &p.type, &err) != HC_OK)
+		return cli_fail(cli, &err);
+	if (id_arg) {
+		if (hc_hex_decode(id_arg, "--id", &id, &p.id_len, &err) != HC_OK)
+			return cli_fail(cli, &err);
+		p.id = id;
+	}
+
+	if (cli_token_open(cli, NULL, CLI_TOKEN_RW | CLI_TOKEN_LOGIN, &t, &err) != HC_OK ||
+	    hc_keygen(t.session, &p, &result, &err) != HC_OK) {
+		r = cli_fail(cli, &err);
+		goto out;
+	}
+
+	if (cli->json) {
+		json_t *key = cli_json_key(&result.key);
+		json_object_set_new(key, "public_uri", cli_json_string(result.public_uri));
+		r = cli_json_emit(json_pack("{s:b, s:o, s:o}", "created", result.created, "token",
+					    cli_json_token(&t), "key", key));
+	} else {
+		char type[32];
+		hc_keytype_format(&result.key.type, type, sizeof(type));
+		if (result.created)
+			printf("Generated %s key pair '%s' on token '%s'\n", type, result.key.label,
+			       t.label);
+		else
+			printf("Key pair '%s' (%s) already exists on token '%s': nothing changed\n",
+			       result.key.label, type, t.label);
+		cli_print_key(&result.key, 2);
+		printf("  %-20s%s\n", "Public key URI", result.public_uri ? result.public_uri : "");
+		r = 0;
+	}
+	if (result.notes.minimal_template)
+		cli_warnf(cli, "the token refused the full key template (%s); generated with the "
+			       "minimal one and checked the result",
+			  hc_ckr_name(result.notes.full_template_rv));
+	if (result.notes.extractable_cleared)
+		cli_warnf(cli, "the token made the key extractable by default; CKA_EXTRACTABLE "
+			       "was set to false (the key will not show never_extractable)");
+	if (result.notes.sensitive_set)
+		cli_warnf(cli, "the token made the key non-sensitive by default; CKA_SENSITIVE was "
+			       "set to true (the key will not show always_sensitive)");
+out:
+	hc_keygen_result_clear(&result);
+	cli_token_close(&t);
+	free(id);
+	return r;
+}

@@ -1,0 +1,369 @@
+/* Key objects: type names, one-call descriptions, public halves, ids. */
+#include "hsmcert/key.h"
+
+#include "hsmcert/hex.h"
+
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/obj_mac.h>
+#include <openssl/objects.h>
+#include <openssl/param_build.h>
+#include <openssl/sha.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct {
+	const char *name;
+	CK_KEY_TYPE ckk;
+	unsigned bits;
+	int nid;
+} known_types[] = {
+	{"rsa:2048", CKK_RSA, 2048, NID_undef},	   {"rsa:3072", CKK_RSA, 3072, NID_undef},
+	{"rsa:4096", CKK_RSA, 4096, NID_undef},	   {"ec:P-256", CKK_EC, 256, NID_X9_62_prime256v1},
+	{"ec:P-384", CKK_EC, 384, NID_secp384r1},
+};
+#define N_TYPES (sizeof(known_types) / sizeof(known_types[0]))
+
+hc_rc hc_keytype_parse(const char *text, hc_keytype *out, hc_error *err)
+{
+	for (size_t i = 0; i < N_TYPES; i++) {
+		if (strcasecmp(text, known_types[i].name) == 0) {
+			*out = (hc_keytype){known_types[i].ckk, known_types[i].bits,
+					    known_types[i].nid};
+			return HC_OK;
+		}
+	}
+	return hc_fail(err, HC_USAGE,
+		       "unknown key type '%s': use rsa:2048, rsa:3072, rsa:4096, ec:P-256 or "
+		       "ec:P-384",
+		       text);
+}
+
+void hc_keytype_format(const hc_keytype *type, char *out, size_t len)
+{
+	if (type->ckk == CKK_RSA && type->bits)
+		snprintf(out, len, "rsa:%u", type->bits);
+	else if (type->ckk == CKK_EC && type->curve_nid != NID_undef)
+		snprintf(out, len, "ec:%s", EC_curve_nid2nist(type->curve_nid)
+						    ? EC_curve_nid2nist(type->curve_nid)
+						    : OBJ_nid2sn(type->curve_nid));
+	else if (type->ckk == CKK_RSA)
+		snprintf(out, len, "rsa");
+	else if (type->ckk == CKK_EC)
+		snprintf(out, len, "ec");
+	else
+		snprintf(out, len, "%s", hc_ckk_name(type->ckk));
+}
+
+hc_rc hc_keytype_ec_params(const hc_keytype *type, unsigned char **der, size_t *len,
+			   hc_error *err)
+{
+	ASN1_OBJECT *oid = OBJ_nid2obj(type->curve_nid);
+	unsigned char *buf = NULL;
+	int n;
+
+	if (!oid || (n = i2d_ASN1_OBJECT(oid, &buf)) <= 0)
+		return hc_fail_ssl(err, HC_USAGE, "cannot encode the curve's OID");
+	*der = buf;
+	*len = (size_t)n;
+	return HC_OK;
+}
+
+/* Curve from DER CKA_EC_PARAMS (a namedCurve OID). */
+static int curve_from_params(const unsigned char *der, size_t len)
+{
+	const unsigned char *p = der;
+	ASN1_OBJECT *oid = d2i_ASN1_OBJECT(NULL, &p, (long)len);
+	int nid = oid ? OBJ_obj2nid(oid) : NID_undef;
+
+	ASN1_OBJECT_free(oid);
+	return nid;
+}
+
+static unsigned curve_bits(int nid)
+{
+	EC_GROUP *g = nid != NID_undef ? EC_GROUP_new_by_curve_name(nid) : NULL;
+	unsigned bits = g ? (unsigned)EC_GROUP_get_degree(g) : 0;
+
+	EC_GROUP_free(g);
+	return bits;
+}
+
+static unsigned char *take(CK_ATTRIBUTE *a, size_t *len)
+{
+	unsigned char *v;
+
+	*len = 0;
+	if (!hc_attr_available(a))
+		return NULL;
+	v = a->pValue;
+	*len = a->ulValueLen;
+	a->pValue = NULL;
+	return v;
+}
+
+enum {
+	A_CLASS, A_KEY_TYPE, A_LABEL, A_ID, A_TOKEN, A_PRIVATE, A_SENSITIVE, A_EXTRACTABLE,
+	A_ALWAYS_SENSITIVE, A_NEVER_EXTRACTABLE, A_LOCAL, A_MODIFIABLE, A_COPYABLE,
+	A_DESTROYABLE, A_WRAP_WITH_TRUSTED, A_ALWAYS_AUTHENTICATE, A_KEY_GEN_MECHANISM,
+	A_MODULUS, A_PUBLIC_EXPONENT, A_EC_PARAMS, A_EC_POINT, A_VALUE_LEN, A_COUNT
+};
+
+hc_rc hc_key_describe(hc_session *session, CK_OBJECT_HANDLE object, hc_key_info *out,
+		      hc_error *err)
+{
+	static const CK_ATTRIBUTE_TYPE types[A_COUNT] = {
+		CKA_CLASS, CKA_KEY_TYPE, CKA_LABEL, CKA_ID, CKA_TOKEN, CKA_PRIVATE,
+		CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE,
+		CKA_LOCAL, CKA_MODIFIABLE, CKA_COPYABLE, CKA_DESTROYABLE, CKA_WRAP_WITH_TRUSTED,
+		CKA_ALWAYS_AUTHENTICATE, CKA_KEY_GEN_MECHANISM, CKA_MODULUS, CKA_PUBLIC_EXPONENT,
+		CKA_EC_PARAMS, CKA_EC_POINT, CKA_VALUE_LEN,
+	};
+	CK_ATTRIBUTE a[A_COUNT];
+	CK_ULONG v;
+	size_t label_len;
+	char *label;
+	hc_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	for (int i = 0; i < A_COUNT; i++)
+		a[i] = (CK_ATTRIBUTE){types[i], NULL, 0};
+	rc = hc_attrs_get(session, object, a, A_COUNT, err);
+	if (rc != HC_OK)
+		return rc;
+
+	out->handle = object;
+	out->cls = hc_attr_ulong(&a[A_CLASS], &v) ? v : CK_UNAVAILABLE_INFORMATION;
+	out->type.ckk = hc_attr_ulong(&a[A_KEY_TYPE], &v) ? v : CK_UNAVAILABLE_INFORMATION;
+	out->token = hc_attr_bool(&a[A_TOKEN]);
+	out->private_ = hc_attr_bool(&a[A_PRIVATE]);
+	out->sensitive = hc_attr_bool(&a[A_SENSITIVE]);
+	out->extractable = hc_attr_bool(&a[A_EXTRACTABLE]);
+	out->always_sensitive = hc_attr_bool(&a[A_ALWAYS_SENSITIVE]);
+	out->never_extractable = hc_attr_bool(&a[A_NEVER_EXTRACTABLE]);
+	out->local = hc_attr_bool(&a[A_LOCAL]);
+	out->modifiable = hc_attr_bool(&a[A_MODIFIABLE]);
+	out->copyable = hc_attr_bool(&a[A_COPYABLE]);
+	out->destroyable = hc_attr_bool(&a[A_DESTROYABLE]);
+	out->wrap_with_trusted = hc_attr_bool(&a[A_WRAP_WITH_TRUSTED]);
+	out->always_authenticate = hc_attr_bool(&a[A_ALWAYS_AUTHENTICATE]);
+	out->key_gen_mechanism = hc_attr_ulong(&a[A_KEY_GEN_MECHANISM], &v)
+					 ? v
+					 : CK_UNAVAILABLE_INFORMATION;
+	out->value_len = hc_attr_ulong(&a[A_VALUE_LEN], &v) ? v : 0;
+
+	label = (char *)take(&a[A_LABEL], &label_len);
+	out->label = calloc(1, label_len + 1);
+	if (out->label && label)
+		memcpy(out->label, label, label_len);
+	free(label);
+	out->id = take(&a[A_ID], &out->id_len);
+	out->modulus = take(&a[A_MODULUS], &out->modulus_len);
+	out->public_exponent = take(&a[A_PUBLIC_EXPONENT], &out->public_exponent_len);
+	out->ec_params = take(&a[A_EC_PARAMS], &out->ec_params_len);
+	out->ec_point = take(&a[A_EC_POINT], &out->ec_point_len);
+	hc_attrs_release(a, A_COUNT);
+
+	if (out->type.ckk == CKK_RSA && out->modulus) {
+		size_t n = out->modulus_len, i = 0;
+		while (i < n && out->modulus[i] == 0)
+			i++;
+		out->type.bits = (unsigned)((n - i) * 8);
+	} else if (out->type.ckk == CKK_EC && out->ec_params) {
+		out->type.curve_nid = curve_from_params(out->ec_params, out->ec_params_len);
+		out->type.bits = curve_bits(out->type.curve_nid);
+	} else if (out->value_len) {
+		out->type.bits = (unsigned)(out->value_len * 8);
+	}
+	out->uri = hc_uri_for_object(&hc_session_slot(session)->token, out->cls, out->label,
+				     out->id, out->id_len);
+	if (!out->label || !out->uri) {
+		hc_key_info_clear(out);
+		return hc_fail(err, HC_IO, "out of memory");
+	}
+	return HC_OK;
+}
+
+void hc_key_info_clear(hc_key_info *info)
+{
+	if (!info)
+		return;
+	free(info->label);
+	free(info->id);
+	free(info->uri);
+	free(info->modulus);
+	free(info->public_exponent);
+	free(info->ec_params);
+	free(info->ec_point);
+	memset(info, 0, sizeof(*info));
+}
+
+hc_rc hc_key_find(hc_session *session, CK_OBJECT_CLASS cls, const char *label,
+		  const unsigned char *id, size_t id_len, CK_OBJECT_HANDLE **out, size_t *count,
+		  hc_error *err)
+{
+	CK_ATTRIBUTE t[3];
+	CK_ULONG n = 0;
+
+	if (cls != CK_UNAVAILABLE_INFORMATION)
+		t[n++] = (CK_ATTRIBUTE){CKA_CLASS, &cls, sizeof(cls)};
+	if (label)
+		t[n++] = (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)};
+	if (id)
+		t[n++] = (CK_ATTRIBUTE){CKA_ID, (void *)id, id_len};
+	return hc_objects_find(session, t, n, out, count, err);
+}
+
+hc_rc hc_key_find_public(hc_session *session, const hc_key_info *priv, CK_OBJECT_HANDLE *out,
+			 hc_error *err)
+{
+	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
+	CK_KEY_TYPE kt = priv->type.ckk;
+	CK_ATTRIBUTE t[3] = {
+		{CKA_CLASS, &cls, sizeof(cls)},
+		{CKA_KEY_TYPE, &kt, sizeof(kt)},
+		{CKA_ID, priv->id, priv->id_len},
+	};
+	CK_OBJECT_HANDLE *found = NULL;
+	size_t n = 0;
+	hc_rc rc;
+
+	*out = CK_INVALID_HANDLE;
+	if (!priv->id || !priv->id_len)
+		return hc_fail(err, HC_TOKEN, "key '%s' has no CKA_ID to find its public key by",
+			       priv->label);
+	rc = hc_objects_find(session, t, 3, &found, &n, err);
+	if (rc != HC_OK)
+		return rc;
+	if (n == 0)
+		rc = hc_fail(err, HC_TOKEN, "no public key object with the id of key '%s'",
+			     priv->label);
+	else
+		*out = found[0];
+	free(found);
+	return rc;
+}
+
+/* CKA_EC_POINT is a DER OCTET STRING; some tokens give the raw point. */
+static hc_rc ec_point_raw(const hc_key_info *k, const unsigned char **raw, size_t *len,
+			  ASN1_OCTET_STRING **holder, hc_error *err)
+{
+	const unsigned char *p = k->ec_point;
+
+	*holder = d2i_ASN1_OCTET_STRING(NULL, &p, (long)k->ec_point_len);
+	if (*holder && p == k->ec_point + k->ec_point_len) {
+		*raw = ASN1_STRING_get0_data(*holder);
+		*len = (size_t)ASN1_STRING_length(*holder);
+		return HC_OK;
+	}
+	ASN1_OCTET_STRING_free(*holder);
+	*holder = NULL;
+	if (k->ec_point_len && k->ec_point[0] == 0x04) {
+		*raw = k->ec_point;
+		*len = k->ec_point_len;
+		return HC_OK;
+	}
+	return hc_fail(err, HC_TOKEN, "key '%s': CKA_EC_POINT is neither DER nor a raw point",
+		       k->label);
+}
+
+static hc_rc pkey_from_params(const char *alg, OSSL_PARAM_BLD *bld, EVP_PKEY **out,
+			      hc_error *err)
+{
+	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, alg, NULL);
+	hc_rc rc = HC_OK;
+
+	if (!params || !ctx || EVP_PKEY_fromdata_init(ctx) <= 0 ||
+	    EVP_PKEY_fromdata(ctx, out, EVP_PKEY_PUBLIC_KEY, params) <= 0)
+		rc = hc_fail_ssl(err, HC_TOKEN, "the token's %s public key is not valid", alg);
+	EVP_PKEY_CTX_free(ctx);
+	OSSL_PARAM_free(params);
+	return rc;
+}
+
+hc_rc hc_key_public(hc_session *session, const hc_key_info *key, EVP_PKEY **out, hc_error *err)
+{
+	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
+	hc_key_info pub = {0};
+	const hc_key_info *src = key;
+	ASN1_OCTET_STRING *holder = NULL;
+	BIGNUM *n = NULL, *e = NULL;
+	hc_rc rc = HC_OK;
+
+	*out = NULL;
+	if (!bld)
+		return hc_fail(err, HC_IO, "out of memory");
+	if (key->type.ckk == CKK_RSA) {
+		if (!key->modulus || !key->public_exponent) {
+			CK_OBJECT_HANDLE h;
+			if ((rc = hc_key_find_public(session, key, &h, err)) != HC_OK ||
+			    (rc = hc_key_describe(session, h, &pub, err)) != HC_OK)
+				goto out;
+			src = &pub;
+		}
+		n = BN_bin2bn(src->modulus, (int)src->modulus_len, NULL);
+		e = BN_bin2bn(src->public_exponent, (int)src->public_exponent_len, NULL);
+		if (!n || !e || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n) ||
+		    !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e)) {
+			rc = hc_fail(err, HC_IO, "out of memory");
+			goto out;
+		}
+		rc = pkey_from_params("RSA", bld, out, err);
+	} else if (key->type.ckk == CKK_EC) {
+		const unsigned char *raw;
+		size_t raw_len;
+		const char *curve;
+		if (!key->ec_point) {
+			CK_OBJECT_HANDLE h;
+			if ((rc = hc_key_find_public(session, key, &h, err)) != HC_OK ||
+			    (rc = hc_key_describe(session, h, &pub, err)) != HC_OK)
+				goto out;
+			src = &pub;
+		}
+		if (!src->ec_point || src->type.curve_nid == NID_undef) {
+			rc = hc_fail(err, HC_TOKEN, "key '%s': no EC point or unknown curve",
+				     key->label);
+			goto out;
+		}
+		if ((rc = ec_point_raw(src, &raw, &raw_len, &holder, err)) != HC_OK)
+			goto out;
+		curve = OBJ_nid2sn(src->type.curve_nid);
+		if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, curve, 0) ||
+		    !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, raw, raw_len)) {
+			rc = hc_fail(err, HC_IO, "out of memory");
+			goto out;
+		}
+		rc = pkey_from_params("EC", bld, out, err);
+	} else {
+		rc = hc_fail(err, HC_USAGE, "key '%s' is of type %s: only RSA and EC keys are "
+			     "supported", key->label, hc_ckk_name(key->type.ckk));
+	}
+out:
+	ASN1_OCTET_STRING_free(holder);
+	BN_free(n);
+	BN_free(e);
+	OSSL_PARAM_BLD_free(bld);
+	hc_key_info_clear(&pub);
+	return rc;
+}
+
+hc_rc hc_key_derive_id(const hc_key_info *pub, unsigned char id[20], hc_error *err)
+{
+	if (pub->type.ckk == CKK_RSA && pub->modulus) {
+		SHA1(pub->modulus, pub->modulus_len, id);
+		return HC_OK;
+	}
+	if (pub->type.ckk == CKK_EC && pub->ec_point) {
+		ASN1_OCTET_STRING *holder = NULL;
+		const unsigned char *raw;
+		size_t len;
+		hc_rc rc = ec_point_raw(pub, &raw, &len, &holder, err);
+		if (rc == HC_OK)
+			SHA1(raw, len, id);
+		ASN1_OCTET_STRING_free(holder);
+		return rc;
+	}
+	return hc_fail(err, HC_TOKEN, "cannot derive a key id: the public key has no modulus or "
+		       "EC point");
+}

@@ -1,0 +1,83 @@
+/* hsmcert: the command table and global option parsing. */
+#include "cmd/commands.h"
+
+#include <locale.h>
+#include <openssl/crypto.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hsmcert/version.h"
+
+static const struct cli_command commands[] = {
+	{"tokens", cmd_tokens, usage_tokens, "list modules, slots and tokens"},
+	{"init-token", cmd_init_token, usage_init_token, "initialise a token"},
+	{"keygen", cmd_keygen, usage_keygen, "generate a key pair inside the token"},
+};
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static int usage_main(FILE *out)
+{
+	fprintf(out, "Usage: hsmcert [GLOBAL OPTIONS] COMMAND [OPTIONS]\n"
+		     "       hsmcert help COMMAND | hsmcert COMMAND --help | hsmcert --version\n\n"
+		     "A TLS server certificate whose private key lives on a PKCS#11 token.\n\n"
+		     "Commands:\n");
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
+	fprintf(out, "\n" CLI_GLOBAL_USAGE "  --version                print the version\n\n"
+		     "Exit status: 0 success, 1 a check failed or existing state was protected,\n"
+		     "2 usage or malformed input, 3 token or PKCS#11 error, 4 file or network "
+		     "I/O.\n");
+	return 0;
+}
+
+static const struct cli_command *find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option options[] = {{"version", no_argument, NULL, 'V'},
+						CLI_GLOBAL_OPTIONS};
+	struct cli cli = {0};
+	const struct cli_command *cmd;
+	int c, r;
+
+	setlocale(LC_CTYPE, "");
+	opterr = 1;
+	/* "+": stop at the command name; its own options are parsed by the command. */
+	while ((c = getopt_long(argc, argv, "+", options, NULL)) != -1) {
+		if (c == 'V') {
+			printf("hsmcert %s (%s)\n", HSMCERT_VERSION, OpenSSL_version(OPENSSL_VERSION));
+			return 0;
+		}
+		r = cli_common_option(&cli, c, optarg, usage_main);
+		if (r != CLI_NEXT)
+			return r;
+	}
+	if (optind >= argc) {
+		usage_main(stderr);
+		return HC_USAGE;
+	}
+	if (strcmp(argv[optind], "help") == 0) {
+		if (optind + 1 >= argc)
+			return usage_main(stdout);
+		if (!(cmd = find_command(argv[optind + 1])))
+			return cli_usage_error(&cli, "unknown command '%s'", argv[optind + 1]);
+		return cmd->usage(stdout);
+	}
+	cmd = find_command(argv[optind]);
+	if (!cmd)
+		return cli_usage_error(&cli, "unknown command '%s'", argv[optind]);
+	cli.command = cmd->name;
+	cli_apply_environment(&cli);
+
+	/* The command parses argv from its own name on; reset getopt fully (glibc: 0). */
+	argc -= optind;
+	argv += optind;
+	optind = 0;
+	return cmd->run(&cli, argc, argv);
+}

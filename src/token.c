@@ -1,0 +1,88 @@
+/* SPEC: init-token — never wipe keys by accident. */
+#include "hsmcert/token.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Count objects on an initialised token: public ones always, private ones
+ * when the user PIN opens it. -1 when the private part cannot be seen.
+ */
+static long count_objects(hc_module *mod, const hc_slot *slot, const hc_secret *user_pin)
+{
+	hc_session *s = NULL;
+	CK_OBJECT_HANDLE *found = NULL;
+	size_t n = 0;
+	long count = -1;
+	bool logged_in = false;
+
+	if (hc_session_open(mod, slot, false, &s, NULL) != HC_OK)
+		return -1;
+	if (user_pin && (slot->token.flags & CKF_USER_PIN_INITIALIZED))
+		logged_in = hc_session_login(s, CKU_USER, user_pin, NULL) == HC_OK;
+	if (hc_objects_find(s, NULL, 0, &found, &n, NULL) == HC_OK) {
+		/* Without the user's login, private objects are invisible: unknown. */
+		if (logged_in || n > 0 || !(slot->token.flags & CKF_USER_PIN_INITIALIZED))
+			count = (long)n;
+	}
+	free(found);
+	hc_session_logout(s, NULL);
+	hc_session_close(s);
+	return count;
+}
+
+hc_rc hc_token_init(hc_module *mod, const hc_slot *slot, const hc_token_init_params *p,
+		    hc_token_init_result *out, hc_error *err)
+{
+	hc_session *s = NULL;
+	hc_slot slots_after;
+	hc_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!slot->has_token)
+		return hc_fail(err, HC_TOKEN, "slot %lu has no token", slot->id);
+	if (slot->token.flags & CKF_WRITE_PROTECTED)
+		return hc_fail(err, HC_TOKEN, "the token in slot %lu is write-protected", slot->id);
+
+	if (slot->token.flags & CKF_TOKEN_INITIALIZED) {
+		char label[33];
+		long n = count_objects(mod, slot, p->user_pin);
+		HC_P11_STRING(slot->token.label, label);
+		out->reinitialised = true;
+		out->objects_destroyed = n;
+		if (n != 0 && !p->force) {
+			if (n < 0)
+				return hc_fail(err, HC_CHECK,
+					       "token '%s' is initialised and its private objects "
+					       "cannot be counted without its user PIN; it may hold "
+					       "keys: use --force to erase it anyway",
+					       label);
+			return hc_fail(err, HC_CHECK,
+				       "token '%s' holds %ld object%s; re-initialising destroys "
+				       "them: use --force to erase it",
+				       label, n, n == 1 ? "" : "s");
+		}
+	}
+
+	rc = hc_token_initialize(mod, slot->id, p->so_pin, p->label, err);
+	if (rc != HC_OK)
+		return rc;
+
+	/* The user PIN is set by the SO in a read-write session on the new token. */
+	slots_after = *slot;
+	if ((rc = hc_slot_refresh(mod, &slots_after, err)) != HC_OK)
+		return rc;
+	if ((rc = hc_session_open(mod, &slots_after, true, &s, err)) != HC_OK)
+		return rc;
+	rc = hc_session_login(s, CKU_SO, p->so_pin, err);
+	if (rc == HC_OK)
+		rc = hc_session_init_pin(s, p->user_pin, err);
+	hc_session_logout(s, NULL);
+	hc_session_close(s);
+	if (rc != HC_OK)
+		return rc;
+	if ((rc = hc_slot_refresh(mod, &slots_after, err)) != HC_OK)
+		return rc;
+	out->slot = slots_after;
+	return HC_OK;
+}

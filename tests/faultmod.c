@@ -1,0 +1,214 @@
+/*
+ * A PKCS#11 module for failure-path tests: it forwards every call to the
+ * real module (HSMCERT_FAULT_TARGET, default SoftHSM2) and misbehaves on
+ * request, configured by environment variables read at each call:
+ *
+ *   HSMCERT_FAULT_FAIL=C_Name[@N][=0xRV]  C_Name returns RV (default
+ *                                          CKR_DEVICE_ERROR) from its Nth call on
+ *   HSMCERT_FAULT_REJECT_ATTR=0xTYPE       C_GenerateKeyPair refuses a private-key
+ *                                          template holding TYPE
+ *   HSMCERT_FAULT_EXTRACTABLE_DEFAULT=1    generated private keys are extractable
+ *                                          unless the template says otherwise
+ *   HSMCERT_FAULT_NO_SET_EXTRACTABLE=1     C_SetAttributeValue refuses CKA_EXTRACTABLE
+ */
+#include <dlfcn.h>
+#include <p11-kit/pkcs11.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static CK_FUNCTION_LIST *real;
+static CK_FUNCTION_LIST ours;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+struct counter {
+	const char *name;
+	unsigned long calls;
+};
+static struct counter counters[64];
+
+/* Should this call of `name` fail? Returns the CK_RV to return, or CKR_OK. */
+static CK_RV injected(const char *name)
+{
+	const char *spec = getenv("HSMCERT_FAULT_FAIL");
+	size_t len = strlen(name);
+	unsigned long nth = 1, calls = 0;
+	CK_RV rv = CKR_DEVICE_ERROR;
+	const char *p;
+
+	if (!spec || strncmp(spec, name, len) != 0 ||
+	    (spec[len] != '\0' && spec[len] != '@' && spec[len] != '='))
+		return CKR_OK;
+	p = spec + len;
+	if (*p == '@')
+		nth = strtoul(p + 1, (char **)&p, 10);
+	if (*p == '=')
+		rv = strtoul(p + 1, NULL, 0);
+	pthread_mutex_lock(&lock);
+	for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++) {
+		if (!counters[i].name || strcmp(counters[i].name, name) == 0) {
+			counters[i].name = name;
+			calls = ++counters[i].calls;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return calls >= nth ? rv : CKR_OK;
+}
+
+#define FAIL_IF_ASKED(name)                                                                      \
+	do {                                                                                     \
+		CK_RV injected_rv = injected(#name);                                             \
+		if (injected_rv != CKR_OK)                                                       \
+			return injected_rv;                                                      \
+	} while (0)
+
+static CK_RV f_Login(CK_SESSION_HANDLE s, CK_USER_TYPE u, CK_UTF8CHAR_PTR pin, CK_ULONG len)
+{
+	FAIL_IF_ASKED(C_Login);
+	return real->C_Login(s, u, pin, len);
+}
+
+static CK_RV f_OpenSession(CK_SLOT_ID slot, CK_FLAGS flags, CK_VOID_PTR app, CK_NOTIFY notify,
+			   CK_SESSION_HANDLE_PTR out)
+{
+	FAIL_IF_ASKED(C_OpenSession);
+	return real->C_OpenSession(slot, flags, app, notify, out);
+}
+
+static CK_RV f_GenerateKeyPair(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR pub,
+			       CK_ULONG npub, CK_ATTRIBUTE_PTR priv, CK_ULONG npriv,
+			       CK_OBJECT_HANDLE_PTR hpub, CK_OBJECT_HANDLE_PTR hpriv)
+{
+	const char *reject = getenv("HSMCERT_FAULT_REJECT_ATTR");
+	const char *extractable = getenv("HSMCERT_FAULT_EXTRACTABLE_DEFAULT");
+	CK_ATTRIBUTE tmpl[64];
+	CK_BBOOL yes = CK_TRUE;
+	bool has_extractable = false;
+
+	FAIL_IF_ASKED(C_GenerateKeyPair);
+	if (npriv >= 63)
+		return CKR_TEMPLATE_INCONSISTENT;
+	for (CK_ULONG i = 0; i < npriv; i++) {
+		if (reject && priv[i].type == strtoul(reject, NULL, 0))
+			return CKR_ATTRIBUTE_TYPE_INVALID;
+		if (priv[i].type == CKA_EXTRACTABLE)
+			has_extractable = true;
+		tmpl[i] = priv[i];
+	}
+	if (extractable && !has_extractable)
+		tmpl[npriv++] = (CK_ATTRIBUTE){CKA_EXTRACTABLE, &yes, sizeof(yes)};
+	return real->C_GenerateKeyPair(s, m, pub, npub, tmpl, npriv, hpub, hpriv);
+}
+
+static CK_RV f_SetAttributeValue(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t,
+				 CK_ULONG n)
+{
+	FAIL_IF_ASKED(C_SetAttributeValue);
+	if (getenv("HSMCERT_FAULT_NO_SET_EXTRACTABLE"))
+		for (CK_ULONG i = 0; i < n; i++)
+			if (t[i].type == CKA_EXTRACTABLE)
+				return CKR_ATTRIBUTE_READ_ONLY;
+	return real->C_SetAttributeValue(s, o, t, n);
+}
+
+static CK_RV f_GetAttributeValue(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t,
+				 CK_ULONG n)
+{
+	FAIL_IF_ASKED(C_GetAttributeValue);
+	return real->C_GetAttributeValue(s, o, t, n);
+}
+
+static CK_RV f_CreateObject(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n,
+			    CK_OBJECT_HANDLE_PTR o)
+{
+	FAIL_IF_ASKED(C_CreateObject);
+	return real->C_CreateObject(s, t, n, o);
+}
+
+static CK_RV f_DestroyObject(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o)
+{
+	FAIL_IF_ASKED(C_DestroyObject);
+	return real->C_DestroyObject(s, o);
+}
+
+static CK_RV f_FindObjectsInit(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n)
+{
+	FAIL_IF_ASKED(C_FindObjectsInit);
+	return real->C_FindObjectsInit(s, t, n);
+}
+
+static CK_RV f_SignInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
+{
+	FAIL_IF_ASKED(C_SignInit);
+	return real->C_SignInit(s, m, k);
+}
+
+static CK_RV f_Sign(CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR sig,
+		    CK_ULONG_PTR sl)
+{
+	FAIL_IF_ASKED(C_Sign);
+	return real->C_Sign(s, d, dl, sig, sl);
+}
+
+static CK_RV f_WrapKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE w,
+		       CK_OBJECT_HANDLE k, CK_BYTE_PTR out, CK_ULONG_PTR len)
+{
+	FAIL_IF_ASKED(C_WrapKey);
+	return real->C_WrapKey(s, m, w, k, out, len);
+}
+
+static CK_RV f_UnwrapKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE u,
+			 CK_BYTE_PTR w, CK_ULONG wl, CK_ATTRIBUTE_PTR t, CK_ULONG n,
+			 CK_OBJECT_HANDLE_PTR k)
+{
+	FAIL_IF_ASKED(C_UnwrapKey);
+	return real->C_UnwrapKey(s, m, u, w, wl, t, n, k);
+}
+
+static CK_RV f_GenerateKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR t,
+			   CK_ULONG n, CK_OBJECT_HANDLE_PTR k)
+{
+	FAIL_IF_ASKED(C_GenerateKey);
+	return real->C_GenerateKey(s, m, t, n, k);
+}
+
+static CK_RV f_InitToken(CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin, CK_ULONG len, CK_UTF8CHAR_PTR label)
+{
+	FAIL_IF_ASKED(C_InitToken);
+	return real->C_InitToken(slot, pin, len, label);
+}
+
+CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
+{
+	if (!real) {
+		const char *target = getenv("HSMCERT_FAULT_TARGET");
+		void *h = dlopen(target ? target : "/usr/lib/softhsm/libsofthsm2.so",
+				 RTLD_NOW | RTLD_LOCAL);
+		CK_C_GetFunctionList get;
+		if (!h)
+			return CKR_GENERAL_ERROR;
+		get = (CK_C_GetFunctionList)dlsym(h, "C_GetFunctionList");
+		if (!get || get(&real) != CKR_OK)
+			return CKR_GENERAL_ERROR;
+		ours = *real;
+		ours.C_Login = f_Login;
+		ours.C_OpenSession = f_OpenSession;
+		ours.C_GenerateKeyPair = f_GenerateKeyPair;
+		ours.C_SetAttributeValue = f_SetAttributeValue;
+		ours.C_GetAttributeValue = f_GetAttributeValue;
+		ours.C_CreateObject = f_CreateObject;
+		ours.C_DestroyObject = f_DestroyObject;
+		ours.C_FindObjectsInit = f_FindObjectsInit;
+		ours.C_SignInit = f_SignInit;
+		ours.C_Sign = f_Sign;
+		ours.C_WrapKey = f_WrapKey;
+		ours.C_UnwrapKey = f_UnwrapKey;
+		ours.C_GenerateKey = f_GenerateKey;
+		ours.C_InitToken = f_InitToken;
+	}
+	*list = &ours;
+	return CKR_OK;
+}

@@ -1,0 +1,181 @@
+#include "support.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+char ts_dir[256];
+
+static void setup_world(void)
+{
+	char path[512], conf[1024];
+	const char *bin = getenv("HSMCERT_BIN");
+
+	snprintf(ts_dir, sizeof(ts_dir), "/tmp/hsmcert-test.XXXXXX");
+	cr_assert_not_null(mkdtemp(ts_dir), "mkdtemp: %s", strerror(errno));
+	snprintf(path, sizeof(path), "%s/tokens", ts_dir);
+	cr_assert_eq(mkdir(path, 0700), 0);
+	snprintf(conf, sizeof(conf),
+		 "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n",
+		 ts_dir);
+	snprintf(path, sizeof(path), "%s/softhsm2.conf", ts_dir);
+	ts_write(path, conf);
+	setenv("SOFTHSM2_CONF", path, 1);
+	setenv("HSMCERT_MODULE", TS_SOFTHSM, 1);
+	setenv("HSMCERT_PIN", TS_PIN, 1);
+	setenv("HSMCERT_SO_PIN", TS_SO_PIN, 1);
+	setenv("PIN", TS_PIN, 1);
+	setenv("SO_PIN", TS_SO_PIN, 1);
+	setenv("TEST_DIR", ts_dir, 1);
+	unsetenv("HSMCERT_TOKEN");
+	unsetenv("HSMCERT_JSON");
+	unsetenv("HSMCERT_PASSPHRASE");
+	cr_assert_not_null(bin, "HSMCERT_BIN is not set (run the tests through ctest)");
+	setenv("HSMCERT", bin, 1);
+	cr_assert_eq(chdir(ts_dir), 0);
+}
+
+void ts_setup_empty(void)
+{
+	setup_world();
+}
+
+void ts_add_token(const char *label)
+{
+	struct ts_result r;
+	ts_run(&r, "softhsm2-util --init-token --free --label '%s' --so-pin %s --pin %s", label,
+	       TS_SO_PIN, TS_PIN);
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+}
+
+void ts_setup_token(void)
+{
+	setup_world();
+	ts_add_token(TS_TOKEN);
+}
+
+void ts_teardown(void)
+{
+	char cmd[512];
+
+	if (!ts_dir[0] || getenv("HSMCERT_KEEP_TEST_DIRS"))
+		return;
+	if (chdir("/") != 0)
+		return;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ts_dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "could not remove %s\n", ts_dir);
+}
+
+char *ts_read(const char *path, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!f)
+		return NULL;
+	for (;;) {
+		if (n + 4096 + 1 > cap) {
+			cap = cap ? cap * 2 : 8192;
+			buf = realloc(buf, cap);
+			cr_assert_not_null(buf);
+		}
+		size_t got = fread(buf + n, 1, cap - n - 1, f);
+		n += got;
+		if (got == 0)
+			break;
+	}
+	fclose(f);
+	buf[n] = '\0';
+	if (len)
+		*len = n;
+	return buf;
+}
+
+bool ts_exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+void ts_write(const char *path, const char *content)
+{
+	FILE *f = fopen(path, "wb");
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	cr_assert_eq(fwrite(content, 1, strlen(content), f), strlen(content));
+	cr_assert_eq(fclose(f), 0);
+}
+
+int ts_run(struct ts_result *r, const char *fmt, ...)
+{
+	char *cmd = NULL, *full = NULL, out[512], err[512];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	cr_assert(vasprintf(&cmd, fmt, ap) >= 0);
+	va_end(ap);
+	snprintf(out, sizeof(out), "%s/.stdout", ts_dir);
+	snprintf(err, sizeof(err), "%s/.stderr", ts_dir);
+	cr_assert(asprintf(&full, "( %s ) >'%s' 2>'%s' </dev/null", cmd, out, err) >= 0);
+	st = system(full);
+	free(full);
+	free(cmd);
+	if (WIFEXITED(st))
+		r->status = WEXITSTATUS(st);
+	else if (WIFSIGNALED(st))
+		r->status = 128 + WTERMSIG(st);
+	else
+		r->status = -1;
+	r->out = ts_read(out, NULL);
+	r->err = ts_read(err, NULL);
+	if (!r->out)
+		r->out = strdup("");
+	if (!r->err)
+		r->err = strdup("");
+	unlink(out);
+	unlink(err);
+	return r->status;
+}
+
+void ts_result_free(struct ts_result *r)
+{
+	free(r->out);
+	free(r->err);
+	r->out = r->err = NULL;
+}
+
+char *ts_sh(const char *fmt, ...)
+{
+	struct ts_result r;
+	char *cmd = NULL, *out;
+	va_list ap;
+
+	va_start(ap, fmt);
+	cr_assert(vasprintf(&cmd, fmt, ap) >= 0);
+	va_end(ap);
+	ts_run(&r, "%s", cmd);
+	cr_assert_eq(r.status, 0, "command failed (%d): %s\nstdout:\n%s\nstderr:\n%s", r.status,
+		     cmd, r.out, r.err);
+	free(cmd);
+	out = r.out;
+	free(r.err);
+	return out;
+}
+
+int ts_count_objects(const char *token_label)
+{
+	char *out = ts_sh("pkcs11-tool --module %s --token-label '%s' --login --pin %s "
+			  "--list-objects 2>/dev/null | grep -c 'Object;' || true",
+			  TS_SOFTHSM, token_label, TS_PIN);
+	int n = atoi(out);
+	free(out);
+	return n;
+}

@@ -1,0 +1,59 @@
+/*
+ * Test support: every test gets its own SoftHSM2 world (a temporary
+ * directory, SOFTHSM2_CONF pointing at its config), and runs the real
+ * binary through the shell with its output captured.
+ */
+#ifndef HSMCERT_TEST_SUPPORT_H
+#define HSMCERT_TEST_SUPPORT_H
+
+#include <criterion/criterion.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#define TS_SOFTHSM "/usr/lib/softhsm/libsofthsm2.so"
+#define TS_PIN "1234"
+#define TS_SO_PIN "56781234"
+#define TS_TOKEN "test"
+
+/* The test's directory; files the test writes go here. */
+extern char ts_dir[];
+
+/*
+ * Criterion .init functions. Both create ts_dir and a SoftHSM2 config and
+ * export SOFTHSM2_CONF, HSMCERT_MODULE (SoftHSM2), HSMCERT_PIN, HSMCERT_SO_PIN,
+ * PIN, SO_PIN, HSMCERT (the binary) and TEST_DIR for commands.
+ * ts_setup_token also initialises a token labelled "test".
+ */
+void ts_setup_empty(void);
+void ts_setup_token(void);
+void ts_teardown(void);
+
+/* Initialise another token in the same world (softhsm2-util, independent of us). */
+void ts_add_token(const char *label);
+
+/* Run `sh -c CMD` in ts_dir; returns the exit status (128+signal if killed). */
+struct ts_result {
+	int status;
+	char *out; /* stdout, NUL-terminated */
+	char *err; /* stderr */
+};
+int ts_run(struct ts_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void ts_result_free(struct ts_result *r);
+
+/* Shell command output only (stdout), asserting exit 0. Caller frees. */
+char *ts_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Read a file under ts_dir (or absolute); NULL if missing. Caller frees. */
+char *ts_read(const char *path, size_t *len);
+bool ts_exists(const char *path);
+void ts_write(const char *path, const char *content);
+
+/* Number of objects on token "test" as pkcs11-tool counts them (independent check). */
+int ts_count_objects(const char *token_label);
+
+/* Assert the run exited with `status`, printing its output when it did not. */
+#define ts_assert_status(r, want)                                                                \
+	cr_assert_eq((r)->status, (want), "exit %d, want %d\nstdout:\n%s\nstderr:\n%s",          \
+		     (r)->status, (want), (r)->out, (r)->err)
+
+#endif

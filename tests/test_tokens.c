@@ -1,0 +1,138 @@
+/* tokens and init-token against SoftHSM2, cross-checked with softhsm2-util/pkcs11-tool. */
+#include "support.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+TestSuite(tokens, .init = ts_setup_token, .fini = ts_teardown);
+
+Test(tokens, lists_token_with_uri)
+{
+	struct ts_result r;
+	json_error_t jerr;
+	json_t *doc, *slot, *token = NULL;
+	size_t i;
+
+	ts_run(&r, "$HSMCERT tokens --json");
+	ts_assert_status(&r, 0);
+	doc = json_loads(r.out, 0, &jerr);
+	cr_assert_not_null(doc, "%s", r.out);
+	json_array_foreach(json_object_get(doc, "slots"), i, slot) {
+		json_t *t = json_object_get(slot, "token");
+		if (json_is_object(t) && strcmp(json_string_value(json_object_get(t, "label")),
+						"test") == 0)
+			token = t;
+	}
+	cr_assert_not_null(token, "%s", r.out);
+	cr_assert(json_is_true(json_object_get(token, "initialized")));
+	cr_assert(json_is_true(json_object_get(token, "login_required")));
+	cr_assert_str_eq(json_string_value(json_object_get(token, "user_pin")), "ok");
+	cr_assert(strstr(json_string_value(json_object_get(token, "uri")), "token=test"));
+	json_decref(doc);
+	ts_result_free(&r);
+
+	ts_run(&r, "$HSMCERT tokens");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "Token           test"), "%s", r.out);
+	cr_assert(strstr(r.out, "software"), "%s", r.out);
+	ts_result_free(&r);
+}
+
+Test(tokens, mechanisms)
+{
+	struct ts_result r;
+
+	ts_run(&r, "$HSMCERT tokens --mechanisms --token pkcs11:token=test");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "CKM_RSA_PKCS_KEY_PAIR_GEN (512-16384)"), "%s", r.out);
+	cr_assert(strstr(r.out, "CKM_SHA256_RSA_PKCS"), "%s", r.out);
+	cr_assert(strstr(r.out, "CKM_AES_KEY_WRAP_PAD"), "%s", r.out);
+	ts_result_free(&r);
+}
+
+Test(tokens, filter_matching_nothing)
+{
+	struct ts_result r;
+
+	ts_run(&r, "$HSMCERT tokens --token pkcs11:token=nosuch");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "No slots match"), "%s", r.out);
+	ts_result_free(&r);
+}
+
+TestSuite(init_token, .init = ts_setup_empty, .fini = ts_teardown);
+
+Test(init_token, free_slot_then_usable)
+{
+	struct ts_result r;
+	char *out;
+
+	ts_run(&r, "$HSMCERT init-token --free --label fresh");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "Initialised token 'fresh'"), "%s", r.out);
+	cr_assert(strstr(r.out, "token=fresh"), "%s", r.out);
+	ts_result_free(&r);
+	/* softhsm2-util sees it, and the user PIN we set opens it. */
+	out = ts_sh("softhsm2-util --show-slots | grep -c 'Label:.*fresh'");
+	cr_assert_eq(atoi(out), 1);
+	free(out);
+	cr_assert_eq(ts_count_objects("fresh"), 0);
+	ts_run(&r, "$HSMCERT keygen --token pkcs11:token=fresh --label k");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+}
+
+Test(init_token, refuses_token_with_objects_unless_force)
+{
+	struct ts_result r;
+
+	ts_add_token("busy");
+	ts_run(&r, "$HSMCERT keygen --token pkcs11:token=busy --label k");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+
+	ts_run(&r, "$HSMCERT init-token --token pkcs11:token=busy --label busy");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.err, "holds 2 objects"), "%s", r.err);
+	ts_result_free(&r);
+	cr_assert_eq(ts_count_objects("busy"), 2);
+
+	/* Without the user PIN the private objects cannot be counted: still refused. */
+	ts_run(&r, "HSMCERT_PIN=wrong $HSMCERT init-token --token pkcs11:token=busy "
+		   "--label busy");
+	ts_assert_status(&r, 1);
+	ts_result_free(&r);
+	cr_assert_eq(ts_count_objects("busy"), 2);
+
+	ts_run(&r, "$HSMCERT init-token --token pkcs11:token=busy --label busy --force");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "re-initialised"), "%s", r.out);
+	ts_result_free(&r);
+	cr_assert_eq(ts_count_objects("busy"), 0);
+}
+
+Test(init_token, usage_errors)
+{
+	struct ts_result r;
+
+	ts_run(&r, "$HSMCERT init-token --label x");
+	ts_assert_status(&r, 2);
+	ts_result_free(&r);
+	ts_run(&r, "$HSMCERT init-token --free --slot 1 --label x");
+	ts_assert_status(&r, 2);
+	ts_result_free(&r);
+	ts_run(&r, "$HSMCERT init-token --free");
+	ts_assert_status(&r, 2);
+	ts_result_free(&r);
+	ts_run(&r, "$HSMCERT init-token --free --label 123456789012345678901234567890123");
+	ts_assert_status(&r, 2);
+	ts_result_free(&r);
+	ts_run(&r, "$HSMCERT init-token --slot banana --label x");
+	ts_assert_status(&r, 2);
+	ts_result_free(&r);
+	ts_run(&r, "unset HSMCERT_SO_PIN; $HSMCERT init-token --free --label x");
+	ts_assert_status(&r, 2);
+	cr_assert(strstr(r.err, "SO PIN"), "%s", r.err);
+	ts_result_free(&r);
+}
