@@ -46,4 +46,9 @@ step "Generate a non-exportable RSA-2048 key inside the token" \
 	"hsmcert keygen --label web --if-missing"
 "$hsmcert" keygen --label web --if-missing $pin
 
+# Each later stage of the lifecycle is one file in scripts/demo.d, run in order.
+for stage in "$root"/scripts/demo.d/*.sh; do
+	[ -e "$stage" ] && . "$stage"
+done
+
 printf '\nEmbedded token: %s (PINs in %s/so-pin and %s/user-pin)\n' "$data/tokens" "$data" "$data"

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Benchmarks (never tests): hsmcert against the peers a user would otherwise
+# chain together, on the same SoftHSM2 token in the same run. Whole-process
+# wall time, median of repeated runs, printed as ratios (hsmcert / peer).
+#
+# Each scripts/bench.d/*.sh defines one bench_NAME function; run them all, or
+# name some: scripts/bench.sh csr audit
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+scripts/deps.sh
+for tool in hyperfine; do
+	command -v $tool >/dev/null || {
+		apt-get install -y -qq $tool >/dev/null 2>&1 || true
+	}
+done
+HSMCERT_BUILD_DIR=build-bench scripts/build.sh -DCMAKE_BUILD_TYPE=Release -DHSMCERT_TESTS=OFF
+export HSMCERT="$root/build-bench/hsmcert"
+
+# A fresh SoftHSM2 world for the run.
+BENCH_DIR=$(mktemp -d /tmp/hsmcert-bench.XXXXXX)
+trap 'rm -rf "$BENCH_DIR"' EXIT
+mkdir -p "$BENCH_DIR/tokens"
+cat >"$BENCH_DIR/softhsm2.conf" <<CONF
+directories.tokendir = $BENCH_DIR/tokens
+objectstore.backend = file
+log.level = ERROR
+CONF
+export SOFTHSM2_CONF="$BENCH_DIR/softhsm2.conf"
+export MODULE=/usr/lib/softhsm/libsofthsm2.so HSMCERT_MODULE=/usr/lib/softhsm/libsofthsm2.so
+export PIN=1234 SO_PIN=12345678 HSMCERT_PIN=1234
+
+# median_ms RUNS CMD...: median wall time of the command in milliseconds.
+median_ms() {
+	local runs=$1
+	shift
+	local times=()
+	for _ in $(seq "$runs"); do
+		local t0 t1
+		t0=$(date +%s%N)
+		"$@" >/dev/null 2>&1
+		t1=$(date +%s%N)
+		times+=($(((t1 - t0) / 1000)))
+	done
+	printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f\n", m/1000}'
+}
+
+# ratio A B: A/B with two decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+
+# new_token LABEL: initialise a token in the bench world.
+new_token() {
+	softhsm2-util --init-token --free --label "$1" --so-pin "$SO_PIN" --pin "$PIN" >/dev/null
+}
+
+for f in scripts/bench.d/*.sh; do
+	[ -e "$f" ] && . "$f"
+done
+
+want=("$@")
+if [ ${#want[@]} -eq 0 ]; then
+	mapfile -t want < <(declare -F | awk '{print $3}' | sed -n 's/^bench_//p' | sort)
+fi
+[ ${#want[@]} -gt 0 ] || { echo "no benchmarks defined yet"; exit 0; }
+for b in "${want[@]}"; do
+	echo "== $b"
+	"bench_$b"
+done
