@@ -363,13 +363,20 @@ hc_rc hc_altnames_add(hc_altnames *list, const char *text, const char *what, hc_
 		{"DNS:", HC_ALTNAME_DNS},     {"IP:", HC_ALTNAME_IP},	{"email:", HC_ALTNAME_EMAIL},
 		{"URI:", HC_ALTNAME_URI},
 	};
-	char ip[INET6_ADDRSTRLEN];
 
 	for (size_t i = 0; i < sizeof(prefixes) / sizeof(prefixes[0]); i++) {
 		size_t n = strlen(prefixes[i].prefix);
 		if (strncasecmp(text, prefixes[i].prefix, n) == 0)
 			return hc_altnames_add_typed(list, prefixes[i].type, text + n, what, err);
 	}
+	return hc_altnames_add_host(list, text, what, err);
+}
+
+hc_rc hc_altnames_add_host(hc_altnames *list, const char *text, const char *what,
+			   hc_error *err)
+{
+	char ip[INET6_ADDRSTRLEN];
+
 	if (ip_canonical(text, ip))
 		return hc_altnames_add_typed(list, HC_ALTNAME_IP, text, what, err);
 	return hc_altnames_add_typed(list, HC_ALTNAME_DNS, text, what, err);

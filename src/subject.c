@@ -347,6 +347,29 @@ hc_rc hc_subject_set(hc_subject *s, const char *type, const char *value, hc_erro
 	return append(s, nid, value, strlen(value), err);
 }
 
+hc_rc hc_subject_add(hc_subject *s, const char *type, const char *value, hc_error *err)
+{
+	int nid;
+	hc_rc rc = type_lookup(type, &nid, err);
+
+	if (rc != HC_OK)
+		return rc;
+	if (!value || !*value)
+		return hc_fail(err, HC_USAGE, "subject attribute %s has an empty value", type);
+	return append(s, nid, value, strlen(value), err);
+}
+
+hc_rc hc_subject_copy(hc_subject *dst, const hc_subject *src, hc_error *err)
+{
+	for (size_t i = 0; src && i < src->count; i++) {
+		hc_rc rc = append(dst, src->attrs[i].nid, src->attrs[i].value,
+				  strlen(src->attrs[i].value), err);
+		if (rc != HC_OK)
+			return rc;
+	}
+	return HC_OK;
+}
+
 const char *hc_subject_get(const hc_subject *s, int nid)
 {
 	for (size_t i = 0; i < s->count; i++)

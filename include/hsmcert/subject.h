@@ -44,6 +44,12 @@ hc_rc hc_subject_parse(const char *text, hc_subject *out, hc_error *err);
  */
 hc_rc hc_subject_set(hc_subject *s, const char *type, const char *value, hc_error *err);
 
+/* Append one more value of a type (a second OU), keeping those given before. */
+hc_rc hc_subject_add(hc_subject *s, const char *type, const char *value, hc_error *err);
+
+/* Append copies of every attribute of `src`. */
+hc_rc hc_subject_copy(hc_subject *dst, const hc_subject *src, hc_error *err);
+
 /* The first value of a type, or NULL. */
 const char *hc_subject_get(const hc_subject *s, int nid);
 
@@ -105,6 +111,9 @@ const char *hc_altname_type_name(hc_altname_type type);
  * Duplicates (after normalisation) are ignored. `what` names the source.
  */
 hc_rc hc_altnames_add(hc_altnames *list, const char *text, const char *what, hc_error *err);
+/* Add a host as a CN holds it: an IP address, else a DNS name (wildcards allowed). */
+hc_rc hc_altnames_add_host(hc_altnames *list, const char *text, const char *what,
+			   hc_error *err);
 /* Add an already typed entry (value normalised as above). */
 hc_rc hc_altnames_add_typed(hc_altnames *list, hc_altname_type type, const char *value,
 			    const char *what, hc_error *err);
