@@ -102,9 +102,9 @@ hc_rc hc_csr_plan_make(const hc_csr_params *p, hc_csr_plan *out, hc_error *err)
 		if ((rc = hc_altnames_add_typed(&out->sans, p->sans->items[i].type,
 						p->sans->items[i].value, "--san", err)) != HC_OK)
 			goto fail;
-	if (subject.count == 0 && out->sans.count == 0) {
-		rc = hc_fail(err, HC_USAGE, "nothing to request: give a subject with CN=, --cn, "
-			     "--san or --wildcard");
+	if (out->sans.count == 0) {
+		rc = hc_fail(err, HC_USAGE, "a server certificate request needs a host name: give "
+			     "CN= in the subject, --cn, --san or --wildcard");
 		goto fail;
 	}
 	if ((rc = hc_subject_to_name(&subject, &out->subject, err)) != HC_OK ||
@@ -227,18 +227,16 @@ hc_rc hc_csr_write(const hc_csr_result *r, const hc_csr_output *o, hc_error *err
 }
 
 /* Undo a key pair generated for a request that failed; the first error stays the one reported. */
-static void destroy_generated(hc_session *s, const hc_key_info *key, hc_error *err)
+static void destroy_generated(hc_session *s, const hc_key_info *key, CK_OBJECT_HANDLE pub,
+			      hc_error *err)
 {
-	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE;
 	hc_error e2 = {0};
-	hc_rc rc = hc_key_find_public(s, key, &pub, &e2);
+	hc_rc rc = HC_OK;
 
-	if (rc == HC_OK)
+	if (pub != CK_INVALID_HANDLE)
 		rc = hc_object_destroy(s, pub, &e2);
-	if (rc == HC_OK)
-		rc = hc_object_destroy(s, key->handle, &e2);
-	else
-		hc_object_destroy(s, key->handle, NULL);
+	if (hc_object_destroy(s, key->handle, rc == HC_OK ? &e2 : NULL) != HC_OK)
+		rc = e2.rc ? e2.rc : HC_TOKEN;
 	if (rc != HC_OK) {
 		size_t used = strlen(err->message);
 		snprintf(err->message + used, sizeof(err->message) - used,
@@ -251,6 +249,7 @@ hc_rc hc_request(hc_session *s, const hc_keygen_params *keygen, const hc_csr_pla
 		 const hc_csr_output *output, hc_keygen_result *key_out, hc_csr_result *csr_out,
 		 hc_error *err)
 {
+	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE;
 	hc_rc rc;
 
 	memset(key_out, 0, sizeof(*key_out));
@@ -260,13 +259,17 @@ hc_rc hc_request(hc_session *s, const hc_keygen_params *keygen, const hc_csr_pla
 		return rc;
 	if ((rc = hc_keygen(s, keygen, key_out, err)) != HC_OK)
 		return rc;
-	rc = hc_csr_sign(s, &key_out->key, plan, csr_out, err);
+	/* Find the public half now: after a failure the session may be in no state to search. */
+	if (key_out->created)
+		rc = hc_key_find_public(s, &key_out->key, &pub, err);
+	if (rc == HC_OK)
+		rc = hc_csr_sign(s, &key_out->key, plan, csr_out, err);
 	if (rc == HC_OK)
 		rc = hc_csr_write(csr_out, output, err);
 	if (rc == HC_OK)
 		return HC_OK;
 	if (key_out->created)
-		destroy_generated(s, &key_out->key, err);
+		destroy_generated(s, &key_out->key, pub, err);
 	hc_csr_result_clear(csr_out);
 	hc_keygen_result_clear(key_out);
 	return rc;
