@@ -4,9 +4,15 @@
 #include "hsmcert/file.h"
 #include "hsmcert/sign.h"
 
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+void csr_cli_init(void)
+{
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT, NULL);
+}
 
 static void field(struct csr_cli *o, const char *type, const char *value)
 {
