@@ -11,6 +11,8 @@
 HC_COMMAND(tokens)
 HC_COMMAND(init_token)
 HC_COMMAND(keygen)
+HC_COMMAND(csr)
+HC_COMMAND(request)
 
 #undef HC_COMMAND
 
