@@ -13,6 +13,7 @@ HC_COMMAND(init_token)
 HC_COMMAND(keygen)
 HC_COMMAND(csr)
 HC_COMMAND(request)
+HC_COMMAND(audit)
 
 #undef HC_COMMAND
 
