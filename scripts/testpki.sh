@@ -34,7 +34,8 @@
 #   expired.crt     "Test Expired Sub CA" by Root CA 3, 2018-01-01..2022-01-01
 #   revoked.crt     "Test Revoked Sub CA" by Root CA 3, revoked in root3.arl
 #                   (serial 3005, reason keyCompromise)
-#   root3.arl       Root CA 3's ARL revoking revoked.crt (CRL number 2)
+#   root3.arl       Root CA 3's ARL revoking revoked.crt (CRL number 2);
+#                   ARLs and CRLs are current for 10 years from the build
 #   root3-clean.arl Root CA 3's earlier ARL revoking nothing (CRL number 1)
 #   root3-stale.arl Root CA 3's ARL whose nextUpdate passed (2024-01-01)
 #   root3-badsig.arl root3-clean.arl with its signature damaged
@@ -75,7 +76,7 @@ new_certs_dir = $dir
 certificate = $dir/ca.crt
 private_key = $dir/ca.key
 default_md = sha256
-default_crl_days = 30
+default_crl_days = 3650
 policy = policy_any
 unique_subject = no
 copy_extensions = copy
@@ -174,7 +175,8 @@ build() {
 	local dir=$1 stamp
 	port=${2:-8080}
 	[[ $port =~ ^[0-9]+$ ]] || die "PORT must be a number: $port"
-	stamp="testpki v1 port $port"
+	# A changed script rebuilds: the stamp carries its digest.
+	stamp="testpki port $port $(sha256sum "$0" | cut -c1-16)"
 	if [ -f "$dir/.built" ] && [ "$(cat "$dir/.built")" = "$stamp" ]; then
 		return 0
 	fi

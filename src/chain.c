@@ -703,7 +703,7 @@ static void fetch_into_pool(struct build *b, const char *url, bool crl, size_t *
 		if (cache && hc_file_write_atomic(cache, data, len, 0644, true, &e) != HC_OK) {
 			b->fatal = e.rc;
 			*b->err = e;
-			hc_error_prefix(b->err, "--cache: ");
+			hc_error_prefix(b->err, "--cache");
 			goto out;
 		}
 	}
@@ -867,20 +867,25 @@ static bool check_revocation(struct build *b, size_t index, X509 *issuer)
 	return false;
 }
 
+static void link_clear(hc_chain_link *l)
+{
+	X509_free(l->cert);
+	free(l->origin);
+	free(l->why);
+	free(l->crl_origin);
+	free(l->revocation_note);
+	free(l->revoked_serial);
+	free(l->revoked_reason);
+	memset(l, 0, sizeof(*l));
+}
+
 /* Copy the path as it stands into the result (a success, or the failing branch). */
 static void keep_path(struct build *b)
 {
 	hc_chain_result *r = b->res;
 
-	for (size_t i = 0; i < r->link_count; i++) {
-		X509_free(r->links[i].cert);
-		free(r->links[i].origin);
-		free(r->links[i].why);
-		free(r->links[i].revocation_note);
-		free(r->links[i].revoked_serial);
-		free(r->links[i].revoked_reason);
-		free(r->links[i].crl_origin);
-	}
+	for (size_t i = 0; i < r->link_count; i++)
+		link_clear(&r->links[i]);
 	free(r->links);
 	r->link_count = 0;
 	if (!(r->links = calloc(b->depth + 4, sizeof(*r->links)))) {
@@ -1268,8 +1273,9 @@ static hc_rc report(struct build *b, struct cross *x, size_t nx)
 			} else {
 				rc = add_candidate(r, cert, c[k].origin, l->cert,
 						   chosen ? HC_CAND_ALTERNATIVE : HC_CAND_REJECTED,
-						   chosen ? "usable, but another candidate was preferred"
-							  : "usable, but the path above it failed",
+						   chosen	  ? "usable, but another candidate was preferred"
+						   : r->revoked ? "its issuer, but it is revoked"
+								: "usable, but the path above it failed",
 						   b->err);
 			}
 		}
@@ -1321,10 +1327,7 @@ static hc_rc finish_success(struct build *b, struct cross **xout, size_t *nxout)
 				 link.revocation_note ? link.revocation_note : "");
 		}
 		if (x[j].verdict != HC_CAND_CROSS) {
-			free(link.crl_origin);
-			free(link.revocation_note);
-			free(link.revoked_serial);
-			free(link.revoked_reason);
+			link_clear(&link);
 			continue;
 		}
 		X509_up_ref(x[j].cert);
@@ -1351,6 +1354,9 @@ hc_rc hc_chain_build(X509 *target, hc_chain_pool *pool, const hc_chain_pool *roo
 	bool target_anchor;
 
 	memset(result, 0, sizeof(*result));
+	if (opt && opt->fetch && opt->cache_dir && mkdir(opt->cache_dir, 0755) != 0 &&
+	    errno != EEXIST)
+		return hc_fail(err, HC_IO, "--cache %s: %s", opt->cache_dir, strerror(errno));
 	b.pool = pool;
 	b.roots = roots;
 	b.opt = opt ? opt : &defaults;
@@ -1413,15 +1419,8 @@ void hc_chain_result_clear(hc_chain_result *r)
 {
 	if (!r)
 		return;
-	for (size_t i = 0; i < r->link_count; i++) {
-		X509_free(r->links[i].cert);
-		free(r->links[i].origin);
-		free(r->links[i].why);
-		free(r->links[i].crl_origin);
-		free(r->links[i].revocation_note);
-		free(r->links[i].revoked_serial);
-		free(r->links[i].revoked_reason);
-	}
+	for (size_t i = 0; i < r->link_count; i++)
+		link_clear(&r->links[i]);
 	for (size_t i = 0; i < r->candidate_count; i++) {
 		X509_free(r->candidates[i].cert);
 		free(r->candidates[i].origin);

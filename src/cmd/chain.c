@@ -316,13 +316,13 @@ static hc_rc load_inputs(const struct chain_args *a, X509 **target, hc_chain_poo
 			goto out;
 	for (size_t i = 0; i < a->n_intermediates; i++)
 		if ((rc = hc_chain_pool_add_path(pool, a->intermediates[i], err)) != HC_OK) {
-			hc_error_prefix(err, "--intermediates: ");
+			hc_error_prefix(err, "--intermediates");
 			goto out;
 		}
 	for (size_t i = 0; i < a->n_crls; i++) {
 		size_t before = hc_chain_pool_crl_count(pool);
 		if ((rc = hc_chain_pool_add_path(pool, a->crls[i], err)) != HC_OK) {
-			hc_error_prefix(err, "--crl: ");
+			hc_error_prefix(err, "--crl");
 			goto out;
 		}
 		if (hc_chain_pool_crl_count(pool) == before) {
@@ -333,7 +333,7 @@ static hc_rc load_inputs(const struct chain_args *a, X509 **target, hc_chain_poo
 	}
 	for (size_t i = 0; i < a->n_roots; i++)
 		if ((rc = hc_chain_pool_add_path(roots, a->roots[i], err)) != HC_OK) {
-			hc_error_prefix(err, "--roots: ");
+			hc_error_prefix(err, "--roots");
 			goto out;
 		}
 	if (a->n_roots == 0 && (rc = hc_chain_pool_add_system_roots(roots, err)) != HC_OK)
