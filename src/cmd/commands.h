@@ -14,6 +14,7 @@ HC_COMMAND(keygen)
 HC_COMMAND(csr)
 HC_COMMAND(request)
 HC_COMMAND(audit)
+HC_COMMAND(chain)
 
 #undef HC_COMMAND
 
