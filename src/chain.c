@@ -1196,6 +1196,7 @@ static char *why_chosen(struct build *b, size_t i, size_t superseded)
 	hc_chain_link *l = &b->res->links[i];
 	char t[21];
 	char *child = i > 0 ? subject_of(b->res->links[i - 1].cert) : NULL;
+	const char *issued = child ? child : "the certificate";
 	char *s;
 
 	hc_time_iso8601(b->at, t);
@@ -1203,11 +1204,11 @@ static char *why_chosen(struct build *b, size_t i, size_t superseded)
 		s = strdup("the certificate to chain");
 	else if (l->role == HC_LINK_ROOT)
 		s = format("trust anchor that issued %s (name, key identifier and signature match)",
-			   child);
+			   issued);
 	else
 		s = format("issuer of %s: name, key identifier and signature match; a CA with "
 			   "keyCertSign, valid at %s%s",
-			   child, t,
+			   issued, t,
 			   superseded ? "; the latest notBefore among certificates of this subject "
 					"and key"
 				      : "");
