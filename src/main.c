@@ -15,6 +15,7 @@ static const struct cli_command commands[] = {
 	{"csr", cmd_csr, usage_csr, "certificate request signed by a key on the token"},
 	{"request", cmd_request, usage_request, "generate a key pair and its certificate request"},
 	{"audit", cmd_audit, usage_audit, "report whether keys can leave the token"},
+	{"provision", cmd_provision, usage_provision, "keys and requests for many entries of a plan"},
 	{"chain", cmd_chain, usage_chain, "assemble and verify the chain a server sends"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
