@@ -100,6 +100,14 @@ json_t *cli_json_string(const char *s);
 /* Text helpers: "yes"/"no"/"unknown". */
 const char *cli_yes_no(int value);
 
+/*
+ * Ask a yes/no question on the terminal (default no). Without a terminal it
+ * is HC_USAGE naming `yes_option`, the flag scripts use instead: nothing
+ * destructive ever runs unconfirmed.
+ */
+hc_rc cli_confirm(const struct cli *cli, const char *question, const char *yes_option,
+		  bool *yes, hc_error *err);
+
 /* ---- tokens ---------------------------------------------------------- */
 
 enum cli_secret_kind { CLI_USER_PIN, CLI_SO_PIN, CLI_PASSPHRASE };
