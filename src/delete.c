@@ -74,6 +74,48 @@ static char *describe(const hc_key_info *info, X509 *cert)
 	return strdup(class_noun(info->cls));
 }
 
+/* Destruction order: private keys, secret keys, public keys, certificates, the rest. */
+static int destroy_rank(CK_OBJECT_CLASS cls)
+{
+	switch (cls) {
+	case CKO_PRIVATE_KEY: return 0;
+	case CKO_SECRET_KEY: return 1;
+	case CKO_PUBLIC_KEY: return 2;
+	case CKO_CERTIFICATE: return 3;
+	default: return 4;
+	}
+}
+
+/* A key with its companions together, private key first; group ids only ever grow. */
+static int doomed_order(const void *a, const void *b)
+{
+	const hc_doomed *x = a, *y = b;
+
+	if (x->group != y->group)
+		return x->group < y->group ? -1 : 1;
+	return destroy_rank(x->cls) - destroy_rank(y->cls);
+}
+
+static void finish_plan(hc_removal *removal)
+{
+	qsort(removal->objects, removal->count, sizeof(*removal->objects), doomed_order);
+	removal->groups = 0;
+	for (size_t i = 0; i < removal->count; i++)
+		if (i == 0 || removal->objects[i].group != removal->objects[i - 1].group)
+			removal->groups++;
+}
+
+/* A group id no object has yet. */
+static size_t next_group(const hc_removal *removal)
+{
+	size_t next = 0;
+
+	for (size_t i = 0; i < removal->count; i++)
+		if (removal->objects[i].group >= next)
+			next = removal->objects[i].group + 1;
+	return next;
+}
+
 /* Describe one object and append it; `group` SIZE_MAX means a group of its own. */
 static hc_rc plan_add(hc_session *session, hc_removal *removal, CK_OBJECT_HANDLE handle,
 		      size_t group, bool companion, hc_error *err)
@@ -109,7 +151,7 @@ static hc_rc plan_add(hc_session *session, hc_removal *removal, CK_OBJECT_HANDLE
 		.id_len = info.id_len,
 		.uri = info.uri,
 		.what = describe(&info, cert.cert),
-		.group = group != SIZE_MAX ? group : removal->count,
+		.group = group != SIZE_MAX ? group : next_group(removal),
 		.companion = companion,
 		.destroyable = info.destroyable,
 	};
@@ -130,10 +172,7 @@ hc_rc hc_removal_add(hc_session *session, hc_removal *removal, CK_OBJECT_HANDLE 
 {
 	hc_rc rc = plan_add(session, removal, object, SIZE_MAX, companion, err);
 
-	removal->groups = 0;
-	for (size_t i = 0; i < removal->count; i++)
-		if (removal->objects[i].group == i)
-			removal->groups++;
+	finish_plan(removal);
 	return rc;
 }
 
@@ -233,28 +272,13 @@ hc_rc hc_removal_plan(hc_session *session, const hc_uri *uri, bool key_only, hc_
 			rc = add_certificates(session, out, &key, certs, ncerts, group, err);
 		hc_key_info_clear(&key);
 	}
-	out->groups = 0;
-	for (size_t i = 0; i < out->count; i++)
-		if (out->objects[i].group == i)
-			out->groups++;
+	finish_plan(out);
 out:
 	hc_stored_certs_free(certs, ncerts);
 	free(found);
 	if (rc != HC_OK)
 		hc_removal_clear(out);
 	return rc;
-}
-
-/* Destruction order: private keys, secret keys, public keys, certificates, the rest. */
-static int destroy_rank(CK_OBJECT_CLASS cls)
-{
-	switch (cls) {
-	case CKO_PRIVATE_KEY: return 0;
-	case CKO_SECRET_KEY: return 1;
-	case CKO_PUBLIC_KEY: return 2;
-	case CKO_CERTIFICATE: return 3;
-	default: return 4;
-	}
 }
 
 hc_rc hc_removal_execute(hc_session *session, hc_removal *removal, hc_error *err)

@@ -50,7 +50,8 @@ static void print_doomed(FILE *out, const hc_removal *removal, bool only_destroy
 		const hc_doomed *d = &removal->objects[i];
 		if (only_destroyed && !d->destroyed)
 			continue;
-		fprintf(out, "  %-12s %-40s %s\n", hc_object_class_name(d->cls), d->what, d->uri);
+		fprintf(out, "  %-12s %-20s %s\n      %s\n", hc_object_class_name(d->cls),
+			d->label[0] ? d->label : "(no label)", d->what, d->uri);
 	}
 }
 
