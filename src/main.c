@@ -12,6 +12,7 @@ static const struct cli_command commands[] = {
 	{"tokens", cmd_tokens, usage_tokens, "list modules, slots and tokens"},
 	{"init-token", cmd_init_token, usage_init_token, "initialise a token"},
 	{"keygen", cmd_keygen, usage_keygen, "generate a key pair inside the token"},
+	{"import", cmd_import, usage_import, "store the CA's certificate next to its key"},
 	{"delete", cmd_delete, usage_delete, "destroy keys and certificates a URI names"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -11,6 +11,7 @@
 HC_COMMAND(tokens)
 HC_COMMAND(init_token)
 HC_COMMAND(keygen)
+HC_COMMAND(import)
 HC_COMMAND(delete)
 
 #undef HC_COMMAND
