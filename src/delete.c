@@ -52,13 +52,21 @@ static const char *class_noun(CK_OBJECT_CLASS cls)
 /* "rsa:2048 private key", "certificate CN=..., O=..." */
 static char *describe(const hc_key_info *info, X509 *cert)
 {
-	char type[32], *what = NULL, *subject;
+	char type[32], *what = NULL;
 
 	if (info->cls == CKO_CERTIFICATE) {
-		subject = cert ? hc_x509_name_text(X509_get_subject_name(cert)) : NULL;
-		if (asprintf(&what, "certificate %s", subject ? subject : "(unreadable)") < 0)
+		/* The serial and start date tell a re-issued Sub CA from the old one. */
+		hc_cert_info ci = {0};
+		hc_error ignored = {0};
+		char from[21] = "";
+		if (!cert || hc_cert_describe(cert, &ci, &ignored) != HC_OK)
+			return strdup("certificate (unreadable)");
+		hc_time_iso8601(ci.not_before, from);
+		from[10] = '\0';
+		if (asprintf(&what, "certificate %s (serial %s, from %s)", ci.subject, ci.serial,
+			     from) < 0)
 			what = NULL;
-		free(subject);
+		hc_cert_info_clear(&ci);
 		return what;
 	}
 	if (info->cls == CKO_PRIVATE_KEY || info->cls == CKO_PUBLIC_KEY ||

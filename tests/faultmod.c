@@ -5,6 +5,8 @@
  *
  *   HSMCERT_FAULT_FAIL=C_Name[@N][=0xRV]  C_Name returns RV (default
  *                                          CKR_DEVICE_ERROR) from its Nth call on
+ *   HSMCERT_FAULT_ONCE=1                   ...only the Nth call fails, later ones
+ *                                          work (to test a rollback after a failure)
  *   HSMCERT_FAULT_REJECT_ATTR=0xTYPE       C_GenerateKeyPair refuses a private-key
  *                                          template holding TYPE
  *   HSMCERT_FAULT_EXTRACTABLE_DEFAULT=1    generated private keys are extractable
@@ -55,6 +57,8 @@ static CK_RV injected(const char *name)
 		}
 	}
 	pthread_mutex_unlock(&lock);
+	if (getenv("HSMCERT_FAULT_ONCE"))
+		return calls == nth ? rv : CKR_OK;
 	return calls >= nth ? rv : CKR_OK;
 }
 
