@@ -14,6 +14,8 @@ static const struct cli_command commands[] = {
 	{"keygen", cmd_keygen, usage_keygen, "generate a key pair inside the token"},
 	{"import", cmd_import, usage_import, "store the CA's certificate next to its key"},
 	{"delete", cmd_delete, usage_delete, "destroy keys and certificates a URI names"},
+	{"csr", cmd_csr, usage_csr, "certificate request signed by a key on the token"},
+	{"request", cmd_request, usage_request, "generate a key pair and its certificate request"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

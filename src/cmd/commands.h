@@ -13,6 +13,8 @@ HC_COMMAND(init_token)
 HC_COMMAND(keygen)
 HC_COMMAND(import)
 HC_COMMAND(delete)
+HC_COMMAND(csr)
+HC_COMMAND(request)
 
 #undef HC_COMMAND
 
