@@ -326,7 +326,10 @@ hc_rc cli_token_open(const struct cli *cli, const char *object_uri, unsigned fla
 				goto fail;
 		}
 		rc = hc_session_login(t->session, CKU_USER, pin, err);
-		hc_secret_free(pin);
+		if (rc == HC_OK && (flags & CLI_TOKEN_KEEP_PIN))
+			t->pin = pin;
+		else
+			hc_secret_free(pin);
 		if (rc != HC_OK)
 			goto fail;
 	}
@@ -344,6 +347,7 @@ void cli_token_close(struct cli_token *t)
 	hc_module_close(t->module);
 	hc_uri_free(t->uri);
 	free(t->token_uri);
+	hc_secret_free(t->pin);
 	memset(t, 0, sizeof(*t));
 }
 

@@ -127,11 +127,14 @@ struct cli_token {
 	hc_session *session;
 	char *token_uri; /* the token's own URI, for reports */
 	char label[33];
+	hc_secret *pin; /* with CLI_TOKEN_KEEP_PIN: the PIN used, for a second login */
 };
 
 enum {
 	CLI_TOKEN_RW = 1 << 0,
 	CLI_TOKEN_LOGIN = 1 << 1, /* log in as user when the token requires login */
+	/* keep the PIN in t->pin (check --tls logs in again through libp11) */
+	CLI_TOKEN_KEEP_PIN = 1 << 2,
 };
 
 /*
