@@ -18,6 +18,8 @@ static const struct cli_command commands[] = {
 	{"delete", cmd_delete, usage_delete, "destroy keys and certificates a URI names"},
 	{"csr", cmd_csr, usage_csr, "certificate request signed by a key on the token"},
 	{"request", cmd_request, usage_request, "generate a key pair and its certificate request"},
+	{"audit", cmd_audit, usage_audit, "report whether keys can leave the token"},
+	{"chain", cmd_chain, usage_chain, "assemble and verify the chain a server sends"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

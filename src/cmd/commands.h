@@ -17,6 +17,8 @@ HC_COMMAND(check)
 HC_COMMAND(delete)
 HC_COMMAND(csr)
 HC_COMMAND(request)
+HC_COMMAND(audit)
+HC_COMMAND(chain)
 
 #undef HC_COMMAND
 
