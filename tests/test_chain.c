@@ -350,6 +350,25 @@ Test(chain, garbage_and_truncated_files_in_a_folder_are_skipped)
 	ts_result_free(&r);
 }
 
+Test(chain, malformed_candidate_is_skipped_when_it_is_needed)
+{
+	struct ts_result r;
+	json_t *doc;
+
+	/* The pool parses a certificate only when it is a candidate: then it is reported. */
+	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/leaf.crt\" --intermediates "
+		   "\"$PKI/sub-badext.pem\" --intermediates \"$PKI/sub-old.crt\" "
+		   "--roots \"$PKI/roots-new\" -o chain.pem");
+	ts_assert_status(&r, 0);
+	doc = parse_json(&r);
+	cr_assert_eq(json_array_size(json_object_get(doc, "skipped_inputs")), 1, "%s", r.out);
+	cr_assert(strstr(r.out, "sub-badext.pem: a certificate that does not parse"), "%s", r.out);
+	cr_assert_str_eq(path_field(doc, 1, "serial"), "3002");
+	assert_openssl_verifies("root3.crt", "chain.pem", "\"$PKI/leaf.crt\"", true);
+	json_decref(doc);
+	ts_result_free(&r);
+}
+
 Test(chain, crl_with_bad_signature_or_stale_is_reported_and_skipped)
 {
 	struct ts_result r;
