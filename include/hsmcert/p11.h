@@ -127,6 +127,8 @@ hc_module *hc_session_module(const hc_session *session);
 hc_rc hc_session_login(hc_session *session, CK_USER_TYPE user, const hc_secret *pin,
 		       hc_error *err);
 hc_rc hc_session_logout(hc_session *session, hc_error *err);
+/* True after a successful hc_session_login (private objects are visible). */
+bool hc_session_logged_in(const hc_session *session);
 /* C_InitPIN in an SO session: set the user PIN. */
 hc_rc hc_session_init_pin(hc_session *session, const hc_secret *pin, hc_error *err);
 
@@ -202,5 +204,19 @@ hc_rc hc_keypair_generate(hc_session *session, const hc_keypair_spec *spec,
 hc_rc hc_sign(hc_session *session, CK_OBJECT_HANDLE key, CK_MECHANISM *mech,
 	      const unsigned char *data, size_t data_len, unsigned char **sig, size_t *sig_len,
 	      hc_error *err);
+
+/* ---- secret keys and wrapping --------------------------------------- */
+
+/* C_GenerateKey (a secret key, e.g. a session AES key) from a caller's template. */
+hc_rc hc_key_generate(hc_session *session, CK_MECHANISM *mech, CK_ATTRIBUTE *tmpl,
+		      CK_ULONG count, CK_OBJECT_HANDLE *out, hc_error *err);
+
+/*
+ * C_WrapKey with the two-call length protocol. *wrapped is malloc'd; wipe it
+ * (OPENSSL_clear_free) when done. A refusal fills err with C_WrapKey's CKR_.
+ */
+hc_rc hc_key_wrap(hc_session *session, CK_MECHANISM *mech, CK_OBJECT_HANDLE wrapping,
+		  CK_OBJECT_HANDLE key, unsigned char **wrapped, size_t *wrapped_len,
+		  hc_error *err);
 
 #endif
