@@ -809,8 +809,14 @@ static int candidate_order(const void *pa, const void *pb)
 	const struct candidate *a = pa, *b = pb;
 	int byte;
 
+	bool a_ss = X509_get_extension_flags(a->cert) & EXFLAG_SS;
+	bool b_ss = X509_get_extension_flags(b->cert) & EXFLAG_SS;
+
 	if (a->anchor != b->anchor)
 		return a->anchor ? -1 : 1;
+	/* A self-signed certificate that is not a trust anchor leads nowhere: last. */
+	if (!a->anchor && a_ss != b_ss)
+		return a_ss ? 1 : -1;
 	byte = ASN1_TIME_compare(X509_get0_notBefore(b->cert), X509_get0_notBefore(a->cert));
 	if (byte)
 		return byte;
@@ -1485,9 +1491,11 @@ static hc_rc report(struct build *b, struct cross *x, size_t nx)
 						   s ? s : "superseded", b->err);
 				free(serial);
 				free(s);
-			} else if (dead) {
+			} else if (dead || (!c[k].anchor &&
+					    (X509_get_extension_flags(cert) & EXFLAG_SS))) {
 				rc = add_candidate(r, cert, c[k].origin, l->cert, HC_CAND_REJECTED,
-						   dead, b->err);
+						   dead ? dead : "self-signed, not among the roots",
+						   b->err);
 			} else {
 				rc = add_candidate(r, cert, c[k].origin, l->cert,
 						   chosen ? HC_CAND_ALTERNATIVE : HC_CAND_REJECTED,
@@ -1569,7 +1577,7 @@ hc_rc hc_chain_build(X509 *target, hc_chain_pool *pool, hc_chain_pool *roots,
 	size_t nx = 0;
 	char why[256];
 	hc_rc rc = HC_OK;
-	bool target_anchor;
+	bool target_anchor, found = false;
 
 	memset(result, 0, sizeof(*result));
 	if (opt && opt->fetch && opt->cache_dir && mkdir(opt->cache_dir, 0755) != 0 &&
@@ -1595,16 +1603,18 @@ hc_rc hc_chain_build(X509 *target, hc_chain_pool *pool, hc_chain_pool *roots,
 		set_failure(&b, format("%s itself: %s", who, why));
 		free(who);
 	} else if (target_anchor) {
-		b.anchored = true;
+		b.anchored = found = true;
 		keep_path(&b);
 	} else if (extend(&b)) {
+		/* Failures met on branches given up along the way do not count. */
+		found = true;
 		keep_path(&b);
 	}
 	if (b.fatal) {
 		rc = b.fatal;
 		goto out;
 	}
-	if (!b.failure && b.anchored) {
+	if (found && b.anchored) {
 		result->verified = true;
 		if ((rc = finish_success(&b, &x, &nx)) != HC_OK)
 			goto out;
