@@ -1415,7 +1415,7 @@ static char *why_chosen(struct build *b, size_t i, size_t superseded)
 {
 	hc_chain_link *l = &b->res->links[i];
 	char t[21];
-	char *child = i > 0 ? subject_of(b->res->links[i - 1].cert) : NULL;
+	char *child = subject_of(b->res->links[i ? i - 1 : 0].cert);
 	char *s;
 
 	hc_time_iso8601(b->at, t);
