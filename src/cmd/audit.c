@@ -332,10 +332,17 @@ static void print_table(const hc_audit_report *r)
 static void print_probe(const hc_audit_report *r, const hc_audit_probe *p)
 {
 	printf("    %-14s", "Probe");
-	for (size_t i = 0; i < p->read_count; i++)
-		printf("%s%s: %s%s", i ? ", " : "", hc_cka_name(p->reads[i].type),
-		       hc_ckr_name(p->reads[i].rv), p->reads[i].readable ? " (READ)" : "");
-	printf("\n    %-14s", "");
+	/* Reads that got the same answer share one line: "A, B, C: CKR_...". */
+	for (size_t i = 0; i < p->read_count; i++) {
+		bool last = i + 1 == p->read_count || p->reads[i + 1].rv != p->reads[i].rv ||
+			    p->reads[i + 1].readable != p->reads[i].readable;
+		printf("%s", hc_cka_name(p->reads[i].type));
+		if (!last)
+			printf(", ");
+		else
+			printf(": %s%s\n    %-14s", hc_ckr_name(p->reads[i].rv),
+			       p->reads[i].readable ? " (READ IN THE CLEAR)" : "", "");
+	}
 	if (p->wrap_tried)
 		printf("C_WrapKey %s: %s", hc_ckm_name(r->wrap_mechanism), hc_ckr_name(p->wrap_rv));
 	else
@@ -430,6 +437,9 @@ static void print_text(const struct cli_token *t, const hc_audit_report *r)
 	else if (r->violations)
 		printf("Result: FAIL: %zu of %zu key%s violate%s the %s policy\n", r->violations,
 		       r->key_count, r->key_count == 1 ? "" : "s", r->violations == 1 ? "s" : "",
+		       hc_audit_policy_name(r->options.policy));
+	else if (r->key_count == 0)
+		printf("Result: PASS: no keys, nothing violates the %s policy\n",
 		       hc_audit_policy_name(r->options.policy));
 	else
 		printf("Result: PASS: %s%zu key%s meet%s the %s policy\n",
