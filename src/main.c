@@ -12,7 +12,10 @@ static const struct cli_command commands[] = {
 	{"tokens", cmd_tokens, usage_tokens, "list modules, slots and tokens"},
 	{"init-token", cmd_init_token, usage_init_token, "initialise a token"},
 	{"keygen", cmd_keygen, usage_keygen, "generate a key pair inside the token"},
+	{"csr", cmd_csr, usage_csr, "certificate request signed by a key on the token"},
+	{"request", cmd_request, usage_request, "generate a key pair and its certificate request"},
 	{"audit", cmd_audit, usage_audit, "report whether keys can leave the token"},
+	{"chain", cmd_chain, usage_chain, "assemble and verify the chain a server sends"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

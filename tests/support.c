@@ -36,7 +36,18 @@ static void setup_world(void)
 	unsetenv("HSMCERT_JSON");
 	unsetenv("HSMCERT_PASSPHRASE");
 	cr_assert_not_null(bin, "HSMCERT_BIN is not set (run the tests through ctest)");
-	setenv("HSMCERT", bin, 1);
+	if (getenv("HSMCERT_VALGRIND")) {
+		/* scripts/valgrind.sh: every run of the binary under memcheck; errors exit 99. */
+		char wrapped[1024];
+		snprintf(wrapped, sizeof(wrapped),
+			 "valgrind -q --error-exitcode=99 --leak-check=full "
+			 "--errors-for-leak-kinds=definite --show-leak-kinds=definite "
+			 "--suppressions=%s/tests/valgrind.supp %s",
+			 getenv("HSMCERT_SOURCE_DIR"), bin);
+		setenv("HSMCERT", wrapped, 1);
+	} else {
+		setenv("HSMCERT", bin, 1);
+	}
 	cr_assert_eq(chdir(ts_dir), 0);
 }
 

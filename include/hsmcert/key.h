@@ -81,4 +81,14 @@ hc_rc hc_key_find(hc_session *session, CK_OBJECT_CLASS cls, const char *label,
 		  const unsigned char *id, size_t id_len, CK_OBJECT_HANDLE **out, size_t *count,
 		  hc_error *err);
 
+/*
+ * The one private key a PKCS#11 URI names on the open token (its object=,
+ * id= and type= attributes; a URI naming no object picks the token's only
+ * private key). type=public or type=cert is HC_USAGE: signing needs the
+ * private key. No private key is HC_TOKEN, saying so when only a public key
+ * or certificate matches; several are HC_USAGE naming them.
+ */
+hc_rc hc_key_select_private(hc_session *session, const char *uri, hc_key_info *out,
+			    hc_error *err);
+
 #endif

@@ -11,7 +11,10 @@
 HC_COMMAND(tokens)
 HC_COMMAND(init_token)
 HC_COMMAND(keygen)
+HC_COMMAND(csr)
+HC_COMMAND(request)
 HC_COMMAND(audit)
+HC_COMMAND(chain)
 
 #undef HC_COMMAND
 
