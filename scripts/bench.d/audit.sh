@@ -9,43 +9,61 @@ AUDIT_BENCH_KEYS=${AUDIT_BENCH_KEYS:-2000}
 AUDIT_BENCH_DIR=${AUDIT_BENCH_DIR:-/tmp/hsmcert-bench-audit-$AUDIT_BENCH_KEYS}
 
 # audit_bench_token: the cached token "audit" with AUDIT_BENCH_KEYS key pairs,
-# generated with our own keygen in two parallel workers. --if-missing makes a
-# rerun fill the gaps of an interrupted one.
+# all made by our own keygen.
+#
+# SoftHSM2 reads every object of a token at C_Initialize and walks them all
+# at each search, so one keygen process per key on a growing token costs
+# O(n^2) (over an hour on a busy machine). Instead the empty token's
+# directory is cloned into AUDIT_BENCH_PARTS parts, which share its token
+# key; each part gets its share of keys, two parts at a time, and the object
+# files are then moved into the token's directory (each object is one file
+# with a unique name). --if-missing makes a rerun fill gaps.
 audit_bench_token() {
 	local dir=$AUDIT_BENCH_DIR conf=$AUDIT_BENCH_DIR/softhsm2.conf
+	local parts=${AUDIT_BENCH_PARTS:-8} tokdir uuid p have
 	[ -f "$dir/complete" ] && return 0
-	if [ ! -f "$conf" ]; then
-		mkdir -p "$dir/tokens"
-		cat >"$conf" <<CONF
+	rm -rf "$dir"
+	mkdir -p "$dir/tokens"
+	cat >"$conf" <<CONF
 directories.tokendir = $dir/tokens
 objectstore.backend = file
 log.level = ERROR
 CONF
-		SOFTHSM2_CONF=$conf softhsm2-util --init-token --free --label audit \
-			--so-pin "$SO_PIN" --pin "$PIN" >/dev/null
-	fi
+	SOFTHSM2_CONF=$conf softhsm2-util --init-token --free --label audit \
+		--so-pin "$SO_PIN" --pin "$PIN" >/dev/null
+	tokdir=$(ls -d "$dir"/tokens/*/)
+	uuid=$(basename "$tokdir")
 	echo "making $AUDIT_BENCH_KEYS RSA-2048 key pairs in $dir (once; minutes)" >&2
-	local worker
-	for worker in 0 1; do
-		(
-			local i try
-			for ((i = worker; i < AUDIT_BENCH_KEYS; i += 2)); do
-				# Concurrent processes on one SoftHSM2 token now and then
-				# see CKR_GENERAL_ERROR while the other writes: try again.
-				for try in 1 2 3; do
-					SOFTHSM2_CONF=$conf "$HSMCERT" --token pkcs11:token=audit \
-						keygen --label "$(printf 'key%05d' "$i")" \
-						--if-missing >/dev/null 2>&1 && break
-				done
-			done
-		) &
+	for ((p = 0; p < parts; p++)); do
+		mkdir -p "$dir/part$p/tokens/$uuid"
+		cp -p "$tokdir"/token.object "$tokdir"/generation "$dir/part$p/tokens/$uuid/"
+		sed "s|$dir/tokens|$dir/part$p/tokens|" "$conf" >"$dir/part$p/softhsm2.conf"
 	done
-	wait
-	local have
+	audit_bench_part() {
+		local p=$1 i try
+		for ((i = p; i < AUDIT_BENCH_KEYS; i += parts)); do
+			for try in 1 2 3; do
+				SOFTHSM2_CONF=$dir/part$p/softhsm2.conf "$HSMCERT" \
+					--token pkcs11:token=audit keygen \
+					--label "$(printf 'key%05d' "$i")" --if-missing \
+					>/dev/null 2>&1 && break
+			done
+		done
+	}
+	for ((p = 0; p < parts; p += 2)); do
+		audit_bench_part "$p" &
+		((p + 1 < parts)) && audit_bench_part $((p + 1)) &
+		wait
+	done
+	for ((p = 0; p < parts; p++)); do
+		find "$dir/part$p/tokens/$uuid" -name '*-*.object' -exec mv {} "$tokdir" \;
+		find "$dir/part$p/tokens/$uuid" -name '*-*.lock' -exec mv {} "$tokdir" \;
+		rm -rf "$dir/part$p"
+	done
 	have=$(SOFTHSM2_CONF=$conf "$HSMCERT" --token pkcs11:token=audit audit --policy none \
 		--json | sed -n 's/.*"private_keys": \([0-9]*\).*/\1/p')
 	if [ "$have" != "$AUDIT_BENCH_KEYS" ]; then
-		echo "the bench token has $have keys, not $AUDIT_BENCH_KEYS: run again" >&2
+		echo "the bench token has $have keys, not $AUDIT_BENCH_KEYS" >&2
 		return 1
 	fi
 	touch "$dir/complete"
