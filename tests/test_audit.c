@@ -498,3 +498,16 @@ Test(audit, token_failure_exits_3)
 	cr_assert_eq(strlen(r.out), 0, "%s", r.out);
 	ts_result_free(&r);
 }
+
+Test(audit, labels_cannot_rewrite_the_text_report)
+{
+	struct ts_result r;
+
+	/* A label with an escape sequence and a newline, as any token client could set. */
+	keygen("--label \"$(printf 'evil\\033[2J\\nFAKE pass')\"");
+	ts_run(&r, "$HSMCERT audit");
+	ts_assert_status(&r, 0);
+	cr_assert_null(strchr(r.out, '\033'), "%s", r.out);
+	cr_assert(strstr(r.out, "evil?[2J?FAKE pass (private key): pass"), "%s", r.out);
+	ts_result_free(&r);
+}
