@@ -16,6 +16,9 @@
 #   mkcert.sh reissue DIR NAME NEWNAME FROM TO
 #       the CA certificate DIR/NAME.crt re-issued by the same issuer with the
 #       same subject and key and new dates (a re-issued Sub CA).
+#   mkcert.sh selfleaf OUT CN
+#       a self-signed server certificate (not a CA) for a fresh key that is on
+#       no token: what an orphan looks like.
 # Environment: SOFTHSM2_CONF and PIN from the test, TS_MODULE optional.
 set -euo pipefail
 module=${TS_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
@@ -118,6 +121,21 @@ T
 	certtool_issue "$out.tmpl" "$out" "$dir/$issuer.crt" "$dir/$issuer.key" \
 		--load-pubkey "$out.pub"
 	rm -f "$out.tmpl" "$out.pub"
+	;;
+selfleaf)
+	out=$2 cn=$3
+	new_key "$out.key"
+	cat >"$out.tmpl" <<T
+cn = "$cn"
+dns_name = "$cn"
+serial = $(serial)
+expiration_days = 30
+tls_www_server
+signing_key
+T
+	certtool --generate-self-signed --load-privkey "$out.key" --template "$out.tmpl" \
+		--outfile "$out" >/dev/null 2>&1 || die "certtool failed for $out"
+	rm -f "$out.tmpl" "$out.key"
 	;;
 *)
 	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2
