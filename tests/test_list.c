@@ -6,14 +6,10 @@ TestSuite(list, .init = ts_setup_token, .fini = ts_teardown);
 /* The key object labelled `label` in a list document. */
 static json_t *key_named(json_t *doc, const char *label)
 {
-	json_t *keys = json_object_get(doc, "keys"), *k;
-	size_t i;
+	json_t *k = ct_find(json_object_get(doc, "keys"), "label", label);
 
-	json_array_foreach(keys, i, k)
-		if (strcmp(json_string_value(json_object_get(k, "label")), label) == 0)
-			return k;
-	cr_assert_fail("no key '%s' in the list", label);
-	return NULL;
+	cr_assert_not_null(k, "no key '%s' in the list", label);
+	return k;
 }
 
 static const char *status_of(json_t *doc, const char *label)
