@@ -19,6 +19,7 @@ HC_COMMAND(csr)
 HC_COMMAND(request)
 HC_COMMAND(audit)
 HC_COMMAND(chain)
+HC_COMMAND(provision)
 
 #undef HC_COMMAND
 
