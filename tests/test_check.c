@@ -227,3 +227,49 @@ Test(check, bad_usage)
 		ts_result_free(&r);
 	}
 }
+
+/*
+ * Why check closes its own session before the handshake (tls.h): libp11 on
+ * the same module ends our session when it releases its slots, although
+ * p11-kit loaded the module for us "managed". If this ever stops holding,
+ * the ordering in cmd/check.c can be relaxed.
+ */
+#include <libp11.h>
+
+#include "hsmcert/p11.h"
+
+Test(check, libp11_ends_other_sessions_on_the_module)
+{
+	hc_error err = {0};
+	hc_module *mod = NULL;
+	hc_slot slot;
+	hc_session *s = NULL;
+	hc_secret *pin = hc_secret_new(TS_PIN, strlen(TS_PIN));
+	CK_OBJECT_HANDLE *found = NULL;
+	size_t n = 0;
+	PKCS11_CTX *ctx;
+	PKCS11_SLOT *slots = NULL;
+	unsigned int nslots = 0;
+
+	cr_assert_eq(hc_module_open(TS_SOFTHSM, &mod, &err), HC_OK, "%s", err.message);
+	cr_assert_eq(hc_token_select(mod, NULL, &slot, &err), HC_OK, "%s", err.message);
+	cr_assert_eq(hc_session_open(mod, &slot, false, &s, &err), HC_OK, "%s", err.message);
+	cr_assert_eq(hc_session_login(s, CKU_USER, pin, &err), HC_OK, "%s", err.message);
+	cr_assert_eq(hc_objects_find(s, NULL, 0, &found, &n, &err), HC_OK, "%s", err.message);
+	free(found);
+
+	ctx = PKCS11_CTX_new();
+	cr_assert_eq(PKCS11_CTX_load(ctx, TS_SOFTHSM), 0);
+	cr_assert_eq(PKCS11_enumerate_slots(ctx, &slots, &nslots), 0);
+	PKCS11_release_all_slots(ctx, slots, nslots);
+	cr_assert_eq(hc_objects_find(s, NULL, 0, &found, &n, &err), HC_TOKEN);
+	cr_assert(err.ckr == CKR_SESSION_HANDLE_INVALID, "%s", err.message);
+	PKCS11_CTX_unload(ctx);
+	PKCS11_CTX_free(ctx);
+	cr_assert_eq(hc_objects_find(s, NULL, 0, &found, &n, &err), HC_TOKEN);
+	cr_assert(err.ckr == CKR_CRYPTOKI_NOT_INITIALIZED, "%s", err.message);
+
+	hc_session_close(s);
+	hc_module_close(mod);
+	hc_secret_free(pin);
+}
