@@ -12,6 +12,8 @@ static const struct cli_command commands[] = {
 	{"tokens", cmd_tokens, usage_tokens, "list modules, slots and tokens"},
 	{"init-token", cmd_init_token, usage_init_token, "initialise a token"},
 	{"keygen", cmd_keygen, usage_keygen, "generate a key pair inside the token"},
+	{"backup", cmd_backup, usage_backup, "save keys wrapped: encrypted backup or PKCS#12"},
+	{"restore", cmd_restore, usage_restore, "restore a backup or PKCS#12 into the token"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -203,4 +203,23 @@ hc_rc hc_sign(hc_session *session, CK_OBJECT_HANDLE key, CK_MECHANISM *mech,
 	      const unsigned char *data, size_t data_len, unsigned char **sig, size_t *sig_len,
 	      hc_error *err);
 
+/* ---- secret keys and wrapping --------------------------------------- */
+
+/* C_GenerateKey (a secret key, e.g. a session AES key) from a caller's template. */
+hc_rc hc_key_generate(hc_session *session, CK_MECHANISM *mech, CK_ATTRIBUTE *tmpl,
+		      CK_ULONG count, CK_OBJECT_HANDLE *out, hc_error *err);
+
+/*
+ * C_WrapKey with the two-call length protocol. *wrapped is malloc'd; wipe it
+ * (OPENSSL_clear_free) when done. A refusal fills err with C_WrapKey's CKR_.
+ */
+hc_rc hc_key_wrap(hc_session *session, CK_MECHANISM *mech, CK_OBJECT_HANDLE wrapping,
+		  CK_OBJECT_HANDLE key, unsigned char **wrapped, size_t *wrapped_len,
+		  hc_error *err);
+
+/* C_UnwrapKey into a new object described by tmpl (CKA_KEY_TYPE included). */
+hc_rc hc_key_unwrap(hc_session *session, CK_MECHANISM *mech, CK_OBJECT_HANDLE unwrapping,
+		    const unsigned char *wrapped, size_t wrapped_len, CK_ATTRIBUTE *tmpl,
+		    CK_ULONG count, CK_OBJECT_HANDLE *out, hc_error *err);
+
 #endif
