@@ -10,6 +10,7 @@
 
 #include "hsmcert/certstore.h"
 #include "hsmcert/version.h"
+#include "hsmcert/x509.h"
 
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -363,13 +364,10 @@ static hc_rc fill_entry(hc_session *s, hc_backup_item *item, CK_OBJECT_HANDLE ke
 	if ((rc = hc_backup_key_certificates(s, &item->key, pub, &leaf, &chain, err)) != HC_OK)
 		goto out;
 	if (leaf) {
-		unsigned char md[SHA256_DIGEST_LENGTH];
-		unsigned int md_len;
+		char sha1[41];
 		if ((rc = blob_from_der(leaf, &e->certificate, err)) != HC_OK)
 			goto out;
-		X509_digest(leaf, EVP_sha256(), md, &md_len);
-		for (unsigned i = 0; i < md_len; i++)
-			snprintf(item->cert_sha256 + 2 * i, 3, "%02x", md[i]);
+		hc_x509_thumbprints(leaf, sha1, item->cert_sha256);
 		item->has_certificate = true;
 		e->ca_certificates = calloc((size_t)sk_X509_num(chain) + 1, sizeof(hc_blob));
 		if (!e->ca_certificates) {
@@ -461,12 +459,8 @@ static hc_rc backup_hsmb(hc_session *s, const hc_backup_params *p, hc_backup_res
 			  : protect_passphrase(s, p->passphrase, f, &pr, err);
 	if (rc != HC_OK)
 		goto out;
-	if (p->recipient) {
-		unsigned char md[SHA256_DIGEST_LENGTH];
-		SHA256(f->recipient.data, f->recipient.len, md);
-		for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-			snprintf(out->recipient_sha256 + 2 * i, 3, "%02x", md[i]);
-	}
+	if (p->recipient)
+		hc_backup_fingerprint(&f->recipient, out->recipient_sha256);
 	for (size_t i = 0; i < out->count; i++) {
 		hc_backup_entry *e = &f->entries[f->entry_count];
 		bool wrapped;
@@ -613,11 +607,8 @@ static hc_rc backup_pfx(hc_session *s, const hc_backup_params *p, hc_backup_resu
 	item->saved = true;
 	out->saved = 1;
 	if (leaf) {
-		unsigned char md[SHA256_DIGEST_LENGTH];
-		unsigned int md_len;
-		X509_digest(leaf, EVP_sha256(), md, &md_len);
-		for (unsigned i = 0; i < md_len; i++)
-			snprintf(item->cert_sha256 + 2 * i, 3, "%02x", md[i]);
+		char sha1[41];
+		hc_x509_thumbprints(leaf, sha1, item->cert_sha256);
 		item->has_certificate = true;
 		item->ca_count = (size_t)sk_X509_num(chain);
 	}

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/kdf.h>
+#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -641,6 +642,15 @@ out:
 	EVP_KDF_CTX_free(ctx);
 	EVP_KDF_free(kdf);
 	return rc;
+}
+
+void hc_backup_fingerprint(const hc_blob *spki, char out[65])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	SHA256(spki->data, spki->len, md);
+	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
 hc_backup_kind hc_backup_detect(const unsigned char *data, size_t len)

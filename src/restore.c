@@ -211,16 +211,30 @@ static hc_rc unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT_HANDLE *
 	return remember(c, *out);
 }
 
-static hc_rc store_certificates(restore_ctx *c, const pending *k, hc_restore_item *item)
+/* An existing object the restored key now uses is not one to replace. */
+static void keep(pending *k, CK_OBJECT_HANDLE h)
+{
+	for (size_t i = 0; i < k->conflict_count; i++) {
+		if (k->conflicts[i] == h) {
+			k->conflicts[i] = k->conflicts[--k->conflict_count];
+			return;
+		}
+	}
+}
+
+static hc_rc store_certificates(restore_ctx *c, pending *k, hc_restore_item *item)
 {
 	CK_OBJECT_HANDLE h;
+	char sha1[41];
 	hc_rc rc;
 
 	if (!k->cert)
 		return HC_OK;
 	if ((rc = hc_certstore_find(c->s, k->cert, &h, c->err)) != HC_OK)
 		return rc;
-	if (h == CK_INVALID_HANDLE) {
+	if (h != CK_INVALID_HANDLE) {
+		keep(k, h);
+	} else {
 		if ((rc = hc_certstore_put(c->s, k->cert, k->label, k->id, k->id_len,
 					   HC_CERT_CATEGORY_TOKEN_USER, &h, c->err)) != HC_OK ||
 		    (rc = remember(c, h)) != HC_OK)
@@ -234,8 +248,10 @@ static hc_rc store_certificates(restore_ctx *c, const pending *k, hc_restore_ite
 		if ((rc = hc_certstore_find(c->s, ca, &h, c->err)) != HC_OK)
 			return rc;
 		item->ca_count++;
-		if (h != CK_INVALID_HANDLE)
-			continue; /* the token already has it */
+		if (h != CK_INVALID_HANDLE) {
+			keep(k, h); /* the token already has it */
+			continue;
+		}
 		if ((rc = hc_cert_default_id(ca, &id, &id_len, c->err)) != HC_OK)
 			return rc;
 		label = hc_cert_default_label(ca);
@@ -247,16 +263,10 @@ static hc_rc store_certificates(restore_ctx *c, const pending *k, hc_restore_ite
 		if (rc != HC_OK || (rc = remember(c, h)) != HC_OK)
 			return rc;
 	}
-	{
-		unsigned char md[SHA256_DIGEST_LENGTH];
-		unsigned int md_len;
-		X509_digest(k->cert, EVP_sha256(), md, &md_len);
-		for (unsigned i = 0; i < md_len; i++)
-			snprintf(item->cert_sha256 + 2 * i, 3, "%02x", md[i]);
-		item->has_certificate = true;
-		item->cert_subject = hc_x509_name_text(X509_get_subject_name(k->cert));
-	}
-	return HC_OK;
+	hc_x509_thumbprints(k->cert, sha1, item->cert_sha256);
+	item->has_certificate = true;
+	item->cert_subject = hc_x509_name_text(X509_get_subject_name(k->cert));
+	return item->cert_subject ? HC_OK : hc_fail(c->err, HC_IO, "out of memory");
 }
 
 /* Objects already using the label or id: refused without --force. */
@@ -438,8 +448,8 @@ static hc_rc find_recipient(restore_ctx *c, const hc_backup_file *f, CK_OBJECT_H
 {
 	const unsigned char *p = f->recipient.data;
 	EVP_PKEY *pub = d2i_PUBKEY(NULL, &p, (long)f->recipient.len);
-	unsigned char md[SHA256_DIGEST_LENGTH], nb[1024];
-	char fp[2 * SHA256_DIGEST_LENGTH + 1];
+	unsigned char nb[1024];
+	char fp[65];
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_KEY_TYPE kt = CKK_RSA;
 	CK_OBJECT_HANDLE *found = NULL;
@@ -448,9 +458,7 @@ static hc_rc find_recipient(restore_ctx *c, const hc_backup_file *f, CK_OBJECT_H
 	hc_rc rc;
 
 	*out = CK_INVALID_HANDLE;
-	SHA256(f->recipient.data, f->recipient.len, md);
-	for (int i = 0; i < SHA256_DIGEST_LENGTH; i++)
-		snprintf(fp + 2 * i, 3, "%02x", md[i]);
+	hc_backup_fingerprint(&f->recipient, fp);
 	if (!pub || !EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_RSA_N, &mod) ||
 	    BN_num_bytes(mod) > (int)sizeof(nb)) {
 		rc = hc_fail_ssl(c->err, HC_USAGE, "%s: the recipient key is not an RSA key",

@@ -120,6 +120,9 @@ hc_rc hc_backup_derive(const hc_backup_file *file, const hc_secret *passphrase,
 hc_rc hc_backup_mac_key(const unsigned char *secret, size_t len, unsigned char mac_key[32],
 			hc_error *err);
 
+/* Lowercase hex SHA-256 of a SubjectPublicKeyInfo: how a recipient is named. */
+void hc_backup_fingerprint(const hc_blob *spki, char out[65]);
+
 /* What kind of file: 0 unknown, or "hsmb passphrase/recipient", or "pfx". */
 typedef enum hc_backup_kind {
 	HC_KIND_UNKNOWN = 0,
