@@ -124,3 +124,8 @@ hc_rc hc_session_init_pin(hc_session *s, const hc_secret *pin, hc_error *err)
 		return hc_fail_p11(err, "C_InitPIN", rv, "setting the user PIN");
 	return HC_OK;
 }
+
+bool hc_session_logged_in(const hc_session *s)
+{
+	return s->logged_in;
+}

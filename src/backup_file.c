@@ -4,6 +4,8 @@
  */
 #include "hsmcert/backup.h"
 
+#include "hsmcert/x509.h"
+
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
@@ -659,8 +661,7 @@ hc_backup_kind hc_backup_detect(const unsigned char *data, size_t len)
 	    memcmp(data, HC_BACKUP_MAGIC, HC_BACKUP_MAGIC_LEN) == 0)
 		return data[10] == HC_BACKUP_RECIPIENT ? HC_KIND_HSMB_RECIPIENT
 						       : HC_KIND_HSMB_PASSPHRASE;
-	/* PKCS#12 is a DER SEQUENCE; the lead's loader decides for certain. */
-	if (len > 2 && data[0] == 0x30)
+	if (hc_x509_is_pkcs12(data, len))
 		return HC_KIND_PFX;
 	return HC_KIND_UNKNOWN;
 }

@@ -244,8 +244,7 @@ hc_rc hc_key_find_public(hc_session *session, const hc_key_info *priv, CK_OBJECT
 	return rc;
 }
 
-/* CKA_EC_POINT is a DER OCTET STRING; some tokens give the raw point. */
-static hc_rc ec_point_raw(const hc_key_info *k, const unsigned char **raw, size_t *len,
+hc_rc hc_key_ec_point_raw(const hc_key_info *k, const unsigned char **raw, size_t *len,
 			  ASN1_OCTET_STRING **holder, hc_error *err)
 {
 	const unsigned char *p = k->ec_point;
@@ -326,7 +325,7 @@ hc_rc hc_key_public(hc_session *session, const hc_key_info *key, EVP_PKEY **out,
 				     key->label);
 			goto out;
 		}
-		if ((rc = ec_point_raw(src, &raw, &raw_len, &holder, err)) != HC_OK)
+		if ((rc = hc_key_ec_point_raw(src, &raw, &raw_len, &holder, err)) != HC_OK)
 			goto out;
 		curve = OBJ_nid2sn(src->type.curve_nid);
 		if (!OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, curve, 0) ||
@@ -358,7 +357,7 @@ hc_rc hc_key_derive_id(const hc_key_info *pub, unsigned char id[20], hc_error *e
 		ASN1_OCTET_STRING *holder = NULL;
 		const unsigned char *raw;
 		size_t len;
-		hc_rc rc = ec_point_raw(pub, &raw, &len, &holder, err);
+		hc_rc rc = hc_key_ec_point_raw(pub, &raw, &len, &holder, err);
 		if (rc == HC_OK)
 			SHA1(raw, len, id);
 		ASN1_OCTET_STRING_free(holder);

@@ -12,8 +12,12 @@ static const struct cli_command commands[] = {
 	{"tokens", cmd_tokens, usage_tokens, "list modules, slots and tokens"},
 	{"init-token", cmd_init_token, usage_init_token, "initialise a token"},
 	{"keygen", cmd_keygen, usage_keygen, "generate a key pair inside the token"},
+	{"csr", cmd_csr, usage_csr, "certificate request signed by a key on the token"},
+	{"request", cmd_request, usage_request, "generate a key pair and its certificate request"},
 	{"backup", cmd_backup, usage_backup, "save keys wrapped: encrypted backup or PKCS#12"},
 	{"restore", cmd_restore, usage_restore, "restore a backup or PKCS#12 into the token"},
+	{"audit", cmd_audit, usage_audit, "report whether keys can leave the token"},
+	{"chain", cmd_chain, usage_chain, "assemble and verify the chain a server sends"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -10,6 +10,8 @@
  *   HSMCERT_FAULT_EXTRACTABLE_DEFAULT=1    generated private keys are extractable
  *                                          unless the template says otherwise
  *   HSMCERT_FAULT_NO_SET_EXTRACTABLE=1     C_SetAttributeValue refuses CKA_EXTRACTABLE
+ *   HSMCERT_FAULT_NO_MECH=0xM[,0xM...]     C_SignInit answers CKR_MECHANISM_INVALID for
+ *                                          these mechanisms (a token without them)
  */
 #include <dlfcn.h>
 #include <p11-kit/pkcs11.h>
@@ -140,9 +142,25 @@ static CK_RV f_FindObjectsInit(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG
 	return real->C_FindObjectsInit(s, t, n);
 }
 
+/* Is `mech` in the comma-separated list of HSMCERT_FAULT_NO_MECH? */
+static bool mechanism_removed(CK_MECHANISM_TYPE mech)
+{
+	const char *p = getenv("HSMCERT_FAULT_NO_MECH");
+	char *end;
+
+	while (p && *p) {
+		if (strtoul(p, &end, 0) == mech)
+			return true;
+		p = *end == ',' ? end + 1 : NULL;
+	}
+	return false;
+}
+
 static CK_RV f_SignInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
 {
 	FAIL_IF_ASKED(C_SignInit);
+	if (m && mechanism_removed(m->mechanism))
+		return CKR_MECHANISM_INVALID;
 	return real->C_SignInit(s, m, k);
 }
 

@@ -36,7 +36,18 @@ static void setup_world(void)
 	unsetenv("HSMCERT_JSON");
 	unsetenv("HSMCERT_PASSPHRASE");
 	cr_assert_not_null(bin, "HSMCERT_BIN is not set (run the tests through ctest)");
-	setenv("HSMCERT", bin, 1);
+	if (getenv("HSMCERT_VALGRIND")) {
+		/* scripts/valgrind.sh: every run of the binary under memcheck; errors exit 99. */
+		char wrapped[1024];
+		snprintf(wrapped, sizeof(wrapped),
+			 "valgrind -q --error-exitcode=99 --leak-check=full "
+			 "--errors-for-leak-kinds=definite --show-leak-kinds=definite "
+			 "--suppressions=%s/tests/valgrind.supp %s",
+			 getenv("HSMCERT_SOURCE_DIR"), bin);
+		setenv("HSMCERT", wrapped, 1);
+	} else {
+		setenv("HSMCERT", bin, 1);
+	}
 	cr_assert_eq(chdir(ts_dir), 0);
 }
 
@@ -178,4 +189,38 @@ int ts_count_objects(const char *token_label)
 	int n = atoi(out);
 	free(out);
 	return n;
+}
+
+void ts_store_cert(const char *key_label, const char *id_hex, const char *label, const char *cn,
+		   int days)
+{
+	char *out;
+	char pub[512];
+
+	if (key_label)
+		snprintf(pub, sizeof(pub),
+			 "pkcs11-tool --module %s --token-label %s --login --pin %s --read-object "
+			 "--type pubkey --label '%s' -o '%s.pub.der' >/dev/null 2>&1 && "
+			 "openssl pkey -pubin -inform DER -in '%s.pub.der' -out '%s.pub.pem'",
+			 TS_SOFTHSM, TS_TOKEN, TS_PIN, key_label, label, label, label);
+	else
+		snprintf(pub, sizeof(pub),
+			 "openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 "
+			 "-out '%s.absent.pem' && openssl pkey -in '%s.absent.pem' -pubout "
+			 "-out '%s.pub.pem'",
+			 label, label, label);
+	out = ts_sh("set -e; %s; "
+		    "[ -f ts-ca.key ] || openssl genpkey -algorithm EC "
+		    "-pkeyopt ec_paramgen_curve:P-256 -out ts-ca.key 2>/dev/null; "
+		    "[ -f ts-ca.crt ] || openssl req -x509 -new -key ts-ca.key -subj '/CN=Test CA' "
+		    "-days 3650 -out ts-ca.crt; "
+		    "printf 'basicConstraints=CA:FALSE\\nsubjectAltName=DNS:%s\\n' >'%s.ext'; "
+		    "openssl x509 -new -subj '/CN=%s' -CA ts-ca.crt -CAkey ts-ca.key "
+		    "-force_pubkey '%s.pub.pem' -extfile '%s.ext' -days %d -outform DER "
+		    "-out '%s.crt.der'; "
+		    "pkcs11-tool --module %s --token-label %s --login --pin %s --write-object "
+		    "'%s.crt.der' --type cert --id %s --label '%s' >/dev/null 2>&1",
+		    pub, cn, label, cn, label, label, days, label, TS_SOFTHSM, TS_TOKEN, TS_PIN, label,
+		    id_hex, label);
+	free(out);
 }

@@ -51,6 +51,17 @@ void ts_write(const char *path, const char *content);
 /* Number of objects on token "test" as pkcs11-tool counts them (independent check). */
 int ts_count_objects(const char *token_label);
 
+/*
+ * Store an X.509 certificate on token "test" with pkcs11-tool --write-object
+ * (independent of us). Its public key is that of the token's key labelled
+ * `key_label`, or of a fresh key that is not on the token when key_label is
+ * NULL (an orphan). Issued by a throwaway CA, valid `days` days from now,
+ * subject CN=`cn`; stored with CKA_ID `id_hex` and CKA_LABEL `label`.
+ * The DER certificate is left in ts_dir as `label`.crt.der.
+ */
+void ts_store_cert(const char *key_label, const char *id_hex, const char *label, const char *cn,
+		   int days);
+
 /* Assert the run exited with `status`, printing its output when it did not. */
 #define ts_assert_status(r, want)                                                                \
 	cr_assert_eq((r)->status, (want), "exit %d, want %d\nstdout:\n%s\nstderr:\n%s",          \

@@ -52,6 +52,14 @@ hc_rc hc_key_find_public(hc_session *session, const hc_key_info *priv, CK_OBJECT
 /* The key's public half as an OpenSSL key; EC keys take the point from the public object. */
 hc_rc hc_key_public(hc_session *session, const hc_key_info *key, EVP_PKEY **out, hc_error *err);
 
+/*
+ * The raw EC point of a key object: CKA_EC_POINT is a DER OCTET STRING, some
+ * tokens give the bare point. *holder owns the bytes; free it with
+ * ASN1_OCTET_STRING_free (it may be NULL).
+ */
+hc_rc hc_key_ec_point_raw(const hc_key_info *key, const unsigned char **raw, size_t *len,
+			  ASN1_OCTET_STRING **holder, hc_error *err);
+
 /* Key id convention of other PKCS#11 tools: SHA-1 of the modulus or of the EC point. */
 hc_rc hc_key_derive_id(const hc_key_info *pub, unsigned char id[20], hc_error *err);
 
@@ -59,5 +67,15 @@ hc_rc hc_key_derive_id(const hc_key_info *pub, unsigned char id[20], hc_error *e
 hc_rc hc_key_find(hc_session *session, CK_OBJECT_CLASS cls, const char *label,
 		  const unsigned char *id, size_t id_len, CK_OBJECT_HANDLE **out, size_t *count,
 		  hc_error *err);
+
+/*
+ * The one private key a PKCS#11 URI names on the open token (its object=,
+ * id= and type= attributes; a URI naming no object picks the token's only
+ * private key). type=public or type=cert is HC_USAGE: signing needs the
+ * private key. No private key is HC_TOKEN, saying so when only a public key
+ * or certificate matches; several are HC_USAGE naming them.
+ */
+hc_rc hc_key_select_private(hc_session *session, const char *uri, hc_key_info *out,
+			    hc_error *err);
 
 #endif

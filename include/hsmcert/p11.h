@@ -127,6 +127,8 @@ hc_module *hc_session_module(const hc_session *session);
 hc_rc hc_session_login(hc_session *session, CK_USER_TYPE user, const hc_secret *pin,
 		       hc_error *err);
 hc_rc hc_session_logout(hc_session *session, hc_error *err);
+/* True after a successful hc_session_login (private objects are visible). */
+bool hc_session_logged_in(const hc_session *session);
 /* C_InitPIN in an SO session: set the user PIN. */
 hc_rc hc_session_init_pin(hc_session *session, const hc_secret *pin, hc_error *err);
 

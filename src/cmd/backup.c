@@ -50,42 +50,6 @@ int usage_backup(FILE *out)
 	return 0;
 }
 
-/* The private key a URI names: exactly one. */
-static hc_rc select_key(hc_session *s, const char *text, CK_OBJECT_HANDLE *out, hc_error *err)
-{
-	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
-	CK_ATTRIBUTE t[8];
-	CK_ULONG n = 0, count = 0;
-	CK_ATTRIBUTE *from_uri;
-	CK_OBJECT_HANDLE *found = NULL;
-	size_t nfound = 0;
-	hc_uri *uri = NULL;
-	hc_rc rc;
-
-	if ((rc = hc_uri_parse(text, &uri, err)) != HC_OK)
-		return rc;
-	if (!hc_uri_names_object(uri)) {
-		hc_uri_free(uri);
-		return hc_fail(err, HC_USAGE, "--key %s names no object (use object= or id=)", text);
-	}
-	t[n++] = (CK_ATTRIBUTE){CKA_CLASS, &cls, sizeof(cls)};
-	from_uri = hc_uri_object_template(uri, &count);
-	for (CK_ULONG i = 0; i < count && n < 8; i++)
-		if (from_uri[i].type != CKA_CLASS)
-			t[n++] = from_uri[i];
-	rc = hc_objects_find(s, t, n, &found, &nfound, err);
-	if (rc == HC_OK && nfound == 0)
-		rc = hc_fail(err, HC_USAGE, "--key %s: no private key matches on the token", text);
-	else if (rc == HC_OK && nfound > 1)
-		rc = hc_fail(err, HC_USAGE, "--key %s matches %zu private keys: add id= to choose",
-			     text, nfound);
-	if (rc == HC_OK)
-		*out = found[0];
-	free(found);
-	hc_uri_free(uri);
-	return rc;
-}
-
 /* --to: a public key on another token, or a PEM/DER public key or certificate file. */
 static hc_rc load_recipient(const struct cli *cli, const char *to, EVP_PKEY **out,
 			    hc_error *err)
@@ -330,10 +294,13 @@ int cmd_backup(struct cli *cli, int argc, char **argv)
 		p.keys = keys;
 		p.key_count = nkeys;
 	} else {
-		if (select_key(t.session, key_uri, &one, &err) != HC_OK) {
+		hc_key_info chosen;
+		if (hc_key_select_private(t.session, key_uri, &chosen, &err) != HC_OK) {
 			r = cli_fail(cli, &err);
 			goto out;
 		}
+		one = chosen.handle;
+		hc_key_info_clear(&chosen);
 		p.keys = &one;
 		p.key_count = 1;
 	}

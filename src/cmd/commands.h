@@ -11,8 +11,12 @@
 HC_COMMAND(tokens)
 HC_COMMAND(init_token)
 HC_COMMAND(keygen)
+HC_COMMAND(csr)
+HC_COMMAND(request)
 HC_COMMAND(backup)
 HC_COMMAND(restore)
+HC_COMMAND(audit)
+HC_COMMAND(chain)
 
 #undef HC_COMMAND
 

@@ -1,0 +1,346 @@
+#!/usr/bin/env bash
+# A test PKI that mimics a public CA in the middle of a root migration, built
+# with the openssl CLI only. The tests (tests/test_chain.c, issue 5's tests)
+# and the demo share it.
+#
+# Usage:
+#   scripts/testpki.sh build DIR [PORT]   build the PKI into DIR (PORT: the
+#                                          loopback HTTP port that AIA and CRL
+#                                          URLs name, default 8080). Cached: a
+#                                          DIR already built by this script for
+#                                          the same PORT is left as it is.
+#   scripts/testpki.sh sign DIR CSR OUT [DAYS]
+#                                          issue a server certificate for a
+#                                          CSR (PEM or DER) under the current
+#                                          Sub CA; the CSR's subject and SANs
+#                                          are kept; PEM to OUT.
+#   scripts/testpki.sh serve WWWDIR PORTFILE [SECONDS]
+#                                          serve WWWDIR over HTTP on 127.0.0.1
+#                                          (a free port, written to PORTFILE),
+#                                          in the foreground, for at most
+#                                          SECONDS (default 300). Run it in the
+#                                          background and stop it by its PID.
+#
+# What DIR holds (all keys EC P-256 to keep the build fast; serials fixed):
+#   root1.crt       "Test Global Root CA": the older, widely trusted root
+#                   (2010-2036)
+#   root3.crt       "Test Root CA 3", self-signed (2020-2045)
+#   root3-cross.crt "Test Root CA 3" issued by Test Global Root CA (same key,
+#                   2020-2036): the cross certificate
+#   sub-old.crt     "Test Sub CA 1" issued by Root CA 3, notBefore 2020-06-01
+#   sub.crt         "Test Sub CA 1" re-issued: same subject and key,
+#                   notBefore 2025-06-01; the one to choose
+#   ev.crt          "Test EV Sub CA" (EV policy 2.23.140.1.1), by Root CA 3
+#   expired.crt     "Test Expired Sub CA" by Root CA 3, 2018-01-01..2022-01-01
+#   revoked.crt     "Test Revoked Sub CA" by Root CA 3, revoked in root3.arl
+#                   (serial 3005, reason keyCompromise)
+#   root3.arl       Root CA 3's ARL revoking revoked.crt (CRL number 2);
+#                   ARLs and CRLs are current for 10 years from the build
+#   root3-clean.arl Root CA 3's earlier ARL revoking nothing (CRL number 1)
+#   root3-stale.arl Root CA 3's ARL whose nextUpdate passed (2024-01-01)
+#   root3-badsig.arl root3-clean.arl with its signature damaged
+#   root1.arl       the old root's ARL (clean; covers the cross certificate)
+#   sub.crl ev.crl  the Sub CAs' CRLs for their leaves (clean)
+#   leaf.crt/.key   www.example.test by sub.crt (AIA -> sub.der, CRL sub.crl)
+#   ev-leaf.crt     ev.example.test by ev.crt (AIA -> ev.p7c, PKCS#7)
+#   expired-leaf.crt, revoked-leaf.crt  leaves under expired.crt / revoked.crt
+#   big-leaf.crt    by ev.crt, AIA -> big.der (a test makes it oversized)
+#   dead-leaf.crt   by ev.crt, AIA -> http://127.0.0.1:1/ev.der (refused)
+#   www/            what the loopback server serves: root1.der, root3.der,
+#                   sub.der, ev.der, ev.p7c, *.arl and *.crl in DER
+#   downloads/      a folder as a user downloads it from the CA site, formats
+#                   mixed: sub.p7b (PKCS#7), sub-old.pem, root3-cross.der (DER),
+#                   ev.cer (PEM), expired.pem, revoked.pem, root3.arl (DER),
+#                   root1.arl (PEM)
+#   roots-old/ roots-new/ roots-both/   trust stores (root1, root3, both)
+#   port            the PORT the URLs name
+# Leaves are valid 2025-09-01..2035-01-01; certificates with fixed dates make
+# the choices deterministic (the re-issued Sub CA wins by notBefore).
+set -euo pipefail
+
+die() { echo "testpki: $*" >&2; exit 2; }
+
+ossl() { openssl "$@" 2>/dev/null || { openssl "$@" >&2; die "openssl $1 failed"; }; }
+
+# One config for every CA; the CA directory and URLs come from the environment.
+write_config() {
+	cat >"$1" <<'CONF'
+[ca]
+default_ca = ca_any
+[ca_any]
+dir = $ENV::CA_DIR
+database = $dir/index.txt
+serial = $dir/serial
+crlnumber = $dir/crlnumber
+new_certs_dir = $dir
+certificate = $dir/ca.crt
+private_key = $dir/ca.key
+default_md = sha256
+default_crl_days = 3650
+policy = policy_any
+unique_subject = no
+copy_extensions = copy
+preserve = yes
+email_in_dn = no
+[policy_any]
+countryName = optional
+stateOrProvinceName = optional
+localityName = optional
+organizationName = optional
+organizationalUnitName = optional
+commonName = supplied
+[req]
+distinguished_name = req_dn
+prompt = no
+[req_dn]
+CN = placeholder
+[v3_root]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+[v3_cross]
+basicConstraints = critical,CA:TRUE
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+authorityInfoAccess = caIssuers;URI:$ENV::AIA
+crlDistributionPoints = URI:$ENV::CDP
+[v3_sub]
+basicConstraints = critical,CA:TRUE,pathlen:0
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+authorityInfoAccess = caIssuers;URI:$ENV::AIA
+crlDistributionPoints = URI:$ENV::CDP
+[v3_ev]
+basicConstraints = critical,CA:TRUE,pathlen:0
+keyUsage = critical,keyCertSign,cRLSign
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+authorityInfoAccess = caIssuers;URI:$ENV::AIA
+crlDistributionPoints = URI:$ENV::CDP
+certificatePolicies = 2.23.140.1.1
+[v3_leaf]
+basicConstraints = critical,CA:FALSE
+keyUsage = critical,digitalSignature,keyEncipherment
+extendedKeyUsage = serverAuth,clientAuth
+subjectKeyIdentifier = hash
+authorityKeyIdentifier = keyid:always
+authorityInfoAccess = caIssuers;URI:$ENV::AIA
+crlDistributionPoints = URI:$ENV::CDP
+[crl_ext]
+authorityKeyIdentifier = keyid:always
+CONF
+}
+
+# new_ca NAME SERIAL: a CA database directory (the key is made by new_key).
+new_ca() {
+	mkdir -p "$work/ca/$1"
+	: >"$work/ca/$1/index.txt"
+	echo "unique_subject = no" >"$work/ca/$1/index.txt.attr"
+	echo "$2" >"$work/ca/$1/serial"
+	echo 01 >"$work/ca/$1/crlnumber"
+}
+
+new_key() { ossl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1"; }
+
+# csr KEY SUBJECT OUT [SAN]
+csr() {
+	local extra=()
+	[ -n "${4:-}" ] && extra=(-addext "subjectAltName=$4")
+	ossl req -new -config "$conf" -key "$1" -subj "$2" -out "$3" "${extra[@]}"
+}
+
+# issue CA EXTENSIONS CSR OUT START END [selfsign]: sign with CA's database.
+issue() {
+	local ca=$1 ext=$2 in=$3 out=$4 start=$5 end=$6 self=${7:-}
+	local args=(ca -batch -config "$conf" -extensions "$ext" -in "$in" -out "$out.tmp"
+		-startdate "$start" -enddate "$end" -notext)
+	[ -n "$self" ] && args+=(-selfsign -keyfile "$work/ca/$ca/ca.key")
+	CA_DIR="$work/ca/$ca" ossl "${args[@]}"
+	openssl x509 -in "$out.tmp" -out "$out"
+	rm -f "$out.tmp"
+}
+
+# crl CA OUT [ca args...]
+crl() {
+	local ca=$1 out=$2
+	shift 2
+	CA_DIR="$work/ca/$ca" ossl ca -config "$conf" -gencrl -crlexts crl_ext -out "$out" "$@"
+}
+
+url() { echo "http://127.0.0.1:$port/$1"; }
+
+build() {
+	local dir=$1 stamp
+	port=${2:-8080}
+	[[ $port =~ ^[0-9]+$ ]] || die "PORT must be a number: $port"
+	# A changed script rebuilds: the stamp carries its digest.
+	stamp="testpki port $port $(sha256sum "$0" | cut -c1-16)"
+	if [ -f "$dir/.built" ] && [ "$(cat "$dir/.built")" = "$stamp" ]; then
+		return 0
+	fi
+	mkdir -p "$(dirname "$dir")"
+	# Parallel test workers may ask at once: one builds, the others wait.
+	exec 9>"$dir.lock"
+	flock 9
+	if [ -f "$dir/.built" ] && [ "$(cat "$dir/.built")" = "$stamp" ]; then
+		return 0
+	fi
+	work=$(mktemp -d "$dir.tmp.XXXXXX")
+	conf=$work/openssl.cnf
+	write_config "$conf"
+	export AIA=none CDP=none CA_DIR=$work
+
+	# The older, widely trusted root.
+	new_ca root1 1001
+	new_key "$work/ca/root1/ca.key"
+	csr "$work/ca/root1/ca.key" "/C=HK/O=Test Trust Services/CN=Test Global Root CA" "$work/r1.csr"
+	issue root1 v3_root "$work/r1.csr" "$work/ca/root1/ca.crt" 100101000000Z 361231000000Z self
+
+	# Root CA 3, self-signed, and cross-signed by the old root with the same key.
+	new_ca root3 3001
+	new_key "$work/ca/root3/ca.key"
+	csr "$work/ca/root3/ca.key" "/C=HK/O=Test Post/CN=Test Root CA 3" "$work/r3.csr"
+	issue root3 v3_root "$work/r3.csr" "$work/ca/root3/ca.crt" 200101000000Z 451231000000Z self
+	AIA=$(url root1.der) CDP=$(url root1.arl) \
+		issue root1 v3_cross "$work/r3.csr" "$work/root3-cross.crt" 200101000000Z 361231000000Z
+
+	# The Sub CA, issued in 2020 and re-issued in 2025 with the same subject and key.
+	export AIA=$(url root3.der) CDP=$(url root3.arl)
+	new_ca sub 5001
+	new_key "$work/ca/sub/ca.key"
+	csr "$work/ca/sub/ca.key" "/C=HK/O=Test Post/CN=Test Sub CA 1" "$work/sub.csr"
+	issue root3 v3_sub "$work/sub.csr" "$work/sub-old.crt" 200601000000Z 350101000000Z # 3002
+	issue root3 v3_sub "$work/sub.csr" "$work/ca/sub/ca.crt" 250601000000Z 400101000000Z # 3003
+
+	new_ca ev 6001
+	new_key "$work/ca/ev/ca.key"
+	csr "$work/ca/ev/ca.key" "/C=HK/O=Test Post/CN=Test EV Sub CA" "$work/ev.csr"
+	issue root3 v3_ev "$work/ev.csr" "$work/ca/ev/ca.crt" 200601000000Z 400101000000Z # 3004
+
+	new_ca revoked 7001
+	new_key "$work/ca/revoked/ca.key"
+	csr "$work/ca/revoked/ca.key" "/C=HK/O=Test Post/CN=Test Revoked Sub CA" "$work/rv.csr"
+	issue root3 v3_sub "$work/rv.csr" "$work/ca/revoked/ca.crt" 200601000000Z 400101000000Z # 3005
+
+	new_ca expired 8001
+	new_key "$work/ca/expired/ca.key"
+	csr "$work/ca/expired/ca.key" "/C=HK/O=Test Post/CN=Test Expired Sub CA" "$work/ex.csr"
+	issue root3 v3_sub "$work/ex.csr" "$work/ca/expired/ca.crt" 180101000000Z 220101000000Z # 3006
+
+	# ARLs: clean first, then revoke the one CA; a stale one; a damaged one.
+	crl root3 "$work/root3-clean.arl"
+	CA_DIR="$work/ca/root3" ossl ca -config "$conf" -revoke "$work/ca/revoked/ca.crt" \
+		-crl_reason keyCompromise
+	crl root3 "$work/root3.arl"
+	crl root3 "$work/root3-stale.arl" -crl_lastupdate 20231201000000Z \
+		-crl_nextupdate 20240101000000Z
+	crl root1 "$work/root1.arl"
+	crl sub "$work/sub.crl"
+	crl ev "$work/ev.crl"
+	openssl crl -in "$work/root3-clean.arl" -outform DER -out "$work/badsig.der"
+	# The last byte is inside the signature value: flip it.
+	python3 - "$work/badsig.der" <<'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, 'rb').read())
+b[-1] ^= 0x55
+open(p, 'wb').write(bytes(b))
+PY
+	openssl crl -inform DER -in "$work/badsig.der" -out "$work/root3-badsig.arl"
+
+	# Leaves.
+	leaf() { # NAME CA CN AIA CDP
+		new_key "$work/$1.key"
+		csr "$work/$1.key" "/C=HK/O=Test Web/CN=$3" "$work/$1.csr" "DNS:$3"
+		AIA=$4 CDP=$5 issue "$2" v3_leaf "$work/$1.csr" "$work/$1.crt" \
+			250901000000Z 350101000000Z
+	}
+	leaf leaf sub www.example.test "$(url sub.der)" "$(url sub.crl)"
+	leaf ev-leaf ev ev.example.test "$(url ev.p7c)" "$(url ev.crl)"
+	leaf expired-leaf expired old.example.test "$(url expired.der)" "$(url expired.crl)"
+	leaf revoked-leaf revoked bad.example.test "$(url revoked.der)" "$(url revoked.crl)"
+	leaf big-leaf ev big.example.test "$(url big.der)" "$(url ev.crl)"
+	leaf dead-leaf ev dead.example.test "http://127.0.0.1:1/ev.der" "$(url ev.crl)"
+
+	for ca in root1 root3 sub ev expired revoked; do
+		cp "$work/ca/$ca/ca.crt" "$work/$ca.crt"
+	done
+	mkdir -p "$work/www" "$work/downloads" "$work/roots-old" "$work/roots-new" \
+		"$work/roots-both"
+	for c in root1 root3 sub ev expired revoked; do
+		openssl x509 -in "$work/$c.crt" -outform DER -out "$work/www/$c.der"
+	done
+	openssl crl2pkcs7 -nocrl -certfile "$work/ev.crt" -outform DER -out "$work/www/ev.p7c"
+	for c in root3.arl root1.arl sub.crl ev.crl; do
+		openssl crl -in "$work/$c" -outform DER -out "$work/www/$c"
+	done
+	openssl crl2pkcs7 -nocrl -certfile "$work/sub.crt" -out "$work/downloads/sub.p7b"
+	cp "$work/sub-old.crt" "$work/downloads/sub-old.pem"
+	openssl x509 -in "$work/root3-cross.crt" -outform DER -out "$work/downloads/root3-cross.der"
+	cp "$work/ev.crt" "$work/downloads/ev.cer"
+	cp "$work/expired.crt" "$work/downloads/expired.pem"
+	cp "$work/revoked.crt" "$work/downloads/revoked.pem"
+	cp "$work/www/root3.arl" "$work/downloads/root3.arl"
+	cp "$work/root1.arl" "$work/downloads/root1.arl"
+	cp "$work/root1.crt" "$work/roots-old/"
+	cp "$work/root3.crt" "$work/roots-new/"
+	cp "$work/root1.crt" "$work/root3.crt" "$work/roots-both/"
+	rm -f "$work"/*.csr "$work/badsig.der"
+	echo "$port" >"$work/port"
+	echo "$stamp" >"$work/.built"
+
+	rm -rf "$dir"
+	mv "$work" "$dir"
+	flock -u 9
+}
+
+sign() {
+	local dir=$1 in=$2 out=$3 days=${4:-365} form=PEM
+	[ -f "$dir/.built" ] || die "$dir is not a test PKI (run: $0 build $dir PORT)"
+	[ -r "$in" ] || die "cannot read $in"
+	port=$(cat "$dir/port")
+	openssl req -in "$in" -noout 2>/dev/null || form=DER
+	conf=$(mktemp)
+	write_config "$conf"
+	exec 9>"$dir.lock"
+	flock 9
+	local tmp
+	tmp=$(mktemp)
+	openssl req -inform "$form" -in "$in" -out "$tmp.csr" 2>/dev/null || die "$in is not a CSR"
+	CA_DIR="$dir/ca/sub" AIA=$(url sub.der) CDP=$(url sub.crl) \
+		ossl ca -batch -config "$conf" -extensions v3_leaf -in "$tmp.csr" -out "$tmp" \
+		-days "$days" -notext
+	openssl x509 -in "$tmp" -out "$out"
+	rm -f "$tmp" "$tmp.csr" "$conf"
+	flock -u 9
+}
+
+serve() {
+	local www=$1 portfile=$2 seconds=${3:-300}
+	[ -d "$www" ] || die "no directory $www"
+	exec python3 - "$www" "$portfile" "$seconds" <<'PY'
+import functools, http.server, os, sys, threading
+www, portfile, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+class Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+handler = functools.partial(Quiet, directory=www)
+httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+tmp = portfile + ".tmp"
+with open(tmp, "w") as f:
+    f.write("%d\n" % httpd.server_address[1])
+os.rename(tmp, portfile)
+# Bounded: the server stops by itself even if nobody kills it.
+threading.Timer(seconds, httpd.shutdown).start()
+httpd.serve_forever()
+PY
+}
+
+case "${1:-}" in
+build) [ $# -ge 2 ] || die "usage: $0 build DIR [PORT]"; build "$2" "${3:-8080}" ;;
+sign) [ $# -ge 4 ] || die "usage: $0 sign DIR CSR OUT [DAYS]"; sign "$2" "$3" "$4" "${5:-365}" ;;
+serve) [ $# -ge 3 ] || die "usage: $0 serve WWWDIR PORTFILE [SECONDS]"; serve "$2" "$3" "${4:-300}" ;;
+*) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
+esac

@@ -1,0 +1,166 @@
+/* SPEC: request — keygen and csr in one step ("New Exchange Certificate"). */
+#include "csr_cli.h"
+
+#include "hsmcert/hex.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	OPT_LABEL = CLI_OPT_FIRST_COMMAND_OPTION,
+	OPT_ID,
+	OPT_TYPE,
+	OPT_EXPORTABLE,
+	OPT_IF_MISSING,
+	OPT_CONFIG,
+};
+
+int usage_request(FILE *out)
+{
+	fprintf(out,
+		"Usage: hsmcert request --label LABEL [--type TYPE] [--id HEX] [--exportable]\n"
+		"                       [--if-missing] [--config FILE] (--subject DN | --cn ...)\n"
+		"                       [--san NAME]... [--profile hkpost|cabf] [-o FILE]\n\n"
+		"Generate a key pair inside the token and a certificate request for it, signed\n"
+		"inside the token. If the request cannot be made, signed, verified or written,\n"
+		"the new key pair is destroyed: nothing is left on the token.\n\n"
+		"Key (as keygen):\n"
+		"  --label LABEL            the key's friendly name (CKA_LABEL)\n"
+		"  --type TYPE              rsa:2048 (default), rsa:3072, rsa:4096, ec:P-256,\n"
+		"                           ec:P-384\n"
+		"  --id HEX                 CKA_ID; default: SHA-1 of the modulus or EC point\n"
+		"  --exportable             CKA_EXTRACTABLE true (still sensitive)\n"
+		"  --if-missing             use the key of that label if it exists (kept on failure)\n"
+		"  --config FILE            an OpenSSL req config: [req] distinguished_name,\n"
+		"                           req_extensions (subjectAltName = @alt_names, ...),\n"
+		"                           prompt, default_md, default_bits; options override it\n"
+		CSR_CLI_USAGE "\n" CLI_GLOBAL_USAGE);
+	return 0;
+}
+
+/* The key's options; a config's default_bits picks the RSA size when --type is absent. */
+static hc_rc key_params(const char *type_arg, const char *id_arg, const hc_req_config *config,
+			hc_keygen_params *p, unsigned char **id, hc_error *err)
+{
+	char from_config[16];
+	hc_rc rc;
+
+	if (!type_arg && config->default_bits) {
+		snprintf(from_config, sizeof(from_config), "rsa:%u", config->default_bits);
+		type_arg = from_config;
+	}
+	if ((rc = hc_keytype_parse(type_arg ? type_arg : "rsa:2048", &p->type, err)) != HC_OK)
+		return rc;
+	if (id_arg) {
+		if ((rc = hc_hex_decode(id_arg, "--id", id, &p->id_len, err)) != HC_OK)
+			return rc;
+		p->id = *id;
+	}
+	return HC_OK;
+}
+
+static void print_text(struct cli *cli, const struct csr_cli *o, const hc_csr_output *output,
+		       const hc_keygen_result *key, const hc_csr_result *csr,
+		       const struct cli_token *t)
+{
+	char type[32];
+	bool to_stdout = !output->path || strcmp(output->path, "-") == 0;
+
+	hc_keytype_format(&key->key.type, type, sizeof(type));
+	if (to_stdout) {
+		/* stdout carries the request; people's lines go to stderr. */
+		cli_notef(cli, "%s %s key pair '%s' on token '%s': %s",
+			  key->created ? "Generated" : "Used the existing", type, key->key.label,
+			  t->label, key->key.uri);
+		return;
+	}
+	if (key->created)
+		printf("Generated %s key pair '%s' on token '%s'\n", type, key->key.label, t->label);
+	else
+		printf("Key pair '%s' (%s) already exists on token '%s': used it\n", key->key.label,
+		       type, t->label);
+	cli_print_key(&key->key, 2);
+	printf("  %-20s%s\n\n", "Public key URI", key->public_uri ? key->public_uri : "");
+	csr_cli_print(o, output, csr, &key->key);
+}
+
+int cmd_request(struct cli *cli, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"label", required_argument, NULL, OPT_LABEL},
+		{"id", required_argument, NULL, OPT_ID},
+		{"type", required_argument, NULL, OPT_TYPE},
+		{"exportable", no_argument, NULL, OPT_EXPORTABLE},
+		{"if-missing", no_argument, NULL, OPT_IF_MISSING},
+		{"config", required_argument, NULL, OPT_CONFIG},
+		CSR_CLI_OPTIONS,
+		CLI_GLOBAL_OPTIONS};
+	struct csr_cli o = {0};
+	const char *type_arg = NULL, *id_arg = NULL, *config_path = NULL;
+	hc_keygen_params kp = {0};
+	hc_req_config config = {0};
+	hc_csr_plan plan = {0};
+	hc_csr_output output = {0};
+	hc_keygen_result key = {0};
+	hc_csr_result csr = {0};
+	struct cli_token t = {0};
+	unsigned char *id = NULL;
+	hc_error err = {0};
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, CSR_CLI_SHORT, options, NULL)) != -1) {
+		switch (c) {
+		case OPT_LABEL: kp.label = optarg; break;
+		case OPT_ID: id_arg = optarg; break;
+		case OPT_TYPE: type_arg = optarg; break;
+		case OPT_EXPORTABLE: kp.exportable = true; break;
+		case OPT_IF_MISSING: kp.if_missing = true; break;
+		case OPT_CONFIG: config_path = optarg; break;
+		default:
+			if (!csr_cli_option(&o, c, optarg) &&
+			    (r = cli_common_option(cli, c, optarg, usage_request)) != CLI_NEXT)
+				goto out;
+		}
+	}
+	if ((r = cli_no_arguments(cli, argc, argv)) != CLI_NEXT)
+		goto out;
+	if (!kp.label || !*kp.label) {
+		r = cli_usage_error(cli, "--label is required: the new key's friendly name");
+		goto out;
+	}
+	if (config_path && hc_req_config_load(config_path, &config, &err) != HC_OK) {
+		r = cli_fail(cli, &err);
+		goto out;
+	}
+	if (!o.md)
+		o.md = config.md;
+	/* Names, profile (key type included) and output are checked before keygen. */
+	if (key_params(type_arg, id_arg, &config, &kp, &id, &err) != HC_OK ||
+	    csr_cli_plan(&o, &config.subject, &config.sans, config.extensions, &kp.type, &plan,
+			 &err) != HC_OK ||
+	    csr_cli_output(cli, &o, &output, &err) != HC_OK ||
+	    cli_token_open(cli, NULL, CLI_TOKEN_RW | CLI_TOKEN_LOGIN, &t, &err) != HC_OK ||
+	    hc_request(t.session, &kp, &plan, &output, &key, &csr, &err) != HC_OK) {
+		r = cli_fail(cli, &err);
+		goto out;
+	}
+	if (cli->json) {
+		json_t *k = cli_json_key(&key.key);
+		json_object_set_new(k, "public_uri", cli_json_string(key.public_uri));
+		r = cli_json_emit(json_pack("{s:b, s:o, s:o, s:o}", "created", key.created, "token",
+					    cli_json_token(&t), "key", k, "request",
+					    csr_cli_json(&o, &output, &csr)));
+	} else {
+		print_text(cli, &o, &output, &key, &csr, &t);
+		r = 0;
+	}
+out:
+	hc_csr_result_clear(&csr);
+	hc_keygen_result_clear(&key);
+	hc_csr_plan_clear(&plan);
+	hc_req_config_clear(&config);
+	cli_token_close(&t);
+	csr_cli_clear(&o);
+	free(id);
+	return r;
+}

@@ -1,0 +1,273 @@
+/* SPEC: csr, request — PKCS#10 requests built by OpenSSL and signed inside the token. */
+#include "hsmcert/csr.h"
+
+#include "hsmcert/file.h"
+#include "hsmcert/sign.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* --wildcard DOMAIN: CN *.DOMAIN, SANs *.DOMAIN and DOMAIN. */
+static hc_rc plan_wildcard(const char *wildcard, hc_subject *subject, hc_csr_plan *out,
+			   hc_error *err)
+{
+	const char *domain = strncmp(wildcard, "*.", 2) == 0 ? wildcard + 2 : wildcard;
+	char *base = NULL;
+	hc_rc rc;
+
+	if (hc_subject_get(subject, NID_commonName))
+		return hc_fail(err, HC_USAGE, "--wildcard sets the CN to *.%s; leave CN=%s out of "
+			       "the subject", domain, hc_subject_get(subject, NID_commonName));
+	if ((rc = hc_hostname_normalize(domain, "--wildcard", 0, &base, err)) != HC_OK)
+		return rc;
+	if (asprintf(&out->common_name, "*.%s", base) < 0) {
+		out->common_name = NULL;
+		rc = hc_fail(err, HC_IO, "out of memory");
+	}
+	if (rc == HC_OK)
+		rc = hc_altnames_add_typed(&out->sans, HC_ALTNAME_DNS, out->common_name,
+					   "--wildcard", err);
+	if (rc == HC_OK)
+		rc = hc_altnames_add_typed(&out->sans, HC_ALTNAME_DNS, base, "--wildcard", err);
+	free(base);
+	return rc;
+}
+
+/* The CN is a host name (or an IP address), normalised, and always the first SAN. */
+static hc_rc plan_common_name(hc_subject *subject, hc_csr_plan *out, hc_error *err)
+{
+	const char *cn = hc_subject_get(subject, NID_commonName);
+	hc_rc rc;
+
+	if (!cn)
+		return HC_OK;
+	if ((rc = hc_altnames_add_host(&out->sans, cn, "CN", err)) != HC_OK)
+		return rc;
+	out->common_name = strdup(out->sans.items[0].value);
+	return out->common_name ? HC_OK : hc_fail(err, HC_IO, "out of memory");
+}
+
+static hc_rc plan_extensions(const hc_csr_params *p, hc_csr_plan *out, hc_error *err)
+{
+	X509_EXTENSION *san = NULL;
+	hc_rc rc;
+
+	if (!(out->extensions = sk_X509_EXTENSION_new_null()))
+		return hc_fail(err, HC_IO, "out of memory");
+	if (out->sans.count > 0) {
+		/* RFC 5280 4.2.1.6: critical when the subject is empty. */
+		bool critical = X509_NAME_entry_count(out->subject) == 0;
+		if ((rc = hc_altnames_extension(&out->sans, critical, &san, err)) != HC_OK)
+			return rc;
+		if (!sk_X509_EXTENSION_push(out->extensions, san)) {
+			X509_EXTENSION_free(san);
+			return hc_fail(err, HC_IO, "out of memory");
+		}
+	}
+	for (int i = 0; p->extensions && i < sk_X509_EXTENSION_num(p->extensions); i++) {
+		X509_EXTENSION *e = sk_X509_EXTENSION_value(p->extensions, i), *copy;
+		if (OBJ_obj2nid(X509_EXTENSION_get_object(e)) == NID_subject_alt_name)
+			continue; /* ours, with CN and IDN handled, replaces it */
+		copy = X509_EXTENSION_dup(e);
+		if (!copy || !sk_X509_EXTENSION_push(out->extensions, copy)) {
+			X509_EXTENSION_free(copy);
+			return hc_fail(err, HC_IO, "out of memory");
+		}
+	}
+	return HC_OK;
+}
+
+hc_rc hc_csr_plan_make(const hc_csr_params *p, hc_csr_plan *out, hc_error *err)
+{
+	hc_subject subject = {0};
+	hc_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	out->profile = p->profile;
+	out->md = p->md ? p->md : EVP_sha256();
+	out->pss = p->pss;
+	if ((rc = hc_subject_copy(&subject, p->subject, err)) != HC_OK)
+		goto fail;
+	rc = p->wildcard ? plan_wildcard(p->wildcard, &subject, out, err)
+			 : plan_common_name(&subject, out, err);
+	if (rc != HC_OK)
+		goto fail;
+	if (out->common_name && (rc = hc_subject_set(&subject, "CN", out->common_name, err)))
+		goto fail;
+	for (size_t i = 0; p->sans && i < p->sans->count; i++)
+		if ((rc = hc_altnames_add_typed(&out->sans, p->sans->items[i].type,
+						p->sans->items[i].value, "--san", err)) != HC_OK)
+			goto fail;
+	if (subject.count == 0 && out->sans.count == 0) {
+		rc = hc_fail(err, HC_USAGE, "nothing to request: give a subject with CN=, --cn, "
+			     "--san or --wildcard");
+		goto fail;
+	}
+	if ((rc = hc_subject_to_name(&subject, &out->subject, err)) != HC_OK ||
+	    (rc = plan_extensions(p, out, err)) != HC_OK ||
+	    (rc = hc_profile_check_plan(out, p->key_type, err)) != HC_OK)
+		goto fail;
+	hc_subject_clear(&subject);
+	return HC_OK;
+fail:
+	hc_subject_clear(&subject);
+	hc_csr_plan_clear(out);
+	return rc;
+}
+
+void hc_csr_plan_clear(hc_csr_plan *plan)
+{
+	X509_NAME_free(plan->subject);
+	free(plan->common_name);
+	hc_altnames_clear(&plan->sans);
+	sk_X509_EXTENSION_pop_free(plan->extensions, X509_EXTENSION_free);
+	memset(plan, 0, sizeof(*plan));
+}
+
+/* DER, PEM and the description shown to the user, all from the signed request. */
+static hc_rc csr_encode(hc_csr_result *out, EVP_PKEY *pub, hc_error *err)
+{
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(out->req);
+	BIO *mem = BIO_new(BIO_s_mem());
+	unsigned char *der = NULL;
+	char *pem;
+	long pem_len;
+	int n;
+	hc_rc rc = HC_OK;
+
+	if ((n = i2d_X509_REQ(out->req, &der)) <= 0 || !mem ||
+	    !PEM_write_bio_X509_REQ(mem, out->req) || (pem_len = BIO_get_mem_data(mem, &pem)) <= 0) {
+		rc = hc_fail_ssl(err, HC_IO, "encoding the request");
+		goto out;
+	}
+	out->der = der;
+	out->der_len = (size_t)n;
+	der = NULL;
+	out->pem = strndup(pem, (size_t)pem_len);
+	out->subject = hc_x509_name_text(X509_REQ_get_subject_name(out->req));
+	if (!out->pem || !out->subject) {
+		rc = hc_fail(err, HC_IO, "out of memory");
+		goto out;
+	}
+	hc_pkey_describe(pub, out->key_type, sizeof(out->key_type), &out->key_bits);
+	rc = hc_sans_from_extensions(exts, &out->sans, &out->san_count, err);
+out:
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	OPENSSL_free(der);
+	BIO_free(mem);
+	return rc;
+}
+
+hc_rc hc_csr_sign(hc_session *s, const hc_key_info *key, const hc_csr_plan *plan,
+		  hc_csr_result *out, hc_error *err)
+{
+	EVP_PKEY *pub = NULL;
+	hc_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	if (key->cls != CKO_PRIVATE_KEY)
+		return hc_fail(err, HC_USAGE, "'%s' is not a private key: a request is signed by "
+			       "the private key", key->uri ? key->uri : key->label);
+	if ((rc = hc_profile_check_key(plan->profile, &key->type, err)) != HC_OK)
+		return rc;
+	if ((rc = hc_key_public(s, key, &pub, err)) != HC_OK)
+		return rc;
+	if (!(out->req = X509_REQ_new()) || !X509_REQ_set_version(out->req, X509_REQ_VERSION_1) ||
+	    !X509_REQ_set_subject_name(out->req, plan->subject) ||
+	    !X509_REQ_set_pubkey(out->req, pub) ||
+	    (plan->extensions && sk_X509_EXTENSION_num(plan->extensions) > 0 &&
+	     !X509_REQ_add_extensions(out->req, plan->extensions))) {
+		rc = hc_fail_ssl(err, HC_IO, "building the request");
+		goto fail;
+	}
+	if ((rc = hc_sign_req(s, key, plan->md, plan->pss, out->req, err)) != HC_OK)
+		goto fail;
+	/* SPEC: the request's signature is verified before it is written. */
+	if (X509_REQ_verify(out->req, X509_REQ_get0_pubkey(out->req)) != 1) {
+		ERR_clear_error();
+		rc = hc_fail(err, HC_CHECK, "the token's signature on the request does not verify "
+			     "with key '%s''s public key: the key pair does not match",
+			     key->label ? key->label : "");
+		goto fail;
+	}
+	out->verified = true;
+	out->signature_algorithm = hc_sign_algorithm_name(key, plan->md, plan->pss);
+	if ((rc = csr_encode(out, pub, err)) != HC_OK)
+		goto fail;
+	EVP_PKEY_free(pub);
+	return HC_OK;
+fail:
+	EVP_PKEY_free(pub);
+	hc_csr_result_clear(out);
+	return rc;
+}
+
+void hc_csr_result_clear(hc_csr_result *r)
+{
+	X509_REQ_free(r->req);
+	OPENSSL_free(r->der);
+	free(r->pem);
+	free(r->subject);
+	hc_sans_free(r->sans, r->san_count);
+	memset(r, 0, sizeof(*r));
+}
+
+hc_rc hc_csr_write(const hc_csr_result *r, const hc_csr_output *o, hc_error *err)
+{
+	if (!o || !o->path)
+		return HC_OK;
+	/* A request is public: 0644 like any certificate. */
+	if (o->der)
+		return hc_file_write_atomic(o->path, r->der, r->der_len, 0644, o->force, err);
+	return hc_file_write_atomic(o->path, r->pem, strlen(r->pem), 0644, o->force, err);
+}
+
+/* Undo a key pair generated for a request that failed; the first error stays the one reported. */
+static void destroy_generated(hc_session *s, const hc_key_info *key, hc_error *err)
+{
+	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE;
+	hc_error e2 = {0};
+	hc_rc rc = hc_key_find_public(s, key, &pub, &e2);
+
+	if (rc == HC_OK)
+		rc = hc_object_destroy(s, pub, &e2);
+	if (rc == HC_OK)
+		rc = hc_object_destroy(s, key->handle, &e2);
+	else
+		hc_object_destroy(s, key->handle, NULL);
+	if (rc != HC_OK) {
+		size_t used = strlen(err->message);
+		snprintf(err->message + used, sizeof(err->message) - used,
+			 "; and the key pair generated for it could not be removed (%s): remove "
+			 "it with 'hsmcert delete %s'", e2.message, key->uri);
+	}
+}
+
+hc_rc hc_request(hc_session *s, const hc_keygen_params *keygen, const hc_csr_plan *plan,
+		 const hc_csr_output *output, hc_keygen_result *key_out, hc_csr_result *csr_out,
+		 hc_error *err)
+{
+	hc_rc rc;
+
+	memset(key_out, 0, sizeof(*key_out));
+	memset(csr_out, 0, sizeof(*csr_out));
+	/* Refuse a key the profile forbids before the token spends time generating it. */
+	if ((rc = hc_profile_check_key(plan->profile, &keygen->type, err)) != HC_OK)
+		return rc;
+	if ((rc = hc_keygen(s, keygen, key_out, err)) != HC_OK)
+		return rc;
+	rc = hc_csr_sign(s, &key_out->key, plan, csr_out, err);
+	if (rc == HC_OK)
+		rc = hc_csr_write(csr_out, output, err);
+	if (rc == HC_OK)
+		return HC_OK;
+	if (key_out->created)
+		destroy_generated(s, &key_out->key, err);
+	hc_csr_result_clear(csr_out);
+	hc_keygen_result_clear(key_out);
+	return rc;
+}

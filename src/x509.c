@@ -1,0 +1,567 @@
+/* Content-detected X.509 inputs and certificate descriptions (see hsmcert/x509.h). */
+#include "hsmcert/x509.h"
+
+#include "hsmcert/file.h"
+#include "hsmcert/hex.h"
+
+#include <arpa/inet.h>
+#include <idn2.h>
+#include <openssl/bn.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/pkcs7.h>
+#include <openssl/provider.h>
+#include <openssl/x509v3.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- loading ------------------------------------------------------- */
+
+static hc_rc bundle_init(hc_x509_bundle *b, hc_error *err)
+{
+	memset(b, 0, sizeof(*b));
+	b->certs = sk_X509_new_null();
+	b->crls = sk_X509_CRL_new_null();
+	if (!b->certs || !b->crls) {
+		hc_x509_bundle_clear(b);
+		return hc_fail(err, HC_IO, "out of memory");
+	}
+	return HC_OK;
+}
+
+void hc_x509_bundle_clear(hc_x509_bundle *b)
+{
+	if (!b)
+		return;
+	sk_X509_pop_free(b->certs, X509_free);
+	sk_X509_CRL_pop_free(b->crls, X509_CRL_free);
+	X509_REQ_free(b->csr);
+	EVP_PKEY_free(b->pkey);
+	free(b->friendly_name);
+	memset(b, 0, sizeof(*b));
+}
+
+/* Move the certificates and CRLs of a signed PKCS#7 into the bundle. */
+static hc_rc take_pkcs7(PKCS7 *p7, hc_x509_bundle *b, const char *name, hc_error *err)
+{
+	STACK_OF(X509) *certs;
+	STACK_OF(X509_CRL) *crls;
+
+	if (!PKCS7_type_is_signed(p7) || !p7->d.sign)
+		return hc_fail(err, HC_USAGE, "%s: PKCS#7 that is not a certificate bundle "
+			       "(signedData)", name);
+	certs = p7->d.sign->cert;
+	crls = p7->d.sign->crl;
+	for (int i = 0; certs && i < sk_X509_num(certs); i++) {
+		X509 *c = sk_X509_value(certs, i);
+		if (!X509_up_ref(c) || !sk_X509_push(b->certs, c))
+			return hc_fail(err, HC_IO, "out of memory");
+	}
+	for (int i = 0; crls && i < sk_X509_CRL_num(crls); i++) {
+		X509_CRL *c = sk_X509_CRL_value(crls, i);
+		if (!X509_CRL_up_ref(c) || !sk_X509_CRL_push(b->crls, c))
+			return hc_fail(err, HC_IO, "out of memory");
+	}
+	return HC_OK;
+}
+
+/* Decode one DER object of a known kind; it must use every byte. */
+#define D2I_EXACT(type, fn, data, len, out)                                                      \
+	do {                                                                                     \
+		const unsigned char *p_ = (data);                                                \
+		(out) = fn(NULL, &p_, (long)(len));                                              \
+		if ((out) && p_ != (data) + (len)) {                                             \
+			type##_free(out);                                                        \
+			(out) = NULL;                                                            \
+		}                                                                                \
+	} while (0)
+
+static hc_rc add_der(const unsigned char *der, long len, const char *pem_name, hc_x509_bundle *b,
+		     const char *name, int index, hc_error *err)
+{
+	const char *what = pem_name;
+
+	if (strcmp(pem_name, "CERTIFICATE") == 0 || strcmp(pem_name, "X509 CERTIFICATE") == 0) {
+		X509 *c;
+		D2I_EXACT(X509, d2i_X509, der, len, c);
+		if (c && sk_X509_push(b->certs, c))
+			return HC_OK;
+		X509_free(c);
+	} else if (strcmp(pem_name, "TRUSTED CERTIFICATE") == 0) {
+		X509 *c;
+		D2I_EXACT(X509, d2i_X509_AUX, der, len, c);
+		if (c && sk_X509_push(b->certs, c))
+			return HC_OK;
+		X509_free(c);
+	} else if (strcmp(pem_name, "X509 CRL") == 0) {
+		X509_CRL *c;
+		D2I_EXACT(X509_CRL, d2i_X509_CRL, der, len, c);
+		if (c && sk_X509_CRL_push(b->crls, c))
+			return HC_OK;
+		X509_CRL_free(c);
+	} else if (strcmp(pem_name, "CERTIFICATE REQUEST") == 0 ||
+		   strcmp(pem_name, "NEW CERTIFICATE REQUEST") == 0) {
+		X509_REQ *r;
+		D2I_EXACT(X509_REQ, d2i_X509_REQ, der, len, r);
+		if (r) {
+			if (!b->csr)
+				b->csr = r;
+			else
+				X509_REQ_free(r);
+			return HC_OK;
+		}
+	} else if (strcmp(pem_name, "PKCS7") == 0 || strcmp(pem_name, "CMS") == 0) {
+		PKCS7 *p7;
+		hc_rc rc;
+		D2I_EXACT(PKCS7, d2i_PKCS7, der, len, p7);
+		if (p7) {
+			rc = take_pkcs7(p7, b, name, err);
+			PKCS7_free(p7);
+			return rc;
+		}
+	} else {
+		/* Keys and other blocks in a bundle are not ours to read: skip them. */
+		return HC_OK;
+	}
+	ERR_clear_error();
+	return hc_fail(err, HC_USAGE, "%s: PEM block %d (%s) is malformed", name, index, what);
+}
+
+static hc_rc load_pem(const unsigned char *data, size_t len, const char *name, hc_x509_bundle *b,
+		      hc_error *err)
+{
+	BIO *bio = BIO_new_mem_buf(data, (int)len);
+	hc_rc rc = HC_OK;
+	int index = 0;
+
+	if (!bio)
+		return hc_fail(err, HC_IO, "out of memory");
+	for (;;) {
+		char *pem_name = NULL, *header = NULL;
+		unsigned char *der = NULL;
+		long der_len = 0;
+
+		if (!PEM_read_bio(bio, &pem_name, &header, &der, &der_len)) {
+			unsigned long e = ERR_peek_last_error();
+			ERR_clear_error();
+			/* End of input is "no start line"; anything else is a broken block. */
+			if (ERR_GET_REASON(e) != PEM_R_NO_START_LINE)
+				rc = hc_fail(err, HC_USAGE, "%s: PEM block %d is malformed (bad "
+					     "base64 or missing END line)", name, index + 1);
+			break;
+		}
+		index++;
+		rc = add_der(der, der_len, pem_name, b, name, index, err);
+		OPENSSL_free(pem_name);
+		OPENSSL_free(header);
+		OPENSSL_free(der);
+		if (rc != HC_OK)
+			break;
+	}
+	BIO_free(bio);
+	return rc;
+}
+
+bool hc_x509_is_pkcs12(const unsigned char *data, size_t len)
+{
+	PKCS12 *p12;
+	D2I_EXACT(PKCS12, d2i_PKCS12, data, len, p12);
+	PKCS12_free(p12);
+	ERR_clear_error();
+	return p12 != NULL;
+}
+
+/* OpenSSL 3 keeps RC2 and 3DES-era algorithms in the legacy provider: load it on demand. */
+static bool load_legacy_provider(void)
+{
+	static OSSL_PROVIDER *legacy, *deflt;
+
+	if (legacy)
+		return true;
+	legacy = OSSL_PROVIDER_load(NULL, "legacy");
+	if (legacy && !deflt)
+		deflt = OSSL_PROVIDER_load(NULL, "default");
+	return legacy != NULL;
+}
+
+static hc_rc load_pkcs12(PKCS12 *p12, const char *name, const hc_secret *pass, hc_x509_bundle *b,
+			 hc_error *err)
+{
+	STACK_OF(X509) *ca = NULL;
+	X509 *cert = NULL;
+	const char *pw;
+	hc_rc rc = HC_OK;
+	int ok;
+
+	if (!pass)
+		return hc_fail(err, HC_USAGE, "%s is PKCS#12: a passphrase is needed", name);
+	pw = pass->data;
+	if (PKCS12_mac_present(p12) && !PKCS12_verify_mac(p12, pw, (int)pass->len)) {
+		ERR_clear_error();
+		return hc_fail(err, HC_CHECK, "%s: wrong passphrase (the PKCS#12 MAC does not "
+			       "verify)", name);
+	}
+	ok = PKCS12_parse(p12, pw, &b->pkey, &cert, &ca);
+	if (!ok && load_legacy_provider()) {
+		ERR_clear_error();
+		b->legacy_pkcs12 = true;
+		ok = PKCS12_parse(p12, pw, &b->pkey, &cert, &ca);
+	}
+	if (!ok)
+		return hc_fail_ssl(err, HC_USAGE, "%s: cannot decrypt the PKCS#12 contents", name);
+	if (cert) {
+		int n = 0;
+		const unsigned char *alias = X509_alias_get0(cert, &n);
+		if (alias && n > 0)
+			b->friendly_name = strndup((const char *)alias, (size_t)n);
+		if (!sk_X509_push(b->certs, cert)) {
+			X509_free(cert);
+			rc = hc_fail(err, HC_IO, "out of memory");
+		}
+	}
+	while (rc == HC_OK && ca && sk_X509_num(ca) > 0) {
+		X509 *c = sk_X509_shift(ca);
+		if (!sk_X509_push(b->certs, c)) {
+			X509_free(c);
+			rc = hc_fail(err, HC_IO, "out of memory");
+		}
+	}
+	sk_X509_pop_free(ca, X509_free);
+	return rc;
+}
+
+static bool looks_like_pem(const unsigned char *data, size_t len)
+{
+	static const char tag[] = "-----BEGIN ";
+	size_t n = sizeof(tag) - 1;
+
+	for (size_t i = 0; i + n <= len; i++)
+		if (data[i] == '-' && memcmp(data + i, tag, n) == 0)
+			return true;
+	return false;
+}
+
+hc_rc hc_x509_load_mem(const unsigned char *data, size_t len, const char *name,
+		       const hc_secret *pass, hc_x509_bundle *out, hc_error *err)
+{
+	hc_rc rc = bundle_init(out, err);
+	X509 *cert;
+	X509_CRL *crl;
+	X509_REQ *req;
+	PKCS7 *p7;
+	PKCS12 *p12;
+
+	if (rc != HC_OK)
+		return rc;
+	if (len == 0) {
+		rc = hc_fail(err, HC_USAGE, "%s is empty", name);
+		goto out;
+	}
+	if (looks_like_pem(data, len)) {
+		out->format = HC_FMT_PEM;
+		rc = load_pem(data, len, name, out, err);
+		if (rc == HC_OK && sk_X509_num(out->certs) == 0 &&
+		    sk_X509_CRL_num(out->crls) == 0 && !out->csr)
+			rc = hc_fail(err, HC_USAGE, "%s holds no certificate, CRL or request", name);
+		goto out;
+	}
+	D2I_EXACT(X509, d2i_X509, data, len, cert);
+	if (cert) {
+		out->format = HC_FMT_DER_CERT;
+		if (!sk_X509_push(out->certs, cert)) {
+			X509_free(cert);
+			rc = hc_fail(err, HC_IO, "out of memory");
+		}
+		goto out;
+	}
+	D2I_EXACT(X509_CRL, d2i_X509_CRL, data, len, crl);
+	if (crl) {
+		out->format = HC_FMT_DER_CRL;
+		if (!sk_X509_CRL_push(out->crls, crl)) {
+			X509_CRL_free(crl);
+			rc = hc_fail(err, HC_IO, "out of memory");
+		}
+		goto out;
+	}
+	D2I_EXACT(X509_REQ, d2i_X509_REQ, data, len, req);
+	if (req) {
+		out->format = HC_FMT_DER_CSR;
+		out->csr = req;
+		goto out;
+	}
+	D2I_EXACT(PKCS7, d2i_PKCS7, data, len, p7);
+	if (p7) {
+		out->format = HC_FMT_PKCS7;
+		rc = take_pkcs7(p7, out, name, err);
+		PKCS7_free(p7);
+		goto out;
+	}
+	D2I_EXACT(PKCS12, d2i_PKCS12, data, len, p12);
+	if (p12) {
+		out->format = HC_FMT_PKCS12;
+		rc = load_pkcs12(p12, name, pass, out, err);
+		PKCS12_free(p12);
+		goto out;
+	}
+	rc = hc_fail(err, HC_USAGE,
+		     "%s is not a certificate, CRL, request, PKCS#7 or PKCS#12 file (PEM or DER), "
+		     "or it is truncated",
+		     name);
+out:
+	ERR_clear_error();
+	if (rc != HC_OK)
+		hc_x509_bundle_clear(out);
+	return rc;
+}
+
+hc_rc hc_x509_load_file(const char *path, const hc_secret *pass, hc_x509_bundle *out,
+			hc_error *err)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	hc_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = hc_file_read(path, HC_X509_MAX_FILE, &data, &len, err);
+	if (rc != HC_OK)
+		return rc;
+	rc = hc_x509_load_mem(data, len, path, pass, out, err);
+	OPENSSL_cleanse(data, len); /* a PKCS#12 holds a private key */
+	free(data);
+	return rc;
+}
+
+/* ---- descriptions -------------------------------------------------- */
+
+char *hc_x509_name_text(const X509_NAME *name)
+{
+	/* One line, the name's own order, UTF-8 kept as UTF-8, RFC 4514 escapes. */
+	unsigned long flags = XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_FN_SN | XN_FLAG_DUMP_UNKNOWN_FIELDS |
+			      ASN1_STRFLGS_ESC_2253 | ASN1_STRFLGS_ESC_CTRL |
+			      ASN1_STRFLGS_UTF8_CONVERT | ASN1_STRFLGS_DUMP_UNKNOWN |
+			      ASN1_STRFLGS_DUMP_DER;
+	BIO *bio = BIO_new(BIO_s_mem());
+	char *text = NULL, *p;
+	long n;
+
+	if (!bio)
+		return NULL;
+	if (X509_NAME_print_ex(bio, name, 0, flags) >= 0 && (n = BIO_get_mem_data(bio, &p)) >= 0)
+		text = strndup(p, (size_t)n);
+	BIO_free(bio);
+	return text;
+}
+
+void hc_x509_thumbprints(X509 *cert, char sha1[41], char sha256[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int n = 0;
+	char *hex;
+
+	sha1[0] = sha256[0] = '\0';
+	if (X509_digest(cert, EVP_sha1(), md, &n) && (hex = hc_hex_encode(md, n))) {
+		snprintf(sha1, 41, "%s", hex);
+		free(hex);
+	}
+	if (X509_digest(cert, EVP_sha256(), md, &n) && (hex = hc_hex_encode(md, n))) {
+		snprintf(sha256, 65, "%s", hex);
+		free(hex);
+	}
+}
+
+void hc_pkey_describe(const EVP_PKEY *pkey, char *type, size_t len, unsigned *bits)
+{
+	int id = pkey ? EVP_PKEY_get_base_id(pkey) : NID_undef;
+	char group[64] = "";
+	const char *nist;
+
+	*bits = pkey ? (unsigned)EVP_PKEY_get_bits(pkey) : 0;
+	switch (id) {
+	case EVP_PKEY_RSA:
+		snprintf(type, len, "rsa:%u", *bits);
+		break;
+	case EVP_PKEY_RSA_PSS:
+		snprintf(type, len, "rsa-pss:%u", *bits);
+		break;
+	case EVP_PKEY_EC:
+		EVP_PKEY_get_utf8_string_param(pkey, "group", group, sizeof(group), NULL);
+		nist = EC_curve_nid2nist(OBJ_sn2nid(group));
+		snprintf(type, len, "ec:%s", nist ? nist : group);
+		break;
+	case EVP_PKEY_ED25519:
+		snprintf(type, len, "ed25519");
+		break;
+	case EVP_PKEY_ED448:
+		snprintf(type, len, "ed448");
+		break;
+	default:
+		snprintf(type, len, "%s", id != NID_undef ? OBJ_nid2sn(id) : "unknown");
+	}
+}
+
+static char *ulabel_of(const char *alabel)
+{
+	char *u = NULL;
+
+	if (!strstr(alabel, "xn--") && !strstr(alabel, "XN--"))
+		return NULL;
+	if (idn2_to_unicode_8z8z(alabel, &u, 0) != IDN2_OK)
+		return NULL;
+	return u;
+}
+
+static hc_rc san_set(hc_san *s, const char *type, const char *value, size_t n, hc_error *err)
+{
+	s->type = strdup(type);
+	s->value = strndup(value, n);
+	if (!s->type || !s->value)
+		return hc_fail(err, HC_IO, "out of memory");
+	if (strcmp(type, "DNS") == 0)
+		s->ulabel = ulabel_of(s->value);
+	return HC_OK;
+}
+
+hc_rc hc_sans_from_extensions(const STACK_OF(X509_EXTENSION) *exts, hc_san **sans,
+			      size_t *count, hc_error *err)
+{
+	GENERAL_NAMES *names = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
+	hc_san *list = NULL;
+	size_t n = 0;
+	hc_rc rc = HC_OK;
+
+	*sans = NULL;
+	*count = 0;
+	if (!names)
+		return HC_OK;
+	list = calloc((size_t)sk_GENERAL_NAME_num(names) + 1, sizeof(*list));
+	if (!list) {
+		GENERAL_NAMES_free(names);
+		return hc_fail(err, HC_IO, "out of memory");
+	}
+	for (int i = 0; rc == HC_OK && i < sk_GENERAL_NAME_num(names); i++) {
+		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
+		const ASN1_STRING *s;
+		char ip[INET6_ADDRSTRLEN] = "";
+		switch (g->type) {
+		case GEN_DNS:
+		case GEN_EMAIL:
+		case GEN_URI:
+			s = g->d.ia5;
+			rc = san_set(&list[n++], g->type == GEN_DNS ? "DNS"
+						 : g->type == GEN_EMAIL ? "email" : "URI",
+				     (const char *)ASN1_STRING_get0_data(s),
+				     (size_t)ASN1_STRING_length(s), err);
+			break;
+		case GEN_IPADD:
+			s = g->d.ip;
+			if (ASN1_STRING_length(s) == 4)
+				inet_ntop(AF_INET, ASN1_STRING_get0_data(s), ip, sizeof(ip));
+			else if (ASN1_STRING_length(s) == 16)
+				inet_ntop(AF_INET6, ASN1_STRING_get0_data(s), ip, sizeof(ip));
+			rc = san_set(&list[n++], "IP", ip[0] ? ip : "(malformed)",
+				     strlen(ip[0] ? ip : "(malformed)"), err);
+			break;
+		default:
+			rc = san_set(&list[n++], "other", "", 0, err);
+		}
+	}
+	GENERAL_NAMES_free(names);
+	if (rc != HC_OK) {
+		hc_sans_free(list, n);
+		return rc;
+	}
+	*sans = list;
+	*count = n;
+	return HC_OK;
+}
+
+void hc_sans_free(hc_san *sans, size_t count)
+{
+	for (size_t i = 0; sans && i < count; i++) {
+		free(sans[i].type);
+		free(sans[i].value);
+		free(sans[i].ulabel);
+	}
+	free(sans);
+}
+
+time_t hc_asn1_time_to_time(const ASN1_TIME *t)
+{
+	struct tm tm;
+
+	if (!t || !ASN1_TIME_to_tm(t, &tm))
+		return (time_t)-1;
+	return timegm(&tm);
+}
+
+long hc_days_until(time_t t, time_t now)
+{
+	double d = difftime(t, now) / 86400.0;
+	long days = (long)d;
+	return (d < 0 && (double)days != d) ? days - 1 : days;
+}
+
+void hc_time_iso8601(time_t t, char out[21])
+{
+	struct tm tm;
+
+	if (!gmtime_r(&t, &tm) || !strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		snprintf(out, 21, "unknown");
+}
+
+hc_rc hc_cert_describe(X509 *cert, hc_cert_info *out, hc_error *err)
+{
+	BASIC_CONSTRAINTS *bc;
+	BIGNUM *serial;
+	char *hex;
+	int nid;
+	hc_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	out->subject = hc_x509_name_text(X509_get_subject_name(cert));
+	out->issuer = hc_x509_name_text(X509_get_issuer_name(cert));
+	serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
+	hex = serial ? BN_bn2hex(serial) : NULL;
+	if (hex) {
+		for (char *p = hex; *p; p++)
+			*p = (char)(*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);
+		out->serial = strdup(hex);
+	}
+	OPENSSL_free(hex);
+	BN_free(serial);
+	out->not_before = hc_asn1_time_to_time(X509_get0_notBefore(cert));
+	out->not_after = hc_asn1_time_to_time(X509_get0_notAfter(cert));
+	hc_x509_thumbprints(cert, out->sha1, out->sha256);
+	hc_pkey_describe(X509_get0_pubkey(cert), out->key_type, sizeof(out->key_type),
+			 &out->key_bits);
+	nid = X509_get_signature_nid(cert);
+	out->signature_algorithm = strdup(nid != NID_undef ? OBJ_nid2ln(nid) : "unknown");
+	bc = X509_get_ext_d2i(cert, NID_basic_constraints, NULL, NULL);
+	out->is_ca = bc && bc->ca;
+	out->path_len = bc && bc->pathlen ? ASN1_INTEGER_get(bc->pathlen) : -1;
+	BASIC_CONSTRAINTS_free(bc);
+	out->self_signed = X509_self_signed(cert, 1) == 1;
+	ERR_clear_error();
+	if (!out->subject || !out->issuer || !out->serial || !out->signature_algorithm) {
+		hc_cert_info_clear(out);
+		return hc_fail(err, HC_IO, "out of memory");
+	}
+	rc = hc_sans_from_extensions(X509_get0_extensions(cert), &out->sans, &out->san_count, err);
+	if (rc != HC_OK)
+		hc_cert_info_clear(out);
+	return rc;
+}
+
+void hc_cert_info_clear(hc_cert_info *info)
+{
+	if (!info)
+		return;
+	free(info->subject);
+	free(info->issuer);
+	free(info->serial);
+	free(info->signature_algorithm);
+	hc_sans_free(info->sans, info->san_count);
+	memset(info, 0, sizeof(*info));
+}
