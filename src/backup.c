@@ -399,8 +399,9 @@ static void not_extractable(hc_backup_item *item, CK_RV ckr)
 	item->attribute = "CKA_EXTRACTABLE";
 	item->ckr = ckr;
 	snprintf(item->reason, sizeof(item->reason),
-		 "%s: the key is not extractable (CKA_EXTRACTABLE=false%s%s); it can only be "
-		 "copied with the HSM's own key backup or cloning, or replaced by a new key",
+		 "%s: the key is not extractable (CKA_EXTRACTABLE=false%s%s); only the HSM "
+		 "vendor's own key backup or cloning (between HSMs of the same make) can copy "
+		 "it, or generate a new key and have its certificate re-issued",
 		 item->key.label, ckr != CKR_OK ? ", C_WrapKey: " : "",
 		 ckr != CKR_OK ? hc_ckr_name(ckr) : "");
 }
