@@ -56,6 +56,7 @@ static void make_key(const char *label, const char *type, bool exportable, bool 
 	struct ts_result r;
 	json_t *doc;
 	const char *id;
+	char path[128];
 
 	ts_run(&r, "$HSMCERT --token pkcs11:token=test keygen --json --label %s --type %s %s", label, type,
 	       exportable ? "--exportable" : "");
@@ -63,6 +64,9 @@ static void make_key(const char *label, const char *type, bool exportable, bool 
 	doc = parse_json(r.out);
 	id = json_string_value(json_object_get(json_object_get(doc, "key"), "id"));
 	cr_assert_not_null(id);
+	/* pkcs11-tool --sign picks its key by id (its --label is not a filter there). */
+	snprintf(path, sizeof(path), "%s.id", label);
+	ts_write(path, id);
 	if (with_cert) {
 		if (!ts_exists("sub.crt"))
 			make_ca();
@@ -98,23 +102,33 @@ static void make_key(const char *label, const char *type, bool exportable, bool 
 static void assert_signs_for(const char *token, const char *label, const char *cert, bool ec)
 {
 	struct ts_result r;
+	char which[160], path[128];
+	char *id;
+
+	snprintf(path, sizeof(path), "%s.id", label);
+	id = ts_read(path, NULL);
+	if (id)
+		snprintf(which, sizeof(which), "--id %s", id);
+	else
+		snprintf(which, sizeof(which), "--label %s", label);
+	free(id);
 
 	ts_write("challenge.bin", "a challenge for the restored key\n");
 	if (ec)
 		ts_run(&r,
 		       "openssl dgst -sha256 -binary challenge.bin >challenge.sha256 && "
 		       "pkcs11-tool --module %s --token-label %s --login --pin %s --sign "
-		       "--mechanism ECDSA --signature-format openssl --label %s -i challenge.sha256 "
+		       "--mechanism ECDSA --signature-format openssl %s -i challenge.sha256 "
 		       "-o sig.bin && openssl x509 -in %s -pubkey -noout >signer.pem && "
 		       "openssl dgst -sha256 -verify signer.pem -signature sig.bin challenge.bin",
-		       TS_SOFTHSM, token, TS_PIN, label, cert);
+		       TS_SOFTHSM, token, TS_PIN, which, cert);
 	else
 		ts_run(&r,
 		       "pkcs11-tool --module %s --token-label %s --login --pin %s --sign "
-		       "--mechanism SHA256-RSA-PKCS --label %s -i challenge.bin -o sig.bin && "
+		       "--mechanism SHA256-RSA-PKCS %s -i challenge.bin -o sig.bin && "
 		       "openssl x509 -in %s -pubkey -noout >signer.pem && "
 		       "openssl dgst -sha256 -verify signer.pem -signature sig.bin challenge.bin",
-		       TS_SOFTHSM, token, TS_PIN, label, cert);
+		       TS_SOFTHSM, token, TS_PIN, which, cert);
 	ts_assert_status(&r, 0);
 	cr_assert(strstr(r.out, "Verified OK"), "%s%s", r.out, r.err);
 	ts_result_free(&r);
