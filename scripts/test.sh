@@ -10,7 +10,7 @@ export HSMCERT_BUILD_DIR=${HSMCERT_BUILD_DIR:-build-test}
 scripts/build.sh -DHSMCERT_TESTS=ON -DHSMCERT_SANITIZE=ON
 
 # p11-kit, SoftHSM2 and OpenSSL keep process-lifetime allocations; leaks of ours still fail.
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0}
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 

@@ -309,7 +309,8 @@ hc_rc hc_chain_pool_add_path(hc_chain_pool *p, const char *path, hc_error *err)
 		}
 		names[n++] = full;
 	}
-	qsort(names, n, sizeof(*names), compare_strings);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), compare_strings);
 	for (size_t i = 0; i < n && rc == HC_OK; i++) {
 		if (stat(names[i], &st) != 0 || !S_ISREG(st.st_mode))
 			continue;
@@ -955,7 +956,8 @@ again:
 		b->fatal = hc_fail(b->err, HC_IO, "out of memory");
 		return false;
 	}
-	qsort(c, n, sizeof(*c), candidate_order);
+	if (n > 1)
+		qsort(c, n, sizeof(*c), candidate_order);
 	for (size_t i = 0; i < n && !done && !b->fatal && !b->stop; i++) {
 		const char *dead = dead_end_reason(b, c[i].cert);
 		if (dead) {
@@ -1087,7 +1089,8 @@ static hc_rc find_crosses(struct build *b, X509 *root, struct cross **out, size_
 	*count = 0;
 	if (!collect(b, X509_get_subject_name(root), &c, &n))
 		return hc_fail(b->err, HC_IO, "out of memory");
-	qsort(c, n, sizeof(*c), candidate_order);
+	if (n > 1)
+		qsort(c, n, sizeof(*c), candidate_order);
 	if (n && !(x = calloc(n, sizeof(*x)))) {
 		free(c);
 		return hc_fail(b->err, HC_IO, "out of memory");
@@ -1235,7 +1238,8 @@ static hc_rc report(struct build *b, struct cross *x, size_t nx)
 		b->depth = i + 1;
 		if (!collect(b, X509_get_issuer_name(l->cert), &c, &n))
 			return hc_fail(b->err, HC_IO, "out of memory");
-		qsort(c, n, sizeof(*c), candidate_order);
+		if (n > 1)
+			qsort(c, n, sizeof(*c), candidate_order);
 		for (size_t k = 0; k < n && rc == HC_OK; k++) {
 			X509 *cert = c[k].cert;
 			const char *dead = dead_end_reason(b, cert);

@@ -338,7 +338,8 @@ static idref *id_table(const hc_key_info *keys, size_t n, size_t stride)
 		const hc_key_info *k = (const hc_key_info *)((const char *)keys + i * stride);
 		t[i] = (idref){k->id, k->id_len, k->type.ckk, i};
 	}
-	qsort(t, n, sizeof(*t), sort_ids);
+	if (n > 1)
+		qsort(t, n, sizeof(*t), sort_ids);
 	return t;
 }
 
@@ -415,7 +416,8 @@ static hc_rc pair_certs(hc_inventory *inv, hc_error *err)
 		if (k->has_public_half)
 			prints[nprints++].index = i;
 	}
-	qsort(prints, nprints, sizeof(*prints), compare_prints);
+	if (nprints > 1)
+		qsort(prints, nprints, sizeof(*prints), compare_prints);
 
 	for (size_t c = 0; c < inv->cert_count; c++) {
 		hc_inv_cert *cert = &inv->certs[c];

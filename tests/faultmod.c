@@ -5,6 +5,8 @@
  *
  *   HSMCERT_FAULT_FAIL=C_Name[@N][=0xRV]  C_Name returns RV (default
  *                                          CKR_DEVICE_ERROR) from its Nth call on
+ *   HSMCERT_FAULT_ONCE=1                   ...only the Nth call fails, later ones
+ *                                          work (to test a rollback after a failure)
  *   HSMCERT_FAULT_REJECT_ATTR=0xTYPE       C_GenerateKeyPair refuses a private-key
  *                                          template holding TYPE
  *   HSMCERT_FAULT_EXTRACTABLE_DEFAULT=1    generated private keys are extractable
@@ -57,6 +59,8 @@ static CK_RV injected(const char *name)
 		}
 	}
 	pthread_mutex_unlock(&lock);
+	if (getenv("HSMCERT_FAULT_ONCE"))
+		return calls == nth ? rv : CKR_OK;
 	return calls >= nth ? rv : CKR_OK;
 }
 
@@ -167,7 +171,20 @@ static CK_RV f_SignInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDL
 static CK_RV f_Sign(CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR sig,
 		    CK_ULONG_PTR sl)
 {
-	FAIL_IF_ASKED(C_Sign);
+	CK_RV rv;
+
+	/* A length query neither counts nor fails: it does not end the operation. */
+	if (!sig)
+		return real->C_Sign(s, d, dl, sig, sl);
+	/*
+	 * A real C_Sign that fails ends the signing operation; let the token
+	 * finish it so the session is in the state a failing device leaves.
+	 */
+	rv = injected("C_Sign");
+	if (rv != CKR_OK) {
+		real->C_Sign(s, d, dl, sig, sl);
+		return rv;
+	}
 	return real->C_Sign(s, d, dl, sig, sl);
 }
 

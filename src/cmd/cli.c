@@ -202,6 +202,35 @@ static hc_rc prompt_tty(const char *prompt, hc_secret **out, hc_error *err)
 	return rc;
 }
 
+hc_rc cli_confirm(const struct cli *cli, const char *question, const char *yes_option,
+		  bool *yes, hc_error *err)
+{
+	char answer[16] = "";
+	size_t n = 0;
+	int fd;
+
+	*yes = false;
+	if (!isatty(STDIN_FILENO) || (fd = open("/dev/tty", O_RDWR | O_CLOEXEC)) < 0)
+		return hc_fail(err, HC_USAGE,
+			       "hsmcert %s needs confirmation and there is no terminal to ask: "
+			       "add %s to proceed without asking",
+			       cli->command ? cli->command : "", yes_option);
+	dprintf(fd, "%s [y/N] ", question);
+	for (;;) {
+		char c;
+		ssize_t r = read(fd, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || c == '\n' || c == '\r')
+			break;
+		if (n < sizeof(answer) - 1)
+			answer[n++] = c;
+	}
+	close(fd);
+	*yes = strcasecmp(answer, "y") == 0 || strcasecmp(answer, "yes") == 0;
+	return HC_OK;
+}
+
 static const struct {
 	const char *name, *env, *option;
 } secret_kinds[] = {
@@ -297,7 +326,10 @@ hc_rc cli_token_open(const struct cli *cli, const char *object_uri, unsigned fla
 				goto fail;
 		}
 		rc = hc_session_login(t->session, CKU_USER, pin, err);
-		hc_secret_free(pin);
+		if (rc == HC_OK && (flags & CLI_TOKEN_KEEP_PIN))
+			t->pin = pin;
+		else
+			hc_secret_free(pin);
 		if (rc != HC_OK)
 			goto fail;
 	}
@@ -315,6 +347,7 @@ void cli_token_close(struct cli_token *t)
 	hc_module_close(t->module);
 	hc_uri_free(t->uri);
 	free(t->token_uri);
+	hc_secret_free(t->pin);
 	memset(t, 0, sizeof(*t));
 }
 

@@ -100,6 +100,14 @@ json_t *cli_json_string(const char *s);
 /* Text helpers: "yes"/"no"/"unknown". */
 const char *cli_yes_no(int value);
 
+/*
+ * Ask a yes/no question on the terminal (default no). Without a terminal it
+ * is HC_USAGE naming `yes_option`, the flag scripts use instead: nothing
+ * destructive ever runs unconfirmed.
+ */
+hc_rc cli_confirm(const struct cli *cli, const char *question, const char *yes_option,
+		  bool *yes, hc_error *err);
+
 /* ---- tokens ---------------------------------------------------------- */
 
 enum cli_secret_kind { CLI_USER_PIN, CLI_SO_PIN, CLI_PASSPHRASE };
@@ -119,11 +127,14 @@ struct cli_token {
 	hc_session *session;
 	char *token_uri; /* the token's own URI, for reports */
 	char label[33];
+	hc_secret *pin; /* with CLI_TOKEN_KEEP_PIN: the PIN used, for a second login */
 };
 
 enum {
 	CLI_TOKEN_RW = 1 << 0,
 	CLI_TOKEN_LOGIN = 1 << 1, /* log in as user when the token requires login */
+	/* keep the PIN in t->pin (check --tls logs in again through libp11) */
+	CLI_TOKEN_KEEP_PIN = 1 << 2,
 };
 
 /*

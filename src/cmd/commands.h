@@ -11,12 +11,17 @@
 HC_COMMAND(tokens)
 HC_COMMAND(init_token)
 HC_COMMAND(keygen)
+HC_COMMAND(import)
+HC_COMMAND(list)
+HC_COMMAND(check)
+HC_COMMAND(delete)
 HC_COMMAND(csr)
 HC_COMMAND(request)
 HC_COMMAND(backup)
 HC_COMMAND(restore)
 HC_COMMAND(audit)
 HC_COMMAND(chain)
+HC_COMMAND(provision)
 
 #undef HC_COMMAND
 

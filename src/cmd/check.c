@@ -1,0 +1,232 @@
+/* SPEC: check. */
+#include "cli.h"
+
+#include "certview.h"
+#include "hsmcert/check.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+enum {
+	OPT_KEY = CLI_OPT_FIRST_COMMAND_OPTION,
+	OPT_CHAIN,
+	OPT_ROOTS,
+	OPT_WARN_DAYS,
+	OPT_TLS,
+	OPT_SERVERNAME,
+};
+
+#define MAX_ROOTS 16
+
+int usage_check(FILE *out)
+{
+	fprintf(out,
+		"Usage: hsmcert check --key URI [--chain FILE] [--roots PATH]... [--tls]\n"
+		"                     [--servername NAME] [--warn-days N] [--token URI]\n"
+		"                     [--pin-source SRC] [--json]\n\n"
+		"Is the key ready to serve? Its certificate is on the token, the key signs a\n"
+		"random challenge inside the token and the certificate verifies it, the chain\n"
+		"verifies to a trusted root, and the certificate is in date. Exit status 1\n"
+		"when any check fails, naming it.\n\n"
+		"  --key URI                the private key, e.g. 'pkcs11:object=web'\n"
+		"  --chain FILE             the CA certificates the server sends (PEM, DER or\n"
+		"                           PKCS#7); default: the CA certificates on the token\n"
+		"  --roots PATH             trust anchors, a file or folder (repeatable;\n"
+		"                           default: the system trust store)\n"
+		"  --tls                    also run a TLS handshake over loopback inside this\n"
+		"                           process: the server signs with the token key through\n"
+		"                           libp11 and sends the chain, the client verifies it\n"
+		"                           against the roots and the server name (bounded to\n"
+		"                           %d seconds)\n"
+		"  --servername NAME        the name the client checks (default: the\n"
+		"                           certificate's first DNS name, *. as www.)\n"
+		"  --warn-days N            warn when fewer days are left (default %d)\n\n"
+		CLI_GLOBAL_USAGE,
+		HC_TLS_TIMEOUT_MS / 1000, HC_LIST_WARN_DAYS);
+	return 0;
+}
+
+static json_t *json_result(json_t *token, const hc_check_result *r, time_t now)
+{
+	json_t *items = json_array(), *chain = json_null(), *tls = json_null(), *cert;
+
+	for (size_t i = 0; i < r->item_count; i++)
+		json_array_append_new(items, json_pack("{s:s, s:s, s:o}", "name", r->items[i].name,
+						       "result",
+						       hc_check_outcome_name(r->items[i].outcome),
+						       "detail", cli_json_string(r->items[i].detail)));
+	if (r->chain_checked) {
+		json_t *path = json_array();
+		for (size_t i = 0; i < r->chain.link_count; i++) {
+			char *s = hc_x509_name_text(X509_get_subject_name(r->chain.links[i].cert));
+			json_array_append_new(path,
+					      json_pack("{s:s, s:o}", "role",
+							hc_chain_role_name(r->chain.links[i].role),
+							"subject", cli_json_string(s)));
+			free(s);
+		}
+		chain = json_pack("{s:b, s:o, s:o, s:I}", "verified", r->chain.verified, "path",
+				  path, "failure", cli_json_string(r->chain.failure), "served",
+				  (json_int_t)(r->served ? sk_X509_num(r->served) : 0));
+	}
+	if (r->tls_checked) {
+		json_t *vc = json_array();
+		for (size_t i = 0; i < r->tls.verified_count; i++)
+			json_array_append_new(vc, cli_json_string(r->tls.verified_chain[i]));
+		tls = json_pack("{s:b, s:b, s:b, s:s, s:s, s:s, s:s, s:o, s:o}", "handshake",
+				r->tls.handshake, "verified", r->tls.verified, "data_exchanged",
+				r->tls.data_exchanged, "server_name", r->server_name, "protocol",
+				r->tls.protocol, "cipher", r->tls.cipher, "signature",
+				r->tls.signature, "verify_error",
+				r->tls.verify_code ? json_string(r->tls.verify_error) : json_null(),
+				"verified_chain", vc);
+	}
+	if (r->cert) {
+		cert = cli_json_cert(&r->cert_info, now);
+		json_object_set_new(cert, "uri", cli_json_string(r->cert_uri));
+		json_object_set_new(cert, "status", json_string(hc_cert_status_name(r->status)));
+		json_object_set_new(cert, "other_certificates", json_integer((json_int_t)r->other_certs));
+	} else {
+		cert = json_null();
+	}
+	return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "passed", !r->failed, "token",
+			 token, "key", cli_json_key(&r->key), "certificate", cert, "checks", items,
+			 "chain", chain, "tls", tls);
+}
+
+static void print_result(const char *token_label, const hc_check_result *r)
+{
+	size_t failed = 0;
+
+	printf("Key '%s' on token '%s'\n", r->key.label, token_label);
+	for (size_t i = 0; i < r->item_count; i++) {
+		printf("  %-8s %-12s %s\n", hc_check_outcome_name(r->items[i].outcome),
+		       r->items[i].name, r->items[i].detail ? r->items[i].detail : "");
+		failed += r->items[i].outcome == HC_CHECK_FAIL;
+	}
+	if (r->tls_checked && r->tls.verified_count) {
+		printf("  %-21s", "TLS verified chain");
+		for (size_t i = 0; i < r->tls.verified_count; i++)
+			printf("%s%s\n", i ? "                       " : "",
+			       r->tls.verified_chain[i]);
+	}
+	if (failed == 0)
+		printf("All checks passed.\n");
+}
+
+/* "chain, tls": the names of the failed checks. */
+static void failed_names(const hc_check_result *r, char *out, size_t len)
+{
+	out[0] = '\0';
+	for (size_t i = 0; i < r->item_count; i++)
+		if (r->items[i].outcome == HC_CHECK_FAIL)
+			snprintf(out + strlen(out), len - strlen(out), "%s%s", out[0] ? ", " : "",
+				 r->items[i].name);
+}
+
+int cmd_check(struct cli *cli, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{"key", required_argument, NULL, OPT_KEY},
+		{"chain", required_argument, NULL, OPT_CHAIN},
+		{"roots", required_argument, NULL, OPT_ROOTS},
+		{"warn-days", required_argument, NULL, OPT_WARN_DAYS},
+		{"tls", no_argument, NULL, OPT_TLS},
+		{"servername", required_argument, NULL, OPT_SERVERNAME},
+		CLI_GLOBAL_OPTIONS};
+	const char *roots[MAX_ROOTS];
+	hc_check_params p = {.warn_days = HC_LIST_WARN_DAYS, .roots = roots};
+	hc_check_result result = {0};
+	struct cli_token t = {0};
+	bool tls = false;
+	const char *servername = NULL;
+	json_t *token_json = NULL;
+	hc_secret *pin = NULL;
+	char *module = NULL, serial[17], label[33], names[256];
+	hc_error err = {0};
+	hc_rc rc;
+	char *end;
+	long v;
+	int c, r;
+
+	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_KEY: p.key_uri = optarg; break;
+		case OPT_CHAIN: p.chain_path = optarg; break;
+		case OPT_ROOTS:
+			if (p.root_count == MAX_ROOTS)
+				return cli_usage_error(cli, "at most %d --roots", MAX_ROOTS);
+			roots[p.root_count++] = optarg;
+			break;
+		case OPT_WARN_DAYS:
+			v = strtol(optarg, &end, 10);
+			if (!*optarg || *end || v < 0 || v > 36500)
+				return cli_usage_error(cli, "--warn-days wants a number of days "
+							    "(0 to 36500), not '%s'", optarg);
+			p.warn_days = (int)v;
+			break;
+		case OPT_TLS: tls = true; break;
+		case OPT_SERVERNAME: servername = optarg; break;
+		default:
+			if ((r = cli_common_option(cli, c, optarg, usage_check)) != CLI_NEXT)
+				return r;
+		}
+	}
+	if ((r = cli_no_arguments(cli, argc, argv)) != CLI_NEXT)
+		return r;
+	if (!p.key_uri)
+		return cli_usage_error(cli, "--key URI is required: the private key to check");
+	p.now = time(NULL);
+
+	if (cli_token_open(cli, p.key_uri, CLI_TOKEN_LOGIN | (tls ? CLI_TOKEN_KEEP_PIN : 0), &t,
+			   &err) != HC_OK) {
+		r = cli_fail(cli, &err);
+		goto out;
+	}
+	rc = hc_check_key(t.session, &p, &result, &err);
+	if (rc != HC_OK && rc != HC_CHECK) {
+		r = cli_fail(cli, &err);
+		goto out;
+	}
+	token_json = cli_json_token(&t);
+	snprintf(label, sizeof(label), "%s", t.label);
+	HC_P11_STRING(t.slot.token.serialNumber, serial);
+	module = strdup(hc_module_path(t.module));
+	pin = t.pin;
+	t.pin = NULL;
+	/* libp11 ends every session on the module when it lets go: close ours first. */
+	cli_token_close(&t);
+	if (tls && result.cert) {
+		hc_check_tls_params tp = {
+			.module_path = module,
+			.token_serial = serial,
+			.token_label = label,
+			.pin = pin,
+			.server_name = servername,
+		};
+		rc = hc_check_tls(&result, &tp, &err);
+		if (rc != HC_OK && rc != HC_CHECK) {
+			r = cli_fail(cli, &err);
+			goto out;
+		}
+	}
+	if (cli->json) {
+		r = cli_json_emit(json_result(token_json, &result, p.now));
+		token_json = NULL;
+	} else {
+		print_result(label, &result);
+		r = 0;
+	}
+	if (r == 0 && result.failed) {
+		failed_names(&result, names, sizeof(names));
+		cli_errorf(cli, "check failed: %s", names);
+		r = HC_CHECK;
+	}
+out:
+	json_decref(token_json);
+	hc_check_result_clear(&result);
+	hc_secret_free(pin);
+	free(module);
+	cli_token_close(&t);
+	return r;
+}
