@@ -14,15 +14,16 @@ step "An exportable key for the backup demo (still sensitive: it leaves only wra
 	"hsmcert keygen --label $bk_label --exportable --if-missing"
 "$hsmcert" keygen --label "$bk_label" --exportable --if-missing $pin
 
-# Its certificate, from the demo CA (scripts/testpki.sh), stored beside the key.
+# Its certificate, from the demo CA (scripts/testpki.sh), stored beside the key
+# with the Sub CA, so the backup carries a chain.
+"$root/scripts/testpki.sh" build "$data/testpki" 8080 >/dev/null
 if [ ! -s "$bk_cert" ]; then
-	"$root/scripts/testpki.sh" build "$data/testpki" 8080 >/dev/null
 	"$hsmcert" csr --key "pkcs11:object=$bk_label" --cn backup.example.test \
 		-o "$data/$bk_label.csr" --force $pin >/dev/null
 	"$root/scripts/testpki.sh" sign "$data/testpki" "$data/$bk_label.csr" "$bk_cert"
 fi
 if "$hsmcert" help import >/dev/null 2>&1; then
-	"$hsmcert" import --cert "$bk_cert" $pin >/dev/null
+	"$hsmcert" import --cert "$bk_cert" --chain "$data/testpki/sub.crt" $pin >/dev/null
 elif ! pkcs11-tool --module "$HSMCERT_MODULE" --token-label "$token_label" --list-objects \
 	--type cert 2>/dev/null | grep "label: *$bk_label\$" >/dev/null; then
 	bk_id=$("$hsmcert" keygen --label "$bk_label" --exportable --if-missing --json $pin |

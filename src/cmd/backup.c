@@ -190,11 +190,12 @@ static int report(const struct cli *cli, const struct cli_token *t, const char *
 		const hc_backup_item *it = &r->items[i];
 		char type[32];
 		hc_keytype_format(&it->key.type, type, sizeof(type));
-		if (it->saved)
-			printf("  %-20s%s (%s)%s%s%s\n", "saved", it->key.label, type,
-			       it->has_certificate ? ", certificate SHA-256 " : ", no certificate",
-			       it->has_certificate ? it->cert_sha256 : "",
-			       it->ca_count ? " and CA certificates" : "");
+		if (it->saved && it->has_certificate)
+			printf("  %-20s%s (%s), certificate SHA-256 %s, %zu CA certificate%s\n",
+			       "saved", it->key.label, type, it->cert_sha256, it->ca_count,
+			       it->ca_count == 1 ? "" : "s");
+		else if (it->saved)
+			printf("  %-20s%s (%s), no certificate\n", "saved", it->key.label, type);
 		else
 			printf("  %-20s%s\n", "NOT saved", it->reason);
 	}
