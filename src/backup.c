@@ -30,25 +30,33 @@
 
 /* ---- session keys shared with restore -------------------------------- */
 
-hc_rc hc_backup_session_aes(hc_session *s, const unsigned char value[32], bool wrap,
-			    bool unwrap, bool extractable, bool sensitive, CK_OBJECT_HANDLE *out,
-			    hc_error *err)
+static const CK_BBOOL ck_true = CK_TRUE, ck_false = CK_FALSE;
+static const CK_OBJECT_CLASS secret_class = CKO_SECRET_KEY;
+static const CK_KEY_TYPE aes_type = CKK_AES;
+
+CK_ULONG hc_backup_session_template(CK_ATTRIBUTE *t, unsigned flags)
 {
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_KEY_TYPE kt = CKK_AES;
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_ATTRIBUTE t[10];
 	CK_ULONG n = 0;
 
-	ADD(t, n, CKA_CLASS, &cls, sizeof(cls));
-	ADD(t, n, CKA_KEY_TYPE, &kt, sizeof(kt));
+	ADD(t, n, CKA_CLASS, &secret_class, sizeof(secret_class));
+	ADD(t, n, CKA_KEY_TYPE, &aes_type, sizeof(aes_type));
 	/* A session object: gone when the session ends, even if we crash. */
-	ADD(t, n, CKA_TOKEN, &no, sizeof(no));
-	ADD(t, n, CKA_PRIVATE, &yes, sizeof(yes));
-	ADD(t, n, CKA_SENSITIVE, sensitive ? &yes : &no, sizeof(CK_BBOOL));
-	ADD(t, n, CKA_EXTRACTABLE, extractable ? &yes : &no, sizeof(CK_BBOOL));
-	ADD(t, n, CKA_WRAP, wrap ? &yes : &no, sizeof(CK_BBOOL));
-	ADD(t, n, CKA_UNWRAP, unwrap ? &yes : &no, sizeof(CK_BBOOL));
+	ADD(t, n, CKA_TOKEN, &ck_false, sizeof(CK_BBOOL));
+	ADD(t, n, CKA_PRIVATE, &ck_true, sizeof(CK_BBOOL));
+	ADD(t, n, CKA_SENSITIVE, flags & HC_SK_SENSITIVE ? &ck_true : &ck_false, sizeof(CK_BBOOL));
+	ADD(t, n, CKA_EXTRACTABLE, flags & HC_SK_EXTRACTABLE ? &ck_true : &ck_false,
+	    sizeof(CK_BBOOL));
+	ADD(t, n, CKA_WRAP, flags & HC_SK_WRAP ? &ck_true : &ck_false, sizeof(CK_BBOOL));
+	ADD(t, n, CKA_UNWRAP, flags & HC_SK_UNWRAP ? &ck_true : &ck_false, sizeof(CK_BBOOL));
+	return n;
+}
+
+hc_rc hc_backup_session_aes(hc_session *s, const unsigned char value[32], unsigned flags,
+			    CK_OBJECT_HANDLE *out, hc_error *err)
+{
+	CK_ATTRIBUTE t[HC_SK_TEMPLATE_MAX + 1];
+	CK_ULONG n = hc_backup_session_template(t, flags);
+
 	ADD(t, n, CKA_VALUE, value, 32);
 	return hc_object_create(s, t, n, out, err);
 }
@@ -61,6 +69,41 @@ hc_rc hc_backup_oaep_mechanism(CK_MECHANISM_TYPE hash, CK_RSA_PKCS_OAEP_PARAMS *
 		NULL, 0};
 	*mech = (CK_MECHANISM){CKM_RSA_PKCS_OAEP, params, sizeof(*params)};
 	return HC_OK;
+}
+
+/* Move OpenSSL's DER into a malloc'd blob (the file's buffers are plain malloc). */
+static hc_rc blob_take(unsigned char *der, int len, hc_blob *out, const char *what,
+		       hc_error *err)
+{
+	hc_rc rc = HC_OK;
+
+	if (len <= 0)
+		return hc_fail_ssl(err, HC_IO, "encoding %s", what);
+	out->data = malloc((size_t)len);
+	if (out->data) {
+		memcpy(out->data, der, (size_t)len);
+		out->len = (size_t)len;
+	} else {
+		rc = hc_fail(err, HC_IO, "out of memory");
+	}
+	OPENSSL_free(der);
+	return rc;
+}
+
+static hc_rc blob_from_der(X509 *cert, hc_blob *out, hc_error *err)
+{
+	unsigned char *der = NULL;
+	int len = i2d_X509(cert, &der);
+
+	return blob_take(der, len, out, "a certificate", err);
+}
+
+static hc_rc blob_from_pubkey(EVP_PKEY *pub, hc_blob *out, hc_error *err)
+{
+	unsigned char *der = NULL;
+	int len = i2d_PUBKEY(pub, &der);
+
+	return blob_take(der, len, out, "a public key", err);
 }
 
 /* ---- protection: KEK and authentication key -------------------------- */
@@ -85,7 +128,7 @@ static hc_rc protect_passphrase(hc_session *s, const hc_secret *pass, hc_backup_
 		return rc;
 	memcpy(f->check, keys.check, sizeof(f->check));
 	memcpy(pr->mac_key, keys.mac_key, 32);
-	rc = hc_backup_session_aes(s, keys.kek, true, false, false, true, &pr->kek, err);
+	rc = hc_backup_session_aes(s, keys.kek, HC_SK_WRAP | HC_SK_SENSITIVE, &pr->kek, err);
 	if (rc != HC_OK)
 		hc_error_prefix(err, "importing the passphrase key into the token");
 	OPENSSL_cleanse(&keys, sizeof(keys));
@@ -143,45 +186,23 @@ static hc_rc protect_recipient(hc_session *s, EVP_PKEY *recipient, hc_backup_fil
 			       protection *pr, hc_error *err)
 {
 	static const CK_MECHANISM_TYPE hashes[] = {CKM_SHA256, CKM_SHA_1};
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_KEY_TYPE kt = CKK_AES;
 	CK_ULONG kek_len = 32;
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0}, kw = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
 	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, mac_obj = CK_INVALID_HANDLE;
 	unsigned char mac_secret[32];
-	unsigned char *spki = NULL;
-	CK_ATTRIBUTE t[10];
-	CK_ULONG n = 0;
-	int spki_len;
+	/* Extractable only so RSA-OAEP can carry it to the recipient. */
+	CK_ATTRIBUTE t[HC_SK_TEMPLATE_MAX + 1];
+	CK_ULONG n = hc_backup_session_template(t, HC_SK_WRAP | HC_SK_EXTRACTABLE |
+							   HC_SK_SENSITIVE);
 	hc_rc rc;
 
-	ADD(t, n, CKA_CLASS, &cls, sizeof(cls));
-	ADD(t, n, CKA_KEY_TYPE, &kt, sizeof(kt));
 	ADD(t, n, CKA_VALUE_LEN, &kek_len, sizeof(kek_len));
-	ADD(t, n, CKA_TOKEN, &no, sizeof(no));
-	ADD(t, n, CKA_PRIVATE, &yes, sizeof(yes));
-	ADD(t, n, CKA_SENSITIVE, &yes, sizeof(yes));
-	/* Extractable only so RSA-OAEP can carry it to the recipient. */
-	ADD(t, n, CKA_EXTRACTABLE, &yes, sizeof(yes));
-	ADD(t, n, CKA_WRAP, &yes, sizeof(yes));
-	ADD(t, n, CKA_UNWRAP, &no, sizeof(no));
 	if ((rc = hc_key_generate(s, &gen, t, n, &pr->kek, err)) != HC_OK) {
 		hc_error_prefix(err, "generating the backup's key-encryption key");
 		return rc;
 	}
-	if ((spki_len = i2d_PUBKEY(recipient, &spki)) <= 0) {
-		rc = hc_fail_ssl(err, HC_USAGE, "encoding the recipient's public key");
-		goto out;
-	}
-	f->recipient.data = malloc((size_t)spki_len);
-	if (!f->recipient.data) {
-		rc = hc_fail(err, HC_IO, "out of memory");
-		goto out;
-	}
-	memcpy(f->recipient.data, spki, (size_t)spki_len);
-	f->recipient.len = (size_t)spki_len;
-	if ((rc = recipient_object(s, recipient, &pub, err)) != HC_OK)
+	if ((rc = blob_from_pubkey(recipient, &f->recipient, err)) != HC_OK ||
+	    (rc = recipient_object(s, recipient, &pub, err)) != HC_OK)
 		goto out;
 
 	/* SHA-256 first; SoftHSM2 (and older HSMs) only do OAEP with SHA-1. */
@@ -209,7 +230,7 @@ static hc_rc protect_recipient(hc_session *s, EVP_PKEY *recipient, hc_backup_fil
 		rc = hc_fail_ssl(err, HC_IO, "no random authentication key");
 		goto out;
 	}
-	if ((rc = hc_backup_session_aes(s, mac_secret, false, false, true, false, &mac_obj, err)) !=
+	if ((rc = hc_backup_session_aes(s, mac_secret, HC_SK_EXTRACTABLE, &mac_obj, err)) !=
 		    HC_OK ||
 	    (rc = hc_key_wrap(s, &kw, pr->kek, mac_obj, &f->wrapped_mac_key.data,
 			      &f->wrapped_mac_key.len, err)) != HC_OK) {
@@ -219,7 +240,6 @@ static hc_rc protect_recipient(hc_session *s, EVP_PKEY *recipient, hc_backup_fil
 	rc = hc_backup_mac_key(mac_secret, sizeof(mac_secret), pr->mac_key, err);
 out:
 	OPENSSL_cleanse(mac_secret, sizeof(mac_secret));
-	OPENSSL_free(spki);
 	if (mac_obj != CK_INVALID_HANDLE)
 		hc_object_destroy(s, mac_obj, NULL);
 	if (pub != CK_INVALID_HANDLE)
@@ -256,24 +276,6 @@ static hc_rc record_flags(hc_session *s, CK_OBJECT_HANDLE key, hc_backup_entry *
 			e->flags[e->flag_count++] = (hc_backup_flag){recorded_flags[i], v == 1};
 	}
 	hc_attrs_release(a, N_RECORDED);
-	return HC_OK;
-}
-
-static hc_rc blob_from_der(X509 *cert, hc_blob *out, hc_error *err)
-{
-	unsigned char *der = NULL;
-	int len = i2d_X509(cert, &der);
-
-	if (len <= 0)
-		return hc_fail_ssl(err, HC_IO, "encoding a certificate");
-	out->data = malloc((size_t)len);
-	if (!out->data) {
-		OPENSSL_free(der);
-		return hc_fail(err, HC_IO, "out of memory");
-	}
-	memcpy(out->data, der, (size_t)len);
-	out->len = (size_t)len;
-	OPENSSL_free(der);
 	return HC_OK;
 }
 
@@ -335,8 +337,6 @@ static hc_rc fill_entry(hc_session *s, hc_backup_item *item, CK_OBJECT_HANDLE ke
 	EVP_PKEY *pub = NULL;
 	X509 *leaf = NULL;
 	STACK_OF(X509) *chain = NULL;
-	unsigned char *spki = NULL;
-	int spki_len;
 	hc_rc rc;
 
 	e->key_type = item->key.type.ckk;
@@ -348,19 +348,9 @@ static hc_rc fill_entry(hc_session *s, hc_backup_item *item, CK_OBJECT_HANDLE ke
 		memcpy(e->id.data, item->key.id, item->key.id_len);
 	e->id.len = item->key.id_len;
 	if ((rc = record_flags(s, key, e, err)) != HC_OK ||
-	    (rc = hc_key_public(s, &item->key, &pub, err)) != HC_OK)
+	    (rc = hc_key_public(s, &item->key, &pub, err)) != HC_OK ||
+	    (rc = blob_from_pubkey(pub, &e->public_key, err)) != HC_OK)
 		goto out;
-	if ((spki_len = i2d_PUBKEY(pub, &spki)) <= 0) {
-		rc = hc_fail_ssl(err, HC_IO, "encoding the public key");
-		goto out;
-	}
-	e->public_key.data = malloc((size_t)spki_len);
-	if (!e->public_key.data) {
-		rc = hc_fail(err, HC_IO, "out of memory");
-		goto out;
-	}
-	memcpy(e->public_key.data, spki, (size_t)spki_len);
-	e->public_key.len = (size_t)spki_len;
 	if ((rc = hc_backup_key_certificates(s, &item->key, pub, &leaf, &chain, err)) != HC_OK)
 		goto out;
 	if (leaf) {
@@ -383,7 +373,6 @@ static hc_rc fill_entry(hc_session *s, hc_backup_item *item, CK_OBJECT_HANDLE ke
 		item->ca_count = e->ca_count;
 	}
 out:
-	OPENSSL_free(spki);
 	EVP_PKEY_free(pub);
 	X509_free(leaf);
 	sk_X509_pop_free(chain, X509_free);
@@ -511,7 +500,7 @@ hc_rc hc_backup_key_to_host(hc_session *s, const hc_backup_item *item, CK_OBJECT
 	/* A transport key the host knows: the only way a key reaches a PKCS#12. */
 	if (RAND_priv_bytes(value, sizeof(value)) != 1)
 		return hc_fail_ssl(err, HC_IO, "no random transport key");
-	if ((rc = hc_backup_session_aes(s, value, true, false, false, true, &transport, err)) !=
+	if ((rc = hc_backup_session_aes(s, value, HC_SK_WRAP | HC_SK_SENSITIVE, &transport, err)) !=
 		    HC_OK ||
 	    (rc = hc_key_wrap(s, &kw, transport, key, &blob, &blob_len, err)) != HC_OK)
 		goto out;

@@ -498,27 +498,16 @@ out:
 /* Recipient mode: unwrap the KEK with the recipient key, then recover the MAC key. */
 static hc_rc open_recipient(restore_ctx *c, const hc_backup_file *f, unsigned char mac_key[32])
 {
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_KEY_TYPE kt = CKK_AES;
-	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_MECHANISM oaep, kw = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
 	CK_RSA_PKCS_OAEP_PARAMS op;
 	CK_OBJECT_HANDLE recipient, mac_obj = CK_INVALID_HANDLE;
-	CK_ATTRIBUTE t[8], value = {CKA_VALUE, NULL, 0};
-	CK_ULONG n = 0;
+	CK_ATTRIBUTE t[HC_SK_TEMPLATE_MAX], value = {CKA_VALUE, NULL, 0};
+	CK_ULONG n = hc_backup_session_template(t, HC_SK_UNWRAP | HC_SK_SENSITIVE);
 	hc_error local = {0};
 	hc_rc rc;
 
 	if ((rc = find_recipient(c, f, &recipient)) != HC_OK)
 		return rc;
-	ADD(t, n, CKA_CLASS, &cls, sizeof(cls));
-	ADD(t, n, CKA_KEY_TYPE, &kt, sizeof(kt));
-	ADD(t, n, CKA_TOKEN, &no, sizeof(no));
-	ADD(t, n, CKA_PRIVATE, &yes, sizeof(yes));
-	ADD(t, n, CKA_SENSITIVE, &yes, sizeof(yes));
-	ADD(t, n, CKA_EXTRACTABLE, &no, sizeof(no));
-	ADD(t, n, CKA_UNWRAP, &yes, sizeof(yes));
-	ADD(t, n, CKA_WRAP, &no, sizeof(no));
 	hc_backup_oaep_mechanism(f->oaep_hash, &op, &oaep);
 	if (hc_key_unwrap(c->s, &oaep, recipient, f->wrapped_kek.data, f->wrapped_kek.len, t, n,
 			  &c->unwrapper, &local) != HC_OK) {
@@ -533,13 +522,7 @@ static hc_rc open_recipient(restore_ctx *c, const hc_backup_file *f, unsigned ch
 			       c->p->name, local.function, hc_ckr_name(local.ckr));
 	}
 	/* The MAC key comes out as a non-sensitive session key: it guards no secret. */
-	n = 0;
-	ADD(t, n, CKA_CLASS, &cls, sizeof(cls));
-	ADD(t, n, CKA_KEY_TYPE, &kt, sizeof(kt));
-	ADD(t, n, CKA_TOKEN, &no, sizeof(no));
-	ADD(t, n, CKA_PRIVATE, &yes, sizeof(yes));
-	ADD(t, n, CKA_SENSITIVE, &no, sizeof(no));
-	ADD(t, n, CKA_EXTRACTABLE, &yes, sizeof(yes));
+	n = hc_backup_session_template(t, HC_SK_EXTRACTABLE);
 	if (hc_key_unwrap(c->s, &kw, c->unwrapper, f->wrapped_mac_key.data, f->wrapped_mac_key.len,
 			  t, n, &mac_obj, &local) != HC_OK)
 		return hc_fail(c->err, HC_CHECK,
@@ -574,7 +557,8 @@ static hc_rc open_passphrase(restore_ctx *c, const hc_backup_file *f, unsigned c
 		goto out;
 	}
 	memcpy(mac_key, keys.mac_key, 32);
-	rc = hc_backup_session_aes(c->s, keys.kek, false, true, false, true, &c->unwrapper, c->err);
+	rc = hc_backup_session_aes(c->s, keys.kek, HC_SK_UNWRAP | HC_SK_SENSITIVE, &c->unwrapper,
+				   c->err);
 	if (rc != HC_OK)
 		hc_error_prefix(c->err, "importing the passphrase key into the token");
 out:
@@ -721,8 +705,8 @@ static hc_rc restore_pfx(restore_ctx *c)
 		goto out;
 	}
 	if ((rc = wrap_on_host(bundle.pkey, kek, k, c->err)) == HC_OK)
-		rc = hc_backup_session_aes(c->s, kek, false, true, false, true, &c->unwrapper,
-					   c->err);
+		rc = hc_backup_session_aes(c->s, kek, HC_SK_UNWRAP | HC_SK_SENSITIVE,
+					   &c->unwrapper, c->err);
 	OPENSSL_cleanse(kek, sizeof(kek));
 	if (rc != HC_OK)
 		goto out;
