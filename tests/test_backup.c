@@ -209,17 +209,17 @@ static void round_trip(const char *type, bool ec)
 	free(access);
 }
 
-Test(backup, rsa_round_trip_into_fresh_token, .timeout = 240)
+Test(backup, rsa_round_trip_into_fresh_token)
 {
 	round_trip("rsa:2048", false);
 }
 
-Test(backup, ec_round_trip_into_fresh_token, .timeout = 240)
+Test(backup, ec_round_trip_into_fresh_token)
 {
 	round_trip("ec:P-256", true);
 }
 
-Test(backup, restore_no_exportable_overrides_record, .timeout = 240)
+Test(backup, restore_no_exportable_overrides_record)
 {
 	struct ts_result r;
 	char *access;
@@ -235,7 +235,7 @@ Test(backup, restore_no_exportable_overrides_record, .timeout = 240)
 	free(access);
 }
 
-Test(backup, pfx_export_is_aes_pbkdf2_sha256, .timeout = 240)
+Test(backup, pfx_export_is_aes_pbkdf2_sha256)
 {
 	struct ts_result r;
 	char *a, *b;
@@ -264,7 +264,7 @@ Test(backup, pfx_export_is_aes_pbkdf2_sha256, .timeout = 240)
 	ts_result_free(&r);
 }
 
-Test(backup, pfx_round_trip_is_not_exportable_by_default, .timeout = 240)
+Test(backup, pfx_round_trip_is_not_exportable_by_default)
 {
 	struct ts_result r;
 	char *access;
@@ -282,7 +282,7 @@ Test(backup, pfx_round_trip_is_not_exportable_by_default, .timeout = 240)
 	free(access);
 }
 
-Test(backup, legacy_pfx_is_restored, .timeout = 240)
+Test(backup, legacy_pfx_is_restored)
 {
 	struct ts_result r;
 
@@ -308,7 +308,7 @@ Test(backup, legacy_pfx_is_restored, .timeout = 240)
 	cr_assert_eq(ts_count_objects("second"), 4);
 }
 
-Test(backup, pfx_wrong_passphrase_changes_nothing, .timeout = 240)
+Test(backup, pfx_wrong_passphrase_changes_nothing)
 {
 	make_key("web", "rsa:2048", true, false);
 	backup_key("web", "web.pfx", NULL);
@@ -316,7 +316,7 @@ Test(backup, pfx_wrong_passphrase_changes_nothing, .timeout = 240)
 	assert_refused("web.pfx", 1, NULL);
 }
 
-Test(backup, non_extractable_key_is_refused_with_reason, .timeout = 120)
+Test(backup, non_extractable_key_is_refused_with_reason)
 {
 	struct ts_result r;
 
@@ -333,7 +333,7 @@ Test(backup, non_extractable_key_is_refused_with_reason, .timeout = 120)
 	ts_result_free(&r);
 }
 
-Test(backup, all_saves_extractable_and_lists_the_rest, .timeout = 240)
+Test(backup, all_saves_extractable_and_lists_the_rest)
 {
 	struct ts_result r;
 	json_t *doc, *keys;
@@ -370,7 +370,7 @@ Test(backup, all_saves_extractable_and_lists_the_rest, .timeout = 240)
 	cr_assert_eq(ts_count_objects("second"), 4);
 }
 
-Test(backup, wrong_passphrase_changes_nothing, .timeout = 240)
+Test(backup, wrong_passphrase_changes_nothing)
 {
 	make_key("web", "rsa:2048", true, true);
 	backup_key("web", "web.hsmb", NULL);
@@ -378,7 +378,7 @@ Test(backup, wrong_passphrase_changes_nothing, .timeout = 240)
 	assert_refused("web.hsmb", 1, "wrong passphrase");
 }
 
-Test(backup, existing_label_needs_force, .timeout = 240)
+Test(backup, existing_label_needs_force)
 {
 	struct ts_result r;
 	int before;
@@ -428,7 +428,7 @@ static void write_prefix(const unsigned char *data, size_t len, const char *name
 	cr_assert_eq(fclose(f), 0);
 }
 
-Test(backup, one_flipped_byte_anywhere_is_refused, .timeout = 400)
+Test(backup, one_flipped_byte_anywhere_is_refused)
 {
 	unsigned char *data;
 	size_t len;
@@ -482,7 +482,7 @@ Test(backup, one_flipped_byte_anywhere_is_refused, .timeout = 400)
 	free(data);
 }
 
-Test(backup, truncated_or_extended_files_are_refused, .timeout = 240)
+Test(backup, truncated_or_extended_files_are_refused)
 {
 	unsigned char *data;
 	size_t len;
@@ -521,7 +521,7 @@ static void make_vault(void)
 		   TS_SOFTHSM, TS_PIN, TS_SOFTHSM));
 }
 
-Test(backup, token_to_token_via_recipient_key, .timeout = 240)
+Test(backup, token_to_token_via_recipient_key)
 {
 	struct ts_result r;
 	json_t *doc, *prot;
@@ -552,7 +552,7 @@ Test(backup, token_to_token_via_recipient_key, .timeout = 240)
 	assert_signs_for("vault", "web", "web.crt", false);
 }
 
-Test(backup, recipient_file_tampering_is_refused, .timeout = 240)
+Test(backup, recipient_file_tampering_is_refused)
 {
 	unsigned char *data;
 	size_t len;
@@ -589,7 +589,7 @@ Test(backup, recipient_file_tampering_is_refused, .timeout = 240)
 	free(data);
 }
 
-Test(backup, injected_failures_leave_nothing_behind, .timeout = 300)
+Test(backup, injected_failures_leave_nothing_behind)
 {
 	/* C_CreateObject calls in a restore: 1 KEK, 2 public key, 3 certificate, 4+ CAs. */
 	const char *faults[] = {"C_CreateObject@2", "C_CreateObject@3", "C_CreateObject@5",
@@ -622,7 +622,7 @@ Test(backup, injected_failures_leave_nothing_behind, .timeout = 300)
 }
 
 /* Random corruption: the parser never crashes (in process, under the sanitizers)... */
-Test(backup, parser_survives_random_corruption, .timeout = 300)
+Test(backup, parser_survives_random_corruption)
 {
 	unsigned char *data, *copy;
 	size_t len;
@@ -656,7 +656,7 @@ Test(backup, parser_survives_random_corruption, .timeout = 300)
 }
 
 /* ...and the whole restore refuses every corrupted file with 1 or 2, changing nothing. */
-Test(backup, restore_refuses_random_corruption, .timeout = 400)
+Test(backup, restore_refuses_random_corruption)
 {
 	unsigned char *data;
 	size_t len;
@@ -678,7 +678,7 @@ Test(backup, restore_refuses_random_corruption, .timeout = 400)
 	free(data);
 }
 
-Test(backup, usage_errors, .timeout = 60)
+Test(backup, usage_errors)
 {
 	struct ts_result r;
 
