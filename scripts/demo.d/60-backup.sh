@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Stage 60: backup and restore. A key the security officer made exportable
 # (Exchange's "PrivateKeyExportable") leaves the token only wrapped: backed up
 # under a passphrase, restored into a second token, and proved there to sign
@@ -22,17 +23,7 @@ if [ ! -s "$bk_cert" ]; then
 		-o "$data/$bk_label.csr" --force $pin >/dev/null
 	"$root/scripts/testpki.sh" sign "$data/testpki" "$data/$bk_label.csr" "$bk_cert"
 fi
-if "$hsmcert" help import >/dev/null 2>&1; then
-	"$hsmcert" import --cert "$bk_cert" --chain "$data/testpki/sub.crt" $pin >/dev/null
-elif ! pkcs11-tool --module "$HSMCERT_MODULE" --token-label "$token_label" --list-objects \
-	--type cert 2>/dev/null | grep "label: *$bk_label\$" >/dev/null; then
-	bk_id=$("$hsmcert" keygen --label "$bk_label" --exportable --if-missing --json $pin |
-		sed -n 's/^ *"id": "\([0-9a-f]*\)".*/\1/p' | head -1)
-	openssl x509 -in "$bk_cert" -outform DER -out "$data/$bk_label.crt.der"
-	pkcs11-tool --module "$HSMCERT_MODULE" --token-label "$token_label" --login \
-		--pin "$(cat "$data/user-pin")" --write-object "$data/$bk_label.crt.der" --type cert \
-		--id "$bk_id" --label "$bk_label" >/dev/null 2>&1
-fi
+"$hsmcert" import --cert "$bk_cert" --chain "$data/testpki/sub.crt" $pin >/dev/null
 
 step "Back up the key: wrapped inside the token (RFC 5649) under a passphrase key (scrypt)" \
 	"hsmcert backup --key pkcs11:object=$bk_label -o $bk_label.hsmb"
