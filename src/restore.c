@@ -471,6 +471,27 @@ static hc_rc find_recipient(restore_ctx *c, const hc_backup_file *f, CK_OBJECT_H
 				     {CKA_MODULUS, nb, (CK_ULONG)BN_bn2bin(mod, nb)}};
 		if ((rc = hc_objects_find(c->s, t, 3, &found, &n, c->err)) != HC_OK)
 			goto out;
+		/* Tokens that hide a private key's modulus: by its public key's id. */
+		if (n == 0) {
+			cls = CKO_PUBLIC_KEY;
+			free(found);
+			if ((rc = hc_objects_find(c->s, t, 3, &found, &n, c->err)) != HC_OK)
+				goto out;
+			if (n > 0) {
+				hc_key_info pubinfo;
+				if ((rc = hc_key_describe(c->s, found[0], &pubinfo, c->err)) != HC_OK)
+					goto out;
+				free(found);
+				found = NULL;
+				n = 0;
+				if (pubinfo.id && pubinfo.id_len)
+					rc = hc_key_find(c->s, CKO_PRIVATE_KEY, NULL, pubinfo.id,
+							 pubinfo.id_len, &found, &n, c->err);
+				hc_key_info_clear(&pubinfo);
+				if (rc != HC_OK)
+					goto out;
+			}
+		}
 	}
 	if (n == 0) {
 		rc = hc_fail(c->err, HC_CHECK,
