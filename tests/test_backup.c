@@ -226,11 +226,12 @@ Test(backup, restore_no_exportable_overrides_record)
 
 	make_key("web", "rsa:2048", true, false);
 	backup_key("web", "web.hsmb", NULL);
-	ts_run(&r, "$HSMCERT --token pkcs11:token=second restore web.hsmb --no-exportable");
+	ts_run(&r, "$HSMCERT --token pkcs11:token=second restore web.hsmb --no-exportable "
+		   "--label restored");
 	ts_assert_status(&r, 0);
 	cr_assert(strstr(r.out, "recorded public key"), "%s", r.out);
 	ts_result_free(&r);
-	access = access_line("second", "web");
+	access = access_line("second", "restored");
 	cr_assert(strstr(access, "sensitive") && !strstr(access, "extractable"), "%s", access);
 	free(access);
 }
