@@ -45,3 +45,18 @@ hc_rc hc_key_wrap(hc_session *s, CK_MECHANISM *mech, CK_OBJECT_HANDLE wrapping,
 	*wrapped_len = len;
 	return HC_OK;
 }
+
+hc_rc hc_key_unwrap(hc_session *s, CK_MECHANISM *mech, CK_OBJECT_HANDLE unwrapping,
+		    const unsigned char *wrapped, size_t wrapped_len, CK_ATTRIBUTE *tmpl,
+		    CK_ULONG count, CK_OBJECT_HANDLE *out, hc_error *err)
+{
+	CK_RV rv = s->fn->C_UnwrapKey(s->handle, mech, unwrapping, (CK_BYTE_PTR)wrapped,
+				      wrapped_len, tmpl, count, out);
+
+	if (rv != CKR_OK) {
+		*out = CK_INVALID_HANDLE;
+		return hc_fail_p11(err, "C_UnwrapKey", rv, "unwrapping with %s",
+				   hc_ckm_name(mech->mechanism));
+	}
+	return HC_OK;
+}

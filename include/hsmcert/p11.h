@@ -233,4 +233,9 @@ hc_rc hc_key_wrap(hc_session *session, CK_MECHANISM *mech, CK_OBJECT_HANDLE wrap
 		  CK_OBJECT_HANDLE key, unsigned char **wrapped, size_t *wrapped_len,
 		  hc_error *err);
 
+/* C_UnwrapKey into a new object described by tmpl (CKA_KEY_TYPE included). */
+hc_rc hc_key_unwrap(hc_session *session, CK_MECHANISM *mech, CK_OBJECT_HANDLE unwrapping,
+		    const unsigned char *wrapped, size_t wrapped_len, CK_ATTRIBUTE *tmpl,
+		    CK_ULONG count, CK_OBJECT_HANDLE *out, hc_error *err);
+
 #endif
