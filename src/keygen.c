@@ -143,6 +143,10 @@ hc_rc hc_keygen(hc_session *s, const hc_keygen_params *p, hc_keygen_result *out,
 	spec.id = p->id;
 	spec.id_len = p->id_len;
 	spec.extractable = p->exportable;
+	spec.recipient = p->recipient;
+	if (p->recipient && p->type.ckk != CKK_RSA)
+		return hc_fail(err, HC_USAGE, "a backup recipient key is RSA (backups are sent to "
+			       "it with RSA-OAEP): use --type rsa:2048 or larger");
 	if (p->type.ckk == CKK_EC) {
 		rc = hc_keytype_ec_params(&p->type, &params, &params_len, err);
 		if (rc != HC_OK)

@@ -510,16 +510,24 @@ Test(backup, truncated_or_extended_files_are_refused)
 	free(data);
 }
 
-/* The recipient: an RSA key pair that may unwrap, made by pkcs11-tool on token "vault". */
+/* The recipient: an RSA key pair that may only unwrap, made by keygen --purpose recipient. */
 static void make_vault(void)
 {
+	char *usage;
+
 	ts_add_token("vault");
-	free(ts_sh("pkcs11-tool --module %s --token-label vault --login --pin %s --keypairgen "
-		   "--key-type rsa:2048 --label recipient --id 0101 --usage-wrap --usage-decrypt "
-		   ">/dev/null 2>&1 && pkcs11-tool --module %s --token-label vault --read-object "
-		   "--type pubkey --label recipient -o recipient.der 2>/dev/null && "
+	free(ts_sh("$HSMCERT --token pkcs11:token=vault keygen --label recipient --id 0101 "
+		   "--purpose recipient >/dev/null && pkcs11-tool --module %s --token-label vault "
+		   "--read-object --type pubkey --label recipient -o recipient.der 2>/dev/null && "
 		   "openssl pkey -pubin -inform DER -in recipient.der -out recipient.pem",
-		   TS_SOFTHSM, TS_PIN, TS_SOFTHSM));
+		   TS_SOFTHSM));
+	/* What pkcs11-tool sees: the private key unwraps and does nothing else. */
+	usage = ts_sh("pkcs11-tool --module %s --token-label vault --login --pin %s "
+		      "--list-objects --type privkey 2>/dev/null | grep 'Usage:'",
+		      TS_SOFTHSM, TS_PIN);
+	cr_assert(strstr(usage, "unwrap") && !strstr(usage, "sign") && !strstr(usage, "decrypt"),
+		  "%s", usage);
+	free(usage);
 }
 
 Test(backup, token_to_token_via_recipient_key)

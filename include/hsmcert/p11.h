@@ -192,6 +192,7 @@ typedef struct hc_keypair_spec {
 	const unsigned char *id; /* may be NULL: set later */
 	size_t id_len;
 	bool extractable;
+	bool recipient; /* an RSA key that receives backups: unwrap (public: wrap), no signing */
 } hc_keypair_spec;
 
 /* What keygen had to do to get a key the token accepts. */
