@@ -14,6 +14,7 @@ static const struct cli_command commands[] = {
 	{"keygen", cmd_keygen, usage_keygen, "generate a key pair inside the token"},
 	{"csr", cmd_csr, usage_csr, "certificate request signed by a key on the token"},
 	{"request", cmd_request, usage_request, "generate a key pair and its certificate request"},
+	{"show", cmd_show, usage_show, "describe certificates, requests, CRLs, PKCS#7, PKCS#12"},
 	{"provision", cmd_provision, usage_provision, "keys and requests for many entries of a plan"},
 	{"chain", cmd_chain, usage_chain, "assemble and verify the chain a server sends"},
 	{"import", cmd_import, usage_import, "store the CA's certificate next to its key"},

@@ -22,27 +22,8 @@
  */
 static void setup_pki(void)
 {
-	char dir[1024], *bin_dir;
-	const char *src = getenv("HSMCERT_SOURCE_DIR"), *bin = getenv("HSMCERT_BIN");
-	struct ts_result r;
-
 	ts_setup_empty();
-	cr_assert_not_null(src);
-	cr_assert_not_null(bin);
-	bin_dir = strdup(bin);
-	*strrchr(bin_dir, '/') = '\0';
-	snprintf(dir, sizeof(dir), "%s/testpki/shared", bin_dir);
-	free(bin_dir);
-	setenv("PKI", dir, 1);
-	setenv("TESTPKI", "", 1);
-	{
-		char script[1024];
-		snprintf(script, sizeof(script), "%s/scripts/testpki.sh", src);
-		setenv("TESTPKI", script, 1);
-	}
-	ts_run(&r, "\"$TESTPKI\" build \"$PKI\" 8080");
-	ts_assert_status(&r, 0);
-	ts_result_free(&r);
+	ts_use_testpki();
 }
 
 TestSuite(chain, .init = setup_pki, .fini = ts_teardown);

@@ -150,6 +150,20 @@ hc_rc hc_objects_find(hc_session *session, const CK_ATTRIBUTE *tmpl, CK_ULONG co
 hc_rc hc_attrs_get(hc_session *session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs,
 		   CK_ULONG count, hc_error *err);
 void hc_attrs_release(CK_ATTRIBUTE *attrs, CK_ULONG count);
+/*
+ * Whether an object, judged by the attributes that did come back (its class
+ * and key type), can have attribute `type` at all.
+ */
+typedef bool (*hc_attr_applicable_fn)(const CK_ATTRIBUTE *attrs, CK_ULONG count,
+				      CK_ATTRIBUTE_TYPE type);
+/*
+ * hc_attrs_get for templates that span object classes: a variable-size value
+ * that came back unavailable is asked for again (its size may have outgrown
+ * the first buffer) only when `applicable` says the object can have it, or
+ * the token answered CKR_BUFFER_TOO_SMALL. NULL: always ask again.
+ */
+hc_rc hc_attrs_get_applicable(hc_session *session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs,
+			      CK_ULONG count, hc_attr_applicable_fn applicable, hc_error *err);
 /* Raw C_GetAttributeValue on a caller-owned template (for probing): the CK_RV. */
 CK_RV hc_attrs_probe(hc_session *session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs,
 		     CK_ULONG count);
