@@ -94,6 +94,11 @@ static hc_rc enforce(hc_session *s, const hc_keypair_spec *spec, CK_OBJECT_HANDL
 				       err->has_ckr ? hc_ckr_name(err->ckr) : "unknown");
 		notes->extractable_cleared = true;
 	}
+	/* EXTRACTABLE cannot go false to true: a token that would not honour --exportable fails. */
+	if (spec->extractable && extractable != 1)
+		return hc_fail(err, HC_TOKEN,
+			       "the token made the private key non-extractable although "
+			       "--exportable was asked; key removed");
 	return HC_OK;
 }
 
