@@ -90,16 +90,25 @@ static hc_rc find_certificates(hc_session *session, hc_check_result *r, time_t n
 	hc_stored_cert *certs = NULL;
 	size_t n = 0, mine = 0, best = 0;
 	EVP_PKEY *pub = NULL;
+	hc_error ignored = {0};
 	hc_rc rc;
 
-	if ((rc = hc_key_public(session, &r->key, &pub, err)) != HC_OK ||
-	    (rc = hc_certstore_list(session, &certs, &n, err)) != HC_OK)
+	/*
+	 * Without its public half (an EC key whose public key object is gone) the
+	 * key's certificates are those with its CKA_ID; key_matches then proves it.
+	 */
+	if (hc_key_public(session, &r->key, &pub, &ignored) != HC_OK)
+		pub = NULL;
+	if ((rc = hc_certstore_list(session, &certs, &n, err)) != HC_OK)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		X509 *c = certs[i].cert;
+		bool same_id = r->key.id_len && certs[i].id_len == r->key.id_len &&
+			       memcmp(certs[i].id, r->key.id, r->key.id_len) == 0;
 		if (!c)
 			continue;
-		if (hc_public_keys_equal(X509_get0_pubkey(c), pub)) {
+		if (pub ? hc_public_keys_equal(X509_get0_pubkey(c), pub)
+			: same_id && X509_check_ca(c) == 0) {
 			if (mine++ == 0 || better(c, certs[best].cert, now))
 				best = i;
 		} else if (X509_check_ca(c) != 0 ||

@@ -133,8 +133,8 @@ static int remaining_ms(long long deadline)
 static hc_rc loopback_pair(int *server, int *client, int *port, long long deadline,
 			   hc_error *err)
 {
-	struct sockaddr_in addr = {.sin_family = AF_INET};
-	socklen_t len = sizeof(addr);
+	struct sockaddr_in addr = {.sin_family = AF_INET}, mine;
+	socklen_t len = sizeof(addr), mine_len = sizeof(mine);
 	struct pollfd pfd;
 	int lfd = -1;
 	hc_rc rc = HC_OK;
@@ -155,11 +155,32 @@ static hc_rc loopback_pair(int *server, int *client, int *port, long long deadli
 			     strerror(errno));
 		goto out;
 	}
-	pfd = (struct pollfd){.fd = lfd, .events = POLLIN};
-	if (poll(&pfd, 1, remaining_ms(deadline)) != 1 ||
-	    (*server = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
-		rc = hc_fail(err, HC_IO, "the loopback connection was not accepted: %s",
-			     errno ? strerror(errno) : "timed out");
+	if (getsockname(*client, (struct sockaddr *)&mine, &mine_len) != 0) {
+		rc = hc_fail(err, HC_IO, "loopback socket: %s", strerror(errno));
+		goto out;
+	}
+	/*
+	 * Only our own client may be served: another local process that raced to
+	 * the port would otherwise get a handshake signed with the token key.
+	 */
+	for (;;) {
+		struct sockaddr_in peer;
+		socklen_t peer_len = sizeof(peer);
+
+		errno = 0;
+		pfd = (struct pollfd){.fd = lfd, .events = POLLIN};
+		if (poll(&pfd, 1, remaining_ms(deadline)) != 1 ||
+		    (*server = accept4(lfd, (struct sockaddr *)&peer, &peer_len,
+				       SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0) {
+			rc = hc_fail(err, HC_IO, "the loopback connection was not accepted: %s",
+				     errno ? strerror(errno) : "timed out");
+			break;
+		}
+		if (peer.sin_port == mine.sin_port && peer.sin_addr.s_addr == mine.sin_addr.s_addr)
+			break;
+		close(*server);
+		*server = -1;
+	}
 out:
 	if (lfd >= 0)
 		close(lfd);

@@ -192,6 +192,21 @@ Test(check, key_that_does_not_sign_for_its_certificate_fails)
 	free(id_a);
 }
 
+/* An EC key whose public key object is gone: its certificate is found by id and proven. */
+Test(check, ec_key_without_public_key_object)
+{
+	json_t *doc;
+
+	web("ec:P-256", "now-1", "now+365", true);
+	free(ts_sh("pkcs11-tool --module %s --token-label test --login --pin %s --delete-object "
+		   "--type pubkey --label web >/dev/null 2>&1",
+		   TS_SOFTHSM, TS_PIN));
+	doc = ct_run_json(0, "check --key pkcs11:object=web --roots pki/root.crt --tls");
+	cr_assert_str_eq(outcome(doc, "key_matches"), "pass", "%s", detail(doc, "key_matches"));
+	cr_assert_str_eq(outcome(doc, "tls"), "pass", "%s", detail(doc, "tls"));
+	json_decref(doc);
+}
+
 Test(check, tls_through_the_p11kit_proxy)
 {
 	json_t *doc;

@@ -4,7 +4,7 @@
 # --list-objects --login and p11tool --list-all on the same token: whole
 # process, median wall time, ratio.
 
-LIST_BENCH_CERTS=${LIST_BENCH_CERTS:-200}
+LIST_BENCH_CERTS=${LIST_BENCH_CERTS:-100}
 
 # list_bench_token: the cached copy with certificates, made once.
 list_bench_token() {
