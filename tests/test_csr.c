@@ -359,6 +359,24 @@ Test(request, failed_signature_destroys_the_new_key)
 	cr_assert_eq(ts_count_objects(TS_TOKEN), 0);
 }
 
+/* If even the clean-up fails, the message says what is left and how to remove it. */
+Test(request, failed_cleanup_is_reported)
+{
+	struct ts_result r;
+
+	ts_run(&r, "HSMCERT_MODULE=%s HSMCERT_FAULT_FAIL=C_Sign,C_DestroyObject $HSMCERT request "
+		   "--label k --cn www.x.hk -o k.pem",
+		   getenv("HSMCERT_FAULTMOD"));
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "C_Sign failed"), "%s", r.err);
+	cr_assert(strstr(r.err, "could not be removed"), "%s", r.err);
+	cr_assert(strstr(r.err, "hsmcert delete pkcs11:"), "%s", r.err);
+	cr_assert(strstr(r.err, "object=k;type=private"), "%s", r.err);
+	ts_result_free(&r);
+	cr_assert_not(ts_exists("k.pem"));
+	cr_assert_eq(ts_count_objects(TS_TOKEN), 2);
+}
+
 Test(request, failed_write_destroys_the_new_key)
 {
 	struct ts_result r;
