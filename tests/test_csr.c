@@ -315,6 +315,21 @@ Test(csr, bad_inputs_change_nothing)
 	refused("csr --cn www.x.hk", 2, "--key URI is required");
 }
 
+/* A key that wants the PIN for every signature (smart cards' signing keys). */
+Test(csr, always_authenticate_key)
+{
+	char *text;
+
+	free(ts_sh("pkcs11-tool --module %s --token-label %s --login --pin %s --keypairgen "
+		   "--key-type rsa:2048 --label aa --id 0a --always-auth >/dev/null 2>&1",
+		   TS_SOFTHSM, TS_TOKEN, TS_PIN));
+	run_ok("$HSMCERT csr --key 'pkcs11:object=aa' --cn www.example.hk -o aa.pem");
+	text = openssl_text("aa.pem", "PEM");
+	assert_contains(text, "CN=www.example.hk");
+	free(text);
+	assert_same_public_key("aa.pem", "aa");
+}
+
 Test(csr, public_key_only_object)
 {
 	struct ts_result r;
