@@ -99,6 +99,12 @@ static bool rv_is_per_attribute(CK_RV rv)
 hc_rc hc_attrs_get(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs, CK_ULONG count,
 		   hc_error *err)
 {
+	return hc_attrs_get_applicable(s, object, attrs, count, NULL, err);
+}
+
+hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs,
+			      CK_ULONG count, hc_attr_applicable_fn applicable, hc_error *err)
+{
 	CK_ULONG *cap = calloc(count ? count : 1, sizeof(*cap));
 	CK_ATTRIBUTE *retry = NULL;
 	CK_ULONG nretry = 0;
@@ -128,6 +134,9 @@ hc_rc hc_attrs_get(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs, 
 	/*
 	 * Some value was unavailable. For a fixed-size attribute that is final; a
 	 * variable one may only have outgrown its guess: ask its size, fetch again.
+	 * When the token did not answer CKR_BUFFER_TOO_SMALL, attributes the object
+	 * cannot have (by its class and type) are not asked again: one round trip
+	 * per object in the usual case.
 	 */
 	retry = calloc(count, sizeof(*retry));
 	if (!retry) {
@@ -137,10 +146,14 @@ hc_rc hc_attrs_get(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs, 
 	for (CK_ULONG i = 0; i < count; i++) {
 		if (attrs[i].ulValueLen != CK_UNAVAILABLE_INFORMATION && attrs[i].ulValueLen <= cap[i])
 			continue;
-		mark_unavailable(&attrs[i]);
-		if (!fixed_size(attrs[i].type))
+		if (!fixed_size(attrs[i].type) &&
+		    (rv == CKR_BUFFER_TOO_SMALL || !applicable ||
+		     applicable(attrs, count, attrs[i].type)))
 			retry[nretry++] = (CK_ATTRIBUTE){attrs[i].type, NULL, 0};
 	}
+	for (CK_ULONG i = 0; i < count; i++)
+		if (attrs[i].ulValueLen == CK_UNAVAILABLE_INFORMATION || attrs[i].ulValueLen > cap[i])
+			mark_unavailable(&attrs[i]);
 	if (nretry == 0)
 		goto out;
 	rv = s->fn->C_GetAttributeValue(s->handle, object, retry, nretry);
@@ -148,14 +161,21 @@ hc_rc hc_attrs_get(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs, 
 		rc = hc_fail_p11(err, "C_GetAttributeValue", rv, "reading object attributes");
 		goto out;
 	}
-	for (CK_ULONG j = 0; j < nretry; j++) {
-		if (retry[j].ulValueLen == CK_UNAVAILABLE_INFORMATION)
-			continue;
-		retry[j].pValue = malloc(retry[j].ulValueLen ? retry[j].ulValueLen : 1);
-		if (!retry[j].pValue) {
-			rc = hc_fail(err, HC_IO, "out of memory");
-			goto out;
+	{
+		bool any = false;
+		for (CK_ULONG j = 0; j < nretry; j++) {
+			if (retry[j].ulValueLen == CK_UNAVAILABLE_INFORMATION)
+				continue;
+			retry[j].pValue = malloc(retry[j].ulValueLen ? retry[j].ulValueLen : 1);
+			if (!retry[j].pValue) {
+				rc = hc_fail(err, HC_IO, "out of memory");
+				goto out;
+			}
+			any = true;
 		}
+		/* Nothing has a value after all: no third round trip. */
+		if (!any)
+			goto out;
 	}
 	rv = s->fn->C_GetAttributeValue(s->handle, object, retry, nretry);
 	if (!rv_is_per_attribute(rv) || rv == CKR_BUFFER_TOO_SMALL) {

@@ -11,88 +11,72 @@
 
 /* ---- reading the objects --------------------------------------------- */
 
-static hc_rc find_class(hc_session *session, CK_OBJECT_CLASS cls, CK_OBJECT_HANDLE **handles,
-			size_t *count, hc_error *err)
-{
-	CK_ATTRIBUTE t = {CKA_CLASS, &cls, sizeof(cls)};
+/*
+ * Every object is read with one template: the key attributes hc_key_describe
+ * reads, then these. Certificates need a second call for CKA_VALUE, which on
+ * a key would be an attempt to read its secret.
+ */
+enum { U_CERT_TYPE = HC_KEY_ATTR_COUNT, U_CERT_CATEGORY, U_COUNT };
 
-	return hc_objects_find(session, &t, 1, handles, count, err);
+/* Room for one more element in a growing array. */
+static bool grow(void **array, size_t *cap, size_t count, size_t size)
+{
+	void *bigger;
+	size_t want = *cap ? *cap * 2 : 16;
+
+	if (count < *cap)
+		return true;
+	if (!(bigger = realloc(*array, want * size)))
+		return false;
+	*array = bigger;
+	*cap = want;
+	return true;
 }
 
-/* Every key object of one class, described. */
-static hc_rc load_keys(hc_session *session, CK_OBJECT_CLASS cls, hc_key_info **out,
-		       size_t *count, hc_error *err)
+static char *attr_string(const CK_ATTRIBUTE *a)
 {
-	CK_OBJECT_HANDLE *handles = NULL;
-	hc_key_info *keys = NULL;
-	size_t n = 0, done = 0;
-	hc_rc rc;
+	bool have = hc_attr_available(a);
+	char *s = calloc(1, have ? a->ulValueLen + 1 : 1);
 
-	*out = NULL;
-	*count = 0;
-	if ((rc = find_class(session, cls, &handles, &n, err)) != HC_OK)
-		return rc;
-	if (n && !(keys = calloc(n, sizeof(*keys)))) {
-		rc = hc_fail(err, HC_IO, "out of memory");
-		goto out;
-	}
-	for (; done < n; done++)
-		if ((rc = hc_key_describe(session, handles[done], &keys[done], err)) != HC_OK)
-			goto out;
-out:
-	free(handles);
-	if (rc != HC_OK) {
-		for (size_t i = 0; i < done; i++)
-			hc_key_info_clear(&keys[i]);
-		free(keys);
-		return rc;
-	}
-	*out = keys;
-	*count = n;
-	return HC_OK;
+	if (s && have)
+		memcpy(s, a->pValue, a->ulValueLen);
+	return s;
 }
 
-enum { C_TYPE, C_LABEL, C_ID, C_VALUE, C_CATEGORY, C_COUNT };
-
-static hc_rc describe_cert(hc_session *session, CK_OBJECT_HANDLE handle, hc_inv_cert *out,
-			   hc_error *err)
+static hc_rc describe_cert(hc_session *session, CK_OBJECT_HANDLE handle, CK_ATTRIBUTE *u,
+			   hc_inv_cert *out, hc_error *err)
 {
-	static const CK_ATTRIBUTE_TYPE types[C_COUNT] = {
-		CKA_CERTIFICATE_TYPE, CKA_LABEL, CKA_ID, CKA_VALUE, CKA_CERTIFICATE_CATEGORY,
-	};
-	CK_ATTRIBUTE a[C_COUNT];
+	CK_ATTRIBUTE value = {CKA_VALUE, NULL, 0};
+	CK_ATTRIBUTE *id = (CK_ATTRIBUTE *)hc_attr_find(u, U_COUNT, CKA_ID);
 	CK_ULONG v;
 	hc_rc rc;
 
 	memset(out, 0, sizeof(*out));
 	out->handle = handle;
 	out->key = HC_INV_NONE;
-	for (int i = 0; i < C_COUNT; i++)
-		a[i] = (CK_ATTRIBUTE){types[i], NULL, 0};
-	if ((rc = hc_attrs_get(session, handle, a, C_COUNT, err)) != HC_OK)
-		return rc;
-	out->cert_type = hc_attr_ulong(&a[C_TYPE], &v) ? v : CK_UNAVAILABLE_INFORMATION;
-	out->category = hc_attr_ulong(&a[C_CATEGORY], &v) ? v : CK_UNAVAILABLE_INFORMATION;
-	if (hc_attr_available(&a[C_VALUE]) &&
-	    (out->cert_type == CKC_X_509 || out->cert_type == CK_UNAVAILABLE_INFORMATION)) {
-		const unsigned char *p = a[C_VALUE].pValue;
-		out->x509 = d2i_X509(NULL, &p, (long)a[C_VALUE].ulValueLen);
+	out->cert_type = hc_attr_ulong(&u[U_CERT_TYPE], &v) ? v : CK_UNAVAILABLE_INFORMATION;
+	out->category = hc_attr_ulong(&u[U_CERT_CATEGORY], &v) ? v : CK_UNAVAILABLE_INFORMATION;
+	out->label = attr_string(hc_attr_find(u, U_COUNT, CKA_LABEL));
+	if (hc_attr_available(id)) {
+		out->id = id->pValue;
+		out->id_len = id->ulValueLen;
+		id->pValue = NULL;
 	}
-	out->label = calloc(1, hc_attr_available(&a[C_LABEL]) ? a[C_LABEL].ulValueLen + 1 : 1);
-	if (out->label && hc_attr_available(&a[C_LABEL]))
-		memcpy(out->label, a[C_LABEL].pValue, a[C_LABEL].ulValueLen);
-	if (hc_attr_available(&a[C_ID])) {
-		out->id = a[C_ID].pValue;
-		out->id_len = a[C_ID].ulValueLen;
-		a[C_ID].pValue = NULL;
-	}
-	hc_attrs_release(a, C_COUNT);
-	out->authority = out->category == 2 /* CK_CERTIFICATE_CATEGORY_AUTHORITY */ ||
-			 (out->x509 && X509_check_ca(out->x509) == 1);
 	out->uri = hc_uri_for_object(&hc_session_slot(session)->token, CKO_CERTIFICATE,
-				     out->label, out->id, out->id_len);
+				     out->label ? out->label : "", out->id, out->id_len);
 	if (!out->label || !out->uri)
 		return hc_fail(err, HC_IO, "out of memory");
+	if (out->cert_type != CKC_X_509 && out->cert_type != CK_UNAVAILABLE_INFORMATION)
+		return HC_OK;
+	if ((rc = hc_attrs_get(session, handle, &value, 1, err)) != HC_OK)
+		return rc;
+	if (hc_attr_available(&value)) {
+		const unsigned char *p = value.pValue;
+		out->x509 = d2i_X509(NULL, &p, (long)value.ulValueLen);
+	}
+	hc_attrs_release(&value, 1);
+	out->authority = out->category == 2 /* CK_CERTIFICATE_CATEGORY_AUTHORITY */ ||
+			 (out->x509 && X509_check_ca(out->x509) == 1);
 	return HC_OK;
 }
 
@@ -105,27 +89,65 @@ static void cert_clear(hc_inv_cert *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static hc_rc load_certs(hc_session *session, hc_inventory *inv, hc_error *err)
-{
-	CK_OBJECT_HANDLE *handles = NULL;
-	size_t n = 0;
-	hc_rc rc;
+/* Capacities of the inventory's growing arrays while it is read. */
+struct caps {
+	size_t keys, secret, public_, certs;
+};
 
-	if ((rc = find_class(session, CKO_CERTIFICATE, &handles, &n, err)) != HC_OK)
+/* Read one object and file it under its class; other classes are passed over. */
+static hc_rc load_object(hc_session *session, CK_OBJECT_HANDLE handle, hc_inventory *inv,
+			 struct caps *caps, hc_error *err)
+{
+	CK_ATTRIBUTE u[U_COUNT];
+	CK_ULONG cls;
+	hc_key_info *key = NULL;
+	hc_rc rc = HC_OK;
+
+	for (int i = 0; i < U_COUNT; i++)
+		u[i] = (CK_ATTRIBUTE){i < HC_KEY_ATTR_COUNT ? hc_key_attr_types[i]
+				      : i == U_CERT_TYPE   ? CKA_CERTIFICATE_TYPE
+							   : CKA_CERTIFICATE_CATEGORY,
+				      NULL, 0};
+	rc = hc_attrs_get_applicable(session, handle, u, U_COUNT, hc_key_attr_applicable, err);
+	if (rc != HC_OK)
 		return rc;
-	if (n && !(inv->certs = calloc(n, sizeof(*inv->certs)))) {
-		rc = hc_fail(err, HC_IO, "out of memory");
-		goto out;
+	if (!hc_attr_ulong(&u[0], &cls))
+		cls = CK_UNAVAILABLE_INFORMATION;
+	switch (cls) {
+	case CKO_PRIVATE_KEY:
+		if (!grow((void **)&inv->keys, &caps->keys, inv->key_count, sizeof(*inv->keys)))
+			goto oom;
+		memset(&inv->keys[inv->key_count], 0, sizeof(*inv->keys));
+		inv->keys[inv->key_count].public_key = HC_INV_NONE;
+		key = &inv->keys[inv->key_count++].info;
+		break;
+	case CKO_SECRET_KEY:
+		if (!grow((void **)&inv->secret_keys, &caps->secret, inv->secret_count,
+			  sizeof(*inv->secret_keys)))
+			goto oom;
+		key = &inv->secret_keys[inv->secret_count++];
+		break;
+	case CKO_PUBLIC_KEY:
+		if (!grow((void **)&inv->public_keys, &caps->public_, inv->public_count,
+			  sizeof(*inv->public_keys)))
+			goto oom;
+		key = &inv->public_keys[inv->public_count++];
+		break;
+	case CKO_CERTIFICATE:
+		if (!grow((void **)&inv->certs, &caps->certs, inv->cert_count, sizeof(*inv->certs)))
+			goto oom;
+		rc = describe_cert(session, handle, u, &inv->certs[inv->cert_count++], err);
+		break;
+	default:
+		break;
 	}
-	/* Counted as they come, so hc_inventory_clear frees exactly what was made. */
-	for (size_t i = 0; i < n; i++) {
-		inv->cert_count = i + 1;
-		if ((rc = describe_cert(session, handles[i], &inv->certs[i], err)) != HC_OK)
-			goto out;
-	}
-out:
-	free(handles);
+	if (key)
+		rc = hc_key_info_from_attrs(session, handle, u, key, err);
+	hc_attrs_release(u, U_COUNT);
 	return rc;
+oom:
+	hc_attrs_release(u, U_COUNT);
+	return hc_fail(err, HC_IO, "out of memory");
 }
 
 /* ---- public halves ----------------------------------------------------- */
@@ -455,36 +477,24 @@ out:
 
 hc_rc hc_inventory_load(hc_session *session, hc_inventory *out, hc_error *err)
 {
-	hc_key_info *privs = NULL;
-	size_t npriv = 0;
+	CK_OBJECT_HANDLE *handles = NULL;
+	struct caps caps = {0};
+	size_t n = 0;
 	hc_rc rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = load_keys(session, CKO_PRIVATE_KEY, &privs, &npriv, err)) != HC_OK)
+	/* One search for everything: each search costs the token a pass over all objects. */
+	if ((rc = hc_objects_find(session, NULL, 0, &handles, &n, err)) != HC_OK)
 		goto fail;
-	if (npriv && !(out->keys = calloc(npriv, sizeof(*out->keys)))) {
-		for (size_t i = 0; i < npriv; i++)
-			hc_key_info_clear(&privs[i]);
-		free(privs);
-		rc = hc_fail(err, HC_IO, "out of memory");
+	for (size_t i = 0; i < n; i++)
+		if ((rc = load_object(session, handles[i], out, &caps, err)) != HC_OK)
+			goto fail;
+	if ((rc = pair_public_keys(out, err)) != HC_OK || (rc = pair_certs(out, err)) != HC_OK)
 		goto fail;
-	}
-	for (size_t i = 0; i < npriv; i++) {
-		out->keys[i].info = privs[i];
-		out->keys[i].public_key = HC_INV_NONE;
-	}
-	out->key_count = npriv;
-	free(privs);
-
-	if ((rc = load_keys(session, CKO_SECRET_KEY, &out->secret_keys, &out->secret_count,
-			    err)) != HC_OK ||
-	    (rc = load_keys(session, CKO_PUBLIC_KEY, &out->public_keys, &out->public_count,
-			    err)) != HC_OK ||
-	    (rc = load_certs(session, out, err)) != HC_OK ||
-	    (rc = pair_public_keys(out, err)) != HC_OK || (rc = pair_certs(out, err)) != HC_OK)
-		goto fail;
+	free(handles);
 	return HC_OK;
 fail:
+	free(handles);
 	hc_inventory_clear(out);
 	return rc;
 }

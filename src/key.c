@@ -47,6 +47,8 @@ void hc_keytype_format(const hc_keytype *type, char *out, size_t len)
 		snprintf(out, len, "ec:%s", EC_curve_nid2nist(type->curve_nid)
 						    ? EC_curve_nid2nist(type->curve_nid)
 						    : OBJ_nid2sn(type->curve_nid));
+	else if (type->ckk == CKK_AES && type->bits)
+		snprintf(out, len, "aes:%u", type->bits);
 	else if (type->ckk == CKK_RSA)
 		snprintf(out, len, "rsa");
 	else if (type->ckk == CKK_EC)
@@ -96,7 +98,10 @@ static unsigned char *take(CK_ATTRIBUTE *a, size_t *len)
 	*len = 0;
 	if (!hc_attr_available(a))
 		return NULL;
-	v = a->pValue;
+	/* The first buffer was a guess: keep only what the value needs. */
+	v = realloc(a->pValue, a->ulValueLen ? a->ulValueLen : 1);
+	if (!v)
+		v = a->pValue;
 	*len = a->ulValueLen;
 	a->pValue = NULL;
 	return v;
@@ -109,29 +114,65 @@ enum {
 	A_MODULUS, A_PUBLIC_EXPONENT, A_EC_PARAMS, A_EC_POINT, A_VALUE_LEN, A_COUNT
 };
 
+const CK_ATTRIBUTE_TYPE hc_key_attr_types[HC_KEY_ATTR_COUNT] = {
+	CKA_CLASS, CKA_KEY_TYPE, CKA_LABEL, CKA_ID, CKA_TOKEN, CKA_PRIVATE,
+	CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE,
+	CKA_LOCAL, CKA_MODIFIABLE, CKA_COPYABLE, CKA_DESTROYABLE, CKA_WRAP_WITH_TRUSTED,
+	CKA_ALWAYS_AUTHENTICATE, CKA_KEY_GEN_MECHANISM, CKA_MODULUS, CKA_PUBLIC_EXPONENT,
+	CKA_EC_PARAMS, CKA_EC_POINT, CKA_VALUE_LEN,
+};
+_Static_assert(A_COUNT == HC_KEY_ATTR_COUNT, "hc_key_attr_types and A_* differ");
+
+bool hc_key_attr_applicable(const CK_ATTRIBUTE *attrs, CK_ULONG count, CK_ATTRIBUTE_TYPE type)
+{
+	CK_ULONG cls, ckk;
+	bool key;
+
+	if (!hc_attr_ulong(hc_attr_find(attrs, count, CKA_CLASS), &cls))
+		return true;
+	key = cls == CKO_PRIVATE_KEY || cls == CKO_PUBLIC_KEY || cls == CKO_SECRET_KEY;
+	if (!hc_attr_ulong(hc_attr_find(attrs, count, CKA_KEY_TYPE), &ckk))
+		ckk = CK_UNAVAILABLE_INFORMATION;
+	switch (type) {
+	case CKA_MODULUS:
+	case CKA_PUBLIC_EXPONENT:
+		return (cls == CKO_PRIVATE_KEY || cls == CKO_PUBLIC_KEY) &&
+		       (ckk == CKK_RSA || ckk == CK_UNAVAILABLE_INFORMATION);
+	case CKA_EC_PARAMS:
+		return (cls == CKO_PRIVATE_KEY || cls == CKO_PUBLIC_KEY) &&
+		       (ckk == CKK_EC || ckk == CK_UNAVAILABLE_INFORMATION);
+	case CKA_EC_POINT: /* on the public key; private keys have no point */
+		return cls == CKO_PUBLIC_KEY && (ckk == CKK_EC || ckk == CK_UNAVAILABLE_INFORMATION);
+	case CKA_VALUE:
+		return !key || cls == CKO_SECRET_KEY;
+	default:
+		return true;
+	}
+}
+
 hc_rc hc_key_describe(hc_session *session, CK_OBJECT_HANDLE object, hc_key_info *out,
 		      hc_error *err)
 {
-	static const CK_ATTRIBUTE_TYPE types[A_COUNT] = {
-		CKA_CLASS, CKA_KEY_TYPE, CKA_LABEL, CKA_ID, CKA_TOKEN, CKA_PRIVATE,
-		CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE,
-		CKA_LOCAL, CKA_MODIFIABLE, CKA_COPYABLE, CKA_DESTROYABLE, CKA_WRAP_WITH_TRUSTED,
-		CKA_ALWAYS_AUTHENTICATE, CKA_KEY_GEN_MECHANISM, CKA_MODULUS, CKA_PUBLIC_EXPONENT,
-		CKA_EC_PARAMS, CKA_EC_POINT, CKA_VALUE_LEN,
-	};
 	CK_ATTRIBUTE a[A_COUNT];
-	CK_ULONG v;
-	size_t label_len;
-	char *label;
 	hc_rc rc;
 
 	memset(out, 0, sizeof(*out));
 	for (int i = 0; i < A_COUNT; i++)
-		a[i] = (CK_ATTRIBUTE){types[i], NULL, 0};
-	rc = hc_attrs_get(session, object, a, A_COUNT, err);
+		a[i] = (CK_ATTRIBUTE){hc_key_attr_types[i], NULL, 0};
+	rc = hc_attrs_get_applicable(session, object, a, A_COUNT, hc_key_attr_applicable, err);
 	if (rc != HC_OK)
 		return rc;
+	return hc_key_info_from_attrs(session, object, a, out, err);
+}
 
+hc_rc hc_key_info_from_attrs(hc_session *session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *a,
+			     hc_key_info *out, hc_error *err)
+{
+	CK_ULONG v;
+	size_t label_len;
+	char *label;
+
+	memset(out, 0, sizeof(*out));
 	out->handle = object;
 	out->cls = hc_attr_ulong(&a[A_CLASS], &v) ? v : CK_UNAVAILABLE_INFORMATION;
 	out->type.ckk = hc_attr_ulong(&a[A_KEY_TYPE], &v) ? v : CK_UNAVAILABLE_INFORMATION;

@@ -21,6 +21,8 @@ static const struct cli_command commands[] = {
 	{"list", cmd_list, usage_list, "keys and certificates on the token, with status"},
 	{"check", cmd_check, usage_check, "prove a key, its certificate and chain work (--tls)"},
 	{"delete", cmd_delete, usage_delete, "destroy keys and certificates a URI names"},
+	{"backup", cmd_backup, usage_backup, "save keys wrapped: encrypted backup or PKCS#12"},
+	{"restore", cmd_restore, usage_restore, "restore a backup or PKCS#12 into the token"},
 	{"audit", cmd_audit, usage_audit, "report whether keys can leave the token"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

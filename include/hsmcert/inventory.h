@@ -1,8 +1,10 @@
 /*
  * A token's inventory (SPEC: list, audit): every private, secret and public
- * key and every certificate, each read with one C_GetAttributeValue after one
- * batched search per object class, and private keys paired with their
- * certificates in memory.
+ * key and every certificate, found by one batched search for all objects (a
+ * search makes some tokens, SoftHSM2 among them, revisit every object, so one
+ * search beats one per class) and each read with one C_GetAttributeValue
+ * (certificates one more, for CKA_VALUE); private keys are then paired with
+ * their certificates in memory, with sorted digests: no per-key searches.
  *
  * Pairing is by key: a certificate belongs to a private key when its public
  * key is the key's public half (RSA modulus and exponent, which the private
@@ -67,8 +69,8 @@ typedef struct hc_inventory {
 
 /*
  * Read the whole inventory through `session`. Private objects are seen only
- * when the session is logged in. Object handles come from one batched search
- * per class; attributes from one C_GetAttributeValue per object.
+ * when the session is logged in. Other object classes (data objects, ...)
+ * are passed over. Nothing on the token is changed.
  */
 hc_rc hc_inventory_load(hc_session *session, hc_inventory *out, hc_error *err);
 void hc_inventory_clear(hc_inventory *inv);

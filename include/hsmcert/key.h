@@ -43,6 +43,19 @@ typedef struct hc_key_info {
 
 hc_rc hc_key_describe(hc_session *session, CK_OBJECT_HANDLE object, hc_key_info *out,
 		      hc_error *err);
+
+/*
+ * For callers that read a key's attributes together with others (the
+ * inventory reads every object with one template): the attributes
+ * hc_key_describe reads, first in a template and in this order; then
+ * hc_key_info_from_attrs takes the values (and releases those attributes).
+ */
+#define HC_KEY_ATTR_COUNT 22
+extern const CK_ATTRIBUTE_TYPE hc_key_attr_types[HC_KEY_ATTR_COUNT];
+hc_rc hc_key_info_from_attrs(hc_session *session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs,
+			     hc_key_info *out, hc_error *err);
+/* hc_attr_applicable_fn for key templates: RSA parts on RSA keys, the EC point on public keys. */
+bool hc_key_attr_applicable(const CK_ATTRIBUTE *attrs, CK_ULONG count, CK_ATTRIBUTE_TYPE type);
 void hc_key_info_clear(hc_key_info *info);
 
 /* The public key object that pairs with a private key (same CKA_ID and key type). */

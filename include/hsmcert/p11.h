@@ -150,6 +150,20 @@ hc_rc hc_objects_find(hc_session *session, const CK_ATTRIBUTE *tmpl, CK_ULONG co
 hc_rc hc_attrs_get(hc_session *session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs,
 		   CK_ULONG count, hc_error *err);
 void hc_attrs_release(CK_ATTRIBUTE *attrs, CK_ULONG count);
+/*
+ * Whether an object, judged by the attributes that did come back (its class
+ * and key type), can have attribute `type` at all.
+ */
+typedef bool (*hc_attr_applicable_fn)(const CK_ATTRIBUTE *attrs, CK_ULONG count,
+				      CK_ATTRIBUTE_TYPE type);
+/*
+ * hc_attrs_get for templates that span object classes: a variable-size value
+ * that came back unavailable is asked for again (its size may have outgrown
+ * the first buffer) only when `applicable` says the object can have it, or
+ * the token answered CKR_BUFFER_TOO_SMALL. NULL: always ask again.
+ */
+hc_rc hc_attrs_get_applicable(hc_session *session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs,
+			      CK_ULONG count, hc_attr_applicable_fn applicable, hc_error *err);
 /* Raw C_GetAttributeValue on a caller-owned template (for probing): the CK_RV. */
 CK_RV hc_attrs_probe(hc_session *session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs,
 		     CK_ULONG count);
@@ -178,6 +192,7 @@ typedef struct hc_keypair_spec {
 	const unsigned char *id; /* may be NULL: set later */
 	size_t id_len;
 	bool extractable;
+	bool recipient; /* an RSA key that receives backups: unwrap (public: wrap), no signing */
 } hc_keypair_spec;
 
 /* What keygen had to do to get a key the token accepts. */
@@ -226,5 +241,10 @@ hc_rc hc_key_generate(hc_session *session, CK_MECHANISM *mech, CK_ATTRIBUTE *tmp
 hc_rc hc_key_wrap(hc_session *session, CK_MECHANISM *mech, CK_OBJECT_HANDLE wrapping,
 		  CK_OBJECT_HANDLE key, unsigned char **wrapped, size_t *wrapped_len,
 		  hc_error *err);
+
+/* C_UnwrapKey into a new object described by tmpl (CKA_KEY_TYPE included). */
+hc_rc hc_key_unwrap(hc_session *session, CK_MECHANISM *mech, CK_OBJECT_HANDLE unwrapping,
+		    const unsigned char *wrapped, size_t wrapped_len, CK_ATTRIBUTE *tmpl,
+		    CK_ULONG count, CK_OBJECT_HANDLE *out, hc_error *err);
 
 #endif

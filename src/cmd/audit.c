@@ -55,6 +55,20 @@ static void cert_not_after(const hc_inv_cert *c, char out[21])
 		hc_time_iso8601(hc_asn1_time_to_time(X509_get0_notAfter(c->x509)), out);
 }
 
+/*
+ * A token's text (labels, subjects) as it is safe to print on a terminal:
+ * control characters become '?', so a label cannot rewrite the report.
+ */
+static const char *printable(const char *text, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (; text && *text && n + 1 < len; text++)
+		buf[n++] = (unsigned char)*text < 0x20 || *text == 0x7f ? '?' : *text;
+	buf[n] = '\0';
+	return buf;
+}
+
 static const char *verdict(const hc_audit_report *r, const hc_audit_key *k)
 {
 	if (r->options.policy == HC_POLICY_NONE)
@@ -270,16 +284,16 @@ static const struct {
 #define N_FLAGS (sizeof(flag_columns) / sizeof(flag_columns[0]))
 #define N_COLS (COL_FIRST_FLAG + N_FLAGS + 2) /* + GEN-MECH, VERDICT */
 
-/* The row's cells; `type` and `mech` are the caller's buffers. */
+/* The row's cells; `type`, `mech` and `label` are the caller's buffers. */
 static void row_cells(const hc_audit_report *r, const hc_audit_key *k, const char **cells,
-		      char type[32], char mech[48])
+		      char type[32], char mech[48], char label[128])
 {
 	hc_keytype_format(&k->key->type, type, 32);
 	snprintf(mech, 48, "%s",
 		 k->key->key_gen_mechanism == CK_UNAVAILABLE_INFORMATION
 			 ? "unknown"
 			 : hc_ckm_name(k->key->key_gen_mechanism));
-	cells[COL_LABEL] = k->key->label[0] ? k->key->label : "(no label)";
+	cells[COL_LABEL] = k->key->label[0] ? printable(k->key->label, label, 128) : "(no label)";
 	cells[COL_CLASS] = k->key->cls == CKO_SECRET_KEY ? "secret" : "private";
 	cells[COL_TYPE] = type;
 	for (size_t i = 0; i < N_FLAGS; i++)
@@ -300,7 +314,7 @@ static void print_table(const hc_audit_report *r)
 {
 	const char *cells[N_COLS];
 	size_t width[N_COLS];
-	char type[32], mech[48];
+	char type[32], mech[48], label[128];
 
 	cells[COL_LABEL] = "LABEL";
 	cells[COL_CLASS] = "CLASS";
@@ -313,14 +327,14 @@ static void print_table(const hc_audit_report *r)
 		width[c] = strlen(cells[c]);
 	for (size_t i = 0; i < r->key_count; i++) {
 		const char *row[N_COLS];
-		row_cells(r, &r->keys[i], row, type, mech);
+		row_cells(r, &r->keys[i], row, type, mech, label);
 		for (size_t c = 0; c < N_COLS; c++)
 			if (strlen(row[c]) > width[c])
 				width[c] = strlen(row[c]);
 	}
 	print_row(cells, width);
 	for (size_t i = 0; i < r->key_count; i++) {
-		row_cells(r, &r->keys[i], cells, type, mech);
+		row_cells(r, &r->keys[i], cells, type, mech, label);
 		print_row(cells, width);
 	}
 	printf("\n");
@@ -332,10 +346,17 @@ static void print_table(const hc_audit_report *r)
 static void print_probe(const hc_audit_report *r, const hc_audit_probe *p)
 {
 	printf("    %-14s", "Probe");
-	for (size_t i = 0; i < p->read_count; i++)
-		printf("%s%s: %s%s", i ? ", " : "", hc_cka_name(p->reads[i].type),
-		       hc_ckr_name(p->reads[i].rv), p->reads[i].readable ? " (READ)" : "");
-	printf("\n    %-14s", "");
+	/* Reads that got the same answer share one line: "A, B, C: CKR_...". */
+	for (size_t i = 0; i < p->read_count; i++) {
+		bool last = i + 1 == p->read_count || p->reads[i + 1].rv != p->reads[i].rv ||
+			    p->reads[i + 1].readable != p->reads[i].readable;
+		printf("%s", hc_cka_name(p->reads[i].type));
+		if (!last)
+			printf(", ");
+		else
+			printf(": %s%s\n    %-14s", hc_ckr_name(p->reads[i].rv),
+			       p->reads[i].readable ? " (READ IN THE CLEAR)" : "", "");
+	}
 	if (p->wrap_tried)
 		printf("C_WrapKey %s: %s", hc_ckm_name(r->wrap_mechanism), hc_ckr_name(p->wrap_rv));
 	else
@@ -351,8 +372,10 @@ static void print_key_details(const hc_audit_report *r, const hc_audit_key *k)
 {
 	char *id = hc_hex_encode(k->key->id ? k->key->id : (const unsigned char *)"",
 				 k->key->id_len);
+	char text[512];
 
-	printf("\n%s (%s key): %s", k->key->label[0] ? k->key->label : "(no label)",
+	printf("\n%s (%s key): %s",
+	       k->key->label[0] ? printable(k->key->label, text, sizeof(text)) : "(no label)",
 	       k->key->cls == CKO_SECRET_KEY ? "secret" : "private", verdict(r, k));
 	for (size_t i = 0; i < k->reason_count; i++)
 		printf("%s%s", i ? ", " : ": ", k->reasons[i]);
@@ -364,7 +387,8 @@ static void print_key_details(const hc_audit_report *r, const hc_audit_key *k)
 		char not_after[21];
 		cert_not_after(c, not_after);
 		printf("    %-14s%s, not after %s (paired by %s)\n", "Certificate",
-		       subject ? subject : "(not an X.509 certificate)",
+		       subject ? printable(subject, text, sizeof(text))
+			       : "(not an X.509 certificate)",
 		       not_after[0] ? not_after : "unknown", hc_inv_match_name(c->match));
 		free(subject);
 	}
@@ -384,7 +408,8 @@ static void print_text(const struct cli_token *t, const hc_audit_report *r)
 	HC_P11_STRING(ti->manufacturerID, manufacturer);
 	HC_P11_STRING(ti->model, model);
 	HC_P11_STRING(ti->serialNumber, serial);
-	printf("Key audit of token '%s' at %s by hsmcert %s\n\n", t->label, when, HSMCERT_VERSION);
+	printf("Key audit of token '%s' at %s by hsmcert %s\n\n",
+	       printable(t->label, desc, sizeof(desc)), when, HSMCERT_VERSION);
 	printf("%-12s%s %s, serial %s, firmware %u.%u, hardware %u.%u\n", "Token", manufacturer,
 	       model, serial, ti->firmwareVersion.major, ti->firmwareVersion.minor,
 	       ti->hardwareVersion.major, ti->hardwareVersion.minor);
@@ -419,8 +444,9 @@ static void print_text(const struct cli_token *t, const hc_audit_report *r)
 	for (size_t i = 0; i < r->inventory.orphan_count; i++) {
 		const hc_inv_cert *c = &r->inventory.certs[r->inventory.orphans[i]];
 		char *subject = cert_subject(c);
+		char text[512];
 		printf("%sOrphan certificate (no key on the token): %s  %s\n", i ? "" : "\n",
-		       subject ? subject : c->label, c->uri);
+		       printable(subject ? subject : c->label, text, sizeof(text)), c->uri);
 		free(subject);
 	}
 	printf("\n");
@@ -430,6 +456,9 @@ static void print_text(const struct cli_token *t, const hc_audit_report *r)
 	else if (r->violations)
 		printf("Result: FAIL: %zu of %zu key%s violate%s the %s policy\n", r->violations,
 		       r->key_count, r->key_count == 1 ? "" : "s", r->violations == 1 ? "s" : "",
+		       hc_audit_policy_name(r->options.policy));
+	else if (r->key_count == 0)
+		printf("Result: PASS: no keys, nothing violates the %s policy\n",
 		       hc_audit_policy_name(r->options.policy));
 	else
 		printf("Result: PASS: %s%zu key%s meet%s the %s policy\n",

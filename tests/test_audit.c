@@ -1,0 +1,513 @@
+/*
+ * audit end to end against SoftHSM2: verdicts and reasons, JSON attributes
+ * cross-checked with pkcs11-tool, exit codes, probe evidence, and that the
+ * token is left exactly as it was.
+ */
+#include "support.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+TestSuite(audit, .init = ts_setup_token, .fini = ts_teardown);
+
+#define P11TOOL "pkcs11-tool --module " TS_SOFTHSM " --token-label " TS_TOKEN " --login --pin " TS_PIN
+
+static void sh_ok(const char *cmd)
+{
+	free(ts_sh("%s", cmd));
+}
+
+static json_t *audit_json(struct ts_result *r, const char *args, int want_status)
+{
+	json_error_t jerr;
+	json_t *doc;
+
+	ts_run(r, "$HSMCERT audit --json %s", args);
+	ts_assert_status(r, want_status);
+	doc = json_loads(r->out, 0, &jerr);
+	cr_assert_not_null(doc, "not JSON (%s): %s", jerr.text, r->out);
+	return doc;
+}
+
+static json_t *key_named(json_t *doc, const char *label)
+{
+	size_t i;
+	json_t *k;
+
+	json_array_foreach(json_object_get(doc, "keys"), i, k) {
+		if (strcmp(json_string_value(json_object_get(k, "label")), label) == 0)
+			return k;
+	}
+	cr_assert_fail("no key '%s' in the report", label);
+	return NULL;
+}
+
+static bool has_reason(json_t *key, const char *reason)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(json_object_get(key, "reasons"), i, v) {
+		if (strcmp(json_string_value(v), reason) == 0)
+			return true;
+	}
+	return false;
+}
+
+static const char *attr_ckr(json_t *probe_reads, const char *attribute)
+{
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(probe_reads, i, v) {
+		if (strcmp(json_string_value(json_object_get(v, "attribute")), attribute) == 0)
+			return json_string_value(json_object_get(v, "ckr"));
+	}
+	cr_assert_fail("no probe of %s", attribute);
+	return NULL;
+}
+
+/* The imported key: made by OpenSSL, written to the token by pkcs11-tool. */
+static void write_imported_key(const char *label)
+{
+	char cmd[512];
+
+	snprintf(cmd, sizeof(cmd),
+		 "openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -outform DER "
+		 "-out %s.der 2>/dev/null && " P11TOOL
+		 " --write-object %s.der --type privkey --label %s --id 77 >/dev/null 2>&1",
+		 label, label, label);
+	sh_ok(cmd);
+}
+
+static void keygen(const char *args)
+{
+	struct ts_result r;
+	ts_run(&r, "$HSMCERT keygen %s", args);
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+}
+
+/* Everything pkcs11-tool says about the token's objects, to compare before and after. */
+static char *token_listing(void)
+{
+	return ts_sh(P11TOOL " --list-objects 2>/dev/null");
+}
+
+Test(audit, generated_non_exportable_key_passes)
+{
+	struct ts_result r;
+	json_t *doc, *k, *attrs;
+
+	keygen("--label web");
+	doc = audit_json(&r, "", 0);
+	k = key_named(doc, "web");
+	attrs = json_object_get(k, "attributes");
+	cr_assert_str_eq(json_string_value(json_object_get(k, "verdict")), "pass");
+	cr_assert_eq(json_array_size(json_object_get(k, "reasons")), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(k, "class")), "private_key");
+	cr_assert_str_eq(json_string_value(json_object_get(k, "type")), "rsa:2048");
+	cr_assert_eq(json_integer_value(json_object_get(k, "bits")), 2048);
+	cr_assert_str_eq(json_string_value(json_object_get(attrs, "key_gen_mechanism")),
+			 "CKM_RSA_PKCS_KEY_PAIR_GEN");
+	cr_assert(strstr(json_string_value(json_object_get(k, "uri")), "object=web;type=private"));
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "summary"),
+							   "result")),
+			 "pass");
+	cr_assert(json_is_true(json_object_get(json_object_get(doc, "audit"), "logged_in")));
+	json_decref(doc);
+	ts_result_free(&r);
+}
+
+Test(audit, exportable_key_fails_naming_extractable)
+{
+	struct ts_result r;
+	json_t *doc, *k;
+
+	keygen("--label good");
+	keygen("--label exp --exportable");
+	doc = audit_json(&r, "", 1);
+	k = key_named(doc, "exp");
+	cr_assert_str_eq(json_string_value(json_object_get(k, "verdict")), "fail");
+	cr_assert(has_reason(k, "extractable"), "%s", r.out);
+	cr_assert(has_reason(k, "was once extractable"), "%s", r.out);
+	cr_assert_not(has_reason(k, "imported: not local"));
+	cr_assert_str_eq(json_string_value(json_object_get(key_named(doc, "good"), "verdict")),
+			 "pass");
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(doc, "summary"),
+							"failed")),
+		     1);
+	json_decref(doc);
+	ts_result_free(&r);
+
+	/* The text report names it too, in the table and in the key's line. */
+	ts_run(&r, "$HSMCERT audit");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.out, "exp (private key): FAIL: extractable, was once extractable"), "%s",
+		  r.out);
+	cr_assert(strstr(r.out, "Result: FAIL: 1 of 2 keys violate"), "%s", r.out);
+	ts_result_free(&r);
+}
+
+Test(audit, imported_key_fails_not_local)
+{
+	struct ts_result r;
+	json_t *doc, *k, *attrs;
+
+	write_imported_key("outside");
+	doc = audit_json(&r, "", 1);
+	k = key_named(doc, "outside");
+	attrs = json_object_get(k, "attributes");
+	cr_assert(has_reason(k, "imported: not local"), "%s", r.out);
+	cr_assert(has_reason(k, "not always sensitive"), "%s", r.out);
+	cr_assert(has_reason(k, "was once extractable"), "%s", r.out);
+	cr_assert(json_is_false(json_object_get(attrs, "local")));
+	/* Not generated here: no mechanism on record, reported as unknown (null). */
+	cr_assert(json_is_null(json_object_get(attrs, "key_gen_mechanism")));
+	json_decref(doc);
+	ts_result_free(&r);
+}
+
+/* A field ("Access", "ID") of the private key labelled `label`, as pkcs11-tool lists it. */
+static char *privkey_field(const char *label, const char *field)
+{
+	return ts_sh(P11TOOL " --list-objects --type privkey 2>/dev/null | awk -v want='%s' "
+			     "-v field='%s:' '/^Private Key Object/ {label=\"\"} "
+			     "$1 == \"label:\" {label=$2} "
+			     "label == want && $1 == field {sub(/^ *[A-Za-z]+: */, \"\"); "
+			     "printf \"%%s\", $0}'",
+		     label, field);
+}
+
+/* Whether a comma-separated pkcs11-tool "Access:" line holds `word`. */
+static bool access_has(const char *access, const char *word)
+{
+	char copy[256], *save = NULL;
+
+	snprintf(copy, sizeof(copy), "%s", access);
+	for (char *w = strtok_r(copy, ",\n", &save); w; w = strtok_r(NULL, ",\n", &save)) {
+		while (*w == ' ')
+			w++;
+		if (strcmp(w, word) == 0)
+			return true;
+	}
+	return false;
+}
+
+Test(audit, json_attributes_match_pkcs11_tool)
+{
+	static const struct {
+		const char *json, *access;
+	} flags[] = {
+		{"sensitive", "sensitive"},
+		{"always_sensitive", "always sensitive"},
+		{"extractable", "extractable"},
+		{"never_extractable", "never extractable"},
+		{"local", "local"},
+	};
+	static const char *labels[] = {"web", "exp", "ec", "outside"};
+	struct ts_result r;
+	json_t *doc;
+
+	keygen("--label web");
+	keygen("--label exp --exportable");
+	keygen("--label ec --type ec:P-256");
+	write_imported_key("outside");
+	doc = audit_json(&r, "--policy none", 0);
+	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
+		json_t *k = key_named(doc, labels[i]);
+		json_t *attrs = json_object_get(k, "attributes");
+		char *access = privkey_field(labels[i], "Access");
+		char *id = privkey_field(labels[i], "ID");
+		for (size_t f = 0; f < sizeof(flags) / sizeof(flags[0]); f++)
+			cr_assert_eq(json_is_true(json_object_get(attrs, flags[f].json)),
+				     access_has(access, flags[f].access),
+				     "%s: %s is %s in our report, pkcs11-tool says '%s'", labels[i],
+				     flags[f].json,
+				     json_is_true(json_object_get(attrs, flags[f].json)) ? "true"
+											: "false",
+				     access);
+		cr_assert_str_eq(json_string_value(json_object_get(k, "id")), id);
+		free(access);
+		free(id);
+	}
+	json_decref(doc);
+	ts_result_free(&r);
+}
+
+Test(audit, policy_none_is_inventory_only)
+{
+	struct ts_result r;
+	json_t *doc, *k;
+
+	keygen("--label exp --exportable");
+	doc = audit_json(&r, "--policy none", 0);
+	k = key_named(doc, "exp");
+	cr_assert(json_is_null(json_object_get(k, "verdict")));
+	cr_assert_null(json_object_get(k, "reasons"));
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "summary"),
+							   "result")),
+			 "inventory");
+	json_decref(doc);
+	ts_result_free(&r);
+}
+
+Test(audit, usage_errors_exit_2)
+{
+	struct ts_result r;
+
+	ts_run(&r, "$HSMCERT audit --policy lax");
+	ts_assert_status(&r, 2);
+	cr_assert(strstr(r.err, "non-exportable or none"), "%s", r.err);
+	ts_result_free(&r);
+	ts_run(&r, "$HSMCERT audit extra");
+	ts_assert_status(&r, 2);
+	ts_result_free(&r);
+	ts_run(&r, "$HSMCERT audit --help");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "--probe"), "%s", r.out);
+	ts_result_free(&r);
+}
+
+Test(audit, empty_token)
+{
+	struct ts_result r;
+	json_t *doc, *summary;
+
+	doc = audit_json(&r, "--probe", 0);
+	summary = json_object_get(doc, "summary");
+	cr_assert_eq(json_integer_value(json_object_get(summary, "keys")), 0);
+	cr_assert_eq(json_array_size(json_object_get(doc, "keys")), 0);
+	cr_assert_eq(json_array_size(json_object_get(doc, "orphan_certificates")), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(summary, "result")), "pass");
+	json_decref(doc);
+	ts_result_free(&r);
+
+	ts_run(&r, "$HSMCERT audit");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "No private or secret keys on the token."), "%s", r.out);
+	ts_result_free(&r);
+	cr_assert_eq(ts_count_objects(TS_TOKEN), 0);
+}
+
+Test(audit, wrong_pin_exits_3)
+{
+	struct ts_result r;
+	json_t *doc, *e;
+	json_error_t jerr;
+
+	keygen("--label web");
+	ts_run(&r, "HSMCERT_PIN=0000 $HSMCERT audit --json");
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "CKR_PIN_INCORRECT"), "%s", r.err);
+	doc = json_loads(r.out, 0, &jerr);
+	cr_assert_not_null(doc, "%s", r.out);
+	e = json_object_get(doc, "error");
+	cr_assert_str_eq(json_string_value(json_object_get(e, "ckr")), "CKR_PIN_INCORRECT");
+	cr_assert_eq(json_integer_value(json_object_get(e, "exit_code")), 3);
+	json_decref(doc);
+	ts_result_free(&r);
+
+	/* No PIN and no terminal: a clear error, not a silent partial report. */
+	ts_run(&r, "unset HSMCERT_PIN; $HSMCERT audit </dev/null");
+	cr_assert_neq(r.status, 0);
+	cr_assert_neq(r.status, 1);
+	cr_assert(strstr(r.err, "PIN"), "%s", r.err);
+	ts_result_free(&r);
+}
+
+Test(audit, token_identity_and_software_slot)
+{
+	struct ts_result r;
+	json_t *doc, *token, *slot, *module, *audit;
+	char *serial;
+
+	doc = audit_json(&r, "", 0);
+	token = json_object_get(doc, "token");
+	slot = json_object_get(doc, "slot");
+	module = json_object_get(doc, "module");
+	audit = json_object_get(doc, "audit");
+	serial = ts_sh("softhsm2-util --show-slots | awk '/Serial number:/ && $3 != \"\" "
+		       "{s=$3} /Label: *test *$/ {printf \"%%s\", s}'");
+	cr_assert_str_eq(json_string_value(json_object_get(token, "label")), "test");
+	cr_assert_str_eq(json_string_value(json_object_get(token, "serial")), serial);
+	cr_assert_str_eq(json_string_value(json_object_get(token, "model")), "SoftHSM v2");
+	cr_assert_not_null(json_string_value(json_object_get(token, "firmware_version")));
+	cr_assert(json_is_true(json_object_get(slot, "software_token")));
+	cr_assert(json_is_false(json_object_get(slot, "hardware")));
+	cr_assert_str_eq(json_string_value(json_object_get(module, "path")), TS_SOFTHSM);
+	cr_assert_str_eq(json_string_value(json_object_get(audit, "policy")), "non-exportable");
+	cr_assert_not_null(json_string_value(json_object_get(audit, "tool_version")));
+	cr_assert_eq(strlen(json_string_value(json_object_get(audit, "time"))), 20);
+	json_decref(doc);
+	ts_result_free(&r);
+	free(serial);
+
+	ts_run(&r, "$HSMCERT audit");
+	cr_assert(strstr(r.out, "SOFTWARE slot"), "%s", r.out);
+	ts_result_free(&r);
+}
+
+Test(audit, certificate_subject_and_not_after)
+{
+	struct ts_result r;
+	json_t *doc, *certs, *c;
+	char *not_after;
+
+	keygen("--label web --id 0102");
+	/* Stored under another id: the report still finds it by the key. */
+	ts_store_cert("web", "ab", "web-cert", "www.example.hk", 90);
+	ts_store_cert(NULL, "cd", "stray", "stray.example.hk", 90);
+	not_after = ts_sh("openssl x509 -inform DER -in web-cert.crt.der -noout -enddate | "
+			  "cut -d= -f2 | xargs -I{} date -u -d {} +%%Y-%%m-%%dT%%H:%%M:%%SZ | "
+			  "tr -d '\\n'");
+	doc = audit_json(&r, "", 0);
+	certs = json_object_get(key_named(doc, "web"), "certificates");
+	cr_assert_eq(json_array_size(certs), 1, "%s", r.out);
+	c = json_array_get(certs, 0);
+	cr_assert_str_eq(json_string_value(json_object_get(c, "subject")), "CN=www.example.hk");
+	cr_assert_str_eq(json_string_value(json_object_get(c, "not_after")), not_after);
+	cr_assert_str_eq(json_string_value(json_object_get(c, "paired_by")), "key");
+	cr_assert_eq(json_array_size(json_object_get(doc, "orphan_certificates")), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(
+				 json_array_get(json_object_get(doc, "orphan_certificates"), 0),
+				 "subject")),
+			 "CN=stray.example.hk");
+	json_decref(doc);
+	ts_result_free(&r);
+	free(not_after);
+}
+
+Test(audit, probe_records_the_tokens_answers)
+{
+	struct ts_result r;
+	json_t *doc, *k, *probe, *wrap;
+	char *before, *after;
+
+	keygen("--label good");
+	keygen("--label exp --exportable");
+	before = token_listing();
+	doc = audit_json(&r, "--probe", 1);
+
+	k = key_named(doc, "good");
+	probe = json_object_get(k, "probe");
+	wrap = json_object_get(probe, "wrap");
+	cr_assert_str_eq(attr_ckr(json_object_get(probe, "reads"), "CKA_PRIVATE_EXPONENT"),
+			 "CKR_ATTRIBUTE_SENSITIVE");
+	cr_assert_str_eq(attr_ckr(json_object_get(probe, "reads"), "CKA_PRIME_1"),
+			 "CKR_ATTRIBUTE_SENSITIVE");
+	cr_assert_str_eq(json_string_value(json_object_get(wrap, "ckr")), "CKR_KEY_UNEXTRACTABLE");
+	cr_assert_str_eq(json_string_value(json_object_get(wrap, "mechanism")),
+			 "CKM_AES_KEY_WRAP_PAD");
+	cr_assert(json_is_false(json_object_get(probe, "secret_readable")));
+	cr_assert_str_eq(json_string_value(json_object_get(k, "verdict")), "pass");
+
+	k = key_named(doc, "exp");
+	probe = json_object_get(k, "probe");
+	wrap = json_object_get(probe, "wrap");
+	cr_assert_str_eq(json_string_value(json_object_get(wrap, "ckr")), "CKR_OK");
+	cr_assert_gt(json_integer_value(json_object_get(wrap, "wrapped_bytes")), 1000);
+	cr_assert(json_is_true(json_object_get(probe, "secret_readable")));
+	cr_assert(has_reason(k, "probe: wrapped off the token"), "%s", r.out);
+
+	probe = json_object_get(doc, "probe");
+	cr_assert_str_eq(json_string_value(json_object_get(probe, "session_key")), "CKR_OK");
+	cr_assert(json_is_true(json_object_get(probe, "session_key_destroyed")));
+	json_decref(doc);
+	ts_result_free(&r);
+
+	/* Read-only: the token lists exactly as before, and no session key stayed behind. */
+	after = token_listing();
+	cr_assert_str_eq(before, after);
+	cr_assert_eq(ts_count_objects(TS_TOKEN), 4);
+	free(before);
+	free(after);
+
+	ts_run(&r, "$HSMCERT audit --probe");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.out, "C_WrapKey CKM_AES_KEY_WRAP_PAD: CKR_KEY_UNEXTRACTABLE"), "%s",
+		  r.out);
+	cr_assert(strstr(r.out, "THE SECRET CAN LEAVE THE TOKEN"), "%s", r.out);
+	cr_assert(strstr(r.out, "Probe session key (AES-256, CKM_AES_KEY_WRAP_PAD): destroyed"),
+		  "%s", r.out);
+	ts_result_free(&r);
+}
+
+Test(audit, probe_reads_a_secret_in_the_clear)
+{
+	struct ts_result r;
+	json_t *doc, *k, *probe, *reads;
+
+	/* pkcs11-tool makes a non-sensitive, extractable AES key: its value is readable. */
+	sh_ok(P11TOOL " --keygen --key-type AES:32 --label open --id 42 --extractable "
+		      ">/dev/null 2>&1");
+	sh_ok(P11TOOL " --keygen --key-type AES:32 --label closed --id 43 --sensitive "
+		      ">/dev/null 2>&1");
+	doc = audit_json(&r, "--probe", 1);
+	k = key_named(doc, "open");
+	probe = json_object_get(k, "probe");
+	reads = json_object_get(probe, "reads");
+	cr_assert_str_eq(json_string_value(json_object_get(k, "class")), "secret_key");
+	cr_assert_str_eq(json_string_value(json_object_get(k, "type")), "aes:256");
+	cr_assert_str_eq(attr_ckr(reads, "CKA_VALUE"), "CKR_OK");
+	cr_assert(json_is_true(json_object_get(json_array_get(reads, 0), "readable")));
+	cr_assert(json_is_true(json_object_get(probe, "secret_readable")));
+	cr_assert(has_reason(k, "probe: secret read in the clear"), "%s", r.out);
+	cr_assert(has_reason(k, "not sensitive"), "%s", r.out);
+	/* The value itself is never reported. */
+	cr_assert_null(strstr(r.out, "\"value\""));
+
+	k = key_named(doc, "closed");
+	reads = json_object_get(json_object_get(k, "probe"), "reads");
+	cr_assert_str_eq(attr_ckr(reads, "CKA_VALUE"), "CKR_ATTRIBUTE_SENSITIVE");
+	json_decref(doc);
+	ts_result_free(&r);
+}
+
+Test(audit, probe_without_a_session_key_still_reports)
+{
+	struct ts_result r;
+	json_t *doc, *k, *probe;
+
+	keygen("--label good");
+	ts_run(&r, "HSMCERT_FAULT_FAIL=C_GenerateKey=0x70 $HSMCERT --module $HSMCERT_FAULTMOD "
+		   "audit --json --probe");
+	ts_assert_status(&r, 0);
+	doc = json_loads(r.out, 0, NULL);
+	cr_assert_not_null(doc, "%s", r.out);
+	probe = json_object_get(doc, "probe");
+	cr_assert_str_eq(json_string_value(json_object_get(probe, "session_key")),
+			 "CKR_MECHANISM_INVALID");
+	cr_assert(json_is_false(json_object_get(probe, "session_key_destroyed")));
+	k = key_named(doc, "good");
+	cr_assert(json_is_null(json_object_get(json_object_get(k, "probe"), "wrap")));
+	json_decref(doc);
+	ts_result_free(&r);
+}
+
+Test(audit, token_failure_exits_3)
+{
+	struct ts_result r;
+
+	keygen("--label good");
+	ts_run(&r, "HSMCERT_FAULT_FAIL=C_GetAttributeValue $HSMCERT --module $HSMCERT_FAULTMOD "
+		   "audit");
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "C_GetAttributeValue failed: CKR_DEVICE_ERROR"), "%s", r.err);
+	cr_assert_eq(strlen(r.out), 0, "%s", r.out);
+	ts_result_free(&r);
+}
+
+Test(audit, labels_cannot_rewrite_the_text_report)
+{
+	struct ts_result r;
+
+	/* A label with an escape sequence and a newline, as any token client could set. */
+	keygen("--label \"$(printf 'evil\\033[2J\\nFAKE pass')\"");
+	ts_run(&r, "$HSMCERT audit");
+	ts_assert_status(&r, 0);
+	cr_assert_null(strchr(r.out, '\033'), "%s", r.out);
+	cr_assert(strstr(r.out, "evil?[2J?FAKE pass (private key): pass"), "%s", r.out);
+	ts_result_free(&r);
+}
