@@ -19,6 +19,8 @@ struct hc_session {
 	CK_SESSION_HANDLE handle;
 	hc_slot slot;
 	bool logged_in;
+	/* The user PIN, kept for keys with CKA_ALWAYS_AUTHENTICATE; wiped when closed. */
+	hc_secret *pin;
 };
 
 #endif

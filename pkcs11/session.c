@@ -35,6 +35,7 @@ void hc_session_close(hc_session *session)
 	if (!session)
 		return;
 	session->fn->C_CloseSession(session->handle);
+	hc_secret_free(session->pin);
 	free(session);
 }
 
@@ -82,6 +83,8 @@ hc_rc hc_session_login(hc_session *s, CK_USER_TYPE user, const hc_secret *pin, h
 			    pin ? pin->len : 0);
 	if (rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN) {
 		s->logged_in = true;
+		if (user == CKU_USER && pin && !s->pin)
+			s->pin = hc_secret_new(pin->data, pin->len);
 		return HC_OK;
 	}
 

@@ -294,7 +294,7 @@ static hc_rc parse_entry(parse_ctx *c, cursor *cur, hc_backup_entry *e)
 {
 	bool have_type = false, have_mech = false, have_attrs = false, more;
 	uint32_t v32;
-	unsigned type;
+	unsigned type = 0;
 	cursor v;
 	hc_rc rc;
 
@@ -439,7 +439,7 @@ hc_rc hc_backup_parse(const unsigned char *data, size_t len, const char *name,
 	parse_ctx c = {name, err};
 	bool have_created = false, have_scrypt = false, have_hash = false, more;
 	cursor cur, v;
-	unsigned type;
+	unsigned type = 0;
 	uint32_t v32;
 	hc_rc rc;
 

@@ -174,7 +174,8 @@ static hc_rc token_sign(hc_session *s, const hc_key_info *key, CK_MECHANISM *mec
 {
 	unsigned char *raw = NULL;
 	size_t raw_len = 0;
-	hc_rc rc = hc_sign(s, key->handle, mech, data, len, &raw, &raw_len, err);
+	hc_rc rc = hc_sign_reauth(s, key->handle, mech, key->always_authenticate == 1, data, len,
+				  &raw, &raw_len, err);
 
 	if (rc != HC_OK)
 		return rc;

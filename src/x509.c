@@ -3,9 +3,9 @@
 
 #include "hsmcert/file.h"
 #include "hsmcert/hex.h"
+#include "hsmcert/subject.h"
 
 #include <arpa/inet.h>
-#include <idn2.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
@@ -401,17 +401,6 @@ void hc_pkey_describe(const EVP_PKEY *pkey, char *type, size_t len, unsigned *bi
 	}
 }
 
-static char *ulabel_of(const char *alabel)
-{
-	char *u = NULL;
-
-	if (!strstr(alabel, "xn--") && !strstr(alabel, "XN--"))
-		return NULL;
-	if (idn2_to_unicode_8z8z(alabel, &u, 0) != IDN2_OK)
-		return NULL;
-	return u;
-}
-
 static hc_rc san_set(hc_san *s, const char *type, const char *value, size_t n, hc_error *err)
 {
 	s->type = strdup(type);
@@ -419,7 +408,7 @@ static hc_rc san_set(hc_san *s, const char *type, const char *value, size_t n, h
 	if (!s->type || !s->value)
 		return hc_fail(err, HC_IO, "out of memory");
 	if (strcmp(type, "DNS") == 0)
-		s->ulabel = ulabel_of(s->value);
+		s->ulabel = hc_hostname_to_unicode(s->value);
 	return HC_OK;
 }
 

@@ -4,7 +4,8 @@
  * request, configured by environment variables read at each call:
  *
  *   HSMCERT_FAULT_FAIL=C_Name[@N][=0xRV]  C_Name returns RV (default
- *                                          CKR_DEVICE_ERROR) from its Nth call on
+ *                                          CKR_DEVICE_ERROR) from its Nth call on;
+ *                                          several, comma-separated, fail each
  *   HSMCERT_FAULT_ONCE=1                   ...only the Nth call fails, later ones
  *                                          work (to test a rollback after a failure)
  *   HSMCERT_FAULT_REJECT_ATTR=0xTYPE       C_GenerateKeyPair refuses a private-key
@@ -42,8 +43,11 @@ static CK_RV injected(const char *name)
 	CK_RV rv = CKR_DEVICE_ERROR;
 	const char *p;
 
-	if (!spec || strncmp(spec, name, len) != 0 ||
-	    (spec[len] != '\0' && spec[len] != '@' && spec[len] != '='))
+	/* The entry for `name` in "C_Sign,C_DestroyObject@2"; strchr also matches the NUL. */
+	for (; spec; spec = strchr(spec, ',') ? strchr(spec, ',') + 1 : NULL)
+		if (strncmp(spec, name, len) == 0 && strchr(",@=", spec[len]))
+			break;
+	if (!spec)
 		return CKR_OK;
 	p = spec + len;
 	if (*p == '@')

@@ -315,6 +315,21 @@ Test(csr, bad_inputs_change_nothing)
 	refused("csr --cn www.x.hk", 2, "--key URI is required");
 }
 
+/* A key that wants the PIN for every signature (smart cards' signing keys). */
+Test(csr, always_authenticate_key)
+{
+	char *text;
+
+	free(ts_sh("pkcs11-tool --module %s --token-label %s --login --pin %s --keypairgen "
+		   "--key-type rsa:2048 --label aa --id 0a --always-auth >/dev/null 2>&1",
+		   TS_SOFTHSM, TS_TOKEN, TS_PIN));
+	run_ok("$HSMCERT csr --key 'pkcs11:object=aa' --cn www.example.hk -o aa.pem");
+	text = openssl_text("aa.pem", "PEM");
+	assert_contains(text, "CN=www.example.hk");
+	free(text);
+	assert_same_public_key("aa.pem", "aa");
+}
+
 Test(csr, public_key_only_object)
 {
 	struct ts_result r;
@@ -357,6 +372,24 @@ Test(request, failed_signature_destroys_the_new_key)
 	refused_env(env, "request --label k --type ec:P-256 --cn www.x.hk", 3,
 		    "C_SignInit failed");
 	cr_assert_eq(ts_count_objects(TS_TOKEN), 0);
+}
+
+/* If even the clean-up fails, the message says what is left and how to remove it. */
+Test(request, failed_cleanup_is_reported)
+{
+	struct ts_result r;
+
+	ts_run(&r, "HSMCERT_MODULE=%s HSMCERT_FAULT_FAIL=C_Sign,C_DestroyObject $HSMCERT request "
+		   "--label k --cn www.x.hk -o k.pem",
+		   getenv("HSMCERT_FAULTMOD"));
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "C_Sign failed"), "%s", r.err);
+	cr_assert(strstr(r.err, "could not be removed"), "%s", r.err);
+	cr_assert(strstr(r.err, "hsmcert delete pkcs11:"), "%s", r.err);
+	cr_assert(strstr(r.err, "object=k;type=private"), "%s", r.err);
+	ts_result_free(&r);
+	cr_assert_not(ts_exists("k.pem"));
+	cr_assert_eq(ts_count_objects(TS_TOKEN), 2);
 }
 
 Test(request, failed_write_destroys_the_new_key)

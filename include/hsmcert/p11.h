@@ -219,6 +219,14 @@ hc_rc hc_keypair_generate(hc_session *session, const hc_keypair_spec *spec,
 hc_rc hc_sign(hc_session *session, CK_OBJECT_HANDLE key, CK_MECHANISM *mech,
 	      const unsigned char *data, size_t data_len, unsigned char **sig, size_t *sig_len,
 	      hc_error *err);
+/*
+ * As hc_sign; with `reauth` (a key with CKA_ALWAYS_AUTHENTICATE) the user PIN
+ * the session logged in with is given again with C_Login(CKU_CONTEXT_SPECIFIC)
+ * between C_SignInit and C_Sign.
+ */
+hc_rc hc_sign_reauth(hc_session *session, CK_OBJECT_HANDLE key, CK_MECHANISM *mech, bool reauth,
+		     const unsigned char *data, size_t data_len, unsigned char **sig,
+		     size_t *sig_len, hc_error *err);
 
 /* ---- secret keys and wrapping --------------------------------------- */
 
