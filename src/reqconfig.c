@@ -87,7 +87,7 @@ static hc_rc load_san_section(CONF *conf, const char *path, const char *section,
 			      hc_altnames *out, hc_error *err)
 {
 	STACK_OF(CONF_VALUE) *values = conf_section(conf, section);
-	char what[160], entry[1024];
+	char what[160], *entry = NULL;
 	hc_rc rc;
 
 	if (!values)
@@ -97,14 +97,18 @@ static hc_rc load_san_section(CONF *conf, const char *path, const char *section,
 		const CONF_VALUE *v = sk_CONF_VALUE_value(values, i);
 		size_t type_len = strcspn(v->name, ".");
 		snprintf(what, sizeof(what), "%s [%s] %s", path, section, v->name);
-		snprintf(entry, sizeof(entry), "%.*s:%s", (int)type_len, v->name, v->value);
 		if (strncasecmp(v->name, "DNS", type_len) != 0 &&
 		    strncasecmp(v->name, "IP", type_len) != 0 &&
 		    strncasecmp(v->name, "email", type_len) != 0 &&
 		    strncasecmp(v->name, "URI", type_len) != 0)
 			return hc_fail(err, HC_USAGE, "%s: only DNS, IP, email and URI names are "
 				       "supported", what);
-		if ((rc = hc_altnames_add(out, entry, what, err)) != HC_OK)
+		/* Built to size: a long URI must be refused or kept whole, never cut. */
+		if (asprintf(&entry, "%.*s:%s", (int)type_len, v->name, v->value) < 0)
+			return hc_fail(err, HC_IO, "out of memory");
+		rc = hc_altnames_add(out, entry, what, err);
+		free(entry);
+		if (rc != HC_OK)
 			return rc;
 	}
 	return HC_OK;

@@ -168,6 +168,10 @@ static hc_rc parse_escape(struct parser *ps, struct buf *b)
 	int hi = hexval(p[0]), lo = hi >= 0 ? hexval(p[1]) : -1;
 
 	if (hi >= 0 && lo >= 0) {
+		/* A NUL would end the value early wherever it is handled as a C string. */
+		if (hi == 0 && lo == 0)
+			return hc_fail(ps->err, HC_USAGE, "subject '%s': \\00 (a NUL byte) cannot be "
+				       "part of a name", ps->text);
 		if (!buf_put(b, (char)(hi * 16 + lo)))
 			return hc_fail(ps->err, HC_IO, "out of memory");
 		ps->p = p + 2;

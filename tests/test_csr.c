@@ -539,3 +539,25 @@ Test(request, json_document)
 	free(openssl_text("j.pem", "PEM"));
 	assert_same_public_key("j.pem", "j");
 }
+
+Test(request, long_config_uri_is_kept_whole)
+{
+	char uri[1200], conf[1500], *n;
+	struct ts_result r;
+
+	memset(uri, 'a', 1100);
+	uri[1100] = '\0';
+	snprintf(conf, sizeof(conf),
+		 "[req]\ndistinguished_name=dn\nreq_extensions=ext\nprompt=no\n[dn]\n"
+		 "CN=a.example.hk\n[ext]\nsubjectAltName=@alt\n[alt]\nURI.1=http://x.hk/%s\n",
+		 uri);
+	ts_write("long.cnf", conf);
+	ts_run(&r, "$HSMCERT request --label k --config long.cnf -o long.csr");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	/* openssl sees the whole URI: 16 + 1100 characters, not a cut one. */
+	n = ts_sh("openssl req -in long.csr -noout -text | grep -o 'URI:http://x.hk/a*' | "
+		  "tr -d '\\n' | wc -c");
+	cr_assert_eq(atoi(n), 4 + 12 + 1100, "%s", n);
+	free(n);
+}

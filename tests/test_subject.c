@@ -124,6 +124,7 @@ Test(subject, malformed_inputs_are_named)
 	refused("CN=#04024869", "hex-encoded");
 	refused("CN=a.hk,O=\xff\xfe", "not valid UTF-8");
 	refused("CN=a.hk,O=a\\0ab", "control character");
+	refused("O=x\\00y,CN=a.hk", "NUL byte");
 	refused("CN=a.hk,emailAddress=é@x.hk", "must be ASCII");
 	refused("CN=a.hk,serialNumber=a_b", "PrintableString");
 }
