@@ -57,6 +57,8 @@ typedef struct hc_inventory {
 	size_t key_count;
 	hc_key_info *secret_keys;
 	size_t secret_count;
+	/* Public key objects: handle, label, id, URI, type; their key material
+	 * (modulus, exponent, EC parameters and point) is not kept. */
 	hc_key_info *public_keys;
 	size_t public_count;
 	hc_inv_cert *certs;
@@ -64,7 +66,8 @@ typedef struct hc_inventory {
 	/* Certificates with no key on the token, authority certificates excepted. */
 	size_t *orphans;
 	size_t orphan_count;
-	size_t *pairs_; /* storage behind the keys' certs lists */
+	size_t *pairs_;			    /* storage behind the keys' certs lists */
+	struct hc_inv_print *public_prints_; /* the public keys' public halves, digested */
 } hc_inventory;
 
 /*

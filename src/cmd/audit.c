@@ -217,9 +217,13 @@ static int emit_item(json_t *item, bool first)
 		return rc;
 	if (fputs(first ? "\n    " : ",\n    ", stdout) == EOF)
 		rc = HC_IO;
-	for (const char *p = text; rc == 0 && *p; p++)
-		if (fputc(*p, stdout) == EOF || (*p == '\n' && fputs("    ", stdout) == EOF))
+	for (const char *line = text; rc == 0 && *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl - line) + 1 : strlen(line);
+		if (fwrite(line, 1, n, stdout) != n || (nl && fputs("    ", stdout) == EOF))
 			rc = HC_IO;
+		line += n;
+	}
 	free(text);
 	return rc;
 }
