@@ -18,8 +18,9 @@ static CK_RV generate(hc_session *s, const hc_keypair_spec *spec, bool minimal,
 			     NULL, 0};
 	size_t label_len = spec->label ? strlen(spec->label) : 0;
 
+	/* A server key signs; a backup recipient's key only unwraps what is sent to it. */
 	ADD(pt, np, CKA_TOKEN, &yes, sizeof(yes));
-	ADD(pt, np, CKA_VERIFY, &yes, sizeof(yes));
+	ADD(pt, np, spec->recipient ? CKA_WRAP : CKA_VERIFY, &yes, sizeof(yes));
 	if (spec->key_type == CKK_RSA) {
 		ADD(pt, np, CKA_MODULUS_BITS, &bits, sizeof(bits));
 		ADD(pt, np, CKA_PUBLIC_EXPONENT, f4, sizeof(f4));
@@ -29,7 +30,7 @@ static CK_RV generate(hc_session *s, const hc_keypair_spec *spec, bool minimal,
 	ADD(kt, nk, CKA_TOKEN, &yes, sizeof(yes));
 	ADD(kt, nk, CKA_PRIVATE, &yes, sizeof(yes));
 	ADD(kt, nk, CKA_SENSITIVE, &yes, sizeof(yes));
-	ADD(kt, nk, CKA_SIGN, &yes, sizeof(yes));
+	ADD(kt, nk, spec->recipient ? CKA_UNWRAP : CKA_SIGN, &yes, sizeof(yes));
 	if (!minimal) {
 		/*
 		 * A server key signs and does nothing else (least privilege). Tokens
@@ -37,10 +38,10 @@ static CK_RV generate(hc_session *s, const hc_keypair_spec *spec, bool minimal,
 		 */
 		ADD(pt, np, CKA_PRIVATE, &no, sizeof(no));
 		ADD(pt, np, CKA_ENCRYPT, &no, sizeof(no));
-		ADD(pt, np, CKA_WRAP, &no, sizeof(no));
+		ADD(pt, np, spec->recipient ? CKA_VERIFY : CKA_WRAP, &no, sizeof(no));
 		ADD(kt, nk, CKA_EXTRACTABLE, spec->extractable ? &yes : &no, sizeof(CK_BBOOL));
 		ADD(kt, nk, CKA_DECRYPT, &no, sizeof(no));
-		ADD(kt, nk, CKA_UNWRAP, &no, sizeof(no));
+		ADD(kt, nk, spec->recipient ? CKA_SIGN : CKA_UNWRAP, &no, sizeof(no));
 	}
 	if (label_len) {
 		ADD(pt, np, CKA_LABEL, spec->label, label_len);
@@ -94,6 +95,11 @@ static hc_rc enforce(hc_session *s, const hc_keypair_spec *spec, CK_OBJECT_HANDL
 				       err->has_ckr ? hc_ckr_name(err->ckr) : "unknown");
 		notes->extractable_cleared = true;
 	}
+	/* EXTRACTABLE cannot go false to true: a token that would not honour --exportable fails. */
+	if (spec->extractable && extractable != 1)
+		return hc_fail(err, HC_TOKEN,
+			       "the token made the private key non-extractable although "
+			       "--exportable was asked; key removed");
 	return HC_OK;
 }
 

@@ -11,23 +11,45 @@ struct hc_uri {
 	char *text;
 };
 
+/* The URI as we may show it: a pin-value= is a PIN and never reaches a message. */
+static char *redacted(const char *text)
+{
+	const char *p = strstr(text, "pin-value=");
+	char *out;
+
+	if (!p)
+		return strdup(text);
+	out = malloc(strlen(text) + 8);
+	if (!out)
+		return NULL;
+	p += strlen("pin-value=");
+	memcpy(out, text, (size_t)(p - text));
+	strcpy(out + (p - text), "(hidden)");
+	p += strcspn(p, ";&");
+	strcat(out, p);
+	return out;
+}
+
 hc_rc hc_uri_parse(const char *text, hc_uri **out, hc_error *err)
 {
 	hc_uri *uri;
 	int r;
 
 	*out = NULL;
-	if (!text || strncmp(text, "pkcs11:", 7) != 0)
-		return hc_fail(err, HC_USAGE, "'%s' is not a PKCS#11 URI (it must start with pkcs11:)",
-			       text ? text : "");
 	uri = calloc(1, sizeof(*uri));
-	if (!uri || !(uri->p = p11_kit_uri_new()) || !(uri->text = strdup(text))) {
+	if (!uri || !(uri->p = p11_kit_uri_new()) || !(uri->text = redacted(text ? text : ""))) {
 		hc_uri_free(uri);
 		return hc_fail(err, HC_IO, "out of memory");
 	}
+	if (!text || strncmp(text, "pkcs11:", 7) != 0) {
+		hc_fail(err, HC_USAGE, "'%s' is not a PKCS#11 URI (it must start with pkcs11:)",
+			uri->text);
+		goto fail;
+	}
 	r = p11_kit_uri_parse(text, P11_KIT_URI_FOR_ANY, uri->p);
 	if (r != P11_KIT_URI_OK) {
-		hc_fail(err, HC_USAGE, "bad PKCS#11 URI '%s': %s", text, p11_kit_uri_message(r));
+		hc_fail(err, HC_USAGE, "bad PKCS#11 URI '%s': %s", uri->text,
+			p11_kit_uri_message(r));
 		goto fail;
 	}
 	/*
@@ -39,14 +61,14 @@ hc_rc hc_uri_parse(const char *text, hc_uri **out, hc_error *err)
 		hc_fail(err, HC_USAGE,
 			"bad PKCS#11 URI '%s': an attribute is unknown or too long "
 			"(token, manufacturer and model hold 32 bytes, serial 16)",
-			text);
+			uri->text);
 		goto fail;
 	}
-	if (p11_kit_uri_get_pin_value(uri->p)) {
+	if (p11_kit_uri_get_pin_value(uri->p) || strstr(text, "pin-value=")) {
 		hc_fail(err, HC_USAGE,
 			"PKCS#11 URI '%s' carries pin-value: PINs are never given on the command "
 			"line; use pin-source=file:PATH or --pin-source",
-			text);
+			uri->text);
 		goto fail;
 	}
 	*out = uri;

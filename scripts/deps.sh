@@ -11,7 +11,7 @@ packages=(
 	softhsm2
 	libcriterion-dev
 	libidn2-dev libcurl4-openssl-dev libjansson-dev
-	opensc gnutls-bin xxd
+	opensc gnutls-bin xxd python3
 )
 
 missing=()

@@ -39,6 +39,7 @@
 #   root3-clean.arl Root CA 3's earlier ARL revoking nothing (CRL number 1)
 #   root3-stale.arl Root CA 3's ARL whose nextUpdate passed (2024-01-01)
 #   root3-badsig.arl root3-clean.arl with its signature damaged
+#   sub-badext.pem  sub.crt with a malformed subjectKeyIdentifier extension
 #   root1.arl       the old root's ARL (clean; covers the cross certificate)
 #   sub.crl ev.crl  the Sub CAs' CRLs for their leaves (clean)
 #   leaf.crt/.key   www.example.test by sub.crt (AIA -> sub.der, CRL sub.crl)
@@ -249,6 +250,23 @@ b[-1] ^= 0x55
 open(p, 'wb').write(bytes(b))
 PY
 	openssl crl -inform DER -in "$work/badsig.der" -out "$work/root3-badsig.arl"
+	# The re-issued Sub CA with its subjectKeyIdentifier made malformed (the
+	# OCTET STRING inside the extension turned into a PrintableString).
+	openssl x509 -in "$work/ca/sub/ca.crt" -outform DER -out "$work/badext.der"
+	python3 - "$work/badext.der" <<'PY'
+import sys
+p = sys.argv[1]
+b = bytearray(open(p, 'rb').read())
+i = b.find(bytes([0x06, 0x03, 0x55, 0x1d, 0x0e, 0x04])) + 7
+assert b[i] == 0x04
+b[i] = 0x13
+open(p, 'wb').write(bytes(b))
+PY
+	{
+		echo "-----BEGIN CERTIFICATE-----"
+		openssl base64 -in "$work/badext.der"
+		echo "-----END CERTIFICATE-----"
+	} >"$work/sub-badext.pem"
 
 	# Leaves.
 	leaf() { # NAME CA CN AIA CDP
@@ -287,7 +305,7 @@ PY
 	cp "$work/root1.crt" "$work/roots-old/"
 	cp "$work/root3.crt" "$work/roots-new/"
 	cp "$work/root1.crt" "$work/root3.crt" "$work/roots-both/"
-	rm -f "$work"/*.csr "$work/badsig.der"
+	rm -f "$work"/*.csr "$work/badsig.der" "$work/badext.der"
 	echo "$port" >"$work/port"
 	echo "$stamp" >"$work/.built"
 

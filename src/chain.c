@@ -12,24 +12,34 @@
 #include <openssl/pem.h>
 #include <openssl/pkcs7.h>
 #include <openssl/x509v3.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+static char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* ---- the pool ------------------------------------------------------ */
 
 /*
  * Certificates live in one array and are chained into hash buckets by the
  * hash of their canonical subject, so finding the issuers of a certificate
- * costs one bucket walk: a pool of thousands costs about its parsing.
+ * costs one bucket walk. Certificates from PEM bundles and DER files are
+ * kept as DER and indexed by their subject alone; the full parse (which in
+ * OpenSSL 3 decodes the public key through the provider framework, about
+ * 40 times the cost of the subject) happens only for the few that become
+ * candidates. A pool of thousands costs less than parsing it once.
  */
 struct pool_cert {
-	X509 *cert;
+	X509 *cert; /* NULL until parsed */
+	unsigned char *der;
+	long der_len;
 	char *origin;
 	unsigned long subject_hash;
-	long next; /* next entry in the same bucket, -1 at the end */
+	long next;   /* next entry in the same bucket, -1 at the end */
+	bool broken; /* the full parse failed: never a candidate */
 };
 
 struct pool_crl {
@@ -94,6 +104,7 @@ void hc_chain_pool_free(hc_chain_pool *p)
 		return;
 	for (size_t i = 0; i < p->ncerts; i++) {
 		X509_free(p->certs[i].cert);
+		OPENSSL_free(p->certs[i].der);
 		free(p->certs[i].origin);
 	}
 	for (size_t i = 0; i < p->ncrls; i++) {
@@ -134,21 +145,58 @@ static bool rehash(hc_chain_pool *p)
 #define BUCKET_FOR_EACH(p, hash, i)                                                              \
 	for (long i = (p)->buckets[(hash) & ((p)->nbuckets - 1)]; i >= 0; i = (p)->certs[i].next)
 
-static bool pool_contains(const hc_chain_pool *p, X509 *cert, unsigned long hash)
+static bool pool_contains_der(const hc_chain_pool *p, unsigned long hash, const unsigned char *der,
+			      long len)
 {
 	BUCKET_FOR_EACH(p, hash, i)
 	{
-		if (p->certs[i].subject_hash == hash && X509_cmp(p->certs[i].cert, cert) == 0)
+		if (p->certs[i].subject_hash == hash && p->certs[i].der_len == len &&
+		    memcmp(p->certs[i].der, der, (size_t)len) == 0)
 			return true;
 	}
 	return false;
 }
 
+static bool pool_contains(const hc_chain_pool *p, X509 *cert)
+{
+	unsigned char *der = NULL;
+	int len = i2d_X509(cert, &der);
+	bool found = len > 0 && pool_contains_der(p, name_hash(X509_get_subject_name(cert)), der, len);
+
+	OPENSSL_free(der);
+	return found;
+}
+
+/* Add an entry owning `der` (and `cert`, when already parsed). False: out of memory. */
+static bool pool_insert(hc_chain_pool *p, unsigned char *der, long len, X509 *cert,
+			unsigned long hash, const char *origin)
+{
+	struct pool_cert *e;
+	size_t slot;
+
+	if (p->ncerts + 1 > p->nbuckets && !rehash(p))
+		return false;
+	if (!grow(&p->certs, &p->capcerts, p->ncerts, sizeof(*p->certs)))
+		return false;
+	e = &p->certs[p->ncerts];
+	memset(e, 0, sizeof(*e));
+	if (!(e->origin = strdup(origin)))
+		return false;
+	e->der = der;
+	e->der_len = len;
+	e->cert = cert;
+	e->subject_hash = hash;
+	slot = hash & (p->nbuckets - 1);
+	e->next = p->buckets[slot];
+	p->buckets[slot] = (long)p->ncerts++;
+	return true;
+}
+
 hc_rc hc_chain_pool_add_cert(hc_chain_pool *p, X509 *cert, const char *origin, hc_error *err)
 {
 	unsigned long hash = name_hash(X509_get_subject_name(cert));
-	struct pool_cert *e;
-	size_t slot;
+	unsigned char *der = NULL;
+	int len;
 
 	/* Caches the extensions (and the hash X509_cmp uses); a broken one is unusable. */
 	if (X509_check_purpose(cert, -1, 0) != 1 ||
@@ -156,23 +204,150 @@ hc_rc hc_chain_pool_add_cert(hc_chain_pool *p, X509 *cert, const char *origin, h
 		ERR_clear_error();
 		return hc_fail(err, HC_USAGE, "%s: a certificate with malformed extensions", origin);
 	}
-	if (pool_contains(p, cert, hash))
+	if ((len = i2d_X509(cert, &der)) <= 0)
+		return hc_fail_ssl(err, HC_USAGE, "%s: a certificate that cannot be encoded", origin);
+	if (pool_contains_der(p, hash, der, len)) {
+		OPENSSL_free(der);
 		return HC_OK;
-	if (p->ncerts + 1 > p->nbuckets && !rehash(p))
-		return hc_fail(err, HC_IO, "out of memory");
-	if (!grow(&p->certs, &p->capcerts, p->ncerts, sizeof(*p->certs)))
-		return hc_fail(err, HC_IO, "out of memory");
-	e = &p->certs[p->ncerts];
-	if (!(e->origin = strdup(origin)) || !X509_up_ref(cert)) {
-		free(e->origin);
+	}
+	if (!X509_up_ref(cert) || !pool_insert(p, der, len, cert, hash, origin)) {
+		OPENSSL_free(der);
 		return hc_fail(err, HC_IO, "out of memory");
 	}
-	e->cert = cert;
-	e->subject_hash = hash;
-	slot = hash & (p->nbuckets - 1);
-	e->next = p->buckets[slot];
-	p->buckets[slot] = (long)p->ncerts++;
 	return HC_OK;
+}
+
+/*
+ * The subject of a DER certificate, found by walking the outer TLVs
+ * (Certificate, TBSCertificate, [0] version, serial, signature, issuer,
+ * validity, subject) with OpenSSL's bounds-checked TLV reader.
+ */
+static bool der_subject(const unsigned char *der, long len, const unsigned char **subject,
+			long *subject_len)
+{
+	const unsigned char *p = der, *q, *end;
+	long l;
+	int tag, cls;
+
+	if ((ASN1_get_object(&p, &l, &tag, &cls, len) & 0x80) || tag != V_ASN1_SEQUENCE ||
+	    p + l != der + len)
+		return false;
+	if ((ASN1_get_object(&p, &l, &tag, &cls, der + len - p) & 0x80) || tag != V_ASN1_SEQUENCE)
+		return false;
+	end = p + l;
+	q = p;
+	if (ASN1_get_object(&q, &l, &tag, &cls, end - p) & 0x80)
+		return false;
+	if (cls == V_ASN1_CONTEXT_SPECIFIC && tag == 0)
+		p = q + l;
+	for (int i = 0; i < 4; i++) { /* serial, signature, issuer, validity */
+		q = p;
+		if (ASN1_get_object(&q, &l, &tag, &cls, end - p) & 0x80)
+			return false;
+		p = q + l;
+	}
+	q = p;
+	if ((ASN1_get_object(&q, &l, &tag, &cls, end - p) & 0x80) || tag != V_ASN1_SEQUENCE)
+		return false;
+	*subject = p;
+	*subject_len = (long)(q - p) + l;
+	return true;
+}
+
+/* The subject hash of a DER certificate, without parsing the rest. */
+static bool der_subject_hash(const unsigned char *der, long len, unsigned long *hash)
+{
+	const unsigned char *subject, *s;
+	long subject_len;
+	X509_NAME *name;
+
+	if (!der_subject(der, len, &subject, &subject_len))
+		return false;
+	s = subject;
+	if (!(name = d2i_X509_NAME(NULL, &s, subject_len)) || s != subject + subject_len) {
+		X509_NAME_free(name);
+		ERR_clear_error();
+		return false;
+	}
+	*hash = name_hash(name);
+	X509_NAME_free(name);
+	return true;
+}
+
+struct lazy_cert {
+	unsigned char *der;
+	long len;
+	unsigned long hash;
+};
+
+/*
+ * A file of certificates only (PEM CERTIFICATE blocks, or one DER
+ * certificate) is indexed lazily: HC_OK and *done. Anything else leaves the
+ * pool alone for the full loader (which also words the errors).
+ */
+static hc_rc pool_add_lazy(hc_chain_pool *p, const unsigned char *data, size_t len,
+			   const char *origin, bool *done, hc_error *err)
+{
+	struct lazy_cert *certs = NULL;
+	size_t n = 0, cap = 0;
+	BIO *bio = NULL;
+	char *name = NULL, *header = NULL;
+	unsigned char *der = NULL;
+	long der_len;
+	bool ok = true;
+	hc_rc rc = HC_OK;
+
+	*done = false;
+	if (len == 0 || len > INT_MAX)
+		return HC_OK;
+	if (data[0] == 0x30) {
+		unsigned long hash;
+		if (!der_subject_hash(data, (long)len, &hash))
+			return HC_OK;
+		if (!(certs = malloc(sizeof(*certs))) ||
+		    !(certs[0].der = OPENSSL_memdup(data, len))) {
+			free(certs);
+			return hc_fail(err, HC_IO, "out of memory");
+		}
+		certs[0].len = (long)len;
+		certs[0].hash = hash;
+		n = 1;
+	} else {
+		if (!(bio = BIO_new_mem_buf(data, (int)len)))
+			return hc_fail(err, HC_IO, "out of memory");
+		while (ok && PEM_read_bio(bio, &name, &header, &der, &der_len)) {
+			unsigned long hash;
+			ok = strcmp(name, PEM_STRING_X509) == 0 && !header[0] &&
+			     der_subject_hash(der, der_len, &hash);
+			if (ok && grow(&certs, &cap, n, sizeof(*certs))) {
+				certs[n++] = (struct lazy_cert){der, der_len, hash};
+				der = NULL;
+			} else if (ok) {
+				rc = hc_fail(err, HC_IO, "out of memory");
+				ok = false;
+			}
+			OPENSSL_free(name);
+			OPENSSL_free(header);
+			OPENSSL_free(der);
+			der = NULL;
+		}
+		ERR_clear_error();
+		BIO_free(bio);
+	}
+	for (size_t i = 0; ok && n && i < n; i++) {
+		if (pool_contains_der(p, certs[i].hash, certs[i].der, certs[i].len))
+			continue;
+		if (!pool_insert(p, certs[i].der, certs[i].len, NULL, certs[i].hash, origin)) {
+			rc = hc_fail(err, HC_IO, "out of memory");
+			break;
+		}
+		certs[i].der = NULL; /* the pool owns it now */
+	}
+	*done = ok && n > 0 && rc == HC_OK;
+	for (size_t i = 0; i < n; i++)
+		OPENSSL_free(certs[i].der);
+	free(certs);
+	return rc;
 }
 
 hc_rc hc_chain_pool_add_crl(hc_chain_pool *p, X509_CRL *crl, const char *origin, hc_error *err)
@@ -229,6 +404,34 @@ static hc_rc add_skipped(hc_chain_skipped **list, size_t *count, const char *ori
 	return HC_OK;
 }
 
+/* The certificate of entry i, parsed on first use; NULL when it does not parse. */
+static X509 *pool_cert(hc_chain_pool *p, long i)
+{
+	struct pool_cert *e = &p->certs[i];
+	const unsigned char *q = e->der;
+	hc_error ignored = {0};
+	char *reason;
+	X509 *x;
+
+	if (e->cert || e->broken)
+		return e->cert;
+	x = d2i_X509(NULL, &q, e->der_len);
+	if (!x || q != e->der + e->der_len || X509_check_purpose(x, -1, 0) != 1 ||
+	    (X509_get_extension_flags(x) & EXFLAG_INVALID)) {
+		X509_free(x);
+		ERR_clear_error();
+		e->broken = true;
+		if ((reason = format("%s: a certificate that does not parse or has malformed "
+				     "extensions",
+				     e->origin)))
+			add_skipped(&p->skipped, &p->nskipped, e->origin, reason, &ignored);
+		free(reason);
+		return NULL;
+	}
+	e->cert = x;
+	return x;
+}
+
 /* Everything a loaded bundle holds goes into the pool; a bad certificate is skipped. */
 static hc_rc pool_add_bundle(hc_chain_pool *p, hc_x509_bundle *b, const char *origin,
 			     size_t *added, hc_error *err)
@@ -258,9 +461,20 @@ static hc_rc pool_add_file(hc_chain_pool *p, const char *path, bool in_directory
 {
 	hc_x509_bundle b = {0};
 	hc_error bad = {0};
+	unsigned char *data = NULL;
+	size_t len = 0;
+	bool done = false;
 	hc_rc rc;
 
-	rc = hc_x509_load_file(path, NULL, &b, &bad);
+	if ((rc = hc_file_read(path, HC_X509_MAX_FILE, &data, &len, &bad)) == HC_OK) {
+		rc = pool_add_lazy(p, data, len, path, &done, err);
+		if (rc != HC_OK || done) {
+			free(data);
+			return rc;
+		}
+		rc = hc_x509_load_mem(data, len, path, NULL, &b, &bad);
+		free(data);
+	}
 	if (rc == HC_OK && sk_X509_num(b.certs) == 0 && sk_X509_CRL_num(b.crls) == 0)
 		rc = hc_fail(&bad, HC_USAGE, "%s holds no certificate or CRL", path);
 	if (rc != HC_OK) {
@@ -398,7 +612,6 @@ static char *serial_of(X509 *cert)
 }
 
 /* printf into a new string; NULL when out of memory. */
-static char *format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *format(const char *fmt, ...)
 {
 	va_list ap;
@@ -428,7 +641,7 @@ struct dead_end {
 
 struct build {
 	hc_chain_pool *pool;
-	const hc_chain_pool *roots;
+	hc_chain_pool *roots;
 	const hc_chain_options *opt;
 	time_t at;
 	hc_chain_result *res;
@@ -565,17 +778,18 @@ static bool collect(const struct build *b, const X509_NAME *issuer, struct candi
 	unsigned long hash = name_hash(issuer);
 	struct candidate *c = NULL;
 	size_t n = 0, cap = 0;
-	const hc_chain_pool *pools[2] = {b->roots, b->pool};
+	hc_chain_pool *pools[2] = {b->roots, b->pool};
 
 	for (int k = 0; k < 2; k++) {
-		const hc_chain_pool *p = pools[k];
+		hc_chain_pool *p = pools[k];
 		BUCKET_FOR_EACH(p, hash, i)
 		{
-			X509 *cert = p->certs[i].cert;
-			if (p->certs[i].subject_hash != hash ||
+			X509 *cert;
+			if (p->certs[i].subject_hash != hash || !(cert = pool_cert(p, i)) ||
 			    X509_NAME_cmp(X509_get_subject_name(cert), issuer) != 0)
 				continue;
-			if (k == 1 && pool_contains(b->roots, cert, hash))
+			if (k == 1 && pool_contains_der(b->roots, hash, p->certs[i].der,
+							p->certs[i].der_len))
 				continue;
 			if (!grow_candidates(&c, &cap, n)) {
 				free(c);
@@ -595,8 +809,14 @@ static int candidate_order(const void *pa, const void *pb)
 	const struct candidate *a = pa, *b = pb;
 	int byte;
 
+	bool a_ss = X509_get_extension_flags(a->cert) & EXFLAG_SS;
+	bool b_ss = X509_get_extension_flags(b->cert) & EXFLAG_SS;
+
 	if (a->anchor != b->anchor)
 		return a->anchor ? -1 : 1;
+	/* A self-signed certificate that is not a trust anchor leads nowhere: last. */
+	if (!a->anchor && a_ss != b_ss)
+		return a_ss ? 1 : -1;
 	byte = ASN1_TIME_compare(X509_get0_notBefore(b->cert), X509_get0_notBefore(a->cert));
 	if (byte)
 		return byte;
@@ -1195,7 +1415,7 @@ static char *why_chosen(struct build *b, size_t i, size_t superseded)
 {
 	hc_chain_link *l = &b->res->links[i];
 	char t[21];
-	char *child = i > 0 ? subject_of(b->res->links[i - 1].cert) : NULL;
+	char *child = subject_of(b->res->links[i ? i - 1 : 0].cert);
 	char *s;
 
 	hc_time_iso8601(b->at, t);
@@ -1271,9 +1491,11 @@ static hc_rc report(struct build *b, struct cross *x, size_t nx)
 						   s ? s : "superseded", b->err);
 				free(serial);
 				free(s);
-			} else if (dead) {
+			} else if (dead || (!c[k].anchor &&
+					    (X509_get_extension_flags(cert) & EXFLAG_SS))) {
 				rc = add_candidate(r, cert, c[k].origin, l->cert, HC_CAND_REJECTED,
-						   dead, b->err);
+						   dead ? dead : "self-signed, not among the roots",
+						   b->err);
 			} else {
 				rc = add_candidate(r, cert, c[k].origin, l->cert,
 						   chosen ? HC_CAND_ALTERNATIVE : HC_CAND_REJECTED,
@@ -1346,7 +1568,7 @@ static hc_rc finish_success(struct build *b, struct cross **xout, size_t *nxout)
 	return rc;
 }
 
-hc_rc hc_chain_build(X509 *target, hc_chain_pool *pool, const hc_chain_pool *roots,
+hc_rc hc_chain_build(X509 *target, hc_chain_pool *pool, hc_chain_pool *roots,
 		     const hc_chain_options *opt, hc_chain_result *result, hc_error *err)
 {
 	static const hc_chain_options defaults = {0};
@@ -1355,7 +1577,7 @@ hc_rc hc_chain_build(X509 *target, hc_chain_pool *pool, const hc_chain_pool *roo
 	size_t nx = 0;
 	char why[256];
 	hc_rc rc = HC_OK;
-	bool target_anchor;
+	bool target_anchor, found = false;
 
 	memset(result, 0, sizeof(*result));
 	if (opt && opt->fetch && opt->cache_dir && mkdir(opt->cache_dir, 0755) != 0 &&
@@ -1374,23 +1596,25 @@ hc_rc hc_chain_build(X509 *target, hc_chain_pool *pool, const hc_chain_pool *roo
 
 	/* An expired or not yet valid certificate makes no chain worth serving. */
 	X509_check_purpose(target, -1, 0);
-	target_anchor = pool_contains(roots, target, name_hash(X509_get_subject_name(target)));
+	target_anchor = pool_contains(roots, target);
 	if (!valid_at(target, b.at, why, sizeof(why))) {
 		char *who = subject_of(target);
 		keep_path(&b);
 		set_failure(&b, format("%s itself: %s", who, why));
 		free(who);
 	} else if (target_anchor) {
-		b.anchored = true;
+		b.anchored = found = true;
 		keep_path(&b);
 	} else if (extend(&b)) {
+		/* Failures met on branches given up along the way do not count. */
+		found = true;
 		keep_path(&b);
 	}
 	if (b.fatal) {
 		rc = b.fatal;
 		goto out;
 	}
-	if (!b.failure && b.anchored) {
+	if (found && b.anchored) {
 		result->verified = true;
 		if ((rc = finish_success(&b, &x, &nx)) != HC_OK)
 			goto out;

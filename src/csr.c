@@ -4,6 +4,7 @@
 #include "hsmcert/file.h"
 #include "hsmcert/sign.h"
 
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
@@ -102,9 +103,9 @@ hc_rc hc_csr_plan_make(const hc_csr_params *p, hc_csr_plan *out, hc_error *err)
 		if ((rc = hc_altnames_add_typed(&out->sans, p->sans->items[i].type,
 						p->sans->items[i].value, "--san", err)) != HC_OK)
 			goto fail;
-	if (subject.count == 0 && out->sans.count == 0) {
-		rc = hc_fail(err, HC_USAGE, "nothing to request: give a subject with CN=, --cn, "
-			     "--san or --wildcard");
+	if (out->sans.count == 0) {
+		rc = hc_fail(err, HC_USAGE, "a server certificate request needs a host name: give "
+			     "CN= in the subject, --cn, --san or --wildcard");
 		goto fail;
 	}
 	if ((rc = hc_subject_to_name(&subject, &out->subject, err)) != HC_OK ||
@@ -128,25 +129,103 @@ void hc_csr_plan_clear(hc_csr_plan *plan)
 	memset(plan, 0, sizeof(*plan));
 }
 
+/* DER SEQUENCE { INTEGER n, INTEGER e } (RFC 8017 RSAPublicKey). */
+static unsigned char *rsa_public_key_der(EVP_PKEY *pub, int *len)
+{
+	BIGNUM *n = NULL, *e = NULL;
+	ASN1_INTEGER *an = NULL, *ae = NULL;
+	unsigned char *der = NULL, *p;
+	int ln, le, content, header;
+
+	if (!EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_RSA_N, &n) ||
+	    !EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_RSA_E, &e) ||
+	    !(an = BN_to_ASN1_INTEGER(n, NULL)) || !(ae = BN_to_ASN1_INTEGER(e, NULL)) ||
+	    (ln = i2d_ASN1_INTEGER(an, NULL)) <= 0 || (le = i2d_ASN1_INTEGER(ae, NULL)) <= 0)
+		goto out;
+	content = ln + le;
+	header = content < 0x80 ? 2 : content < 0x100 ? 3 : 4;
+	if (content >= 0x10000 || !(der = OPENSSL_malloc((size_t)(header + content))))
+		goto out;
+	p = der;
+	*p++ = 0x30;
+	if (header == 3)
+		*p++ = 0x81;
+	if (header == 4) {
+		*p++ = 0x82;
+		*p++ = (unsigned char)(content >> 8);
+	}
+	*p++ = (unsigned char)content;
+	i2d_ASN1_INTEGER(an, &p);
+	i2d_ASN1_INTEGER(ae, &p);
+	*len = header + content;
+out:
+	ASN1_INTEGER_free(an);
+	ASN1_INTEGER_free(ae);
+	BN_free(n);
+	BN_free(e);
+	return der;
+}
+
+/*
+ * The request's SubjectPublicKeyInfo straight from the key's numbers.
+ * X509_REQ_set_pubkey runs OpenSSL 3's encoder machinery, a measurable share
+ * of a whole `hsmcert csr` (scripts/bench.d/csr.sh), and so would reading
+ * the request back to decode the key (OpenSSL's decoders). The tests compare
+ * this encoding with the token's key as p11tool exports it.
+ */
+static hc_rc set_public_key(X509_REQ *req, EVP_PKEY *pub, hc_error *err)
+{
+	X509_PUBKEY *spki = X509_REQ_get_X509_PUBKEY(req);
+	unsigned char *bits = NULL;
+	char group[64];
+	size_t point_len = 0;
+	int len = 0, curve;
+
+	if (EVP_PKEY_is_a(pub, "RSA")) {
+		if ((bits = rsa_public_key_der(pub, &len)) &&
+		    X509_PUBKEY_set0_param(spki, OBJ_nid2obj(NID_rsaEncryption), V_ASN1_NULL, NULL,
+					   bits, len))
+			return HC_OK;
+	} else if (EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, group,
+						  sizeof(group), NULL) &&
+		   (curve = OBJ_txt2nid(group)) != NID_undef &&
+		   EVP_PKEY_get_octet_string_param(pub, OSSL_PKEY_PARAM_PUB_KEY, NULL, 0,
+						   &point_len) &&
+		   (bits = OPENSSL_malloc(point_len)) &&
+		   EVP_PKEY_get_octet_string_param(pub, OSSL_PKEY_PARAM_PUB_KEY, bits, point_len,
+						   &point_len) &&
+		   X509_PUBKEY_set0_param(spki, OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
+					  OBJ_nid2obj(curve), bits, (int)point_len)) {
+		return HC_OK;
+	}
+	OPENSSL_free(bits);
+	return hc_fail_ssl(err, HC_IO, "encoding the request's public key");
+}
+
+static hc_rc encode_der(hc_csr_result *out, hc_error *err)
+{
+	int n = i2d_X509_REQ(out->req, &out->der);
+
+	if (n <= 0)
+		return hc_fail_ssl(err, HC_IO, "encoding the request");
+	out->der_len = (size_t)n;
+	return HC_OK;
+}
+
 /* DER, PEM and the description shown to the user, all from the signed request. */
 static hc_rc csr_encode(hc_csr_result *out, EVP_PKEY *pub, hc_error *err)
 {
 	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(out->req);
 	BIO *mem = BIO_new(BIO_s_mem());
-	unsigned char *der = NULL;
 	char *pem;
 	long pem_len;
-	int n;
 	hc_rc rc = HC_OK;
 
-	if ((n = i2d_X509_REQ(out->req, &der)) <= 0 || !mem ||
-	    !PEM_write_bio_X509_REQ(mem, out->req) || (pem_len = BIO_get_mem_data(mem, &pem)) <= 0) {
+	if (!mem || !PEM_write_bio_X509_REQ(mem, out->req) ||
+	    (pem_len = BIO_get_mem_data(mem, &pem)) <= 0) {
 		rc = hc_fail_ssl(err, HC_IO, "encoding the request");
 		goto out;
 	}
-	out->der = der;
-	out->der_len = (size_t)n;
-	der = NULL;
 	out->pem = strndup(pem, (size_t)pem_len);
 	out->subject = hc_x509_name_text(X509_REQ_get_subject_name(out->req));
 	if (!out->pem || !out->subject) {
@@ -157,7 +236,6 @@ static hc_rc csr_encode(hc_csr_result *out, EVP_PKEY *pub, hc_error *err)
 	rc = hc_sans_from_extensions(exts, &out->sans, &out->san_count, err);
 out:
 	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-	OPENSSL_free(der);
 	BIO_free(mem);
 	return rc;
 }
@@ -178,16 +256,20 @@ hc_rc hc_csr_sign(hc_session *s, const hc_key_info *key, const hc_csr_plan *plan
 		return rc;
 	if (!(out->req = X509_REQ_new()) || !X509_REQ_set_version(out->req, X509_REQ_VERSION_1) ||
 	    !X509_REQ_set_subject_name(out->req, plan->subject) ||
-	    !X509_REQ_set_pubkey(out->req, pub) ||
 	    (plan->extensions && sk_X509_EXTENSION_num(plan->extensions) > 0 &&
 	     !X509_REQ_add_extensions(out->req, plan->extensions))) {
 		rc = hc_fail_ssl(err, HC_IO, "building the request");
 		goto fail;
 	}
-	if ((rc = hc_sign_req(s, key, plan->md, plan->pss, out->req, err)) != HC_OK)
+	if ((rc = set_public_key(out->req, pub, err)) != HC_OK ||
+	    (rc = hc_sign_req(s, key, plan->md, plan->pss, out->req, err)) != HC_OK ||
+	    (rc = encode_der(out, err)) != HC_OK)
 		goto fail;
-	/* SPEC: the request's signature is verified before it is written. */
-	if (X509_REQ_verify(out->req, X509_REQ_get0_pubkey(out->req)) != 1) {
+	/*
+	 * SPEC: the request's signature is verified before it is written, with
+	 * the public key the request carries (set_public_key encoded `pub`).
+	 */
+	if (X509_REQ_verify(out->req, pub) != 1) {
 		ERR_clear_error();
 		rc = hc_fail(err, HC_CHECK, "the token's signature on the request does not verify "
 			     "with key '%s''s public key: the key pair does not match",
@@ -227,18 +309,16 @@ hc_rc hc_csr_write(const hc_csr_result *r, const hc_csr_output *o, hc_error *err
 }
 
 /* Undo a key pair generated for a request that failed; the first error stays the one reported. */
-static void destroy_generated(hc_session *s, const hc_key_info *key, hc_error *err)
+static void destroy_generated(hc_session *s, const hc_key_info *key, CK_OBJECT_HANDLE pub,
+			      hc_error *err)
 {
-	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE;
 	hc_error e2 = {0};
-	hc_rc rc = hc_key_find_public(s, key, &pub, &e2);
+	hc_rc rc = HC_OK;
 
-	if (rc == HC_OK)
+	if (pub != CK_INVALID_HANDLE)
 		rc = hc_object_destroy(s, pub, &e2);
-	if (rc == HC_OK)
-		rc = hc_object_destroy(s, key->handle, &e2);
-	else
-		hc_object_destroy(s, key->handle, NULL);
+	if (hc_object_destroy(s, key->handle, rc == HC_OK ? &e2 : NULL) != HC_OK)
+		rc = e2.rc ? e2.rc : HC_TOKEN;
 	if (rc != HC_OK) {
 		size_t used = strlen(err->message);
 		snprintf(err->message + used, sizeof(err->message) - used,
@@ -251,6 +331,7 @@ hc_rc hc_request(hc_session *s, const hc_keygen_params *keygen, const hc_csr_pla
 		 const hc_csr_output *output, hc_keygen_result *key_out, hc_csr_result *csr_out,
 		 hc_error *err)
 {
+	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE;
 	hc_rc rc;
 
 	memset(key_out, 0, sizeof(*key_out));
@@ -260,13 +341,17 @@ hc_rc hc_request(hc_session *s, const hc_keygen_params *keygen, const hc_csr_pla
 		return rc;
 	if ((rc = hc_keygen(s, keygen, key_out, err)) != HC_OK)
 		return rc;
-	rc = hc_csr_sign(s, &key_out->key, plan, csr_out, err);
+	/* Find the public half now: after a failure the session may be in no state to search. */
+	if (key_out->created)
+		rc = hc_key_find_public(s, &key_out->key, &pub, err);
+	if (rc == HC_OK)
+		rc = hc_csr_sign(s, &key_out->key, plan, csr_out, err);
 	if (rc == HC_OK)
 		rc = hc_csr_write(csr_out, output, err);
 	if (rc == HC_OK)
 		return HC_OK;
 	if (key_out->created)
-		destroy_generated(s, &key_out->key, err);
+		destroy_generated(s, &key_out->key, pub, err);
 	hc_csr_result_clear(csr_out);
 	hc_keygen_result_clear(key_out);
 	return rc;

@@ -103,11 +103,19 @@ static hc_rc assign_derived_id(hc_session *s, CK_OBJECT_HANDLE pub, CK_OBJECT_HA
 	if (rc != HC_OK)
 		return rc;
 	rc = hc_key_find(s, CK_UNAVAILABLE_INFORMATION, NULL, id, sizeof(id), &found, &n, err);
-	free(found);
 	if (rc != HC_OK)
 		return rc;
-	if (n > 0)
-		return hc_fail(err, HC_CHECK, "the new key's derived id is already in use");
+	/*
+	 * Tokens that set CKA_ID themselves (the same SHA-1 convention) return
+	 * the new pair here: only other objects are a collision.
+	 */
+	for (size_t i = 0; i < n; i++) {
+		if (found[i] != pub && found[i] != priv) {
+			free(found);
+			return hc_fail(err, HC_CHECK, "the new key's derived id is already in use");
+		}
+	}
+	free(found);
 	if ((rc = hc_attrs_set(s, pub, &a, 1, err)) != HC_OK ||
 	    (rc = hc_attrs_set(s, priv, &a, 1, err)) != HC_OK)
 		hc_error_prefix(err, "setting the key id");
@@ -135,6 +143,10 @@ hc_rc hc_keygen(hc_session *s, const hc_keygen_params *p, hc_keygen_result *out,
 	spec.id = p->id;
 	spec.id_len = p->id_len;
 	spec.extractable = p->exportable;
+	spec.recipient = p->recipient;
+	if (p->recipient && p->type.ckk != CKK_RSA)
+		return hc_fail(err, HC_USAGE, "a backup recipient key is RSA (backups are sent to "
+			       "it with RSA-OAEP): use --type rsa:2048 or larger");
 	if (p->type.ckk == CKK_EC) {
 		rc = hc_keytype_ec_params(&p->type, &params, &params_len, err);
 		if (rc != HC_OK)

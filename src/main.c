@@ -14,12 +14,15 @@ static const struct cli_command commands[] = {
 	{"keygen", cmd_keygen, usage_keygen, "generate a key pair inside the token"},
 	{"csr", cmd_csr, usage_csr, "certificate request signed by a key on the token"},
 	{"request", cmd_request, usage_request, "generate a key pair and its certificate request"},
+	{"show", cmd_show, usage_show, "describe certificates, requests, CRLs, PKCS#7, PKCS#12"},
 	{"provision", cmd_provision, usage_provision, "keys and requests for many entries of a plan"},
 	{"chain", cmd_chain, usage_chain, "assemble and verify the chain a server sends"},
 	{"import", cmd_import, usage_import, "store the CA's certificate next to its key"},
 	{"list", cmd_list, usage_list, "keys and certificates on the token, with status"},
 	{"check", cmd_check, usage_check, "prove a key, its certificate and chain work (--tls)"},
 	{"delete", cmd_delete, usage_delete, "destroy keys and certificates a URI names"},
+	{"backup", cmd_backup, usage_backup, "save keys wrapped: encrypted backup or PKCS#12"},
+	{"restore", cmd_restore, usage_restore, "restore a backup or PKCS#12 into the token"},
 	{"audit", cmd_audit, usage_audit, "report whether keys can leave the token"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -280,7 +280,8 @@ static void provision_entry(hc_session *s, const hc_plan_entry *e, bool force,
 			    hc_provision_outcome *o)
 {
 	CK_OBJECT_HANDLE *found = NULL;
-	hc_keygen_params kp = {e->label, e->type, NULL, 0, e->exportable, true};
+	hc_keygen_params kp = {.label = e->label, .type = e->type, .exportable = e->exportable,
+			       .if_missing = true};
 	hc_csr_output output = {e->csr_path, false, force};
 	hc_keygen_result key = {0};
 	hc_csr_result csr = {0};

@@ -5,28 +5,22 @@
 #include <string.h>
 
 /*
- * Count objects on an initialised token: public ones always, private ones
- * when the user PIN opens it. -1 when the private part cannot be seen.
+ * Count the public objects of an initialised token, without logging in:
+ * the PIN we hold is the new one, and a wrong login would spend one of the
+ * token's tries. -1 when the search fails.
  */
-static long count_objects(hc_module *mod, const hc_slot *slot, const hc_secret *user_pin)
+static long count_public_objects(hc_module *mod, const hc_slot *slot)
 {
 	hc_session *s = NULL;
 	CK_OBJECT_HANDLE *found = NULL;
 	size_t n = 0;
 	long count = -1;
-	bool logged_in = false;
 
 	if (hc_session_open(mod, slot, false, &s, NULL) != HC_OK)
 		return -1;
-	if (user_pin && (slot->token.flags & CKF_USER_PIN_INITIALIZED))
-		logged_in = hc_session_login(s, CKU_USER, user_pin, NULL) == HC_OK;
-	if (hc_objects_find(s, NULL, 0, &found, &n, NULL) == HC_OK) {
-		/* Without the user's login, private objects are invisible: unknown. */
-		if (logged_in || n > 0 || !(slot->token.flags & CKF_USER_PIN_INITIALIZED))
-			count = (long)n;
-	}
+	if (hc_objects_find(s, NULL, 0, &found, &n, NULL) == HC_OK)
+		count = (long)n;
 	free(found);
-	hc_session_logout(s, NULL);
 	hc_session_close(s);
 	return count;
 }
@@ -46,22 +40,24 @@ hc_rc hc_token_init(hc_module *mod, const hc_slot *slot, const hc_token_init_par
 
 	if (slot->token.flags & CKF_TOKEN_INITIALIZED) {
 		char label[33];
-		long n = count_objects(mod, slot, p->user_pin);
+		long n = count_public_objects(mod, slot);
+		/* Private objects cannot be seen without the user's login: unknown then. */
+		bool private_unknown = slot->token.flags & CKF_USER_PIN_INITIALIZED;
 		HC_P11_STRING(slot->token.label, label);
 		out->reinitialised = true;
-		out->objects_destroyed = n;
-		if (n != 0 && !p->force) {
-			if (n < 0)
-				return hc_fail(err, HC_CHECK,
-					       "token '%s' is initialised and its private objects "
-					       "cannot be counted without its user PIN; it may hold "
-					       "keys: use --force to erase it anyway",
-					       label);
+		out->objects_destroyed = private_unknown ? -1 : n;
+		if (!p->force && n > 0)
 			return hc_fail(err, HC_CHECK,
-				       "token '%s' holds %ld object%s; re-initialising destroys "
-				       "them: use --force to erase it",
-				       label, n, n == 1 ? "" : "s");
-		}
+				       "token '%s' holds %ld public object%s%s; re-initialising "
+				       "destroys them: use --force to erase it",
+				       label, n, n == 1 ? "" : "s",
+				       private_unknown ? " and perhaps private ones" : "");
+		if (!p->force && (n < 0 || private_unknown))
+			return hc_fail(err, HC_CHECK,
+				       "token '%s' is initialised; its private objects cannot be "
+				       "counted without logging in, and it may hold keys: use "
+				       "--force to erase it",
+				       label);
 	}
 
 	rc = hc_token_initialize(mod, slot->id, p->so_pin, p->label, err);

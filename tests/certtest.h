@@ -66,6 +66,21 @@ static inline const char *ct_str(json_t *doc, const char *path)
 	return j && json_is_string(j) ? json_string_value(j) : "";
 }
 
+/* The member of a JSON array whose `field` is the string `value`, or NULL. */
+static inline json_t *ct_find(json_t *array, const char *field, const char *value)
+{
+	json_t *element;
+	size_t i;
+
+	json_array_foreach(array, i, element)
+	{
+		const char *v = json_string_value(json_object_get(element, field));
+		if (v && strcmp(v, value) == 0)
+			return element;
+	}
+	return NULL;
+}
+
 /* Lowercase hex thumbprint of a certificate file as openssl computes it. */
 static inline char *ct_openssl_fingerprint(const char *file, const char *md)
 {

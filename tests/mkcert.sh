@@ -7,7 +7,7 @@
 #       "Test Sub CA" issued by it; EC P-256 keys for speed.
 #   mkcert.sh leaf DIR LABEL OUT [FROM [TO [CN [ISSUER]]]]
 #       a server certificate for the public key of the key pair labelled
-#       LABEL on token "test" (read with pkcs11-tool), issued by ISSUER (sub or
+#       LABEL on the token (read with pkcs11-tool), issued by ISSUER (sub or
 #       root; default sub), valid FROM..TO ("2025-01-01" or "now+N" days;
 #       default now-1..now+365), CN default www.example.test (also a SAN).
 #   mkcert.sh ca DIR NAME SUBJECT_CN FROM TO [ISSUER]
@@ -16,9 +16,14 @@
 #   mkcert.sh reissue DIR NAME NEWNAME FROM TO
 #       the CA certificate DIR/NAME.crt re-issued by the same issuer with the
 #       same subject and key and new dates (a re-issued Sub CA).
-# Environment: SOFTHSM2_CONF and PIN from the test, TS_MODULE optional.
+#   mkcert.sh selfleaf OUT CN
+#       a self-signed server certificate (not a CA) for a fresh key that is on
+#       no token: what an orphan looks like.
+# Environment: SOFTHSM2_CONF and PIN from the test; TS_MODULE and
+# TS_TOKEN_LABEL (default "test") optional.
 set -euo pipefail
 module=${TS_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
+token=${TS_TOKEN_LABEL:-test}
 
 die() { echo "mkcert: $*" >&2; exit 2; }
 
@@ -99,9 +104,9 @@ leaf)
 	dir=$2 label=$3 out=$4 from=${5:-now-1} to=${6:-now+365} cn=${7:-www.example.test}
 	issuer=${8:-sub}
 	# pkcs11-tool (p11tool takes seconds here; pkcs11-tool 0.23 cannot read P-384).
-	pkcs11-tool --module "$module" --token-label test --login --pin "${PIN:-1234}" \
+	pkcs11-tool --module "$module" --token-label "$token" --login --pin "${PIN:-1234}" \
 		--read-object --type pubkey --label "$label" -o "$out.pub.der" >/dev/null 2>&1 ||
-		die "no public key '$label' on token test"
+		die "no public key '$label' on token $token"
 	openssl pkey -pubin -inform DER -in "$out.pub.der" -out "$out.pub" 2>/dev/null ||
 		die "cannot read the public key of '$label'"
 	rm -f "$out.pub.der"
@@ -118,6 +123,21 @@ T
 	certtool_issue "$out.tmpl" "$out" "$dir/$issuer.crt" "$dir/$issuer.key" \
 		--load-pubkey "$out.pub"
 	rm -f "$out.tmpl" "$out.pub"
+	;;
+selfleaf)
+	out=$2 cn=$3
+	new_key "$out.key"
+	cat >"$out.tmpl" <<T
+cn = "$cn"
+dns_name = "$cn"
+serial = $(serial)
+expiration_days = 30
+tls_www_server
+signing_key
+T
+	certtool --generate-self-signed --load-privkey "$out.key" --template "$out.tmpl" \
+		--outfile "$out" >/dev/null 2>&1 || die "certtool failed for $out"
+	rm -f "$out.tmpl" "$out.key"
 	;;
 *)
 	sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2

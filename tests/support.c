@@ -71,6 +71,26 @@ void ts_setup_token(void)
 	ts_add_token(TS_TOKEN);
 }
 
+void ts_use_testpki(void)
+{
+	const char *src = getenv("HSMCERT_SOURCE_DIR"), *bin = getenv("HSMCERT_BIN");
+	char dir[1024], script[1024], *bin_dir;
+	struct ts_result r;
+
+	cr_assert_not_null(src, "HSMCERT_SOURCE_DIR is not set (run the tests through ctest)");
+	cr_assert_not_null(bin);
+	bin_dir = strdup(bin);
+	*strrchr(bin_dir, '/') = '\0';
+	snprintf(dir, sizeof(dir), "%s/testpki/shared", bin_dir);
+	free(bin_dir);
+	snprintf(script, sizeof(script), "%s/scripts/testpki.sh", src);
+	setenv("PKI", dir, 1);
+	setenv("TESTPKI", script, 1);
+	ts_run(&r, "\"$TESTPKI\" build \"$PKI\" 8080");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+}
+
 void ts_teardown(void)
 {
 	char cmd[512];

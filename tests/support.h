@@ -28,6 +28,13 @@ void ts_setup_empty(void);
 void ts_setup_token(void);
 void ts_teardown(void);
 
+/*
+ * The shared test PKI of scripts/testpki.sh, built once beside the binary
+ * under test and reused while the script is unchanged. Sets $PKI (its
+ * directory) and $TESTPKI (the script) for commands. Tests only read it.
+ */
+void ts_use_testpki(void);
+
 /* Initialise another token in the same world (softhsm2-util, independent of us). */
 void ts_add_token(const char *label);
 

@@ -22,27 +22,8 @@
  */
 static void setup_pki(void)
 {
-	char dir[1024], *bin_dir;
-	const char *src = getenv("HSMCERT_SOURCE_DIR"), *bin = getenv("HSMCERT_BIN");
-	struct ts_result r;
-
 	ts_setup_empty();
-	cr_assert_not_null(src);
-	cr_assert_not_null(bin);
-	bin_dir = strdup(bin);
-	*strrchr(bin_dir, '/') = '\0';
-	snprintf(dir, sizeof(dir), "%s/testpki/shared", bin_dir);
-	free(bin_dir);
-	setenv("PKI", dir, 1);
-	setenv("TESTPKI", "", 1);
-	{
-		char script[1024];
-		snprintf(script, sizeof(script), "%s/scripts/testpki.sh", src);
-		setenv("TESTPKI", script, 1);
-	}
-	ts_run(&r, "\"$TESTPKI\" build \"$PKI\" 8080");
-	ts_assert_status(&r, 0);
-	ts_result_free(&r);
+	ts_use_testpki();
 }
 
 TestSuite(chain, .init = setup_pki, .fini = ts_teardown);
@@ -188,10 +169,13 @@ Test(chain, old_root_only_goes_through_the_cross_certificate)
 	struct ts_result r;
 	json_t *doc;
 
-	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/leaf.crt\" --intermediates \"$PKI/downloads\" "
+	/* Root CA 3's self-signed certificate among the downloads is no way to the old root. */
+	free(ts_sh("mkdir dl && cp \"$PKI\"/downloads/* \"$PKI/root3.crt\" dl/"));
+	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/leaf.crt\" --intermediates dl "
 		   "--roots \"$PKI/roots-old\" -o chain.pem --include-root");
 	ts_assert_status(&r, 0);
 	doc = parse_json(&r);
+	cr_assert(strstr(r.out, "self-signed, not among the roots"), "%s", r.out);
 	cr_assert_eq(json_array_size(json_object_get(doc, "path")), 4, "%s", r.out);
 	cr_assert(strstr(path_field(doc, 3, "subject"), "Test Global Root CA"));
 	cr_assert_str_eq(path_field(doc, 3, "role"), "root");
@@ -295,7 +279,7 @@ Test(chain, p7b_output_is_readable_by_openssl)
 	list = ts_sh("openssl pkcs7 -inform DER -in chain.p7b -print_certs -noout");
 	cr_assert_eq(count(list, "subject="), 3, "%s", list);
 	free(list);
-	ts_sh("openssl pkcs7 -inform DER -in chain.p7b -print_certs -out chain.pem");
+	free(ts_sh("openssl pkcs7 -inform DER -in chain.p7b -print_certs -out chain.pem"));
 	assert_openssl_verifies("root1.crt", "chain.pem", "\"$PKI/leaf.crt\"", true);
 	ts_result_free(&r);
 }
@@ -325,10 +309,10 @@ Test(chain, garbage_and_truncated_files_in_a_folder_are_skipped)
 	struct ts_result r;
 	json_t *doc, *skipped;
 
-	ts_sh("mkdir dl && cp \"$PKI\"/downloads/* dl/ && head -c 700 /dev/urandom >dl/garbage.crt "
+	free(ts_sh("mkdir dl && cp \"$PKI\"/downloads/* dl/ && head -c 700 /dev/urandom >dl/garbage.crt "
 	      "&& openssl x509 -in \"$PKI/sub.crt\" -outform DER | head -c 300 >dl/truncated.der "
 	      "&& : >dl/empty.cer && printf -- '-----BEGIN CERTIFICATE-----\\nAAAA\\n"
-	      "-----END CERTIFICATE-----\\n' >dl/bad.pem && cp \"$PKI/leaf.key\" dl/");
+	      "-----END CERTIFICATE-----\\n' >dl/bad.pem && cp \"$PKI/leaf.key\" dl/"));
 	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/leaf.crt\" --intermediates dl "
 		   "--roots \"$PKI/roots-both\" -o chain.pem");
 	ts_assert_status(&r, 0);
@@ -347,6 +331,25 @@ Test(chain, garbage_and_truncated_files_in_a_folder_are_skipped)
 	ts_result_free(&r);
 	ts_run(&r, "$HSMCERT chain --cert dl/garbage.crt --roots \"$PKI/roots-both\"");
 	ts_assert_status(&r, 2);
+	ts_result_free(&r);
+}
+
+Test(chain, malformed_candidate_is_skipped_when_it_is_needed)
+{
+	struct ts_result r;
+	json_t *doc;
+
+	/* The pool parses a certificate only when it is a candidate: then it is reported. */
+	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/leaf.crt\" --intermediates "
+		   "\"$PKI/sub-badext.pem\" --intermediates \"$PKI/sub-old.crt\" "
+		   "--roots \"$PKI/roots-new\" -o chain.pem");
+	ts_assert_status(&r, 0);
+	doc = parse_json(&r);
+	cr_assert_eq(json_array_size(json_object_get(doc, "skipped_inputs")), 1, "%s", r.out);
+	cr_assert(strstr(r.out, "sub-badext.pem: a certificate that does not parse"), "%s", r.out);
+	cr_assert_str_eq(path_field(doc, 1, "serial"), "3002");
+	assert_openssl_verifies("root3.crt", "chain.pem", "\"$PKI/leaf.crt\"", true);
+	json_decref(doc);
 	ts_result_free(&r);
 }
 
@@ -446,9 +449,9 @@ static void setup_fetch(void)
 	char *pid;
 
 	setup_pki();
-	ts_sh("mkdir -p pki/www");
-	ts_sh("\"$TESTPKI\" serve \"$TEST_DIR/pki/www\" \"$TEST_DIR/port\" 120 >/dev/null 2>&1 "
-	      "</dev/null & echo $! >server.pid");
+	free(ts_sh("mkdir -p pki/www"));
+	free(ts_sh("\"$TESTPKI\" serve \"$TEST_DIR/pki/www\" \"$TEST_DIR/port\" 120 >/dev/null 2>&1 "
+	      "</dev/null & echo $! >server.pid"));
 	pid = ts_read("server.pid", NULL);
 	cr_assert_not_null(pid);
 	server_pid = (pid_t)atoi(pid);
@@ -506,7 +509,7 @@ Test(chain_fetch, missing_intermediate_fetched_only_with_fetch)
 	assert_openssl_verifies("root3.crt", "chain.pem", "pki/leaf.crt", true);
 
 	/* From the cache, even with the server's files gone. */
-	ts_sh("rm pki/www/sub.der pki/www/root3.arl");
+	free(ts_sh("rm pki/www/sub.der pki/www/root3.arl"));
 	ts_run(&r, "$HSMCERT chain --fetch --cache cache --cert pki/leaf.crt --roots pki/roots-new");
 	ts_assert_status(&r, 0);
 	cr_assert(strstr(r.out, "(cache)"), "%s", r.out);
@@ -524,7 +527,7 @@ Test(chain_fetch, oversized_and_unreachable_downloads_are_refused)
 	struct ts_result r;
 
 	/* 2 MiB where an issuer certificate should be: over the 1 MiB limit. */
-	ts_sh("head -c 2097152 /dev/zero >pki/www/big.der");
+	free(ts_sh("head -c 2097152 /dev/zero >pki/www/big.der"));
 	ts_run(&r, "$HSMCERT chain --fetch --cert pki/big-leaf.crt --roots pki/roots-new");
 	ts_assert_status(&r, 1);
 	cr_assert(strstr(r.out, "limit, refused"), "%s", r.out);

@@ -6,8 +6,10 @@ TestSuite(import, .init = ts_setup_token, .fini = ts_teardown);
 /* pkcs11-tool's "ID:" of the key pair's public key, lowercase hex. */
 static char *key_id(const char *label)
 {
+	/* pkcs11-tool lists every public key whatever --label says: pick by label. */
 	return ts_sh("pkcs11-tool --module %s --token-label test --list-objects --type pubkey "
-		     "--label '%s' 2>/dev/null | awk '/ID:/{print $2}' | tr -d '\\n'",
+		     "2>/dev/null | awk '/label:/{l=$2} /ID:/{if (l==\"%s\") print $2}' | "
+		     "tr -d '\\n'",
 		     TS_SOFTHSM, label);
 }
 

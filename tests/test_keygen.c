@@ -327,3 +327,20 @@ Test(keygen, token_that_cannot_keep_key_non_exportable_fails_clean)
 	ts_result_free(&r);
 	cr_assert_eq(ts_count_objects(TS_TOKEN), 0);
 }
+
+Test(keygen, object_uri_and_token_must_agree)
+{
+	struct ts_result r;
+
+	ts_add_token("prod");
+	ts_run(&r, "$HSMCERT --token pkcs11:token=prod keygen --label web");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	/* HSMCERT_TOKEN says prod, the URI says test: refuse rather than act on prod. */
+	ts_run(&r, "HSMCERT_TOKEN=pkcs11:token=prod $HSMCERT delete --yes "
+		   "'pkcs11:token=test;object=web;type=private'");
+	ts_assert_status(&r, 2);
+	cr_assert(strstr(r.err, "names another token"), "%s", r.err);
+	ts_result_free(&r);
+	cr_assert_eq(ts_count_objects("prod"), 2);
+}

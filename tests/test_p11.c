@@ -56,6 +56,12 @@ Test(uri, refuses_pin_value_and_bad_input)
 
 	cr_assert_eq(hc_uri_parse("pkcs11:token=a?pin-value=1234", &u, &err), HC_USAGE);
 	cr_assert(strstr(err.message, "pin-value"), "%s", err.message);
+	/* The PIN itself is never echoed, whatever else is wrong with the URI. */
+	cr_assert_null(strstr(err.message, "1234"), "%s", err.message);
+	cr_assert_eq(hc_uri_parse("pkcs11:token=%zz;pin-value=S3cret", &u, &err), HC_USAGE);
+	cr_assert_null(strstr(err.message, "S3cret"), "%s", err.message);
+	cr_assert_eq(hc_uri_parse("pkcs11:bogus=1?pin-value=S3cret&x=y", &u, &err), HC_USAGE);
+	cr_assert_null(strstr(err.message, "S3cret"), "%s", err.message);
 	cr_assert_eq(hc_uri_parse("pkcs11:token=%zz", &u, &err), HC_USAGE);
 	cr_assert_eq(hc_uri_parse("http://example.com", &u, &err), HC_USAGE);
 	cr_assert_eq(hc_uri_parse("pkcs11:unknown=1", &u, &err), HC_USAGE);

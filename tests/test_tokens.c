@@ -94,14 +94,7 @@ Test(init_token, refuses_token_with_objects_unless_force)
 
 	ts_run(&r, "$HSMCERT init-token --token pkcs11:token=busy --label busy");
 	ts_assert_status(&r, 1);
-	cr_assert(strstr(r.err, "holds 2 objects"), "%s", r.err);
-	ts_result_free(&r);
-	cr_assert_eq(ts_count_objects("busy"), 2);
-
-	/* Without the user PIN the private objects cannot be counted: still refused. */
-	ts_run(&r, "HSMCERT_PIN=wrong $HSMCERT init-token --token pkcs11:token=busy "
-		   "--label busy");
-	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.err, "holds 1 public object and perhaps private ones"), "%s", r.err);
 	ts_result_free(&r);
 	cr_assert_eq(ts_count_objects("busy"), 2);
 
@@ -135,4 +128,42 @@ Test(init_token, usage_errors)
 	ts_assert_status(&r, 2);
 	cr_assert(strstr(r.err, "SO PIN"), "%s", r.err);
 	ts_result_free(&r);
+}
+
+Test(init_token, never_logs_in_with_the_new_pin)
+{
+	struct ts_result r;
+	char *flags;
+
+	/* Only a private object: invisible without login, so re-initialising is refused. */
+	ts_add_token("quiet");
+	free(ts_sh("printf x > blob && pkcs11-tool --module %s --token-label quiet --login --pin %s "
+		   "--write-object blob --type data --label d --private >/dev/null 2>&1",
+		   TS_SOFTHSM, TS_PIN));
+	ts_run(&r, "HSMCERT_PIN=99999999 $HSMCERT init-token --token pkcs11:token=quiet "
+		   "--label quiet");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.err, "cannot be counted without logging in"), "%s", r.err);
+	ts_result_free(&r);
+	/* The new (different) PIN was not tried against the old token: no failed-login flag. */
+	flags = ts_sh("$HSMCERT tokens --json --token pkcs11:token=quiet | grep '\"user_pin\"'");
+	cr_assert(strstr(flags, "\"ok\""), "a login was tried: %s", flags);
+	free(flags);
+	flags = ts_sh("pkcs11-tool --module %s --token-label quiet --login --pin %s "
+		      "--list-objects 2>/dev/null | grep -c 'Data object'", TS_SOFTHSM, TS_PIN);
+	cr_assert_eq(atoi(flags), 1, "the private object is gone");
+	free(flags);
+}
+
+Test(init_token, ambiguous_uri_is_refused)
+{
+	struct ts_result r;
+
+	ts_add_token("one");
+	ts_add_token("two");
+	ts_run(&r, "$HSMCERT init-token --token 'pkcs11:model=SoftHSM%%20v2' --label x --force");
+	ts_assert_status(&r, 2);
+	cr_assert(strstr(r.err, "tokens match"), "%s", r.err);
+	ts_result_free(&r);
+	cr_assert_eq(ts_count_objects("one"), 0);
 }

@@ -145,11 +145,12 @@ typedef struct hc_chain_result {
 
 /*
  * Build the path from `target` to a root in `roots` with issuers from
- * `pool` (downloads are added to the pool). HC_OK: verified; HC_CHECK: no
+ * `pool` (downloads are added to the pool; both pools parse certificates
+ * as they become candidates). HC_OK: verified; HC_CHECK: no
  * valid path or revoked, `result->failure` says which link; other codes:
  * errors outside the chain's content (out of memory, --cache unwritable).
  */
-hc_rc hc_chain_build(X509 *target, hc_chain_pool *pool, const hc_chain_pool *roots,
+hc_rc hc_chain_build(X509 *target, hc_chain_pool *pool, hc_chain_pool *roots,
 		     const hc_chain_options *opt, hc_chain_result *result, hc_error *err);
 void hc_chain_result_clear(hc_chain_result *result);
 

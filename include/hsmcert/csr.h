@@ -68,7 +68,7 @@ void hc_csr_plan_clear(hc_csr_plan *plan);
 /* ---- the signed request ---------------------------------------------- */
 
 typedef struct hc_csr_result {
-	X509_REQ *req;
+	X509_REQ *req; /* as built: its public key is encoded, not decoded (parse der to get it) */
 	unsigned char *der;
 	size_t der_len;
 	char *pem;		     /* NUL-terminated PEM "CERTIFICATE REQUEST" */

@@ -11,6 +11,7 @@ typedef struct hc_keygen_params {
 	size_t id_len;
 	bool exportable;
 	bool if_missing; /* an existing key pair of that label (and id) is a success */
+	bool recipient;	 /* RSA key that unwraps backups sent to it (--to), instead of signing */
 } hc_keygen_params;
 
 typedef struct hc_keygen_result {

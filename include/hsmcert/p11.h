@@ -192,6 +192,7 @@ typedef struct hc_keypair_spec {
 	const unsigned char *id; /* may be NULL: set later */
 	size_t id_len;
 	bool extractable;
+	bool recipient; /* an RSA key that receives backups: unwrap (public: wrap), no signing */
 } hc_keypair_spec;
 
 /* What keygen had to do to get a key the token accepts. */
@@ -232,5 +233,10 @@ hc_rc hc_key_generate(hc_session *session, CK_MECHANISM *mech, CK_ATTRIBUTE *tmp
 hc_rc hc_key_wrap(hc_session *session, CK_MECHANISM *mech, CK_OBJECT_HANDLE wrapping,
 		  CK_OBJECT_HANDLE key, unsigned char **wrapped, size_t *wrapped_len,
 		  hc_error *err);
+
+/* C_UnwrapKey into a new object described by tmpl (CKA_KEY_TYPE included). */
+hc_rc hc_key_unwrap(hc_session *session, CK_MECHANISM *mech, CK_OBJECT_HANDLE unwrapping,
+		    const unsigned char *wrapped, size_t wrapped_len, CK_ATTRIBUTE *tmpl,
+		    CK_ULONG count, CK_OBJECT_HANDLE *out, hc_error *err);
 
 #endif

@@ -19,8 +19,8 @@ typedef struct hc_token_init_result {
 
 /*
  * Initialise the token in `slot` and set its user PIN. A token that was
- * initialised is only re-initialised when it provably holds no objects
- * (counted with the user PIN given), or with force.
+ * initialised is only re-initialised when it provably holds no objects (no
+ * public ones, and no user PIN that could guard private ones), or with force.
  */
 hc_rc hc_token_init(hc_module *mod, const hc_slot *slot, const hc_token_init_params *params,
 		    hc_token_init_result *out, hc_error *err);

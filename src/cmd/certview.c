@@ -10,14 +10,10 @@
 json_t *cli_json_cert(const hc_cert_info *info, time_t now)
 {
 	char not_before[21], not_after[21];
-	json_t *sans = json_array();
+	json_t *sans = cli_json_sans(info->sans, info->san_count);
 
 	hc_time_iso8601(info->not_before, not_before);
 	hc_time_iso8601(info->not_after, not_after);
-	for (size_t i = 0; i < info->san_count; i++)
-		json_array_append_new(sans, json_pack("{s:s, s:s, s:o}", "type", info->sans[i].type,
-						      "value", info->sans[i].value, "ulabel",
-						      cli_json_string(info->sans[i].ulabel)));
 	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:s, s:s, s:I, s:s, s:b, s:o}",
 			 "subject", info->subject, "issuer", info->issuer, "serial", info->serial,
 			 "not_before", not_before, "not_after", not_after, "days_left",
@@ -27,7 +23,18 @@ json_t *cli_json_cert(const hc_cert_info *info, time_t now)
 			 info->signature_algorithm, "is_ca", info->is_ca, "sans", sans);
 }
 
-char *cli_sans_text(const hc_cert_info *info)
+json_t *cli_json_sans(const hc_san *sans, size_t count)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < count; i++)
+		json_array_append_new(list, json_pack("{s:s, s:s, s:o}", "type", sans[i].type,
+						      "value", sans[i].value, "ulabel",
+						      cli_json_string(sans[i].ulabel)));
+	return list;
+}
+
+char *cli_sans_list_text(const hc_san *sans, size_t count)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -35,14 +42,18 @@ char *cli_sans_text(const hc_cert_info *info)
 
 	if (!f)
 		return NULL;
-	for (size_t i = 0; i < info->san_count; i++) {
-		const hc_san *s = &info->sans[i];
-		fprintf(f, "%s%s:%s", i ? ", " : "", s->type, s->value);
-		if (s->ulabel)
-			fprintf(f, " (%s)", s->ulabel);
+	for (size_t i = 0; i < count; i++) {
+		fprintf(f, "%s%s:%s", i ? ", " : "", sans[i].type, sans[i].value);
+		if (sans[i].ulabel)
+			fprintf(f, " (%s)", sans[i].ulabel);
 	}
 	fclose(f);
 	return text;
+}
+
+char *cli_sans_text(const hc_cert_info *info)
+{
+	return cli_sans_list_text(info->sans, info->san_count);
 }
 
 void cli_print_cert(const hc_cert_info *info, time_t now, int indent)

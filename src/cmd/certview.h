@@ -19,6 +19,10 @@ json_t *cli_json_cert(const hc_cert_info *info, time_t now);
 /* "DNS:www.example.hk, DNS:example.hk" (U-labels in brackets); caller frees. */
 char *cli_sans_text(const hc_cert_info *info);
 
+/* The same for any list of SANs (requests too): [{type, value, ulabel}] and text. */
+json_t *cli_json_sans(const hc_san *sans, size_t count);
+char *cli_sans_list_text(const hc_san *sans, size_t count);
+
 /* Aligned lines: Subject, SANs, Issuer, Not after (days left), SHA-1, SHA-256. */
 void cli_print_cert(const hc_cert_info *info, time_t now, int indent);
 

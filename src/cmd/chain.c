@@ -399,6 +399,9 @@ static int parse_args(struct cli *cli, int argc, char **argv, struct chain_args 
 		return cli_usage_error(cli, "--format must be pem or p7b, not '%s'", a->format);
 	if (a->cache && !a->fetch)
 		return cli_usage_error(cli, "--cache needs --fetch");
+	if (a->output && strcmp(a->output, "-") == 0 && cli->json)
+		return cli_usage_error(cli, "-o - with --json would mix the chain and the report on "
+					    "standard output: write the chain to a file");
 	if (!a->output && (a->include_root || a->force))
 		return cli_usage_error(cli, "--include-root and --force need -o FILE");
 	return CLI_NEXT;

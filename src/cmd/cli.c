@@ -312,6 +312,17 @@ hc_rc cli_token_open(const struct cli *cli, const char *object_uri, unsigned fla
 		goto fail;
 	if ((rc = hc_token_select(t->module, t->uri, &t->slot, err)) != HC_OK)
 		goto fail;
+	/* --token and an object URI that names a token must agree, or we act on the wrong one. */
+	if (object && hc_uri_names_token(object) &&
+	    !hc_uri_matches_slot(object, t->module, &t->slot)) {
+		char label[33];
+		HC_P11_STRING(t->slot.token.label, label);
+		rc = hc_fail(err, HC_USAGE,
+			     "%s names another token than the one selected by %s ('%s')",
+			     hc_uri_text(object),
+			     cli->token_from_env ? "HSMCERT_TOKEN" : "--token", label);
+		goto fail;
+	}
 	HC_P11_STRING(t->slot.token.label, t->label);
 	t->token_uri = hc_uri_for_token(&t->slot.token);
 	if ((rc = hc_session_open(t->module, &t->slot, flags & CLI_TOKEN_RW, &t->session, err)))

@@ -36,6 +36,7 @@ int cmd_csr(struct cli *cli, int argc, char **argv)
 	hc_error err = {0};
 	int c, r;
 
+	csr_cli_init();
 	while ((c = getopt_long(argc, argv, CSR_CLI_SHORT, options, NULL)) != -1) {
 		if (c == OPT_KEY)
 			key_uri = optarg;

@@ -1,12 +1,20 @@
 /* Options and report shared by csr and request (see csr_cli.h). */
 #include "csr_cli.h"
 
+#include "certview.h"
+
 #include "hsmcert/file.h"
 #include "hsmcert/sign.h"
 
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+void csr_cli_init(void)
+{
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_LOAD_CONFIG | OPENSSL_INIT_NO_ATEXIT, NULL);
+}
 
 static void field(struct csr_cli *o, const char *type, const char *value)
 {
@@ -122,17 +130,10 @@ hc_rc csr_cli_output(const struct cli *cli, const struct csr_cli *o, hc_csr_outp
 json_t *csr_cli_json(const struct csr_cli *o, const hc_csr_output *output,
 		     const hc_csr_result *r)
 {
-	json_t *sans = json_array();
+	json_t *sans = cli_json_sans(r->sans, r->san_count);
 	bool in_file = output->path && strcmp(output->path, "-") != 0;
 	json_t *doc;
 
-	for (size_t i = 0; i < r->san_count; i++) {
-		json_t *s = json_pack("{s:s, s:s}", "type", r->sans[i].type, "value",
-				      r->sans[i].value);
-		if (r->sans[i].ulabel)
-			json_object_set_new(s, "ulabel", json_string(r->sans[i].ulabel));
-		json_array_append_new(sans, s);
-	}
 	doc = json_pack("{s:o, s:s, s:s, s:o, s:s, s:I, s:s, s:b, s:o}", "file",
 			cli_json_string(in_file ? output->path : NULL), "format",
 			output->der ? "der" : "pem", "subject", r->subject, "sans", sans,
@@ -149,18 +150,17 @@ json_t *csr_cli_json(const struct csr_cli *o, const hc_csr_output *output,
 void csr_cli_print(const struct csr_cli *o, const hc_csr_output *output, const hc_csr_result *r,
 		   const hc_key_info *key)
 {
+	char *sans;
+
 	if (!output->path || strcmp(output->path, "-") == 0)
 		return; /* the request itself went to stdout */
 	printf("Wrote certificate request %s (%s, %zu bytes); its signature verifies\n",
 	       output->path, output->der ? "DER" : "PEM",
 	       output->der ? r->der_len : strlen(r->pem));
 	printf("  %-20s%s\n", "Subject", r->subject);
-	for (size_t i = 0; i < r->san_count; i++) {
-		printf("  %-20s%s:%s", i == 0 ? "SANs" : "", r->sans[i].type, r->sans[i].value);
-		if (r->sans[i].ulabel)
-			printf(" (%s)", r->sans[i].ulabel);
-		printf("\n");
-	}
+	if ((sans = cli_sans_list_text(r->sans, r->san_count)))
+		printf("  %-20s%s\n", "SANs", sans);
+	free(sans);
 	printf("  %-20s%s\n", "Key", r->key_type);
 	printf("  %-20s%s\n", "Key URI", key->uri);
 	printf("  %-20s%s\n", "Signature", r->signature_algorithm);

@@ -44,7 +44,7 @@ static hc_rc pick_slot(hc_module *mod, const char *slot_arg, bool free_slot, con
 	}
 	if ((rc = hc_slots_list(mod, true, &slots, &n, err)) != HC_OK)
 		return rc;
-	for (size_t i = 0; i < n && matches == 0; i++) {
+	for (size_t i = 0; i < n; i++) {
 		bool ok = slots[i].has_token;
 		if (slot_arg)
 			ok = ok && slots[i].id == want;
@@ -52,12 +52,16 @@ static hc_rc pick_slot(hc_module *mod, const char *slot_arg, bool free_slot, con
 			ok = ok && !(slots[i].token.flags & CKF_TOKEN_INITIALIZED);
 		else
 			ok = ok && hc_uri_matches_slot(uri, mod, &slots[i]);
-		if (ok) {
+		/* --free takes the first; a URI must name exactly one token it may erase. */
+		if (ok && matches++ == 0)
 			*out = slots[i];
-			matches++;
-		}
+		if (ok && free_slot)
+			break;
 	}
 	free(slots);
+	if (matches > 1)
+		return hc_fail(err, HC_USAGE, "%zu tokens match %s: name one (token=, serial=)",
+			       matches, hc_uri_text(uri));
 	if (matches)
 		return HC_OK;
 	if (slot_arg)

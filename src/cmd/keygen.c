@@ -13,6 +13,7 @@ enum {
 	OPT_TYPE,
 	OPT_EXPORTABLE,
 	OPT_IF_MISSING,
+	OPT_PURPOSE,
 };
 
 int usage_keygen(FILE *out)
@@ -29,7 +30,11 @@ int usage_keygen(FILE *out)
 		"  --exportable             CKA_EXTRACTABLE true: the key may leave the token\n"
 		"                           wrapped (see backup); it stays sensitive\n"
 		"  --if-missing             succeed without change when a key of that label\n"
-		"                           (and id) and type exists\n\n" CLI_GLOBAL_USAGE);
+		"                           (and id) and type exists\n"
+		"  --purpose PURPOSE        server (default): the key signs; recipient: an RSA\n"
+		"                           key that only unwraps backups made with\n"
+		"                           'backup --to' (token-to-token backup)\n\n"
+		CLI_GLOBAL_USAGE);
 	return 0;
 }
 
@@ -41,6 +46,7 @@ int cmd_keygen(struct cli *cli, int argc, char **argv)
 		{"type", required_argument, NULL, OPT_TYPE},
 		{"exportable", no_argument, NULL, OPT_EXPORTABLE},
 		{"if-missing", no_argument, NULL, OPT_IF_MISSING},
+		{"purpose", required_argument, NULL, OPT_PURPOSE},
 		CLI_GLOBAL_OPTIONS};
 	const char *id_arg = NULL, *type_arg = "rsa:2048";
 	hc_keygen_params p = {0};
@@ -57,6 +63,13 @@ int cmd_keygen(struct cli *cli, int argc, char **argv)
 		case OPT_TYPE: type_arg = optarg; break;
 		case OPT_EXPORTABLE: p.exportable = true; break;
 		case OPT_IF_MISSING: p.if_missing = true; break;
+		case OPT_PURPOSE:
+			if (strcmp(optarg, "recipient") == 0)
+				p.recipient = true;
+			else if (strcmp(optarg, "server") != 0)
+				return cli_usage_error(cli, "--purpose is server or recipient, not '%s'",
+						       optarg);
+			break;
 		default:
 			if ((r = cli_common_option(cli, c, optarg, usage_keygen)) != CLI_NEXT)
 				return r;

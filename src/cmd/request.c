@@ -108,6 +108,7 @@ int cmd_request(struct cli *cli, int argc, char **argv)
 	hc_error err = {0};
 	int c, r;
 
+	csr_cli_init();
 	while ((c = getopt_long(argc, argv, CSR_CLI_SHORT, options, NULL)) != -1) {
 		switch (c) {
 		case OPT_LABEL: kp.label = optarg; break;
