@@ -16,12 +16,6 @@
  * exponent without leading zeros, EC as curve and uncompressed point. Equal
  * digests mean the same public key, whichever object or certificate held it.
  */
-/* A public key object's public half, digested when it is read. */
-struct hc_inv_print {
-	unsigned char digest[SHA256_DIGEST_LENGTH];
-	bool known;
-};
-
 typedef struct keyprint {
 	unsigned char digest[SHA256_DIGEST_LENGTH];
 	size_t index;
@@ -117,14 +111,14 @@ static bool print_material(const hc_key_info *k, unsigned char digest[SHA256_DIG
 static bool print_key(const hc_inventory *inv, const hc_inv_key *k,
 		      unsigned char digest[SHA256_DIGEST_LENGTH])
 {
-	const struct hc_inv_print *pub;
+	const hc_inv_print *pub = k->public_key != HC_INV_NONE
+					  ? &inv->public_prints_[k->public_key]
+					  : NULL;
+	const hc_inv_print *use = k->print_.known ? &k->print_ : pub && pub->known ? pub : NULL;
 
-	if (print_material(&k->info, digest))
-		return true;
-	if (k->public_key == HC_INV_NONE || !(pub = &inv->public_prints_[k->public_key])->known)
-		return false;
-	memcpy(digest, pub->digest, sizeof(pub->digest));
-	return true;
+	if (use)
+		memcpy(digest, use->digest, SHA256_DIGEST_LENGTH);
+	return use != NULL;
 }
 
 static bool print_cert(X509 *x509, unsigned char digest[SHA256_DIGEST_LENGTH])
@@ -317,12 +311,13 @@ static hc_rc load_object(hc_session *session, CK_OBJECT_HANDLE handle, hc_invent
 		rc = hc_key_info_from_attrs(session, handle, u, key, err);
 	hc_attrs_release(u, U_COUNT);
 	/*
-	 * A public key object is only needed for pairing: keep the digest of its
-	 * public half, not the material (a copy of what the private key and the
-	 * certificate hold), so thousands of keys cost little memory.
+	 * Keys are paired by the digest of their public half; the material is
+	 * not kept (a token with thousands of keys then costs little memory).
 	 */
-	if (rc == HC_OK && cls == CKO_PUBLIC_KEY) {
-		struct hc_inv_print *print = &inv->public_prints_[inv->public_count - 1];
+	if (rc == HC_OK && (cls == CKO_PUBLIC_KEY || cls == CKO_PRIVATE_KEY)) {
+		hc_inv_print *print = cls == CKO_PUBLIC_KEY
+					      ? &inv->public_prints_[inv->public_count - 1]
+					      : &inv->keys[inv->key_count - 1].print_;
 		print->known = print_material(key, print->digest);
 		release_key_material(key);
 	}

@@ -110,7 +110,7 @@ static json_t *cert_json(const hc_inv_cert *c)
 
 static json_t *probe_json(const hc_audit_key *k)
 {
-	const hc_audit_probe *p = &k->probe;
+	const hc_audit_probe *p = k->probe;
 	json_t *reads = json_array(), *wrap;
 
 	for (size_t i = 0; i < p->read_count; i++)
@@ -399,7 +399,7 @@ static void print_key_details(const hc_audit_report *r, const hc_audit_key *k)
 	if (k->pair && k->pair->cert_count == 0)
 		printf("    %-14s%s\n", "Certificate", "none on the token");
 	if (r->options.probe)
-		print_probe(r, &k->probe);
+		print_probe(r, k->probe);
 	free(id);
 }
 
