@@ -66,10 +66,10 @@ static void apply_policy(hc_audit_key *k)
 	/* Generated here means local with the mechanism that made it on record. */
 	if (k->key->local == 1 && k->key->key_gen_mechanism == CK_UNAVAILABLE_INFORMATION)
 		add_reason(k, "no key generation mechanism");
-	if (k->probe.wrap_tried && k->probe.wrap_rv == CKR_OK)
+	if (k->probe && k->probe->wrap_tried && k->probe->wrap_rv == CKR_OK)
 		add_reason(k, "probe: wrapped off the token");
-	for (size_t i = 0; i < k->probe.read_count; i++) {
-		if (k->probe.reads[i].readable) {
+	for (size_t i = 0; k->probe && i < k->probe->read_count; i++) {
+		if (k->probe->reads[i].readable) {
 			add_reason(k, "probe: secret read in the clear");
 			break;
 		}
@@ -117,7 +117,7 @@ static void probe_key(hc_session *session, CK_OBJECT_HANDLE wrapping, hc_audit_k
 {
 	CK_ATTRIBUTE_TYPE types[HC_AUDIT_MAX_READS];
 	size_t n = secret_attributes(k->key, types);
-	hc_audit_probe *p = &k->probe;
+	hc_audit_probe *p = k->probe;
 
 	for (size_t i = 0; i < n; i++) {
 		p->reads[i].type = types[i];
@@ -205,8 +205,15 @@ hc_rc hc_audit_run(hc_session *session, const hc_audit_options *options, hc_audi
 		out->keys[n].key = &inv->secret_keys[i];
 	out->key_count = n;
 
-	if (options->probe)
+	if (options->probe) {
+		if (!(out->probes_ = calloc(n + 1, sizeof(*out->probes_)))) {
+			rc = hc_fail(err, HC_IO, "out of memory");
+			goto fail;
+		}
+		for (size_t i = 0; i < n; i++)
+			out->keys[i].probe = &out->probes_[i];
 		probe_all(session, out);
+	}
 	if (options->policy == HC_POLICY_NON_EXPORTABLE) {
 		for (size_t i = 0; i < n; i++) {
 			apply_policy(&out->keys[i]);
@@ -225,5 +232,6 @@ void hc_audit_report_clear(hc_audit_report *report)
 		return;
 	hc_inventory_clear(&report->inventory);
 	free(report->keys);
+	free(report->probes_);
 	memset(report, 0, sizeof(*report));
 }

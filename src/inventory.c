@@ -9,6 +9,160 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- public halves ----------------------------------------------------- */
+
+/*
+ * A key's public half in one canonical form, digested: RSA as modulus and
+ * exponent without leading zeros, EC as curve and uncompressed point. Equal
+ * digests mean the same public key, whichever object or certificate held it.
+ */
+typedef struct keyprint {
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	size_t index;
+} keyprint;
+
+static const unsigned char *strip_zeros(const unsigned char *p, size_t *len)
+{
+	while (*len > 1 && *p == 0) {
+		p++;
+		(*len)--;
+	}
+	return p;
+}
+
+static bool print_rsa(const unsigned char *n, size_t n_len, const unsigned char *e, size_t e_len,
+		      unsigned char digest[SHA256_DIGEST_LENGTH])
+{
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char len_be[4];
+	bool ok;
+
+	n = strip_zeros(n, &n_len);
+	e = strip_zeros(e, &e_len);
+	len_be[0] = (unsigned char)(n_len >> 24);
+	len_be[1] = (unsigned char)(n_len >> 16);
+	len_be[2] = (unsigned char)(n_len >> 8);
+	len_be[3] = (unsigned char)n_len;
+	ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
+	     EVP_DigestUpdate(md, "rsa", 3) && EVP_DigestUpdate(md, len_be, 4) &&
+	     EVP_DigestUpdate(md, n, n_len) && EVP_DigestUpdate(md, e, e_len) &&
+	     EVP_DigestFinal_ex(md, digest, NULL);
+	EVP_MD_CTX_free(md);
+	return ok;
+}
+
+static bool print_ec(int curve_nid, const unsigned char *point, size_t len,
+		     unsigned char digest[SHA256_DIGEST_LENGTH])
+{
+	unsigned char *uncompressed = NULL;
+	EVP_MD_CTX *md = NULL;
+	int nid = curve_nid;
+	bool ok = false;
+
+	if (curve_nid == NID_undef || len == 0)
+		return false;
+	/* A compressed point (rare on tokens and in certificates) is expanded first. */
+	if (point[0] != 0x04) {
+		EC_GROUP *group = EC_GROUP_new_by_curve_name(curve_nid);
+		EC_POINT *pt = group ? EC_POINT_new(group) : NULL;
+		size_t n = 0;
+		if (pt && EC_POINT_oct2point(group, pt, point, len, NULL))
+			n = EC_POINT_point2buf(group, pt, POINT_CONVERSION_UNCOMPRESSED,
+					       &uncompressed, NULL);
+		EC_POINT_free(pt);
+		EC_GROUP_free(group);
+		if (n == 0)
+			goto out;
+		point = uncompressed;
+		len = n;
+	}
+	md = EVP_MD_CTX_new();
+	ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) && EVP_DigestUpdate(md, "ec", 2) &&
+	     EVP_DigestUpdate(md, &nid, sizeof(nid)) && EVP_DigestUpdate(md, point, len) &&
+	     EVP_DigestFinal_ex(md, digest, NULL);
+out:
+	EVP_MD_CTX_free(md);
+	OPENSSL_free(uncompressed);
+	return ok;
+}
+
+/* The public half an object carries itself: RSA modulus and exponent, or an EC point. */
+static bool print_material(const hc_key_info *k, unsigned char digest[SHA256_DIGEST_LENGTH])
+{
+	ASN1_OCTET_STRING *holder = NULL;
+	const unsigned char *raw;
+	size_t len;
+	hc_error ignored;
+	bool ok;
+
+	if (k->type.ckk == CKK_RSA)
+		return k->modulus && k->public_exponent &&
+		       print_rsa(k->modulus, k->modulus_len, k->public_exponent,
+				 k->public_exponent_len, digest);
+	if (k->type.ckk != CKK_EC || !k->ec_point ||
+	    hc_key_ec_point_raw(k, &raw, &len, &holder, &ignored) != HC_OK)
+		return false;
+	ok = print_ec(k->type.curve_nid, raw, len, digest);
+	ASN1_OCTET_STRING_free(holder);
+	return ok;
+}
+
+/* A private key's public half: its own (RSA), else its public key's (EC). */
+static bool print_key(const hc_inventory *inv, const hc_inv_key *k,
+		      unsigned char digest[SHA256_DIGEST_LENGTH])
+{
+	const hc_inv_print *pub = k->public_key != HC_INV_NONE
+					  ? &inv->public_prints_[k->public_key]
+					  : NULL;
+	const hc_inv_print *use = k->print_.known ? &k->print_ : pub && pub->known ? pub : NULL;
+
+	if (use)
+		memcpy(digest, use->digest, SHA256_DIGEST_LENGTH);
+	return use != NULL;
+}
+
+static bool print_cert(X509 *x509, unsigned char digest[SHA256_DIGEST_LENGTH])
+{
+	EVP_PKEY *pkey = x509 ? X509_get0_pubkey(x509) : NULL;
+	bool ok = false;
+
+	if (!pkey)
+		return false;
+	if (EVP_PKEY_is_a(pkey, "RSA") || EVP_PKEY_is_a(pkey, "RSA-PSS")) {
+		BIGNUM *n = NULL, *e = NULL;
+		unsigned char *buf = NULL;
+		int n_len, e_len;
+		if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) &&
+		    EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) &&
+		    (buf = malloc((size_t)(BN_num_bytes(n) + BN_num_bytes(e)) + 2))) {
+			n_len = BN_bn2bin(n, buf);
+			e_len = BN_bn2bin(e, buf + n_len);
+			ok = print_rsa(buf, (size_t)n_len, buf + n_len, (size_t)e_len, digest);
+		}
+		free(buf);
+		BN_free(n);
+		BN_free(e);
+	} else if (EVP_PKEY_is_a(pkey, "EC")) {
+		char curve[80];
+		unsigned char point[256];
+		size_t len = 0;
+		if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, curve,
+						   sizeof(curve), NULL) &&
+		    EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, point,
+						    sizeof(point), &len))
+			ok = print_ec(OBJ_sn2nid(curve), point, len, digest);
+	}
+	return ok;
+}
+
+static int compare_prints(const void *a, const void *b)
+{
+	const keyprint *x = a, *y = b;
+	int c = memcmp(x->digest, y->digest, sizeof(x->digest));
+
+	return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
 /* ---- reading the objects --------------------------------------------- */
 
 /*
@@ -89,9 +243,19 @@ static void cert_clear(hc_inv_cert *c)
 	memset(c, 0, sizeof(*c));
 }
 
+static void release_key_material(hc_key_info *k)
+{
+	free(k->modulus);
+	free(k->public_exponent);
+	free(k->ec_params);
+	free(k->ec_point);
+	k->modulus = k->public_exponent = k->ec_params = k->ec_point = NULL;
+	k->modulus_len = k->public_exponent_len = k->ec_params_len = k->ec_point_len = 0;
+}
+
 /* Capacities of the inventory's growing arrays while it is read. */
 struct caps {
-	size_t keys, secret, public_, certs;
+	size_t keys, secret, public_, prints, certs;
 };
 
 /* Read one object and file it under its class; other classes are passed over. */
@@ -129,7 +293,9 @@ static hc_rc load_object(hc_session *session, CK_OBJECT_HANDLE handle, hc_invent
 		break;
 	case CKO_PUBLIC_KEY:
 		if (!grow((void **)&inv->public_keys, &caps->public_, inv->public_count,
-			  sizeof(*inv->public_keys)))
+			  sizeof(*inv->public_keys)) ||
+		    !grow((void **)&inv->public_prints_, &caps->prints, inv->public_count,
+			  sizeof(*inv->public_prints_)))
 			goto oom;
 		key = &inv->public_keys[inv->public_count++];
 		break;
@@ -144,164 +310,21 @@ static hc_rc load_object(hc_session *session, CK_OBJECT_HANDLE handle, hc_invent
 	if (key)
 		rc = hc_key_info_from_attrs(session, handle, u, key, err);
 	hc_attrs_release(u, U_COUNT);
+	/*
+	 * Keys are paired by the digest of their public half; the material is
+	 * not kept (a token with thousands of keys then costs little memory).
+	 */
+	if (rc == HC_OK && (cls == CKO_PUBLIC_KEY || cls == CKO_PRIVATE_KEY)) {
+		hc_inv_print *print = cls == CKO_PUBLIC_KEY
+					      ? &inv->public_prints_[inv->public_count - 1]
+					      : &inv->keys[inv->key_count - 1].print_;
+		print->known = print_material(key, print->digest);
+		release_key_material(key);
+	}
 	return rc;
 oom:
 	hc_attrs_release(u, U_COUNT);
 	return hc_fail(err, HC_IO, "out of memory");
-}
-
-/* ---- public halves ----------------------------------------------------- */
-
-/*
- * A key's public half in one canonical form, digested: RSA as modulus and
- * exponent without leading zeros, EC as curve and uncompressed point. Equal
- * digests mean the same public key, whichever object or certificate held it.
- */
-typedef struct keyprint {
-	unsigned char digest[SHA256_DIGEST_LENGTH];
-	size_t index;
-} keyprint;
-
-static const unsigned char *strip_zeros(const unsigned char *p, size_t *len)
-{
-	while (*len > 1 && *p == 0) {
-		p++;
-		(*len)--;
-	}
-	return p;
-}
-
-static bool print_rsa(const unsigned char *n, size_t n_len, const unsigned char *e, size_t e_len,
-		      unsigned char digest[SHA256_DIGEST_LENGTH])
-{
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	unsigned char len_be[4];
-	bool ok;
-
-	n = strip_zeros(n, &n_len);
-	e = strip_zeros(e, &e_len);
-	len_be[0] = (unsigned char)(n_len >> 24);
-	len_be[1] = (unsigned char)(n_len >> 16);
-	len_be[2] = (unsigned char)(n_len >> 8);
-	len_be[3] = (unsigned char)n_len;
-	ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
-	     EVP_DigestUpdate(md, "rsa", 3) && EVP_DigestUpdate(md, len_be, 4) &&
-	     EVP_DigestUpdate(md, n, n_len) && EVP_DigestUpdate(md, e, e_len) &&
-	     EVP_DigestFinal_ex(md, digest, NULL);
-	EVP_MD_CTX_free(md);
-	return ok;
-}
-
-static bool print_ec(int curve_nid, const unsigned char *point, size_t len,
-		     unsigned char digest[SHA256_DIGEST_LENGTH])
-{
-	unsigned char *uncompressed = NULL;
-	EVP_MD_CTX *md = NULL;
-	int nid = curve_nid;
-	bool ok = false;
-
-	if (curve_nid == NID_undef || len == 0)
-		return false;
-	/* A compressed point (rare on tokens and in certificates) is expanded first. */
-	if (point[0] != 0x04) {
-		EC_GROUP *group = EC_GROUP_new_by_curve_name(curve_nid);
-		EC_POINT *pt = group ? EC_POINT_new(group) : NULL;
-		size_t n = 0;
-		if (pt && EC_POINT_oct2point(group, pt, point, len, NULL))
-			n = EC_POINT_point2buf(group, pt, POINT_CONVERSION_UNCOMPRESSED,
-					       &uncompressed, NULL);
-		EC_POINT_free(pt);
-		EC_GROUP_free(group);
-		if (n == 0)
-			goto out;
-		point = uncompressed;
-		len = n;
-	}
-	md = EVP_MD_CTX_new();
-	ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) && EVP_DigestUpdate(md, "ec", 2) &&
-	     EVP_DigestUpdate(md, &nid, sizeof(nid)) && EVP_DigestUpdate(md, point, len) &&
-	     EVP_DigestFinal_ex(md, digest, NULL);
-out:
-	EVP_MD_CTX_free(md);
-	OPENSSL_free(uncompressed);
-	return ok;
-}
-
-/* The private key's public half: RSA from the object itself, EC from its public key. */
-static bool print_key(const hc_inventory *inv, const hc_inv_key *k,
-		      unsigned char digest[SHA256_DIGEST_LENGTH])
-{
-	const hc_key_info *pub =
-		k->public_key != HC_INV_NONE ? &inv->public_keys[k->public_key] : NULL;
-	const hc_key_info *src = &k->info;
-
-	if (k->info.type.ckk == CKK_RSA) {
-		if ((!src->modulus || !src->public_exponent) && pub)
-			src = pub;
-		return src->modulus && src->public_exponent &&
-		       print_rsa(src->modulus, src->modulus_len, src->public_exponent,
-				 src->public_exponent_len, digest);
-	}
-	if (k->info.type.ckk == CKK_EC) {
-		ASN1_OCTET_STRING *holder = NULL;
-		const unsigned char *raw;
-		size_t len;
-		hc_error ignored;
-		bool ok;
-		if (!src->ec_point)
-			src = pub;
-		if (!src || !src->ec_point ||
-		    hc_key_ec_point_raw(src, &raw, &len, &holder, &ignored) != HC_OK)
-			return false;
-		ok = print_ec(src->type.curve_nid != NID_undef ? src->type.curve_nid
-							       : k->info.type.curve_nid,
-			      raw, len, digest);
-		ASN1_OCTET_STRING_free(holder);
-		return ok;
-	}
-	return false;
-}
-
-static bool print_cert(X509 *x509, unsigned char digest[SHA256_DIGEST_LENGTH])
-{
-	EVP_PKEY *pkey = x509 ? X509_get0_pubkey(x509) : NULL;
-	bool ok = false;
-
-	if (!pkey)
-		return false;
-	if (EVP_PKEY_is_a(pkey, "RSA") || EVP_PKEY_is_a(pkey, "RSA-PSS")) {
-		BIGNUM *n = NULL, *e = NULL;
-		unsigned char *buf = NULL;
-		int n_len, e_len;
-		if (EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) &&
-		    EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e) &&
-		    (buf = malloc((size_t)(BN_num_bytes(n) + BN_num_bytes(e)) + 2))) {
-			n_len = BN_bn2bin(n, buf);
-			e_len = BN_bn2bin(e, buf + n_len);
-			ok = print_rsa(buf, (size_t)n_len, buf + n_len, (size_t)e_len, digest);
-		}
-		free(buf);
-		BN_free(n);
-		BN_free(e);
-	} else if (EVP_PKEY_is_a(pkey, "EC")) {
-		char curve[80];
-		unsigned char point[256];
-		size_t len = 0;
-		if (EVP_PKEY_get_utf8_string_param(pkey, OSSL_PKEY_PARAM_GROUP_NAME, curve,
-						   sizeof(curve), NULL) &&
-		    EVP_PKEY_get_octet_string_param(pkey, OSSL_PKEY_PARAM_PUB_KEY, point,
-						    sizeof(point), &len))
-			ok = print_ec(OBJ_sn2nid(curve), point, len, digest);
-	}
-	return ok;
-}
-
-static int compare_prints(const void *a, const void *b)
-{
-	const keyprint *x = a, *y = b;
-	int c = memcmp(x->digest, y->digest, sizeof(x->digest));
-
-	return c ? c : (x->index > y->index) - (x->index < y->index);
 }
 
 /* ---- pairing by CKA_ID -------------------------------------------------- */
@@ -514,6 +537,7 @@ void hc_inventory_clear(hc_inventory *inv)
 	free(inv->keys);
 	free(inv->secret_keys);
 	free(inv->public_keys);
+	free(inv->public_prints_);
 	free(inv->certs);
 	free(inv->orphans);
 	free(inv->pairs_);

@@ -46,7 +46,7 @@ typedef struct hc_audit_key {
 	bool pass;		 /* meaningless under HC_POLICY_NONE */
 	const char *reasons[HC_AUDIT_MAX_REASONS]; /* static strings, see audit.c */
 	size_t reason_count;
-	hc_audit_probe probe; /* filled with probing */
+	hc_audit_probe *probe; /* with probing only, else NULL */
 } hc_audit_key;
 
 typedef struct hc_audit_options {
@@ -63,6 +63,7 @@ typedef struct hc_audit_report {
 	hc_slot slot;
 	hc_inventory inventory;
 	hc_audit_key *keys; /* private keys first, then secret keys, in token order */
+	hc_audit_probe *probes_; /* storage behind the keys' probe results */
 	size_t key_count;
 	size_t violations; /* keys that fail the policy */
 	/* Probing: the session wrapping key's creation and destruction. */

@@ -44,8 +44,20 @@ typedef struct hc_inv_cert {
 	hc_inv_match match;
 } hc_inv_cert;
 
+/* A key's public half in canonical form, digested (see inventory.c). */
+typedef struct hc_inv_print {
+	unsigned char digest[32];
+	bool known;
+} hc_inv_print;
+
+/*
+ * Key objects in the inventory keep no key material: modulus, exponent, EC
+ * parameters and point are released once their digest is taken (type, bits
+ * and curve stay). hc_key_describe a handle for the material.
+ */
 typedef struct hc_inv_key {
 	hc_key_info info;     /* the private key */
+	hc_inv_print print_;  /* its own public half, when the object carries it */
 	size_t public_key;    /* index into hc_inventory.public_keys (same CKA_ID and type) */
 	bool has_public_half; /* its public key was known, so certificates pair by key */
 	const size_t *certs;  /* indices into hc_inventory.certs, in token order */
@@ -64,7 +76,8 @@ typedef struct hc_inventory {
 	/* Certificates with no key on the token, authority certificates excepted. */
 	size_t *orphans;
 	size_t orphan_count;
-	size_t *pairs_; /* storage behind the keys' certs lists */
+	size_t *pairs_;			    /* storage behind the keys' certs lists */
+	hc_inv_print *public_prints_;	    /* the public keys' public halves */
 } hc_inventory;
 
 /*

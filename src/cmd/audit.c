@@ -110,7 +110,7 @@ static json_t *cert_json(const hc_inv_cert *c)
 
 static json_t *probe_json(const hc_audit_key *k)
 {
-	const hc_audit_probe *p = &k->probe;
+	const hc_audit_probe *p = k->probe;
 	json_t *reads = json_array(), *wrap;
 
 	for (size_t i = 0; i < p->read_count; i++)
@@ -217,9 +217,13 @@ static int emit_item(json_t *item, bool first)
 		return rc;
 	if (fputs(first ? "\n    " : ",\n    ", stdout) == EOF)
 		rc = HC_IO;
-	for (const char *p = text; rc == 0 && *p; p++)
-		if (fputc(*p, stdout) == EOF || (*p == '\n' && fputs("    ", stdout) == EOF))
+	for (const char *line = text; rc == 0 && *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t n = nl ? (size_t)(nl - line) + 1 : strlen(line);
+		if (fwrite(line, 1, n, stdout) != n || (nl && fputs("    ", stdout) == EOF))
 			rc = HC_IO;
+		line += n;
+	}
 	free(text);
 	return rc;
 }
@@ -395,7 +399,7 @@ static void print_key_details(const hc_audit_report *r, const hc_audit_key *k)
 	if (k->pair && k->pair->cert_count == 0)
 		printf("    %-14s%s\n", "Certificate", "none on the token");
 	if (r->options.probe)
-		print_probe(r, &k->probe);
+		print_probe(r, k->probe);
 	free(id);
 }
 
