@@ -511,3 +511,31 @@ Test(audit, labels_cannot_rewrite_the_text_report)
 	cr_assert(strstr(r.out, "evil?[2J?FAKE pass (private key): pass"), "%s", r.out);
 	ts_result_free(&r);
 }
+
+Test(audit, key_unwrapped_by_restore_fails_even_non_exportable)
+{
+	struct ts_result r;
+	json_t *doc, *k, *attrs;
+
+	/* Back up an exportable key, restore it onto a second token as non-exportable. */
+	keygen("--label moved --exportable");
+	ts_add_token("target");
+	setenv("HSMCERT_PASSPHRASE", "correct horse battery staple", 1);
+	sh_ok("$HSMCERT --token pkcs11:token=test backup --key pkcs11:object=moved -o moved.hsmb");
+	sh_ok("$HSMCERT --token pkcs11:token=target restore --no-exportable moved.hsmb");
+
+	ts_run(&r, "$HSMCERT --token pkcs11:token=target audit --json");
+	ts_assert_status(&r, 1);
+	doc = json_loads(r.out, 0, NULL);
+	cr_assert_not_null(doc, "%s", r.out);
+	k = key_named(doc, "moved");
+	attrs = json_object_get(k, "attributes");
+	/* Sensitive and not extractable now, but it came from outside the token. */
+	cr_assert(json_is_true(json_object_get(attrs, "sensitive")), "%s", r.out);
+	cr_assert(json_is_false(json_object_get(attrs, "extractable")), "%s", r.out);
+	cr_assert(has_reason(k, "imported: not local"), "%s", r.out);
+	cr_assert(has_reason(k, "was once extractable"), "%s", r.out);
+	cr_assert_not(has_reason(k, "extractable"), "%s", r.out);
+	json_decref(doc);
+	ts_result_free(&r);
+}
