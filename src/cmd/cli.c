@@ -159,6 +159,25 @@ const char *cli_yes_no(int value)
 
 /* ---- secrets --------------------------------------------------------- */
 
+/* One line from the terminal, without its end; longer input is cut to cap - 1 bytes. */
+static size_t read_tty_line(int fd, char *buf, size_t cap)
+{
+	size_t n = 0;
+
+	for (;;) {
+		char c;
+		ssize_t r = read(fd, &c, 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0 || c == '\n' || c == '\r')
+			break;
+		if (n < cap - 1)
+			buf[n++] = c;
+	}
+	buf[n] = '\0';
+	return n;
+}
+
 /* Read one line from the terminal with echo off. */
 static hc_rc prompt_tty(const char *prompt, hc_secret **out, hc_error *err)
 {
@@ -182,16 +201,7 @@ static hc_rc prompt_tty(const char *prompt, hc_secret **out, hc_error *err)
 		close(fd);
 		return hc_fail(err, HC_IO, "cannot use the terminal: %s", strerror(errno));
 	}
-	for (;;) {
-		char c;
-		ssize_t r = read(fd, &c, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0 || c == '\n' || c == '\r')
-			break;
-		if (n < sizeof(buf) - 1)
-			buf[n++] = c;
-	}
+	n = read_tty_line(fd, buf, sizeof(buf));
 	tcsetattr(fd, TCSAFLUSH, &old);
 	dprintf(fd, "\n");
 	close(fd);
@@ -206,7 +216,6 @@ hc_rc cli_confirm(const struct cli *cli, const char *question, const char *yes_o
 		  bool *yes, hc_error *err)
 {
 	char answer[16] = "";
-	size_t n = 0;
 	int fd;
 
 	*yes = false;
@@ -216,16 +225,7 @@ hc_rc cli_confirm(const struct cli *cli, const char *question, const char *yes_o
 			       "add %s to proceed without asking",
 			       cli->command ? cli->command : "", yes_option);
 	dprintf(fd, "%s [y/N] ", question);
-	for (;;) {
-		char c;
-		ssize_t r = read(fd, &c, 1);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0 || c == '\n' || c == '\r')
-			break;
-		if (n < sizeof(answer) - 1)
-			answer[n++] = c;
-	}
+	read_tty_line(fd, answer, sizeof(answer));
 	close(fd);
 	*yes = strcasecmp(answer, "y") == 0 || strcasecmp(answer, "yes") == 0;
 	return HC_OK;
