@@ -216,9 +216,7 @@ static hc_rc describe_cert(hc_session *session, CK_OBJECT_HANDLE handle, CK_ATTR
 		out->id_len = id->ulValueLen;
 		id->pValue = NULL;
 	}
-	out->uri = hc_uri_for_object(&hc_session_slot(session)->token, CKO_CERTIFICATE,
-				     out->label ? out->label : "", out->id, out->id_len);
-	if (!out->label || !out->uri)
+	if (!out->label)
 		return hc_fail(err, HC_IO, "out of memory");
 	if (out->cert_type != CKC_X_509 && out->cert_type != CK_UNAVAILABLE_INFORMATION)
 		return HC_OK;
@@ -238,7 +236,6 @@ static void cert_clear(hc_inv_cert *c)
 {
 	free(c->label);
 	free(c->id);
-	free(c->uri);
 	X509_free(c->x509);
 	memset(c, 0, sizeof(*c));
 }
@@ -308,7 +305,7 @@ static hc_rc load_object(hc_session *session, CK_OBJECT_HANDLE handle, hc_invent
 		break;
 	}
 	if (key)
-		rc = hc_key_info_from_attrs(session, handle, u, key, err);
+		rc = hc_key_info_from_attrs(handle, u, key, err);
 	hc_attrs_release(u, U_COUNT);
 	/*
 	 * Keys are paired by the digest of their public half; the material is
@@ -506,6 +503,7 @@ hc_rc hc_inventory_load(hc_session *session, hc_inventory *out, hc_error *err)
 	hc_rc rc;
 
 	memset(out, 0, sizeof(*out));
+	out->token_ = hc_session_slot(session)->token;
 	/* One search for everything: each search costs the token a pass over all objects. */
 	if ((rc = hc_objects_find(session, NULL, 0, &handles, &n, err)) != HC_OK)
 		goto fail;
@@ -542,6 +540,12 @@ void hc_inventory_clear(hc_inventory *inv)
 	free(inv->orphans);
 	free(inv->pairs_);
 	memset(inv, 0, sizeof(*inv));
+}
+
+char *hc_inventory_uri(const hc_inventory *inv, CK_OBJECT_CLASS cls, const char *label,
+		       const unsigned char *id, size_t id_len)
+{
+	return hc_uri_for_object(&inv->token_, cls, label ? label : "", id, id_len);
 }
 
 const char *hc_inv_match_name(hc_inv_match match)

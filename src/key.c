@@ -160,13 +160,19 @@ hc_rc hc_key_describe(hc_session *session, CK_OBJECT_HANDLE object, hc_key_info 
 	for (int i = 0; i < A_COUNT; i++)
 		a[i] = (CK_ATTRIBUTE){hc_key_attr_types[i], NULL, 0};
 	rc = hc_attrs_get_applicable(session, object, a, A_COUNT, hc_key_attr_applicable, err);
-	if (rc != HC_OK)
+	if (rc != HC_OK || (rc = hc_key_info_from_attrs(object, a, out, err)) != HC_OK)
 		return rc;
-	return hc_key_info_from_attrs(session, object, a, out, err);
+	out->uri = hc_uri_for_object(&hc_session_slot(session)->token, out->cls, out->label,
+				     out->id, out->id_len);
+	if (!out->uri) {
+		hc_key_info_clear(out);
+		return hc_fail(err, HC_IO, "out of memory");
+	}
+	return HC_OK;
 }
 
-hc_rc hc_key_info_from_attrs(hc_session *session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *a,
-			     hc_key_info *out, hc_error *err)
+hc_rc hc_key_info_from_attrs(CK_OBJECT_HANDLE object, CK_ATTRIBUTE *a, hc_key_info *out,
+			     hc_error *err)
 {
 	CK_ULONG v;
 	size_t label_len;
@@ -216,9 +222,7 @@ hc_rc hc_key_info_from_attrs(hc_session *session, CK_OBJECT_HANDLE object, CK_AT
 	} else if (out->value_len) {
 		out->type.bits = (unsigned)(out->value_len * 8);
 	}
-	out->uri = hc_uri_for_object(&hc_session_slot(session)->token, out->cls, out->label,
-				     out->id, out->id_len);
-	if (!out->label || !out->uri) {
+	if (!out->label) {
 		hc_key_info_clear(out);
 		return hc_fail(err, HC_IO, "out of memory");
 	}

@@ -85,7 +85,7 @@ Test(inventory, empty_token)
 Test(inventory, certificate_with_the_key_id_pairs_by_key)
 {
 	hc_inventory inv;
-	char *id;
+	char *id, *uri;
 	size_t k;
 	const hc_inv_cert *c;
 
@@ -108,7 +108,10 @@ Test(inventory, certificate_with_the_key_id_pairs_by_key)
 	cr_assert_str_eq(inv.public_keys[inv.keys[k].public_key].label, "web");
 	cr_assert_eq(inv.keys[key_index(&inv, "other")].cert_count, 0);
 	cr_assert_not_null(c->x509);
-	cr_assert(strstr(c->uri, "type=cert"), "%s", c->uri);
+	uri = hc_inventory_uri(&inv, CKO_CERTIFICATE, c->label, c->id, c->id_len);
+	cr_assert(uri && strstr(uri, "object=web-cert;type=cert"), "%s", uri);
+	cr_assert_null(inv.keys[k].info.uri, "the inventory keeps no URIs");
+	free(uri);
 	cr_assert_eq(inv.orphan_count, 0);
 	hc_inventory_clear(&inv);
 	free(id);

@@ -81,6 +81,19 @@ Test(list, statuses)
 	json_decref(doc);
 }
 
+/* p11tool, given the URI, finds exactly one object, of this type and labelled "web"... */
+static void assert_names_one(const char *uri, const char *type)
+{
+	char *out;
+
+	cr_assert(uri && strncmp(uri, "pkcs11:", 7) == 0, "%s", uri ? uri : "(null)");
+	out = ts_sh("GNUTLS_PIN=%s p11tool --provider %s --login --list-all '%s' 2>/dev/null",
+		    TS_PIN, TS_SOFTHSM, uri);
+	cr_assert(strstr(out, type), "p11tool on %s:\n%s", uri, out);
+	cr_assert_null(strstr(out, "Object 1:"), "more than one object for %s:\n%s", uri, out);
+	free(out);
+}
+
 Test(list, certificate_details_match_openssl)
 {
 	json_t *doc, *cert, *sans;
@@ -113,6 +126,12 @@ Test(list, certificate_details_match_openssl)
 	sans = json_object_get(cert, "sans");
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(sans, 0), "value")),
 			 "www.example.test");
+	/* Each URI the listing prints (made on output, not kept) names that object for p11tool. */
+	assert_names_one(json_string_value(json_object_get(key_named(doc, "web"), "uri")),
+			 "Type: Private key");
+	assert_names_one(json_string_value(json_object_get(key_named(doc, "web"), "public_uri")),
+			 "Type: Public key");
+	assert_names_one(json_string_value(json_object_get(cert, "uri")), "Type: X.509 Certificate");
 	json_decref(doc);
 
 	/* The text output says the same. */

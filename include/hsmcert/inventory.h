@@ -34,7 +34,6 @@ typedef struct hc_inv_cert {
 	char *label; /* "" when the object has none */
 	unsigned char *id;
 	size_t id_len;
-	char *uri;
 	CK_ULONG cert_type; /* CKA_CERTIFICATE_TYPE; CK_UNAVAILABLE_INFORMATION if unknown */
 	CK_ULONG category;  /* CKA_CERTIFICATE_CATEGORY; CK_UNAVAILABLE_INFORMATION if unknown */
 	X509 *x509;	    /* CKA_VALUE parsed; NULL when absent or not an X.509 certificate */
@@ -78,6 +77,7 @@ typedef struct hc_inventory {
 	size_t orphan_count;
 	size_t *pairs_;			    /* storage behind the keys' certs lists */
 	hc_inv_print *public_prints_;	    /* the public keys' public halves */
+	CK_TOKEN_INFO token_;		    /* for hc_inventory_uri */
 } hc_inventory;
 
 /*
@@ -87,6 +87,14 @@ typedef struct hc_inventory {
  */
 hc_rc hc_inventory_load(hc_session *session, hc_inventory *out, hc_error *err);
 void hc_inventory_clear(hc_inventory *inv);
+
+/*
+ * An object's URI on the inventory's token, made when it is printed: the
+ * inventory keeps none, so thousands of keys cost no URI memory. NULL only
+ * when out of memory.
+ */
+char *hc_inventory_uri(const hc_inventory *inv, CK_OBJECT_CLASS cls, const char *label,
+		       const unsigned char *id, size_t id_len);
 
 /* "key", "id" or "none": how a certificate was paired, for reports. */
 const char *hc_inv_match_name(hc_inv_match match);

@@ -31,7 +31,7 @@ typedef struct hc_key_info {
 	char *label;
 	unsigned char *id;
 	size_t id_len;
-	char *uri;
+	char *uri; /* NULL in an inventory (see hc_key_info_from_attrs) */
 	int token, private_, sensitive, extractable, always_sensitive, never_extractable, local,
 		modifiable, copyable, destroyable, wrap_with_trusted, always_authenticate;
 	CK_ULONG key_gen_mechanism; /* CK_UNAVAILABLE_INFORMATION when unknown */
@@ -49,11 +49,13 @@ hc_rc hc_key_describe(hc_session *session, CK_OBJECT_HANDLE object, hc_key_info 
  * inventory reads every object with one template): the attributes
  * hc_key_describe reads, first in a template and in this order; then
  * hc_key_info_from_attrs takes the values (and releases those attributes).
+ * It leaves `uri` NULL: a caller holding thousands of keys formats each URI
+ * when it prints the key (hc_inventory_uri), not for every key at once.
  */
 #define HC_KEY_ATTR_COUNT 22
 extern const CK_ATTRIBUTE_TYPE hc_key_attr_types[HC_KEY_ATTR_COUNT];
-hc_rc hc_key_info_from_attrs(hc_session *session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs,
-			     hc_key_info *out, hc_error *err);
+hc_rc hc_key_info_from_attrs(CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs, hc_key_info *out,
+			     hc_error *err);
 /* hc_attr_applicable_fn for key templates: RSA parts on RSA keys, the EC point on public keys. */
 bool hc_key_attr_applicable(const CK_ATTRIBUTE *attrs, CK_ULONG count, CK_ATTRIBUTE_TYPE type);
 void hc_key_info_clear(hc_key_info *info);

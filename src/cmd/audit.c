@@ -90,20 +90,22 @@ static json_t *version_json(CK_VERSION v)
 	return json_string(s);
 }
 
-static json_t *cert_json(const hc_inv_cert *c)
+static json_t *cert_json(const hc_inventory *inv, const hc_inv_cert *c)
 {
 	char *id = hc_hex_encode(c->id ? c->id : (const unsigned char *)"", c->id_len);
+	char *uri = hc_inventory_uri(inv, CKO_CERTIFICATE, c->label, c->id, c->id_len);
 	char *subject = cert_subject(c);
 	char not_after[21];
-	json_t *j;
+	json_t *j = NULL;
 
 	cert_not_after(c, not_after);
-	j = json_pack("{s:s, s:o, s:o, s:o, s:o, s:s}", "label", c->label, "id",
-		      cli_json_string(id), "uri", cli_json_string(c->uri), "subject",
-		      cli_json_string(subject), "not_after",
-		      not_after[0] ? json_string(not_after) : json_null(), "paired_by",
-		      hc_inv_match_name(c->match));
+	if (uri)
+		j = json_pack("{s:s, s:o, s:s, s:o, s:o, s:s}", "label", c->label, "id",
+			      cli_json_string(id), "uri", uri, "subject", cli_json_string(subject),
+			      "not_after", not_after[0] ? json_string(not_after) : json_null(),
+			      "paired_by", hc_inv_match_name(c->match));
 	free(id);
+	free(uri);
 	free(subject);
 	return j;
 }
@@ -131,12 +133,22 @@ static json_t *probe_json(const hc_audit_key *k)
 
 static json_t *key_json(const hc_audit_report *r, const hc_audit_key *k)
 {
-	json_t *j = cli_json_key(k->key), *reasons = json_array(), *certs = json_array();
+	char *uri = hc_inventory_uri(&r->inventory, k->key->cls, k->key->label, k->key->id,
+				     k->key->id_len);
+	json_t *j, *reasons, *certs;
 
+	if (!uri)
+		return NULL;
+	j = cli_json_key(k->key);
+	json_object_set_new(j, "uri", json_string(uri));
+	free(uri);
+	reasons = json_array();
+	certs = json_array();
 	for (size_t i = 0; i < k->reason_count; i++)
 		json_array_append_new(reasons, json_string(k->reasons[i]));
 	for (size_t i = 0; k->pair && i < k->pair->cert_count; i++)
-		json_array_append_new(certs, cert_json(&r->inventory.certs[k->pair->certs[i]]));
+		json_array_append_new(certs, cert_json(&r->inventory,
+						       &r->inventory.certs[k->pair->certs[i]]));
 	json_object_set_new(j, "class", json_string(hc_audit_key_class(k)));
 	json_object_set_new(j, "certificates", certs);
 	if (r->options.policy == HC_POLICY_NONE) {
@@ -256,7 +268,8 @@ static int print_json(const struct cli_token *t, const hc_audit_report *r)
 			     stdout) == EOF)
 		rc = HC_IO;
 	for (size_t i = 0; rc == 0 && i < r->inventory.orphan_count; i++)
-		rc = emit_item(cert_json(&r->inventory.certs[r->inventory.orphans[i]]), i == 0);
+		rc = emit_item(cert_json(&r->inventory, &r->inventory.certs[r->inventory.orphans[i]]),
+			       i == 0);
 	if (rc == 0 && (fputs(r->inventory.orphan_count ? "\n  ]\n}\n" : "]\n}\n", stdout) == EOF ||
 			fflush(stdout) != 0))
 		rc = HC_IO;
@@ -376,6 +389,8 @@ static void print_key_details(const hc_audit_report *r, const hc_audit_key *k)
 {
 	char *id = hc_hex_encode(k->key->id ? k->key->id : (const unsigned char *)"",
 				 k->key->id_len);
+	char *uri = hc_inventory_uri(&r->inventory, k->key->cls, k->key->label, k->key->id,
+				     k->key->id_len);
 	char text[512];
 
 	printf("\n%s (%s key): %s",
@@ -384,7 +399,7 @@ static void print_key_details(const hc_audit_report *r, const hc_audit_key *k)
 	for (size_t i = 0; i < k->reason_count; i++)
 		printf("%s%s", i ? ", " : ": ", k->reasons[i]);
 	printf("\n    %-14s%s\n    %-14s%s\n", "ID", id && id[0] ? id : "(none)", "URI",
-	       k->key->uri);
+	       uri ? uri : "(out of memory)");
 	for (size_t i = 0; k->pair && i < k->pair->cert_count; i++) {
 		const hc_inv_cert *c = &r->inventory.certs[k->pair->certs[i]];
 		char *subject = cert_subject(c);
@@ -401,6 +416,7 @@ static void print_key_details(const hc_audit_report *r, const hc_audit_key *k)
 	if (r->options.probe)
 		print_probe(r, k->probe);
 	free(id);
+	free(uri);
 }
 
 static void print_text(const struct cli_token *t, const hc_audit_report *r)
@@ -448,10 +464,14 @@ static void print_text(const struct cli_token *t, const hc_audit_report *r)
 	for (size_t i = 0; i < r->inventory.orphan_count; i++) {
 		const hc_inv_cert *c = &r->inventory.certs[r->inventory.orphans[i]];
 		char *subject = cert_subject(c);
+		char *uri = hc_inventory_uri(&r->inventory, CKO_CERTIFICATE, c->label, c->id,
+					     c->id_len);
 		char text[512];
 		printf("%sOrphan certificate (no key on the token): %s  %s\n", i ? "" : "\n",
-		       printable(subject ? subject : c->label, text, sizeof(text)), c->uri);
+		       printable(subject ? subject : c->label, text, sizeof(text)),
+		       uri ? uri : "(out of memory)");
 		free(subject);
+		free(uri);
 	}
 	printf("\n");
 	if (r->options.policy == HC_POLICY_NONE)

@@ -35,6 +35,20 @@ static const char *exportable_text(int extractable)
 	return extractable < 0 ? "exportable: unknown" : extractable ? "exportable" : "not exportable";
 }
 
+/* A string made for the document (NULL: out of memory, shown as null), then freed. */
+static json_t *owned_string(char *s)
+{
+	json_t *j = cli_json_string(s);
+
+	free(s);
+	return j;
+}
+
+static char *key_uri(const hc_listing *l, const hc_key_info *k)
+{
+	return hc_inventory_uri(&l->inventory, k->cls, k->label, k->id, k->id_len);
+}
+
 static json_t *json_cert(const hc_listing *l, const hc_list_cert *c)
 {
 	const hc_inv_cert *o = c->object;
@@ -43,7 +57,8 @@ static json_t *json_cert(const hc_listing *l, const hc_list_cert *c)
 
 	json_object_set_new(j, "label", json_string(o->label ? o->label : ""));
 	json_object_set_new(j, "id", cli_json_string(id));
-	json_object_set_new(j, "uri", cli_json_string(o->uri));
+	json_object_set_new(j, "uri", owned_string(hc_inventory_uri(&l->inventory, CKO_CERTIFICATE,
+								     o->label, o->id, o->id_len)));
 	json_object_set_new(j, "category", o->category == CK_UNAVAILABLE_INFORMATION
 						   ? json_null()
 						   : json_string(hc_cert_category_name(o->category)));
@@ -71,11 +86,12 @@ static json_t *json_listing(const struct cli_token *t, const hc_listing *l)
 
 	for (size_t i = 0; i < l->key_count; i++) {
 		const hc_list_key *k = &l->keys[i];
-		json_t *j = cli_json_key(&k->key->info);
-		json_object_set_new(j, "exportable", cli_json_tristate(k->key->info.extractable));
+		const hc_key_info *info = &k->key->info, *pub = k->public_key;
+		json_t *j = cli_json_key(info);
+		json_object_set_new(j, "uri", owned_string(key_uri(l, info)));
+		json_object_set_new(j, "exportable", cli_json_tristate(info->extractable));
 		json_object_set_new(j, "status", json_string(hc_cert_status_name(k->status)));
-		json_object_set_new(j, "public_uri",
-				    cli_json_string(k->public_key ? k->public_key->uri : NULL));
+		json_object_set_new(j, "public_uri", pub ? owned_string(key_uri(l, pub)) : json_null());
 		json_object_set_new(j, "certificates", json_certs(l, k->certs, k->cert_count));
 		json_array_append_new(keys, j);
 	}
@@ -91,11 +107,16 @@ static json_t *json_listing(const struct cli_token *t, const hc_listing *l)
 
 static void print_cert(const hc_listing *l, const hc_list_cert *c, const char *heading)
 {
+	char *uri;
+
 	printf("  %s [%s]%s\n", heading, hc_cert_status_name(c->status),
 	       c->readable ? "" : ": the stored value is not a readable certificate");
 	if (c->readable)
 		cli_print_cert(&c->info, l->now, 4);
-	printf("    %-20s%s\n", "URI", c->object->uri);
+	uri = hc_inventory_uri(&l->inventory, CKO_CERTIFICATE, c->object->label, c->object->id,
+			       c->object->id_len);
+	printf("    %-20s%s\n", "URI", uri ? uri : "(out of memory)");
+	free(uri);
 }
 
 static void print_listing(const struct cli_token *t, const hc_listing *l)
@@ -113,12 +134,14 @@ static void print_listing(const struct cli_token *t, const hc_listing *l)
 		char type[32];
 		char *id = hc_hex_encode(info->id ? info->id : (const unsigned char *)"",
 					 info->id_len);
+		char *uri = key_uri(l, info);
 
 		hc_keytype_format(&info->type, type, sizeof(type));
 		printf("\n%s  %s, %s  [%s]\n", info->label[0] ? info->label : "(no label)", type,
 		       exportable_text(info->extractable), hc_cert_status_name(k->status));
 		printf("  %-20s%s\n", "ID", id ? id : "");
-		printf("  %-20s%s\n", "Key URI", info->uri);
+		printf("  %-20s%s\n", "Key URI", uri ? uri : "(out of memory)");
+		free(uri);
 		for (size_t j = 0; j < k->cert_count; j++)
 			print_cert(l, &k->certs[j], j == 0 ? "Certificate" : "Older certificate");
 		free(id);
