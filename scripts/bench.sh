@@ -9,11 +9,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 scripts/deps.sh
-for tool in hyperfine; do
-	command -v $tool >/dev/null || {
-		apt-get install -y -qq $tool >/dev/null 2>&1 || true
-	}
-done
 HSMCERT_BUILD_DIR=build-bench scripts/build.sh -DCMAKE_BUILD_TYPE=Release -DHSMCERT_TESTS=OFF
 export HSMCERT="$root/build-bench/hsmcert"
 
@@ -30,19 +25,44 @@ export SOFTHSM2_CONF="$BENCH_DIR/softhsm2.conf"
 export MODULE=/usr/lib/softhsm/libsofthsm2.so HSMCERT_MODULE=/usr/lib/softhsm/libsofthsm2.so
 export PIN=1234 SO_PIN=12345678 HSMCERT_PIN=1234
 
+# median_of_us MICROSECONDS...: their median in milliseconds.
+median_of_us() {
+	printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f\n", m/1000}'
+}
+
 # median_ms RUNS CMD...: median wall time of the command in milliseconds.
 median_ms() {
-	local runs=$1
+	local runs=$1 times=() t0 t1
 	shift
-	local times=()
 	for _ in $(seq "$runs"); do
-		local t0 t1
 		t0=$(date +%s%N)
 		"$@" >/dev/null 2>&1
 		t1=$(date +%s%N)
 		times+=($(((t1 - t0) / 1000)))
 	done
-	printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f\n", m/1000}'
+	median_of_us "${times[@]}"
+}
+
+# interleaved_ms RUNS FUNCTION...: each function's median wall time in ms, one
+# line each, in the order given. The runs rotate through the functions (a, b,
+# c, a, b, c, ...) so that the load of a shared machine falls on every peer
+# alike; a first warm-up round is not counted.
+interleaved_ms() {
+	local runs=$1 i f t0 t1
+	shift
+	local -A us=()
+	for ((i = 0; i <= runs; i++)); do
+		for f in "$@"; do
+			t0=$(date +%s%N)
+			"$f" >/dev/null 2>&1
+			t1=$(date +%s%N)
+			((i > 0)) && us[$f]+=" $(((t1 - t0) / 1000))"
+		done
+	done
+	for f in "$@"; do
+		# shellcheck disable=SC2086 # the list is split on purpose
+		median_of_us ${us[$f]}
+	done
 }
 
 # ratio A B: A/B with two decimals.
@@ -54,6 +74,7 @@ new_token() {
 }
 
 for f in scripts/bench.d/*.sh; do
+	# shellcheck source=/dev/null
 	[ -e "$f" ] && . "$f"
 done
 

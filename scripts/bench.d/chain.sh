@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # chain: path building over a pool of 5,000 CA certificates, against
 # `openssl verify -untrusted POOL` on the same input (same leaf, same roots).
 # The pool (4,994 unrelated CA certificates plus the test PKI's downloads) is
@@ -67,6 +68,7 @@ bench_chain() {
 	# Rebuilt when the PKI was (its downloads are part of the pool).
 	if [ ! -s "$dir/pool.pem" ] || [ "$pki/.built" -nt "$dir/pool.pem" ]; then
 		chain_pool_generator >"$dir/gen.c"
+		# shellcheck disable=SC2046 # pkg-config's flags are words
 		cc -O2 -o "$dir/gen" "$dir/gen.c" $(pkg-config --cflags --libs libcrypto)
 		"$dir/gen" 4994 "$dir/pool.tmp"
 		# The real issuers sit among the rest, in the formats they were downloaded in.

@@ -2,16 +2,11 @@
 # One CSR from an existing RSA-2048 token key, whole process, against the
 # peers a user would otherwise run: openssl with the libp11 engine and
 # GnuTLS's certtool, all with the module named (no p11-kit proxy) and the
-# same token. Sourced by scripts/bench.sh (median_ms, ratio, new_token, ...).
-
-# csr_median_ms MICROSECONDS...: their median in milliseconds.
-csr_median_ms() {
-	printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%.2f\n", m/1000}'
-}
+# same token. Sourced by scripts/bench.sh (interleaved_ms, ratio, new_token, ...).
 
 bench_csr() {
 	local runs=${BENCH_CSR_RUNS:-41}
-	local token=bench-csr key uri dir
+	local token=bench-csr uri dir
 	dir=$(mktemp -d /tmp/hsmcert-bench-csr.XXXXXX)
 	new_token "$token"
 	"$HSMCERT" --token "pkcs11:token=$token" keygen --label web --type rsa:2048 >/dev/null
@@ -42,24 +37,12 @@ bench_csr() {
 		fi
 	done
 
-	# Runs are interleaved (hsmcert, openssl, certtool, hsmcert, ...) so that the
-	# load of a shared machine falls on every peer alike; medians per peer.
-	local i t0 t1 times_h=() times_o=() times_c=()
-	for ((i = 0; i < runs + 2; i++)); do
-		t0=$(date +%s%N); csr_hsmcert >/dev/null 2>&1; t1=$(date +%s%N)
-		((i >= 2)) && times_h+=($(((t1 - t0) / 1000)))
-		t0=$(date +%s%N); csr_openssl >/dev/null 2>&1; t1=$(date +%s%N)
-		((i >= 2)) && times_o+=($(((t1 - t0) / 1000)))
-		t0=$(date +%s%N); csr_certtool >/dev/null 2>&1; t1=$(date +%s%N)
-		((i >= 2)) && times_c+=($(((t1 - t0) / 1000)))
-	done
-	local t_h t_o t_c
-	t_h=$(csr_median_ms "${times_h[@]}")
-	t_o=$(csr_median_ms "${times_o[@]}")
-	t_c=$(csr_median_ms "${times_c[@]}")
+	local t t_h t_o t_c
+	mapfile -t t < <(interleaved_ms "$runs" csr_hsmcert csr_openssl csr_certtool)
+	t_h=${t[0]} t_o=${t[1]} t_c=${t[2]}
 	local fastest=$t_o
 	awk -v a="$t_c" -v b="$t_o" 'BEGIN { exit !(a < b) }' && fastest=$t_c
-	printf '  one CSR, RSA-2048 key on SoftHSM2, median of %d runs (ms)\n' "$runs"
+	printf '  one CSR, RSA-2048 key on SoftHSM2, median of %d interleaved runs (ms)\n' "$runs"
 	printf '  %-34s %8s\n' "hsmcert csr" "$t_h"
 	printf '  %-34s %8s   hsmcert/openssl  = %s\n' "openssl req -engine pkcs11" "$t_o" "$(ratio "$t_h" "$t_o")"
 	printf '  %-34s %8s   hsmcert/certtool = %s\n' "certtool --generate-request" "$t_c" "$(ratio "$t_h" "$t_c")"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # list of a token with thousands of objects: the audit benchmark's 2,000 RSA
 # key pairs (shared cache, see audit.sh) copied once, with certificates
 # imported for the first LIST_BENCH_CERTS keys. Against pkcs11-tool

@@ -1,0 +1,112 @@
+/*
+ * The floor an audit is measured against: a PKCS#11 client that does only
+ * the calls an audit cannot avoid, and nothing else (no URIs, no report).
+ *
+ *   p11floor MODULE TOKEN-LABEL PIN load   initialise and finalise the module:
+ *                                          its own time and memory for the token
+ *   p11floor MODULE TOKEN-LABEL PIN keys   log in, one search for private keys,
+ *                                          one C_GetAttributeValue per key (the
+ *                                          twelve audited attributes, type, label, id)
+ *
+ * Built by scripts/bench.d/audit.sh for the benchmark only; never part of
+ * hsmcert. Prints the number of keys read.
+ */
+#include <dlfcn.h>
+#include <p11-kit/pkcs11.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static CK_FUNCTION_LIST_PTR p11;
+
+static void check(CK_RV rv, const char *what)
+{
+	if (rv != CKR_OK) {
+		fprintf(stderr, "p11floor: %s failed: 0x%lx\n", what, (unsigned long)rv);
+		exit(1);
+	}
+}
+
+static CK_SLOT_ID find_slot(const char *label)
+{
+	CK_SLOT_ID slots[64];
+	CK_ULONG n = 64;
+	size_t len = strlen(label);
+
+	check(p11->C_GetSlotList(CK_TRUE, slots, &n), "C_GetSlotList");
+	for (CK_ULONG i = 0; i < n; i++) {
+		CK_TOKEN_INFO ti;
+		if (p11->C_GetTokenInfo(slots[i], &ti) != CKR_OK || len > sizeof(ti.label))
+			continue;
+		if (memcmp(ti.label, label, len) == 0 &&
+		    (len == sizeof(ti.label) || ti.label[len] == ' '))
+			return slots[i];
+	}
+	fprintf(stderr, "p11floor: no token '%s'\n", label);
+	exit(1);
+}
+
+static unsigned long read_keys(CK_SESSION_HANDLE s)
+{
+	static CK_OBJECT_HANDLE handles[1 << 16];
+	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
+	CK_ATTRIBUTE want = {CKA_CLASS, &cls, sizeof(cls)};
+	CK_ULONG n = 0, got;
+
+	check(p11->C_FindObjectsInit(s, &want, 1), "C_FindObjectsInit");
+	while (n < sizeof(handles) / sizeof(handles[0]) &&
+	       p11->C_FindObjects(s, handles + n, sizeof(handles) / sizeof(handles[0]) - n,
+				  &got) == CKR_OK &&
+	       got)
+		n += got;
+	check(p11->C_FindObjectsFinal(s), "C_FindObjectsFinal");
+	for (CK_ULONG i = 0; i < n; i++) {
+		CK_BBOOL b[12];
+		CK_ULONG type, mech;
+		unsigned char label[256], id[256];
+		CK_ATTRIBUTE a[] = {
+			{CKA_SENSITIVE, &b[0], 1},	   {CKA_EXTRACTABLE, &b[1], 1},
+			{CKA_ALWAYS_SENSITIVE, &b[2], 1},  {CKA_NEVER_EXTRACTABLE, &b[3], 1},
+			{CKA_LOCAL, &b[4], 1},		   {CKA_PRIVATE, &b[5], 1},
+			{CKA_MODIFIABLE, &b[6], 1},	   {CKA_COPYABLE, &b[7], 1},
+			{CKA_DESTROYABLE, &b[8], 1},	   {CKA_WRAP_WITH_TRUSTED, &b[9], 1},
+			{CKA_ALWAYS_AUTHENTICATE, &b[10], 1}, {CKA_KEY_GEN_MECHANISM, &mech, sizeof(mech)},
+			{CKA_KEY_TYPE, &type, sizeof(type)}, {CKA_LABEL, label, sizeof(label)},
+			{CKA_ID, id, sizeof(id)},
+		};
+		(void)p11->C_GetAttributeValue(s, handles[i], a, sizeof(a) / sizeof(a[0]));
+	}
+	return n;
+}
+
+int main(int argc, char **argv)
+{
+	CK_C_GetFunctionList get;
+	CK_SESSION_HANDLE s;
+	unsigned long n = 0;
+	void *lib;
+
+	if (argc != 5 || (strcmp(argv[4], "load") != 0 && strcmp(argv[4], "keys") != 0)) {
+		fprintf(stderr, "usage: p11floor MODULE TOKEN-LABEL PIN load|keys\n");
+		return 2;
+	}
+	if (!(lib = dlopen(argv[1], RTLD_NOW)) ||
+	    !(get = (CK_C_GetFunctionList)dlsym(lib, "C_GetFunctionList"))) {
+		fprintf(stderr, "p11floor: %s\n", dlerror());
+		return 1;
+	}
+	check(get(&p11), "C_GetFunctionList");
+	check(p11->C_Initialize(NULL), "C_Initialize");
+	if (strcmp(argv[4], "keys") == 0) {
+		check(p11->C_OpenSession(find_slot(argv[2]), CKF_SERIAL_SESSION, NULL, NULL, &s),
+		      "C_OpenSession");
+		check(p11->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)argv[3], strlen(argv[3])),
+		      "C_Login");
+		n = read_keys(s);
+		p11->C_Logout(s);
+		p11->C_CloseSession(s);
+	}
+	p11->C_Finalize(NULL);
+	printf("%lu\n", n);
+	return 0;
+}
