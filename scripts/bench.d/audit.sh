@@ -96,7 +96,7 @@ bench_audit() {
 	command -v /usr/bin/time >/dev/null 2>&1 || apt-get install -y -qq time >/dev/null
 	audit_bench_token
 	local conf=$AUDIT_BENCH_DIR/softhsm2.conf runs=${AUDIT_BENCH_RUNS:-11}
-	local floor=$BENCH_DIR/p11floor t ours tool least p11tool n
+	local floor=$BENCH_DIR/p11floor t ours tool least least_all p11tool n
 	local -x SOFTHSM2_CONF=$conf # this token only, not the other benches
 
 	# The floor: only the PKCS#11 calls an audit cannot avoid (see p11floor.c).
@@ -108,6 +108,7 @@ bench_audit() {
 		pkcs11-tool --module "$MODULE" --token-label audit --login --pin "$PIN" --list-objects
 	}
 	audit_floor() { "$floor" "$MODULE" audit "$PIN" keys; }
+	audit_floor_all() { "$floor" "$MODULE" audit "$PIN" all; }
 
 	# Every peer must really read the whole token before it is timed.
 	n=$(audit_hsmcert | sed -n 's/.*"private_keys": \([0-9]*\).*/\1/p')
@@ -116,11 +117,14 @@ bench_audit() {
 	[ "$n" = "$AUDIT_BENCH_KEYS" ] || { echo "audit: pkcs11-tool saw $n keys" >&2; return 1; }
 	n=$(audit_floor)
 	[ "$n" = "$AUDIT_BENCH_KEYS" ] || { echo "audit: p11floor saw $n keys" >&2; return 1; }
+	n=$(audit_floor_all)
+	[ "$n" = $((AUDIT_BENCH_KEYS * 2)) ] || { echo "audit: p11floor saw $n objects" >&2; return 1; }
 
 	echo "  token: $AUDIT_BENCH_KEYS RSA-2048 key pairs ($((AUDIT_BENCH_KEYS * 2)) objects) in $AUDIT_BENCH_DIR"
 	echo "  whole process, median of $runs interleaved runs (ms)"
-	mapfile -t t < <(interleaved_ms "$runs" audit_hsmcert audit_pkcs11_tool audit_floor)
-	ours=${t[0]} tool=${t[1]} least=${t[2]}
+	mapfile -t t < <(interleaved_ms "$runs" audit_hsmcert audit_pkcs11_tool audit_floor \
+		audit_floor_all)
+	ours=${t[0]} tool=${t[1]} least=${t[2]} least_all=${t[3]}
 	audit_row "hsmcert audit --json" "$ours"
 	audit_row "pkcs11-tool --list-objects --login" "$tool" \
 		"pkcs11-tool/hsmcert = $(ratio "$tool" "$ours") (target >= 3)"
@@ -133,6 +137,8 @@ bench_audit() {
 	fi
 	audit_row "floor: private-key search, one fetch each" "$least" \
 		"hsmcert/floor = $(ratio "$ours" "$least")"
+	audit_row "floor: search all, one fetch per object" "$least_all" \
+		"hsmcert/floor = $(ratio "$ours" "$least_all") (certificates need every object)"
 
 	echo "  CPU, user + system (ms)"
 	audit_row "hsmcert audit --json" \

@@ -7,9 +7,15 @@
  *   p11floor MODULE TOKEN-LABEL PIN keys   log in, one search for private keys,
  *                                          one C_GetAttributeValue per key (the
  *                                          twelve audited attributes, type, label, id)
+ *   p11floor MODULE TOKEN-LABEL PIN all    log in, one search for every object,
+ *                                          one C_GetAttributeValue per object with
+ *                                          the same attributes plus the class and
+ *                                          the RSA public parts: what an audit that
+ *                                          also pairs certificates and public keys
+ *                                          cannot avoid
  *
  * Built by scripts/bench.d/audit.sh for the benchmark only; never part of
- * hsmcert. Prints the number of keys read.
+ * hsmcert. Prints the number of objects read.
  */
 #include <dlfcn.h>
 #include <p11-kit/pkcs11.h>
@@ -46,14 +52,14 @@ static CK_SLOT_ID find_slot(const char *label)
 	exit(1);
 }
 
-static unsigned long read_keys(CK_SESSION_HANDLE s)
+static unsigned long read_objects(CK_SESSION_HANDLE s, int all)
 {
 	static CK_OBJECT_HANDLE handles[1 << 16];
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_ATTRIBUTE want = {CKA_CLASS, &cls, sizeof(cls)};
 	CK_ULONG n = 0, got;
 
-	check(p11->C_FindObjectsInit(s, &want, 1), "C_FindObjectsInit");
+	check(p11->C_FindObjectsInit(s, &want, all ? 0 : 1), "C_FindObjectsInit");
 	while (n < sizeof(handles) / sizeof(handles[0]) &&
 	       p11->C_FindObjects(s, handles + n, sizeof(handles) / sizeof(handles[0]) - n,
 				  &got) == CKR_OK &&
@@ -62,8 +68,8 @@ static unsigned long read_keys(CK_SESSION_HANDLE s)
 	check(p11->C_FindObjectsFinal(s), "C_FindObjectsFinal");
 	for (CK_ULONG i = 0; i < n; i++) {
 		CK_BBOOL b[12];
-		CK_ULONG type, mech;
-		unsigned char label[256], id[256];
+		CK_ULONG type, mech, klass;
+		unsigned char label[256], id[256], modulus[1024], exponent[16];
 		CK_ATTRIBUTE a[] = {
 			{CKA_SENSITIVE, &b[0], 1},	   {CKA_EXTRACTABLE, &b[1], 1},
 			{CKA_ALWAYS_SENSITIVE, &b[2], 1},  {CKA_NEVER_EXTRACTABLE, &b[3], 1},
@@ -73,8 +79,11 @@ static unsigned long read_keys(CK_SESSION_HANDLE s)
 			{CKA_ALWAYS_AUTHENTICATE, &b[10], 1}, {CKA_KEY_GEN_MECHANISM, &mech, sizeof(mech)},
 			{CKA_KEY_TYPE, &type, sizeof(type)}, {CKA_LABEL, label, sizeof(label)},
 			{CKA_ID, id, sizeof(id)},
+			{CKA_CLASS, &klass, sizeof(klass)}, {CKA_MODULUS, modulus, sizeof(modulus)},
+			{CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent)},
 		};
-		(void)p11->C_GetAttributeValue(s, handles[i], a, sizeof(a) / sizeof(a[0]));
+		CK_ULONG count = sizeof(a) / sizeof(a[0]) - (all ? 0 : 3);
+		(void)p11->C_GetAttributeValue(s, handles[i], a, count);
 	}
 	return n;
 }
@@ -86,8 +95,9 @@ int main(int argc, char **argv)
 	unsigned long n = 0;
 	void *lib;
 
-	if (argc != 5 || (strcmp(argv[4], "load") != 0 && strcmp(argv[4], "keys") != 0)) {
-		fprintf(stderr, "usage: p11floor MODULE TOKEN-LABEL PIN load|keys\n");
+	if (argc != 5 || (strcmp(argv[4], "load") != 0 && strcmp(argv[4], "keys") != 0 &&
+			  strcmp(argv[4], "all") != 0)) {
+		fprintf(stderr, "usage: p11floor MODULE TOKEN-LABEL PIN load|keys|all\n");
 		return 2;
 	}
 	if (!(lib = dlopen(argv[1], RTLD_NOW)) ||
@@ -97,12 +107,12 @@ int main(int argc, char **argv)
 	}
 	check(get(&p11), "C_GetFunctionList");
 	check(p11->C_Initialize(NULL), "C_Initialize");
-	if (strcmp(argv[4], "keys") == 0) {
+	if (strcmp(argv[4], "load") != 0) {
 		check(p11->C_OpenSession(find_slot(argv[2]), CKF_SERIAL_SESSION, NULL, NULL, &s),
 		      "C_OpenSession");
 		check(p11->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)argv[3], strlen(argv[3])),
 		      "C_Login");
-		n = read_keys(s);
+		n = read_objects(s, strcmp(argv[4], "all") == 0);
 		p11->C_Logout(s);
 		p11->C_CloseSession(s);
 	}
