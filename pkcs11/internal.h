@@ -9,6 +9,7 @@ struct hc_module {
 	char *path;
 	CK_INFO info;
 	bool via_p11kit; /* loaded by p11_kit_module_load: release through p11-kit */
+	bool managed;	 /* ... and managed: initialised and finalised through p11-kit */
 	void *dl;	 /* the p11-kit proxy, which p11-kit will not load itself */
 	bool finalize;	 /* we initialised it, so we finalise it */
 };

@@ -14,6 +14,30 @@ static bool is_proxy(const char *path)
 	return strcmp(base ? base + 1 : path, "p11-kit-proxy.so") == 0;
 }
 
+static CK_RV load_failed(hc_module *mod, hc_error *err)
+{
+	const char *why = p11_kit_message();
+
+	hc_fail(err, HC_USAGE, "cannot load PKCS#11 module %s: %s", mod->path,
+		why ? why : "not a PKCS#11 module");
+	return CKR_GENERAL_ERROR;
+}
+
+/* C_Initialize on a module we hold raw; one that someone else initialised is not ours to finalise. */
+static CK_RV initialize(hc_module *mod, CK_C_INITIALIZE_ARGS *args, hc_error *err)
+{
+	CK_RV rv = mod->fn->C_Initialize(args);
+
+	if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
+		return CKR_OK;
+	if (rv != CKR_OK) {
+		hc_fail_p11(err, "C_Initialize", rv, "initialising module %s", mod->path);
+		return rv;
+	}
+	mod->finalize = true;
+	return CKR_OK;
+}
+
 /* Named modules: through p11-kit, managed (see below). Returns CKR_OK or fills err. */
 static CK_RV load_managed(hc_module *mod, hc_error *err)
 {
@@ -25,13 +49,9 @@ static CK_RV load_managed(hc_module *mod, hc_error *err)
 	 * process (libp11 for TLS) are not finalised under us, and we under them.
 	 */
 	mod->fn = p11_kit_module_load(mod->path, 0);
-	if (!mod->fn) {
-		const char *why = p11_kit_message();
-		hc_fail(err, HC_USAGE, "cannot load PKCS#11 module %s: %s", mod->path,
-			why ? why : "not a PKCS#11 module");
-		return CKR_GENERAL_ERROR;
-	}
-	mod->via_p11kit = true;
+	if (!mod->fn)
+		return load_failed(mod, err);
+	mod->via_p11kit = mod->managed = true;
 	rv = p11_kit_module_initialize(mod->fn);
 	if (rv != CKR_OK) {
 		hc_fail_p11(err, "C_Initialize", rv, "initialising module %s", mod->path);
@@ -41,8 +61,21 @@ static CK_RV load_managed(hc_module *mod, hc_error *err)
 	return CKR_OK;
 }
 
+/*
+ * HC_MODULE_ONE_THREAD: the raw module, initialised with no arguments (the
+ * application will not call it from several threads), so it takes no locks.
+ */
+static CK_RV load_one_thread(hc_module *mod, hc_error *err)
+{
+	mod->fn = p11_kit_module_load(mod->path, P11_KIT_MODULE_UNMANAGED);
+	if (!mod->fn)
+		return load_failed(mod, err);
+	mod->via_p11kit = true;
+	return initialize(mod, NULL, err);
+}
+
 /* The p11-kit proxy (every registered module): p11-kit refuses to load it as a module. */
-static CK_RV load_proxy(hc_module *mod, hc_error *err)
+static CK_RV load_proxy(hc_module *mod, bool one_thread, hc_error *err)
 {
 	CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
 	CK_C_GetFunctionList get;
@@ -65,18 +98,10 @@ static CK_RV load_proxy(hc_module *mod, hc_error *err)
 		hc_fail_p11(err, "C_GetFunctionList", rv, "module %s", mod->path);
 		return rv ? rv : CKR_GENERAL_ERROR;
 	}
-	rv = mod->fn->C_Initialize(&args);
-	if (rv == CKR_CRYPTOKI_ALREADY_INITIALIZED)
-		return CKR_OK; /* someone else in the process owns it; do not finalise */
-	if (rv != CKR_OK) {
-		hc_fail_p11(err, "C_Initialize", rv, "initialising module %s", mod->path);
-		return rv;
-	}
-	mod->finalize = true;
-	return CKR_OK;
+	return initialize(mod, one_thread ? NULL : &args, err);
 }
 
-hc_rc hc_module_open(const char *path, hc_module **out, hc_error *err)
+hc_rc hc_module_open(const char *path, unsigned flags, hc_module **out, hc_error *err)
 {
 	hc_module *mod;
 	CK_RV rv;
@@ -94,7 +119,9 @@ hc_rc hc_module_open(const char *path, hc_module **out, hc_error *err)
 		return hc_fail(err, HC_IO, "out of memory");
 	}
 	if (is_proxy(path))
-		rv = load_proxy(mod, err);
+		rv = load_proxy(mod, flags & HC_MODULE_ONE_THREAD, err);
+	else if (flags & HC_MODULE_ONE_THREAD)
+		rv = load_one_thread(mod, err);
 	else
 		rv = load_managed(mod, err);
 	if (rv != CKR_OK)
@@ -116,13 +143,12 @@ void hc_module_close(hc_module *mod)
 {
 	if (!mod)
 		return;
-	if (mod->via_p11kit) {
-		if (mod->finalize)
-			p11_kit_module_finalize(mod->fn);
-		p11_kit_module_release(mod->fn);
-	} else if (mod->fn && mod->finalize) {
+	if (mod->managed && mod->finalize)
+		p11_kit_module_finalize(mod->fn);
+	else if (mod->fn && mod->finalize)
 		mod->fn->C_Finalize(NULL);
-	}
+	if (mod->via_p11kit)
+		p11_kit_module_release(mod->fn);
 	if (mod->dl)
 		dlclose(mod->dl);
 	free(mod->path);

@@ -266,7 +266,7 @@ Test(check, libp11_ends_other_sessions_on_the_module)
 	PKCS11_SLOT *slots = NULL;
 	unsigned int nslots = 0;
 
-	cr_assert_eq(hc_module_open(TS_SOFTHSM, &mod, &err), HC_OK, "%s", err.message);
+	cr_assert_eq(hc_module_open(TS_SOFTHSM, 0, &mod, &err), HC_OK, "%s", err.message);
 	cr_assert_eq(hc_token_select(mod, NULL, &slot, &err), HC_OK, "%s", err.message);
 	cr_assert_eq(hc_session_open(mod, &slot, false, &s, &err), HC_OK, "%s", err.message);
 	cr_assert_eq(hc_session_login(s, CKU_USER, pin, &err), HC_OK, "%s", err.message);

@@ -12,7 +12,7 @@
 
 TestSuite(inventory, .init = ts_setup_token, .fini = ts_teardown);
 
-static void load(hc_inventory *inv)
+static void load_with(hc_inventory *inv, unsigned module_flags)
 {
 	hc_module *mod = NULL;
 	hc_session *session = NULL;
@@ -22,7 +22,8 @@ static void load(hc_inventory *inv)
 	hc_error err = {0};
 
 	cr_assert_eq(hc_uri_parse("pkcs11:token=" TS_TOKEN, &uri, &err), HC_OK, "%s", err.message);
-	cr_assert_eq(hc_module_open(TS_SOFTHSM, &mod, &err), HC_OK, "%s", err.message);
+	cr_assert_eq(hc_module_open(TS_SOFTHSM, module_flags, &mod, &err), HC_OK, "%s",
+		     err.message);
 	cr_assert_eq(hc_token_select(mod, uri, &slot, &err), HC_OK, "%s", err.message);
 	cr_assert_eq(hc_session_open(mod, &slot, false, &session, &err), HC_OK, "%s", err.message);
 	cr_assert_eq(hc_session_login(session, CKU_USER, pin, &err), HC_OK, "%s", err.message);
@@ -31,6 +32,11 @@ static void load(hc_inventory *inv)
 	hc_session_close(session);
 	hc_module_close(mod);
 	hc_uri_free(uri);
+}
+
+static void load(hc_inventory *inv)
+{
+	load_with(inv, 0);
 }
 
 static size_t key_index(const hc_inventory *inv, const char *label)
@@ -207,4 +213,34 @@ Test(inventory, several_certificates_of_one_key)
 	cr_assert_neq(inv.keys[k].certs[0], inv.keys[k].certs[1]);
 	cr_assert_eq(inv.orphan_count, 0);
 	hc_inventory_clear(&inv);
+}
+
+/*
+ * A module opened for one thread (no locking) reads the same inventory, is
+ * finalised when closed (so it opens again, either way), and leaves the
+ * token as it was.
+ */
+Test(inventory, one_thread_module_reads_the_same)
+{
+	hc_inventory managed, raw;
+
+	keygen("--label web");
+	keygen("--label ec --type ec:P-256");
+	load(&managed);
+	for (int round = 0; round < 2; round++) {
+		load_with(&raw, HC_MODULE_ONE_THREAD);
+		cr_assert_eq(raw.key_count, managed.key_count);
+		cr_assert_eq(raw.public_count, managed.public_count);
+		for (size_t i = 0; i < raw.key_count; i++) {
+			size_t k = key_index(&managed, raw.keys[i].info.label);
+			cr_assert_eq(raw.keys[i].info.type.ckk, managed.keys[k].info.type.ckk);
+			cr_assert_eq(raw.keys[i].info.sensitive, managed.keys[k].info.sensitive);
+			cr_assert_eq(raw.keys[i].has_public_half, managed.keys[k].has_public_half);
+		}
+		hc_inventory_clear(&raw);
+	}
+	hc_inventory_clear(&managed);
+	load(&managed);
+	cr_assert_eq(managed.key_count, 2);
+	hc_inventory_clear(&managed);
 }

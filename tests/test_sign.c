@@ -28,7 +28,7 @@ static void token_open(struct open_token *t)
 	hc_error err = {0};
 
 	cr_assert_eq(hc_uri_parse("pkcs11:token=" TS_TOKEN, &uri, &err), HC_OK);
-	cr_assert_eq(hc_module_open(TS_SOFTHSM, &t->mod, &err), HC_OK, "%s", err.message);
+	cr_assert_eq(hc_module_open(TS_SOFTHSM, 0, &t->mod, &err), HC_OK, "%s", err.message);
 	cr_assert_eq(hc_token_select(t->mod, uri, &slot, &err), HC_OK, "%s", err.message);
 	cr_assert_eq(hc_session_open(t->mod, &slot, true, &t->session, &err), HC_OK);
 	cr_assert_eq(hc_session_login(t->session, CKU_USER, pin, &err), HC_OK, "%s", err.message);
@@ -210,7 +210,7 @@ Test(sign, falls_back_to_raw_mechanisms)
 		hc_error err = {0};
 
 		cr_assert_eq(hc_uri_parse("pkcs11:token=" TS_TOKEN, &uri, &err), HC_OK);
-		cr_assert_eq(hc_module_open(module, &t.mod, &err), HC_OK, "%s", err.message);
+		cr_assert_eq(hc_module_open(module, 0, &t.mod, &err), HC_OK, "%s", err.message);
 		cr_assert_eq(hc_token_select(t.mod, uri, &slot, &err), HC_OK);
 		cr_assert_eq(hc_session_open(t.mod, &slot, false, &t.session, &err), HC_OK);
 		cr_assert_eq(hc_session_login(t.session, CKU_USER, pin, &err), HC_OK);

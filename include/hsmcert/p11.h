@@ -48,8 +48,20 @@ hc_rc hc_secret_from_source(const char *source, const char *what, hc_secret **ou
 
 typedef struct hc_module hc_module;
 
+/*
+ * How the module will be called. The default is from any number of threads:
+ * loaded managed by p11-kit, which hands the module its locking. A caller
+ * that uses the module from one thread only, and shares it with no other
+ * library in the process, can say so: the module is then initialised
+ * without locking (as pkcs11-tool does), which on SoftHSM2 saves a lock
+ * and unlock for every attribute of every object read.
+ */
+enum {
+	HC_MODULE_ONE_THREAD = 1 << 0,
+};
+
 /* Load and initialise a module; NULL path means the p11-kit proxy. */
-hc_rc hc_module_open(const char *path, hc_module **out, hc_error *err);
+hc_rc hc_module_open(const char *path, unsigned flags, hc_module **out, hc_error *err);
 void hc_module_close(hc_module *mod);
 CK_FUNCTION_LIST *hc_module_functions(const hc_module *mod);
 const char *hc_module_path(const hc_module *mod);

@@ -518,7 +518,7 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 		return r;
 
 	/* A read-only session: the probe's session key is a session object. */
-	if (cli_token_open(cli, NULL, CLI_TOKEN_LOGIN, &t, &err) != HC_OK ||
+	if (cli_token_open(cli, NULL, CLI_TOKEN_LOGIN | CLI_TOKEN_ONE_THREAD, &t, &err) != HC_OK ||
 	    hc_audit_run(t.session, &opts, &report, &err) != HC_OK) {
 		r = cli_fail(cli, &err);
 		goto out;

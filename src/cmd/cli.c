@@ -308,7 +308,8 @@ hc_rc cli_token_open(const struct cli *cli, const char *object_uri, unsigned fla
 	if (!module && t->uri && hc_uri_module_path(t->uri))
 		module = hc_uri_module_path(t->uri);
 
-	if ((rc = hc_module_open(module, &t->module, err)) != HC_OK)
+	if ((rc = hc_module_open(module, flags & CLI_TOKEN_ONE_THREAD ? HC_MODULE_ONE_THREAD : 0,
+				   &t->module, err)) != HC_OK)
 		goto fail;
 	if ((rc = hc_token_select(t->module, t->uri, &t->slot, err)) != HC_OK)
 		goto fail;

@@ -135,6 +135,8 @@ enum {
 	CLI_TOKEN_LOGIN = 1 << 1, /* log in as user when the token requires login */
 	/* keep the PIN in t->pin (check --tls logs in again through libp11) */
 	CLI_TOKEN_KEEP_PIN = 1 << 2,
+	/* the command calls the module from one thread and loads no other user of it */
+	CLI_TOKEN_ONE_THREAD = 1 << 3,
 };
 
 /*

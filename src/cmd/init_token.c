@@ -118,7 +118,7 @@ int cmd_init_token(struct cli *cli, int argc, char **argv)
 
 	if (cli->token_uri && hc_uri_parse(cli->token_uri, &uri, &err) != HC_OK)
 		goto fail;
-	if (hc_module_open(cli->module_path, &mod, &err) != HC_OK)
+	if (hc_module_open(cli->module_path, 0, &mod, &err) != HC_OK)
 		goto fail;
 	if (pick_slot(mod, slot_arg, free_slot, uri, &slot, &err) != HC_OK)
 		goto fail;

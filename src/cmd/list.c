@@ -185,7 +185,7 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 	}
 	if ((r = cli_no_arguments(cli, argc, argv)) != CLI_NEXT)
 		return r;
-	if (cli_token_open(cli, NULL, CLI_TOKEN_LOGIN, &t, &err) != HC_OK ||
+	if (cli_token_open(cli, NULL, CLI_TOKEN_LOGIN | CLI_TOKEN_ONE_THREAD, &t, &err) != HC_OK ||
 	    hc_listing_load(t.session, time(NULL), warn_days, &listing, &err) != HC_OK) {
 		r = cli_fail(cli, &err);
 		goto out;

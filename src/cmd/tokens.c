@@ -204,7 +204,7 @@ int cmd_tokens(struct cli *cli, int argc, char **argv)
 
 	if (cli->token_uri && hc_uri_parse(cli->token_uri, &filter, &err) != HC_OK)
 		goto fail;
-	if (hc_module_open(cli->module_path, &mod, &err) != HC_OK)
+	if (hc_module_open(cli->module_path, 0, &mod, &err) != HC_OK)
 		goto fail;
 	if (hc_slots_list(mod, false, &slots, &n, &err) != HC_OK)
 		goto fail;
