@@ -5,24 +5,17 @@
  */
 #include "hsmcert/import.h"
 
+#include "hsmcert/rollback.h"
+
 #include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* A label set by this import, and the one to put back if a later step fails. */
-struct relabel {
-	CK_OBJECT_HANDLE handle;
-	char *old_label;
-};
 
 struct import_run {
 	hc_session *session;
 	const hc_import_params *params;
 	hc_import_result *out;
-	CK_OBJECT_HANDLE *created;
-	size_t ncreated;
-	struct relabel *relabeled;
-	size_t nrelabeled;
+	hc_rollback undo; /* certificates stored and labels set: undone if a later step fails */
 	hc_stored_cert *stored; /* certificates on the token before this import */
 	size_t nstored;
 };
@@ -229,20 +222,16 @@ static hc_rc check_label(struct import_run *run, hc_error *err)
 /* Store one certificate unless an identical one is there already. */
 static hc_rc store(struct import_run *run, hc_imported_cert *c, hc_error *err)
 {
-	CK_OBJECT_HANDLE *grown;
 	hc_rc rc;
 
 	if ((rc = hc_certstore_find(run->session, c->cert, &c->handle, err)) != HC_OK)
 		return rc;
 	if (c->handle == CK_INVALID_HANDLE) {
-		grown = realloc(run->created, (run->ncreated + 1) * sizeof(*grown));
-		if (!grown)
-			return hc_fail(err, HC_IO, "out of memory");
-		run->created = grown;
 		if ((rc = hc_certstore_put(run->session, c->cert, c->label, c->id, c->id_len,
-					   c->category, &c->handle, err)) != HC_OK)
+					   c->category, &c->handle, err)) != HC_OK ||
+		    (rc = hc_rollback_created(&run->undo, c->handle, CKO_CERTIFICATE, c->label,
+					      c->id, c->id_len, err)) != HC_OK)
 			return rc;
-		run->created[run->ncreated++] = c->handle;
 		c->added = true;
 		run->out->changed = true;
 	} else {
@@ -265,25 +254,24 @@ static hc_rc store(struct import_run *run, hc_imported_cert *c, hc_error *err)
 	return c->uri ? HC_OK : hc_fail(err, HC_IO, "out of memory");
 }
 
-/* Set CKA_LABEL, remembering the old one for a rollback. */
-static hc_rc relabel(struct import_run *run, CK_OBJECT_HANDLE handle, const char *old_label,
+/* Set CKA_LABEL of one object of the key (class and id name it in messages), undoably. */
+static hc_rc relabel(struct import_run *run, CK_OBJECT_HANDLE handle, CK_OBJECT_CLASS cls,
+		     const unsigned char *id, size_t id_len, const char *old_label,
 		     const char *label, hc_error *err)
 {
-	CK_ATTRIBUTE a = {CKA_LABEL, (void *)label, strlen(label)};
-	struct relabel *grown;
 	hc_rc rc;
 
 	if (strcmp(old_label, label) == 0)
 		return HC_OK;
-	grown = realloc(run->relabeled, (run->nrelabeled + 1) * sizeof(*grown));
-	if (!grown)
-		return hc_fail(err, HC_IO, "out of memory");
-	run->relabeled = grown;
-	if ((rc = hc_attrs_set(run->session, handle, &a, 1, err)) != HC_OK)
+	rc = hc_rollback_relabel(&run->undo, handle, cls, old_label, label, id, id_len, err);
+	if (rc != HC_OK) {
+		hc_error_prefix(err, "renaming the %s '%s' to '%s'",
+				cls == CKO_CERTIFICATE ? "certificate"
+				: cls == CKO_PUBLIC_KEY ? "public key"
+							: "private key",
+				old_label, label);
 		return rc;
-	run->relabeled[run->nrelabeled].handle = handle;
-	run->relabeled[run->nrelabeled].old_label = strdup(old_label);
-	run->nrelabeled++;
+	}
 	run->out->changed = true;
 	return HC_OK;
 }
@@ -311,7 +299,8 @@ static hc_rc rename_key(struct import_run *run, hc_error *err)
 
 	if (!label || strcmp(label, out->key.label) == 0)
 		return HC_OK;
-	if ((rc = relabel(run, out->key.handle, out->key.label, label, err)) != HC_OK)
+	if ((rc = relabel(run, out->key.handle, CKO_PRIVATE_KEY, out->key.id, out->key.id_len,
+			  out->key.label, label, err)) != HC_OK)
 		return rc;
 	if (out->key.id_len) {
 		CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
@@ -325,7 +314,8 @@ static hc_rc rename_key(struct import_run *run, hc_error *err)
 			return rc;
 	}
 	for (size_t i = 0; i < npub && rc == HC_OK; i++)
-		rc = relabel(run, pubs[i], out->key.label, label, err);
+		rc = relabel(run, pubs[i], CKO_PUBLIC_KEY, out->key.id, out->key.id_len,
+			     out->key.label, label, err);
 	free(pubs);
 	for (size_t i = 0; i < run->nstored && rc == HC_OK; i++) {
 		const hc_stored_cert *c = &run->stored[i];
@@ -333,7 +323,8 @@ static hc_rc rename_key(struct import_run *run, hc_error *err)
 		    !hc_public_keys_equal(X509_get0_pubkey(c->cert),
 					  X509_get0_pubkey(out->leaf.cert)))
 			continue;
-		rc = relabel(run, c->handle, c->label, label, err);
+		rc = relabel(run, c->handle, CKO_CERTIFICATE, c->id, c->id_len, c->label, label,
+			     err);
 	}
 	if (rc == HC_OK) {
 		out->old_label = strdup(out->key.label);
@@ -389,24 +380,11 @@ static hc_rc plan_replace(struct import_run *run, hc_error *err)
 	return rc;
 }
 
-/* Undo: labels back, created certificates destroyed. Best effort, errors kept out. */
-static void rollback(struct import_run *run)
-{
-	hc_error ignored = {0};
-
-	for (size_t i = run->nrelabeled; i-- > 0;) {
-		const char *old = run->relabeled[i].old_label;
-		CK_ATTRIBUTE a = {CKA_LABEL, (void *)(old ? old : ""), old ? strlen(old) : 0};
-		hc_attrs_set(run->session, run->relabeled[i].handle, &a, 1, &ignored);
-	}
-	for (size_t i = 0; i < run->ncreated; i++)
-		hc_object_destroy(run->session, run->created[i], &ignored);
-}
-
 hc_rc hc_import(hc_session *session, const hc_import_params *params, hc_import_result *out,
 		hc_error *err)
 {
-	struct import_run run = {.session = session, .params = params, .out = out};
+	struct import_run run = {.session = session, .params = params, .out = out,
+				 .undo = {.session = session}};
 	hc_x509_bundle certs = {0}, chain = {0};
 	hc_rc rc;
 
@@ -451,14 +429,11 @@ hc_rc hc_import(hc_session *session, const hc_import_params *params, hc_import_r
 	goto out;
 
 undo:
-	rollback(&run);
+	hc_rollback_run(&run.undo, err);
 fail:
 	hc_import_result_clear(out);
 out:
-	for (size_t i = 0; i < run.nrelabeled; i++)
-		free(run.relabeled[i].old_label);
-	free(run.relabeled);
-	free(run.created);
+	hc_rollback_clear(&run.undo);
 	hc_stored_certs_free(run.stored, run.nstored);
 	hc_x509_bundle_clear(&certs);
 	hc_x509_bundle_clear(&chain);

@@ -9,6 +9,7 @@
 #include "hsmcert/backup.h"
 
 #include "hsmcert/certstore.h"
+#include "hsmcert/rollback.h"
 #include "hsmcert/sign.h"
 #include "hsmcert/x509.h"
 
@@ -51,8 +52,7 @@ typedef struct restore_ctx {
 	CK_OBJECT_HANDLE unwrapper; /* session AES key: the KEK or the PKCS#12 transport key */
 	pending *keys;
 	size_t count;
-	CK_OBJECT_HANDLE created[1024]; /* everything this run made, for the rollback */
-	size_t created_count;
+	hc_rollback created; /* everything this run made, undone on a failure */
 } restore_ctx;
 
 static void pending_clear(pending *k)
@@ -67,18 +67,11 @@ static void pending_clear(pending *k)
 	memset(k, 0, sizeof(*k));
 }
 
-static hc_rc remember(restore_ctx *c, CK_OBJECT_HANDLE h)
+/* Every object this run creates is remembered with the names its URI is made of. */
+static hc_rc remember(restore_ctx *c, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS cls, const char *label,
+		      const unsigned char *id, size_t id_len)
 {
-	if (c->created_count >= sizeof(c->created) / sizeof(c->created[0]))
-		return hc_fail(c->err, HC_USAGE, "too many objects to restore in one run");
-	c->created[c->created_count++] = h;
-	return HC_OK;
-}
-
-static void rollback(restore_ctx *c)
-{
-	while (c->created_count > 0)
-		hc_object_destroy(c->s, c->created[--c->created_count], NULL);
+	return hc_rollback_created(&c->created, h, cls, label, id, id_len, c->err);
 }
 
 /* ---- public keys and ids --------------------------------------------- */
@@ -161,7 +154,7 @@ static hc_rc create_public(restore_ctx *c, const pending *k, CK_OBJECT_HANDLE *o
 		ADD(t, count, CKA_EC_POINT, point_der, (CK_ULONG)point_der_len);
 	}
 	if ((rc = hc_object_create(c->s, t, count, out, c->err)) == HC_OK)
-		rc = remember(c, *out);
+		rc = remember(c, *out, CKO_PUBLIC_KEY, k->label, k->id, k->id_len);
 	else
 		hc_error_prefix(c->err, "creating the public key of '%s'", k->label);
 out:
@@ -208,7 +201,7 @@ static hc_rc unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT_HANDLE *
 		hc_error_prefix(c->err, "unwrapping '%s' into the token", k->label);
 		return rc;
 	}
-	return remember(c, *out);
+	return remember(c, *out, CKO_PRIVATE_KEY, k->label, k->id, k->id_len);
 }
 
 /* An existing object the restored key now uses is not one to replace. */
@@ -222,46 +215,76 @@ static void keep(pending *k, CK_OBJECT_HANDLE h)
 	}
 }
 
-static hc_rc store_certificates(restore_ctx *c, pending *k, hc_restore_item *item)
+/* A certificate object's URI: from the names it was stored with, else as the token has it. */
+static hc_rc certificate_uri(restore_ctx *c, CK_OBJECT_HANDLE h, const char *label,
+			     const unsigned char *id, size_t id_len, char **uri)
+{
+	hc_stored_cert had = {0};
+	hc_rc rc;
+
+	if (label) {
+		*uri = hc_uri_for_object(&hc_session_slot(c->s)->token, CKO_CERTIFICATE, label, id,
+					 id_len);
+		return *uri ? HC_OK : hc_fail(c->err, HC_IO, "out of memory");
+	}
+	if ((rc = hc_certstore_read(c->s, h, &had, c->err)) != HC_OK)
+		return rc;
+	*uri = had.uri;
+	had.uri = NULL;
+	hc_stored_cert_clear(&had);
+	return HC_OK;
+}
+
+/* One certificate beside the key: the token's identical one, or stored (and remembered). */
+static hc_rc store_certificate(restore_ctx *c, pending *k, X509 *cert, const char *label,
+			       const unsigned char *id, size_t id_len, CK_ULONG category,
+			       char **uri)
 {
 	CK_OBJECT_HANDLE h;
+	hc_rc rc;
+
+	if ((rc = hc_certstore_find(c->s, cert, &h, c->err)) != HC_OK)
+		return rc;
+	if (h != CK_INVALID_HANDLE) {
+		keep(k, h); /* the token already has it */
+		return certificate_uri(c, h, NULL, NULL, 0, uri);
+	}
+	if ((rc = hc_certstore_put(c->s, cert, label, id, id_len, category, &h, c->err)) != HC_OK ||
+	    (rc = remember(c, h, CKO_CERTIFICATE, label, id, id_len)) != HC_OK)
+		return rc;
+	return certificate_uri(c, h, label, id, id_len, uri);
+}
+
+static hc_rc store_certificates(restore_ctx *c, pending *k, hc_restore_item *item)
+{
 	char sha1[41];
 	hc_rc rc;
 
 	if (!k->cert)
 		return HC_OK;
-	if ((rc = hc_certstore_find(c->s, k->cert, &h, c->err)) != HC_OK)
+	if ((rc = store_certificate(c, k, k->cert, k->label, k->id, k->id_len,
+				    HC_CERT_CATEGORY_TOKEN_USER, &item->cert_uri)) != HC_OK)
 		return rc;
-	if (h != CK_INVALID_HANDLE) {
-		keep(k, h);
-	} else {
-		if ((rc = hc_certstore_put(c->s, k->cert, k->label, k->id, k->id_len,
-					   HC_CERT_CATEGORY_TOKEN_USER, &h, c->err)) != HC_OK ||
-		    (rc = remember(c, h)) != HC_OK)
-			return rc;
-	}
+	item->ca_uris = calloc((size_t)sk_X509_num(k->chain) + 1, sizeof(*item->ca_uris));
+	if (!item->ca_uris)
+		return hc_fail(c->err, HC_IO, "out of memory");
 	for (int i = 0; i < sk_X509_num(k->chain); i++) {
 		X509 *ca = sk_X509_value(k->chain, i);
 		unsigned char *id = NULL;
 		size_t id_len = 0;
-		char *label;
-		if ((rc = hc_certstore_find(c->s, ca, &h, c->err)) != HC_OK)
-			return rc;
-		item->ca_count++;
-		if (h != CK_INVALID_HANDLE) {
-			keep(k, h); /* the token already has it */
-			continue;
+		char *label = NULL;
+
+		if ((rc = hc_cert_default_id(ca, &id, &id_len, c->err)) == HC_OK) {
+			label = hc_cert_default_label(ca);
+			rc = label ? store_certificate(c, k, ca, label, id, id_len,
+						       HC_CERT_CATEGORY_AUTHORITY, &item->ca_uris[i])
+				   : hc_fail(c->err, HC_IO, "out of memory");
 		}
-		if ((rc = hc_cert_default_id(ca, &id, &id_len, c->err)) != HC_OK)
-			return rc;
-		label = hc_cert_default_label(ca);
-		rc = label ? hc_certstore_put(c->s, ca, label, id, id_len,
-					      HC_CERT_CATEGORY_AUTHORITY, &h, c->err)
-			   : hc_fail(c->err, HC_IO, "out of memory");
 		free(label);
 		free(id);
-		if (rc != HC_OK || (rc = remember(c, h)) != HC_OK)
+		if (rc != HC_OK)
 			return rc;
+		item->ca_count++;
 	}
 	hc_x509_thumbprints(k->cert, sha1, item->cert_sha256);
 	item->has_certificate = true;
@@ -324,9 +347,7 @@ static hc_rc restore_one(restore_ctx *c, pending *k, hc_restore_item *item)
 					     k->label, k->id, k->id_len);
 	/* The proof: the token signs, the certificate's key (else the recorded one) verifies. */
 	proof_key = k->cert ? X509_get0_pubkey(k->cert) : k->pub;
-	if ((rc = hc_key_prove(c->s, &item->key, proof_key, c->err)) != HC_OK)
-		hc_error_prefix(c->err, "the restored key was removed again");
-	return rc;
+	return hc_key_prove(c->s, &item->key, proof_key, c->err);
 }
 
 static hc_rc restore_all(restore_ctx *c)
@@ -346,7 +367,7 @@ static hc_rc restore_all(restore_ctx *c)
 		rc = restore_one(c, &c->keys[i], &out->items[i]);
 	}
 	if (rc != HC_OK) {
-		rollback(c);
+		hc_rollback_run(&c->created, c->err);
 		return rc;
 	}
 	/* Proved: now the replaced key may go. */
@@ -740,7 +761,7 @@ out:
 hc_rc hc_restore(hc_session *s, const hc_restore_params *p, hc_restore_result *out,
 		 hc_error *err)
 {
-	restore_ctx c = {s, p, out, err, CK_INVALID_HANDLE, NULL, 0, {0}, 0};
+	restore_ctx c = {s, p, out, err, CK_INVALID_HANDLE, NULL, 0, {.session = s}};
 	hc_rc rc;
 
 	memset(out, 0, sizeof(*out));
@@ -762,6 +783,7 @@ hc_rc hc_restore(hc_session *s, const hc_restore_params *p, hc_restore_result *o
 	for (size_t i = 0; i < c.count; i++)
 		pending_clear(&c.keys[i]);
 	free(c.keys);
+	hc_rollback_clear(&c.created);
 	if (rc != HC_OK)
 		hc_restore_result_clear(out);
 	return rc;
@@ -773,6 +795,10 @@ void hc_restore_result_clear(hc_restore_result *r)
 		hc_key_info_clear(&r->items[i].key);
 		free(r->items[i].public_uri);
 		free(r->items[i].cert_subject);
+		free(r->items[i].cert_uri);
+		for (size_t j = 0; j < r->items[i].ca_count; j++)
+			free(r->items[i].ca_uris[j]);
+		free(r->items[i].ca_uris);
 	}
 	free(r->items);
 	memset(r, 0, sizeof(*r));

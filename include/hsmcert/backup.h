@@ -196,6 +196,7 @@ typedef struct hc_restore_item {
 	char *cert_subject;
 	char cert_sha256[65];
 	size_t ca_count;
+	char *cert_uri, **ca_uris; /* the certificate's URI; each of the ca_count CA certificates' */
 	size_t replaced; /* objects of an earlier key removed (--force) */
 } hc_restore_item;
 

@@ -59,16 +59,20 @@ static int report(const struct cli *cli, const struct cli_token *t, const char *
 		json_t *keys = json_array();
 		for (size_t i = 0; i < r->count; i++) {
 			const hc_restore_item *it = &r->items[i];
-			json_t *k = cli_json_key(&it->key);
+			json_t *k = cli_json_key(&it->key), *ca_uris = json_array();
+			for (size_t j = 0; j < it->ca_count; j++)
+				json_array_append_new(ca_uris, cli_json_string(it->ca_uris[j]));
 			json_object_set_new(k, "public_uri", cli_json_string(it->public_uri));
 			json_object_set_new(
 				k, "certificate",
 				it->has_certificate
-					? json_pack("{s:o, s:s}", "subject",
+					? json_pack("{s:o, s:s, s:o}", "subject",
 						    cli_json_string(it->cert_subject), "sha256",
-						    it->cert_sha256)
+						    it->cert_sha256, "uri",
+						    cli_json_string(it->cert_uri))
 					: json_null());
 			json_object_set_new(k, "ca_certificates", json_integer((json_int_t)it->ca_count));
+			json_object_set_new(k, "ca_certificate_uris", ca_uris);
 			json_object_set_new(k, "proved", json_true());
 			json_object_set_new(k, "replaced", json_integer((json_int_t)it->replaced));
 			json_array_append_new(keys, k);
@@ -91,11 +95,12 @@ static int report(const struct cli *cli, const struct cli_token *t, const char *
 		if (it->has_certificate) {
 			printf("  %-20s%s\n", "Certificate", it->cert_subject ? it->cert_subject : "");
 			printf("  %-20s%s\n", "SHA-256", it->cert_sha256);
+			printf("  %-20s%s\n", "Certificate URI", it->cert_uri ? it->cert_uri : "");
 		} else {
 			printf("  %-20s%s\n", "Certificate", "none in the file");
 		}
-		if (it->ca_count)
-			printf("  %-20s%zu\n", "CA certificates", it->ca_count);
+		for (size_t j = 0; j < it->ca_count; j++)
+			printf("  %-20s%s\n", j ? "" : "CA certificates", it->ca_uris[j]);
 		printf("  %-20s%s\n", "Proof",
 		       it->has_certificate ? "test signature verified with the certificate"
 					   : "test signature verified with the recorded public key");
