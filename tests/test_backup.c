@@ -630,6 +630,183 @@ Test(backup, injected_failures_leave_nothing_behind)
 	}
 }
 
+static int occurrences(const char *text, const char *needle)
+{
+	int n = 0;
+
+	for (const char *p = text; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	return n;
+}
+
+/* Objects of one pkcs11-tool --type (privkey, pubkey, cert) on `token`: independent of us. */
+static int count_type(const char *token, const char *type)
+{
+	char *out = ts_sh("pkcs11-tool --module %s --token-label %s --login --pin %s "
+			  "--list-objects --type %s 2>/dev/null | grep -c 'Object;' || true",
+			  TS_SOFTHSM, token, TS_PIN, type);
+	int n = atoi(out);
+
+	free(out);
+	return n;
+}
+
+/* The URI in a rollback message that ends with `type` (a URI holds ';' but never "; " or ", "). */
+static char *named_uri(const char *message, const char *type)
+{
+	for (const char *p = strstr(message, "pkcs11:"); p; p = strstr(p + 1, "pkcs11:")) {
+		const char *comma = strstr(p, ", "), *semicolon = strstr(p, "; ");
+		size_t len = strlen(p);
+		if (comma && (size_t)(comma - p) < len)
+			len = (size_t)(comma - p);
+		if (semicolon && (size_t)(semicolon - p) < len)
+			len = (size_t)(semicolon - p);
+		if (len > strlen(type) && strncmp(p + len - strlen(type), type, strlen(type)) == 0)
+			return strndup(p, len);
+	}
+	return NULL;
+}
+
+/*
+ * The test signature fails and so does every C_DestroyObject: restore must not
+ * claim a removal, must keep C_Sign as the cause and must name, by URI, what
+ * it left; pkcs11-tool must find exactly that on the token.
+ */
+Test(backup, failed_rollback_names_what_is_left)
+{
+	struct ts_result r;
+	json_t *doc, *error;
+	const char *left, *tail;
+	char *uri;
+	int named, more = 0;
+
+	make_key("web", "rsa:2048", true, true);
+	backup_key("web", "web.hsmb", NULL);
+	ts_run(&r, "HSMCERT_FAULT_FAIL=C_Sign,C_DestroyObject $HSMCERT --module "
+		   "\"$HSMCERT_FAULTMOD\" --token pkcs11:token=second --json restore web.hsmb");
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "C_Sign failed: CKR_DEVICE_ERROR"), "%s", r.err);
+	cr_assert(strstr(r.err, "; and the rollback failed too (C_DestroyObject: "
+				"CKR_DEVICE_ERROR)"), "%s", r.err);
+	cr_assert_not(strstr(r.err, "removed again") || strstr(r.err, "undone"), "%s", r.err);
+	/* The JSON error keeps the first failure as the cause. */
+	doc = parse_json(r.out);
+	error = json_object_get(doc, "error");
+	cr_assert_str_eq(json_string_value(json_object_get(error, "function")), "C_Sign");
+	cr_assert_str_eq(json_string_value(json_object_get(error, "ckr")), "CKR_DEVICE_ERROR");
+	cr_assert(strstr(json_string_value(json_object_get(error, "message")), "rollback failed"));
+	json_decref(doc);
+
+	left = strstr(r.err, "left on the token, remove with 'hsmcert delete URI': ");
+	cr_assert_not_null(left, "%s", r.err);
+	named = occurrences(left, "pkcs11:");
+	if ((tail = strstr(left, "; and ")))
+		cr_assert_eq(sscanf(tail, "; and %d more", &more), 1, "%s", tail);
+	/* private key, public key, certificate, Sub CA, root: all there, all accounted for. */
+	cr_assert_eq(ts_count_objects("second"), 5);
+	cr_assert_eq(named + more, 5, "%s", r.err);
+	cr_assert_eq(count_type("second", "privkey"), 1);
+	cr_assert_eq(count_type("second", "pubkey"), 1);
+	cr_assert_eq(count_type("second", "cert"), 3);
+	cr_assert_eq(occurrences(left, "token=second;id="), named, "%s", left);
+	cr_assert(strstr(left, ";object=web;type=private"), "%s", left);
+	cr_assert(strstr(left, ";object=web;type=public"), "%s", left);
+	cr_assert(strstr(left, ";object=web;type=cert"), "%s", left);
+
+	/* The advice works: deleting the named private key takes its companions with it. */
+	uri = named_uri(left, ";object=web;type=private");
+	cr_assert_not_null(uri, "%s", left);
+	ts_result_free(&r);
+	ts_run(&r, "$HSMCERT --token pkcs11:token=second delete --yes '%s'", uri);
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	free(uri);
+	cr_assert_eq(ts_count_objects("second"), 2);
+	cr_assert_eq(count_type("second", "cert"), 2);
+}
+
+/* Only the second C_DestroyObject fails: exactly one object stays, and it is the one named. */
+Test(backup, partly_failed_rollback_names_exactly_the_object_left)
+{
+	struct ts_result r;
+	char *label, want[128];
+
+	make_key("web", "rsa:2048", true, true);
+	backup_key("web", "web.hsmb", NULL);
+	ts_run(&r, "HSMCERT_FAULT_ONCE=1 HSMCERT_FAULT_FAIL=C_Sign,C_DestroyObject@2 $HSMCERT "
+		   "--module \"$HSMCERT_FAULTMOD\" --token pkcs11:token=second restore web.hsmb");
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "the rollback failed too"), "%s", r.err);
+	cr_assert_eq(ts_count_objects("second"), 1);
+	cr_assert_eq(occurrences(r.err, "pkcs11:"), 1, "%s", r.err);
+	cr_assert_not(strstr(r.err, " more"), "%s", r.err);
+	/* Which one is left, read by pkcs11-tool, is the one the message names. */
+	label = ts_sh("pkcs11-tool --module %s --token-label second --login --pin %s "
+		      "--list-objects 2>/dev/null | sed -n 's/^ *label: *//p' | sed 's/ /%%20/g' | "
+		      "tr -d '\\n'",
+		      TS_SOFTHSM, TS_PIN);
+	cr_assert_eq(count_type("second", "cert"), 1);
+	snprintf(want, sizeof(want), ";object=%s;type=cert", label);
+	cr_assert(strstr(r.err, want), "want %s in: %s", want, r.err);
+	free(label);
+	ts_result_free(&r);
+}
+
+/* A rollback that works says so, and leaves the token as it was. */
+Test(backup, successful_rollback_leaves_nothing)
+{
+	struct ts_result r;
+
+	make_key("web", "ec:P-256", true, true);
+	backup_key("web", "web.hsmb", NULL);
+	ts_run(&r, "HSMCERT_FAULT_FAIL=C_Sign $HSMCERT --module \"$HSMCERT_FAULTMOD\" "
+		   "--token pkcs11:token=second restore web.hsmb");
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "C_Sign failed: CKR_DEVICE_ERROR"), "%s", r.err);
+	cr_assert(strstr(r.err, "what this run had changed on the token was undone"), "%s", r.err);
+	cr_assert_not(strstr(r.err, "rollback failed"), "%s", r.err);
+	cr_assert_not(strstr(r.err, "pkcs11:"), "%s", r.err);
+	ts_result_free(&r);
+	cr_assert_eq(ts_count_objects("second"), 0);
+}
+
+/* Restored certificates are reported with their URIs, as pkcs11-tool finds them. */
+Test(backup, restore_reports_certificate_uris)
+{
+	struct ts_result r;
+	json_t *doc, *key, *uris;
+
+	make_key("web", "rsa:2048", true, true);
+	backup_key("web", "web.hsmb", NULL);
+	ts_run(&r, "$HSMCERT --token pkcs11:token=second --json restore web.hsmb");
+	ts_assert_status(&r, 0);
+	doc = parse_json(r.out);
+	key = json_array_get(json_object_get(doc, "keys"), 0);
+	cr_assert(strstr(json_string_value(json_object_get(json_object_get(key, "certificate"),
+							   "uri")),
+			 "token=second;id="));
+	cr_assert(strstr(json_string_value(json_object_get(json_object_get(key, "certificate"),
+							   "uri")),
+			 ";object=web;type=cert"));
+	uris = json_object_get(key, "ca_certificate_uris");
+	cr_assert_eq(json_array_size(uris), 2);
+	cr_assert_eq(json_integer_value(json_object_get(key, "ca_certificates")), 2);
+	cr_assert(strstr(json_string_value(json_array_get(uris, 0)), "type=cert"));
+	cr_assert(strstr(json_string_value(json_array_get(uris, 0)), "object=Test%20Sub") ||
+		  strstr(json_string_value(json_array_get(uris, 0)), "object=Test%20Root"));
+	json_decref(doc);
+	ts_result_free(&r);
+	cr_assert_eq(count_type("second", "cert"), 3);
+	/* The same URIs in the text report: already on the token now, so found, not stored. */
+	ts_run(&r, "$HSMCERT --token pkcs11:token=second restore web.hsmb --force");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "Certificate URI     pkcs11:"), "%s", r.out);
+	cr_assert(strstr(r.out, "CA certificates     pkcs11:"), "%s", r.out);
+	cr_assert_eq(occurrences(r.out, "type=cert"), 3, "%s", r.out);
+	ts_result_free(&r);
+	cr_assert_eq(count_type("second", "cert"), 3);
+}
+
 /* Random corruption: the parser never crashes (in process, under the sanitizers)... */
 Test(backup, parser_survives_random_corruption)
 {

@@ -150,6 +150,9 @@ int cmd_provision(struct cli *cli, int argc, char **argv)
 			       plan.entries[i].label,
 			       o->status == HC_PROVISION_FAILED ? o->err.message
 								: plan.entries[i].csr_path);
+			/* SPEC: every object the tool creates is reported with its full URI. */
+			if (o->key_uri)
+				printf("%-10s %s\n", "", o->key_uri);
 		}
 		printf("%zu created, %zu requested for existing keys, %zu already done, %zu "
 		       "failed (token '%s')\n",
