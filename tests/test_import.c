@@ -338,6 +338,7 @@ Test(import, failure_while_storing_leaves_nothing)
 	ts_run(&r, "HSMCERT_FAULT_FAIL=C_SetAttributeValue@2 HSMCERT_FAULT_ONCE=1 $HSMCERT --module "
 		   "\"$HSMCERT_FAULTMOD\" import --cert web.crt --label renamed");
 	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "what this run had changed on the token was undone"), "%s", r.err);
 	ts_result_free(&r);
 	cr_assert_eq(ts_count_objects(TS_TOKEN), 2);
 	{
@@ -347,4 +348,83 @@ Test(import, failure_while_storing_leaves_nothing)
 		cr_assert_eq(atoi(labels), 2, "%s", labels);
 		free(labels);
 	}
+}
+
+/* Objects of `type` (privkey, pubkey, cert) that pkcs11-tool finds labelled `label` (a regex). */
+static int objects_labelled(const char *type, const char *label)
+{
+	char *out = ts_sh("pkcs11-tool --module %s --token-label test --login --pin %s "
+			  "--list-objects --type %s 2>/dev/null | grep -c '^ *label: *%s$' || true",
+			  TS_SOFTHSM, TS_PIN, type, label);
+	int n = atoi(out);
+
+	free(out);
+	return n;
+}
+
+/*
+ * The rename fails at the public key, and putting the private key's label
+ * back fails too: the message says which object carries which label, and
+ * pkcs11-tool agrees; the stored certificate is gone again.
+ */
+Test(import, failed_label_rollback_says_which_object_has_which_label)
+{
+	struct ts_result r;
+
+	ct_pki();
+	ct_keygen("fq", "rsa:2048");
+	ct_leaf("fq", "fq.crt", "now-1", "now+365");
+	ts_run(&r, "HSMCERT_FAULT_FAIL=C_SetAttributeValue@2 $HSMCERT --module "
+		   "\"$HSMCERT_FAULTMOD\" import --cert fq.crt --label fqnew");
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "renaming the public key 'fq' to 'fqnew': setting CKA_LABEL: "
+				"C_SetAttributeValue failed: CKR_DEVICE_ERROR"), "%s", r.err);
+	cr_assert(strstr(r.err, "; and the rollback failed too (C_SetAttributeValue: "
+				"CKR_DEVICE_ERROR); these keep the new label"), "%s", r.err);
+	cr_assert(strstr(r.err, "token=test;id="), "%s", r.err);
+	cr_assert(strstr(r.err, ";object=fqnew;type=private (was 'fq')"), "%s", r.err);
+	cr_assert_eq(ct_count(r.err, "pkcs11:"), 1, "%s", r.err);
+	ts_result_free(&r);
+	/* As said: the private key is 'fqnew', the public key still 'fq', no certificate. */
+	cr_assert_eq(objects_labelled("privkey", "fqnew"), 1);
+	cr_assert_eq(objects_labelled("pubkey", "fq"), 1);
+	cr_assert_eq(objects_labelled("cert", ".*"), 0);
+	cr_assert_eq(ts_count_objects(TS_TOKEN), 2);
+
+	/* Importing again with either label makes them agree. */
+	ts_run(&r, "$HSMCERT import --cert fq.crt --label fq");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	cr_assert_eq(objects_labelled("privkey", "fq"), 1);
+	cr_assert_eq(objects_labelled("pubkey", "fq"), 1);
+	cr_assert_eq(objects_labelled("cert", "fq"), 1);
+}
+
+/* The Sub CA cannot be stored and the leaf cannot be destroyed: the leaf is named, by URI. */
+Test(import, failed_destroy_in_rollback_names_the_certificate_left)
+{
+	struct ts_result r;
+	json_t *doc;
+
+	ct_pki();
+	ct_keygen("web", "rsa:2048");
+	ct_leaf("web", "web.crt", "now-1", "now+365");
+	ts_run(&r, "HSMCERT_FAULT_FAIL=C_CreateObject@2,C_DestroyObject $HSMCERT --module "
+		   "\"$HSMCERT_FAULTMOD\" --json import --cert web.crt --chain pki/sub.crt");
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "C_CreateObject failed: CKR_DEVICE_ERROR"), "%s", r.err);
+	cr_assert(strstr(r.err, "; and the rollback failed too (C_DestroyObject: "
+				"CKR_DEVICE_ERROR); left on the token, remove with 'hsmcert "
+				"delete URI': pkcs11:"),
+		  "%s", r.err);
+	cr_assert(strstr(r.err, "token=test;id="), "%s", r.err);
+	cr_assert(strstr(r.err, ";object=web;type=cert"), "%s", r.err);
+	cr_assert_eq(ct_count(r.err, "pkcs11:"), 1, "%s", r.err);
+	doc = ct_json(&r);
+	cr_assert_str_eq(ct_str(doc, "error.function"), "C_CreateObject");
+	json_decref(doc);
+	ts_result_free(&r);
+	/* Key pair and the leaf, as named; no Sub CA. */
+	cr_assert_eq(ts_count_objects(TS_TOKEN), 3);
+	cr_assert_eq(objects_labelled("cert", "web"), 1);
 }

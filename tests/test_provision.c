@@ -37,6 +37,11 @@ Test(provision, creates_every_entry_in_parallel_then_is_idempotent)
 	ts_run(&r, "$HSMCERT provision plan.json -j 3");
 	ts_assert_status(&r, 0);
 	cr_assert(strstr(r.out, "3 created"), "%s", r.out);
+	/* Every key created is reported with its full URI. */
+	cr_assert(strstr(r.out, "token=test;id="), "%s", r.out);
+	cr_assert(strstr(r.out, ";object=web01;type=private\n"), "%s", r.out);
+	cr_assert(strstr(r.out, ";object=web02;type=private\n"), "%s", r.out);
+	cr_assert(strstr(r.out, ";object=mail;type=private\n"), "%s", r.out);
 	ts_result_free(&r);
 	cr_assert_eq(ts_count_objects(TS_TOKEN), 6);
 	assert_request("web01.csr", "CN = web01.example.hk", "Public-Key: (2048 bit)");
