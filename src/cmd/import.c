@@ -32,6 +32,8 @@ int usage_import(FILE *out)
 		"                           certificates the new ones supersede (same subject,\n"
 		"                           older notBefore: the old Sub CA)\n"
 		"  --label LABEL            rename the key, its public key and its certificates\n\n"
+		"If a step fails, stored certificates are removed and labels set back; should\n"
+		"that fail too, the error names the objects left or relabelled by URI.\n"
 		"Exit status 1 when no key on the token matches the certificate (nothing is\n"
 		"stored).\n\n" CLI_GLOBAL_USAGE);
 	return 0;

@@ -34,6 +34,8 @@ int usage_restore(FILE *out)
 		"                           recorded label or the PKCS#12 friendly name)\n"
 		"  --force                  replace a key with the same label or id, after the\n"
 		"                           restored key is proved\n\n"
+		"If a step fails, what this run created is removed again; should that fail\n"
+		"too, the error names every object left on the token by its URI.\n"
 		"An hsmb made with --to opens with the recipient's private key on this token.\n"
 		"The passphrase comes from --passphrase-source, HSMCERT_PASSPHRASE or a prompt.\n\n"
 		"Exit status: 0 restored; 1 wrong passphrase, modified file, another\n"
