@@ -167,3 +167,41 @@ Test(init_token, ambiguous_uri_is_refused)
 	ts_result_free(&r);
 	cr_assert_eq(ts_count_objects("one"), 0);
 }
+
+/* A wrong SO PIN at C_InitToken is told with the tries it leaves, as a wrong PIN at C_Login. */
+Test(init_token, wrong_so_pin_names_the_tries_left)
+{
+	struct ts_result r;
+	json_t *doc, *e;
+	char *flags;
+
+	ts_add_token("t3");
+	ts_run(&r, "HSMCERT_SO_PIN=00000000 $HSMCERT init-token --token pkcs11:token=t3 "
+		   "--label t3 --force");
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "C_InitToken failed: CKR_PIN_INCORRECT (tries left are low)"),
+		  "%s", r.err);
+	ts_result_free(&r);
+	/* pkcs11-tool, independent of us, sees the flag the message reported. */
+	flags = ts_sh("pkcs11-tool --module %s -L 2>/dev/null | grep -A12 'label.*: t3' | "
+		      "grep -c 'SO PIN count low'", TS_SOFTHSM);
+	cr_assert_eq(atoi(flags), 1, "pkcs11-tool shows no low count");
+	free(flags);
+
+	ts_run(&r, "HSMCERT_SO_PIN=00000000 $HSMCERT init-token --token pkcs11:token=t3 "
+		   "--label t3 --force --json");
+	ts_assert_status(&r, 3);
+	doc = json_loads(r.out, 0, NULL);
+	cr_assert_not_null(doc, "%s", r.out);
+	e = json_object_get(doc, "error");
+	cr_assert_str_eq(json_string_value(json_object_get(e, "function")), "C_InitToken");
+	cr_assert_str_eq(json_string_value(json_object_get(e, "ckr")), "CKR_PIN_INCORRECT");
+	cr_assert(strstr(json_string_value(json_object_get(e, "message")), "tries left are low"),
+		  "%s", r.out);
+	json_decref(doc);
+	ts_result_free(&r);
+	/* The right SO PIN still initialises it: the tool never retried on its own. */
+	ts_run(&r, "$HSMCERT init-token --token pkcs11:token=t3 --label t3 --force");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+}
