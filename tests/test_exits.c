@@ -200,3 +200,56 @@ Test(exits, truncated_or_extended_backup_is_1)
 	free(longer);
 	free(data);
 }
+
+/*
+ * A URI or option that names nothing on the token is the user's input: 2, the
+ * name in the message, no function or CKR_ code (nothing failed in PKCS#11);
+ * for a token or slot, the message lists the ones that exist.
+ */
+Test(exits, a_name_that_matches_nothing_is_2)
+{
+	static const struct {
+		const char *args, *says, *also;
+	} bad[] = {
+		{"csr --key pkcs11:object=nope --cn www.x.hk", "pkcs11:object=nope", NULL},
+		{"check --key pkcs11:object=nope", "pkcs11:object=nope", NULL},
+		{"backup --key pkcs11:object=nope -o x.hsmb", "pkcs11:object=nope", NULL},
+		{"delete pkcs11:object=nope --yes", "pkcs11:object=nope", "'test'"},
+		{"list --token pkcs11:token=nope", "pkcs11:token=nope", "'second'"},
+		{"keygen --token pkcs11:token=nope --label k", "pkcs11:token=nope", "'second'"},
+		{"init-token --slot 999 --label x", "--slot 999", "('second')"},
+		{"init-token --token pkcs11:token=nope --label x", "pkcs11:token=nope", "('test')"},
+	};
+	int before;
+
+	/* Two tokens here: the environment picks "test", an option overrides it. */
+	setenv("HSMCERT_TOKEN", "pkcs11:token=test", 1);
+	free(ts_sh("$HSMCERT --token pkcs11:token=test keygen --label web --type ec:P-256 "
+		   ">/dev/null"));
+	before = ts_count_objects("test");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct ts_result r;
+		json_t *doc, *e;
+
+		ts_run(&r, "$HSMCERT %s", bad[i].args);
+		ts_assert_status(&r, 2);
+		cr_assert(strstr(r.err, bad[i].says), "%s: %s", bad[i].args, r.err);
+		cr_assert(!bad[i].also || strstr(r.err, bad[i].also), "%s: %s", bad[i].args,
+			  r.err);
+		ts_result_free(&r);
+
+		ts_run(&r, "$HSMCERT %s --json", bad[i].args);
+		ts_assert_status(&r, 2);
+		doc = json_loads(r.out, 0, NULL);
+		cr_assert_not_null(doc, "%s: %s", bad[i].args, r.out);
+		e = json_object_get(doc, "error");
+		cr_assert_eq(json_integer_value(json_object_get(e, "exit_code")), 2, "%s",
+			     r.out);
+		cr_assert_null(json_object_get(e, "ckr"), "%s", r.out);
+		json_decref(doc);
+		ts_result_free(&r);
+	}
+	cr_assert_eq(ts_count_objects("test"), before);
+	cr_assert_eq(ts_count_objects("second"), 0);
+	cr_assert(!ts_exists("x.hsmb"));
+}
