@@ -24,4 +24,13 @@ struct hc_session {
 	hc_secret *pin;
 };
 
+/*
+ * After a PIN was refused (CKR_PIN_INCORRECT, CKR_PIN_LOCKED, CKR_PIN_LEN_RANGE):
+ * read the token's flags again and append "(tries left are low)" and the like
+ * to err's message, as the SPEC asks of every wrong PIN. `token` (may be NULL)
+ * receives the fresh token info. Other return values are left alone.
+ */
+void hc_p11_note_pin_state(CK_FUNCTION_LIST *fn, CK_SLOT_ID slot, CK_USER_TYPE user, CK_RV rv,
+			   CK_TOKEN_INFO *token, hc_error *err);
+
 #endif

@@ -290,8 +290,12 @@ hc_rc hc_token_initialize(hc_module *mod, CK_SLOT_ID slot, const hc_secret *so_p
 	memset(padded, ' ', sizeof(padded));
 	memcpy(padded, label, n);
 	rv = mod->fn->C_InitToken(slot, (CK_UTF8CHAR_PTR)so_pin->data, so_pin->len, padded);
-	if (rv != CKR_OK)
-		return hc_fail_p11(err, "C_InitToken", rv, "initialising token '%s' in slot %lu",
-				   label, slot);
+	if (rv != CKR_OK) {
+		hc_fail_p11(err, "C_InitToken", rv, "initialising token '%s' in slot %lu", label,
+			    slot);
+		/* A wrong SO PIN is reported with the tries it leaves, as at C_Login. */
+		hc_p11_note_pin_state(mod->fn, slot, CKU_SO, rv, NULL, err);
+		return HC_TOKEN;
+	}
 	return HC_OK;
 }

@@ -88,22 +88,30 @@ hc_rc hc_session_login(hc_session *s, CK_USER_TYPE user, const hc_secret *pin, h
 		return HC_OK;
 	}
 
+	hc_fail_p11(err, "C_Login", rv, "%s login to token '%s'", who, label);
+	hc_p11_note_pin_state(s->fn, s->slot.id, user, rv, &s->slot.token, err);
+	return HC_TOKEN;
+}
+
+void hc_p11_note_pin_state(CK_FUNCTION_LIST *fn, CK_SLOT_ID slot, CK_USER_TYPE user, CK_RV rv,
+			   CK_TOKEN_INFO *token, hc_error *err)
+{
+	CK_TOKEN_INFO ti;
+	const char *state;
+	size_t used;
+
+	if (rv != CKR_PIN_INCORRECT && rv != CKR_PIN_LOCKED && rv != CKR_PIN_LEN_RANGE)
+		return;
 	/* Read the flags the failure left, so the user knows how many tries remain. */
-	if (rv == CKR_PIN_INCORRECT || rv == CKR_PIN_LOCKED || rv == CKR_PIN_LEN_RANGE) {
-		CK_TOKEN_INFO ti;
-		const char *state = NULL;
-		if (s->fn->C_GetTokenInfo(s->slot.id, &ti) == CKR_OK) {
-			s->slot.token = ti;
-			state = hc_pin_flags_text(ti.flags, user);
-		}
-		hc_fail_p11(err, "C_Login", rv, "%s login to token '%s'", who, label);
-		if (state && err) {
-			size_t used = strlen(err->message);
-			snprintf(err->message + used, sizeof(err->message) - used, " (%s)", state);
-		}
-		return HC_TOKEN;
-	}
-	return hc_fail_p11(err, "C_Login", rv, "%s login to token '%s'", who, label);
+	if (fn->C_GetTokenInfo(slot, &ti) != CKR_OK)
+		return;
+	if (token)
+		*token = ti;
+	state = hc_pin_flags_text(ti.flags, user);
+	if (!state || !err)
+		return;
+	used = strlen(err->message);
+	snprintf(err->message + used, sizeof(err->message) - used, " (%s)", state);
 }
 
 hc_rc hc_session_logout(hc_session *s, hc_error *err)

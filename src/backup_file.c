@@ -211,12 +211,17 @@ typedef struct parse_ctx {
 	hc_error *err;
 } parse_ctx;
 
-/* "NAME: not a valid hsmcert backup: [WHAT ]REASON (offset N)" */
+/*
+ * "NAME: the backup was modified or damaged: [WHAT ]REASON (offset N)".
+ * Once the magic matched, the file is a backup: whatever byte is wrong in it,
+ * it is a tampered (or broken) backup, exit 1 like a tag that does not match,
+ * never a different class of error depending on which byte was hit.
+ */
 static hc_rc malformed(parse_ctx *c, const cursor *at, const char *reason, const char *what)
 {
-	return hc_fail(c->err, HC_USAGE, "%s: not a valid hsmcert backup: %s%s%s (offset %zu)",
-		       c->name, what ? what : "", what ? " " : "", reason,
-		       (size_t)(at->p - at->base));
+	return hc_fail(c->err, HC_CHECK,
+		       "%s: the backup was modified or damaged: %s%s%s (offset %zu)", c->name,
+		       what ? what : "", what ? " " : "", reason, (size_t)(at->p - at->base));
 }
 
 static uint32_t get_u32(const unsigned char *p)
@@ -387,15 +392,18 @@ static hc_rc parse_header(parse_ctx *c, const unsigned char *data, size_t len,
 	cursor at = {data, data, data + len};
 	uint32_t body_len;
 
+	/* Not a backup at all is malformed input; everything after the magic is tampering. */
 	if (len < HC_BACKUP_MAGIC_LEN || memcmp(data, HC_BACKUP_MAGIC, HC_BACKUP_MAGIC_LEN) != 0)
-		return malformed(c, &at, "wrong magic", NULL);
+		return hc_fail(c->err, HC_USAGE, "%s is not an hsmcert backup (wrong magic)",
+			       c->name);
 	if (len < HC_BACKUP_HEADER_LEN + HC_BACKUP_TAG_LEN)
 		return malformed(c, &at, "truncated", NULL);
 	out->version = (unsigned)data[8] << 8 | data[9];
 	if (out->version != HC_BACKUP_VERSION)
-		return hc_fail(c->err, HC_USAGE,
-			       "%s: backup format version %u is not supported (this hsmcert "
-			       "reads version %d)",
+		return hc_fail(c->err, HC_CHECK,
+			       "%s: the backup was modified or damaged, or made by a newer "
+			       "hsmcert: format version %u is not supported (this hsmcert reads "
+			       "version %d)",
 			       c->name, out->version, HC_BACKUP_VERSION);
 	if (data[10] != HC_BACKUP_PASSPHRASE && data[10] != HC_BACKUP_RECIPIENT)
 		return malformed(c, &at, "unknown protection mode", NULL);
@@ -657,10 +665,10 @@ void hc_backup_fingerprint(const hc_blob *spki, char out[65])
 
 hc_backup_kind hc_backup_detect(const unsigned char *data, size_t len)
 {
-	if (len > HC_BACKUP_MAGIC_LEN + 3 &&
-	    memcmp(data, HC_BACKUP_MAGIC, HC_BACKUP_MAGIC_LEN) == 0)
-		return data[10] == HC_BACKUP_RECIPIENT ? HC_KIND_HSMB_RECIPIENT
-						       : HC_KIND_HSMB_PASSPHRASE;
+	/* The magic alone makes it a backup: a truncated one is then refused as damaged. */
+	if (len >= HC_BACKUP_MAGIC_LEN && memcmp(data, HC_BACKUP_MAGIC, HC_BACKUP_MAGIC_LEN) == 0)
+		return len > 10 && data[10] == HC_BACKUP_RECIPIENT ? HC_KIND_HSMB_RECIPIENT
+								   : HC_KIND_HSMB_PASSPHRASE;
 	if (hc_x509_is_pkcs12(data, len))
 		return HC_KIND_PFX;
 	return HC_KIND_UNKNOWN;

@@ -256,7 +256,10 @@ hc_rc hc_removal_plan(hc_session *session, const hc_uri *uri, bool key_only, hc_
 	if ((rc = hc_objects_find(session, tmpl, nattrs, &found, &n, err)) != HC_OK)
 		return rc;
 	if (n == 0) {
-		rc = hc_fail(err, HC_CHECK, "no object on the token matches %s", hc_uri_text(uri));
+		char label[33];
+		HC_P11_STRING(hc_session_slot(session)->token.label, label);
+		rc = hc_fail(err, HC_USAGE, "no object on token '%s' matches %s", label,
+			     hc_uri_text(uri));
 		goto out;
 	}
 	for (size_t i = 0; i < n && rc == HC_OK; i++)

@@ -38,11 +38,12 @@ static hc_rc nothing_found(hc_session *s, const char *uri, const CK_ATTRIBUTE *t
 		hc_attrs_release(&a, 1);
 	}
 	free(found);
+	/* A URI that names no private key is the user's input (2): no PKCS#11 call failed. */
 	if (cls != CK_UNAVAILABLE_INFORMATION)
-		return hc_fail(err, HC_TOKEN, "%s names only %s on token '%s', no private key: "
+		return hc_fail(err, HC_USAGE, "%s names only %s on token '%s', no private key: "
 			       "the private key is not on this token (or not visible after login)",
 			       uri, class_word(cls), token);
-	return hc_fail(err, HC_TOKEN, "no private key matches %s on token '%s'; 'hsmcert list' "
+	return hc_fail(err, HC_USAGE, "no private key matches %s on token '%s'; 'hsmcert list' "
 		       "shows the keys", uri, token);
 }
 

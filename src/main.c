@@ -59,6 +59,7 @@ int main(int argc, char **argv)
 	int c, r;
 
 	setlocale(LC_CTYPE, "");
+	cli_set_arguments(&cli, argc, argv);
 	opterr = 1;
 	/* "+": stop at the command name; its own options are parsed by the command. */
 	while ((c = getopt_long(argc, argv, "+", options, NULL)) != -1) {
@@ -72,7 +73,7 @@ int main(int argc, char **argv)
 	}
 	if (optind >= argc) {
 		usage_main(stderr);
-		return HC_USAGE;
+		return cli_usage_error(&cli, "no command given");
 	}
 	if (strcmp(argv[optind], "help") == 0) {
 		if (optind + 1 >= argc)
@@ -91,5 +92,6 @@ int main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	optind = 0;
+	cli_set_arguments(&cli, argc, argv);
 	return cmd->run(&cli, argc, argv);
 }

@@ -444,13 +444,13 @@ Test(backup, one_flipped_byte_anywhere_is_refused)
 	e = &f.entries[0];
 	cr_assert(e->certificate.len > 0 && e->ca_count == 2);
 
-	/* Header: magic, version, mode, body length. Malformed: 2. */
+	/* Header: a wrong magic is no backup (2); a wrong version or length is tampering (1). */
 	write_flipped(data, len, 2, "magic.hsmb");
 	assert_refused("magic.hsmb", 2, NULL);
 	write_flipped(data, len, 9, "version.hsmb");
-	assert_refused("version.hsmb", 2, "version");
+	assert_refused("version.hsmb", 1, "version");
 	write_flipped(data, len, 14, "length.hsmb");
-	assert_refused("length.hsmb", 2, NULL);
+	assert_refused("length.hsmb", 1, "modified or damaged");
 	/* Parameters: the salt and the creator text. */
 	write_flipped(data, len, offset_of(data, len, f.salt, sizeof(f.salt)) + 5, "salt.hsmb");
 	assert_refused("salt.hsmb", 1, NULL);
@@ -497,7 +497,8 @@ Test(backup, truncated_or_extended_files_are_refused)
 		size_t n = i == 8 ? len / 2 : i == 9 ? len - 1 : cut[i];
 		snprintf(name, sizeof(name), "cut%zu.hsmb", n);
 		write_prefix(data, n, name);
-		assert_refused(name, 2, NULL);
+		/* Without the whole magic it is no backup (2); with it, a truncated one (1). */
+		assert_refused(name, n < HC_BACKUP_MAGIC_LEN ? 2 : 1, NULL);
 	}
 	{
 		unsigned char *longer = malloc(len + 1);
@@ -505,7 +506,7 @@ Test(backup, truncated_or_extended_files_are_refused)
 		longer[len] = 0;
 		write_prefix(longer, len + 1, "longer.hsmb");
 		free(longer);
-		assert_refused("longer.hsmb", 2, "length");
+		assert_refused("longer.hsmb", 1, "length");
 	}
 	free(data);
 }
@@ -831,17 +832,19 @@ Test(backup, parser_survives_random_corruption)
 			default: n = at; break;
 			}
 		}
+		bool magic = n >= HC_BACKUP_MAGIC_LEN &&
+			     memcmp(copy, HC_BACKUP_MAGIC, HC_BACKUP_MAGIC_LEN) == 0;
 		if (hc_backup_parse(copy, n, "fuzz", &f, &err) == HC_OK)
 			hc_backup_file_clear(&f);
-		else
-			cr_assert(err.rc == HC_USAGE, "round %d: rc %d: %s", round, err.rc,
-				  err.message);
+		else /* SPEC: a tampered backup is 1; only a file that is no backup is 2. */
+			cr_assert(err.rc == (magic ? HC_CHECK : HC_USAGE), "round %d: rc %d: %s",
+				  round, err.rc, err.message);
 	}
 	free(copy);
 	free(data);
 }
 
-/* ...and the whole restore refuses every corrupted file with 1 or 2, changing nothing. */
+/* ...and the whole restore refuses every corrupted file, changing nothing. */
 Test(backup, restore_refuses_random_corruption)
 {
 	unsigned char *data;
@@ -856,8 +859,9 @@ Test(backup, restore_refuses_random_corruption)
 		size_t at = (size_t)rand() % len;
 		write_flipped(data, len, at, "fuzz.hsmb");
 		ts_run(&r, "$HSMCERT --token pkcs11:token=second restore fuzz.hsmb");
-		cr_assert(r.status == 1 || r.status == 2, "flip at %zu: exit %d\n%s", at, r.status,
-			  r.err);
+		/* A flipped magic makes it no backup (2); any other byte: tampered (1). */
+		cr_assert(r.status == (at < HC_BACKUP_MAGIC_LEN ? 2 : 1), "flip at %zu: exit %d\n%s",
+			  at, r.status, r.err);
 		ts_result_free(&r);
 	}
 	cr_assert_eq(ts_count_objects("second"), 0);

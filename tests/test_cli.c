@@ -1,6 +1,7 @@
 /* The command line itself: help, version, global options, usage errors. */
 #include "support.h"
 
+#include <jansson.h>
 #include <string.h>
 
 TestSuite(cli, .init = ts_setup_token, .fini = ts_teardown);
@@ -96,5 +97,68 @@ Test(cli, p11kit_proxy_is_the_default)
 	ts_assert_status(&r, 0);
 	cr_assert(strstr(r.out, "p11-kit-proxy"), "%s", r.out);
 	cr_assert(strstr(r.out, "\"label\": \"test\""), "%s", r.out);
+	ts_result_free(&r);
+}
+
+/*
+ * Usage errors answer in JSON too when --json stands anywhere on the command
+ * line, also after the bad option getopt stops at; the message still goes to
+ * stderr and stdout holds exactly one document.
+ */
+Test(cli, usage_errors_give_the_json_error_document)
+{
+	static const struct {
+		const char *args, *says;
+	} bad[] = {
+		{"keygen --json", "--label is required"},
+		{"--json keygen --type rsa:2048", "--label is required"},
+		{"list --json --warn-days x", "--warn-days"},
+		{"list --warn-days x --json", "--warn-days"},
+		{"keygen --no-such-option --json --label k", "'--no-such-option'"},
+		{"tokens --json --no-such-option", "'--no-such-option'"},
+		{"backup --all --json -o", "'-o'"},
+		{"csr --json --key", "option '--key' needs a value"},
+		{"delete --yes=1 --json", "option '--yes' takes no value"},
+		{"delete --json --frob=1", "option '--frob'"},
+		{"restore --json a.hsmb b.hsmb", "one backup FILE"},
+		{"init-token --label x --json", "exactly one of"},
+		{"--json frobnicate", "unknown command 'frobnicate'"},
+		{"--json", "no command"},
+		{"show --js", "FILE"},
+	};
+	struct ts_result r;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_error_t jerr;
+		json_t *doc, *e;
+
+		ts_run(&r, "$HSMCERT %s", bad[i].args);
+		ts_assert_status(&r, 2);
+		cr_assert(r.err[0], "%s: no message on stderr", bad[i].args);
+		doc = json_loads(r.out, 0, &jerr);
+		cr_assert(doc, "%s: stdout is not one JSON document (%s):\n%s", bad[i].args,
+			  jerr.text, r.out);
+		e = json_object_get(doc, "error");
+		cr_assert(json_is_object(e), "%s: %s", bad[i].args, r.out);
+		cr_assert_eq(json_integer_value(json_object_get(e, "exit_code")), 2, "%s: %s",
+			     bad[i].args, r.out);
+		cr_assert(strstr(json_string_value(json_object_get(e, "message")), bad[i].says),
+			  "%s: %s", bad[i].args, r.out);
+		json_decref(doc);
+		ts_result_free(&r);
+	}
+
+	/* HSMCERT_JSON asks for the document as --json does; without either, stdout stays empty. */
+	ts_run(&r, "HSMCERT_JSON=1 $HSMCERT keygen --bogus");
+	ts_assert_status(&r, 2);
+	cr_assert(strstr(r.out, "\"error\""), "%s", r.out);
+	ts_result_free(&r);
+	ts_run(&r, "$HSMCERT keygen --bogus");
+	ts_assert_status(&r, 2);
+	cr_assert_str_empty(r.out);
+	ts_result_free(&r);
+	/* After "--" a --json is an operand, not the option. */
+	ts_run(&r, "$HSMCERT show -- --json");
+	cr_assert(!strstr(r.out, "\"error\""), "%s", r.out);
 	ts_result_free(&r);
 }

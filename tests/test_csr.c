@@ -308,7 +308,7 @@ Test(csr, bad_inputs_change_nothing)
 		"unknown profile");
 	refused("csr --key pkcs11:object=web --cn www.x.hk --md md5", 2, "unknown digest");
 	/* keys */
-	refused("csr --key pkcs11:object=nosuch --cn www.x.hk", 3, "no private key matches");
+	refused("csr --key pkcs11:object=nosuch --cn www.x.hk", 2, "no private key matches");
 	refused("csr --key 'pkcs11:object=web;type=public' --cn www.x.hk", 2,
 		"signing needs the private key");
 	refused("csr --key not-a-uri --cn www.x.hk", 2, "not a PKCS#11 URI");
@@ -341,7 +341,7 @@ Test(csr, public_key_only_object)
 		   TS_SOFTHSM, TS_TOKEN, TS_PIN);
 	ts_assert_status(&r, 0);
 	ts_result_free(&r);
-	refused("csr --key pkcs11:object=half --cn www.x.hk", 3, "names only a public key");
+	refused("csr --key pkcs11:object=half --cn www.x.hk", 2, "names only a public key");
 }
 
 Test(request, bad_inputs_create_no_key)

@@ -143,7 +143,7 @@ Test(delete, bad_uris)
 		const char *says;
 	} bad[] = {
 		{"pkcs11:token=test", 2, "names no object"},
-		{"pkcs11:object=nothing", 1, "no object on the token matches"},
+		{"pkcs11:object=nothing", 2, "no object on token 'test' matches"},
 		{"web", 2, "not a PKCS#11 URI"},
 		{"pkcs11:object=%zz", 2, "bad PKCS#11 URI"},
 	};

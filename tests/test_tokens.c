@@ -1,4 +1,5 @@
 /* tokens and init-token against SoftHSM2, cross-checked with softhsm2-util/pkcs11-tool. */
+#include "certtest.h"
 #include "support.h"
 
 #include <jansson.h>
@@ -37,6 +38,52 @@ Test(tokens, lists_token_with_uri)
 	cr_assert(strstr(r.out, "Token           test"), "%s", r.out);
 	cr_assert(strstr(r.out, "software"), "%s", r.out);
 	ts_result_free(&r);
+}
+
+/*
+ * Through p11-kit's proxy (no module named), tokens names the registered
+ * modules, the same ones `p11-kit list-modules` reports; a module named by
+ * path has none behind it.
+ */
+Test(tokens, names_the_modules_behind_the_proxy)
+{
+	struct ts_result r;
+	json_t *doc, *registered, *m;
+	char *theirs = ts_sh("p11-kit list-modules 2>/dev/null | sed -n 's/^\\([^ :][^:]*\\): .*/\\1/p'");
+	size_t i, seen = 0;
+
+	ts_run(&r, "env -u HSMCERT_MODULE $HSMCERT tokens --json");
+	ts_assert_status(&r, 0);
+	doc = ct_json(&r);
+	ts_result_free(&r);
+	cr_assert(strstr(ct_str(doc, "module.path"), "p11-kit-proxy.so"));
+	registered = json_object_get(json_object_get(doc, "module"), "registered");
+	cr_assert(json_array_size(registered) > 0);
+	json_array_foreach(registered, i, m) {
+		const char *name = ct_str(m, "name");
+		char line[256];
+		snprintf(line, sizeof(line), "%s\n", name);
+		cr_assert(name[0] && strstr(theirs, line), "'%s' is not in p11-kit list-modules:\n%s",
+			  name, theirs);
+		if (strcmp(name, "softhsm2") == 0)
+			cr_assert(strstr(ct_str(m, "path"), "libsofthsm2.so"));
+		seen++;
+	}
+	/* Every module p11-kit lists is named, no more, no fewer. */
+	for (const char *p = theirs; (p = strchr(p, '\n')); p++)
+		seen--;
+	cr_assert_eq(seen, 0, "p11-kit list-modules:\n%s", theirs);
+	json_decref(doc);
+
+	ts_run(&r, "env -u HSMCERT_MODULE $HSMCERT tokens");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "registered modules") && strstr(r.out, "softhsm2"), "%s", r.out);
+	ts_result_free(&r);
+
+	doc = ct_run_json(0, "tokens");
+	cr_assert_null(json_object_get(json_object_get(doc, "module"), "registered"));
+	json_decref(doc);
+	free(theirs);
 }
 
 Test(tokens, mechanisms)
@@ -166,4 +213,42 @@ Test(init_token, ambiguous_uri_is_refused)
 	cr_assert(strstr(r.err, "tokens match"), "%s", r.err);
 	ts_result_free(&r);
 	cr_assert_eq(ts_count_objects("one"), 0);
+}
+
+/* A wrong SO PIN at C_InitToken is told with the tries it leaves, as a wrong PIN at C_Login. */
+Test(init_token, wrong_so_pin_names_the_tries_left)
+{
+	struct ts_result r;
+	json_t *doc, *e;
+	char *flags;
+
+	ts_add_token("t3");
+	ts_run(&r, "HSMCERT_SO_PIN=00000000 $HSMCERT init-token --token pkcs11:token=t3 "
+		   "--label t3 --force");
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "C_InitToken failed: CKR_PIN_INCORRECT (tries left are low)"),
+		  "%s", r.err);
+	ts_result_free(&r);
+	/* pkcs11-tool, independent of us, sees the flag the message reported. */
+	flags = ts_sh("pkcs11-tool --module %s -L 2>/dev/null | grep -A12 'label.*: t3' | "
+		      "grep -c 'SO PIN count low'", TS_SOFTHSM);
+	cr_assert_eq(atoi(flags), 1, "pkcs11-tool shows no low count");
+	free(flags);
+
+	ts_run(&r, "HSMCERT_SO_PIN=00000000 $HSMCERT init-token --token pkcs11:token=t3 "
+		   "--label t3 --force --json");
+	ts_assert_status(&r, 3);
+	doc = json_loads(r.out, 0, NULL);
+	cr_assert_not_null(doc, "%s", r.out);
+	e = json_object_get(doc, "error");
+	cr_assert_str_eq(json_string_value(json_object_get(e, "function")), "C_InitToken");
+	cr_assert_str_eq(json_string_value(json_object_get(e, "ckr")), "CKR_PIN_INCORRECT");
+	cr_assert(strstr(json_string_value(json_object_get(e, "message")), "tries left are low"),
+		  "%s", r.out);
+	json_decref(doc);
+	ts_result_free(&r);
+	/* The right SO PIN still initialises it: the tool never retried on its own. */
+	ts_run(&r, "$HSMCERT init-token --token pkcs11:token=t3 --label t3 --force");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
 }

@@ -10,6 +10,40 @@
 #include <termios.h>
 #include <unistd.h>
 
+static void emit_error_document(const struct cli *cli, hc_rc rc, const char *message,
+				const hc_error *err);
+
+/*
+ * getopt has told stderr what was wrong; the JSON document needs the same in
+ * words, rebuilt from the argument getopt stopped at.
+ */
+static int bad_option(const struct cli *cli)
+{
+	const char *arg = optind >= 1 && optind <= cli->argc && cli->argv ? cli->argv[optind - 1]
+									   : NULL;
+	int name_len = arg ? (int)strcspn(arg, "=") : 0; /* "--name" of "--name=value" */
+	char message[256];
+
+	if (!arg || arg[0] != '-')
+		snprintf(message, sizeof(message), "invalid option");
+	else if (arg[1] != '-')
+		snprintf(message, sizeof(message), "invalid option '-%c', or its value is missing",
+			 optopt > 0 && optopt < 0x80 ? optopt : arg[1]);
+	else if (optopt == 0)
+		snprintf(message, sizeof(message), "unrecognised or ambiguous option '%.*s'",
+			 name_len, arg);
+	else if (arg[name_len] == '=')
+		snprintf(message, sizeof(message), "option '%.*s' takes no value", name_len, arg);
+	else
+		snprintf(message, sizeof(message), "option '%s' needs a value", arg);
+	/* getopt already wrote its own message to stderr. */
+	fprintf(stderr, "Try 'hsmcert %s%s--help'.\n", cli->command ? cli->command : "",
+		cli->command ? " " : "");
+	if (cli->json || cli->json_requested)
+		emit_error_document(cli, HC_USAGE, message, NULL);
+	return HC_USAGE;
+}
+
 int cli_common_option(struct cli *cli, int opt, const char *arg, cli_usage_fn usage)
 {
 	switch (opt) {
@@ -37,12 +71,33 @@ int cli_common_option(struct cli *cli, int opt, const char *arg, cli_usage_fn us
 		return 0;
 	case ':':
 	case '?':
-		/* getopt already named the option. */
-		fprintf(stderr, "Try 'hsmcert %s --help'.\n", cli->command ? cli->command : "");
-		return HC_USAGE;
+		return bad_option(cli);
 	default:
 		return cli_usage_error(cli, "unhandled option %d", opt);
 	}
+}
+
+/* --json, an abbreviation getopt_long would take for it (--js...), or a misused --json=X. */
+static bool is_json_option(const char *arg)
+{
+	size_t n = strlen(arg);
+
+	if (strncmp(arg, "--json=", 7) == 0)
+		return true;
+	return n >= 4 && n <= 6 && strncmp(arg, "--json", n) == 0;
+}
+
+void cli_set_arguments(struct cli *cli, int argc, char **argv)
+{
+	const char *v = getenv("HSMCERT_JSON");
+
+	cli->argc = argc;
+	cli->argv = argv;
+	if (v && *v && strcmp(v, "0") != 0)
+		cli->json_requested = true;
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (is_json_option(argv[i]))
+			cli->json_requested = true;
 }
 
 void cli_apply_environment(struct cli *cli)
@@ -94,14 +149,21 @@ void cli_notef(const struct cli *cli, const char *fmt, ...)
 
 int cli_usage_error(const struct cli *cli, const char *fmt, ...)
 {
-	va_list ap;
+	char message[sizeof(((hc_error *)0)->message)];
+	va_list ap, again;
+
 	va_start(ap, fmt);
+	va_copy(again, ap);
 	vmessage(cli, "", fmt, ap);
+	vsnprintf(message, sizeof(message), fmt, again);
+	va_end(again);
 	va_end(ap);
 	if (cli && cli->command)
 		fprintf(stderr, "Try 'hsmcert %s --help'.\n", cli->command);
 	else
 		fprintf(stderr, "Try 'hsmcert --help'.\n");
+	if (cli && (cli->json || cli->json_requested))
+		emit_error_document(cli, HC_USAGE, message, NULL);
 	return HC_USAGE;
 }
 
@@ -112,20 +174,27 @@ int cli_no_arguments(const struct cli *cli, int argc, char **argv)
 	return CLI_NEXT;
 }
 
+/* {"error": {message, exit_code, command[, function, ckr]}} on stdout (docs/json.md). */
+static void emit_error_document(const struct cli *cli, hc_rc rc, const char *message,
+				const hc_error *err)
+{
+	json_t *e = json_pack("{s:s, s:i, s:s}", "message", message, "exit_code", (int)rc,
+			      "command", cli && cli->command ? cli->command : "");
+
+	if (e && err && err->has_ckr) {
+		json_object_set_new(e, "function", json_string(err->function));
+		json_object_set_new(e, "ckr", json_string(hc_ckr_name(err->ckr)));
+	}
+	cli_json_emit(json_pack("{s:o}", "error", e ? e : json_null()));
+}
+
 int cli_fail(const struct cli *cli, const hc_error *err)
 {
 	hc_rc rc = err->rc ? err->rc : HC_TOKEN;
 
 	cli_errorf(cli, "%s", err->message[0] ? err->message : "failed");
-	if (cli->json) {
-		json_t *e = json_pack("{s:s, s:i, s:s}", "message", err->message, "exit_code",
-				      (int)rc, "command", cli->command ? cli->command : "");
-		if (e && err->has_ckr) {
-			json_object_set_new(e, "function", json_string(err->function));
-			json_object_set_new(e, "ckr", json_string(hc_ckr_name(err->ckr)));
-		}
-		cli_json_emit(json_pack("{s:o}", "error", e ? e : json_null()));
-	}
+	if (cli->json || cli->json_requested)
+		emit_error_document(cli, rc, err->message, err);
 	return (int)rc;
 }
 

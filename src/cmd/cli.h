@@ -23,6 +23,13 @@ struct cli {
 	const char *so_pin_source;     /* --so-pin-source */
 	const char *passphrase_source; /* --passphrase-source */
 	bool json;		       /* --json / HSMCERT_JSON */
+	/*
+	 * --json anywhere on the command line (or HSMCERT_JSON), seen before
+	 * getopt reaches it: a usage error found earlier still answers in JSON.
+	 */
+	bool json_requested;
+	int argc;    /* the argv getopt is parsing, to name a bad option */
+	char **argv;
 };
 
 typedef int (*cli_usage_fn)(FILE *out);
@@ -74,6 +81,12 @@ enum {
 #define CLI_NEXT (-1)
 int cli_common_option(struct cli *cli, int opt, const char *arg, cli_usage_fn usage);
 
+/*
+ * Remember the argv getopt parses next (main's, then the command's) and
+ * whether --json or HSMCERT_JSON asks for JSON, wherever --json stands.
+ */
+void cli_set_arguments(struct cli *cli, int argc, char **argv);
+
 /* Fill unset globals from the environment. */
 void cli_apply_environment(struct cli *cli);
 
@@ -82,7 +95,10 @@ void cli_errorf(const struct cli *cli, const char *fmt, ...) __attribute__((form
 void cli_warnf(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void cli_notef(const struct cli *cli, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* A usage error: message, a pointer to --help, exit status 2. */
+/*
+ * A usage error: message, a pointer to --help, exit status 2; with --json
+ * (anywhere on the command line) also the error document on stdout.
+ */
 int cli_usage_error(const struct cli *cli, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 /* Extra positional arguments are a usage error. */

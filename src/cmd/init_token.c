@@ -33,6 +33,7 @@ static hc_rc pick_slot(hc_module *mod, const char *slot_arg, bool free_slot, con
 	hc_slot *slots = NULL;
 	size_t n = 0, matches = 0;
 	CK_SLOT_ID want = 0;
+	char present[512] = ""; /* "ID 'label'" of every slot with a token, for the message */
 	hc_rc rc;
 
 	if (slot_arg) {
@@ -46,6 +47,15 @@ static hc_rc pick_slot(hc_module *mod, const char *slot_arg, bool free_slot, con
 		return rc;
 	for (size_t i = 0; i < n; i++) {
 		bool ok = slots[i].has_token;
+		size_t used = strlen(present);
+		if (ok && used < sizeof(present) - 60) {
+			char label[33];
+			bool initialised = slots[i].token.flags & CKF_TOKEN_INITIALIZED;
+			HC_P11_STRING(slots[i].token.label, label);
+			snprintf(present + used, sizeof(present) - used, "%s%lu (%s%s%s)",
+				 used ? ", " : "", slots[i].id, initialised ? "'" : "",
+				 initialised ? label : "not initialised", initialised ? "'" : "");
+		}
 		if (slot_arg)
 			ok = ok && slots[i].id == want;
 		else if (free_slot)
@@ -64,12 +74,14 @@ static hc_rc pick_slot(hc_module *mod, const char *slot_arg, bool free_slot, con
 			       matches, hc_uri_text(uri));
 	if (matches)
 		return HC_OK;
+	/* A --slot or URI that names no token is the user's input (2), not a token failure. */
 	if (slot_arg)
-		return hc_fail(err, HC_TOKEN, "no slot %s with a token; 'hsmcert tokens' lists them",
-			       slot_arg);
+		return hc_fail(err, HC_USAGE, "--slot %s: no slot with that ID holds a token; "
+			       "slots with a token: %s", slot_arg, present[0] ? present : "none");
 	if (free_slot)
 		return hc_fail(err, HC_TOKEN, "no slot with an uninitialised token");
-	return hc_fail(err, HC_TOKEN, "no token matches %s", hc_uri_text(uri));
+	return hc_fail(err, HC_USAGE, "no token matches %s; slots with a token: %s",
+		       hc_uri_text(uri), present[0] ? present : "none");
 }
 
 int cmd_init_token(struct cli *cli, int argc, char **argv)
