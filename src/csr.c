@@ -2,6 +2,7 @@
 #include "hsmcert/csr.h"
 
 #include "hsmcert/file.h"
+#include "hsmcert/rollback.h"
 #include "hsmcert/sign.h"
 
 #include <openssl/core_names.h>
@@ -308,29 +309,12 @@ hc_rc hc_csr_write(const hc_csr_result *r, const hc_csr_output *o, hc_error *err
 	return hc_file_write_atomic(o->path, r->pem, strlen(r->pem), 0644, o->force, err);
 }
 
-/* Undo a key pair generated for a request that failed; the first error stays the one reported. */
-static void destroy_generated(hc_session *s, const hc_key_info *key, CK_OBJECT_HANDLE pub,
-			      hc_error *err)
-{
-	hc_error e2 = {0};
-	hc_rc rc = HC_OK;
-
-	if (pub != CK_INVALID_HANDLE)
-		rc = hc_object_destroy(s, pub, &e2);
-	if (hc_object_destroy(s, key->handle, rc == HC_OK ? &e2 : NULL) != HC_OK)
-		rc = e2.rc ? e2.rc : HC_TOKEN;
-	if (rc != HC_OK) {
-		size_t used = strlen(err->message);
-		snprintf(err->message + used, sizeof(err->message) - used,
-			 "; and the key pair generated for it could not be removed (%s): remove "
-			 "it with 'hsmcert delete %s'", e2.message, key->uri);
-	}
-}
-
 hc_rc hc_request(hc_session *s, const hc_keygen_params *keygen, const hc_csr_plan *plan,
 		 const hc_csr_output *output, hc_keygen_result *key_out, hc_csr_result *csr_out,
 		 hc_error *err)
 {
+	const hc_key_info *key = &key_out->key;
+	hc_rollback undo = {.session = s};
 	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE;
 	hc_rc rc;
 
@@ -341,17 +325,26 @@ hc_rc hc_request(hc_session *s, const hc_keygen_params *keygen, const hc_csr_pla
 		return rc;
 	if ((rc = hc_keygen(s, keygen, key_out, err)) != HC_OK)
 		return rc;
-	/* Find the public half now: after a failure the session may be in no state to search. */
-	if (key_out->created)
-		rc = hc_key_find_public(s, &key_out->key, &pub, err);
+	/*
+	 * A key pair made for this request goes again if the request fails. Its
+	 * public half is found now: after a failure the session may be in no
+	 * state to search.
+	 */
+	if (key_out->created &&
+	    (rc = hc_rollback_created(&undo, key->handle, CKO_PRIVATE_KEY, key->label, key->id,
+				      key->id_len, err)) == HC_OK &&
+	    (rc = hc_key_find_public(s, key, &pub, err)) == HC_OK)
+		rc = hc_rollback_created(&undo, pub, CKO_PUBLIC_KEY, key->label, key->id,
+					 key->id_len, err);
 	if (rc == HC_OK)
-		rc = hc_csr_sign(s, &key_out->key, plan, csr_out, err);
+		rc = hc_csr_sign(s, key, plan, csr_out, err);
 	if (rc == HC_OK)
 		rc = hc_csr_write(csr_out, output, err);
-	if (rc == HC_OK)
+	if (rc == HC_OK) {
+		hc_rollback_clear(&undo);
 		return HC_OK;
-	if (key_out->created)
-		destroy_generated(s, &key_out->key, pub, err);
+	}
+	hc_rollback_run(&undo, err);
 	hc_csr_result_clear(csr_out);
 	hc_keygen_result_clear(key_out);
 	return rc;

@@ -384,8 +384,9 @@ Test(request, failed_cleanup_is_reported)
 		   getenv("HSMCERT_FAULTMOD"));
 	ts_assert_status(&r, 3);
 	cr_assert(strstr(r.err, "C_Sign failed"), "%s", r.err);
-	cr_assert(strstr(r.err, "could not be removed"), "%s", r.err);
-	cr_assert(strstr(r.err, "hsmcert delete pkcs11:"), "%s", r.err);
+	cr_assert(strstr(r.err, "the rollback failed too (C_DestroyObject"), "%s", r.err);
+	cr_assert(strstr(r.err, "remove with 'hsmcert delete URI': pkcs11:"), "%s", r.err);
+	cr_assert(strstr(r.err, "object=k;type=public"), "%s", r.err);
 	cr_assert(strstr(r.err, "object=k;type=private"), "%s", r.err);
 	ts_result_free(&r);
 	cr_assert_not(ts_exists("k.pem"));
