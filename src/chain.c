@@ -56,6 +56,7 @@ struct hc_chain_pool {
 	size_t ncrls, capcrls;
 	hc_chain_skipped *skipped;
 	size_t nskipped;
+	const hc_passphrase_ask *ask; /* for PKCS#12 files */
 };
 
 /* Grow *array (of elem-sized entries) to hold one more. */
@@ -463,7 +464,7 @@ static hc_rc pool_add_file(hc_chain_pool *p, const char *path, bool in_directory
 	hc_error bad = {0};
 	unsigned char *data = NULL;
 	size_t len = 0;
-	bool done = false;
+	bool done = false, pkcs12 = false;
 	hc_rc rc;
 
 	if ((rc = hc_file_read(path, HC_X509_MAX_FILE, &data, &len, &bad)) == HC_OK) {
@@ -472,15 +473,21 @@ static hc_rc pool_add_file(hc_chain_pool *p, const char *path, bool in_directory
 			free(data);
 			return rc;
 		}
-		rc = hc_x509_load_mem(data, len, path, NULL, &b, &bad);
+		pkcs12 = hc_x509_is_pkcs12(data, len);
+		rc = hc_x509_load_mem_ask(data, len, path, p->ask, &b, &bad);
+		OPENSSL_cleanse(data, len); /* a PKCS#12 holds a private key */
 		free(data);
 	}
 	if (rc == HC_OK && sk_X509_num(b.certs) == 0 && sk_X509_CRL_num(b.crls) == 0)
 		rc = hc_fail(&bad, HC_USAGE, "%s holds no certificate or CRL", path);
 	if (rc != HC_OK) {
 		hc_x509_bundle_clear(&b);
-		/* A named file must be right; a folder of downloads may hold anything. */
-		if (!in_directory) {
+		/*
+		 * A named file must be right; a folder of downloads may hold anything,
+		 * but a PKCS#12 is the user's own: a missing or wrong passphrase is theirs
+		 * to fix, not a file to skip quietly.
+		 */
+		if (!in_directory || pkcs12) {
 			*err = bad;
 			return rc;
 		}
@@ -536,6 +543,11 @@ out:
 		free(names[i]);
 	free(names);
 	return rc;
+}
+
+void hc_chain_pool_ask_passphrase(hc_chain_pool *p, const hc_passphrase_ask *ask)
+{
+	p->ask = ask;
 }
 
 hc_rc hc_chain_pool_add_system_roots(hc_chain_pool *p, hc_error *err)

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "hsmcert/error.h"
+#include "hsmcert/passphrase.h"
 
 /*
  * Certificates and CRLs indexed by subject (CRLs by issuer), each with the
@@ -38,6 +39,14 @@ void hc_chain_pool_free(hc_chain_pool *pool);
  * files are recorded as skipped and the rest is used.
  */
 hc_rc hc_chain_pool_add_path(hc_chain_pool *pool, const char *path, hc_error *err);
+/*
+ * PKCS#12 files met by hc_chain_pool_add_path ask `ask` for their
+ * passphrase (kept by pointer: it must outlive the pool's loading). Without
+ * it a PKCS#12 is HC_USAGE saying a passphrase is needed. A PKCS#12 whose
+ * passphrase is missing or wrong fails the load even inside a directory:
+ * the user named it, it is not a stray download.
+ */
+void hc_chain_pool_ask_passphrase(hc_chain_pool *pool, const hc_passphrase_ask *ask);
 /* The system trust store (OpenSSL's default certificate file, else directory). */
 hc_rc hc_chain_pool_add_system_roots(hc_chain_pool *pool, hc_error *err);
 /* Takes a reference of its own. */
