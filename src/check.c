@@ -220,7 +220,12 @@ static hc_rc check_chain(const hc_check_params *p, hc_check_result *r, STACK_OF(
 			 hc_error *err)
 {
 	hc_chain_pool *pool = NULL, *roots = NULL;
-	hc_chain_options opt = {.at = p->now, .target_origin = "token"};
+	hc_chain_options opt = {
+		.at = p->now,
+		.target_origin = "token",
+		.missing_issuer_hint = " (give it with --chain FILE or --roots PATH; 'hsmcert "
+				       "chain --fetch' can download it from the AIA URL)",
+	};
 	hc_rc rc;
 
 	if ((rc = hc_chain_pool_new(&pool, err)) != HC_OK ||

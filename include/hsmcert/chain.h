@@ -69,6 +69,12 @@ typedef struct hc_chain_options {
 	bool fetch;	       /* download missing issuers and CRLs (http:// URLs only) */
 	const char *cache_dir; /* with fetch: keep downloads here, reuse them next time */
 	const char *target_origin; /* where the target came from, for the report */
+	/*
+	 * Appended to "no issuer for ..." when nothing was downloaded: what the
+	 * caller's user can do, e.g. " (--fetch downloads it from the AIA URL)".
+	 * NULL: nothing.
+	 */
+	const char *missing_issuer_hint;
 	/* 0: the defaults above. */
 	long connect_timeout_ms, timeout_ms;
 	size_t max_cert_download, max_crl_download;
@@ -150,6 +156,12 @@ typedef struct hc_chain_result {
 	size_t fetch_count;
 	char *failure; /* the first missing or failing link, when not verified */
 	bool revoked;  /* the failure is a revoked certificate */
+	/*
+	 * The failing link's issuer had to be downloaded and the download failed
+	 * (network, HTTP status, size limit): an I/O error (exit 4), not a verdict
+	 * on the files given. `failure` names the URL and why.
+	 */
+	bool download_failed;
 } hc_chain_result;
 
 /*

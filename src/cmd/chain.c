@@ -63,8 +63,10 @@ int usage_chain(FILE *out)
 		"on the path is checked against its issuer's CRL/ARL when one is given or\n"
 		"fetched.\n\n"
 		"Exit status: 0 verified; 1 no valid path, or a certificate on it revoked (the\n"
-		"first missing or failing link is named), or FILE exists; 2 usage or malformed\n"
-		"input; 4 file or network I/O.\n\n" CLI_GLOBAL_USAGE);
+		"first missing or failing link is named), FILE exists, or a PKCS#12 passphrase\n"
+		"is wrong; 2 usage or malformed input; 4 file or network I/O, including a\n"
+		"missing issuer whose --fetch download failed (the report names the URL and\n"
+		"why).\n\n" CLI_GLOBAL_USAGE);
 	return 0;
 }
 
@@ -194,9 +196,10 @@ static json_t *json_report(const hc_chain_result *r, const hc_chain_pool *pool,
 						f->what, "ok", f->ok, "from_cache", f->from_cache,
 						"message", cli_json_string(f->message)));
 	}
-	return json_pack("{s:b, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "verified",
-			 r->verified, "at", json_time(r->at), "failure", cli_json_string(r->failure),
-			 "revoked", r->revoked, "path", path, "roots", roots, "candidates", cands,
+	return json_pack("{s:b, s:o, s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+			 "verified", r->verified, "at", json_time(r->at), "failure",
+			 cli_json_string(r->failure), "revoked", r->revoked, "download_failed",
+			 r->download_failed, "path", path, "roots", roots, "candidates", cands,
 			 "skipped_inputs", skipped, "skipped_crls", crls, "fetches", fetches,
 			 "output",
 			 output ? json_pack("{s:s, s:s, s:I}", "file", output, "format", format,
@@ -440,6 +443,7 @@ int cmd_chain(struct cli *cli, int argc, char **argv)
 	opt.cache_dir = a.cache;
 	opt.no_cross = a.no_cross;
 	opt.target_origin = a.cert;
+	opt.missing_issuer_hint = " (--fetch downloads it from the AIA URL)";
 
 	if ((a.output && hc_file_check_writable(a.output, a.force, &err) != HC_OK) ||
 	    hc_chain_pool_new(&pool, &err) != HC_OK || hc_chain_pool_new(&roots, &err) != HC_OK ||
@@ -480,7 +484,8 @@ int cmd_chain(struct cli *cli, int argc, char **argv)
 	}
 	if (!result.verified) {
 		cli_errorf(cli, "%s", result.failure ? result.failure : "not verified");
-		r = HC_CHECK;
+		/* A needed download that failed is network I/O (SPEC: exit 4), not a verdict. */
+		r = result.download_failed ? HC_IO : HC_CHECK;
 	}
 out:
 	cli_passphrase_clear(&pass);
