@@ -304,6 +304,7 @@ hc_rc hc_check_key(hc_session *session, const hc_check_params *p, hc_check_resul
 	STACK_OF(X509) *given = sk_X509_new_null();
 	hc_x509_bundle chain_file = {0};
 	hc_error proof = {0};
+	bool checking = false; /* the inputs are loaded: HC_CHECK from here on is a failed check */
 	hc_rc rc;
 
 	memset(r, 0, sizeof(*r));
@@ -318,6 +319,7 @@ hc_rc hc_check_key(hc_session *session, const hc_check_params *p, hc_check_resul
 	    (rc = hc_key_select_private(session, p->key_uri, &r->key, err)) != HC_OK ||
 	    (rc = find_certificates(session, r, p->now, given, err)) != HC_OK)
 		goto out;
+	checking = true;
 	if (!r->cert) {
 		add_item(r, "certificate", HC_CHECK_FAIL,
 			 "key '%s' has no certificate on the token (pending): import the one the "
@@ -349,7 +351,8 @@ hc_rc hc_check_key(hc_session *session, const hc_check_params *p, hc_check_resul
 out:
 	sk_X509_pop_free(given, X509_free);
 	hc_x509_bundle_clear(&chain_file);
-	if (rc == HC_OK || rc == HC_CHECK)
+	/* Before the checks, HC_CHECK is an input refused (a wrong passphrase): an error. */
+	if (checking && (rc == HC_OK || rc == HC_CHECK))
 		return r->failed ? HC_CHECK : HC_OK;
 	return rc;
 }

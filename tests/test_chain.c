@@ -441,6 +441,22 @@ Test(chain, stale_crl_listing_the_sub_ca_still_revokes_it)
 	ts_result_free(&r);
 }
 
+/* Chain the EV leaf with CRL `crl`: exit `want`, the Sub CA's revocation `field` is `value`. */
+static void ev_sub_ca_revocation(const char *crl, int want, const char *field, const char *value)
+{
+	struct ts_result r;
+	json_t *doc;
+
+	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/ev-leaf.crt\" --intermediates "
+		   "\"$PKI/ev.crt\" --crl %s --roots \"$PKI/roots-new\"", crl);
+	ts_assert_status(&r, want);
+	doc = parse_json(&r);
+	cr_assert_str_eq(json_string_value(json_object_get(sub_revocation(doc), field)), value,
+			 "%s", r.out);
+	json_decref(doc);
+	ts_result_free(&r);
+}
+
 /*
  * certificateHold is not permanent: from a stale CRL it is not a revocation,
  * from a current one it is. Root CA 3's database is copied (the shared PKI is
@@ -448,9 +464,6 @@ Test(chain, stale_crl_listing_the_sub_ca_still_revokes_it)
  */
 Test(chain, hold_counts_only_from_a_current_crl)
 {
-	struct ts_result r;
-	json_t *doc;
-
 	free(ts_sh("cp -r \"$PKI/ca/root3\" r3 && export CA_DIR=\"$PWD/r3\" AIA=none CDP=none && "
 		   "openssl ca -config \"$PKI/openssl.cnf\" -revoke \"$PKI/ev.crt\" -crl_reason "
 		   "certificateHold -crl_hold holdInstructionReject 2>/dev/null && "
@@ -459,23 +472,8 @@ Test(chain, hold_counts_only_from_a_current_crl)
 		   "-out held-stale.arl 2>/dev/null && "
 		   "openssl ca -config \"$PKI/openssl.cnf\" -gencrl -crlexts crl_ext -out held.arl "
 		   "2>/dev/null"));
-	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/ev-leaf.crt\" --intermediates "
-		   "\"$PKI/ev.crt\" --crl held-stale.arl --roots \"$PKI/roots-new\"");
-	ts_assert_status(&r, 0);
-	doc = parse_json(&r);
-	cr_assert_str_eq(json_string_value(json_object_get(sub_revocation(doc), "status")),
-			 "unknown", "%s", r.out);
-	json_decref(doc);
-	ts_result_free(&r);
-
-	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/ev-leaf.crt\" --intermediates "
-		   "\"$PKI/ev.crt\" --crl held.arl --roots \"$PKI/roots-new\"");
-	ts_assert_status(&r, 1);
-	doc = parse_json(&r);
-	cr_assert_str_eq(json_string_value(json_object_get(sub_revocation(doc), "reason")),
-			 "certificateHold", "%s", r.out);
-	json_decref(doc);
-	ts_result_free(&r);
+	ev_sub_ca_revocation("held-stale.arl", 0, "status", "unknown");
+	ev_sub_ca_revocation("held.arl", 1, "reason", "certificateHold");
 }
 
 Test(chain, at_time_and_usage_errors)

@@ -190,7 +190,8 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	rc = hc_check_key(t.session, &p, &result, &err);
-	if (rc != HC_OK && rc != HC_CHECK) {
+	/* HC_CHECK without a failed item is an input refused before checking (a wrong passphrase). */
+	if (rc != HC_OK && (rc != HC_CHECK || !result.failed)) {
 		r = cli_fail(cli, &err);
 		goto out;
 	}
