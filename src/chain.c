@@ -464,7 +464,7 @@ static hc_rc pool_add_file(hc_chain_pool *p, const char *path, bool in_directory
 	hc_error bad = {0};
 	unsigned char *data = NULL;
 	size_t len = 0;
-	bool done = false, pkcs12 = false;
+	bool done = false;
 	hc_rc rc;
 
 	if ((rc = hc_file_read(path, HC_X509_MAX_FILE, &data, &len, &bad)) == HC_OK) {
@@ -473,7 +473,6 @@ static hc_rc pool_add_file(hc_chain_pool *p, const char *path, bool in_directory
 			free(data);
 			return rc;
 		}
-		pkcs12 = hc_x509_is_pkcs12(data, len);
 		rc = hc_x509_load_mem_ask(data, len, path, p->ask, &b, &bad);
 		OPENSSL_cleanse(data, len); /* a PKCS#12 holds a private key */
 		free(data);
@@ -481,6 +480,7 @@ static hc_rc pool_add_file(hc_chain_pool *p, const char *path, bool in_directory
 	if (rc == HC_OK && sk_X509_num(b.certs) == 0 && sk_X509_CRL_num(b.crls) == 0)
 		rc = hc_fail(&bad, HC_USAGE, "%s holds no certificate or CRL", path);
 	if (rc != HC_OK) {
+		bool pkcs12 = b.format == HC_FMT_PKCS12;
 		hc_x509_bundle_clear(&b);
 		/*
 		 * A named file must be right; a folder of downloads may hold anything,

@@ -142,8 +142,8 @@ static hc_rc store_add_file(X509_STORE *store, const char *path, bool named,
 	hc_rc rc = hc_x509_load_file_ask(path, ask, &b, err);
 
 	if (rc != HC_OK) {
-		/* In a folder, a file that is no certificate is skipped, as chain does. */
-		if (!named)
+		/* In a folder, a file that is no certificate is skipped, as chain does; a PKCS#12 is not. */
+		if (!named && b.format != HC_FMT_PKCS12)
 			rc = HC_OK;
 		goto out;
 	}
@@ -304,7 +304,6 @@ hc_rc hc_check_key(hc_session *session, const hc_check_params *p, hc_check_resul
 	STACK_OF(X509) *given = sk_X509_new_null();
 	hc_x509_bundle chain_file = {0};
 	hc_error proof = {0};
-	bool checking = false; /* the inputs are loaded: HC_CHECK from here on is a failed check */
 	hc_rc rc;
 
 	memset(r, 0, sizeof(*r));
@@ -319,7 +318,6 @@ hc_rc hc_check_key(hc_session *session, const hc_check_params *p, hc_check_resul
 	    (rc = hc_key_select_private(session, p->key_uri, &r->key, err)) != HC_OK ||
 	    (rc = find_certificates(session, r, p->now, given, err)) != HC_OK)
 		goto out;
-	checking = true;
 	if (!r->cert) {
 		add_item(r, "certificate", HC_CHECK_FAIL,
 			 "key '%s' has no certificate on the token (pending): import the one the "
@@ -351,8 +349,11 @@ hc_rc hc_check_key(hc_session *session, const hc_check_params *p, hc_check_resul
 out:
 	sk_X509_pop_free(given, X509_free);
 	hc_x509_bundle_clear(&chain_file);
-	/* Before the checks, HC_CHECK is an input refused (a wrong passphrase): an error. */
-	if (checking && (rc == HC_OK || rc == HC_CHECK))
+	/*
+	 * Failed checks are items; rc is HC_CHECK only for an input refused (a wrong
+	 * PKCS#12 passphrase), an error like the others.
+	 */
+	if (rc == HC_OK)
 		return r->failed ? HC_CHECK : HC_OK;
 	return rc;
 }

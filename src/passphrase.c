@@ -11,16 +11,17 @@ hc_rc hc_x509_load_mem_ask(const unsigned char *data, size_t len, const char *na
 			   const hc_passphrase_ask *ask, hc_x509_bundle *out, hc_error *err)
 {
 	const hc_secret *pass = NULL;
+	bool pkcs12 = hc_x509_is_pkcs12(data, len);
 	hc_rc rc;
 
-	if (ask && ask->fn && hc_x509_is_pkcs12(data, len)) {
-		memset(out, 0, sizeof(*out));
-		if ((rc = ask->fn(ask->ctx, name, &pass, err)) != HC_OK) {
-			hc_error_prefix(err, "%s is PKCS#12", name);
-			return rc;
-		}
-	}
-	return hc_x509_load_mem(data, len, name, pass, out, err);
+	memset(out, 0, sizeof(*out));
+	if (pkcs12 && ask && ask->fn && (rc = ask->fn(ask->ctx, name, &pass, err)) != HC_OK)
+		hc_error_prefix(err, "%s is PKCS#12", name);
+	else
+		rc = hc_x509_load_mem(data, len, name, pass, out, err);
+	if (rc != HC_OK && pkcs12)
+		out->format = HC_FMT_PKCS12; /* the bundle is empty; the caller may ask what it was */
+	return rc;
 }
 
 hc_rc hc_x509_load_file_ask(const char *path, const hc_passphrase_ask *ask, hc_x509_bundle *out,

@@ -270,6 +270,20 @@ Test(inputs_token, check_chain_from_pkcs12)
 	ts_assert_status(&r, 1);
 	cr_assert(strstr(r.err, "--chain: sub.pfx: wrong passphrase"), "%s", r.err);
 	ts_result_free(&r);
+
+	/* The root as PKCS#12 in a --roots folder: used with the passphrase, refused without. */
+	free(ts_sh("mkdir roots && openssl pkcs12 -export -nokeys -in pki/root.crt "
+		   "-passout pass:secretpw -out roots/root.pfx"));
+	ts_run(&r, "HSMCERT_PASSPHRASE=secretpw $HSMCERT check --key pkcs11:object=web --roots roots "
+		   "--chain pki/sub.crt");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	ts_run(&r, "HSMCERT_PASSPHRASE=nope $HSMCERT check --key pkcs11:object=web --roots roots "
+		   "--chain pki/sub.crt");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.err, "roots/root.pfx: wrong passphrase") && !strstr(r.out, "passed"),
+		  "%s%s", r.out, r.err);
+	ts_result_free(&r);
 }
 
 Test(inputs_token, check_names_what_it_offers_for_a_missing_issuer)

@@ -28,7 +28,10 @@ typedef struct hc_passphrase_ask {
 /*
  * hc_x509_load_mem / _file, asking `ask` (may be NULL: a PKCS#12 is then
  * HC_USAGE saying a passphrase is needed) for the passphrase only when the
- * data is PKCS#12. A wrong passphrase is HC_CHECK (SPEC: exit 1).
+ * data is PKCS#12. A wrong passphrase is HC_CHECK (SPEC: exit 1). On any
+ * failure `out` is empty, but out->format is HC_FMT_PKCS12 when the data was
+ * PKCS#12: callers that skip unusable files in a folder do not skip those
+ * (a missing or wrong passphrase is the user's to fix, not a stray file).
  */
 hc_rc hc_x509_load_mem_ask(const unsigned char *data, size_t len, const char *name,
 			   const hc_passphrase_ask *ask, hc_x509_bundle *out, hc_error *err);
