@@ -1,4 +1,5 @@
 /* tokens and init-token against SoftHSM2, cross-checked with softhsm2-util/pkcs11-tool. */
+#include "certtest.h"
 #include "support.h"
 
 #include <jansson.h>
@@ -37,6 +38,52 @@ Test(tokens, lists_token_with_uri)
 	cr_assert(strstr(r.out, "Token           test"), "%s", r.out);
 	cr_assert(strstr(r.out, "software"), "%s", r.out);
 	ts_result_free(&r);
+}
+
+/*
+ * Through p11-kit's proxy (no module named), tokens names the registered
+ * modules, the same ones `p11-kit list-modules` reports; a module named by
+ * path has none behind it.
+ */
+Test(tokens, names_the_modules_behind_the_proxy)
+{
+	struct ts_result r;
+	json_t *doc, *registered, *m;
+	char *theirs = ts_sh("p11-kit list-modules 2>/dev/null | sed -n 's/^\\([^ :][^:]*\\): .*/\\1/p'");
+	size_t i, seen = 0;
+
+	ts_run(&r, "env -u HSMCERT_MODULE $HSMCERT tokens --json");
+	ts_assert_status(&r, 0);
+	doc = ct_json(&r);
+	ts_result_free(&r);
+	cr_assert(strstr(ct_str(doc, "module.path"), "p11-kit-proxy.so"));
+	registered = json_object_get(json_object_get(doc, "module"), "registered");
+	cr_assert(json_array_size(registered) > 0);
+	json_array_foreach(registered, i, m) {
+		const char *name = ct_str(m, "name");
+		char line[256];
+		snprintf(line, sizeof(line), "%s\n", name);
+		cr_assert(name[0] && strstr(theirs, line), "'%s' is not in p11-kit list-modules:\n%s",
+			  name, theirs);
+		if (strcmp(name, "softhsm2") == 0)
+			cr_assert(strstr(ct_str(m, "path"), "libsofthsm2.so"));
+		seen++;
+	}
+	/* Every module p11-kit lists is named, no more, no fewer. */
+	for (const char *p = theirs; (p = strchr(p, '\n')); p++)
+		seen--;
+	cr_assert_eq(seen, 0, "p11-kit list-modules:\n%s", theirs);
+	json_decref(doc);
+
+	ts_run(&r, "env -u HSMCERT_MODULE $HSMCERT tokens");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "registered modules") && strstr(r.out, "softhsm2"), "%s", r.out);
+	ts_result_free(&r);
+
+	doc = ct_run_json(0, "tokens");
+	cr_assert_null(json_object_get(json_object_get(doc, "module"), "registered"));
+	json_decref(doc);
+	free(theirs);
 }
 
 Test(tokens, mechanisms)

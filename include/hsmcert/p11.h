@@ -67,6 +67,20 @@ CK_FUNCTION_LIST *hc_module_functions(const hc_module *mod);
 const char *hc_module_path(const hc_module *mod);
 const CK_INFO *hc_module_info(const hc_module *mod);
 
+/* A module p11-kit has registered: its configured name and the library's path (either may be NULL). */
+typedef struct hc_registered_module {
+	char *name;
+	char *path;
+} hc_registered_module;
+
+/*
+ * The registered modules behind `mod` when it is p11-kit's proxy (the
+ * default module), in p11-kit's order; none for a module named by path.
+ */
+hc_rc hc_module_registered(const hc_module *mod, hc_registered_module **out, size_t *count,
+			   hc_error *err);
+void hc_registered_modules_free(hc_registered_module *list, size_t count);
+
 typedef struct hc_slot {
 	CK_SLOT_ID id;
 	CK_SLOT_INFO info;

@@ -11,7 +11,8 @@ int usage_tokens(FILE *out)
 	fprintf(out, "Usage: hsmcert tokens [--mechanisms] [--module PATH] [--token URI] [--json]\n\n"
 		     "List the module's slots and tokens: label, manufacturer, model, serial,\n"
 		     "hardware or software slot, initialised, login required, PIN state,\n"
-		     "memory where known, and each token's PKCS#11 URI.\n\n"
+		     "memory where known, and each token's PKCS#11 URI. Through p11-kit's\n"
+		     "proxy (no module named) it also names the registered modules.\n\n"
 		     "  --mechanisms             add key generation, signing and wrapping\n"
 		     "                           mechanisms with their key sizes\n"
 		     "  --token URI              only the tokens the URI matches\n\n" CLI_GLOBAL_USAGE);
@@ -179,6 +180,42 @@ static void print_slot(json_t *slot)
 		print_mechanisms(json_object_get(t, "mechanisms"));
 }
 
+/* Through p11-kit's proxy: which registered modules its slots come from. */
+static hc_rc add_registered(const hc_module *mod, json_t *module, hc_error *err)
+{
+	hc_registered_module *regs = NULL;
+	size_t n = 0;
+	json_t *list;
+	hc_rc rc = hc_module_registered(mod, &regs, &n, err);
+
+	if (rc != HC_OK || !regs)
+		return rc;
+	list = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(list, json_pack("{s:o, s:o}", "name",
+						      cli_json_string(regs[i].name), "path",
+						      cli_json_string(regs[i].path)));
+	json_object_set_new(module, "registered", list);
+	hc_registered_modules_free(regs, n);
+	return HC_OK;
+}
+
+static void print_registered(json_t *list)
+{
+	size_t i;
+	json_t *m;
+
+	if (!list)
+		return;
+	printf("  p11-kit proxy of %zu registered module%s%s\n", json_array_size(list),
+	       json_array_size(list) == 1 ? "" : "s", json_array_size(list) ? ":" : "");
+	json_array_foreach(list, i, m) {
+		const char *name = json_string_value(json_object_get(m, "name"));
+		const char *path = json_string_value(json_object_get(m, "path"));
+		printf("    %-14s %s\n", name ? name : "(unnamed)", path ? path : "(remote)");
+	}
+}
+
 int cmd_tokens(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -215,6 +252,8 @@ int cmd_tokens(struct cli *cli, int argc, char **argv)
 			"description", desc, "manufacturer", manufacturer, "version",
 			version_json(hc_module_info(mod)->libraryVersion), "cryptoki_version",
 			version_json(hc_module_info(mod)->cryptokiVersion));
+	if ((r = add_registered(mod, json_object_get(doc, "module"), &err)) != HC_OK)
+		goto fail;
 	list = json_array();
 	json_object_set_new(doc, "slots", list);
 	for (size_t i = 0; i < n; i++) {
@@ -254,6 +293,7 @@ int cmd_tokens(struct cli *cli, int argc, char **argv)
 							 "version")),
 		       json_string_value(json_object_get(json_object_get(doc, "module"),
 							 "manufacturer")));
+		print_registered(json_object_get(json_object_get(doc, "module"), "registered"));
 		json_array_foreach(list, i, slot)
 			print_slot(slot);
 		if (json_array_size(list) == 0)
