@@ -56,6 +56,7 @@ struct hc_chain_pool {
 	size_t ncrls, capcrls;
 	hc_chain_skipped *skipped;
 	size_t nskipped;
+	const hc_passphrase_ask *ask; /* for PKCS#12 files */
 };
 
 /* Grow *array (of elem-sized entries) to hold one more. */
@@ -472,15 +473,21 @@ static hc_rc pool_add_file(hc_chain_pool *p, const char *path, bool in_directory
 			free(data);
 			return rc;
 		}
-		rc = hc_x509_load_mem(data, len, path, NULL, &b, &bad);
+		rc = hc_x509_load_mem_ask(data, len, path, p->ask, &b, &bad);
+		OPENSSL_cleanse(data, len); /* a PKCS#12 holds a private key */
 		free(data);
 	}
 	if (rc == HC_OK && sk_X509_num(b.certs) == 0 && sk_X509_CRL_num(b.crls) == 0)
 		rc = hc_fail(&bad, HC_USAGE, "%s holds no certificate or CRL", path);
 	if (rc != HC_OK) {
+		bool pkcs12 = b.format == HC_FMT_PKCS12;
 		hc_x509_bundle_clear(&b);
-		/* A named file must be right; a folder of downloads may hold anything. */
-		if (!in_directory) {
+		/*
+		 * A named file must be right; a folder of downloads may hold anything,
+		 * but a PKCS#12 is the user's own: a missing or wrong passphrase is theirs
+		 * to fix, not a file to skip quietly.
+		 */
+		if (!in_directory || pkcs12) {
 			*err = bad;
 			return rc;
 		}
@@ -536,6 +543,11 @@ out:
 		free(names[i]);
 	free(names);
 	return rc;
+}
+
+void hc_chain_pool_ask_passphrase(hc_chain_pool *p, const hc_passphrase_ask *ask)
+{
+	p->ask = ask;
 }
 
 hc_rc hc_chain_pool_add_system_roots(hc_chain_pool *p, hc_error *err)
@@ -873,11 +885,19 @@ static bool crl_current(X509_CRL *crl, time_t at)
 	       X509_cmp_time(X509_CRL_get0_lastUpdate(crl), &at) <= 0;
 }
 
+/* What the downloads for one certificate gave. */
+struct fetch_outcome {
+	size_t added;	      /* certificates new to the pool */
+	bool download_failed; /* a transfer failed (network, HTTP status, size limit) */
+	char failure[384];    /* the first such failure: URL and why */
+};
+
 /*
  * Download one URL (or take it from --cache) and add what it holds to the
- * pool. Failures are logged and skipped: the path then fails on its own terms.
+ * pool. Failures are logged and skipped: the path then fails on its own terms,
+ * and `got` remembers a failed transfer so the caller can say it was I/O.
  */
-static void fetch_into_pool(struct build *b, const char *url, bool crl, size_t *added)
+static void fetch_into_pool(struct build *b, const char *url, bool crl, struct fetch_outcome *got)
 {
 	const hc_chain_options *o = b->opt;
 	hc_fetch_limits lim = {
@@ -915,6 +935,10 @@ static void fetch_into_pool(struct build *b, const char *url, bool crl, size_t *
 	if (!from_cache) {
 		if (hc_fetch_http(url, &lim, &data, &len, &e) != HC_OK) {
 			log_fetch(b, url, what, false, false, e.message);
+			if (got && !got->download_failed) {
+				got->download_failed = true;
+				snprintf(got->failure, sizeof(got->failure), "%s", e.message);
+			}
 			goto out;
 		}
 		if (hc_x509_load_mem(data, len, url, NULL, &bundle, &e) != HC_OK) {
@@ -928,7 +952,7 @@ static void fetch_into_pool(struct build *b, const char *url, bool crl, size_t *
 			goto out;
 		}
 	}
-	if (pool_add_bundle(b->pool, &bundle, url, added, b->err) != HC_OK) {
+	if (pool_add_bundle(b->pool, &bundle, url, got ? &got->added : NULL, b->err) != HC_OK) {
 		b->fatal = b->err->rc;
 		goto out;
 	}
@@ -942,7 +966,7 @@ out:
 }
 
 /* The http URLs of an AIA caIssuers or CRL distribution points extension. */
-static void fetch_urls(struct build *b, X509 *cert, bool crl, size_t *added)
+static void fetch_urls(struct build *b, X509 *cert, bool crl, struct fetch_outcome *got)
 {
 	if (!crl) {
 		AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(cert, NID_info_access, NULL, NULL);
@@ -952,7 +976,7 @@ static void fetch_urls(struct build *b, X509 *cert, bool crl, size_t *added)
 			    ad->location->type == GEN_URI)
 				fetch_into_pool(
 					b, (const char *)ASN1_STRING_get0_data(ad->location->d.uniformResourceIdentifier),
-					false, added);
+					false, got);
 		}
 		AUTHORITY_INFO_ACCESS_free(aia);
 		return;
@@ -966,7 +990,7 @@ static void fetch_urls(struct build *b, X509 *cert, bool crl, size_t *added)
 			GENERAL_NAME *gn = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, j);
 			if (gn->type == GEN_URI)
 				fetch_into_pool(b, (const char *)ASN1_STRING_get0_data(gn->d.uniformResourceIdentifier),
-						true, added);
+						true, got);
 		}
 	}
 	sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
@@ -990,34 +1014,48 @@ static long crl_number(X509_CRL *crl)
 	return v;
 }
 
+/*
+ * Is pool CRL i one of `issuer`'s, signed by its key? A CRL of the same name
+ * under another key is not this issuer's (no complaint); a bad signature is
+ * noted when `note`.
+ */
+static bool crl_of_issuer(struct build *b, size_t i, X509 *issuer, bool note)
+{
+	X509_CRL *crl = b->pool->crls[i].crl;
+	EVP_PKEY *key = X509_get0_pubkey(issuer);
+	const ASN1_OCTET_STRING *skid = X509_get0_subject_key_id(issuer);
+	AUTHORITY_KEYID *akid;
+	bool other_key;
+
+	if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(issuer)) != 0)
+		return false;
+	akid = X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, NULL, NULL);
+	other_key = akid && akid->keyid && skid && ASN1_OCTET_STRING_cmp(akid->keyid, skid) != 0;
+	AUTHORITY_KEYID_free(akid);
+	if (other_key)
+		return false;
+	if (!key || X509_CRL_verify(crl, key) != 1) {
+		ERR_clear_error();
+		if (note)
+			note_crl_skipped(b, b->pool->crls[i].origin,
+					 "the signature does not verify with its issuer's key");
+		return false;
+	}
+	return true;
+}
+
 /* The newest usable CRL of `issuer` in the pool; unusable ones are noted. */
 static X509_CRL *best_crl(struct build *b, X509 *issuer, const char **origin)
 {
 	X509_CRL *best = NULL;
-	EVP_PKEY *key = X509_get0_pubkey(issuer);
-	const ASN1_OCTET_STRING *skid = X509_get0_subject_key_id(issuer);
 	char t[21], why[128];
 
 	for (size_t i = 0; i < b->pool->ncrls; i++) {
 		X509_CRL *crl = b->pool->crls[i].crl;
 		const char *from = b->pool->crls[i].origin;
-		AUTHORITY_KEYID *akid;
-		bool other_key;
 
-		if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(issuer)) != 0)
+		if (!crl_of_issuer(b, i, issuer, true))
 			continue;
-		/* A CRL of the same name under another key is not this issuer's: no complaint. */
-		akid = X509_CRL_get_ext_d2i(crl, NID_authority_key_identifier, NULL, NULL);
-		other_key = akid && akid->keyid && skid &&
-			    ASN1_OCTET_STRING_cmp(akid->keyid, skid) != 0;
-		AUTHORITY_KEYID_free(akid);
-		if (other_key)
-			continue;
-		if (!key || X509_CRL_verify(crl, key) != 1) {
-			ERR_clear_error();
-			note_crl_skipped(b, from, "the signature does not verify with its issuer's key");
-			continue;
-		}
 		if (!crl_current(crl, b->at)) {
 			const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
 			if (X509_cmp_time(X509_CRL_get0_lastUpdate(crl), &b->at) > 0)
@@ -1042,6 +1080,61 @@ static X509_CRL *best_crl(struct build *b, X509 *issuer, const char **origin)
 	return best;
 }
 
+/* CRLReason of a CRL entry, -1 when it has none. */
+static long entry_reason(X509_REVOKED *entry)
+{
+	ASN1_ENUMERATED *reason = X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, NULL, NULL);
+	long v = reason ? ASN1_ENUMERATED_get(reason) : -1;
+
+	ASN1_ENUMERATED_free(reason);
+	return v;
+}
+
+/*
+ * Revocation is permanent (RFC 5280 3.3): a CRL of `issuer` whose signature
+ * verifies but that is stale (or otherwise not current) still proves a
+ * revocation it lists, when the revocation date is not after the time of
+ * the check. certificateHold (6) is not permanent and removeFromCRL (8)
+ * undoes a hold: neither counts from a CRL that is not current.
+ */
+static X509_CRL *crl_listing_permanently(struct build *b, X509 *issuer, X509 *cert,
+					 X509_REVOKED **entry, const char **origin)
+{
+	for (size_t i = 0; i < b->pool->ncrls; i++) {
+		X509_CRL *crl = b->pool->crls[i].crl;
+		X509_REVOKED *e = NULL;
+		long reason;
+
+		if (!crl_of_issuer(b, i, issuer, false) || X509_CRL_get0_by_cert(crl, &e, cert) != 1)
+			continue;
+		reason = entry_reason(e);
+		if (reason == 6 || reason == 8 ||
+		    X509_cmp_time(X509_REVOKED_get0_revocationDate(e), &b->at) > 0)
+			continue;
+		*entry = e;
+		*origin = b->pool->crls[i].origin;
+		return crl;
+	}
+	return NULL;
+}
+
+/* Take a CRL off the "not used" list: it decided a revocation after all. */
+static void unnote_crl_skipped(struct build *b, const char *origin)
+{
+	hc_chain_result *r = b->res;
+
+	for (size_t i = 0; i < r->crl_skipped_count; i++) {
+		if (strcmp(r->crl_skipped[i].origin, origin) != 0)
+			continue;
+		free(r->crl_skipped[i].origin);
+		free(r->crl_skipped[i].reason);
+		memmove(&r->crl_skipped[i], &r->crl_skipped[i + 1],
+			(r->crl_skipped_count - i - 1) * sizeof(*r->crl_skipped));
+		r->crl_skipped_count--;
+		return;
+	}
+}
+
 /*
  * RFC 5280 6.3, reduced to what a server's chain needs: the CA certificate
  * at path index `index` against a CRL/ARL of its issuer. False: revoked.
@@ -1050,9 +1143,10 @@ static bool check_revocation(struct build *b, size_t index, X509 *issuer)
 {
 	X509 *cert = b->path[index];
 	const char *origin = NULL;
-	X509_CRL *crl;
+	X509_CRL *crl, *listed_by = NULL;
 	X509_REVOKED *entry = NULL;
-	ASN1_ENUMERATED *reason;
+	bool stale = false;
+	long reason;
 	char t[21];
 
 	free(b->rev[index].note);
@@ -1066,25 +1160,28 @@ static bool check_revocation(struct build *b, size_t index, X509 *issuer)
 		fetch_urls(b, cert, true, NULL);
 		crl = best_crl(b, issuer, &origin);
 	}
-	if (!crl) {
-		b->rev[index].state = HC_REV_UNKNOWN;
+	if (crl && X509_CRL_get0_by_cert(crl, &entry, cert) == 1) {
+		listed_by = crl;
+	} else if ((listed_by = crl_listing_permanently(b, issuer, cert, &entry, &origin))) {
+		stale = !crl_current(listed_by, b->at);
+		if (stale)
+			unnote_crl_skipped(b, origin);
+	}
+	if (!listed_by) {
+		b->rev[index].state = crl ? HC_REV_GOOD : HC_REV_UNKNOWN;
+		b->rev[index].crl_origin = crl ? origin : NULL;
 		return true;
 	}
 	b->rev[index].crl_origin = origin;
-	if (X509_CRL_get0_by_cert(crl, &entry, cert) != 1) {
-		b->rev[index].state = HC_REV_GOOD;
-		return true;
-	}
 	b->rev[index].state = HC_REV_REVOKED;
 	b->rev[index].when = hc_asn1_time_to_time(X509_REVOKED_get0_revocationDate(entry));
-	reason = X509_REVOKED_get_ext_d2i(entry, NID_crl_reason, NULL, NULL);
-	b->rev[index].reason = strdup(reason ? crl_reason_name(ASN1_ENUMERATED_get(reason))
-					     : "unspecified");
-	ASN1_ENUMERATED_free(reason);
+	reason = entry_reason(entry);
+	b->rev[index].reason = strdup(reason >= 0 ? crl_reason_name(reason) : "unspecified");
 	b->rev[index].serial = serial_of(cert);
 	hc_time_iso8601(b->rev[index].when, t);
-	b->rev[index].note = format("serial %s revoked on %s (%s) by %s", b->rev[index].serial,
-				    t, b->rev[index].reason ? b->rev[index].reason : "?", origin);
+	b->rev[index].note = format("serial %s revoked on %s (%s) by %s%s", b->rev[index].serial,
+				    t, b->rev[index].reason ? b->rev[index].reason : "?", origin,
+				    stale ? " (a CRL that is not current: revocation is permanent)" : "");
 	return false;
 }
 
@@ -1136,16 +1233,25 @@ static void keep_path(struct build *b)
 
 /* Failure text for a certificate none of whose candidate issuers worked. */
 static char *describe_missing(struct build *b, X509 *child, size_t n, const char *first_origin,
-			      const char *first_reason)
+			      const char *first_reason, const char *download_failure)
 {
 	char *who = subject_of(child);
 	char *issuer = hc_x509_name_text(X509_get_issuer_name(child));
 	char *msg;
 
-	if (n == 0)
+	if (n == 0 && download_failure)
+		msg = format("no issuer for %s: %s is not among the intermediates or the roots, "
+			     "and downloading it failed: %s",
+			     who, issuer ? issuer : "?", download_failure);
+	else if (n == 0)
 		msg = format("no issuer for %s: %s is not among the intermediates or the roots%s",
 			     who, issuer ? issuer : "?",
-			     b->opt->fetch ? "" : " (--fetch downloads it from the AIA URL)");
+			     b->opt->fetch || !b->opt->missing_issuer_hint ? ""
+									   : b->opt->missing_issuer_hint);
+	else if (download_failure)
+		msg = format("no usable issuer for %s: %s (%s) %s; downloading another failed: %s",
+			     who, issuer ? issuer : "?", first_origin, first_reason,
+			     download_failure);
 	else
 		msg = format("no usable issuer for %s: %s (%s) %s", who, issuer ? issuer : "?",
 			     first_origin, first_reason);
@@ -1163,6 +1269,7 @@ static bool extend(struct build *b)
 	size_t n = 0;
 	const char *first_origin = "";
 	char why[256], first_reason[256] = "";
+	struct fetch_outcome got = {0};
 	bool fetched = false, done = false;
 
 	if (b->depth >= MAX_DEPTH) {
@@ -1233,15 +1340,17 @@ again:
 		note_dead_end(b, c[i].cert, "leads to no trusted root");
 	}
 	if (!done && !fetched && b->opt->fetch && !b->fatal && !b->stop) {
-		size_t added = 0;
 		fetched = true;
-		fetch_urls(b, child, false, &added);
-		if (added)
+		fetch_urls(b, child, false, &got);
+		if (got.added)
 			goto again;
 	}
 	if (!done && !b->fatal && !b->stop && !b->failure) {
 		keep_path(b);
-		set_failure(b, describe_missing(b, child, n, first_origin, first_reason));
+		set_failure(b, describe_missing(b, child, n, first_origin, first_reason,
+						got.download_failed ? got.failure : NULL));
+		/* The issuer's download was needed and failed: I/O, not a verdict on the files. */
+		b->res->download_failed = got.download_failed;
 	}
 	free(c);
 	return done;
@@ -1616,6 +1725,7 @@ hc_rc hc_chain_build(X509 *target, hc_chain_pool *pool, hc_chain_pool *roots,
 	}
 	if (found && b.anchored) {
 		result->verified = true;
+		result->download_failed = false; /* a branch given up along the way */
 		if ((rc = finish_success(&b, &x, &nx)) != HC_OK)
 			goto out;
 	}

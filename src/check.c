@@ -135,14 +135,15 @@ out:
 
 /* ---- trust ----------------------------------------------------------- */
 
-static hc_rc store_add_file(X509_STORE *store, const char *path, bool named, hc_error *err)
+static hc_rc store_add_file(X509_STORE *store, const char *path, bool named,
+			    const hc_passphrase_ask *ask, hc_error *err)
 {
 	hc_x509_bundle b = {0};
-	hc_rc rc = hc_x509_load_file(path, NULL, &b, err);
+	hc_rc rc = hc_x509_load_file_ask(path, ask, &b, err);
 
 	if (rc != HC_OK) {
-		/* In a folder, a file that is no certificate is skipped, as chain does. */
-		if (!named)
+		/* In a folder, a file that is no certificate is skipped, as chain does; a PKCS#12 is not. */
+		if (!named && b.format != HC_FMT_PKCS12)
 			rc = HC_OK;
 		goto out;
 	}
@@ -171,7 +172,7 @@ static hc_rc load_trust(const hc_check_params *p, X509_STORE **out, hc_error *er
 		struct dirent *e;
 
 		if (stat(p->roots[i], &st) != 0 || !S_ISDIR(st.st_mode)) {
-			rc = store_add_file(store, p->roots[i], true, err);
+			rc = store_add_file(store, p->roots[i], true, p->passphrase, err);
 			continue;
 		}
 		if (!(dir = opendir(p->roots[i]))) {
@@ -183,7 +184,7 @@ static hc_rc load_trust(const hc_check_params *p, X509_STORE **out, hc_error *er
 			if (e->d_name[0] == '.' || asprintf(&path, "%s/%s", p->roots[i], e->d_name) < 0)
 				continue;
 			if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-				rc = store_add_file(store, path, false, err);
+				rc = store_add_file(store, path, false, p->passphrase, err);
 			free(path);
 		}
 		closedir(dir);
@@ -219,12 +220,18 @@ static hc_rc check_chain(const hc_check_params *p, hc_check_result *r, STACK_OF(
 			 hc_error *err)
 {
 	hc_chain_pool *pool = NULL, *roots = NULL;
-	hc_chain_options opt = {.at = p->now, .target_origin = "token"};
+	hc_chain_options opt = {
+		.at = p->now,
+		.target_origin = "token",
+		.missing_issuer_hint = " (give it with --chain FILE or --roots PATH; 'hsmcert "
+				       "chain --fetch' can download it from the AIA URL)",
+	};
 	hc_rc rc;
 
 	if ((rc = hc_chain_pool_new(&pool, err)) != HC_OK ||
 	    (rc = hc_chain_pool_new(&roots, err)) != HC_OK)
 		goto out;
+	hc_chain_pool_ask_passphrase(roots, p->passphrase);
 	for (int i = 0; i < sk_X509_num(given); i++)
 		if ((rc = hc_chain_pool_add_cert(pool, sk_X509_value(given, i),
 						 p->chain_path ? p->chain_path : "token",
@@ -302,8 +309,11 @@ hc_rc hc_check_key(hc_session *session, const hc_check_params *p, hc_check_resul
 	memset(r, 0, sizeof(*r));
 	if (!given)
 		return hc_fail(err, HC_IO, "out of memory");
-	if (p->chain_path && (rc = hc_x509_load_file(p->chain_path, NULL, &chain_file, err)))
+	if (p->chain_path &&
+	    (rc = hc_x509_load_file_ask(p->chain_path, p->passphrase, &chain_file, err))) {
+		hc_error_prefix(err, "--chain");
 		goto out;
+	}
 	if ((rc = load_trust(p, &r->trust, err)) != HC_OK ||
 	    (rc = hc_key_select_private(session, p->key_uri, &r->key, err)) != HC_OK ||
 	    (rc = find_certificates(session, r, p->now, given, err)) != HC_OK)
@@ -339,7 +349,11 @@ hc_rc hc_check_key(hc_session *session, const hc_check_params *p, hc_check_resul
 out:
 	sk_X509_pop_free(given, X509_free);
 	hc_x509_bundle_clear(&chain_file);
-	if (rc == HC_OK || rc == HC_CHECK)
+	/*
+	 * Failed checks are items; rc is HC_CHECK only for an input refused (a wrong
+	 * PKCS#12 passphrase), an error like the others.
+	 */
+	if (rc == HC_OK)
 		return r->failed ? HC_CHECK : HC_OK;
 	return rc;
 }

@@ -389,10 +389,10 @@ hc_rc hc_import(hc_session *session, const hc_import_params *params, hc_import_r
 	hc_rc rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = hc_x509_load_file(params->cert_path, NULL, &certs, err)) != HC_OK)
+	if ((rc = hc_x509_load_file_ask(params->cert_path, params->passphrase, &certs, err)) != HC_OK)
 		goto fail;
-	if (params->chain_path &&
-	    (rc = hc_x509_load_file(params->chain_path, NULL, &chain, err)) != HC_OK)
+	if (params->chain_path && (rc = hc_x509_load_file_ask(params->chain_path, params->passphrase,
+							       &chain, err)) != HC_OK)
 		goto fail;
 	if ((rc = gather(&run, &certs, params->chain_path ? &chain : NULL, err)) != HC_OK ||
 	    (rc = check_label(&run, err)) != HC_OK)

@@ -1,5 +1,6 @@
 /* Content-detected X.509 inputs and certificate descriptions (see hsmcert/x509.h). */
 #include "hsmcert/x509.h"
+#include "hsmcert/passphrase.h"
 
 #include "hsmcert/file.h"
 #include "hsmcert/hex.h"
@@ -316,21 +317,21 @@ out:
 	return rc;
 }
 
+/* A passphrase known in advance, handed to the on-demand loader (passphrase.h). */
+static hc_rc known_passphrase(void *ctx, const char *name, const hc_secret **out, hc_error *err)
+{
+	(void)name;
+	(void)err;
+	*out = ctx;
+	return HC_OK;
+}
+
 hc_rc hc_x509_load_file(const char *path, const hc_secret *pass, hc_x509_bundle *out,
 			hc_error *err)
 {
-	unsigned char *data = NULL;
-	size_t len = 0;
-	hc_rc rc;
+	hc_passphrase_ask ask = {known_passphrase, (void *)pass};
 
-	memset(out, 0, sizeof(*out));
-	rc = hc_file_read(path, HC_X509_MAX_FILE, &data, &len, err);
-	if (rc != HC_OK)
-		return rc;
-	rc = hc_x509_load_mem(data, len, path, pass, out, err);
-	OPENSSL_cleanse(data, len); /* a PKCS#12 holds a private key */
-	free(data);
-	return rc;
+	return hc_x509_load_file_ask(path, &ask, out, err);
 }
 
 /* ---- descriptions -------------------------------------------------- */

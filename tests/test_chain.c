@@ -379,6 +379,103 @@ Test(chain, crl_with_bad_signature_or_stale_is_reported_and_skipped)
 	ts_result_free(&r);
 }
 
+/* The revoked Sub CA's revocation, as the JSON path reports it. */
+static json_t *sub_revocation(json_t *doc)
+{
+	return json_object_get(json_array_get(json_object_get(doc, "path"), 1), "revocation");
+}
+
+Test(chain, stale_crl_listing_the_sub_ca_still_revokes_it)
+{
+	struct ts_result r;
+	json_t *doc, *rev;
+
+	/* root3-stale.arl (nextUpdate 2024-01-01) lists serial 3005, revoked at build time. */
+	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/revoked-leaf.crt\" --intermediates "
+		   "\"$PKI/revoked.crt\" --crl \"$PKI/root3-stale.arl\" --roots \"$PKI/roots-new\" "
+		   "-o chain.pem");
+	ts_assert_status(&r, 1);
+	doc = parse_json(&r);
+	cr_assert(json_is_false(json_object_get(doc, "verified")));
+	cr_assert(json_is_true(json_object_get(doc, "revoked")));
+	rev = sub_revocation(doc);
+	cr_assert_str_eq(json_string_value(json_object_get(rev, "status")), "revoked", "%s", r.out);
+	cr_assert_str_eq(json_string_value(json_object_get(rev, "serial")), "3005");
+	cr_assert_str_eq(json_string_value(json_object_get(rev, "reason")), "keyCompromise");
+	cr_assert(json_string_value(json_object_get(rev, "revoked_at")));
+	cr_assert(strstr(json_string_value(json_object_get(rev, "crl")), "root3-stale.arl"));
+	/* It decided the revocation: not listed among the CRLs not used. */
+	cr_assert_eq(json_array_size(json_object_get(doc, "skipped_crls")), 0, "%s", r.out);
+	cr_assert(strstr(r.err, "serial 3005 revoked on") && strstr(r.err, "keyCompromise") &&
+			  strstr(r.err, "revocation is permanent"),
+		  "%s", r.err);
+	cr_assert(!ts_exists("chain.pem"));
+	json_decref(doc);
+	ts_result_free(&r);
+
+	/* The text report says it too. */
+	ts_run(&r, "$HSMCERT chain --cert \"$PKI/revoked-leaf.crt\" --intermediates "
+		   "\"$PKI/revoked.crt\" --crl \"$PKI/root3-stale.arl\" --roots \"$PKI/roots-new\"");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.out, "Chain NOT verified") && strstr(r.out, "REVOKED: serial 3005"),
+		  "%s", r.out);
+	ts_result_free(&r);
+
+	/* openssl agrees the ARL's signature is good and lists it, stale or not. */
+	ts_run(&r, "openssl verify -crl_check -CAfile \"$PKI/root3.crt\" -CRLfile "
+		   "\"$PKI/root3-stale.arl\" \"$PKI/revoked.crt\"");
+	cr_assert_neq(r.status, 0);
+	cr_assert(strstr(r.out, "certificate revoked") || strstr(r.err, "certificate revoked"),
+		  "%s%s", r.out, r.err);
+	ts_result_free(&r);
+
+	/* Evaluated before the revocation date, the stale ARL proves nothing: unknown. */
+	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/revoked-leaf.crt\" --intermediates "
+		   "\"$PKI/revoked.crt\" --crl \"$PKI/root3-stale.arl\" --roots \"$PKI/roots-new\" "
+		   "--at 2025-10-01");
+	ts_assert_status(&r, 0);
+	doc = parse_json(&r);
+	cr_assert_str_eq(json_string_value(json_object_get(sub_revocation(doc), "status")),
+			 "unknown");
+	json_decref(doc);
+	ts_result_free(&r);
+}
+
+/* Chain the EV leaf with CRL `crl`: exit `want`, the Sub CA's revocation `field` is `value`. */
+static void ev_sub_ca_revocation(const char *crl, int want, const char *field, const char *value)
+{
+	struct ts_result r;
+	json_t *doc;
+
+	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/ev-leaf.crt\" --intermediates "
+		   "\"$PKI/ev.crt\" --crl %s --roots \"$PKI/roots-new\"", crl);
+	ts_assert_status(&r, want);
+	doc = parse_json(&r);
+	cr_assert_str_eq(json_string_value(json_object_get(sub_revocation(doc), field)), value,
+			 "%s", r.out);
+	json_decref(doc);
+	ts_result_free(&r);
+}
+
+/*
+ * certificateHold is not permanent: from a stale CRL it is not a revocation,
+ * from a current one it is. Root CA 3's database is copied (the shared PKI is
+ * read only) to put the EV Sub CA on hold.
+ */
+Test(chain, hold_counts_only_from_a_current_crl)
+{
+	free(ts_sh("cp -r \"$PKI/ca/root3\" r3 && export CA_DIR=\"$PWD/r3\" AIA=none CDP=none && "
+		   "openssl ca -config \"$PKI/openssl.cnf\" -revoke \"$PKI/ev.crt\" -crl_reason "
+		   "certificateHold -crl_hold holdInstructionReject 2>/dev/null && "
+		   "openssl ca -config \"$PKI/openssl.cnf\" -gencrl -crlexts crl_ext "
+		   "-crl_lastupdate 20231201000000Z -crl_nextupdate 20240101000000Z "
+		   "-out held-stale.arl 2>/dev/null && "
+		   "openssl ca -config \"$PKI/openssl.cnf\" -gencrl -crlexts crl_ext -out held.arl "
+		   "2>/dev/null"));
+	ev_sub_ca_revocation("held-stale.arl", 0, "status", "unknown");
+	ev_sub_ca_revocation("held.arl", 1, "reason", "certificateHold");
+}
+
 Test(chain, at_time_and_usage_errors)
 {
 	struct ts_result r;
@@ -526,16 +623,61 @@ Test(chain_fetch, oversized_and_unreachable_downloads_are_refused)
 {
 	struct ts_result r;
 
-	/* 2 MiB where an issuer certificate should be: over the 1 MiB limit. */
+	/* 2 MiB where an issuer certificate should be: over the 1 MiB limit. A failed download is I/O. */
 	free(ts_sh("head -c 2097152 /dev/zero >pki/www/big.der"));
 	ts_run(&r, "$HSMCERT chain --fetch --cert pki/big-leaf.crt --roots pki/roots-new");
-	ts_assert_status(&r, 1);
+	ts_assert_status(&r, 4);
 	cr_assert(strstr(r.out, "limit, refused"), "%s", r.out);
 	ts_result_free(&r);
 
+	/* A closed port: exit 4, and both the report and the error name the URL and why. */
 	ts_run(&r, "$HSMCERT chain --json --fetch --cert pki/dead-leaf.crt --roots pki/roots-new");
-	ts_assert_status(&r, 1);
+	ts_assert_status(&r, 4);
 	cr_assert(strstr(r.out, "127.0.0.1:1/ev.der") && strstr(r.out, "\"ok\": false"), "%s",
+		  r.out);
+	cr_assert(strstr(r.out, "\"download_failed\": true"), "%s", r.out);
+	cr_assert(strstr(r.err, "downloading it failed: http://127.0.0.1:1/ev.der"), "%s", r.err);
+	ts_result_free(&r);
+	ts_run(&r, "$HSMCERT chain --fetch --cert pki/dead-leaf.crt --roots pki/roots-new");
+	ts_assert_status(&r, 4);
+	cr_assert(strstr(r.out, "FAILED") && strstr(r.out, "Couldn't connect"), "%s", r.out);
+	ts_result_free(&r);
+	/* Without --fetch nothing was downloaded: the missing issuer is a verdict, exit 1. */
+	ts_run(&r, "$HSMCERT chain --cert pki/dead-leaf.crt --roots pki/roots-new");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.err, "--fetch downloads it"), "%s", r.err);
+	ts_result_free(&r);
+}
+
+Test(chain_fetch, server_down_is_exit_4_but_a_bad_download_is_a_verdict)
+{
+	struct ts_result r;
+
+	/* A downloaded issuer that is expired: the download worked, the chain fails: 1. */
+	ts_run(&r, "$HSMCERT chain --fetch --cert pki/expired-leaf.crt --roots pki/roots-new");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.err, "expired"), "%s", r.err);
+	ts_result_free(&r);
+
+	/* The server stops: its port now refuses connections. */
+	kill(server_pid, SIGTERM);
+	ts_run(&r, "for i in $(seq 200); do python3 -c 'import socket, sys; "
+		   "socket.create_connection((\"127.0.0.1\", int(sys.argv[1])), 1)' $(cat port) "
+		   "2>/dev/null || exit 0; sleep 0.05; done; exit 1");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	server_pid = 0;
+	ts_run(&r, "$HSMCERT chain --json --fetch --cert pki/leaf.crt --roots pki/roots-new");
+	ts_assert_status(&r, 4);
+	cr_assert(strstr(r.out, "\"download_failed\": true") && strstr(r.out, "/sub.der"), "%s",
+		  r.out);
+	ts_result_free(&r);
+
+	/* The issuer given, only its CRL download fails: verified, revocation unknown. */
+	ts_run(&r, "$HSMCERT chain --fetch --cert pki/leaf.crt --intermediates pki/sub.crt "
+		   "--roots pki/roots-new");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "unknown: no usable CRL/ARL") && strstr(r.out, "FAILED"), "%s",
 		  r.out);
 	ts_result_free(&r);
 }

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "hsmcert/error.h"
+#include "hsmcert/passphrase.h"
 
 /*
  * Certificates and CRLs indexed by subject (CRLs by issuer), each with the
@@ -38,6 +39,14 @@ void hc_chain_pool_free(hc_chain_pool *pool);
  * files are recorded as skipped and the rest is used.
  */
 hc_rc hc_chain_pool_add_path(hc_chain_pool *pool, const char *path, hc_error *err);
+/*
+ * PKCS#12 files met by hc_chain_pool_add_path ask `ask` for their
+ * passphrase (kept by pointer: it must outlive the pool's loading). Without
+ * it a PKCS#12 is HC_USAGE saying a passphrase is needed. A PKCS#12 whose
+ * passphrase is missing or wrong fails the load even inside a directory:
+ * the user named it, it is not a stray download.
+ */
+void hc_chain_pool_ask_passphrase(hc_chain_pool *pool, const hc_passphrase_ask *ask);
 /* The system trust store (OpenSSL's default certificate file, else directory). */
 hc_rc hc_chain_pool_add_system_roots(hc_chain_pool *pool, hc_error *err);
 /* Takes a reference of its own. */
@@ -60,6 +69,12 @@ typedef struct hc_chain_options {
 	bool fetch;	       /* download missing issuers and CRLs (http:// URLs only) */
 	const char *cache_dir; /* with fetch: keep downloads here, reuse them next time */
 	const char *target_origin; /* where the target came from, for the report */
+	/*
+	 * Appended to "no issuer for ..." when nothing was downloaded: what the
+	 * caller's user can do, e.g. " (--fetch downloads it from the AIA URL)".
+	 * NULL: nothing.
+	 */
+	const char *missing_issuer_hint;
 	/* 0: the defaults above. */
 	long connect_timeout_ms, timeout_ms;
 	size_t max_cert_download, max_crl_download;
@@ -141,6 +156,12 @@ typedef struct hc_chain_result {
 	size_t fetch_count;
 	char *failure; /* the first missing or failing link, when not verified */
 	bool revoked;  /* the failure is a revoked certificate */
+	/*
+	 * The failing link's issuer had to be downloaded and the download failed
+	 * (network, HTTP status, size limit): an I/O error (exit 4), not a verdict
+	 * on the files given. `failure` names the URL and why.
+	 */
+	bool download_failed;
 } hc_chain_result;
 
 /*

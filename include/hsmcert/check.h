@@ -13,11 +13,13 @@
 
 typedef struct hc_check_params {
 	const char *key_uri;	    /* the private key */
-	const char *chain_path;	    /* CA certificates to serve; NULL: the token's own */
+	const char *chain_path;	    /* CA certificates to serve (any input format, PKCS#12
+				       included); NULL: the token's own */
 	const char *const *roots;   /* trust anchors (files or folders); none: the system's */
 	size_t root_count;
 	int warn_days;
 	time_t now;
+	const hc_passphrase_ask *passphrase; /* for PKCS#12 chain or roots; NULL: refused */
 } hc_check_params;
 
 typedef enum hc_check_outcome {

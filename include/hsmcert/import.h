@@ -3,13 +3,15 @@
 #define HSMCERT_IMPORT_H
 
 #include "hsmcert/certstore.h"
+#include "hsmcert/passphrase.h"
 #include "hsmcert/x509.h"
 
 typedef struct hc_import_params {
-	const char *cert_path;	/* PEM, DER or PKCS#7 from the CA */
+	const char *cert_path;	/* PEM, DER, PKCS#7 from the CA, or PKCS#12 */
 	const char *chain_path; /* optional: CA certificates to store as authority */
 	const char *label;	/* optional: new label for the key and its certificates */
 	bool replace;		/* remove older certificates of the key, superseded CAs */
+	const hc_passphrase_ask *passphrase; /* for PKCS#12 inputs; NULL: they are refused */
 } hc_import_params;
 
 /* One certificate of the import and what happened to it. */

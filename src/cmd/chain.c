@@ -29,10 +29,12 @@ int usage_chain(FILE *out)
 		"Usage: hsmcert chain --cert FILE [--intermediates PATH]... [--roots PATH]...\n"
 		"                     [--crl FILE]... [--at TIME] [--fetch [--cache DIR]]\n"
 		"                     [--no-cross] [-o FILE [--format pem|p7b] [--include-root]\n"
-		"                     [--force]]\n\n"
+		"                     [--force]] [--passphrase-source SRC]\n\n"
 		"Assemble and verify the chain a server must send, from the files downloaded\n"
-		"from the CA. Needs no token. Files are PEM, DER, PKCS#7 (.p7b/.p7c) or PEM\n"
-		"bundles, detected by content.\n\n"
+		"from the CA. Needs no token. Files are PEM, DER, PKCS#7 (.p7b/.p7c), PEM\n"
+		"bundles or PKCS#12 (.pfx), detected by content. A PKCS#12's passphrase comes\n"
+		"from --passphrase-source, HSMCERT_PASSPHRASE or a no-echo prompt, asked for\n"
+		"only when a PKCS#12 is met (one passphrase for all of them).\n\n"
 		"  --cert FILE              the certificate to chain (the issued leaf, or any\n"
 		"                           certificate); more certificates in the file join\n"
 		"                           the intermediates\n"
@@ -61,8 +63,10 @@ int usage_chain(FILE *out)
 		"on the path is checked against its issuer's CRL/ARL when one is given or\n"
 		"fetched.\n\n"
 		"Exit status: 0 verified; 1 no valid path, or a certificate on it revoked (the\n"
-		"first missing or failing link is named), or FILE exists; 2 usage or malformed\n"
-		"input; 4 file or network I/O.\n\n" CLI_GLOBAL_USAGE);
+		"first missing or failing link is named), FILE exists, or a PKCS#12 passphrase\n"
+		"is wrong; 2 usage or malformed input; 4 file or network I/O, including a\n"
+		"missing issuer whose --fetch download failed (the report names the URL and\n"
+		"why).\n\n" CLI_GLOBAL_USAGE);
 	return 0;
 }
 
@@ -192,9 +196,10 @@ static json_t *json_report(const hc_chain_result *r, const hc_chain_pool *pool,
 						f->what, "ok", f->ok, "from_cache", f->from_cache,
 						"message", cli_json_string(f->message)));
 	}
-	return json_pack("{s:b, s:o, s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "verified",
-			 r->verified, "at", json_time(r->at), "failure", cli_json_string(r->failure),
-			 "revoked", r->revoked, "path", path, "roots", roots, "candidates", cands,
+	return json_pack("{s:b, s:o, s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+			 "verified", r->verified, "at", json_time(r->at), "failure",
+			 cli_json_string(r->failure), "revoked", r->revoked, "download_failed",
+			 r->download_failed, "path", path, "roots", roots, "candidates", cands,
 			 "skipped_inputs", skipped, "skipped_crls", crls, "fetches", fetches,
 			 "output",
 			 output ? json_pack("{s:s, s:s, s:I}", "file", output, "format", format,
@@ -295,15 +300,19 @@ static void print_report(FILE *out, const hc_chain_result *r, const hc_chain_poo
 
 /* ---- the command --------------------------------------------------- */
 
-static hc_rc load_inputs(const struct chain_args *a, X509 **target, hc_chain_pool *pool,
-			 hc_chain_pool *roots, hc_error *err)
+static hc_rc load_inputs(const struct chain_args *a, const hc_passphrase_ask *ask, X509 **target,
+			 hc_chain_pool *pool, hc_chain_pool *roots, hc_error *err)
 {
 	hc_x509_bundle bundle = {0};
 	hc_rc rc;
 
 	*target = NULL;
-	if ((rc = hc_x509_load_file(a->cert, NULL, &bundle, err)) != HC_OK)
+	hc_chain_pool_ask_passphrase(pool, ask);
+	hc_chain_pool_ask_passphrase(roots, ask);
+	if ((rc = hc_x509_load_file_ask(a->cert, ask, &bundle, err)) != HC_OK) {
+		hc_error_prefix(err, "--cert");
 		return rc;
+	}
 	if (sk_X509_num(bundle.certs) == 0) {
 		rc = hc_fail(err, HC_USAGE, "--cert %s holds no certificate", a->cert);
 		goto out;
@@ -413,6 +422,7 @@ int cmd_chain(struct cli *cli, int argc, char **argv)
 	hc_chain_options opt = {0};
 	hc_chain_result result = {0};
 	hc_chain_pool *pool = NULL, *roots = NULL;
+	struct cli_passphrase pass;
 	STACK_OF(X509) *served = NULL;
 	X509 *target = NULL;
 	unsigned char *data = NULL;
@@ -421,6 +431,7 @@ int cmd_chain(struct cli *cli, int argc, char **argv)
 	hc_rc rc;
 	int r;
 
+	cli_passphrase_init(&pass, cli);
 	if ((r = parse_args(cli, argc, argv, &a)) != CLI_NEXT)
 		goto out;
 	if (a.at && !parse_time(a.at, &opt.at)) {
@@ -432,10 +443,11 @@ int cmd_chain(struct cli *cli, int argc, char **argv)
 	opt.cache_dir = a.cache;
 	opt.no_cross = a.no_cross;
 	opt.target_origin = a.cert;
+	opt.missing_issuer_hint = " (--fetch downloads it from the AIA URL)";
 
 	if ((a.output && hc_file_check_writable(a.output, a.force, &err) != HC_OK) ||
 	    hc_chain_pool_new(&pool, &err) != HC_OK || hc_chain_pool_new(&roots, &err) != HC_OK ||
-	    load_inputs(&a, &target, pool, roots, &err) != HC_OK) {
+	    load_inputs(&a, &pass.ask, &target, pool, roots, &err) != HC_OK) {
 		r = cli_fail(cli, &err);
 		goto out;
 	}
@@ -472,9 +484,11 @@ int cmd_chain(struct cli *cli, int argc, char **argv)
 	}
 	if (!result.verified) {
 		cli_errorf(cli, "%s", result.failure ? result.failure : "not verified");
-		r = HC_CHECK;
+		/* A needed download that failed is network I/O (SPEC: exit 4), not a verdict. */
+		r = result.download_failed ? HC_IO : HC_CHECK;
 	}
 out:
+	cli_passphrase_clear(&pass);
 	sk_X509_pop_free(served, X509_free);
 	free(data);
 	hc_chain_result_clear(&result);

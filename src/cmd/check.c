@@ -23,14 +23,15 @@ int usage_check(FILE *out)
 	fprintf(out,
 		"Usage: hsmcert check --key URI [--chain FILE] [--roots PATH]... [--tls]\n"
 		"                     [--servername NAME] [--warn-days N] [--token URI]\n"
-		"                     [--pin-source SRC] [--json]\n\n"
+		"                     [--pin-source SRC] [--passphrase-source SRC] [--json]\n\n"
 		"Is the key ready to serve? Its certificate is on the token, the key signs a\n"
 		"random challenge inside the token and the certificate verifies it, the chain\n"
 		"verifies to a trusted root, and the certificate is in date. Exit status 1\n"
 		"when any check fails, naming it.\n\n"
 		"  --key URI                the private key, e.g. 'pkcs11:object=web'\n"
-		"  --chain FILE             the CA certificates the server sends (PEM, DER or\n"
-		"                           PKCS#7); default: the CA certificates on the token\n"
+		"  --chain FILE             the CA certificates the server sends (PEM, DER,\n"
+		"                           PKCS#7 or PKCS#12); default: the CA certificates on\n"
+		"                           the token\n"
 		"  --roots PATH             trust anchors, a file or folder (repeatable;\n"
 		"                           default: the system trust store)\n"
 		"  --tls                    also run a TLS handshake over loopback inside this\n"
@@ -41,6 +42,8 @@ int usage_check(FILE *out)
 		"  --servername NAME        the name the client checks (default: the\n"
 		"                           certificate's first DNS name, *. as www.)\n"
 		"  --warn-days N            warn when fewer days are left (default %d)\n\n"
+		"A PKCS#12's passphrase comes from --passphrase-source, HSMCERT_PASSPHRASE or a\n"
+		"no-echo prompt, asked for only when a PKCS#12 is given; a wrong one is exit 1.\n\n"
 		CLI_GLOBAL_USAGE,
 		HC_TLS_TIMEOUT_MS / 1000, HC_LIST_WARN_DAYS);
 	return 0;
@@ -138,6 +141,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	hc_check_params p = {.warn_days = HC_LIST_WARN_DAYS, .roots = roots};
 	hc_check_result result = {0};
 	struct cli_token t = {0};
+	struct cli_passphrase pass;
 	bool tls = false;
 	const char *servername = NULL;
 	json_t *token_json = NULL;
@@ -177,6 +181,8 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	if (!p.key_uri)
 		return cli_usage_error(cli, "--key URI is required: the private key to check");
 	p.now = time(NULL);
+	cli_passphrase_init(&pass, cli);
+	p.passphrase = &pass.ask;
 
 	if (cli_token_open(cli, p.key_uri, CLI_TOKEN_LOGIN | (tls ? CLI_TOKEN_KEEP_PIN : 0), &t,
 			   &err) != HC_OK) {
@@ -184,7 +190,8 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	rc = hc_check_key(t.session, &p, &result, &err);
-	if (rc != HC_OK && rc != HC_CHECK) {
+	/* HC_CHECK without a failed item is an input refused before checking (a wrong passphrase). */
+	if (rc != HC_OK && (rc != HC_CHECK || !result.failed)) {
 		r = cli_fail(cli, &err);
 		goto out;
 	}
@@ -228,5 +235,6 @@ out:
 	hc_secret_free(pin);
 	free(module);
 	cli_token_close(&t);
+	cli_passphrase_clear(&pass);
 	return r;
 }

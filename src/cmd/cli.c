@@ -505,3 +505,32 @@ void cli_print_key(const hc_key_info *key, int indent)
 		       hc_ckm_name(key->key_gen_mechanism));
 	free(id);
 }
+
+/* ---- passphrases for PKCS#12 inputs ----------------------------------- */
+
+static hc_rc passphrase_on_demand(void *ctx, const char *name, const hc_secret **out,
+				  hc_error *err)
+{
+	struct cli_passphrase *p = ctx;
+	hc_rc rc;
+
+	(void)name;
+	if (!p->secret && (rc = cli_secret(p->cli, CLI_PASSPHRASE, NULL, false, &p->secret, err)))
+		return rc;
+	*out = p->secret;
+	return HC_OK;
+}
+
+void cli_passphrase_init(struct cli_passphrase *p, const struct cli *cli)
+{
+	memset(p, 0, sizeof(*p));
+	p->cli = cli;
+	p->ask.fn = passphrase_on_demand;
+	p->ask.ctx = p;
+}
+
+void cli_passphrase_clear(struct cli_passphrase *p)
+{
+	hc_secret_free(p->secret);
+	p->secret = NULL;
+}

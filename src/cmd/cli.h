@@ -175,3 +175,20 @@ json_t *cli_json_key(const hc_key_info *key);
 /* The same as aligned text lines, each indented by `indent` spaces. */
 void cli_print_key(const hc_key_info *key, int indent);
 #endif
+
+/* ---- passphrases for PKCS#12 inputs ----------------------------------- */
+#include "hsmcert/passphrase.h"
+
+/*
+ * A passphrase resolved with cli_secret (--passphrase-source,
+ * HSMCERT_PASSPHRASE, a no-echo prompt, else an error) the first time a
+ * PKCS#12 input asks for it, then kept for the command's other inputs.
+ */
+struct cli_passphrase {
+	const struct cli *cli;
+	hc_secret *secret;
+	hc_passphrase_ask ask; /* hand &ask to the loaders */
+};
+
+void cli_passphrase_init(struct cli_passphrase *p, const struct cli *cli);
+void cli_passphrase_clear(struct cli_passphrase *p);

@@ -19,23 +19,28 @@ int usage_import(FILE *out)
 {
 	fprintf(out,
 		"Usage: hsmcert import --cert FILE [--chain FILE] [--replace] [--label LABEL]\n"
-		"                      [--token URI] [--pin-source SRC]\n\n"
+		"                      [--token URI] [--pin-source SRC]\n"
+		"                      [--passphrase-source SRC]\n\n"
 		"Complete a pending request: store the certificate the CA issued next to the\n"
 		"private key on the token whose public key it carries (compared by key, not by\n"
 		"label), with the key's CKA_ID and CKA_LABEL. Importing the same certificate\n"
 		"again changes nothing.\n\n"
-		"  --cert FILE              the issued certificate: PEM, DER or PKCS#7 (.p7b);\n"
-		"                           CA certificates in the same file are stored too\n"
+		"  --cert FILE              the issued certificate: PEM, DER, PKCS#7 (.p7b) or\n"
+		"                           PKCS#12 (.pfx: its certificates only; its key is\n"
+		"                           not imported, see restore); CA certificates in the\n"
+		"                           same file are stored too\n"
 		"  --chain FILE             CA certificates to store as authority certificates\n"
-		"                           (PEM bundle, DER or PKCS#7)\n"
+		"                           (PEM bundle, DER, PKCS#7 or PKCS#12)\n"
 		"  --replace                remove older certificates of the same key and CA\n"
 		"                           certificates the new ones supersede (same subject,\n"
 		"                           older notBefore: the old Sub CA)\n"
 		"  --label LABEL            rename the key, its public key and its certificates\n\n"
 		"If a step fails, stored certificates are removed and labels set back; should\n"
-		"that fail too, the error names the objects left or relabelled by URI.\n"
+		"that fail too, the error names the objects left or relabelled by URI.\n\n"
+		"A PKCS#12's passphrase comes from --passphrase-source, HSMCERT_PASSPHRASE or a\n"
+		"no-echo prompt, asked for only when a PKCS#12 is given.\n\n"
 		"Exit status 1 when no key on the token matches the certificate (nothing is\n"
-		"stored).\n\n" CLI_GLOBAL_USAGE);
+		"stored) or a PKCS#12 passphrase is wrong.\n\n" CLI_GLOBAL_USAGE);
 	return 0;
 }
 
@@ -108,6 +113,7 @@ int cmd_import(struct cli *cli, int argc, char **argv)
 		CLI_GLOBAL_OPTIONS};
 	hc_import_params p = {0};
 	hc_import_result result = {0};
+	struct cli_passphrase pass;
 	struct cli_token t = {0};
 	hc_error err = {0};
 	time_t now = time(NULL);
@@ -132,6 +138,8 @@ int cmd_import(struct cli *cli, int argc, char **argv)
 	if (p.label && !*p.label)
 		return cli_usage_error(cli, "--label must not be empty");
 
+	cli_passphrase_init(&pass, cli);
+	p.passphrase = &pass.ask;
 	if (cli_token_open(cli, NULL, CLI_TOKEN_RW | CLI_TOKEN_LOGIN, &t, &err) != HC_OK ||
 	    hc_import(t.session, &p, &result, &err) != HC_OK) {
 		r = cli_fail(cli, &err);
@@ -150,5 +158,6 @@ int cmd_import(struct cli *cli, int argc, char **argv)
 out:
 	hc_import_result_clear(&result);
 	cli_token_close(&t);
+	cli_passphrase_clear(&pass);
 	return r;
 }
