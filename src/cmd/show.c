@@ -2,7 +2,7 @@
 #include "cli.h"
 
 #include "certview.h"
-#include "hsmcert/file.h"
+#include "hsmcert/passphrase.h"
 #include "hsmcert/show.h"
 
 #include <stdlib.h>
@@ -195,29 +195,11 @@ static void print_crl(const hc_crl_info *c, time_t now)
 
 /* ---- the command ------------------------------------------------------ */
 
-static hc_rc load(struct cli *cli, const char *path, hc_x509_bundle *bundle, hc_error *err)
-{
-	unsigned char *data = NULL;
-	size_t len = 0;
-	hc_secret *pass = NULL;
-	hc_rc rc = hc_file_read(path, HC_X509_MAX_FILE, &data, &len, err);
-
-	if (rc != HC_OK)
-		return rc;
-	if (hc_x509_is_pkcs12(data, len))
-		rc = cli_secret(cli, CLI_PASSPHRASE, NULL, false, &pass, err);
-	if (rc == HC_OK)
-		rc = hc_x509_load_mem(data, len, path, pass, bundle, err);
-	hc_secret_free(pass);
-	OPENSSL_cleanse(data, len); /* a PKCS#12 holds a private key */
-	free(data);
-	return rc;
-}
-
 int cmd_show(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {CLI_GLOBAL_OPTIONS};
 	hc_x509_bundle bundle = {0};
+	struct cli_passphrase pass;
 	json_t *certs = json_array(), *reqs = json_array(), *crls = json_array();
 	time_t now = time(NULL);
 	const char *path;
@@ -235,7 +217,10 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	path = argv[optind];
-	if (load(cli, path, &bundle, &err) != HC_OK) {
+	cli_passphrase_init(&pass, cli);
+	rc = hc_x509_load_file_ask(path, &pass.ask, &bundle, &err);
+	cli_passphrase_clear(&pass);
+	if (rc != HC_OK) {
 		r = cli_fail(cli, &err);
 		goto out;
 	}
