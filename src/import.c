@@ -10,6 +10,7 @@
 #include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct import_run {
 	hc_session *session;
@@ -254,6 +255,30 @@ static hc_rc store(struct import_run *run, hc_imported_cert *c, hc_error *err)
 	return c->uri ? HC_OK : hc_fail(err, HC_IO, "out of memory");
 }
 
+/*
+ * An expired certificate cannot serve, so storing it is refused (SPEC:
+ * exit 1); one already on the token is still "imported, nothing changed".
+ */
+static hc_rc refuse_expired(struct import_run *run, hc_error *err)
+{
+	X509 *leaf = run->out->leaf.cert;
+	CK_OBJECT_HANDLE stored;
+	time_t not_after = hc_asn1_time_to_time(X509_get0_notAfter(leaf));
+	char when[21];
+	hc_rc rc;
+
+	if (not_after > time(NULL))
+		return HC_OK;
+	if ((rc = hc_certstore_find(run->session, leaf, &stored, err)) != HC_OK ||
+	    stored != CK_INVALID_HANDLE)
+		return rc;
+	hc_time_iso8601(not_after, when);
+	return hc_fail(err, HC_CHECK,
+		       "%s expired at %s: not stored (an expired certificate cannot be used; "
+		       "request a new one)",
+		       run->params->cert_path, when);
+}
+
 /* Set CKA_LABEL of one object of the key (class and id name it in messages), undoably. */
 static hc_rc relabel(struct import_run *run, CK_OBJECT_HANDLE handle, CK_OBJECT_CLASS cls,
 		     const unsigned char *id, size_t id_len, const char *old_label,
@@ -397,7 +422,8 @@ hc_rc hc_import(hc_session *session, const hc_import_params *params, hc_import_r
 	if ((rc = gather(&run, &certs, params->chain_path ? &chain : NULL, err)) != HC_OK ||
 	    (rc = check_label(&run, err)) != HC_OK)
 		goto fail;
-	if ((rc = hc_certstore_list(session, &run.stored, &run.nstored, err)) != HC_OK)
+	if ((rc = hc_certstore_list(session, &run.stored, &run.nstored, err)) != HC_OK ||
+	    (rc = refuse_expired(&run, err)) != HC_OK)
 		goto fail;
 
 	/* Store first; everything after this point is undone if a later step fails. */

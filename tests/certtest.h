@@ -31,6 +31,19 @@ static inline void ct_leaf(const char *label, const char *out, const char *from,
 	free(ts_sh(CT_MKCERT " leaf pki '%s' '%s' %s %s", label, out, from, to));
 }
 
+/*
+ * Write a certificate onto the token with pkcs11-tool, not hsmcert import:
+ * a certificate put there by another tool, or one that expired on the token
+ * (import refuses an expired certificate).
+ */
+static inline void ct_write_cert(const char *pem, const char *label, const char *id)
+{
+	free(ts_sh("openssl x509 -in '%s' -outform DER -out written.der && pkcs11-tool "
+		   "--module %s --token-label %s --login --pin %s --write-object written.der "
+		   "--type cert --label '%s' --id %s >/dev/null 2>&1",
+		   pem, TS_SOFTHSM, TS_TOKEN, TS_PIN, label, id));
+}
+
 /* Parse a run's stdout as one JSON document. */
 static inline json_t *ct_json(const struct ts_result *r)
 {

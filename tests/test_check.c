@@ -132,8 +132,11 @@ Test(check, expired_and_expiring)
 	struct ts_result r;
 	json_t *doc;
 
-	web("rsa:2048", "2020-01-01", "2021-01-01", true);
-	doc = ct_run_json(1, "check --key pkcs11:object=web --roots pki/root.crt");
+	ct_pki();
+	ct_keygen("web", "rsa:2048");
+	ct_leaf("web", "web.crt", "2020-01-01", "2021-01-01");
+	ct_write_cert("web.crt", "web", "01");
+	doc = ct_run_json(1, "check --key pkcs11:object=web --chain pki/sub.crt --roots pki/root.crt");
 	cr_assert_str_eq(outcome(doc, "validity"), "fail");
 	cr_assert(strstr(detail(doc, "validity"), "expired"), "%s", detail(doc, "validity"));
 	cr_assert_str_eq(outcome(doc, "key_matches"), "pass");
@@ -141,7 +144,7 @@ Test(check, expired_and_expiring)
 
 	ct_keygen("soon", "ec:P-256");
 	ct_leaf("soon", "soon.crt", "now-300", "now+10");
-	free(ts_sh("$HSMCERT import --cert soon.crt >/dev/null"));
+	free(ts_sh("$HSMCERT import --cert soon.crt --chain pki/sub.crt >/dev/null"));
 	ts_run(&r, "$HSMCERT check --key pkcs11:object=soon --roots pki/root.crt");
 	ts_assert_status(&r, 0);
 	cr_assert(strstr(r.out, "warn     validity"), "%s", r.out);

@@ -116,6 +116,34 @@ Test(import, same_certificate_twice_changes_nothing)
 	cr_assert_eq(ts_count_objects(TS_TOKEN), 4);
 }
 
+/*
+ * An expired certificate is refused (exit 1, nothing stored); one that is
+ * already on the token (it expired there) still imports as "no change".
+ */
+Test(import, expired_certificate_is_refused)
+{
+	struct ts_result r;
+	json_t *doc;
+
+	ct_pki();
+	ct_keygen("web", "rsa:2048");
+	ct_leaf("web", "old.crt", "2020-01-01", "2021-01-01");
+	ts_run(&r, "$HSMCERT import --cert old.crt --chain pki/sub.crt");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.err, "old.crt expired at 2021-01-01T"), "%s", r.err);
+	cr_assert(strstr(r.err, "not stored"), "%s", r.err);
+	ts_result_free(&r);
+	cr_assert_eq(ts_count_objects(TS_TOKEN), 2);
+
+	/* Put there by another tool, it is already stored: nothing to refuse, nothing changes. */
+	ct_write_cert("old.crt", "web", "01");
+	cr_assert_eq(ts_count_objects(TS_TOKEN), 3);
+	doc = ct_run_json(0, "import --cert old.crt");
+	cr_assert(json_is_false(json_object_get(doc, "changed")));
+	json_decref(doc);
+	cr_assert_eq(ts_count_objects(TS_TOKEN), 3);
+}
+
 Test(import, no_matching_key_is_refused_and_stores_nothing)
 {
 	struct ts_result r;

@@ -17,15 +17,6 @@ static const char *status_of(json_t *doc, const char *label)
 	return json_string_value(json_object_get(key_named(doc, label), "status"));
 }
 
-/* Write a certificate onto the token with pkcs11-tool (no key: an orphan). */
-static void write_orphan(const char *pem, const char *label, const char *id)
-{
-	free(ts_sh("openssl x509 -in '%s' -outform DER -out orphan.der && pkcs11-tool --module %s "
-		   "--token-label test --login --pin %s --write-object orphan.der --type cert "
-		   "--label '%s' --id %s >/dev/null 2>&1",
-		   pem, TS_SOFTHSM, TS_PIN, label, id));
-}
-
 Test(list, statuses)
 {
 	json_t *doc, *counts, *orphans;
@@ -40,12 +31,13 @@ Test(list, statuses)
 	ct_leaf("soon", "soon.crt", "now-300", "now+10");
 	ct_leaf("old", "old.crt", "2020-01-01", "2021-01-01");
 	ct_leaf("future", "future.crt", "now+10", "now+400");
-	for (const char *const *n = (const char *const[]){"good", "soon", "old", "future", NULL};
-	     *n; n++)
+	for (const char *const *n = (const char *const[]){"good", "soon", "future", NULL}; *n; n++)
 		free(ts_sh("$HSMCERT import --cert %s.crt --chain pki/sub.crt >/dev/null", *n));
+	/* import refuses an expired certificate; one that expired on the token is the case. */
+	ct_write_cert("old.crt", "old", "99");
 	/* An orphan: a certificate whose key is not on this token. */
 	free(ts_sh(CT_MKCERT " selfleaf gone.crt gone.example.test"));
-	write_orphan("gone.crt", "gone", "77");
+	ct_write_cert("gone.crt", "gone", "77");
 
 	doc = ct_run_json(0, "list");
 	cr_assert_str_eq(status_of(doc, "good"), "valid");
@@ -157,7 +149,8 @@ Test(list, renewed_key_shows_both_certificates)
 	ct_keygen("web", "ec:P-256");
 	ct_leaf("web", "old.crt", "2020-01-01", "2021-01-01");
 	ct_leaf("web", "new.crt", "now-1", "now+365");
-	free(ts_sh("$HSMCERT import --cert old.crt >/dev/null"));
+	/* The old one expired on the token (import refuses an expired certificate). */
+	ct_write_cert("old.crt", "web", "99");
 	free(ts_sh("$HSMCERT import --cert new.crt >/dev/null"));
 	doc = ct_run_json(0, "list");
 	certs = json_object_get(key_named(doc, "web"), "certificates");

@@ -39,8 +39,9 @@ int usage_import(FILE *out)
 		"that fail too, the error names the objects left or relabelled by URI.\n\n"
 		"A PKCS#12's passphrase comes from --passphrase-source, HSMCERT_PASSPHRASE or a\n"
 		"no-echo prompt, asked for only when a PKCS#12 is given.\n\n"
-		"Exit status 1 when no key on the token matches the certificate (nothing is\n"
-		"stored) or a PKCS#12 passphrase is wrong.\n\n" CLI_GLOBAL_USAGE);
+		"Exit status 1 when no key on the token matches the certificate, the\n"
+		"certificate has expired, or a PKCS#12 passphrase is wrong (nothing is stored).\n\n"
+		CLI_GLOBAL_USAGE);
 	return 0;
 }
 
