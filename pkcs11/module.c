@@ -299,3 +299,12 @@ hc_rc hc_token_initialize(hc_module *mod, CK_SLOT_ID slot, const hc_secret *so_p
 	}
 	return HC_OK;
 }
+
+bool hc_token_threads_safe(const hc_slot *slot)
+{
+	static const char softhsm[] = "SoftHSM";
+
+	/* By the token, not the module: behind p11-kit's proxy the module is the proxy. */
+	return !(slot->has_token &&
+		 memcmp(slot->token.manufacturerID, softhsm, sizeof(softhsm) - 1) == 0);
+}

@@ -378,7 +378,7 @@ hc_rc hc_provision_run(hc_session *login, const hc_provision_plan *plan, unsigne
 	struct provision_worker *workers;
 	size_t started = 0;
 
-	if (jobs < 1)
+	if (jobs < 1 || !hc_token_threads_safe(hc_session_slot(login)))
 		jobs = 1;
 	if (jobs > plan->count)
 		jobs = (unsigned)plan->count;

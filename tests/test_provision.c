@@ -26,7 +26,7 @@ static void assert_request(const char *path, const char *cn, const char *key)
 	free(text);
 }
 
-Test(provision, creates_every_entry_in_parallel_then_is_idempotent)
+Test(provision, creates_every_entry_then_is_idempotent)
 {
 	struct ts_result r;
 	json_error_t jerr;
@@ -37,6 +37,8 @@ Test(provision, creates_every_entry_in_parallel_then_is_idempotent)
 	ts_run(&r, "$HSMCERT provision plan.json -j 3");
 	ts_assert_status(&r, 0);
 	cr_assert(strstr(r.out, "3 created"), "%s", r.out);
+	/* SoftHSM2 loses objects made from several threads at once: one session, said so. */
+	cr_assert(strstr(r.err, "--jobs 3 ignored: SoftHSM2"), "%s", r.err);
 	/* Every key created is reported with its full URI. */
 	cr_assert(strstr(r.out, "token=test;id="), "%s", r.out);
 	cr_assert(strstr(r.out, ";object=web01;type=private\n"), "%s", r.out);

@@ -88,6 +88,16 @@ typedef struct hc_slot {
 	bool has_token;
 } hc_slot;
 
+/*
+ * Whether several threads of one process may create objects on this token
+ * at once. SoftHSM2 (2.6) may not: its file store indexes new object files
+ * while another thread is still writing one. Measured: provisioning 300
+ * EC keys from two sessions of one process, 6 C_GenerateKeyPair calls
+ * failed with CKR_GENERAL_ERROR and left half-made objects (no label, an
+ * invalid EC point). Separate processes are safe.
+ */
+bool hc_token_threads_safe(const hc_slot *slot);
+
 hc_rc hc_slots_list(hc_module *mod, bool token_present, hc_slot **slots, size_t *count,
 		    hc_error *err);
 hc_rc hc_slot_refresh(hc_module *mod, hc_slot *slot, hc_error *err);

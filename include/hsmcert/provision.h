@@ -62,7 +62,8 @@ typedef void (*hc_provision_progress)(void *ctx, size_t done, size_t total,
 /*
  * Run the plan on a token the caller has logged in to through `login`
  * (login state is per application, so every worker session shares it), with
- * up to `jobs` sessions at once. Entries fail one by one; a failed entry
+ * up to `jobs` sessions at once (one on a token hc_token_threads_safe says
+ * no to). Entries fail one by one; a failed entry
  * leaves no key of its own behind. outcomes has plan->count elements.
  * Returns HC_OK when every entry succeeded, else the first failure's code.
  */

@@ -18,7 +18,8 @@ int usage_provision(FILE *out)
 		"file. Entries already done are reported, not redone: an existing key gets\n"
 		"its missing request; a key whose request file exists and matches is left\n"
 		"alone. The whole plan is checked before the token is touched.\n\n"
-		"  -j, --jobs N             parallel token sessions (default 1)\n"
+		"  -j, --jobs N             parallel token sessions (default 1; SoftHSM2\n"
+		"                           tokens: always 1, see docs)\n"
 		"  --out-dir DIR            where relative \"csr\" paths go (default: the\n"
 		"                           plan's directory)\n"
 		"  --force                  rewrite request files that exist\n\n"
@@ -134,6 +135,12 @@ int cmd_provision(struct cli *cli, int argc, char **argv)
 	if (cli_token_open(cli, NULL, CLI_TOKEN_RW | CLI_TOKEN_LOGIN, &t, &err) != HC_OK) {
 		r = cli_fail(cli, &err);
 		goto out;
+	}
+	if (jobs > 1 && !hc_token_threads_safe(&t.slot)) {
+		fprintf(stderr, "hsmcert provision: note: --jobs %lu ignored: SoftHSM2 loses objects "
+				"created from several threads at once; one session is used\n",
+			jobs);
+		jobs = 1;
 	}
 	progress.bar = isatty(STDERR_FILENO);
 	rc = hc_provision_run(t.session, &plan, (unsigned)jobs, force, show_progress, &progress,
