@@ -4,6 +4,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <p11-kit/p11-kit.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -101,6 +102,17 @@ static CK_RV load_proxy(hc_module *mod, bool one_thread, hc_error *err)
 	return initialize(mod, one_thread ? NULL : &args, err);
 }
 
+/* PATH under the working directory, symbolic links kept as the user named them. */
+static char *absolute(const char *path)
+{
+	char *cwd = getcwd(NULL, 0), *abs = NULL;
+
+	if (cwd && (abs = malloc(strlen(cwd) + strlen(path) + 2)))
+		sprintf(abs, "%s/%s", cwd, path);
+	free(cwd);
+	return abs;
+}
+
 hc_rc hc_module_open(const char *path, unsigned flags, hc_module **out, hc_error *err)
 {
 	hc_module *mod;
@@ -114,11 +126,16 @@ hc_rc hc_module_open(const char *path, unsigned flags, hc_module **out, hc_error
 		return hc_fail(err, HC_USAGE, "PKCS#11 module %s: %s", path, strerror(errno));
 
 	mod = calloc(1, sizeof(*mod));
-	if (!mod || !(mod->path = strdup(path))) {
+	/*
+	 * A relative path is made absolute: p11-kit would look for it under its
+	 * own module directory (--module ./lib.so would name another file).
+	 */
+	if (!mod || !(mod->path = strchr(path, '/') && path[0] != '/' ? absolute(path)
+								      : strdup(path))) {
 		free(mod);
 		return hc_fail(err, HC_IO, "out of memory");
 	}
-	if (is_proxy(path))
+	if (is_proxy(mod->path))
 		rv = load_proxy(mod, flags & HC_MODULE_ONE_THREAD, err);
 	else if (flags & HC_MODULE_ONE_THREAD)
 		rv = load_one_thread(mod, err);

@@ -86,6 +86,19 @@ Test(tokens, names_the_modules_behind_the_proxy)
 	free(theirs);
 }
 
+/* A relative --module path is the file it names, not one in p11-kit's module directory. */
+Test(tokens, relative_module_path)
+{
+	struct ts_result r;
+
+	free(ts_sh("mkdir -p lib && ln -s %s lib/softhsm.so", TS_SOFTHSM));
+	ts_run(&r, "$HSMCERT --module lib/softhsm.so tokens");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "Token           test"), "%s", r.out);
+	cr_assert(strstr(r.out, "/lib/softhsm.so"), "%s", r.out);
+	ts_result_free(&r);
+}
+
 Test(tokens, mechanisms)
 {
 	struct ts_result r;
