@@ -226,6 +226,12 @@ fail:
 	return rc;
 }
 
+bool hc_audit_failed(const hc_audit_report *report)
+{
+	return report->options.policy != HC_POLICY_NONE &&
+	       (report->violations || report->inventory.unreadable_count);
+}
+
 void hc_audit_report_clear(hc_audit_report *report)
 {
 	if (!report)

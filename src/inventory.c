@@ -252,8 +252,44 @@ static void release_key_material(hc_key_info *k)
 
 /* Capacities of the inventory's growing arrays while it is read. */
 struct caps {
-	size_t keys, secret, public_, prints, certs;
+	size_t keys, secret, public_, prints, certs, unreadable;
 };
+
+/*
+ * The token would not describe this object. When the answer is about the
+ * session or the token (it is gone, logged out, out of memory), reading
+ * stops; an object deleted since the search is passed over; any other
+ * answer is about this object, which is recorded and the reading goes on.
+ */
+static hc_rc object_unreadable(hc_inventory *inv, struct caps *caps, CK_OBJECT_HANDLE handle,
+			       hc_rc rc, hc_error *err)
+{
+	if (!err->has_ckr)
+		return rc;
+	switch (err->ckr) {
+	case CKR_OBJECT_HANDLE_INVALID:
+		hc_error_clear(err);
+		return HC_OK;
+	case CKR_SESSION_CLOSED:
+	case CKR_SESSION_HANDLE_INVALID:
+	case CKR_DEVICE_REMOVED:
+	case CKR_DEVICE_ERROR:
+	case CKR_DEVICE_MEMORY:
+	case CKR_TOKEN_NOT_PRESENT:
+	case CKR_HOST_MEMORY:
+	case CKR_CRYPTOKI_NOT_INITIALIZED:
+	case CKR_USER_NOT_LOGGED_IN:
+		return rc;
+	default:
+		break;
+	}
+	if (!grow((void **)&inv->unreadable, &caps->unreadable, inv->unreadable_count,
+		  sizeof(*inv->unreadable)))
+		return hc_fail(err, HC_IO, "out of memory");
+	inv->unreadable[inv->unreadable_count++] = (hc_inv_unreadable){handle, err->ckr};
+	hc_error_clear(err);
+	return HC_OK;
+}
 
 /* Read one object and file it under its class; other classes are passed over. */
 static hc_rc load_object(hc_session *session, CK_OBJECT_HANDLE handle, hc_inventory *inv,
@@ -271,7 +307,7 @@ static hc_rc load_object(hc_session *session, CK_OBJECT_HANDLE handle, hc_invent
 				      NULL, 0};
 	rc = hc_attrs_get_applicable(session, handle, u, U_COUNT, hc_key_attr_applicable, err);
 	if (rc != HC_OK)
-		return rc;
+		return object_unreadable(inv, caps, handle, rc, err);
 	if (!hc_attr_ulong(&u[0], &cls))
 		cls = CK_UNAVAILABLE_INFORMATION;
 	switch (cls) {
@@ -538,6 +574,7 @@ void hc_inventory_clear(hc_inventory *inv)
 	free(inv->public_prints_);
 	free(inv->certs);
 	free(inv->orphans);
+	free(inv->unreadable);
 	free(inv->pairs_);
 	memset(inv, 0, sizeof(*inv));
 }

@@ -499,6 +499,52 @@ Test(audit, token_failure_exits_3)
 	ts_result_free(&r);
 }
 
+/*
+ * An object the token will not describe (here the first object read answers
+ * CKR_ATTRIBUTE_VALUE_INVALID once, as a half-written SoftHSM2 object did) is
+ * reported by handle and fails the policy, and the rest is still audited.
+ */
+Test(audit, unreadable_object_is_reported_and_fails_the_policy)
+{
+	struct ts_result r;
+	json_t *doc, *list;
+
+	keygen("--label a");
+	keygen("--label b");
+	ts_run(&r, "HSMCERT_FAULT_FAIL=C_GetAttributeValue@1=0x13 HSMCERT_FAULT_ONCE=1 $HSMCERT "
+		   "--module $HSMCERT_FAULTMOD audit --json");
+	ts_assert_status(&r, 1);
+	doc = json_loads(r.out, 0, NULL);
+	cr_assert_not_null(doc, "%s", r.out);
+	ts_result_free(&r);
+	list = json_object_get(doc, "unreadable_objects");
+	cr_assert_eq(json_array_size(list), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(list, 0), "ckr")),
+			 "CKR_ATTRIBUTE_VALUE_INVALID");
+	cr_assert(json_is_integer(json_object_get(json_array_get(list, 0), "handle")));
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(doc, "summary"),
+							"unreadable_objects")), 1);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "summary"),
+							   "result")), "fail");
+	/* Of four objects one was unreadable: at least one of the two keys is still audited. */
+	cr_assert(json_array_size(json_object_get(doc, "keys")) >= 1);
+	json_decref(doc);
+
+	ts_run(&r, "HSMCERT_FAULT_FAIL=C_GetAttributeValue@1=0x13 HSMCERT_FAULT_ONCE=1 $HSMCERT "
+		   "--module $HSMCERT_FAULTMOD audit");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.out, "could not describe (it may be a key): handle "), "%s", r.out);
+	cr_assert(strstr(r.out, "Result: FAIL"), "%s", r.out);
+	ts_result_free(&r);
+
+	/* Inventory only: reported, no verdict. */
+	ts_run(&r, "HSMCERT_FAULT_FAIL=C_GetAttributeValue@1=0x13 HSMCERT_FAULT_ONCE=1 $HSMCERT "
+		   "--module $HSMCERT_FAULTMOD audit --policy none");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "CKR_ATTRIBUTE_VALUE_INVALID"), "%s", r.out);
+	ts_result_free(&r);
+}
+
 Test(audit, labels_cannot_rewrite_the_text_report)
 {
 	struct ts_result r;

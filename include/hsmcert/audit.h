@@ -81,6 +81,13 @@ hc_rc hc_audit_run(hc_session *session, const hc_audit_options *options,
 		   hc_audit_report *out, hc_error *err);
 void hc_audit_report_clear(hc_audit_report *report);
 
+/*
+ * The policy's verdict on the whole token: false with --policy none; true
+ * when a key violates it or an object could not be read (it may be a key
+ * whose attributes nobody can check).
+ */
+bool hc_audit_failed(const hc_audit_report *report);
+
 /* "private_key" / "secret_key". */
 const char *hc_audit_key_class(const hc_audit_key *key);
 

@@ -63,6 +63,12 @@ typedef struct hc_inv_key {
 	size_t cert_count;
 } hc_inv_key;
 
+/* An object whose attributes the token would not give: it may be a key, so it is reported. */
+typedef struct hc_inv_unreadable {
+	CK_OBJECT_HANDLE handle;
+	CK_RV rv; /* the token's answer to C_GetAttributeValue */
+} hc_inv_unreadable;
+
 typedef struct hc_inventory {
 	hc_inv_key *keys; /* private keys */
 	size_t key_count;
@@ -72,6 +78,12 @@ typedef struct hc_inventory {
 	size_t public_count;
 	hc_inv_cert *certs;
 	size_t cert_count;
+	/*
+	 * Objects the token found but could not describe (a half-written object
+	 * file, say): the rest of the inventory is still read.
+	 */
+	hc_inv_unreadable *unreadable;
+	size_t unreadable_count;
 	/* Certificates with no key on the token, authority certificates excepted. */
 	size_t *orphans;
 	size_t orphan_count;

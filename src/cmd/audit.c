@@ -196,7 +196,7 @@ static json_t *head_json(const struct cli_token *t, const hc_audit_report *r)
 				      "removable", (r->slot.info.flags & CKF_REMOVABLE_DEVICE) != 0));
 	json_object_set_new(
 		head, "summary",
-		json_pack("{s:I, s:I, s:I, s:o, s:o, s:I, s:s}", "keys", (json_int_t)r->key_count,
+		json_pack("{s:I, s:I, s:I, s:o, s:o, s:I, s:I, s:s}", "keys", (json_int_t)r->key_count,
 			  "private_keys", (json_int_t)private_keys, "secret_keys",
 			  (json_int_t)(r->key_count - private_keys), "passed",
 			  r->options.policy == HC_POLICY_NONE
@@ -205,10 +205,12 @@ static json_t *head_json(const struct cli_token *t, const hc_audit_report *r)
 			  "failed",
 			  r->options.policy == HC_POLICY_NONE ? json_null()
 							      : json_integer((json_int_t)r->violations),
-			  "orphan_certificates", (json_int_t)r->inventory.orphan_count, "result",
+			  "orphan_certificates", (json_int_t)r->inventory.orphan_count,
+			  "unreadable_objects", (json_int_t)r->inventory.unreadable_count, "result",
 			  r->options.policy == HC_POLICY_NONE ? "inventory"
-			  : r->violations			 ? "fail"
+			  : hc_audit_failed(r)			 ? "fail"
 								 : "pass"));
+	json_object_set_new(head, "unreadable_objects", cli_json_unreadable(&r->inventory));
 	if (r->options.probe)
 		json_object_set_new(head, "probe",
 				    json_pack("{s:s, s:s, s:b}", "wrap_mechanism",
@@ -473,6 +475,7 @@ static void print_text(const struct cli_token *t, const hc_audit_report *r)
 		free(subject);
 		free(uri);
 	}
+	cli_print_unreadable(&r->inventory);
 	printf("\n");
 	if (r->options.policy == HC_POLICY_NONE)
 		printf("Result: inventory of %zu key%s (--policy none: no verdicts)\n", r->key_count,
@@ -480,6 +483,11 @@ static void print_text(const struct cli_token *t, const hc_audit_report *r)
 	else if (r->violations)
 		printf("Result: FAIL: %zu of %zu key%s violate%s the %s policy\n", r->violations,
 		       r->key_count, r->key_count == 1 ? "" : "s", r->violations == 1 ? "s" : "",
+		       hc_audit_policy_name(r->options.policy));
+	else if (r->inventory.unreadable_count)
+		printf("Result: FAIL: %zu object%s the token could not describe: the %s policy "
+		       "cannot be shown to hold\n",
+		       r->inventory.unreadable_count, r->inventory.unreadable_count == 1 ? "" : "s",
 		       hc_audit_policy_name(r->options.policy));
 	else if (r->key_count == 0)
 		printf("Result: PASS: no keys, nothing violates the %s policy\n",
@@ -529,7 +537,7 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 		print_text(&t, &report);
 		r = fflush(stdout) == 0 ? 0 : HC_IO;
 	}
-	if (r == 0 && report.violations)
+	if (r == 0 && hc_audit_failed(&report))
 		r = HC_CHECK;
 	if (opts.probe && report.session_key_rv == CKR_OK && !report.session_key_destroyed)
 		cli_warnf(cli, "the probe's session key could not be destroyed; it goes with the "

@@ -534,3 +534,22 @@ void cli_passphrase_clear(struct cli_passphrase *p)
 	hc_secret_free(p->secret);
 	p->secret = NULL;
 }
+
+json_t *cli_json_unreadable(const hc_inventory *inv)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < inv->unreadable_count; i++)
+		json_array_append_new(list, json_pack("{s:I, s:s}", "handle",
+						      (json_int_t)inv->unreadable[i].handle, "ckr",
+						      hc_ckr_name(inv->unreadable[i].rv)));
+	return list;
+}
+
+void cli_print_unreadable(const hc_inventory *inv)
+{
+	for (size_t i = 0; i < inv->unreadable_count; i++)
+		printf("%sObject the token could not describe (it may be a key): handle %lu: %s\n",
+		       i ? "" : "\n", (unsigned long)inv->unreadable[i].handle,
+		       hc_ckr_name(inv->unreadable[i].rv));
+}

@@ -174,6 +174,14 @@ json_t *cli_json_token(const struct cli_token *t);
 json_t *cli_json_key(const hc_key_info *key);
 /* The same as aligned text lines, each indented by `indent` spaces. */
 void cli_print_key(const hc_key_info *key, int indent);
+
+/* ---- inventories ------------------------------------------------------- */
+#include "hsmcert/inventory.h"
+
+/* [{handle, ckr}]: the objects the token would not describe (they may be keys). */
+json_t *cli_json_unreadable(const hc_inventory *inv);
+/* The same as text lines after a blank line; nothing when there are none. */
+void cli_print_unreadable(const hc_inventory *inv);
 #endif
 
 /* ---- passphrases for PKCS#12 inputs ----------------------------------- */

@@ -99,10 +99,11 @@ static json_t *json_listing(const struct cli_token *t, const hc_listing *l)
 		json_object_set_new(counts, hc_cert_status_name(s),
 				    json_integer((json_int_t)l->status_counts[s]));
 	hc_time_iso8601(l->now, now);
-	return json_pack("{s:o, s:s, s:i, s:o, s:o, s:o, s:o}", "token", cli_json_token(t), "now",
-			 now, "warn_days", l->warn_days, "counts", counts, "keys", keys,
+	return json_pack("{s:o, s:s, s:i, s:o, s:o, s:o, s:o, s:o}", "token", cli_json_token(t),
+			 "now", now, "warn_days", l->warn_days, "counts", counts, "keys", keys,
 			 "orphans", json_certs(l, l->orphans, l->orphan_count), "authorities",
-			 json_certs(l, l->authorities, l->authority_count));
+			 json_certs(l, l->authorities, l->authority_count), "unreadable_objects",
+			 cli_json_unreadable(&l->inventory));
 }
 
 static void print_cert(const hc_listing *l, const hc_list_cert *c, const char *heading)
@@ -154,6 +155,7 @@ static void print_listing(const struct cli_token *t, const hc_listing *l)
 		printf("\nCA certificates:\n");
 	for (size_t i = 0; i < l->authority_count; i++)
 		print_cert(l, &l->authorities[i], "CA");
+	cli_print_unreadable(&l->inventory);
 }
 
 int cmd_list(struct cli *cli, int argc, char **argv)
