@@ -374,6 +374,20 @@ Test(request, failed_signature_destroys_the_new_key)
 	cr_assert_eq(ts_count_objects(TS_TOKEN), 0);
 }
 
+/* request says what keygen says when the token needed a fallback to make the key as asked. */
+Test(request, warns_like_keygen_when_the_token_needed_a_fallback)
+{
+	struct ts_result r;
+
+	ts_run(&r, "HSMCERT_FAULT_REJECT_ATTR=0x162 HSMCERT_FAULT_EXTRACTABLE_DEFAULT=1 $HSMCERT "
+		   "--module $HSMCERT_FAULTMOD request --label k --cn www.x.hk -o k.csr");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.err, "refused the full key template"), "%s", r.err);
+	cr_assert(strstr(r.err, "CKA_EXTRACTABLE was set to false"), "%s", r.err);
+	ts_result_free(&r);
+	cr_assert(ts_exists("k.csr"));
+}
+
 /* If even the clean-up fails, the message says what is left and how to remove it. */
 Test(request, failed_cleanup_is_reported)
 {

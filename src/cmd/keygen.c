@@ -7,14 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum {
-	OPT_LABEL = CLI_OPT_FIRST_COMMAND_OPTION,
-	OPT_ID,
-	OPT_TYPE,
-	OPT_EXPORTABLE,
-	OPT_IF_MISSING,
-	OPT_PURPOSE,
-};
+enum { OPT_PURPOSE = CLI_OPT_KEYGEN_END };
 
 int usage_keygen(FILE *out)
 {
@@ -41,15 +34,10 @@ int usage_keygen(FILE *out)
 int cmd_keygen(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"label", required_argument, NULL, OPT_LABEL},
-		{"id", required_argument, NULL, OPT_ID},
-		{"type", required_argument, NULL, OPT_TYPE},
-		{"exportable", no_argument, NULL, OPT_EXPORTABLE},
-		{"if-missing", no_argument, NULL, OPT_IF_MISSING},
-		{"purpose", required_argument, NULL, OPT_PURPOSE},
+		CLI_KEYGEN_OPTIONS, {"purpose", required_argument, NULL, OPT_PURPOSE},
 		CLI_GLOBAL_OPTIONS};
-	const char *id_arg = NULL, *type_arg = "rsa:2048";
-	hc_keygen_params p = {0};
+	struct cli_keygen k = {.type_arg = "rsa:2048"};
+	hc_keygen_params *p = &k.params;
 	hc_keygen_result result = {0};
 	struct cli_token t = {0};
 	unsigned char *id = NULL;
@@ -57,15 +45,12 @@ int cmd_keygen(struct cli *cli, int argc, char **argv)
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		if (cli_keygen_option(&k, c, optarg))
+			continue;
 		switch (c) {
-		case OPT_LABEL: p.label = optarg; break;
-		case OPT_ID: id_arg = optarg; break;
-		case OPT_TYPE: type_arg = optarg; break;
-		case OPT_EXPORTABLE: p.exportable = true; break;
-		case OPT_IF_MISSING: p.if_missing = true; break;
 		case OPT_PURPOSE:
 			if (strcmp(optarg, "recipient") == 0)
-				p.recipient = true;
+				p->recipient = true;
 			else if (strcmp(optarg, "server") != 0)
 				return cli_usage_error(cli, "--purpose is server or recipient, not '%s'",
 						       optarg);
@@ -77,27 +62,25 @@ int cmd_keygen(struct cli *cli, int argc, char **argv)
 	}
 	if ((r = cli_no_arguments(cli, argc, argv)) != CLI_NEXT)
 		return r;
-	if (!p.label || !*p.label)
+	if (!p->label || !*p->label)
 		return cli_usage_error(cli, "--label is required: the key's friendly name");
-	if (hc_keytype_parse(type_arg, &p.type, &err) != HC_OK)
+	if (hc_keytype_parse(k.type_arg, &p->type, &err) != HC_OK)
 		return cli_fail(cli, &err);
-	if (id_arg) {
-		if (hc_hex_decode(id_arg, "--id", &id, &p.id_len, &err) != HC_OK)
+	if (k.id_arg) {
+		if (hc_hex_decode(k.id_arg, "--id", &id, &p->id_len, &err) != HC_OK)
 			return cli_fail(cli, &err);
-		p.id = id;
+		p->id = id;
 	}
 
 	if (cli_token_open(cli, NULL, CLI_TOKEN_RW | CLI_TOKEN_LOGIN, &t, &err) != HC_OK ||
-	    hc_keygen(t.session, &p, &result, &err) != HC_OK) {
+	    hc_keygen(t.session, p, &result, &err) != HC_OK) {
 		r = cli_fail(cli, &err);
 		goto out;
 	}
 
 	if (cli->json) {
-		json_t *key = cli_json_key(&result.key);
-		json_object_set_new(key, "public_uri", cli_json_string(result.public_uri));
 		r = cli_json_emit(json_pack("{s:b, s:o, s:o}", "created", result.created, "token",
-					    cli_json_token(&t), "key", key));
+					    cli_json_token(&t), "key", cli_json_generated(&result)));
 	} else {
 		char type[32];
 		hc_keytype_format(&result.key.type, type, sizeof(type));
@@ -111,16 +94,7 @@ int cmd_keygen(struct cli *cli, int argc, char **argv)
 		printf("  %-20s%s\n", "Public key URI", result.public_uri ? result.public_uri : "");
 		r = 0;
 	}
-	if (result.notes.minimal_template)
-		cli_warnf(cli, "the token refused the full key template (%s); generated with the "
-			       "minimal one and checked the result",
-			  hc_ckr_name(result.notes.full_template_rv));
-	if (result.notes.extractable_cleared)
-		cli_warnf(cli, "the token made the key extractable by default; CKA_EXTRACTABLE "
-			       "was set to false (the key will not show never_extractable)");
-	if (result.notes.sensitive_set)
-		cli_warnf(cli, "the token made the key non-sensitive by default; CKA_SENSITIVE was "
-			       "set to true (the key will not show always_sensitive)");
+	cli_keygen_warnings(cli, &result);
 out:
 	hc_keygen_result_clear(&result);
 	cli_token_close(&t);

@@ -6,14 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum {
-	OPT_LABEL = CLI_OPT_FIRST_COMMAND_OPTION,
-	OPT_ID,
-	OPT_TYPE,
-	OPT_EXPORTABLE,
-	OPT_IF_MISSING,
-	OPT_CONFIG,
-};
+enum { OPT_CONFIG = CLI_OPT_KEYGEN_END };
 
 int usage_request(FILE *out)
 {
@@ -39,9 +32,11 @@ int usage_request(FILE *out)
 }
 
 /* The key's options; a config's default_bits picks the RSA size when --type is absent. */
-static hc_rc key_params(const char *type_arg, const char *id_arg, const hc_req_config *config,
-			hc_keygen_params *p, unsigned char **id, hc_error *err)
+static hc_rc key_params(struct cli_keygen *k, const hc_req_config *config, unsigned char **id,
+			hc_error *err)
 {
+	hc_keygen_params *p = &k->params;
+	const char *type_arg = k->type_arg, *id_arg = k->id_arg;
 	char from_config[16];
 	hc_rc rc;
 
@@ -87,17 +82,12 @@ static void print_text(struct cli *cli, const struct csr_cli *o, const hc_csr_ou
 int cmd_request(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"label", required_argument, NULL, OPT_LABEL},
-		{"id", required_argument, NULL, OPT_ID},
-		{"type", required_argument, NULL, OPT_TYPE},
-		{"exportable", no_argument, NULL, OPT_EXPORTABLE},
-		{"if-missing", no_argument, NULL, OPT_IF_MISSING},
-		{"config", required_argument, NULL, OPT_CONFIG},
-		CSR_CLI_OPTIONS,
-		CLI_GLOBAL_OPTIONS};
+		CLI_KEYGEN_OPTIONS, {"config", required_argument, NULL, OPT_CONFIG},
+		CSR_CLI_OPTIONS, CLI_GLOBAL_OPTIONS};
 	struct csr_cli o = {0};
-	const char *type_arg = NULL, *id_arg = NULL, *config_path = NULL;
-	hc_keygen_params kp = {0};
+	const char *config_path = NULL;
+	struct cli_keygen k = {0};
+	hc_keygen_params *kp = &k.params;
 	hc_req_config config = {0};
 	hc_csr_plan plan = {0};
 	hc_csr_output output = {0};
@@ -110,12 +100,9 @@ int cmd_request(struct cli *cli, int argc, char **argv)
 
 	csr_cli_init();
 	while ((c = getopt_long(argc, argv, CSR_CLI_SHORT, options, NULL)) != -1) {
+		if (cli_keygen_option(&k, c, optarg))
+			continue;
 		switch (c) {
-		case OPT_LABEL: kp.label = optarg; break;
-		case OPT_ID: id_arg = optarg; break;
-		case OPT_TYPE: type_arg = optarg; break;
-		case OPT_EXPORTABLE: kp.exportable = true; break;
-		case OPT_IF_MISSING: kp.if_missing = true; break;
 		case OPT_CONFIG: config_path = optarg; break;
 		default:
 			if (!csr_cli_option(&o, c, optarg) &&
@@ -125,7 +112,7 @@ int cmd_request(struct cli *cli, int argc, char **argv)
 	}
 	if ((r = cli_no_arguments(cli, argc, argv)) != CLI_NEXT)
 		goto out;
-	if (!kp.label || !*kp.label) {
+	if (!kp->label || !*kp->label) {
 		r = cli_usage_error(cli, "--label is required: the new key's friendly name");
 		goto out;
 	}
@@ -136,25 +123,24 @@ int cmd_request(struct cli *cli, int argc, char **argv)
 	if (!o.md)
 		o.md = config.md;
 	/* Names, profile (key type included) and output are checked before keygen. */
-	if (key_params(type_arg, id_arg, &config, &kp, &id, &err) != HC_OK ||
-	    csr_cli_plan(&o, &config.subject, &config.sans, config.extensions, &kp.type, &plan,
+	if (key_params(&k, &config, &id, &err) != HC_OK ||
+	    csr_cli_plan(&o, &config.subject, &config.sans, config.extensions, &kp->type, &plan,
 			 &err) != HC_OK ||
 	    csr_cli_output(cli, &o, &output, &err) != HC_OK ||
 	    cli_token_open(cli, NULL, CLI_TOKEN_RW | CLI_TOKEN_LOGIN, &t, &err) != HC_OK ||
-	    hc_request(t.session, &kp, &plan, &output, &key, &csr, &err) != HC_OK) {
+	    hc_request(t.session, kp, &plan, &output, &key, &csr, &err) != HC_OK) {
 		r = cli_fail(cli, &err);
 		goto out;
 	}
 	if (cli->json) {
-		json_t *k = cli_json_key(&key.key);
-		json_object_set_new(k, "public_uri", cli_json_string(key.public_uri));
 		r = cli_json_emit(json_pack("{s:b, s:o, s:o, s:o}", "created", key.created, "token",
-					    cli_json_token(&t), "key", k, "request",
-					    csr_cli_json(&o, &output, &csr)));
+					    cli_json_token(&t), "key", cli_json_generated(&key),
+					    "request", csr_cli_json(&o, &output, &csr)));
 	} else {
 		print_text(cli, &o, &output, &key, &csr, &t);
 		r = 0;
 	}
+	cli_keygen_warnings(cli, &key);
 out:
 	hc_csr_result_clear(&csr);
 	hc_keygen_result_clear(&key);
