@@ -330,12 +330,16 @@ hc_rc hc_request(hc_session *s, const hc_keygen_params *keygen, const hc_csr_pla
 	 * public half is found now: after a failure the session may be in no
 	 * state to search.
 	 */
-	if (key_out->created &&
-	    (rc = hc_rollback_created(&undo, key->handle, CKO_PRIVATE_KEY, key->label, key->id,
-				      key->id_len, err)) == HC_OK &&
-	    (rc = hc_key_find_public(s, key, &pub, err)) == HC_OK)
-		rc = hc_rollback_created(&undo, pub, CKO_PUBLIC_KEY, key->label, key->id,
+	if (key_out->created) {
+		rc = hc_rollback_created(&undo, key->handle, CKO_PRIVATE_KEY, key->label, key->id,
 					 key->id_len, err);
+		/* Out of memory even for the log: the private key went at once; its public half too. */
+		if (rc != HC_OK && hc_key_find_public(s, key, &pub, NULL) == HC_OK)
+			hc_object_destroy(s, pub, NULL);
+		else if (rc == HC_OK && (rc = hc_key_find_public(s, key, &pub, err)) == HC_OK)
+			rc = hc_rollback_created(&undo, pub, CKO_PUBLIC_KEY, key->label, key->id,
+						 key->id_len, err);
+	}
 	if (rc == HC_OK)
 		rc = hc_csr_sign(s, key, plan, csr_out, err);
 	if (rc == HC_OK)

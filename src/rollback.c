@@ -137,7 +137,7 @@ static void list_object(hc_rollback *rb, const hc_rollback_step *st, const char 
 /* The rollback failed: what this run leaves behind, by URI. */
 static void report_left(hc_rollback *rb, const hc_error *cause, hc_error *err)
 {
-	size_t used = strlen(err->message), omitted = 0, created = 0, relabeled = 0, listed = 0;
+	size_t used = strlen(err->message), omitted = 0, created = 0, relabeled = 0, remaining;
 	bool first = true;
 
 	if (used > sizeof(err->message) - NOTE_ROOM)
@@ -151,23 +151,34 @@ static void report_left(hc_rollback *rb, const hc_error *cause, hc_error *err)
 		created += rb->steps[i].undo_failed && !rb->steps[i].old_label;
 		relabeled += rb->steps[i].undo_failed && rb->steps[i].old_label;
 	}
-	if (created)
-		append(err, TAIL_ROOM, "; left on the token, remove with 'hsmcert delete URI': ");
+	remaining = created + relabeled; /* to list; the last one keeps no room back */
+	/*
+	 * A group whose heading does not fit is counted, not listed: an object
+	 * must never be read under the other group's heading (a relabelled key
+	 * among those to delete).
+	 */
+	if (created &&
+	    !append(err, TAIL_ROOM, "; left on the token, remove with 'hsmcert delete URI': ")) {
+		omitted += created;
+		remaining -= created;
+		created = 0;
+	}
 	for (size_t i = 0; created && i < rb->count; i++)
 		if (rb->steps[i].undo_failed && !rb->steps[i].old_label)
-			list_object(rb, &rb->steps[i], "", ++listed == created + relabeled, &first,
-				    &omitted, err);
-	if (relabeled)
-		append(err, TAIL_ROOM, "; these keep the new label (every other object has its "
-				       "earlier one): ");
+			list_object(rb, &rb->steps[i], "", --remaining == 0, &first, &omitted, err);
+	if (relabeled && !append(err, TAIL_ROOM, "; these keep the new label (every other object "
+						 "has its earlier one): ")) {
+		omitted += relabeled;
+		remaining -= relabeled;
+		relabeled = 0;
+	}
 	first = true;
 	for (size_t i = 0; relabeled && i < rb->count; i++) {
 		char was[300];
 		if (!rb->steps[i].undo_failed || !rb->steps[i].old_label)
 			continue;
 		snprintf(was, sizeof(was), " (was '%s')", rb->steps[i].old_label);
-		list_object(rb, &rb->steps[i], was, ++listed == created + relabeled, &first,
-			    &omitted, err);
+		list_object(rb, &rb->steps[i], was, --remaining == 0, &first, &omitted, err);
 	}
 	if (omitted)
 		append(err, 0, "; and %zu more this run made ('hsmcert list' shows them)",

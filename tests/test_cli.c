@@ -162,3 +162,19 @@ Test(cli, usage_errors_give_the_json_error_document)
 	cr_assert(!strstr(r.out, "\"error\""), "%s", r.out);
 	ts_result_free(&r);
 }
+
+/*
+ * '--json' as the value of another option is not a request for JSON: past
+ * parsing, a token error prints no error document (stdout stays empty).
+ */
+Test(cli, json_as_an_option_value_is_not_json)
+{
+	struct ts_result r;
+
+	ts_run(&r, "HSMCERT_FAULT_FAIL=C_GenerateKeyPair $HSMCERT --module $HSMCERT_FAULTMOD "
+		   "keygen --label --json");
+	ts_assert_status(&r, 3);
+	cr_assert_eq(strlen(r.out), 0, "%s", r.out);
+	cr_assert(strstr(r.err, "C_GenerateKeyPair failed"), "%s", r.err);
+	ts_result_free(&r);
+}

@@ -142,3 +142,50 @@ Test(rollback, failed_undo_accounts_for_every_object_left)
 	cr_assert_lt(strlen(err.message), sizeof(err.message));
 	close_token(&w);
 }
+
+/*
+ * Whatever the length of the cause's message, an object is only ever listed
+ * under its own group's heading: a relabelled object (which must be kept)
+ * never lands among those to delete, and every object is named or counted.
+ */
+Test(rollback, full_message_never_mixes_the_groups)
+{
+	struct world w;
+	hc_error err;
+	CK_OBJECT_CLASS cls = CKO_DATA;
+	CK_BBOOL no = CK_FALSE;
+
+	open_token(&w, TS_SOFTHSM);
+	for (size_t len = 1; len < sizeof(err.message); len += 7) {
+		hc_rollback rb = {.session = w.s};
+		CK_ATTRIBUTE t[3] = {{CKA_CLASS, &cls, sizeof(cls)},
+				     {CKA_TOKEN, &no, sizeof(no)},
+				     {CKA_LABEL, "mykey", 5}};
+		CK_OBJECT_HANDLE h;
+		const char *was, *heading, *more;
+		int named = 0, counted = 0;
+
+		memset(&err, 0, sizeof(err));
+		err.rc = HC_TOKEN;
+		memset(err.message, 'x', len);
+		err.message[len] = '\0';
+		cr_assert_eq(hc_object_create(w.s, t, 3, &h, &err), HC_OK, "%s", err.message);
+		/* An object this run "made" that is already gone: its undo fails. */
+		cr_assert_eq(hc_rollback_created(&rb, h + 100000, CKO_DATA, "c", NULL, 0, &err), HC_OK);
+		cr_assert_eq(hc_rollback_relabel(&rb, h, CKO_DATA, "mykey", "new", NULL, 0, &err),
+			     HC_OK, "%s", err.message);
+		/* And the relabelled object goes too, so putting its label back fails. */
+		cr_assert_eq(hc_object_destroy(w.s, h, &err), HC_OK, "%s", err.message);
+		hc_rollback_run(&rb, &err);
+
+		was = strstr(err.message, "(was 'mykey')");
+		heading = strstr(err.message, "; these keep the new label");
+		cr_assert(!was || (heading && heading < was), "length %zu: %s", len, err.message);
+		for (const char *p = err.message; (p = strstr(p, "pkcs11:")); p++)
+			named++;
+		if ((more = strstr(err.message, "; and ")) && strstr(more, " more this run made"))
+			sscanf(strstr(more, " more this run made") - 4, "%*[^0-9]%d", &counted);
+		cr_assert_eq(named + counted, 2, "length %zu: %s", len, err.message);
+	}
+	close_token(&w);
+}

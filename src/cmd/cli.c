@@ -193,7 +193,11 @@ int cli_fail(const struct cli *cli, const hc_error *err)
 	hc_rc rc = err->rc ? err->rc : HC_TOKEN;
 
 	cli_errorf(cli, "%s", err->message[0] ? err->message : "failed");
-	if (cli->json || cli->json_requested)
+	/*
+	 * The pre-scan only guesses (in 'keygen --label --json' the word is a
+	 * label): past parsing, only a usage error trusts it.
+	 */
+	if (cli->json || (cli->json_requested && rc == HC_USAGE))
 		emit_error_document(cli, rc, err->message, err);
 	return (int)rc;
 }
