@@ -85,11 +85,16 @@ bench_chain() {
 	"$HSMCERT" chain --cert "$pki/leaf.crt" --intermediates "$dir/pool.pem" \
 		--roots "$pki/roots-new" -o "$dir/chain.pem" --force >/dev/null
 	openssl verify -CAfile "$pki/root3.crt" -untrusted "$dir/chain.pem" "$pki/leaf.crt" >/dev/null
-	local ours theirs
-	ours=$(median_ms 11 "$HSMCERT" chain --cert "$pki/leaf.crt" --intermediates "$dir/pool.pem" \
-		--roots "$pki/roots-new")
-	theirs=$(median_ms 11 openssl verify -CAfile "$pki/root3.crt" -untrusted "$dir/pool.pem" \
-		"$pki/leaf.crt")
+	chain_hsmcert() {
+		"$HSMCERT" chain --cert "$pki/leaf.crt" --intermediates "$dir/pool.pem" \
+			--roots "$pki/roots-new"
+	}
+	chain_openssl() {
+		openssl verify -CAfile "$pki/root3.crt" -untrusted "$dir/pool.pem" "$pki/leaf.crt"
+	}
+	local t ours theirs
+	mapfile -t t < <(interleaved_ms 11 chain_hsmcert chain_openssl)
+	ours=${t[0]} theirs=${t[1]}
 	echo "pool of $n certificates: hsmcert chain ${ours} ms, openssl verify -untrusted" \
 		"${theirs} ms, ratio $(ratio "$ours" "$theirs")"
 }

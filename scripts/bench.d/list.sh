@@ -45,11 +45,15 @@ bench_list() {
 	certs=$("$HSMCERT" --token pkcs11:token=audit list --json | grep -c '"sha256"' || true)
 	echo "token: $keys keys, $certs certificates (copy of the audit token in $LIST_BENCH_DIR)"
 
-	ours=$(median_ms "$runs" "$HSMCERT" --token pkcs11:token=audit list --json)
-	ours_text=$(median_ms "$runs" "$HSMCERT" --token pkcs11:token=audit list)
-	pkcs11_tool=$(median_ms "$runs" pkcs11-tool --module "$MODULE" --token-label audit \
-		--login --pin "$PIN" --list-objects)
-	printf '%-44s %10s ms\n' "hsmcert list --json (median of $runs)" "$ours"
+	list_json() { "$HSMCERT" --token pkcs11:token=audit list --json; }
+	list_text() { "$HSMCERT" --token pkcs11:token=audit list; }
+	list_pkcs11_tool() {
+		pkcs11-tool --module "$MODULE" --token-label audit --login --pin "$PIN" --list-objects
+	}
+	local t
+	mapfile -t t < <(interleaved_ms "$runs" list_json list_text list_pkcs11_tool)
+	ours=${t[0]} ours_text=${t[1]} pkcs11_tool=${t[2]}
+	printf '%-44s %10s ms\n' "hsmcert list --json (median of $runs interleaved)" "$ours"
 	printf '%-44s %10s ms\n' "hsmcert list (text)" "$ours_text"
 	printf '%-44s %10s ms\n' "pkcs11-tool --list-objects --login" "$pkcs11_tool"
 	if [ "${LIST_BENCH_P11TOOL:-1}" = 1 ]; then
