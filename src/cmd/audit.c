@@ -38,8 +38,10 @@ int usage_audit(FILE *out)
 		"                           (CKM_AES_KEY_WRAP_PAD), recording the token's CKR_\n"
 		"                           answers; a key whose secret comes out fails. The\n"
 		"                           session key is destroyed afterwards\n\n"
+		"Objects the token will not describe are listed by handle with its answer;\n"
+		"they may be keys nobody can check, so under a policy they fail the audit.\n\n"
 		"Exit status: 0 every key passes (or --policy none), 1 a key violates the\n"
-		"policy, 3 token error or wrong PIN.\n\n" CLI_GLOBAL_USAGE);
+		"policy or an object could not be described, 3 token error or wrong PIN.\n\n" CLI_GLOBAL_USAGE);
 	return 0;
 }
 
