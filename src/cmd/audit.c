@@ -41,7 +41,8 @@ int usage_audit(FILE *out)
 		"Objects the token will not describe are listed by handle with its answer;\n"
 		"they may be keys nobody can check, so under a policy they fail the audit.\n\n"
 		"Exit status: 0 every key passes (or --policy none), 1 a key violates the\n"
-		"policy or an object could not be described, 3 token error or wrong PIN.\n\n" CLI_GLOBAL_USAGE);
+		"policy or an object could not be described, 2 usage, 3 token error or wrong\n"
+		"PIN.\n\n" CLI_GLOBAL_USAGE);
 	return 0;
 }
 
