@@ -1,5 +1,5 @@
 /*
- * The undo log restore and import share (src/rollback.c), in process against
+ * The undo log restore and import share (src/key/rollback.c), in process against
  * SoftHSM2 and the fault module: no fixed limit on what one run may create,
  * every step tried even after one fails, and the message keeps the cause
  * first and accounts for every object left.

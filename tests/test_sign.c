@@ -1,5 +1,5 @@
 /*
- * Signing in the token for X.509 (src/sign.c): requests signed with every
+ * Signing in the token for X.509 (src/key/sign.c): requests signed with every
  * digest and padding verify with OpenSSL; hc_key_prove accepts the right
  * public key and refuses another one.
  */

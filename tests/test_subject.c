@@ -1,4 +1,4 @@
-/* Subject forms, host names (IDN) and subjectAltName entries: src/subject.c, src/hostname.c. */
+/* Subject forms, host names (IDN) and subjectAltName entries: src/x509/subject.c, src/x509/hostname.c. */
 #include "support.h"
 
 #include "hsmcert/subject.h"

@@ -1,5 +1,5 @@
 /* hsmcert: the command table and global option parsing. */
-#include "cmd/commands.h"
+#include "commands.h"
 
 #include <locale.h>
 #include <openssl/crypto.h>
