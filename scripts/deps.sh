@@ -12,6 +12,14 @@ packages=(
 	libcriterion-dev
 	libidn2-dev libcurl4-openssl-dev libjansson-dev
 	opensc gnutls-bin xxd python3
+	# checks the house runs in CI: layers, format, scripts, fuzzing
+	clang libclang-rt-14-dev clang-format shellcheck
+	# the other module worlds (tpm2-pkcs11 itself is unpacked, not installed: see scripts/worlds/)
+	swtpm swtpm-tools tpm2-abrmd tpm2-tools dbus libnss3-tools
+	# ACME: step-ca built from Debian's Go sources at test time
+	golang-go golang-github-smallstep-certificates-dev
+	# deploy: the real servers, and a verifying client
+	nginx apache2 curl
 )
 
 missing=()

@@ -11,7 +11,7 @@ scripts/build.sh -DHSMCERT_TESTS=ON -DHSMCERT_SANITIZE=ON
 
 # p11-kit, SoftHSM2 and OpenSSL keep process-lifetime allocations; leaks of ours still fail.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0}
-export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/support/lsan.supp:print_suppressions=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 cd "$HSMCERT_BUILD_DIR"

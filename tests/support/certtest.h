@@ -1,6 +1,6 @@
 /*
  * Helpers shared by the import, list, delete and check tests: keys made with
- * hsmcert keygen, certificates made for them by tests/mkcert.sh (certtool and
+ * hsmcert keygen, certificates made for them by tests/support/mkcert.sh (certtool and
  * openssl, not hsmcert), and JSON output parsed with jansson.
  */
 #ifndef HSMCERT_TEST_CERTTEST_H
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CT_MKCERT "\"$HSMCERT_SOURCE_DIR/tests/mkcert.sh\""
+#define CT_MKCERT "\"$HSMCERT_SOURCE_DIR/tests/support/mkcert.sh\""
 
 /* A root and a Sub CA in ./pki. */
 static inline void ct_pki(void)

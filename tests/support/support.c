@@ -42,7 +42,7 @@ static void setup_world(void)
 		snprintf(wrapped, sizeof(wrapped),
 			 "valgrind -q --error-exitcode=99 --leak-check=full "
 			 "--errors-for-leak-kinds=definite --show-leak-kinds=definite "
-			 "--suppressions=%s/tests/valgrind.supp %s",
+			 "--suppressions=%s/tests/support/valgrind.supp %s",
 			 getenv("HSMCERT_SOURCE_DIR"), bin);
 		setenv("HSMCERT", wrapped, 1);
 	} else {
