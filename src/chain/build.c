@@ -195,6 +195,8 @@ void chain_build_link_clear(hc_chain_link *l)
 	free(l->revocation_note);
 	free(l->revoked_serial);
 	free(l->revoked_reason);
+	free(l->revocation_detail);
+	free(l->crl_number);
 	memset(l, 0, sizeof(*l));
 }
 
@@ -219,15 +221,12 @@ static void keep_path(struct chain_build *b)
 		l->role = i == 0                               ? HC_LINK_TARGET
 		          : (b->anchored && i == b->depth - 1) ? HC_LINK_ROOT
 		                                               : HC_LINK_INTERMEDIATE;
-		l->revocation = b->rev[i].state;
-		l->crl_origin = b->rev[i].crl_origin ? strdup(b->rev[i].crl_origin) : NULL;
-		if (b->rev[i].note)
-			l->revocation_note = strdup(b->rev[i].note);
-		if (b->rev[i].serial)
-			l->revoked_serial = strdup(b->rev[i].serial);
-		if (b->rev[i].reason)
-			l->revoked_reason = strdup(b->rev[i].reason);
-		l->revoked_at = b->rev[i].when;
+		chain_revocation_to_link(&b->rev[i], l);
+		if (!l->revocation_detail)
+			l->revocation_detail =
+			    strdup(l->role == HC_LINK_ROOT || (b->anchored && b->depth == 1)
+			               ? "a trust anchor, trusted as configured"
+			               : "no issuer was found for it");
 		r->link_count++;
 	}
 }
@@ -382,6 +381,25 @@ static bool extend(struct chain_build *b)
 	return done;
 }
 
+/*
+ * The search found a path but OpenSSL's verifier refuses it: the chain is not
+ * verified, and the failure is OpenSSL's, naming the certificate it refused.
+ */
+static void openssl_refused(struct chain_build *b)
+{
+	hc_chain_result *r = b->res;
+	int depth = r->openssl_error_depth;
+	char *who =
+	    depth >= 0 && (size_t)depth < b->depth ? chain_report_subject(b->path[depth]) : NULL;
+
+	free(b->failure);
+	b->failure = NULL;
+	set_failure(b, chain_report_format("OpenSSL's verifier refuses the path: %s%s%s",
+	                                   r->openssl_error ? r->openssl_error : "?",
+	                                   who ? " at " : "", who ? who : ""));
+	free(who);
+}
+
 hc_rc hc_chain_build(X509 *target, hc_chain_pool *pool, hc_chain_pool *roots,
                      const hc_chain_options *opt, hc_chain_result *result, hc_error *err)
 {
@@ -429,9 +447,13 @@ hc_rc hc_chain_build(X509 *target, hc_chain_pool *pool, hc_chain_pool *roots,
 		goto out;
 	}
 	if (found && b.anchored) {
-		result->verified = true;
 		result->download_failed = false; /* a branch given up along the way */
-		if ((rc = chain_cross_finish(&b, &x, &nx)) != HC_OK)
+		if ((rc = chain_revocation_openssl(&b)) != HC_OK)
+			goto out;
+		result->verified = result->openssl_ok;
+		if (!result->openssl_ok)
+			openssl_refused(&b);
+		else if ((rc = chain_cross_finish(&b, &x, &nx)) != HC_OK)
 			goto out;
 	}
 	if ((rc = chain_report_candidates(&b, x, nx)) != HC_OK)
@@ -443,11 +465,8 @@ hc_rc hc_chain_build(X509 *target, hc_chain_pool *pool, hc_chain_pool *roots,
 	rc = result->verified ? HC_OK : HC_CHECK;
 out:
 	free(b.failure);
-	for (size_t i = 0; i < CHAIN_MAX_DEPTH; i++) {
-		free(b.rev[i].note);
-		free(b.rev[i].serial);
-		free(b.rev[i].reason);
-	}
+	for (size_t i = 0; i < CHAIN_MAX_DEPTH; i++)
+		chain_revocation_clear(&b.rev[i]);
 	for (size_t i = 0; i < b.ndead; i++)
 		free(b.dead[i].reason);
 	for (size_t i = 0; i < b.nfetched; i++)

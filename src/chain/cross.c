@@ -107,21 +107,15 @@ static hc_rc cross_root(struct chain_build *b, struct chain_cross *x, hc_chain_l
 		b->path[b->depth] = x->cert;
 		b->origin[b->depth] = x->origin;
 		b->depth++;
-		if (!chain_revocation_check(b, b->depth - 1, c[i].cert)) {
-			link->revocation = HC_REV_REVOKED;
-			link->revocation_note = strdup(b->rev[b->depth - 1].note);
-			link->revoked_serial = strdup(b->rev[b->depth - 1].serial);
-			link->revoked_reason = strdup(b->rev[b->depth - 1].reason);
-			link->revoked_at = b->rev[b->depth - 1].when;
-		} else {
-			link->revocation = b->rev[b->depth - 1].state;
-		}
-		if (b->rev[b->depth - 1].crl_origin)
-			link->crl_origin = strdup(b->rev[b->depth - 1].crl_origin);
+		chain_revocation_check(b, b->depth - 1, c[i].cert);
+		chain_revocation_to_link(&b->rev[b->depth - 1], link);
 		b->depth--;
 		rc = chain_report_add_root(b->res, c[i].cert, issuer ? issuer : "?",
 		                           "cross certificate", true, b->err);
 	}
+	if (!found && !(link->revocation_detail =
+	                    strdup("its issuer is not among the roots: no CRL of it checked")))
+		rc = hc_fail(b->err, HC_IO, "out of memory");
 	if (!found && rc == HC_OK)
 		rc = chain_report_add_root(b->res, NULL, issuer ? issuer : "?", "cross certificate",
 		                           false, b->err);

@@ -95,7 +95,9 @@ struct chain_dead_end {
 struct chain_rev {
 	hc_revocation state;
 	const char *crl_origin;
+	X509_CRL *crl; /* the CRL that decided (the pool's), NULL when none */
 	char *note, *serial, *reason;
+	char *detail; /* what was checked against what, or why nothing could be */
 	time_t when;
 };
 
@@ -164,10 +166,20 @@ void chain_fetch_crls(struct chain_build *b, X509 *cert);
 bool chain_revocation_crl_current(X509_CRL *crl, time_t at);
 /*
  * RFC 5280 6.3, reduced to what a server's chain needs: the certificate at
- * path index `index` against a CRL/ARL of its issuer; b->rev[index] says
- * what was found. False: revoked.
+ * path index `index` (the leaf included) against a current CRL/ARL of its
+ * issuer, signed by its key, that covers it (scope: ARLs, partitions, delta
+ * CRLs); b->rev[index] says what was found and against what. False: revoked.
  */
 bool chain_revocation_check(struct chain_build *b, size_t index, X509 *issuer);
+void chain_revocation_clear(struct chain_rev *rev);
+/* Copy a path entry's revocation state into a result link. */
+void chain_revocation_to_link(const struct chain_rev *rev, hc_chain_link *l);
+/*
+ * The verified path (b->path, b->depth) through OpenSSL's X509_verify_cert
+ * with the CRLs that decided each entry; the result's openssl_* fields say
+ * what it answered. HC_OK unless out of memory.
+ */
+hc_rc chain_revocation_openssl(struct chain_build *b);
 
 /* ---- cross.c ------------------------------------------------------- */
 

@@ -208,9 +208,10 @@ hc_rc chain_report_candidates(struct chain_build *b, struct chain_cross *x, size
 				rc = add_candidate(
 				    r, cert, c[k].origin, l->cert,
 				    chosen ? HC_CAND_ALTERNATIVE : HC_CAND_REJECTED,
-				    chosen       ? "usable, but another candidate was preferred"
-				    : r->revoked ? "its issuer, but it is revoked"
-				                 : "usable, but the path above it failed",
+				    chosen ? "usable, but another candidate was preferred"
+				    : r->revoked
+				        ? "its issuer, but the certificate it issued is revoked"
+				        : "usable, but the path above it failed",
 				    b->err);
 			}
 		}
@@ -259,6 +260,7 @@ void hc_chain_result_clear(hc_chain_result *r)
 	free(r->crl_skipped);
 	free(r->fetches);
 	free(r->failure);
+	free(r->openssl_error);
 	memset(r, 0, sizeof(*r));
 }
 
