@@ -199,7 +199,9 @@ hc_rc chain_cross_finish(struct chain_build *b, struct chain_cross **xout, size_
 /* printf into a new string; NULL when out of memory. */
 char *chain_report_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *chain_report_subject(X509 *cert);
-/* Lowercase hex. */
+/* Lowercase hex; NULL for NULL or when out of memory. */
+char *chain_report_integer_hex(const ASN1_INTEGER *n);
+/* Lowercase hex ("?" when it cannot be had). */
 char *chain_report_serial(X509 *cert);
 const char *chain_report_crl_reason(long reason);
 hc_rc chain_report_add_root(hc_chain_result *r, X509 *cert, const char *subject, const char *via,

@@ -47,21 +47,26 @@ char *chain_report_subject(X509 *cert)
 	return s ? s : strdup("?");
 }
 
-char *chain_report_serial(X509 *cert)
+char *chain_report_integer_hex(const ASN1_INTEGER *n)
 {
-	const ASN1_INTEGER *serial = X509_get0_serialNumber(cert);
-	BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
+	BIGNUM *bn = n ? ASN1_INTEGER_to_BN(n, NULL) : NULL;
 	char *hex = bn ? BN_bn2hex(bn) : NULL, *out;
 
 	BN_free(bn);
 	if (!hex)
-		return strdup("?");
+		return NULL;
 	out = strdup(hex);
 	OPENSSL_free(hex);
 	for (char *c = out; c && *c; c++)
 		if (*c >= 'A' && *c <= 'F')
 			*c = (char)(*c - 'A' + 'a');
 	return out;
+}
+
+char *chain_report_serial(X509 *cert)
+{
+	char *hex = chain_report_integer_hex(X509_get0_serialNumber(cert));
+	return hex ? hex : strdup("?");
 }
 
 /* printf into a new string; NULL when out of memory. */

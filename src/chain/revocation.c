@@ -268,17 +268,10 @@ static void unnote_crl_skipped(struct chain_build *b, const char *origin)
 static char *crl_number_hex(X509_CRL *crl)
 {
 	ASN1_INTEGER *n = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
-	BIGNUM *bn = n ? ASN1_INTEGER_to_BN(n, NULL) : NULL;
-	char *hex = bn ? BN_bn2hex(bn) : NULL, *out = NULL;
+	char *hex = chain_report_integer_hex(n);
 
-	if (hex && (out = strdup(hex)))
-		for (char *c = out; *c; c++)
-			if (*c >= 'A' && *c <= 'F')
-				*c = (char)(*c - 'A' + 'a');
-	OPENSSL_free(hex);
-	BN_free(bn);
 	ASN1_INTEGER_free(n);
-	return out;
+	return hex;
 }
 
 /* "CRL number 2, next update 2036-...": what identifies the CRL that decided. */
