@@ -396,13 +396,8 @@ hc_rc hc_check_tls(hc_check_result *r, const hc_check_tls_params *tp, hc_error *
 	if (!r->server_name)
 		return hc_fail(err, HC_USAGE, "the certificate names no host: give --servername");
 	p = (hc_tls_params){
-		.module_path = tp->module_path,
-		.token_serial = tp->token_serial,
-		.token_label = tp->token_label,
-		.key_id = r->key.id,
-		.key_id_len = r->key.id_len,
-		.key_label = r->key.label,
-		.pin = tp->pin,
+		.key = {tp->module_path, tp->token_serial, tp->token_label, r->key.id,
+			r->key.id_len, r->key.label, tp->pin},
 		.leaf = r->cert,
 		.chain = r->served,
 		.roots = r->trust,
