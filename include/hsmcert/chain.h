@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "hsmcert/error.h"
-#include "hsmcert/passphrase.h"
+#include "hsmcert/x509.h"
 
 /*
  * Certificates and CRLs indexed by subject (CRLs by issuer), each with the

@@ -217,7 +217,7 @@ void cli_print_unreadable(const hc_inventory *inv);
 #endif
 
 /* ---- passphrases for PKCS#12 inputs ----------------------------------- */
-#include "hsmcert/passphrase.h"
+#include "hsmcert/x509.h"
 
 /*
  * A passphrase resolved with cli_secret (--passphrase-source,
