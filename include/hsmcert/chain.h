@@ -75,6 +75,13 @@ typedef struct hc_chain_options {
 	 * NULL: nothing.
 	 */
 	const char *missing_issuer_hint;
+	/*
+	 * The purpose OpenSSL's verifier checks the path for (X509_PURPOSE_*):
+	 * `check` asks X509_PURPOSE_SSL_SERVER, as a TLS client does, so a
+	 * certificate a client would refuse (no serverAuth) is not "verified".
+	 * 0: none (chain takes any certificate, a CA included).
+	 */
+	int purpose;
 	/* 0: the defaults above. */
 	long connect_timeout_ms, timeout_ms;
 	size_t max_cert_download, max_crl_download;

@@ -433,6 +433,10 @@ hc_rc chain_revocation_openssl(struct chain_build *b)
 	X509_STORE_CTX_set0_crls(ctx, crls);
 	X509_STORE_CTX_set_app_data(ctx, b);
 	X509_STORE_CTX_set_verify_cb(ctx, openssl_verify_cb);
+	if (b->opt->purpose && !X509_STORE_CTX_set_purpose(ctx, b->opt->purpose)) {
+		rc = hc_fail_ssl(b->err, HC_IO, "OpenSSL's verifier: purpose %d", b->opt->purpose);
+		goto out;
+	}
 	param = X509_STORE_CTX_get0_param(ctx);
 	X509_VERIFY_PARAM_set_time(param, b->at);
 	/* The anchor may be a Sub CA the user trusts directly (--roots names it). */

@@ -223,6 +223,8 @@ static hc_rc check_chain(const hc_check_params *p, hc_check_result *r, STACK_OF(
 	hc_chain_options opt = {
 		.at = p->now,
 		.target_origin = "token",
+		/* What `check --tls`'s client asks of the path too. */
+		.purpose = X509_PURPOSE_SSL_SERVER,
 		.missing_issuer_hint = " (give it with --chain FILE or --roots PATH; 'hsmcert "
 				       "chain --fetch' can download it from the AIA URL)",
 	};

@@ -7,7 +7,11 @@
  */
 #include "certtest.h"
 
+#include "hsmcert/chain.h"
+#include "hsmcert/x509.h"
+
 #include <jansson.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +218,68 @@ Test(chain_revocation, openssl_verifier_refusal_is_not_verified)
 	ts_run(&r, "openssl verify -CAfile \"$PKI/root3.crt\" -untrusted \"$PKI/sub.crt\" crit.crt");
 	cr_assert(r.status != 0 && (strstr(r.out, "unhandled critical extension") ||
 				    strstr(r.err, "unhandled critical extension")),
+		  "%s%s", r.out, r.err);
+	ts_result_free(&r);
+}
+
+/* Build the chain of `cert` (a file) in process, with `purpose` (0: none). */
+static hc_rc build_with_purpose(const char *cert, int purpose, hc_chain_result *res)
+{
+	hc_chain_pool *pool = NULL, *roots = NULL;
+	hc_chain_options opt = {.purpose = purpose};
+	hc_x509_bundle leaf = {0};
+	hc_error err = {0};
+	char path[1024];
+	hc_rc rc;
+
+	cr_assert_eq(hc_x509_load_file(cert, NULL, &leaf, &err), HC_OK, "%s", err.message);
+	cr_assert_eq(hc_chain_pool_new(&pool, &err), HC_OK);
+	cr_assert_eq(hc_chain_pool_new(&roots, &err), HC_OK);
+	snprintf(path, sizeof(path), "%s/downloads", getenv("PKI"));
+	cr_assert_eq(hc_chain_pool_add_path(pool, path, &err), HC_OK, "%s", err.message);
+	snprintf(path, sizeof(path), "%s/roots-new", getenv("PKI"));
+	cr_assert_eq(hc_chain_pool_add_path(roots, path, &err), HC_OK, "%s", err.message);
+	rc = hc_chain_build(sk_X509_value(leaf.certs, 0), pool, roots, &opt, res, &err);
+	hc_chain_pool_free(pool);
+	hc_chain_pool_free(roots);
+	hc_x509_bundle_clear(&leaf);
+	return rc;
+}
+
+/*
+ * `check` asks OpenSSL's verifier for a TLS server's purpose, as its TLS
+ * client does: a certificate for clients only (extendedKeyUsage clientAuth)
+ * verifies as a chain but not for a server, as `openssl verify -purpose
+ * sslserver` says.
+ */
+Test(chain_revocation, server_purpose_is_what_a_tls_client_asks)
+{
+	hc_chain_result res = {0};
+	struct ts_result r;
+	char cert[1024];
+
+	free(ts_sh("cp -r \"$PKI/ca/sub\" s1 && printf '[e]\\nbasicConstraints = critical,CA:FALSE\\n"
+		   "authorityKeyIdentifier = keyid:always\\nextendedKeyUsage = clientAuth\\n' "
+		   ">client.cnf && openssl req -new -key \"$PKI/leaf.key\" -subj "
+		   "'/C=HK/O=Test Web/CN=client.example.test' -out client.csr && openssl x509 -req "
+		   "-in client.csr -CA \"$PKI/sub.crt\" -CAkey s1/ca.key -set_serial 0x7778 -days 365 "
+		   "-extfile client.cnf -extensions e -out client.crt 2>/dev/null"));
+	snprintf(cert, sizeof(cert), "%s/client.crt", ts_dir);
+
+	cr_assert_eq(build_with_purpose(cert, 0, &res), HC_OK, "%s", res.failure);
+	cr_assert(res.verified && res.openssl_ok);
+	hc_chain_result_clear(&res);
+
+	cr_assert_eq(build_with_purpose(cert, X509_PURPOSE_SSL_SERVER, &res), HC_CHECK);
+	cr_assert_not(res.verified);
+	cr_assert(res.openssl_checked && !res.openssl_ok);
+	cr_assert(strstr(res.failure, "unsuitable certificate purpose"), "%s", res.failure);
+	hc_chain_result_clear(&res);
+
+	ts_run(&r, "openssl verify -purpose sslserver -CAfile \"$PKI/root3.crt\" -untrusted "
+		   "\"$PKI/sub.crt\" client.crt");
+	cr_assert(r.status != 0 && (strstr(r.out, "unsuitable certificate purpose") ||
+				    strstr(r.err, "unsuitable certificate purpose")),
 		  "%s%s", r.out, r.err);
 	ts_result_free(&r);
 }
