@@ -309,6 +309,8 @@ static bool try_issuers(struct chain_build *b, struct attempt *a)
 		}
 		b->path[b->depth] = c[i].cert;
 		b->origin[b->depth] = c[i].origin;
+		/* A branch given up may have checked another certificate at this depth. */
+		chain_revocation_clear(&b->rev[b->depth]);
 		b->depth++;
 		if (!chain_revocation_check(b, index, c[i].cert)) {
 			char *who = chain_report_subject(child);
