@@ -66,10 +66,9 @@ int usage_chain(FILE *out)
 		"by OpenSSL's own verifier with the same CRLs (as `check --tls` is).\n\n"
 		"Exit status: 0 verified; 1 no valid path, a certificate on it revoked, or a\n"
 		"path OpenSSL's verifier refuses (the first missing or failing link is named),\n"
-		"FILE exists, or a PKCS#12 passphrase\n"
-		"is wrong; 2 usage or malformed input; 4 file or network I/O, including a\n"
-		"missing issuer whose --fetch download failed (the report names the URL and\n"
-		"why).\n\n" CLI_GLOBAL_USAGE);
+		"FILE exists, or a PKCS#12 passphrase is wrong; 2 usage or malformed input;\n"
+		"4 file or network I/O, including a missing issuer whose --fetch download\n"
+		"failed (the report names the URL and why).\n\n" CLI_GLOBAL_USAGE);
 	return 0;
 }
 
