@@ -3,7 +3,7 @@
 # Sourced fragments (scripts/demo.d, scripts/bench.d) say so in a directive.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-mapfile -t files < <(git ls-files -co --exclude-standard -- '*.sh' .ci/run | sort -u)
+mapfile -t files < <(git ls-files -co --exclude-standard -- '*.sh' .ci/run contrib/bash-completion | sort -u)
 [ ${#files[@]} -gt 0 ] || { echo "check-shell: no scripts found" >&2; exit 1; }
 shellcheck --external-sources "${files[@]}"
 echo "check-shell: ${#files[@]} scripts ok"

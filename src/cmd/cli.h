@@ -103,5 +103,7 @@ void cli_apply_environment(struct cli *cli);
 #include "token_open.h"
 #include "keyview.h"
 #include "keygen_options.h"
+/* every command's entry point and usage, so each file is checked against its prototype */
+#include "commands.h"
 
 #endif
