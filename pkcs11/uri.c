@@ -65,10 +65,11 @@ hc_rc hc_uri_parse(const char *text, hc_uri **out, hc_error *err)
 		goto fail;
 	}
 	if (p11_kit_uri_get_pin_value(uri->p) || strstr(text, "pin-value=")) {
-		hc_fail(err, HC_USAGE,
-			"PKCS#11 URI '%s' carries pin-value: PINs are never given on the command "
-			"line; use pin-source=file:PATH or --pin-source",
-			uri->text);
+		hc_error_hint(err, HC_HINT_PIN_SOURCE,
+			      hc_fail(err, HC_USAGE,
+				      "PKCS#11 URI '%s' carries pin-value: PINs are never given on "
+				      "the command line",
+				      uri->text));
 		goto fail;
 	}
 	*out = uri;
@@ -253,8 +254,7 @@ hc_rc hc_token_select(hc_module *mod, const hc_uri *uri, hc_slot *out, hc_error 
 			       "'hsmcert init-token'",
 			       hc_module_path(mod));
 	}
-	return hc_fail(err, HC_USAGE,
-		       "%zu tokens match %s: %s; name one with --token pkcs11:token=LABEL "
-		       "(or serial=)",
-		       matches, uri ? hc_uri_text(uri) : "(no --token given)", names);
+	return hc_error_hint(err, HC_HINT_TOKEN_URI,
+			     hc_fail(err, HC_USAGE, "%zu tokens match %s: %s", matches,
+				     uri ? hc_uri_text(uri) : "(no token URI given)", names));
 }

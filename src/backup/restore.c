@@ -305,11 +305,12 @@ static hc_rc find_conflicts(restore_ctx *c, pending *k)
 			      c->err)) != HC_OK)
 		goto out;
 	if ((nl || ni) && !c->p->force) {
-		rc = hc_fail(c->err, HC_CHECK,
-			     "the token already holds %s '%s' (%zu object%s): nothing restored; "
-			     "--force replaces it once the restored key is proved",
-			     nl ? "label" : "the id of key", k->label, nl ? nl : ni,
-			     (nl ? nl : ni) == 1 ? "" : "s");
+		rc = hc_error_hint(c->err, HC_HINT_FORCE_RESTORE,
+				   hc_fail(c->err, HC_CHECK,
+					   "the token already holds %s '%s' (%zu object%s): nothing "
+					   "restored",
+					   nl ? "label" : "the id of key", k->label, nl ? nl : ni,
+					   (nl ? nl : ni) == 1 ? "" : "s"));
 		goto out;
 	}
 	k->conflicts = calloc(nl + ni + 1, sizeof(*k->conflicts));
@@ -630,7 +631,9 @@ static hc_rc restore_hsmb(restore_ctx *c)
 	}
 	c->count = f.entry_count;
 	if (c->p->label && c->count != 1) {
-		rc = hc_fail(c->err, HC_USAGE, "--label: %s holds %zu keys", c->p->name, c->count);
+		rc = hc_error_input(c->err, HC_INPUT_LABEL,
+				    hc_fail(c->err, HC_USAGE, "%s holds %zu keys", c->p->name,
+					    c->count));
 		goto out;
 	}
 	for (size_t i = 0; i < f.entry_count && rc == HC_OK; i++)
@@ -711,8 +714,8 @@ static hc_rc restore_pfx(restore_ctx *c)
 		goto out;
 	}
 	if (!c->p->label && (!bundle.friendly_name || !*bundle.friendly_name)) {
-		rc = hc_fail(c->err, HC_USAGE, "%s has no friendly name: name the key with --label",
-			     c->p->name);
+		rc = hc_error_hint(c->err, HC_HINT_NAME_LABEL,
+				   hc_fail(c->err, HC_USAGE, "%s has no friendly name", c->p->name));
 		goto out;
 	}
 	k->label = strdup(c->p->label ? c->p->label : bundle.friendly_name);

@@ -564,7 +564,8 @@ hc_rc hc_chain_pool_add_system_roots(hc_chain_pool *p, hc_error *err)
 		return hc_chain_pool_add_path(p, file, err);
 	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
 		return hc_chain_pool_add_path(p, dir, err);
-	return hc_fail(err, HC_IO, "no system trust store (%s, %s): use --roots", file, dir);
+	return hc_error_hint(err, HC_HINT_ROOTS,
+			     hc_fail(err, HC_IO, "no system trust store (%s, %s)", file, dir));
 }
 
 /* ---- names for reports ---------------------------------------------- */
@@ -948,7 +949,7 @@ static void fetch_into_pool(struct build *b, const char *url, bool crl, struct f
 		if (cache && hc_file_write_atomic(cache, data, len, 0644, true, &e) != HC_OK) {
 			b->fatal = e.rc;
 			*b->err = e;
-			hc_error_prefix(b->err, "--cache");
+			hc_error_input(b->err, HC_INPUT_CACHE, e.rc);
 			goto out;
 		}
 	}
@@ -1458,7 +1459,7 @@ static hc_rc find_crosses(struct build *b, X509 *root, struct cross **out, size_
 			x[nx].verdict = b->opt->no_cross ? HC_CAND_CROSS_LEFT_OUT : HC_CAND_CROSS;
 			snprintf(x[nx].reason, sizeof(x[nx].reason),
 				 "cross certificate for the root, issued by %s: %s", issuer ? issuer : "?",
-				 b->opt->no_cross ? "left out (--no-cross)"
+				 b->opt->no_cross ? "left out, as asked"
 						  : "served, for clients that trust only that root");
 			free(issuer);
 		}
@@ -1691,7 +1692,8 @@ hc_rc hc_chain_build(X509 *target, hc_chain_pool *pool, hc_chain_pool *roots,
 	memset(result, 0, sizeof(*result));
 	if (opt && opt->fetch && opt->cache_dir && mkdir(opt->cache_dir, 0755) != 0 &&
 	    errno != EEXIST)
-		return hc_fail(err, HC_IO, "--cache %s: %s", opt->cache_dir, strerror(errno));
+		return hc_error_input(err, HC_INPUT_CACHE,
+				      hc_fail(err, HC_IO, "%s: %s", opt->cache_dir, strerror(errno)));
 	b.pool = pool;
 	b.roots = roots;
 	b.opt = opt ? opt : &defaults;
@@ -1700,7 +1702,7 @@ hc_rc hc_chain_build(X509 *target, hc_chain_pool *pool, hc_chain_pool *roots,
 	b.err = err;
 	result->at = b.at;
 	b.path[0] = target;
-	b.origin[0] = b.opt->target_origin ? b.opt->target_origin : "--cert";
+	b.origin[0] = b.opt->target_origin ? b.opt->target_origin : "the certificate";
 	b.depth = 1;
 
 	/* An expired or not yet valid certificate makes no chain worth serving. */

@@ -98,6 +98,7 @@ void cli_set_arguments(struct cli *cli, int argc, char **argv);
 void cli_apply_environment(struct cli *cli);
 
 #include "messages.h"
+#include "advice.h"
 #include "json_out.h"
 #include "prompt.h"
 #include "token_open.h"

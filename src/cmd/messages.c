@@ -115,13 +115,15 @@ static void emit_error_document(const struct cli *cli, hc_rc rc, const char *mes
 int cli_fail(const struct cli *cli, const hc_error *err)
 {
 	hc_rc rc = err->rc ? err->rc : HC_TOKEN;
+	char text[CLI_ERROR_TEXT_SIZE];
 
-	cli_errorf(cli, "%s", err->message[0] ? err->message : "failed");
+	cli_error_text(err, text, sizeof(text));
+	cli_errorf(cli, "%s", text);
 	/*
 	 * The pre-scan only guesses (in 'keygen --label --json' the word is a
 	 * label): past parsing, only a usage error trusts it.
 	 */
 	if (cli->json || (cli->json_requested && rc == HC_USAGE))
-		emit_error_document(cli, rc, err->message, err);
+		emit_error_document(cli, rc, text, err);
 	return (int)rc;
 }
