@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The layer rules of STYLE.md ("The shape of the house"), checked on the source:
 #   1. Only pkcs11/ calls PKCS#11 (C_Xxx(...)) or uses libp11 (PKCS11_*, libp11.h).
-#   2. Only src/cmd/ prints, prompts or exits (printf, fprintf, puts, perror, exit,
-#      abort, stdout/stderr, getpass, ...).
+#   2. Only src/cmd/ prints, prompts or exits (printf, puts, perror, exit, abort,
+#      stdout/stderr/stdin, /dev/tty, getpass, ...); writing to files is not printing.
 #   3. src/ (the CLI included) never includes a pkcs11/ internal header: every
 #      quoted include resolves next to the file or under include/.
 #   4. Only src/cmd/ names a command-line flag in a string ("--force"): the
@@ -53,11 +53,14 @@ def sources(*tops):
                     yield os.path.join(d, f)
 
 P11 = re.compile(r'\bC_[A-Z][A-Za-z]*\s*\(|\bPKCS11_[A-Za-z_]+|libp11\.h')
-PRINT = re.compile(r'\b(?:(?:printf|fprintf|vprintf|vfprintf|dprintf|vdprintf|puts|fputs|putchar|'
-                   r'fputc|putc|putwchar|fputws|perror|psignal|exit|_exit|_Exit|quick_exit|abort|'
-                   r'err|errx|verr|verrx|warn|warnx|vwarn|vwarnx|error|error_at_line|syslog|'
-                   r'vsyslog|getpass|[A-Za-z0-9_]+_print_fp|BIO_new_fp)\s*\(|'
+# Writing to a FILE* or a descriptor (config files, PEM, "-o -") is not printing,
+# nor is _exit() in a forked child: the standard streams, the calls that can
+# only reach them or the terminal, and ending the process are.
+PRINT = re.compile(r'\b(?:(?:printf|vprintf|puts|putchar|putwchar|perror|psignal|exit|quick_exit|'
+                   r'abort|err|errx|verr|verrx|warn|warnx|vwarn|vwarnx|error|'
+                   r'error_at_line|syslog|vsyslog|getpass|[A-Za-z0-9_]+_print_fp|BIO_new_fp)\s*\(|'
                    r'(?:stdout|stderr|stdin)\b)')
+TTY = re.compile(r'"/dev/tty"')
 FLAG = re.compile(r'"(?:[^"\\\n]|\\.)*?(?<![A-Za-z0-9-])--[a-z][^"\\\n]*"')
 INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"', re.M)
 
@@ -92,6 +95,8 @@ for path in sources('src', 'include', 'pkcs11'):
     if not in_cli:
         for m in PRINT.finditer(code):
             report(path, raw, m, 'print: printing, prompting or exiting outside src/cmd/')
+        for m in TTY.finditer(kept):
+            report(path, raw, m, 'print: the terminal opened outside src/cmd/')
         for m in FLAG.finditer(kept):
             report(path, raw, m, 'flag: a command-line flag named outside src/cmd/ (an hc_hint/hc_input)')
     if path.startswith('src/'):
