@@ -114,10 +114,9 @@ hc_rc hc_token_pick(hc_module *mod, const hc_token_query *q, bool first, hc_slot
 		return HC_OK;
 	describe_query(q, asked, sizeof(asked));
 	if (matches > 1)
-		return hc_fail(err, HC_USAGE,
-		               "%zu tokens match %s: %s; name one with --token pkcs11:token=LABEL "
-		               "(or serial=)",
-		               matches, asked, names);
+		return hc_error_hint(err, HC_HINT_TOKEN_URI,
+		                     hc_fail(err, HC_USAGE, "%zu tokens match %s: %s", matches,
+		                             asked, names));
 	/* A URI or slot ID that names no token is the user's input (2), not a token failure. */
 	if (q->by_slot_id)
 		return hc_fail(err, HC_USAGE,

@@ -65,10 +65,11 @@ hc_rc hc_uri_parse(const char *text, hc_uri **out, hc_error *err)
 		goto fail;
 	}
 	if (p11_kit_uri_get_pin_value(uri->p) || strstr(text, "pin-value=")) {
-		hc_fail(err, HC_USAGE,
-			"PKCS#11 URI '%s' carries pin-value: PINs are never given on the command "
-			"line; use pin-source=file:PATH or --pin-source",
-			uri->text);
+		hc_error_hint(err, HC_HINT_PIN_SOURCE,
+			      hc_fail(err, HC_USAGE,
+				      "PKCS#11 URI '%s' carries pin-value: PINs are never given on "
+				      "the command line",
+				      uri->text));
 		goto fail;
 	}
 	*out = uri;

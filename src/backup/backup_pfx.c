@@ -96,7 +96,8 @@ hc_rc backup_pfx(hc_session *s, const hc_backup_params *p, hc_backup_result *out
 	hc_rc rc;
 
 	if (p->key_count != 1)
-		return hc_fail(err, HC_USAGE, "a PKCS#12 file holds one key: name it with --key");
+		return hc_error_hint(err, HC_HINT_NAME_KEY,
+		                     hc_fail(err, HC_USAGE, "a PKCS#12 file holds one key"));
 	if (item->key.extractable == 0) {
 		backup_not_extractable(item, CKR_OK);
 		return HC_OK;

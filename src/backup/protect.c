@@ -104,9 +104,9 @@ static hc_rc recipient_object(hc_session *s, EVP_PKEY *pub, CK_OBJECT_HANDLE *ou
 	hc_rc rc;
 
 	if (!EVP_PKEY_is_a(pub, "RSA") || EVP_PKEY_get_bits(pub) < 2048)
-		return hc_fail(err, HC_USAGE,
-		               "--to: the recipient must be an RSA key of at least "
-		               "2048 bits (RSA-OAEP)");
+		return hc_error_input(err, HC_INPUT_RECIPIENT,
+		                      hc_fail(err, HC_USAGE, "the recipient must be an RSA key of "
+		                                             "at least 2048 bits (RSA-OAEP)"));
 	if (!EVP_PKEY_get_bn_param(pub, "n", &n) || !EVP_PKEY_get_bn_param(pub, "e", &e) ||
 	    !(nb = malloc((size_t)BN_num_bytes(n))) || !(eb = malloc((size_t)BN_num_bytes(e)))) {
 		rc = hc_fail_ssl(err, HC_IO, "reading the recipient's public key");

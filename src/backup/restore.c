@@ -52,11 +52,12 @@ static hc_rc find_conflicts(restore_ctx *c, pending *k)
 	                      c->err)) != HC_OK)
 		goto out;
 	if ((nl || ni) && !c->p->force) {
-		rc = hc_fail(c->err, HC_CHECK,
-		             "the token already holds %s '%s' (%zu object%s): nothing restored; "
-		             "--force replaces it once the restored key is proved",
-		             nl ? "label" : "the id of key", k->label, nl ? nl : ni,
-		             (nl ? nl : ni) == 1 ? "" : "s");
+		rc = hc_error_hint(c->err, HC_HINT_FORCE_RESTORE,
+		                   hc_fail(c->err, HC_CHECK,
+		                           "the token already holds %s '%s' (%zu object%s): nothing "
+		                           "restored",
+		                           nl ? "label" : "the id of key", k->label, nl ? nl : ni,
+		                           (nl ? nl : ni) == 1 ? "" : "s"));
 		goto out;
 	}
 	k->conflicts = calloc(nl + ni + 1, sizeof(*k->conflicts));

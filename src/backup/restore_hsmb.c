@@ -274,7 +274,9 @@ hc_rc restore_hsmb(restore_ctx *c)
 	}
 	c->count = f.entry_count;
 	if (c->p->label && c->count != 1) {
-		rc = hc_fail(c->err, HC_USAGE, "--label: %s holds %zu keys", c->p->name, c->count);
+		rc = hc_error_input(c->err, HC_INPUT_LABEL,
+		                    hc_fail(c->err, HC_USAGE, "%s holds %zu keys", c->p->name,
+		                            c->count));
 		goto out;
 	}
 	for (size_t i = 0; i < f.entry_count && rc == HC_OK; i++)

@@ -91,8 +91,8 @@ hc_rc restore_pfx(restore_ctx *c)
 		goto out;
 	}
 	if (!c->p->label && (!bundle.friendly_name || !*bundle.friendly_name)) {
-		rc = hc_fail(c->err, HC_USAGE, "%s has no friendly name: name the key with --label",
-		             c->p->name);
+		rc = hc_error_hint(c->err, HC_HINT_NAME_LABEL,
+		                   hc_fail(c->err, HC_USAGE, "%s has no friendly name", c->p->name));
 		goto out;
 	}
 	k->label = strdup(c->p->label ? c->p->label : bundle.friendly_name);

@@ -416,7 +416,8 @@ hc_rc hc_chain_build(X509 *target, hc_chain_pool *pool, hc_chain_pool *roots,
 	memset(result, 0, sizeof(*result));
 	if (opt && opt->fetch && opt->cache_dir && mkdir(opt->cache_dir, 0755) != 0 &&
 	    errno != EEXIST)
-		return hc_fail(err, HC_IO, "--cache %s: %s", opt->cache_dir, strerror(errno));
+		return hc_error_input(err, HC_INPUT_CACHE,
+		                      hc_fail(err, HC_IO, "%s: %s", opt->cache_dir, strerror(errno)));
 	b.pool = pool;
 	b.roots = roots;
 	b.opt = opt ? opt : &defaults;
@@ -425,7 +426,7 @@ hc_rc hc_chain_build(X509 *target, hc_chain_pool *pool, hc_chain_pool *roots,
 	b.err = err;
 	result->at = b.at;
 	b.path[0] = target;
-	b.origin[0] = b.opt->target_origin ? b.opt->target_origin : "--cert";
+	b.origin[0] = b.opt->target_origin ? b.opt->target_origin : "the certificate";
 	b.depth = 1;
 
 	/* An expired or not yet valid certificate makes no chain worth serving. */

@@ -67,7 +67,7 @@ static hc_rc find_crosses(struct chain_build *b, X509 *root, struct chain_cross 
 			         "cross certificate for the root, issued by %s: %s",
 			         issuer ? issuer : "?",
 			         b->opt->no_cross
-			             ? "left out (--no-cross)"
+			             ? "left out, as asked"
 			             : "served, for clients that trust only that root");
 			free(issuer);
 		}

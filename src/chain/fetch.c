@@ -99,7 +99,7 @@ static void fetch_into_pool(struct chain_build *b, const char *url, bool crl,
 		if (cache && hc_file_write_atomic(cache, data, len, 0644, true, &e) != HC_OK) {
 			b->fatal = e.rc;
 			*b->err = e;
-			hc_error_prefix(b->err, "--cache");
+			hc_error_input(b->err, HC_INPUT_CACHE, e.rc);
 			goto out;
 		}
 	}

@@ -524,5 +524,6 @@ hc_rc hc_chain_pool_add_system_roots(hc_chain_pool *p, hc_error *err)
 		return hc_chain_pool_add_path(p, file, err);
 	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
 		return hc_chain_pool_add_path(p, dir, err);
-	return hc_fail(err, HC_IO, "no system trust store (%s, %s): use --roots", file, dir);
+	return hc_error_hint(err, HC_HINT_ROOTS,
+	                     hc_fail(err, HC_IO, "no system trust store (%s, %s)", file, dir));
 }
