@@ -5,6 +5,7 @@
 #include "hsmcert/hex.h"
 #include "hsmcert/version.h"
 #include "hsmcert/x509.h"
+#include "tokenview.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -85,13 +86,6 @@ static bool software_slot(const hc_audit_report *r)
 }
 
 /* ---- JSON ---------------------------------------------------------------- */
-
-static json_t *version_json(CK_VERSION v)
-{
-	char s[16];
-	snprintf(s, sizeof(s), "%u.%u", v.major, v.minor);
-	return json_string(s);
-}
 
 static json_t *cert_json(const hc_inventory *inv, const hc_inv_cert *c)
 {
@@ -175,8 +169,8 @@ static json_t *head_json(const struct cli_token *t, const hc_audit_report *r)
 	size_t private_keys = r->inventory.key_count;
 
 	hc_time_iso8601(r->time, when);
-	json_object_set_new(token, "hardware_version", version_json(ti->hardwareVersion));
-	json_object_set_new(token, "firmware_version", version_json(ti->firmwareVersion));
+	json_object_set_new(token, "hardware_version", cli_json_version(ti->hardwareVersion));
+	json_object_set_new(token, "firmware_version", cli_json_version(ti->firmwareVersion));
 	HC_P11_STRING(r->slot.info.slotDescription, desc);
 	HC_P11_STRING(r->slot.info.manufacturerID, manufacturer);
 	head = json_pack("{s:{s:s, s:s, s:s, s:s, s:b, s:b}, s:o}", "audit", "time", when,
@@ -188,8 +182,8 @@ static json_t *head_json(const struct cli_token *t, const hc_audit_report *r)
 	json_object_set_new(head, "module",
 			    json_pack("{s:s, s:s, s:s, s:o, s:o}", "path", r->module_path,
 				      "manufacturer", manufacturer, "description", desc,
-				      "library_version", version_json(r->library.libraryVersion),
-				      "cryptoki_version", version_json(r->library.cryptokiVersion)));
+				      "library_version", cli_json_version(r->library.libraryVersion),
+				      "cryptoki_version", cli_json_version(r->library.cryptokiVersion)));
 	HC_P11_STRING(r->slot.info.slotDescription, desc);
 	HC_P11_STRING(r->slot.info.manufacturerID, manufacturer);
 	json_object_set_new(head, "slot",
