@@ -17,13 +17,11 @@ static char *pkcs11_tool_access(const char *label)
 
 static json_t *run_json(struct ts_result *r, const char *args)
 {
-	json_error_t jerr;
 	json_t *doc;
 
 	ts_run(r, "$HSMCERT keygen --json %s", args);
 	ts_assert_status(r, 0);
-	doc = json_loads(r->out, 0, &jerr);
-	cr_assert_not_null(doc, "not JSON (%s): %s", jerr.text, r->out);
+	doc = ts_json(r);
 	return doc;
 }
 

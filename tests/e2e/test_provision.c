@@ -29,7 +29,6 @@ static void assert_request(const char *path, const char *cn, const char *key)
 Test(provision, creates_every_entry_then_is_idempotent)
 {
 	struct ts_result r;
-	json_error_t jerr;
 	json_t *doc;
 
 	ts_write("plan.json", plan3);
@@ -61,8 +60,7 @@ Test(provision, creates_every_entry_then_is_idempotent)
 	/* Again: nothing is redone, nothing changes. */
 	ts_run(&r, "$HSMCERT provision --json plan.json -j 2");
 	ts_assert_status(&r, 0);
-	doc = json_loads(r.out, 0, &jerr);
-	cr_assert_not_null(doc, "%s", r.out);
+	doc = ts_json(&r);
 	cr_assert_eq(json_integer_value(json_object_get(json_object_get(doc, "summary"),
 							"existing")), 3, "%s", r.out);
 	json_decref(doc);

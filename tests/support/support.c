@@ -183,6 +183,29 @@ void ts_result_free(struct ts_result *r)
 	r->out = r->err = NULL;
 }
 
+json_t *ts_json_at(json_t *doc, const char *path)
+{
+	char *copy = strdup(path), *save = NULL;
+	json_t *at = doc;
+
+	cr_assert_not_null(copy);
+	for (char *part = strtok_r(copy, "/", &save); at && part; part = strtok_r(NULL, "/", &save)) {
+		char *end;
+		unsigned long i = strtoul(part, &end, 10);
+		if (json_is_array(at) && *part && !*end)
+			at = json_array_get(at, i);
+		else
+			at = json_object_get(at, part);
+	}
+	free(copy);
+	return at;
+}
+
+const char *ts_json_str(json_t *doc, const char *path)
+{
+	return json_string_value(ts_json_at(doc, path));
+}
+
 char *ts_sh(const char *fmt, ...)
 {
 	struct ts_result r;
