@@ -279,30 +279,29 @@ static int print_json(const struct cli_token *t, const hc_audit_report *r)
 
 enum { COL_LABEL, COL_CLASS, COL_TYPE, COL_FIRST_FLAG };
 
-/* The table's flag columns: short headers, the hc_key_info field, the legend. */
-static const struct {
-	const char *header;
-	size_t offset;
-	const char *name;
-} flag_columns[] = {
-	{"SENS", offsetof(hc_key_info, sensitive), "sensitive"},
-	{"EXTR", offsetof(hc_key_info, extractable), "extractable"},
-	{"ASENS", offsetof(hc_key_info, always_sensitive), "always_sensitive"},
-	{"NEXTR", offsetof(hc_key_info, never_extractable), "never_extractable"},
-	{"LOCAL", offsetof(hc_key_info, local), "local"},
-	{"PRIV", offsetof(hc_key_info, private_), "private"},
-	{"MOD", offsetof(hc_key_info, modifiable), "modifiable"},
-	{"COPY", offsetof(hc_key_info, copyable), "copyable"},
-	{"DESTR", offsetof(hc_key_info, destroyable), "destroyable"},
-	{"WWT", offsetof(hc_key_info, wrap_with_trusted), "wrap_with_trusted"},
-	{"AAUTH", offsetof(hc_key_info, always_authenticate), "always_authenticate"},
+/*
+ * The table's columns: label, class, type, then every key flag that has a
+ * column header (key_flags.h), then the generation mechanism and the verdict.
+ */
+#define MAX_COLS (COL_FIRST_FLAG + HC_KEY_FLAG_COUNT + 2)
+
+struct table {
+	size_t flag[HC_KEY_FLAG_COUNT]; /* hc_key_flags index of each flag column */
+	size_t n_flags, n_cols;
 };
-#define N_FLAGS (sizeof(flag_columns) / sizeof(flag_columns[0]))
-#define N_COLS (COL_FIRST_FLAG + N_FLAGS + 2) /* + GEN-MECH, VERDICT */
+
+static void table_init(struct table *t)
+{
+	t->n_flags = 0;
+	for (size_t i = 0; i < HC_KEY_FLAG_COUNT; i++)
+		if (hc_key_flags[i].column)
+			t->flag[t->n_flags++] = i;
+	t->n_cols = COL_FIRST_FLAG + t->n_flags + 2; /* + GEN-MECH, VERDICT */
+}
 
 /* The row's cells; `type`, `mech` and `label` are the caller's buffers. */
-static void row_cells(const hc_audit_report *r, const hc_audit_key *k, const char **cells,
-		      char type[32], char mech[48], char label[128])
+static void row_cells(const struct table *t, const hc_audit_report *r, const hc_audit_key *k,
+		      const char **cells, char type[32], char mech[48], char label[128])
 {
 	hc_keytype_format(&k->key->type, type, 32);
 	snprintf(mech, 48, "%s",
@@ -312,50 +311,52 @@ static void row_cells(const hc_audit_report *r, const hc_audit_key *k, const cha
 	cells[COL_LABEL] = k->key->label[0] ? printable(k->key->label, label, 128) : "(no label)";
 	cells[COL_CLASS] = k->key->cls == CKO_SECRET_KEY ? "secret" : "private";
 	cells[COL_TYPE] = type;
-	for (size_t i = 0; i < N_FLAGS; i++)
-		cells[COL_FIRST_FLAG + i] =
-			cli_yes_no(*(const int *)((const char *)k->key + flag_columns[i].offset));
-	cells[COL_FIRST_FLAG + N_FLAGS] = mech;
-	cells[COL_FIRST_FLAG + N_FLAGS + 1] = verdict(r, k);
+	for (size_t i = 0; i < t->n_flags; i++)
+		cells[COL_FIRST_FLAG + i] = cli_yes_no(hc_key_flag_value(k->key, t->flag[i]));
+	cells[COL_FIRST_FLAG + t->n_flags] = mech;
+	cells[COL_FIRST_FLAG + t->n_flags + 1] = verdict(r, k);
 }
 
-static void print_row(const char **cells, const size_t *width)
+static void print_row(const struct table *t, const char **cells, const size_t *width)
 {
-	for (size_t c = 0; c + 1 < N_COLS; c++)
+	for (size_t c = 0; c + 1 < t->n_cols; c++)
 		printf("%-*s  ", (int)width[c], cells[c]);
-	printf("%s\n", cells[N_COLS - 1]);
+	printf("%s\n", cells[t->n_cols - 1]);
 }
 
 static void print_table(const hc_audit_report *r)
 {
-	const char *cells[N_COLS];
-	size_t width[N_COLS];
+	struct table t;
+	const char *cells[MAX_COLS];
+	size_t width[MAX_COLS];
 	char type[32], mech[48], label[128];
 
+	table_init(&t);
 	cells[COL_LABEL] = "LABEL";
 	cells[COL_CLASS] = "CLASS";
 	cells[COL_TYPE] = "TYPE";
-	for (size_t i = 0; i < N_FLAGS; i++)
-		cells[COL_FIRST_FLAG + i] = flag_columns[i].header;
-	cells[COL_FIRST_FLAG + N_FLAGS] = "GEN-MECHANISM";
-	cells[COL_FIRST_FLAG + N_FLAGS + 1] = "VERDICT";
-	for (size_t c = 0; c < N_COLS; c++)
+	for (size_t i = 0; i < t.n_flags; i++)
+		cells[COL_FIRST_FLAG + i] = hc_key_flags[t.flag[i]].column;
+	cells[COL_FIRST_FLAG + t.n_flags] = "GEN-MECHANISM";
+	cells[COL_FIRST_FLAG + t.n_flags + 1] = "VERDICT";
+	for (size_t c = 0; c < t.n_cols; c++)
 		width[c] = strlen(cells[c]);
 	for (size_t i = 0; i < r->key_count; i++) {
-		const char *row[N_COLS];
-		row_cells(r, &r->keys[i], row, type, mech, label);
-		for (size_t c = 0; c < N_COLS; c++)
+		const char *row[MAX_COLS];
+		row_cells(&t, r, &r->keys[i], row, type, mech, label);
+		for (size_t c = 0; c < t.n_cols; c++)
 			if (strlen(row[c]) > width[c])
 				width[c] = strlen(row[c]);
 	}
-	print_row(cells, width);
+	print_row(&t, cells, width);
 	for (size_t i = 0; i < r->key_count; i++) {
-		row_cells(r, &r->keys[i], cells, type, mech, label);
-		print_row(cells, width);
+		row_cells(&t, r, &r->keys[i], cells, type, mech, label);
+		print_row(&t, cells, width);
 	}
 	printf("\n");
-	for (size_t i = 0; i < N_FLAGS; i++)
-		printf("%s%s %s", i ? ", " : "", flag_columns[i].header, flag_columns[i].name);
+	for (size_t i = 0; i < t.n_flags; i++)
+		printf("%s%s %s", i ? ", " : "", hc_key_flags[t.flag[i]].column,
+		       hc_key_flags[t.flag[i]].name);
 	printf("; unknown: the token does not report the attribute.\n");
 }
 
