@@ -88,8 +88,18 @@ hc_rc hc_key_public(hc_session *session, const hc_key_info *key, EVP_PKEY **out,
 hc_rc hc_key_ec_point_raw(const hc_key_info *key, const unsigned char **raw, size_t *len,
 			  ASN1_OCTET_STRING **holder, hc_error *err);
 
-/* Key id convention of other PKCS#11 tools: SHA-1 of the modulus or of the EC point. */
-hc_rc hc_key_derive_id(const hc_key_info *pub, unsigned char id[20], hc_error *err);
+/*
+ * The default CKA_ID (SPEC: keygen --id), the convention of other PKCS#11
+ * tools: SHA-1 of the RSA modulus as a minimal big-endian integer (the
+ * leading zero bytes some tokens pad CKA_MODULUS with are skipped), or of
+ * the raw EC point (without CKA_EC_POINT's DER OCTET STRING wrapping).
+ * keygen and restore both name keys with it.
+ */
+#define HC_KEY_ID_LEN 20
+void hc_key_id_compute(CK_KEY_TYPE type, const unsigned char *modulus_or_point, size_t len,
+		       unsigned char id[HC_KEY_ID_LEN]);
+/* The same from a public key object's attributes. */
+hc_rc hc_key_derive_id(const hc_key_info *pub, unsigned char id[HC_KEY_ID_LEN], hc_error *err);
 
 /* Find keys (class CKO_PRIVATE_KEY/CKO_PUBLIC_KEY) matching label and/or id. */
 hc_rc hc_key_find(hc_session *session, CK_OBJECT_CLASS cls, const char *label,

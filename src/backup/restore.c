@@ -20,7 +20,6 @@
 #include <openssl/objects.h>
 #include <openssl/pkcs12.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -76,11 +75,12 @@ static hc_rc remember(restore_ctx *c, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS cls, c
 
 /* ---- public keys and ids --------------------------------------------- */
 
-/* CKA_ID convention: SHA-1 of the modulus or of the uncompressed EC point. */
+/* The default CKA_ID, as keygen gives it (hc_key_id_compute). */
 static hc_rc default_id(EVP_PKEY *pub, unsigned char **id, size_t *len, hc_error *err)
 {
 	unsigned char raw[1024];
 	size_t raw_len = 0;
+	CK_KEY_TYPE type = CKK_EC;
 	BIGNUM *n = NULL;
 
 	if (EVP_PKEY_is_a(pub, "RSA")) {
@@ -91,15 +91,16 @@ static hc_rc default_id(EVP_PKEY *pub, unsigned char **id, size_t *len, hc_error
 		}
 		raw_len = (size_t)BN_bn2bin(n, raw);
 		BN_free(n);
+		type = CKK_RSA;
 	} else if (!EVP_PKEY_get_octet_string_param(pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, raw,
 						    sizeof(raw), &raw_len)) {
 		return hc_fail_ssl(err, HC_USAGE, "reading the EC point");
 	}
-	*id = malloc(SHA_DIGEST_LENGTH);
+	*id = malloc(HC_KEY_ID_LEN);
 	if (!*id)
 		return hc_fail(err, HC_IO, "out of memory");
-	SHA1(raw, raw_len, *id);
-	*len = SHA_DIGEST_LENGTH;
+	hc_key_id_compute(type, raw, raw_len, *id);
+	*len = HC_KEY_ID_LEN;
 	return HC_OK;
 }
 

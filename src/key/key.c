@@ -403,10 +403,21 @@ out:
 	return rc;
 }
 
-hc_rc hc_key_derive_id(const hc_key_info *pub, unsigned char id[20], hc_error *err)
+void hc_key_id_compute(CK_KEY_TYPE type, const unsigned char *value, size_t len,
+		       unsigned char id[HC_KEY_ID_LEN])
+{
+	if (type == CKK_RSA)
+		while (len > 1 && value[0] == 0) {
+			value++;
+			len--;
+		}
+	SHA1(value, len, id);
+}
+
+hc_rc hc_key_derive_id(const hc_key_info *pub, unsigned char id[HC_KEY_ID_LEN], hc_error *err)
 {
 	if (pub->type.ckk == CKK_RSA && pub->modulus) {
-		SHA1(pub->modulus, pub->modulus_len, id);
+		hc_key_id_compute(CKK_RSA, pub->modulus, pub->modulus_len, id);
 		return HC_OK;
 	}
 	if (pub->type.ckk == CKK_EC && pub->ec_point) {
@@ -415,7 +426,7 @@ hc_rc hc_key_derive_id(const hc_key_info *pub, unsigned char id[20], hc_error *e
 		size_t len;
 		hc_rc rc = hc_key_ec_point_raw(pub, &raw, &len, &holder, err);
 		if (rc == HC_OK)
-			SHA1(raw, len, id);
+			hc_key_id_compute(CKK_EC, raw, len, id);
 		ASN1_OCTET_STRING_free(holder);
 		return rc;
 	}
