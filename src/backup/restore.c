@@ -25,7 +25,6 @@
 
 #include "backup_internal.h"
 
-#define ADD(tmpl, n, t, p, l) ((tmpl)[(n)++] = (CK_ATTRIBUTE){(t), (void *)(p), (l)})
 
 /* One key on its way into the token. */
 typedef struct pending {
@@ -114,18 +113,17 @@ static hc_rc create_public(restore_ctx *c, const pending *k, CK_OBJECT_HANDLE *o
 	size_t point_len = 0;
 	BIGNUM *n = NULL, *e = NULL;
 	ASN1_OCTET_STRING *os = NULL;
-	CK_ATTRIBUTE t[12];
-	CK_ULONG count = 0;
+	hc_template t = {0};
 	int params_len = 0, point_der_len = 0;
 	hc_rc rc;
 
-	ADD(t, count, CKA_CLASS, &cls, sizeof(cls));
-	ADD(t, count, CKA_KEY_TYPE, &kt, sizeof(kt));
-	ADD(t, count, CKA_TOKEN, &yes, sizeof(yes));
-	ADD(t, count, CKA_PRIVATE, &no, sizeof(no));
-	ADD(t, count, CKA_VERIFY, &yes, sizeof(yes));
-	ADD(t, count, CKA_LABEL, k->label, strlen(k->label));
-	ADD(t, count, CKA_ID, k->id, k->id_len);
+	hc_template_add(&t, CKA_CLASS, &cls, sizeof(cls));
+	hc_template_add(&t, CKA_KEY_TYPE, &kt, sizeof(kt));
+	hc_template_add(&t, CKA_TOKEN, &yes, sizeof(yes));
+	hc_template_add(&t, CKA_PRIVATE, &no, sizeof(no));
+	hc_template_add(&t, CKA_VERIFY, &yes, sizeof(yes));
+	hc_template_add(&t, CKA_LABEL, k->label, strlen(k->label));
+	hc_template_add(&t, CKA_ID, k->id, k->id_len);
 	if (kt == CKK_RSA) {
 		if (!EVP_PKEY_get_bn_param(k->pub, OSSL_PKEY_PARAM_RSA_N, &n) ||
 		    !EVP_PKEY_get_bn_param(k->pub, OSSL_PKEY_PARAM_RSA_E, &e) ||
@@ -133,8 +131,8 @@ static hc_rc create_public(restore_ctx *c, const pending *k, CK_OBJECT_HANDLE *o
 			rc = hc_fail_ssl(c->err, HC_USAGE, "reading the RSA public key");
 			goto out;
 		}
-		ADD(t, count, CKA_MODULUS, nb, (CK_ULONG)BN_bn2bin(n, nb));
-		ADD(t, count, CKA_PUBLIC_EXPONENT, eb, (CK_ULONG)BN_bn2bin(e, eb));
+		hc_template_add(&t, CKA_MODULUS, nb, (CK_ULONG)BN_bn2bin(n, nb));
+		hc_template_add(&t, CKA_PUBLIC_EXPONENT, eb, (CK_ULONG)BN_bn2bin(e, eb));
 	} else {
 		char group[64];
 		ASN1_OBJECT *oid;
@@ -150,11 +148,11 @@ static hc_rc create_public(restore_ctx *c, const pending *k, CK_OBJECT_HANDLE *o
 			rc = hc_fail_ssl(c->err, HC_USAGE, "reading the EC public key");
 			goto out;
 		}
-		ADD(t, count, CKA_EC_PARAMS, params, (CK_ULONG)params_len);
+		hc_template_add(&t, CKA_EC_PARAMS, params, (CK_ULONG)params_len);
 		/* CKA_EC_POINT is a DER OCTET STRING (PKCS#11 2.40). */
-		ADD(t, count, CKA_EC_POINT, point_der, (CK_ULONG)point_der_len);
+		hc_template_add(&t, CKA_EC_POINT, point_der, (CK_ULONG)point_der_len);
 	}
-	if ((rc = hc_object_create(c->s, t, count, out, c->err)) == HC_OK)
+	if ((rc = hc_object_create(c->s, t.attrs, t.count, out, c->err)) == HC_OK)
 		rc = remember(c, *out, CKO_PUBLIC_KEY, k->label, k->id, k->id_len);
 	else
 		hc_error_prefix(c->err, "creating the public key of '%s'", k->label);
@@ -174,29 +172,29 @@ static hc_rc unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT_HANDLE *
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_KEY_TYPE kt = k->key_type;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_ATTRIBUTE t[14];
-	CK_ULONG count = 0;
+	hc_template t = {0};
 	hc_rc rc;
 
-	ADD(t, count, CKA_CLASS, &cls, sizeof(cls));
-	ADD(t, count, CKA_KEY_TYPE, &kt, sizeof(kt));
-	ADD(t, count, CKA_TOKEN, &yes, sizeof(yes));
-	ADD(t, count, CKA_PRIVATE, k->private_ ? &yes : &no, sizeof(CK_BBOOL));
-	ADD(t, count, CKA_SENSITIVE, &yes, sizeof(yes));
-	ADD(t, count, CKA_EXTRACTABLE, k->extractable ? &yes : &no, sizeof(CK_BBOOL));
-	ADD(t, count, CKA_SIGN, k->sign ? &yes : &no, sizeof(CK_BBOOL));
-	ADD(t, count, CKA_LABEL, k->label, strlen(k->label));
-	ADD(t, count, CKA_ID, k->id, k->id_len);
+	hc_template_add(&t, CKA_CLASS, &cls, sizeof(cls));
+	hc_template_add(&t, CKA_KEY_TYPE, &kt, sizeof(kt));
+	hc_template_add(&t, CKA_TOKEN, &yes, sizeof(yes));
+	hc_template_add(&t, CKA_PRIVATE, k->private_ ? &yes : &no, sizeof(CK_BBOOL));
+	hc_template_add(&t, CKA_SENSITIVE, &yes, sizeof(yes));
+	hc_template_add(&t, CKA_EXTRACTABLE, k->extractable ? &yes : &no, sizeof(CK_BBOOL));
+	hc_template_add(&t, CKA_SIGN, k->sign ? &yes : &no, sizeof(CK_BBOOL));
+	hc_template_add(&t, CKA_LABEL, k->label, strlen(k->label));
+	hc_template_add(&t, CKA_ID, k->id, k->id_len);
 	/* Other usages only when recorded: least privilege for everything else. */
 	if (k->decrypt)
-		ADD(t, count, CKA_DECRYPT, &yes, sizeof(yes));
+		hc_template_add(&t, CKA_DECRYPT, &yes, sizeof(yes));
 	if (k->unwrap)
-		ADD(t, count, CKA_UNWRAP, &yes, sizeof(yes));
+		hc_template_add(&t, CKA_UNWRAP, &yes, sizeof(yes));
 	if (k->derive)
-		ADD(t, count, CKA_DERIVE, &yes, sizeof(yes));
+		hc_template_add(&t, CKA_DERIVE, &yes, sizeof(yes));
 	if (k->always_authenticate)
-		ADD(t, count, CKA_ALWAYS_AUTHENTICATE, &yes, sizeof(yes));
-	rc = hc_key_unwrap(c->s, &kw, c->unwrapper, k->blob, k->blob_len, t, count, out, c->err);
+		hc_template_add(&t, CKA_ALWAYS_AUTHENTICATE, &yes, sizeof(yes));
+	rc = hc_key_unwrap(c->s, &kw, c->unwrapper, k->blob, k->blob_len, t.attrs,
+			   t.count, out, c->err);
 	if (rc != HC_OK) {
 		/* The tag verified, so this is the token's refusal, not a damaged file. */
 		hc_error_prefix(c->err, "unwrapping '%s' into the token", k->label);
@@ -544,16 +542,17 @@ static hc_rc open_recipient(restore_ctx *c, const hc_backup_file *f, unsigned ch
 	CK_MECHANISM oaep, kw = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
 	CK_RSA_PKCS_OAEP_PARAMS op;
 	CK_OBJECT_HANDLE recipient, mac_obj = CK_INVALID_HANDLE;
-	CK_ATTRIBUTE t[HC_SK_TEMPLATE_MAX], value = {CKA_VALUE, NULL, 0};
-	CK_ULONG n = hc_backup_session_template(t, HC_SK_UNWRAP | HC_SK_SENSITIVE);
+	CK_ATTRIBUTE value = {CKA_VALUE, NULL, 0};
+	hc_template t = {0}, mac_t = {0};
 	hc_error local = {0};
 	hc_rc rc;
 
 	if ((rc = find_recipient(c, f, &recipient)) != HC_OK)
 		return rc;
 	hc_backup_oaep_mechanism(f->oaep_hash, &op, &oaep);
-	if (hc_key_unwrap(c->s, &oaep, recipient, f->wrapped_kek.data, f->wrapped_kek.len, t, n,
-			  &c->unwrapper, &local) != HC_OK) {
+	hc_template_session_aes(&t, HC_AES_PRIVATE | HC_AES_UNWRAP | HC_AES_SENSITIVE);
+	if (hc_key_unwrap(c->s, &oaep, recipient, f->wrapped_kek.data, f->wrapped_kek.len, t.attrs,
+			  t.count, &c->unwrapper, &local) != HC_OK) {
 		if (local.has_ckr && local.ckr == CKR_KEY_FUNCTION_NOT_PERMITTED)
 			return hc_fail(c->err, HC_CHECK,
 				       "%s: the recipient key on this token may not unwrap "
@@ -565,9 +564,9 @@ static hc_rc open_recipient(restore_ctx *c, const hc_backup_file *f, unsigned ch
 			       c->p->name, local.function, hc_ckr_name(local.ckr));
 	}
 	/* The MAC key comes out as a non-sensitive session key: it guards no secret. */
-	n = hc_backup_session_template(t, HC_SK_EXTRACTABLE);
+	hc_template_session_aes(&mac_t, HC_AES_PRIVATE | HC_AES_EXTRACTABLE);
 	if (hc_key_unwrap(c->s, &kw, c->unwrapper, f->wrapped_mac_key.data, f->wrapped_mac_key.len,
-			  t, n, &mac_obj, &local) != HC_OK)
+			  mac_t.attrs, mac_t.count, &mac_obj, &local) != HC_OK)
 		return hc_fail(c->err, HC_CHECK,
 			       "%s: the backup was modified or damaged: its authentication key does "
 			       "not unwrap (%s); nothing restored",
@@ -600,7 +599,7 @@ static hc_rc open_passphrase(restore_ctx *c, const hc_backup_file *f, unsigned c
 		goto out;
 	}
 	memcpy(mac_key, keys.mac_key, 32);
-	rc = hc_backup_session_aes(c->s, keys.kek, HC_SK_UNWRAP | HC_SK_SENSITIVE, &c->unwrapper,
+	rc = hc_backup_session_aes(c->s, keys.kek, HC_AES_UNWRAP | HC_AES_SENSITIVE, &c->unwrapper,
 				   c->err);
 	if (rc != HC_OK)
 		hc_error_prefix(c->err, "importing the passphrase key into the token");
@@ -748,7 +747,7 @@ static hc_rc restore_pfx(restore_ctx *c)
 		goto out;
 	}
 	if ((rc = wrap_on_host(bundle.pkey, kek, k, c->err)) == HC_OK)
-		rc = hc_backup_session_aes(c->s, kek, HC_SK_UNWRAP | HC_SK_SENSITIVE,
+		rc = hc_backup_session_aes(c->s, kek, HC_AES_UNWRAP | HC_AES_SENSITIVE,
 					   &c->unwrapper, c->err);
 	OPENSSL_cleanse(kek, sizeof(kek));
 	if (rc != HC_OK)

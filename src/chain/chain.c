@@ -1,6 +1,7 @@
 /* Chain assembly and verification (SPEC: chain; see hsmcert/chain.h). */
 #include "hsmcert/chain.h"
 
+#include "hsmcert/array.h"
 #include "hsmcert/fetch.h"
 #include "hsmcert/file.h"
 #include "hsmcert/hex.h"
@@ -58,23 +59,6 @@ struct hc_chain_pool {
 	size_t nskipped;
 	const hc_passphrase_ask *ask; /* for PKCS#12 files */
 };
-
-/* Grow *array (of elem-sized entries) to hold one more. */
-static bool grow(void *array, size_t *cap, size_t count, size_t elem)
-{
-	void **p = array;
-	size_t n;
-	void *bigger;
-
-	if (count < *cap)
-		return true;
-	n = *cap ? *cap * 2 : 16;
-	if (!(bigger = realloc(*p, n * elem)))
-		return false;
-	*p = bigger;
-	*cap = n;
-	return true;
-}
 
 static unsigned long name_hash(const X509_NAME *name)
 {
@@ -177,7 +161,7 @@ static bool pool_insert(hc_chain_pool *p, unsigned char *der, long len, X509 *ce
 
 	if (p->ncerts + 1 > p->nbuckets && !rehash(p))
 		return false;
-	if (!grow(&p->certs, &p->capcerts, p->ncerts, sizeof(*p->certs)))
+	if (!hc_array_grow(&p->certs, &p->capcerts, p->ncerts, sizeof(*p->certs)))
 		return false;
 	e = &p->certs[p->ncerts];
 	memset(e, 0, sizeof(*e));
@@ -320,7 +304,7 @@ static hc_rc pool_add_lazy(hc_chain_pool *p, const unsigned char *data, size_t l
 			unsigned long hash;
 			ok = strcmp(name, PEM_STRING_X509) == 0 && !header[0] &&
 			     der_subject_hash(der, der_len, &hash);
-			if (ok && grow(&certs, &cap, n, sizeof(*certs))) {
+			if (ok && hc_array_grow(&certs, &cap, n, sizeof(*certs))) {
 				certs[n++] = (struct lazy_cert){der, der_len, hash};
 				der = NULL;
 			} else if (ok) {
@@ -358,7 +342,7 @@ hc_rc hc_chain_pool_add_crl(hc_chain_pool *p, X509_CRL *crl, const char *origin,
 	for (size_t i = 0; i < p->ncrls; i++)
 		if (X509_CRL_match(p->crls[i].crl, crl) == 0)
 			return HC_OK;
-	if (!grow(&p->crls, &p->capcrls, p->ncrls, sizeof(*p->crls)))
+	if (!hc_array_grow(&p->crls, &p->capcrls, p->ncrls, sizeof(*p->crls)))
 		return hc_fail(err, HC_IO, "out of memory");
 	e = &p->crls[p->ncrls];
 	if (!(e->origin = strdup(origin)) || !X509_CRL_up_ref(crl)) {
@@ -524,7 +508,7 @@ hc_rc hc_chain_pool_add_path(hc_chain_pool *p, const char *path, hc_error *err)
 		if (de->d_name[0] == '.')
 			continue;
 		if (asprintf(&full, "%s/%s", path, de->d_name) < 0 ||
-		    !grow(&names, &cap, n, sizeof(*names))) {
+		    !hc_array_grow(&names, &cap, n, sizeof(*names))) {
 			rc = hc_fail(err, HC_IO, "out of memory");
 			goto out;
 		}
@@ -780,7 +764,7 @@ static bool can_issue(const struct build *b, size_t index, X509 *child, X509 *ca
 
 static bool grow_candidates(struct candidate **c, size_t *cap, size_t n)
 {
-	return grow(c, cap, n, sizeof(**c));
+	return hc_array_grow(c, cap, n, sizeof(**c));
 }
 
 /* Trust anchors first, then the pool (skipping copies of anchors). */
@@ -845,7 +829,7 @@ static const char *dead_end_reason(const struct build *b, X509 *cert)
 
 static void note_dead_end(struct build *b, X509 *cert, const char *reason)
 {
-	if (dead_end_reason(b, cert) || !grow(&b->dead, &b->capdead, b->ndead, sizeof(*b->dead)))
+	if (dead_end_reason(b, cert) || !hc_array_grow(&b->dead, &b->capdead, b->ndead, sizeof(*b->dead)))
 		return;
 	if ((b->dead[b->ndead].reason = strdup(reason)))
 		b->dead[b->ndead++].cert = cert;
@@ -856,7 +840,7 @@ static bool already_fetched(struct build *b, const char *url)
 	for (size_t i = 0; i < b->nfetched; i++)
 		if (strcmp(b->fetched[i], url) == 0)
 			return true;
-	if (grow(&b->fetched, &b->capfetched, b->nfetched, sizeof(*b->fetched)) &&
+	if (hc_array_grow(&b->fetched, &b->capfetched, b->nfetched, sizeof(*b->fetched)) &&
 	    (b->fetched[b->nfetched] = strdup(url)))
 		b->nfetched++;
 	return false;

@@ -258,16 +258,15 @@ hc_rc hc_key_find(hc_session *session, CK_OBJECT_CLASS cls, const char *label,
 		  const unsigned char *id, size_t id_len, CK_OBJECT_HANDLE **out, size_t *count,
 		  hc_error *err)
 {
-	CK_ATTRIBUTE t[3];
-	CK_ULONG n = 0;
+	hc_template t = {0};
 
 	if (cls != CK_UNAVAILABLE_INFORMATION)
-		t[n++] = (CK_ATTRIBUTE){CKA_CLASS, &cls, sizeof(cls)};
+		hc_template_add(&t, CKA_CLASS, &cls, sizeof(cls));
 	if (label)
-		t[n++] = (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)};
+		hc_template_add(&t, CKA_LABEL, label, strlen(label));
 	if (id)
-		t[n++] = (CK_ATTRIBUTE){CKA_ID, (void *)id, id_len};
-	return hc_objects_find(session, t, n, out, count, err);
+		hc_template_add(&t, CKA_ID, id, id_len);
+	return hc_objects_find(session, t.attrs, t.count, out, count, err);
 }
 
 hc_rc hc_key_find_public(hc_session *session, const hc_key_info *priv, CK_OBJECT_HANDLE *out,

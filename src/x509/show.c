@@ -118,22 +118,6 @@ void hc_req_info_clear(hc_req_info *info)
 	memset(info, 0, sizeof(*info));
 }
 
-/* Lowercase hex of an INTEGER, as thumbprints and serials are shown. */
-static char *integer_hex(const ASN1_INTEGER *i)
-{
-	BIGNUM *bn = ASN1_INTEGER_to_BN(i, NULL);
-	char *hex = bn ? BN_bn2hex(bn) : NULL, *out = NULL;
-
-	if (hex) {
-		for (char *p = hex; *p; p++)
-			*p = (char)tolower((unsigned char)*p);
-		out = strdup(hex);
-	}
-	OPENSSL_free(hex);
-	BN_free(bn);
-	return out;
-}
-
 /* RFC 5280 5.3.1 CRLReason, by code. */
 static const char *const crl_reasons[] = {
 	"unspecified",	      "keyCompromise",	 "cACompromise",   "affiliationChanged",
@@ -153,7 +137,7 @@ static hc_rc describe_revoked(X509_CRL *crl, hc_crl_info *out, hc_error *err)
 		X509_REVOKED *r = sk_X509_REVOKED_value(revoked, i);
 		ASN1_ENUMERATED *reason = X509_REVOKED_get_ext_d2i(r, NID_crl_reason, NULL, NULL);
 		hc_revoked_info *e = &out->revoked[out->revoked_count++];
-		e->serial = integer_hex(X509_REVOKED_get0_serialNumber(r));
+		e->serial = hc_x509_integer_hex(X509_REVOKED_get0_serialNumber(r));
 		e->date = hc_asn1_time_to_time(X509_REVOKED_get0_revocationDate(r));
 		if (reason) {
 			long code = ASN1_ENUMERATED_get(reason);
@@ -182,7 +166,7 @@ hc_rc hc_crl_describe(X509_CRL *crl, hc_crl_info *out, hc_error *err)
 	out->next_update = X509_CRL_get0_nextUpdate(crl)
 				   ? hc_asn1_time_to_time(X509_CRL_get0_nextUpdate(crl))
 				   : (time_t)-1;
-	out->crl_number = number ? integer_hex(number) : NULL;
+	out->crl_number = number ? hc_x509_integer_hex(number) : NULL;
 	ASN1_INTEGER_free(number);
 	out->signature_algorithm = alg ? algorithm_name(alg) : strdup("unknown");
 	if (!out->issuer || !out->signature_algorithm)

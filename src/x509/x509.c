@@ -6,6 +6,7 @@
 #include "hsmcert/hex.h"
 #include "hsmcert/subject.h"
 
+#include <ctype.h>
 #include <arpa/inet.h>
 #include <openssl/bn.h>
 #include <openssl/ec.h>
@@ -504,23 +505,13 @@ void hc_time_iso8601(time_t t, char out[21])
 hc_rc hc_cert_describe(X509 *cert, hc_cert_info *out, hc_error *err)
 {
 	BASIC_CONSTRAINTS *bc;
-	BIGNUM *serial;
-	char *hex;
 	int nid;
 	hc_rc rc;
 
 	memset(out, 0, sizeof(*out));
 	out->subject = hc_x509_name_text(X509_get_subject_name(cert));
 	out->issuer = hc_x509_name_text(X509_get_issuer_name(cert));
-	serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
-	hex = serial ? BN_bn2hex(serial) : NULL;
-	if (hex) {
-		for (char *p = hex; *p; p++)
-			*p = (char)(*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);
-		out->serial = strdup(hex);
-	}
-	OPENSSL_free(hex);
-	BN_free(serial);
+	out->serial = hc_x509_integer_hex(X509_get0_serialNumber(cert));
 	out->not_before = hc_asn1_time_to_time(X509_get0_notBefore(cert));
 	out->not_after = hc_asn1_time_to_time(X509_get0_notAfter(cert));
 	hc_x509_thumbprints(cert, out->sha1, out->sha256);
@@ -554,4 +545,19 @@ void hc_cert_info_clear(hc_cert_info *info)
 	free(info->signature_algorithm);
 	hc_sans_free(info->sans, info->san_count);
 	memset(info, 0, sizeof(*info));
+}
+
+char *hc_x509_integer_hex(const ASN1_INTEGER *i)
+{
+	BIGNUM *bn = ASN1_INTEGER_to_BN(i, NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL, *out = NULL;
+
+	if (hex) {
+		for (char *p = hex; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		out = strdup(hex);
+	}
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return out;
 }
