@@ -592,19 +592,9 @@ static char *subject_of(X509 *cert)
 
 static char *serial_of(X509 *cert)
 {
-	const ASN1_INTEGER *serial = X509_get0_serialNumber(cert);
-	BIGNUM *bn = ASN1_INTEGER_to_BN(serial, NULL);
-	char *hex = bn ? BN_bn2hex(bn) : NULL, *out;
+	char *hex = hc_x509_integer_hex(X509_get0_serialNumber(cert));
 
-	BN_free(bn);
-	if (!hex)
-		return strdup("?");
-	out = strdup(hex);
-	OPENSSL_free(hex);
-	for (char *c = out; c && *c; c++)
-		if (*c >= 'A' && *c <= 'F')
-			*c = (char)(*c - 'A' + 'a');
-	return out;
+	return hex ? hex : strdup("?");
 }
 
 /* printf into a new string; NULL when out of memory. */
