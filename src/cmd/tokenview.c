@@ -8,8 +8,8 @@
 json_t *cli_json_token_identity(const hc_token_identity *id)
 {
 	return json_pack("{s:s, s:s, s:s, s:s, s:o}", "label", id->label, "serial", id->serial,
-			 "manufacturer", id->manufacturer, "model", id->model, "uri",
-			 cli_json_string(id->uri));
+	                 "manufacturer", id->manufacturer, "model", id->model, "uri",
+	                 cli_json_string(id->uri));
 }
 
 json_t *cli_json_version(CK_VERSION v)

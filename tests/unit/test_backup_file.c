@@ -21,8 +21,7 @@ static unsigned char id[] = {0xde, 0xad, 0xbe, 0xef};
 static const unsigned char mac_key[32] = {42};
 
 /* A passphrase-mode file with one key (label, id, flags, certificate and one CA). */
-static void sample(hc_backup_file *f, hc_backup_entry *e, hc_backup_flag flags[2],
-		   hc_blob *cas)
+static void sample(hc_backup_file *f, hc_backup_entry *e, hc_backup_flag flags[2], hc_blob *cas)
 {
 	memset(f, 0, sizeof(*f));
 	memset(e, 0, sizeof(*e));
