@@ -264,7 +264,7 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 {
 	if (!real) {
 		const char *target = getenv("HSMCERT_FAULT_TARGET");
-		void *h = dlopen(target ? target : "/usr/lib/softhsm/libsofthsm2.so",
+		void *h = dlopen(target ? target : TS_SOFTHSM,
 				 RTLD_NOW | RTLD_LOCAL);
 		CK_C_GetFunctionList get;
 		if (!h)

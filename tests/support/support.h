@@ -11,7 +11,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define TS_SOFTHSM "/usr/lib/softhsm/libsofthsm2.so"
+/* SoftHSM2's module, as tests/CMakeLists.txt found it (also $TS_MODULE for scripts). */
+#ifndef TS_SOFTHSM
+#error "TS_SOFTHSM: build the tests through tests/CMakeLists.txt, which finds SoftHSM2"
+#endif
 #define TS_PIN "1234"
 #define TS_SO_PIN "56781234"
 #define TS_TOKEN "test"
