@@ -71,7 +71,7 @@ Test(provision, creates_every_entry_then_is_idempotent)
 	ts_sh("rm web02.csr");
 	ts_run(&r, "$HSMCERT provision plan.json");
 	ts_assert_status(&r, 0);
-	cr_assert(strstr(r.out, "requested  web02"), "%s", r.out);
+	cr_assert(ts_text_has(r.out, "requested", "web02"), "%s", r.out);
 	cr_assert(strstr(r.out, "1 requested for existing keys, 2 already done"), "%s", r.out);
 	ts_result_free(&r);
 	cr_assert_eq(ts_count_objects(TS_TOKEN), 6);

@@ -185,6 +185,23 @@ void ts_result_free(struct ts_result *r)
 	r->out = r->err = NULL;
 }
 
+bool ts_text_has(const char *text, const char *name, const char *value)
+{
+	size_t nlen = strlen(name), vlen = strlen(value);
+
+	for (const char *line = text; line && *line;
+	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		const char *p = line + strspn(line, " \t");
+		if (strncmp(p, name, nlen) != 0 || (p[nlen] != ' ' && p[nlen] != '\t'))
+			continue;
+		p += nlen;
+		p += strspn(p, " \t");
+		if (strncmp(p, value, vlen) == 0)
+			return true;
+	}
+	return false;
+}
+
 json_t *ts_json_at(json_t *doc, const char *path)
 {
 	char *copy = strdup(path), *save = NULL;

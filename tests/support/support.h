@@ -84,6 +84,14 @@ json_t *ts_json_at(json_t *doc, const char *path);
 /* The string at `path`, or NULL when absent or not a string. */
 const char *ts_json_str(json_t *doc, const char *path);
 
+/*
+ * Text reports align their columns; tests do not pin the spacing. True when
+ * a line of `text` holds `name`, then one or more blanks, then `value`
+ * (leading blanks and what follows `value` do not matter):
+ * ts_text_has(out, "Self-signed", "yes") matches "  Self-signed         yes".
+ */
+bool ts_text_has(const char *text, const char *name, const char *value);
+
 /* Shell command output only (stdout), asserting exit 0. Caller frees. */
 char *ts_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
