@@ -12,8 +12,11 @@ bool hc_array_grow(void *array, size_t *cap, size_t count, size_t elem)
 
 	if (count < *cap)
 		return true;
-	n = *cap ? *cap * 2 : 16;
-	if (n < *cap || (elem && n > SIZE_MAX / elem))
+	/* At least double, and past `count` whatever *cap said. */
+	for (n = *cap ? *cap : 16; n <= count; n *= 2)
+		if (n > SIZE_MAX / 2)
+			return false;
+	if (elem && n > SIZE_MAX / elem)
 		return false;
 	if (!(bigger = realloc(*p, n * elem)))
 		return false;
