@@ -66,6 +66,18 @@ static unsigned char *encoded(size_t *len)
 	return data;
 }
 
+/* What a reader decides about `data`: parse, then check the tag. */
+static hc_rc accept(const unsigned char *data, size_t len, hc_error *err)
+{
+	hc_backup_file f = {0};
+	hc_rc rc = hc_backup_parse(data, len, "x.hsmb", &f, err);
+
+	if (rc == HC_OK)
+		rc = hc_backup_verify(&f, data, mac_key, err);
+	hc_backup_file_clear(&f);
+	return rc;
+}
+
 static bool blob_eq(const hc_blob *b, const void *data, size_t len)
 {
 	return b->len == len && memcmp(b->data, data, len) == 0;
@@ -112,19 +124,14 @@ Test(backup_file, every_truncation_is_refused_with_a_reason)
 	unsigned char *data = encoded(&len);
 
 	for (size_t cut = 0; cut < len; cut++) {
-		hc_backup_file f = {0};
 		hc_error err = {0};
 		/* A copy of exactly `cut` bytes, so ASan sees any read past the end. */
 		unsigned char *part = malloc(cut ? cut : 1);
-		hc_rc rc;
 
 		memcpy(part, data, cut);
-		rc = hc_backup_parse(part, cut, "x.hsmb", &f, &err);
-		if (rc == HC_OK)
-			rc = hc_backup_verify(&f, part, mac_key, &err);
-		cr_assert_neq(rc, HC_OK, "a file cut to %zu of %zu bytes was accepted", cut, len);
+		cr_assert_neq(accept(part, cut, &err), HC_OK,
+		              "a file cut to %zu of %zu bytes was accepted", cut, len);
 		cr_assert(err.message[0], "cut %zu: no message", cut);
-		hc_backup_file_clear(&f);
 		free(part);
 	}
 	free(data);
@@ -136,16 +143,11 @@ Test(backup_file, any_changed_byte_is_detected)
 	unsigned char *data = encoded(&len);
 
 	for (size_t i = 0; i < len; i++) {
-		hc_backup_file f = {0};
 		hc_error err = {0};
-		hc_rc rc;
 
 		data[i] ^= 0x01;
-		rc = hc_backup_parse(data, len, "x.hsmb", &f, &err);
-		if (rc == HC_OK)
-			rc = hc_backup_verify(&f, data, mac_key, &err);
-		cr_assert_neq(rc, HC_OK, "byte %zu changed and the file was accepted", i);
-		hc_backup_file_clear(&f);
+		cr_assert_neq(accept(data, len, &err), HC_OK,
+		              "byte %zu changed and the file was accepted", i);
 		data[i] ^= 0x01;
 	}
 	free(data);
@@ -158,7 +160,6 @@ Test(backup_file, wrong_key_and_trailing_bytes)
 	unsigned char other[32] = {43};
 	hc_backup_file f = {0};
 	hc_error err = {0};
-	hc_rc rc;
 
 	cr_assert_eq(hc_backup_parse(data, len, "x.hsmb", &f, &err), HC_OK, "%s", err.message);
 	cr_assert_eq(hc_backup_verify(&f, data, other, &err), HC_CHECK);
@@ -167,11 +168,7 @@ Test(backup_file, wrong_key_and_trailing_bytes)
 	longer = malloc(len + 1);
 	memcpy(longer, data, len);
 	longer[len] = 0;
-	rc = hc_backup_parse(longer, len + 1, "x.hsmb", &f, &err);
-	if (rc == HC_OK)
-		rc = hc_backup_verify(&f, longer, mac_key, &err);
-	cr_assert_neq(rc, HC_OK, "a byte appended was accepted");
-	hc_backup_file_clear(&f);
+	cr_assert_neq(accept(longer, len + 1, &err), HC_OK, "a byte appended was accepted");
 	free(longer);
 	free(data);
 }
