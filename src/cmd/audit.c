@@ -217,62 +217,27 @@ static json_t *head_json(const struct cli_token *t, const hc_audit_report *r)
 	return head;
 }
 
-/* One value of a list, indented to sit inside the document, then released. */
-static int emit_item(json_t *item, bool first)
-{
-	char *text = item ? json_dumps(item, JSON_INDENT(2) | JSON_ENSURE_ASCII) : NULL;
-	int rc = text ? 0 : HC_IO;
-
-	json_decref(item);
-	if (!text)
-		return rc;
-	if (fputs(first ? "\n    " : ",\n    ", stdout) == EOF)
-		rc = HC_IO;
-	for (const char *line = text; rc == 0 && *line;) {
-		const char *nl = strchr(line, '\n');
-		size_t n = nl ? (size_t)(nl - line) + 1 : strlen(line);
-		if (fwrite(line, 1, n, stdout) != n || (nl && fputs("    ", stdout) == EOF))
-			rc = HC_IO;
-		line += n;
-	}
-	free(text);
-	return rc;
-}
-
-/*
- * The document is written as it is made, one key at a time, so a token with
- * thousands of keys never holds its whole JSON tree in memory.
- */
+/* The report as one document: the head, then every key, then the orphan certificates. */
 static int print_json(const struct cli_token *t, const hc_audit_report *r)
 {
-	json_t *head = head_json(t, r);
-	char *text = head ? json_dumps(head, JSON_INDENT(2) | JSON_ENSURE_ASCII) : NULL;
-	size_t len = text ? strlen(text) : 0;
-	int rc = 0;
+	json_t *doc = head_json(t, r), *keys = json_array(), *orphans = json_array();
+	bool complete = doc && keys && orphans;
 
-	json_decref(head);
-	/* Leave the head's object open ("...\n}" loses its "\n}") to append the lists. */
-	if (len < 2 || text[len - 1] != '}') {
-		free(text);
+	for (size_t i = 0; complete && i < r->key_count; i++)
+		complete = json_array_append_new(keys, key_json(r, &r->keys[i])) == 0;
+	for (size_t i = 0; complete && i < r->inventory.orphan_count; i++)
+		complete = json_array_append_new(
+				   orphans, cert_json(&r->inventory,
+						      &r->inventory.certs[r->inventory.orphans[i]])) == 0;
+	if (!complete) {
+		json_decref(doc);
+		json_decref(keys);
+		json_decref(orphans);
 		return HC_IO;
 	}
-	text[len - 2] = '\0';
-	if (fputs(text, stdout) == EOF || fputs(",\n  \"keys\": [", stdout) == EOF)
-		rc = HC_IO;
-	free(text);
-	for (size_t i = 0; rc == 0 && i < r->key_count; i++)
-		rc = emit_item(key_json(r, &r->keys[i]), i == 0);
-	if (rc == 0 && fputs(r->key_count ? "\n  ],\n  \"orphan_certificates\": ["
-					  : "],\n  \"orphan_certificates\": [",
-			     stdout) == EOF)
-		rc = HC_IO;
-	for (size_t i = 0; rc == 0 && i < r->inventory.orphan_count; i++)
-		rc = emit_item(cert_json(&r->inventory, &r->inventory.certs[r->inventory.orphans[i]]),
-			       i == 0);
-	if (rc == 0 && (fputs(r->inventory.orphan_count ? "\n  ]\n}\n" : "]\n}\n", stdout) == EOF ||
-			fflush(stdout) != 0))
-		rc = HC_IO;
-	return rc;
+	json_object_set_new(doc, "keys", keys);
+	json_object_set_new(doc, "orphan_certificates", orphans);
+	return cli_json_emit(doc);
 }
 
 /* ---- text ----------------------------------------------------------------- */
