@@ -3,7 +3,6 @@
 
 #include <string.h>
 
-#define ADD(tmpl, n, t, p, l) ((tmpl)[(n)++] = (CK_ATTRIBUTE){(t), (void *)(p), (l)})
 
 static CK_RV generate(hc_session *s, const hc_keypair_spec *spec, bool minimal,
 		      CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
@@ -11,47 +10,49 @@ static CK_RV generate(hc_session *s, const hc_keypair_spec *spec, bool minimal,
 	static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	static CK_BYTE f4[] = {0x01, 0x00, 0x01};
 	CK_ULONG bits = spec->rsa_bits;
-	CK_ATTRIBUTE pt[10], kt[12];
-	CK_ULONG np = 0, nk = 0;
+	hc_template pt = {0}, kt = {0};
 	CK_MECHANISM mech = {spec->key_type == CKK_RSA ? CKM_RSA_PKCS_KEY_PAIR_GEN
 						       : CKM_EC_KEY_PAIR_GEN,
 			     NULL, 0};
 	size_t label_len = spec->label ? strlen(spec->label) : 0;
 
 	/* A server key signs; a backup recipient's key only unwraps what is sent to it. */
-	ADD(pt, np, CKA_TOKEN, &yes, sizeof(yes));
-	ADD(pt, np, spec->recipient ? CKA_WRAP : CKA_VERIFY, &yes, sizeof(yes));
+	hc_template_add(&pt, CKA_TOKEN, &yes, sizeof(yes));
+	hc_template_add(&pt, spec->recipient ? CKA_WRAP : CKA_VERIFY, &yes, sizeof(yes));
 	if (spec->key_type == CKK_RSA) {
-		ADD(pt, np, CKA_MODULUS_BITS, &bits, sizeof(bits));
-		ADD(pt, np, CKA_PUBLIC_EXPONENT, f4, sizeof(f4));
+		hc_template_add(&pt, CKA_MODULUS_BITS, &bits, sizeof(bits));
+		hc_template_add(&pt, CKA_PUBLIC_EXPONENT, f4, sizeof(f4));
 	} else {
-		ADD(pt, np, CKA_EC_PARAMS, spec->ec_params, spec->ec_params_len);
+		hc_template_add(&pt, CKA_EC_PARAMS, spec->ec_params, spec->ec_params_len);
 	}
-	ADD(kt, nk, CKA_TOKEN, &yes, sizeof(yes));
-	ADD(kt, nk, CKA_PRIVATE, &yes, sizeof(yes));
-	ADD(kt, nk, CKA_SENSITIVE, &yes, sizeof(yes));
-	ADD(kt, nk, spec->recipient ? CKA_UNWRAP : CKA_SIGN, &yes, sizeof(yes));
+	hc_template_add(&kt, CKA_TOKEN, &yes, sizeof(yes));
+	hc_template_add(&kt, CKA_PRIVATE, &yes, sizeof(yes));
+	hc_template_add(&kt, CKA_SENSITIVE, &yes, sizeof(yes));
+	hc_template_add(&kt, spec->recipient ? CKA_UNWRAP : CKA_SIGN, &yes, sizeof(yes));
 	if (!minimal) {
 		/*
 		 * A server key signs and does nothing else (least privilege). Tokens
 		 * that reject any of these get the minimal template instead.
 		 */
-		ADD(pt, np, CKA_PRIVATE, &no, sizeof(no));
-		ADD(pt, np, CKA_ENCRYPT, &no, sizeof(no));
-		ADD(pt, np, spec->recipient ? CKA_VERIFY : CKA_WRAP, &no, sizeof(no));
-		ADD(kt, nk, CKA_EXTRACTABLE, spec->extractable ? &yes : &no, sizeof(CK_BBOOL));
-		ADD(kt, nk, CKA_DECRYPT, &no, sizeof(no));
-		ADD(kt, nk, spec->recipient ? CKA_SIGN : CKA_UNWRAP, &no, sizeof(no));
+		hc_template_add(&pt, CKA_PRIVATE, &no, sizeof(no));
+		hc_template_add(&pt, CKA_ENCRYPT, &no, sizeof(no));
+		hc_template_add(&pt, spec->recipient ? CKA_VERIFY : CKA_WRAP, &no, sizeof(no));
+		hc_template_add(&kt, CKA_EXTRACTABLE, spec->extractable ? &yes : &no, sizeof(CK_BBOOL));
+		hc_template_add(&kt, CKA_DECRYPT, &no, sizeof(no));
+		hc_template_add(&kt, spec->recipient ? CKA_SIGN : CKA_UNWRAP, &no, sizeof(no));
 	}
 	if (label_len) {
-		ADD(pt, np, CKA_LABEL, spec->label, label_len);
-		ADD(kt, nk, CKA_LABEL, spec->label, label_len);
+		hc_template_add(&pt, CKA_LABEL, spec->label, label_len);
+		hc_template_add(&kt, CKA_LABEL, spec->label, label_len);
 	}
 	if (spec->id && spec->id_len) {
-		ADD(pt, np, CKA_ID, spec->id, spec->id_len);
-		ADD(kt, nk, CKA_ID, spec->id, spec->id_len);
+		hc_template_add(&pt, CKA_ID, spec->id, spec->id_len);
+		hc_template_add(&kt, CKA_ID, spec->id, spec->id_len);
 	}
-	return s->fn->C_GenerateKeyPair(s->handle, &mech, pt, np, kt, nk, pub, priv);
+	if (pt.overflow || kt.overflow)
+		return CKR_HOST_MEMORY;
+	return s->fn->C_GenerateKeyPair(s->handle, &mech, pt.attrs, pt.count, kt.attrs, kt.count,
+					pub, priv);
 }
 
 static bool template_refused(CK_RV rv)

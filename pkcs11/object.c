@@ -1,6 +1,8 @@
 /* Object search, attributes, creation and destruction. */
 #include "internal.h"
 
+#include "hsmcert/key_flags.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,11 +58,10 @@ hc_rc hc_objects_find(hc_session *s, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
 /* Attributes of fixed size: their buffers are exact, so "unavailable" is final. */
 static CK_ULONG fixed_size(CK_ATTRIBUTE_TYPE t)
 {
+#define FLAG_CASE(field, cka, name, column) case cka:
 	switch (t) {
-	case CKA_TOKEN: case CKA_PRIVATE: case CKA_MODIFIABLE: case CKA_COPYABLE:
-	case CKA_DESTROYABLE: case CKA_SENSITIVE: case CKA_EXTRACTABLE:
-	case CKA_ALWAYS_SENSITIVE: case CKA_NEVER_EXTRACTABLE: case CKA_LOCAL:
-	case CKA_WRAP_WITH_TRUSTED: case CKA_ALWAYS_AUTHENTICATE: case CKA_TRUSTED:
+	HC_KEY_FLAGS(FLAG_CASE)
+	case CKA_TRUSTED:
 	case CKA_SIGN: case CKA_VERIFY: case CKA_DECRYPT: case CKA_ENCRYPT: case CKA_WRAP:
 	case CKA_UNWRAP: case CKA_DERIVE: case CKA_SIGN_RECOVER: case CKA_VERIFY_RECOVER:
 		return sizeof(CK_BBOOL);
@@ -70,6 +71,7 @@ static CK_ULONG fixed_size(CK_ATTRIBUTE_TYPE t)
 	default:
 		return 0;
 	}
+#undef FLAG_CASE
 }
 
 /* A first guess for variable-size values, big enough for the usual case. */

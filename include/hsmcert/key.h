@@ -4,6 +4,7 @@
 
 #include <openssl/evp.h>
 
+#include "hsmcert/key_flags.h"
 #include "hsmcert/p11.h"
 
 /* A key type as the CLI names it: rsa:2048|rsa:3072|rsa:4096|ec:P-256|ec:P-384. */
@@ -32,8 +33,9 @@ typedef struct hc_key_info {
 	unsigned char *id;
 	size_t id_len;
 	char *uri; /* NULL in an inventory (see hc_key_info_from_attrs) */
-	int token, private_, sensitive, extractable, always_sensitive, never_extractable, local,
-		modifiable, copyable, destroyable, wrap_with_trusted, always_authenticate;
+#define HC_KEY_FLAG_FIELD(field, cka, name, column) int field;
+	HC_KEY_FLAGS(HC_KEY_FLAG_FIELD) /* key_flags.h */
+#undef HC_KEY_FLAG_FIELD
 	CK_ULONG key_gen_mechanism; /* CK_UNAVAILABLE_INFORMATION when unknown */
 	/* Public parts when the object carries them (raw big-endian / DER). */
 	unsigned char *modulus, *public_exponent, *ec_params, *ec_point;
@@ -56,6 +58,17 @@ hc_rc hc_key_describe(hc_session *session, CK_OBJECT_HANDLE object, hc_key_info 
 extern const CK_ATTRIBUTE_TYPE hc_key_attr_types[HC_KEY_ATTR_COUNT];
 hc_rc hc_key_info_from_attrs(CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs, hc_key_info *out,
 			     hc_error *err);
+/*
+ * The key flags by position in HC_KEY_FLAGS: their names, and the value of
+ * flag `i` of a key (tri-state as in hc_key_info).
+ */
+typedef struct hc_key_flag {
+	const char *name;   /* "sensitive" */
+	const char *column; /* "SENS", or NULL */
+	CK_ATTRIBUTE_TYPE type;
+} hc_key_flag;
+extern const hc_key_flag hc_key_flags[HC_KEY_FLAG_COUNT];
+int hc_key_flag_value(const hc_key_info *key, size_t i);
 /* hc_attr_applicable_fn for key templates: RSA parts on RSA keys, the EC point on public keys. */
 bool hc_key_attr_applicable(const CK_ATTRIBUTE *attrs, CK_ULONG count, CK_ATTRIBUTE_TYPE type);
 void hc_key_info_clear(hc_key_info *info);
@@ -75,8 +88,18 @@ hc_rc hc_key_public(hc_session *session, const hc_key_info *key, EVP_PKEY **out,
 hc_rc hc_key_ec_point_raw(const hc_key_info *key, const unsigned char **raw, size_t *len,
 			  ASN1_OCTET_STRING **holder, hc_error *err);
 
-/* Key id convention of other PKCS#11 tools: SHA-1 of the modulus or of the EC point. */
-hc_rc hc_key_derive_id(const hc_key_info *pub, unsigned char id[20], hc_error *err);
+/*
+ * The default CKA_ID (SPEC: keygen --id), the convention of other PKCS#11
+ * tools: SHA-1 of the RSA modulus as a minimal big-endian integer (the
+ * leading zero bytes some tokens pad CKA_MODULUS with are skipped), or of
+ * the raw EC point (without CKA_EC_POINT's DER OCTET STRING wrapping).
+ * keygen and restore both name keys with it.
+ */
+#define HC_KEY_ID_LEN 20
+void hc_key_id_compute(CK_KEY_TYPE type, const unsigned char *modulus_or_point, size_t len,
+		       unsigned char id[HC_KEY_ID_LEN]);
+/* The same from a public key object's attributes. */
+hc_rc hc_key_derive_id(const hc_key_info *pub, unsigned char id[HC_KEY_ID_LEN], hc_error *err);
 
 /* Find keys (class CKO_PRIVATE_KEY/CKO_PUBLIC_KEY) matching label and/or id. */
 hc_rc hc_key_find(hc_session *session, CK_OBJECT_CLASS cls, const char *label,

@@ -243,6 +243,42 @@ hc_rc hc_object_destroy(hc_session *session, CK_OBJECT_HANDLE object, hc_error *
 hc_rc hc_object_create(hc_session *session, CK_ATTRIBUTE *tmpl, CK_ULONG count,
 		       CK_OBJECT_HANDLE *out, hc_error *err);
 
+/* ---- templates ------------------------------------------------------- */
+
+/*
+ * A template built attribute by attribute. Values are the caller's (they
+ * must outlive the template's use) or, for booleans, the builder's
+ * constants. Adding beyond HC_TEMPLATE_MAX is a programming error: the
+ * attribute is dropped and `overflow` set (templates built from input check it).
+ */
+#define HC_TEMPLATE_MAX 24
+typedef struct hc_template {
+	CK_ATTRIBUTE attrs[HC_TEMPLATE_MAX];
+	CK_ULONG count;
+	bool overflow;
+} hc_template;
+
+void hc_template_add(hc_template *t, CK_ATTRIBUTE_TYPE type, const void *value, CK_ULONG len);
+void hc_template_bool(hc_template *t, CK_ATTRIBUTE_TYPE type, bool value);
+
+/* What a session AES key is for (hc_template_session_aes). */
+enum {
+	HC_AES_WRAP = 1 << 0,
+	HC_AES_UNWRAP = 1 << 1,
+	HC_AES_EXTRACTABLE = 1 << 2,
+	HC_AES_SENSITIVE = 1 << 3,
+	HC_AES_PRIVATE = 1 << 4, /* CKA_PRIVATE: only in a logged-in session */
+};
+/*
+ * The one template of the AES keys hsmcert makes for a moment (backup's
+ * KEKs and MAC keys, restore's unwrapping keys, audit's and capability
+ * probes): a session object (CKA_TOKEN false, so it is gone when the
+ * session ends, even if we crash), with every usage and protection said
+ * explicitly rather than left to the token's defaults. The caller adds
+ * CKA_VALUE or CKA_VALUE_LEN.
+ */
+void hc_template_session_aes(hc_template *t, unsigned flags);
+
 /* ---- key generation ------------------------------------------------- */
 
 typedef struct hc_keypair_spec {

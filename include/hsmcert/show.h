@@ -62,4 +62,35 @@ typedef struct hc_crl_info {
 hc_rc hc_crl_describe(X509_CRL *crl, hc_crl_info *out, hc_error *err);
 void hc_crl_info_clear(hc_crl_info *info);
 
+/* A certificate with its extensions, as show reports it. */
+typedef struct hc_show_cert {
+	hc_cert_info info;
+	hc_ext_info *extensions;
+	size_t extension_count;
+} hc_show_cert;
+
+/* SPEC: show FILE — everything one loaded file holds, described. */
+typedef struct hc_show_report {
+	hc_x509_format format;
+	hc_show_cert *certs;
+	size_t cert_count;
+	hc_req_info *request; /* NULL when the file holds none */
+	hc_crl_info *crls;
+	size_t crl_count;
+	bool has_private_key; /* PKCS#12 */
+	char key_type[32];
+	unsigned key_bits;
+	char *friendly_name; /* PKCS#12 friendly name, or NULL */
+	bool legacy_pkcs12;
+} hc_show_report;
+
+/*
+ * Describe every object of `bundle` before anything is shown, so a failure
+ * halfway leaves no partial report.
+ */
+hc_rc hc_show_describe(const hc_x509_bundle *bundle, hc_show_report *out, hc_error *err);
+void hc_show_report_clear(hc_show_report *report);
+/* "pem", "der_certificate", "der_crl", "der_request", "pkcs7", "pkcs12", "unknown" */
+const char *hc_x509_format_name(hc_x509_format format);
+
 #endif

@@ -1,4 +1,4 @@
-/* SPEC: init-token. */
+/* SPEC: tokens, init-token. */
 #ifndef HSMCERT_TOKEN_H
 #define HSMCERT_TOKEN_H
 
@@ -24,5 +24,65 @@ typedef struct hc_token_init_result {
  */
 hc_rc hc_token_init(hc_module *mod, const hc_slot *slot, const hc_token_init_params *params,
 		    hc_token_init_result *out, hc_error *err);
+
+/* ---- tokens: what a module shows ------------------------------------ */
+
+/* The identity every report gives a token: trimmed of PKCS#11's blank padding. */
+typedef struct hc_token_identity {
+	char label[33];
+	char manufacturer[33];
+	char model[17];
+	char serial[17];
+	char *uri; /* the token's PKCS#11 URI; NULL when it could not be formatted */
+} hc_token_identity;
+
+void hc_token_identity_make(const CK_TOKEN_INFO *token, hc_token_identity *out);
+void hc_token_identity_clear(hc_token_identity *id);
+
+/* Mechanisms grouped as `tokens --mechanisms` reports them. */
+typedef enum hc_mech_group {
+	HC_MECH_KEY_GENERATION, /* CKF_GENERATE_KEY_PAIR or CKF_GENERATE */
+	HC_MECH_SIGNING,	/* CKF_SIGN */
+	HC_MECH_WRAPPING,	/* CKF_WRAP or CKF_UNWRAP */
+	HC_MECH_GROUPS
+} hc_mech_group;
+
+/* True when the mechanism belongs in `group` (a mechanism may be in several). */
+bool hc_mech_in_group(const hc_mechanism *mech, hc_mech_group group);
+
+/* One slot and its token, as `tokens` lists it. */
+typedef struct hc_token_entry {
+	hc_slot slot;
+	char description[65];	    /* the slot's */
+	char slot_manufacturer[33]; /* the slot's */
+	hc_token_identity id;	    /* when slot.has_token */
+	/* "ok", "not set", "must be changed", "locked", "final try", "count low" */
+	const char *user_pin, *so_pin;
+	bool has_mechanisms; /* asked for, and read */
+	hc_mechanism *mechanisms;
+	size_t mechanism_count;
+} hc_token_entry;
+
+typedef struct hc_token_list {
+	char *module_path;
+	char module_description[33];
+	char module_manufacturer[33];
+	CK_VERSION module_version, cryptoki_version;
+	/* p11-kit's proxy: the registered modules behind it; NULL for a module named by path */
+	hc_registered_module *registered;
+	size_t registered_count;
+	hc_token_entry *entries;
+	size_t count;
+	bool filtered; /* a URI chose among the slots */
+} hc_token_list;
+
+/*
+ * SPEC: tokens. Every slot of `mod` (those `filter` matches, when given),
+ * with the token's state and, when `mechanisms`, its mechanism list. Read
+ * completely before anything is shown.
+ */
+hc_rc hc_token_list_read(hc_module *mod, const hc_uri *filter, bool mechanisms,
+			 hc_token_list *out, hc_error *err);
+void hc_token_list_clear(hc_token_list *list);
 
 #endif

@@ -125,6 +125,9 @@ hc_rc hc_sans_from_extensions(const STACK_OF(X509_EXTENSION) *exts, hc_san **san
 			      size_t *count, hc_error *err);
 void hc_sans_free(hc_san *sans, size_t count);
 
+/* An INTEGER (serial, CRL number) as lowercase hex, as serials are shown; NULL if out of memory. */
+char *hc_x509_integer_hex(const ASN1_INTEGER *i);
+
 /* Days from `now` to `t`, rounded down (negative once past). */
 long hc_days_until(time_t t, time_t now);
 /* ASN1_TIME to time_t (UTC). */

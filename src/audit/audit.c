@@ -148,23 +148,17 @@ static void probe_key(hc_session *session, CK_OBJECT_HANDLE wrapping, hc_audit_k
  */
 static void probe_all(hc_session *session, hc_audit_report *r)
 {
-	static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
-	CK_KEY_TYPE kt = CKK_AES;
 	CK_ULONG len = 32;
-	CK_ATTRIBUTE tmpl[] = {
-		{CKA_CLASS, &cls, sizeof(cls)},	      {CKA_KEY_TYPE, &kt, sizeof(kt)},
-		{CKA_VALUE_LEN, &len, sizeof(len)},   {CKA_TOKEN, &no, sizeof(no)},
-		{CKA_WRAP, &yes, sizeof(yes)},	      {CKA_SENSITIVE, &yes, sizeof(yes)},
-		{CKA_EXTRACTABLE, &no, sizeof(no)},
-	};
+	hc_template tmpl = {0};
 	CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0};
 	CK_OBJECT_HANDLE wrapping = CK_INVALID_HANDLE;
 	hc_error err = {0};
 
+	/* Not CKA_PRIVATE: an audit may run without logging in. */
+	hc_template_session_aes(&tmpl, HC_AES_WRAP | HC_AES_SENSITIVE);
+	hc_template_add(&tmpl, CKA_VALUE_LEN, &len, sizeof(len));
 	r->wrap_mechanism = CKM_AES_KEY_WRAP_PAD;
-	if (hc_key_generate(session, &gen, tmpl, sizeof(tmpl) / sizeof(tmpl[0]), &wrapping,
-			    &err) == HC_OK)
+	if (hc_key_generate(session, &gen, tmpl.attrs, tmpl.count, &wrapping, &err) == HC_OK)
 		r->session_key_rv = CKR_OK;
 	else
 		r->session_key_rv = err.has_ckr ? err.ckr : CKR_GENERAL_ERROR;

@@ -1,6 +1,8 @@
 /* A token's keys and certificates, paired by key (see inventory.h). */
 #include "hsmcert/inventory.h"
 
+#include "hsmcert/array.h"
+
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
 #include <openssl/objects.h>
@@ -172,21 +174,6 @@ static int compare_prints(const void *a, const void *b)
  */
 enum { U_CERT_TYPE = HC_KEY_ATTR_COUNT, U_CERT_CATEGORY, U_COUNT };
 
-/* Room for one more element in a growing array. */
-static bool grow(void **array, size_t *cap, size_t count, size_t size)
-{
-	void *bigger;
-	size_t want = *cap ? *cap * 2 : 16;
-
-	if (count < *cap)
-		return true;
-	if (!(bigger = realloc(*array, want * size)))
-		return false;
-	*array = bigger;
-	*cap = want;
-	return true;
-}
-
 static char *attr_string(const CK_ATTRIBUTE *a)
 {
 	bool have = hc_attr_available(a);
@@ -283,7 +270,7 @@ static hc_rc object_unreadable(hc_inventory *inv, struct caps *caps, CK_OBJECT_H
 	default:
 		break;
 	}
-	if (!grow((void **)&inv->unreadable, &caps->unreadable, inv->unreadable_count,
+	if (!hc_array_grow(&inv->unreadable, &caps->unreadable, inv->unreadable_count,
 		  sizeof(*inv->unreadable)))
 		return hc_fail(err, HC_IO, "out of memory");
 	inv->unreadable[inv->unreadable_count++] = (hc_inv_unreadable){handle, err->ckr};
@@ -312,28 +299,28 @@ static hc_rc load_object(hc_session *session, CK_OBJECT_HANDLE handle, hc_invent
 		cls = CK_UNAVAILABLE_INFORMATION;
 	switch (cls) {
 	case CKO_PRIVATE_KEY:
-		if (!grow((void **)&inv->keys, &caps->keys, inv->key_count, sizeof(*inv->keys)))
+		if (!hc_array_grow(&inv->keys, &caps->keys, inv->key_count, sizeof(*inv->keys)))
 			goto oom;
 		memset(&inv->keys[inv->key_count], 0, sizeof(*inv->keys));
 		inv->keys[inv->key_count].public_key = HC_INV_NONE;
 		key = &inv->keys[inv->key_count++].info;
 		break;
 	case CKO_SECRET_KEY:
-		if (!grow((void **)&inv->secret_keys, &caps->secret, inv->secret_count,
+		if (!hc_array_grow(&inv->secret_keys, &caps->secret, inv->secret_count,
 			  sizeof(*inv->secret_keys)))
 			goto oom;
 		key = &inv->secret_keys[inv->secret_count++];
 		break;
 	case CKO_PUBLIC_KEY:
-		if (!grow((void **)&inv->public_keys, &caps->public_, inv->public_count,
+		if (!hc_array_grow(&inv->public_keys, &caps->public_, inv->public_count,
 			  sizeof(*inv->public_keys)) ||
-		    !grow((void **)&inv->public_prints_, &caps->prints, inv->public_count,
+		    !hc_array_grow(&inv->public_prints_, &caps->prints, inv->public_count,
 			  sizeof(*inv->public_prints_)))
 			goto oom;
 		key = &inv->public_keys[inv->public_count++];
 		break;
 	case CKO_CERTIFICATE:
-		if (!grow((void **)&inv->certs, &caps->certs, inv->cert_count, sizeof(*inv->certs)))
+		if (!hc_array_grow(&inv->certs, &caps->certs, inv->cert_count, sizeof(*inv->certs)))
 			goto oom;
 		rc = describe_cert(session, handle, u, &inv->certs[inv->cert_count++], err);
 		break;

@@ -41,7 +41,7 @@ hc_rc hc_backup_key_to_host(hc_session *s, const hc_backup_item *item, CK_OBJECT
 	/* A transport key the host knows: the only way a key reaches a PKCS#12. */
 	if (RAND_priv_bytes(value, sizeof(value)) != 1)
 		return hc_fail_ssl(err, HC_IO, "no random transport key");
-	if ((rc = hc_backup_session_aes(s, value, HC_SK_WRAP | HC_SK_SENSITIVE, &transport, err)) !=
+	if ((rc = hc_backup_session_aes(s, value, HC_AES_WRAP | HC_AES_SENSITIVE, &transport, err)) !=
 	        HC_OK ||
 	    (rc = hc_key_wrap(s, &kw, transport, key, &blob, &blob_len, err)) != HC_OK)
 		goto out;

@@ -19,17 +19,10 @@
 #include "hsmcert/backup.h"
 #include "hsmcert/rollback.h"
 
-/* Session AES keys (CKA_TOKEN false, CKA_PRIVATE true) for wrapping and unwrapping. */
-enum {
-	HC_SK_WRAP = 1 << 0,
-	HC_SK_UNWRAP = 1 << 1,
-	HC_SK_EXTRACTABLE = 1 << 2,
-	HC_SK_SENSITIVE = 1 << 3,
-	HC_SK_TEMPLATE_MAX = 8, /* attributes hc_backup_session_template writes */
-};
-/* Fill t (room for HC_SK_TEMPLATE_MAX and what the caller adds); returns the count. */
-CK_ULONG hc_backup_session_template(CK_ATTRIBUTE *t, unsigned flags);
-/* A session AES-256 key object holding `value`. */
+/*
+ * A session AES-256 key object holding `value`: hc_template_session_aes with
+ * `flags` (HC_AES_*), and CKA_PRIVATE (backup and restore are logged in).
+ */
 hc_rc hc_backup_session_aes(hc_session *session, const unsigned char value[32], unsigned flags,
                             CK_OBJECT_HANDLE *out, hc_error *err);
 

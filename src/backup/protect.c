@@ -22,39 +22,16 @@
 
 #include "internal.h"
 
-#define ADD(tmpl, n, t, p, l) ((tmpl)[(n)++] = (CK_ATTRIBUTE){(t), (void *)(p), (l)})
-
 /* ---- session keys shared with restore -------------------------------- */
-
-static const CK_BBOOL ck_true = CK_TRUE, ck_false = CK_FALSE;
-static const CK_OBJECT_CLASS secret_class = CKO_SECRET_KEY;
-static const CK_KEY_TYPE aes_type = CKK_AES;
-
-CK_ULONG hc_backup_session_template(CK_ATTRIBUTE *t, unsigned flags)
-{
-	CK_ULONG n = 0;
-
-	ADD(t, n, CKA_CLASS, &secret_class, sizeof(secret_class));
-	ADD(t, n, CKA_KEY_TYPE, &aes_type, sizeof(aes_type));
-	/* A session object: gone when the session ends, even if we crash. */
-	ADD(t, n, CKA_TOKEN, &ck_false, sizeof(CK_BBOOL));
-	ADD(t, n, CKA_PRIVATE, &ck_true, sizeof(CK_BBOOL));
-	ADD(t, n, CKA_SENSITIVE, flags & HC_SK_SENSITIVE ? &ck_true : &ck_false, sizeof(CK_BBOOL));
-	ADD(t, n, CKA_EXTRACTABLE, flags & HC_SK_EXTRACTABLE ? &ck_true : &ck_false,
-	    sizeof(CK_BBOOL));
-	ADD(t, n, CKA_WRAP, flags & HC_SK_WRAP ? &ck_true : &ck_false, sizeof(CK_BBOOL));
-	ADD(t, n, CKA_UNWRAP, flags & HC_SK_UNWRAP ? &ck_true : &ck_false, sizeof(CK_BBOOL));
-	return n;
-}
 
 hc_rc hc_backup_session_aes(hc_session *s, const unsigned char value[32], unsigned flags,
                             CK_OBJECT_HANDLE *out, hc_error *err)
 {
-	CK_ATTRIBUTE t[HC_SK_TEMPLATE_MAX + 1];
-	CK_ULONG n = hc_backup_session_template(t, flags);
+	hc_template t = {0};
 
-	ADD(t, n, CKA_VALUE, value, 32);
-	return hc_object_create(s, t, n, out, err);
+	hc_template_session_aes(&t, flags | HC_AES_PRIVATE);
+	hc_template_add(&t, CKA_VALUE, value, 32);
+	return hc_object_create(s, t.attrs, t.count, out, err);
 }
 
 hc_rc hc_backup_oaep_mechanism(CK_MECHANISM_TYPE hash, CK_RSA_PKCS_OAEP_PARAMS *params,
@@ -84,7 +61,7 @@ hc_rc protect_passphrase(hc_session *s, const hc_secret *pass, hc_backup_file *f
 		return rc;
 	memcpy(f->check, keys.check, sizeof(f->check));
 	memcpy(pr->mac_key, keys.mac_key, 32);
-	rc = hc_backup_session_aes(s, keys.kek, HC_SK_WRAP | HC_SK_SENSITIVE, &pr->kek, err);
+	rc = hc_backup_session_aes(s, keys.kek, HC_AES_WRAP | HC_AES_SENSITIVE, &pr->kek, err);
 	if (rc != HC_OK)
 		hc_error_prefix(err, "importing the passphrase key into the token");
 	OPENSSL_cleanse(&keys, sizeof(keys));
@@ -99,8 +76,7 @@ static hc_rc recipient_object(hc_session *s, EVP_PKEY *pub, CK_OBJECT_HANDLE *ou
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	BIGNUM *n = NULL, *e = NULL;
 	unsigned char *nb = NULL, *eb = NULL;
-	CK_ATTRIBUTE t[8];
-	CK_ULONG count = 0;
+	hc_template t = {0};
 	hc_rc rc;
 
 	if (!EVP_PKEY_is_a(pub, "RSA") || EVP_PKEY_get_bits(pub) < 2048)
@@ -114,14 +90,14 @@ static hc_rc recipient_object(hc_session *s, EVP_PKEY *pub, CK_OBJECT_HANDLE *ou
 	}
 	BN_bn2bin(n, nb);
 	BN_bn2bin(e, eb);
-	ADD(t, count, CKA_CLASS, &cls, sizeof(cls));
-	ADD(t, count, CKA_KEY_TYPE, &kt, sizeof(kt));
-	ADD(t, count, CKA_TOKEN, &no, sizeof(no));
-	ADD(t, count, CKA_WRAP, &yes, sizeof(yes));
-	ADD(t, count, CKA_ENCRYPT, &yes, sizeof(yes));
-	ADD(t, count, CKA_MODULUS, nb, (CK_ULONG)BN_num_bytes(n));
-	ADD(t, count, CKA_PUBLIC_EXPONENT, eb, (CK_ULONG)BN_num_bytes(e));
-	rc = hc_object_create(s, t, count, out, err);
+	hc_template_add(&t, CKA_CLASS, &cls, sizeof(cls));
+	hc_template_add(&t, CKA_KEY_TYPE, &kt, sizeof(kt));
+	hc_template_add(&t, CKA_TOKEN, &no, sizeof(no));
+	hc_template_add(&t, CKA_WRAP, &yes, sizeof(yes));
+	hc_template_add(&t, CKA_ENCRYPT, &yes, sizeof(yes));
+	hc_template_add(&t, CKA_MODULUS, nb, (CK_ULONG)BN_num_bytes(n));
+	hc_template_add(&t, CKA_PUBLIC_EXPONENT, eb, (CK_ULONG)BN_num_bytes(e));
+	rc = hc_object_create(s, t.attrs, t.count, out, err);
 	if (rc != HC_OK)
 		hc_error_prefix(err, "importing the recipient's public key");
 out:
@@ -148,13 +124,13 @@ hc_rc protect_recipient(hc_session *s, EVP_PKEY *recipient, hc_backup_file *f, p
 	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, mac_obj = CK_INVALID_HANDLE;
 	unsigned char mac_secret[32];
 	/* Extractable only so RSA-OAEP can carry it to the recipient. */
-	CK_ATTRIBUTE t[HC_SK_TEMPLATE_MAX + 1];
-	CK_ULONG n =
-	    hc_backup_session_template(t, HC_SK_WRAP | HC_SK_EXTRACTABLE | HC_SK_SENSITIVE);
+	hc_template t = {0};
 	hc_rc rc;
 
-	ADD(t, n, CKA_VALUE_LEN, &kek_len, sizeof(kek_len));
-	if ((rc = hc_key_generate(s, &gen, t, n, &pr->kek, err)) != HC_OK) {
+	hc_template_session_aes(&t, HC_AES_PRIVATE | HC_AES_WRAP | HC_AES_EXTRACTABLE |
+	                                HC_AES_SENSITIVE);
+	hc_template_add(&t, CKA_VALUE_LEN, &kek_len, sizeof(kek_len));
+	if ((rc = hc_key_generate(s, &gen, t.attrs, t.count, &pr->kek, err)) != HC_OK) {
 		hc_error_prefix(err, "generating the backup's key-encryption key");
 		return rc;
 	}
@@ -187,7 +163,7 @@ hc_rc protect_recipient(hc_session *s, EVP_PKEY *recipient, hc_backup_file *f, p
 		rc = hc_fail_ssl(err, HC_IO, "no random authentication key");
 		goto out;
 	}
-	if ((rc = hc_backup_session_aes(s, mac_secret, HC_SK_EXTRACTABLE, &mac_obj, err)) !=
+	if ((rc = hc_backup_session_aes(s, mac_secret, HC_AES_EXTRACTABLE, &mac_obj, err)) !=
 	        HC_OK ||
 	    (rc = hc_key_wrap(s, &kw, pr->kek, mac_obj, &f->wrapped_mac_key.data,
 	                      &f->wrapped_mac_key.len, err)) != HC_OK) {

@@ -184,15 +184,17 @@ static hc_rc open_recipient(restore_ctx *c, const hc_backup_file *f, unsigned ch
 	CK_MECHANISM oaep, kw = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
 	CK_RSA_PKCS_OAEP_PARAMS op;
 	CK_OBJECT_HANDLE recipient, mac_obj = CK_INVALID_HANDLE;
-	CK_ATTRIBUTE t[HC_SK_TEMPLATE_MAX], value = {CKA_VALUE, NULL, 0};
-	CK_ULONG n = hc_backup_session_template(t, HC_SK_UNWRAP | HC_SK_SENSITIVE);
+	CK_ATTRIBUTE value = {CKA_VALUE, NULL, 0};
+	hc_template t = {0}, mac_t = {0};
 	hc_error local = {0};
 	hc_rc rc;
 
 	if ((rc = find_recipient(c, f, &recipient)) != HC_OK)
 		return rc;
 	hc_backup_oaep_mechanism(f->oaep_hash, &op, &oaep);
-	if (hc_key_unwrap(c->s, &oaep, recipient, f->wrapped_kek.data, f->wrapped_kek.len, t, n,
+	hc_template_session_aes(&t, HC_AES_PRIVATE | HC_AES_UNWRAP | HC_AES_SENSITIVE);
+	if (hc_key_unwrap(c->s, &oaep, recipient, f->wrapped_kek.data, f->wrapped_kek.len, t.attrs,
+	                  t.count,
 	                  &c->unwrapper, &local) != HC_OK) {
 		if (local.has_ckr && local.ckr == CKR_KEY_FUNCTION_NOT_PERMITTED)
 			return hc_fail(c->err, HC_CHECK,
@@ -205,9 +207,9 @@ static hc_rc open_recipient(restore_ctx *c, const hc_backup_file *f, unsigned ch
 		               c->p->name, local.function, hc_ckr_name(local.ckr));
 	}
 	/* The MAC key comes out as a non-sensitive session key: it guards no secret. */
-	n = hc_backup_session_template(t, HC_SK_EXTRACTABLE);
+	hc_template_session_aes(&mac_t, HC_AES_PRIVATE | HC_AES_EXTRACTABLE);
 	if (hc_key_unwrap(c->s, &kw, c->unwrapper, f->wrapped_mac_key.data, f->wrapped_mac_key.len,
-	                  t, n, &mac_obj, &local) != HC_OK)
+	                  mac_t.attrs, mac_t.count, &mac_obj, &local) != HC_OK)
 		return hc_fail(
 		    c->err, HC_CHECK,
 		    "%s: the backup was modified or damaged: its authentication key does "
@@ -243,7 +245,7 @@ static hc_rc open_passphrase(restore_ctx *c, const hc_backup_file *f, unsigned c
 		goto out;
 	}
 	memcpy(mac_key, keys.mac_key, 32);
-	rc = hc_backup_session_aes(c->s, keys.kek, HC_SK_UNWRAP | HC_SK_SENSITIVE, &c->unwrapper,
+	rc = hc_backup_session_aes(c->s, keys.kek, HC_AES_UNWRAP | HC_AES_SENSITIVE, &c->unwrapper,
 	                           c->err);
 	if (rc != HC_OK)
 		hc_error_prefix(c->err, "importing the passphrase key into the token");

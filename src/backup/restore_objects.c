@@ -24,8 +24,6 @@
 
 #include "internal.h"
 
-#define ADD(tmpl, n, t, p, l) ((tmpl)[(n)++] = (CK_ATTRIBUTE){(t), (void *)(p), (l)})
-
 /* Every object this run creates is remembered with the names its URI is made of. */
 static hc_rc remember(restore_ctx *c, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS cls, const char *label,
                       const unsigned char *id, size_t id_len)
@@ -35,14 +33,16 @@ static hc_rc remember(restore_ctx *c, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS cls, c
 
 /* ---- public keys and ids --------------------------------------------- */
 
-/* CKA_ID convention: SHA-1 of the modulus or of the uncompressed EC point. */
+/* The default CKA_ID, as keygen gives it (hc_key_id_compute). */
 hc_rc restore_objects_default_id(EVP_PKEY *pub, unsigned char **id, size_t *len, hc_error *err)
 {
 	unsigned char raw[1024];
 	size_t raw_len = 0;
 	BIGNUM *n = NULL;
+	CK_KEY_TYPE type = CKK_EC;
 
 	if (EVP_PKEY_is_a(pub, "RSA")) {
+		type = CKK_RSA;
 		if (!EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_RSA_N, &n) ||
 		    BN_num_bytes(n) > (int)sizeof(raw)) {
 			BN_free(n);
@@ -54,11 +54,11 @@ hc_rc restore_objects_default_id(EVP_PKEY *pub, unsigned char **id, size_t *len,
 	                                            sizeof(raw), &raw_len)) {
 		return hc_fail_ssl(err, HC_USAGE, "reading the EC point");
 	}
-	*id = malloc(SHA_DIGEST_LENGTH);
+	*id = malloc(HC_KEY_ID_LEN);
 	if (!*id)
 		return hc_fail(err, HC_IO, "out of memory");
-	SHA1(raw, raw_len, *id);
-	*len = SHA_DIGEST_LENGTH;
+	hc_key_id_compute(type, raw, raw_len, *id);
+	*len = HC_KEY_ID_LEN;
 	return HC_OK;
 }
 
@@ -72,18 +72,17 @@ hc_rc restore_objects_create_public(restore_ctx *c, const pending *k, CK_OBJECT_
 	size_t point_len = 0;
 	BIGNUM *n = NULL, *e = NULL;
 	ASN1_OCTET_STRING *os = NULL;
-	CK_ATTRIBUTE t[12];
-	CK_ULONG count = 0;
+	hc_template t = {0};
 	int params_len = 0, point_der_len = 0;
 	hc_rc rc;
 
-	ADD(t, count, CKA_CLASS, &cls, sizeof(cls));
-	ADD(t, count, CKA_KEY_TYPE, &kt, sizeof(kt));
-	ADD(t, count, CKA_TOKEN, &yes, sizeof(yes));
-	ADD(t, count, CKA_PRIVATE, &no, sizeof(no));
-	ADD(t, count, CKA_VERIFY, &yes, sizeof(yes));
-	ADD(t, count, CKA_LABEL, k->label, strlen(k->label));
-	ADD(t, count, CKA_ID, k->id, k->id_len);
+	hc_template_add(&t, CKA_CLASS, &cls, sizeof(cls));
+	hc_template_add(&t, CKA_KEY_TYPE, &kt, sizeof(kt));
+	hc_template_add(&t, CKA_TOKEN, &yes, sizeof(yes));
+	hc_template_add(&t, CKA_PRIVATE, &no, sizeof(no));
+	hc_template_add(&t, CKA_VERIFY, &yes, sizeof(yes));
+	hc_template_add(&t, CKA_LABEL, k->label, strlen(k->label));
+	hc_template_add(&t, CKA_ID, k->id, k->id_len);
 	if (kt == CKK_RSA) {
 		if (!EVP_PKEY_get_bn_param(k->pub, OSSL_PKEY_PARAM_RSA_N, &n) ||
 		    !EVP_PKEY_get_bn_param(k->pub, OSSL_PKEY_PARAM_RSA_E, &e) ||
@@ -91,8 +90,8 @@ hc_rc restore_objects_create_public(restore_ctx *c, const pending *k, CK_OBJECT_
 			rc = hc_fail_ssl(c->err, HC_USAGE, "reading the RSA public key");
 			goto out;
 		}
-		ADD(t, count, CKA_MODULUS, nb, (CK_ULONG)BN_bn2bin(n, nb));
-		ADD(t, count, CKA_PUBLIC_EXPONENT, eb, (CK_ULONG)BN_bn2bin(e, eb));
+		hc_template_add(&t, CKA_MODULUS, nb, (CK_ULONG)BN_bn2bin(n, nb));
+		hc_template_add(&t, CKA_PUBLIC_EXPONENT, eb, (CK_ULONG)BN_bn2bin(e, eb));
 	} else {
 		char group[64];
 		ASN1_OBJECT *oid;
@@ -108,11 +107,11 @@ hc_rc restore_objects_create_public(restore_ctx *c, const pending *k, CK_OBJECT_
 			rc = hc_fail_ssl(c->err, HC_USAGE, "reading the EC public key");
 			goto out;
 		}
-		ADD(t, count, CKA_EC_PARAMS, params, (CK_ULONG)params_len);
+		hc_template_add(&t, CKA_EC_PARAMS, params, (CK_ULONG)params_len);
 		/* CKA_EC_POINT is a DER OCTET STRING (PKCS#11 2.40). */
-		ADD(t, count, CKA_EC_POINT, point_der, (CK_ULONG)point_der_len);
+		hc_template_add(&t, CKA_EC_POINT, point_der, (CK_ULONG)point_der_len);
 	}
-	if ((rc = hc_object_create(c->s, t, count, out, c->err)) == HC_OK)
+	if ((rc = hc_object_create(c->s, t.attrs, t.count, out, c->err)) == HC_OK)
 		rc = remember(c, *out, CKO_PUBLIC_KEY, k->label, k->id, k->id_len);
 	else
 		hc_error_prefix(c->err, "creating the public key of '%s'", k->label);
@@ -132,29 +131,29 @@ hc_rc restore_objects_unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_KEY_TYPE kt = k->key_type;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_ATTRIBUTE t[14];
-	CK_ULONG count = 0;
+	hc_template t = {0};
 	hc_rc rc;
 
-	ADD(t, count, CKA_CLASS, &cls, sizeof(cls));
-	ADD(t, count, CKA_KEY_TYPE, &kt, sizeof(kt));
-	ADD(t, count, CKA_TOKEN, &yes, sizeof(yes));
-	ADD(t, count, CKA_PRIVATE, k->private_ ? &yes : &no, sizeof(CK_BBOOL));
-	ADD(t, count, CKA_SENSITIVE, &yes, sizeof(yes));
-	ADD(t, count, CKA_EXTRACTABLE, k->extractable ? &yes : &no, sizeof(CK_BBOOL));
-	ADD(t, count, CKA_SIGN, k->sign ? &yes : &no, sizeof(CK_BBOOL));
-	ADD(t, count, CKA_LABEL, k->label, strlen(k->label));
-	ADD(t, count, CKA_ID, k->id, k->id_len);
+	hc_template_add(&t, CKA_CLASS, &cls, sizeof(cls));
+	hc_template_add(&t, CKA_KEY_TYPE, &kt, sizeof(kt));
+	hc_template_add(&t, CKA_TOKEN, &yes, sizeof(yes));
+	hc_template_add(&t, CKA_PRIVATE, k->private_ ? &yes : &no, sizeof(CK_BBOOL));
+	hc_template_add(&t, CKA_SENSITIVE, &yes, sizeof(yes));
+	hc_template_add(&t, CKA_EXTRACTABLE, k->extractable ? &yes : &no, sizeof(CK_BBOOL));
+	hc_template_add(&t, CKA_SIGN, k->sign ? &yes : &no, sizeof(CK_BBOOL));
+	hc_template_add(&t, CKA_LABEL, k->label, strlen(k->label));
+	hc_template_add(&t, CKA_ID, k->id, k->id_len);
 	/* Other usages only when recorded: least privilege for everything else. */
 	if (k->decrypt)
-		ADD(t, count, CKA_DECRYPT, &yes, sizeof(yes));
+		hc_template_add(&t, CKA_DECRYPT, &yes, sizeof(yes));
 	if (k->unwrap)
-		ADD(t, count, CKA_UNWRAP, &yes, sizeof(yes));
+		hc_template_add(&t, CKA_UNWRAP, &yes, sizeof(yes));
 	if (k->derive)
-		ADD(t, count, CKA_DERIVE, &yes, sizeof(yes));
+		hc_template_add(&t, CKA_DERIVE, &yes, sizeof(yes));
 	if (k->always_authenticate)
-		ADD(t, count, CKA_ALWAYS_AUTHENTICATE, &yes, sizeof(yes));
-	rc = hc_key_unwrap(c->s, &kw, c->unwrapper, k->blob, k->blob_len, t, count, out, c->err);
+		hc_template_add(&t, CKA_ALWAYS_AUTHENTICATE, &yes, sizeof(yes));
+	rc = hc_key_unwrap(c->s, &kw, c->unwrapper, k->blob, k->blob_len, t.attrs, t.count, out,
+	                   c->err);
 	if (rc != HC_OK) {
 		/* The tag verified, so this is the token's refusal, not a damaged file. */
 		hc_error_prefix(c->err, "unwrapping '%s' into the token", k->label);

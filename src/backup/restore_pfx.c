@@ -127,7 +127,7 @@ hc_rc restore_pfx(restore_ctx *c)
 		goto out;
 	}
 	if ((rc = wrap_on_host(bundle.pkey, kek, k, c->err)) == HC_OK)
-		rc = hc_backup_session_aes(c->s, kek, HC_SK_UNWRAP | HC_SK_SENSITIVE, &c->unwrapper,
+		rc = hc_backup_session_aes(c->s, kek, HC_AES_UNWRAP | HC_AES_SENSITIVE, &c->unwrapper,
 		                           c->err);
 	OPENSSL_cleanse(kek, sizeof(kek));
 	if (rc != HC_OK)

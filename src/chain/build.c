@@ -114,7 +114,7 @@ bool chain_build_can_issue(const struct chain_build *b, size_t index, X509 *chil
 
 static bool grow_candidates(struct chain_candidate **c, size_t *cap, size_t n)
 {
-	return chain_pool_grow(c, cap, n, sizeof(**c));
+	return hc_array_grow(c, cap, n, sizeof(**c));
 }
 
 /* Trust anchors first, then the pool (skipping copies of anchors). */
@@ -180,7 +180,7 @@ const char *chain_build_dead_end_reason(const struct chain_build *b, X509 *cert)
 static void note_dead_end(struct chain_build *b, X509 *cert, const char *reason)
 {
 	if (chain_build_dead_end_reason(b, cert) ||
-	    !chain_pool_grow(&b->dead, &b->capdead, b->ndead, sizeof(*b->dead)))
+	    !hc_array_grow(&b->dead, &b->capdead, b->ndead, sizeof(*b->dead)))
 		return;
 	if ((b->dead[b->ndead].reason = strdup(reason)))
 		b->dead[b->ndead++].cert = cert;

@@ -20,7 +20,7 @@ static bool already_fetched(struct chain_build *b, const char *url)
 	for (size_t i = 0; i < b->nfetched; i++)
 		if (strcmp(b->fetched[i], url) == 0)
 			return true;
-	if (chain_pool_grow(&b->fetched, &b->capfetched, b->nfetched, sizeof(*b->fetched)) &&
+	if (hc_array_grow(&b->fetched, &b->capfetched, b->nfetched, sizeof(*b->fetched)) &&
 	    (b->fetched[b->nfetched] = strdup(url)))
 		b->nfetched++;
 	return false;

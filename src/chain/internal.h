@@ -12,6 +12,7 @@
 #ifndef HSMCERT_CHAIN_INTERNAL_H
 #define HSMCERT_CHAIN_INTERNAL_H
 
+#include "hsmcert/array.h"
 #include "hsmcert/chain.h"
 #include "hsmcert/x509.h"
 
@@ -61,8 +62,6 @@ struct hc_chain_pool {
 #define CHAIN_POOL_FOR_EACH(p, hash, i)                                                            \
 	for (long i = (p)->buckets[(hash) & ((p)->nbuckets - 1)]; i >= 0; i = (p)->certs[i].next)
 
-/* Grow *array (of elem-sized entries) to hold one more. */
-bool chain_pool_grow(void *array, size_t *cap, size_t count, size_t elem);
 unsigned long chain_pool_name_hash(const X509_NAME *name);
 bool chain_pool_contains_der(const hc_chain_pool *p, unsigned long hash, const unsigned char *der,
                              long len);
@@ -199,8 +198,6 @@ hc_rc chain_cross_finish(struct chain_build *b, struct chain_cross **xout, size_
 /* printf into a new string; NULL when out of memory. */
 char *chain_report_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *chain_report_subject(X509 *cert);
-/* Lowercase hex; NULL for NULL or when out of memory. */
-char *chain_report_integer_hex(const ASN1_INTEGER *n);
 /* Lowercase hex ("?" when it cannot be had). */
 char *chain_report_serial(X509 *cert);
 const char *chain_report_crl_reason(long reason);

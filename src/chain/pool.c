@@ -16,22 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Grow *array (of elem-sized entries) to hold one more. */
-bool chain_pool_grow(void *array, size_t *cap, size_t count, size_t elem)
-{
-	void **p = array;
-	size_t n;
-	void *bigger;
-
-	if (count < *cap)
-		return true;
-	n = *cap ? *cap * 2 : 16;
-	if (!(bigger = realloc(*p, n * elem)))
-		return false;
-	*p = bigger;
-	*cap = n;
-	return true;
-}
 
 unsigned long chain_pool_name_hash(const X509_NAME *name)
 {
@@ -132,7 +116,7 @@ static bool pool_insert(hc_chain_pool *p, unsigned char *der, long len, X509 *ce
 
 	if (p->ncerts + 1 > p->nbuckets && !rehash(p))
 		return false;
-	if (!chain_pool_grow(&p->certs, &p->capcerts, p->ncerts, sizeof(*p->certs)))
+	if (!hc_array_grow(&p->certs, &p->capcerts, p->ncerts, sizeof(*p->certs)))
 		return false;
 	e = &p->certs[p->ncerts];
 	memset(e, 0, sizeof(*e));
@@ -277,7 +261,7 @@ static hc_rc pool_add_lazy(hc_chain_pool *p, const unsigned char *data, size_t l
 			unsigned long hash;
 			ok = strcmp(name, PEM_STRING_X509) == 0 && !header[0] &&
 			     der_subject_hash(der, der_len, &hash);
-			if (ok && chain_pool_grow(&certs, &cap, n, sizeof(*certs))) {
+			if (ok && hc_array_grow(&certs, &cap, n, sizeof(*certs))) {
 				certs[n++] = (struct lazy_cert){der, der_len, hash};
 				der = NULL;
 			} else if (ok) {
@@ -315,7 +299,7 @@ hc_rc hc_chain_pool_add_crl(hc_chain_pool *p, X509_CRL *crl, const char *origin,
 	for (size_t i = 0; i < p->ncrls; i++)
 		if (X509_CRL_match(p->crls[i].crl, crl) == 0)
 			return HC_OK;
-	if (!chain_pool_grow(&p->crls, &p->capcrls, p->ncrls, sizeof(*p->crls)))
+	if (!hc_array_grow(&p->crls, &p->capcrls, p->ncrls, sizeof(*p->crls)))
 		return hc_fail(err, HC_IO, "out of memory");
 	e = &p->crls[p->ncrls];
 	if (!(e->origin = strdup(origin)) || !X509_CRL_up_ref(crl)) {
@@ -484,7 +468,7 @@ hc_rc hc_chain_pool_add_path(hc_chain_pool *p, const char *path, hc_error *err)
 		if (de->d_name[0] == '.')
 			continue;
 		if (asprintf(&full, "%s/%s", path, de->d_name) < 0 ||
-		    !chain_pool_grow(&names, &cap, n, sizeof(*names))) {
+		    !hc_array_grow(&names, &cap, n, sizeof(*names))) {
 			rc = hc_fail(err, HC_IO, "out of memory");
 			goto out;
 		}

@@ -47,25 +47,9 @@ char *chain_report_subject(X509 *cert)
 	return s ? s : strdup("?");
 }
 
-char *chain_report_integer_hex(const ASN1_INTEGER *n)
-{
-	BIGNUM *bn = n ? ASN1_INTEGER_to_BN(n, NULL) : NULL;
-	char *hex = bn ? BN_bn2hex(bn) : NULL, *out;
-
-	BN_free(bn);
-	if (!hex)
-		return NULL;
-	out = strdup(hex);
-	OPENSSL_free(hex);
-	for (char *c = out; c && *c; c++)
-		if (*c >= 'A' && *c <= 'F')
-			*c = (char)(*c - 'A' + 'a');
-	return out;
-}
-
 char *chain_report_serial(X509 *cert)
 {
-	char *hex = chain_report_integer_hex(X509_get0_serialNumber(cert));
+	char *hex = hc_x509_integer_hex(X509_get0_serialNumber(cert));
 	return hex ? hex : strdup("?");
 }
 

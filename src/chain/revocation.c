@@ -268,7 +268,7 @@ static void unnote_crl_skipped(struct chain_build *b, const char *origin)
 static char *crl_number_hex(X509_CRL *crl)
 {
 	ASN1_INTEGER *n = X509_CRL_get_ext_d2i(crl, NID_crl_number, NULL, NULL);
-	char *hex = chain_report_integer_hex(n);
+	char *hex = hc_x509_integer_hex(n);
 
 	ASN1_INTEGER_free(n);
 	return hex;

@@ -5,6 +5,7 @@
 #include "hsmcert/hex.h"
 #include "hsmcert/version.h"
 #include "hsmcert/x509.h"
+#include "tokenview.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -85,13 +86,6 @@ static bool software_slot(const hc_audit_report *r)
 }
 
 /* ---- JSON ---------------------------------------------------------------- */
-
-static json_t *version_json(CK_VERSION v)
-{
-	char s[16];
-	snprintf(s, sizeof(s), "%u.%u", v.major, v.minor);
-	return json_string(s);
-}
 
 static json_t *cert_json(const hc_inventory *inv, const hc_inv_cert *c)
 {
@@ -175,8 +169,8 @@ static json_t *head_json(const struct cli_token *t, const hc_audit_report *r)
 	size_t private_keys = r->inventory.key_count;
 
 	hc_time_iso8601(r->time, when);
-	json_object_set_new(token, "hardware_version", version_json(ti->hardwareVersion));
-	json_object_set_new(token, "firmware_version", version_json(ti->firmwareVersion));
+	json_object_set_new(token, "hardware_version", cli_json_version(ti->hardwareVersion));
+	json_object_set_new(token, "firmware_version", cli_json_version(ti->firmwareVersion));
 	HC_P11_STRING(r->slot.info.slotDescription, desc);
 	HC_P11_STRING(r->slot.info.manufacturerID, manufacturer);
 	head = json_pack("{s:{s:s, s:s, s:s, s:s, s:b, s:b}, s:o}", "audit", "time", when,
@@ -188,8 +182,8 @@ static json_t *head_json(const struct cli_token *t, const hc_audit_report *r)
 	json_object_set_new(head, "module",
 			    json_pack("{s:s, s:s, s:s, s:o, s:o}", "path", r->module_path,
 				      "manufacturer", manufacturer, "description", desc,
-				      "library_version", version_json(r->library.libraryVersion),
-				      "cryptoki_version", version_json(r->library.cryptokiVersion)));
+				      "library_version", cli_json_version(r->library.libraryVersion),
+				      "cryptoki_version", cli_json_version(r->library.cryptokiVersion)));
 	HC_P11_STRING(r->slot.info.slotDescription, desc);
 	HC_P11_STRING(r->slot.info.manufacturerID, manufacturer);
 	json_object_set_new(head, "slot",
@@ -223,92 +217,56 @@ static json_t *head_json(const struct cli_token *t, const hc_audit_report *r)
 	return head;
 }
 
-/* One value of a list, indented to sit inside the document, then released. */
-static int emit_item(json_t *item, bool first)
-{
-	char *text = item ? json_dumps(item, JSON_INDENT(2) | JSON_ENSURE_ASCII) : NULL;
-	int rc = text ? 0 : HC_IO;
-
-	json_decref(item);
-	if (!text)
-		return rc;
-	if (fputs(first ? "\n    " : ",\n    ", stdout) == EOF)
-		rc = HC_IO;
-	for (const char *line = text; rc == 0 && *line;) {
-		const char *nl = strchr(line, '\n');
-		size_t n = nl ? (size_t)(nl - line) + 1 : strlen(line);
-		if (fwrite(line, 1, n, stdout) != n || (nl && fputs("    ", stdout) == EOF))
-			rc = HC_IO;
-		line += n;
-	}
-	free(text);
-	return rc;
-}
-
-/*
- * The document is written as it is made, one key at a time, so a token with
- * thousands of keys never holds its whole JSON tree in memory.
- */
+/* The report as one document: the head, then every key, then the orphan certificates. */
 static int print_json(const struct cli_token *t, const hc_audit_report *r)
 {
-	json_t *head = head_json(t, r);
-	char *text = head ? json_dumps(head, JSON_INDENT(2) | JSON_ENSURE_ASCII) : NULL;
-	size_t len = text ? strlen(text) : 0;
-	int rc = 0;
+	json_t *doc = head_json(t, r), *keys = json_array(), *orphans = json_array();
+	bool complete = doc && keys && orphans;
 
-	json_decref(head);
-	/* Leave the head's object open ("...\n}" loses its "\n}") to append the lists. */
-	if (len < 2 || text[len - 1] != '}') {
-		free(text);
+	for (size_t i = 0; complete && i < r->key_count; i++)
+		complete = json_array_append_new(keys, key_json(r, &r->keys[i])) == 0;
+	for (size_t i = 0; complete && i < r->inventory.orphan_count; i++)
+		complete = json_array_append_new(
+				   orphans, cert_json(&r->inventory,
+						      &r->inventory.certs[r->inventory.orphans[i]])) == 0;
+	if (!complete) {
+		json_decref(doc);
+		json_decref(keys);
+		json_decref(orphans);
 		return HC_IO;
 	}
-	text[len - 2] = '\0';
-	if (fputs(text, stdout) == EOF || fputs(",\n  \"keys\": [", stdout) == EOF)
-		rc = HC_IO;
-	free(text);
-	for (size_t i = 0; rc == 0 && i < r->key_count; i++)
-		rc = emit_item(key_json(r, &r->keys[i]), i == 0);
-	if (rc == 0 && fputs(r->key_count ? "\n  ],\n  \"orphan_certificates\": ["
-					  : "],\n  \"orphan_certificates\": [",
-			     stdout) == EOF)
-		rc = HC_IO;
-	for (size_t i = 0; rc == 0 && i < r->inventory.orphan_count; i++)
-		rc = emit_item(cert_json(&r->inventory, &r->inventory.certs[r->inventory.orphans[i]]),
-			       i == 0);
-	if (rc == 0 && (fputs(r->inventory.orphan_count ? "\n  ]\n}\n" : "]\n}\n", stdout) == EOF ||
-			fflush(stdout) != 0))
-		rc = HC_IO;
-	return rc;
+	json_object_set_new(doc, "keys", keys);
+	json_object_set_new(doc, "orphan_certificates", orphans);
+	return cli_json_emit(doc);
 }
 
 /* ---- text ----------------------------------------------------------------- */
 
 enum { COL_LABEL, COL_CLASS, COL_TYPE, COL_FIRST_FLAG };
 
-/* The table's flag columns: short headers, the hc_key_info field, the legend. */
-static const struct {
-	const char *header;
-	size_t offset;
-	const char *name;
-} flag_columns[] = {
-	{"SENS", offsetof(hc_key_info, sensitive), "sensitive"},
-	{"EXTR", offsetof(hc_key_info, extractable), "extractable"},
-	{"ASENS", offsetof(hc_key_info, always_sensitive), "always_sensitive"},
-	{"NEXTR", offsetof(hc_key_info, never_extractable), "never_extractable"},
-	{"LOCAL", offsetof(hc_key_info, local), "local"},
-	{"PRIV", offsetof(hc_key_info, private_), "private"},
-	{"MOD", offsetof(hc_key_info, modifiable), "modifiable"},
-	{"COPY", offsetof(hc_key_info, copyable), "copyable"},
-	{"DESTR", offsetof(hc_key_info, destroyable), "destroyable"},
-	{"WWT", offsetof(hc_key_info, wrap_with_trusted), "wrap_with_trusted"},
-	{"AAUTH", offsetof(hc_key_info, always_authenticate), "always_authenticate"},
+/*
+ * The table's columns: label, class, type, then every key flag that has a
+ * column header (key_flags.h), then the generation mechanism and the verdict.
+ */
+#define MAX_COLS (COL_FIRST_FLAG + HC_KEY_FLAG_COUNT + 2)
+
+struct table {
+	size_t flag[HC_KEY_FLAG_COUNT]; /* hc_key_flags index of each flag column */
+	size_t n_flags, n_cols;
 };
-#define N_FLAGS (sizeof(flag_columns) / sizeof(flag_columns[0]))
-#define N_COLS (COL_FIRST_FLAG + N_FLAGS + 2) /* + GEN-MECH, VERDICT */
+
+static void table_init(struct table *t)
+{
+	t->n_flags = 0;
+	for (size_t i = 0; i < HC_KEY_FLAG_COUNT; i++)
+		if (hc_key_flags[i].column)
+			t->flag[t->n_flags++] = i;
+	t->n_cols = COL_FIRST_FLAG + t->n_flags + 2; /* + GEN-MECH, VERDICT */
+}
 
 /* The row's cells; `type`, `mech` and `label` are the caller's buffers. */
-static void row_cells(const hc_audit_report *r, const hc_audit_key *k, const char **cells,
-		      char type[32], char mech[48], char label[128])
+static void row_cells(const struct table *t, const hc_audit_report *r, const hc_audit_key *k,
+		      const char **cells, char type[32], char mech[48], char label[128])
 {
 	hc_keytype_format(&k->key->type, type, 32);
 	snprintf(mech, 48, "%s",
@@ -318,50 +276,52 @@ static void row_cells(const hc_audit_report *r, const hc_audit_key *k, const cha
 	cells[COL_LABEL] = k->key->label[0] ? printable(k->key->label, label, 128) : "(no label)";
 	cells[COL_CLASS] = k->key->cls == CKO_SECRET_KEY ? "secret" : "private";
 	cells[COL_TYPE] = type;
-	for (size_t i = 0; i < N_FLAGS; i++)
-		cells[COL_FIRST_FLAG + i] =
-			cli_yes_no(*(const int *)((const char *)k->key + flag_columns[i].offset));
-	cells[COL_FIRST_FLAG + N_FLAGS] = mech;
-	cells[COL_FIRST_FLAG + N_FLAGS + 1] = verdict(r, k);
+	for (size_t i = 0; i < t->n_flags; i++)
+		cells[COL_FIRST_FLAG + i] = cli_yes_no(hc_key_flag_value(k->key, t->flag[i]));
+	cells[COL_FIRST_FLAG + t->n_flags] = mech;
+	cells[COL_FIRST_FLAG + t->n_flags + 1] = verdict(r, k);
 }
 
-static void print_row(const char **cells, const size_t *width)
+static void print_row(const struct table *t, const char **cells, const size_t *width)
 {
-	for (size_t c = 0; c + 1 < N_COLS; c++)
+	for (size_t c = 0; c + 1 < t->n_cols; c++)
 		printf("%-*s  ", (int)width[c], cells[c]);
-	printf("%s\n", cells[N_COLS - 1]);
+	printf("%s\n", cells[t->n_cols - 1]);
 }
 
 static void print_table(const hc_audit_report *r)
 {
-	const char *cells[N_COLS];
-	size_t width[N_COLS];
+	struct table t;
+	const char *cells[MAX_COLS];
+	size_t width[MAX_COLS];
 	char type[32], mech[48], label[128];
 
+	table_init(&t);
 	cells[COL_LABEL] = "LABEL";
 	cells[COL_CLASS] = "CLASS";
 	cells[COL_TYPE] = "TYPE";
-	for (size_t i = 0; i < N_FLAGS; i++)
-		cells[COL_FIRST_FLAG + i] = flag_columns[i].header;
-	cells[COL_FIRST_FLAG + N_FLAGS] = "GEN-MECHANISM";
-	cells[COL_FIRST_FLAG + N_FLAGS + 1] = "VERDICT";
-	for (size_t c = 0; c < N_COLS; c++)
+	for (size_t i = 0; i < t.n_flags; i++)
+		cells[COL_FIRST_FLAG + i] = hc_key_flags[t.flag[i]].column;
+	cells[COL_FIRST_FLAG + t.n_flags] = "GEN-MECHANISM";
+	cells[COL_FIRST_FLAG + t.n_flags + 1] = "VERDICT";
+	for (size_t c = 0; c < t.n_cols; c++)
 		width[c] = strlen(cells[c]);
 	for (size_t i = 0; i < r->key_count; i++) {
-		const char *row[N_COLS];
-		row_cells(r, &r->keys[i], row, type, mech, label);
-		for (size_t c = 0; c < N_COLS; c++)
+		const char *row[MAX_COLS];
+		row_cells(&t, r, &r->keys[i], row, type, mech, label);
+		for (size_t c = 0; c < t.n_cols; c++)
 			if (strlen(row[c]) > width[c])
 				width[c] = strlen(row[c]);
 	}
-	print_row(cells, width);
+	print_row(&t, cells, width);
 	for (size_t i = 0; i < r->key_count; i++) {
-		row_cells(r, &r->keys[i], cells, type, mech, label);
-		print_row(cells, width);
+		row_cells(&t, r, &r->keys[i], cells, type, mech, label);
+		print_row(&t, cells, width);
 	}
 	printf("\n");
-	for (size_t i = 0; i < N_FLAGS; i++)
-		printf("%s%s %s", i ? ", " : "", flag_columns[i].header, flag_columns[i].name);
+	for (size_t i = 0; i < t.n_flags; i++)
+		printf("%s%s %s", i ? ", " : "", hc_key_flags[t.flag[i]].column,
+		       hc_key_flags[t.flag[i]].name);
 	printf("; unknown: the token does not report the attribute.\n");
 }
 

@@ -1,6 +1,8 @@
 /* SPEC: chain. */
 #include "cli.h"
 
+#include "certview.h"
+
 #include "hsmcert/chain.h"
 #include "hsmcert/file.h"
 #include "hsmcert/x509.h"
@@ -124,8 +126,8 @@ static json_t *json_time(time_t t)
 	return json_string(s);
 }
 
-/* subject, issuer, serial, validity and SHA-256 thumbprint of a certificate. */
-static json_t *json_cert(X509 *cert)
+/* The shared certificate shape (certview.h), days_left counted to the evaluation time. */
+static json_t *json_cert(X509 *cert, time_t at)
 {
 	hc_cert_info info = {0};
 	hc_error err = {0};
@@ -133,10 +135,7 @@ static json_t *json_cert(X509 *cert)
 
 	if (hc_cert_describe(cert, &info, &err) != HC_OK)
 		return json_pack("{s:s}", "error", err.message);
-	j = json_pack("{s:o, s:o, s:o, s:o, s:o, s:s, s:b}", "subject", cli_json_string(info.subject),
-		      "issuer", cli_json_string(info.issuer), "serial", cli_json_string(info.serial),
-		      "not_before", json_time(info.not_before), "not_after",
-		      json_time(info.not_after), "sha256", info.sha256, "ca", info.is_ca);
+	j = cli_json_cert(&info, at);
 	hc_cert_info_clear(&info);
 	return j;
 }
@@ -151,7 +150,7 @@ static json_t *json_report(const hc_chain_result *r, const hc_chain_pool *pool,
 
 	for (size_t i = 0; i < r->link_count; i++) {
 		const hc_chain_link *l = &r->links[i];
-		json_t *j = json_cert(l->cert);
+		json_t *j = json_cert(l->cert, r->at);
 		json_t *rev = json_pack(
 			"{s:s, s:b, s:o, s:o, s:o, s:o, s:o}", "status",
 			hc_revocation_name(l->revocation), "checked",
@@ -175,7 +174,7 @@ static json_t *json_report(const hc_chain_result *r, const hc_chain_pool *pool,
 	}
 	for (size_t i = 0; i < r->candidate_count; i++) {
 		const hc_chain_candidate *c = &r->candidates[i];
-		json_t *j = json_cert(c->cert);
+		json_t *j = json_cert(c->cert, r->at);
 		json_object_set_new(j, "origin", cli_json_string(c->origin));
 		json_object_set_new(j, "issuer_of", cli_json_string(c->issued));
 		json_object_set_new(j, "verdict", json_string(hc_chain_verdict_name(c->verdict)));

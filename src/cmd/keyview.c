@@ -6,25 +6,6 @@
 
 #include "hsmcert/hex.h"
 
-static const struct {
-	const char *name;
-	size_t offset;
-} key_flags[] = {
-	{"token", offsetof(hc_key_info, token)},
-	{"private", offsetof(hc_key_info, private_)},
-	{"sensitive", offsetof(hc_key_info, sensitive)},
-	{"extractable", offsetof(hc_key_info, extractable)},
-	{"always_sensitive", offsetof(hc_key_info, always_sensitive)},
-	{"never_extractable", offsetof(hc_key_info, never_extractable)},
-	{"local", offsetof(hc_key_info, local)},
-	{"modifiable", offsetof(hc_key_info, modifiable)},
-	{"copyable", offsetof(hc_key_info, copyable)},
-	{"destroyable", offsetof(hc_key_info, destroyable)},
-	{"wrap_with_trusted", offsetof(hc_key_info, wrap_with_trusted)},
-	{"always_authenticate", offsetof(hc_key_info, always_authenticate)},
-};
-#define KEY_FLAG(k, i) (*(const int *)((const char *)(k) + key_flags[i].offset))
-
 json_t *cli_json_key(const hc_key_info *key)
 {
 	char type[32];
@@ -32,8 +13,9 @@ json_t *cli_json_key(const hc_key_info *key)
 	json_t *attrs = json_object(), *j;
 
 	hc_keytype_format(&key->type, type, sizeof(type));
-	for (size_t i = 0; i < sizeof(key_flags) / sizeof(key_flags[0]); i++)
-		json_object_set_new(attrs, key_flags[i].name, cli_json_tristate(KEY_FLAG(key, i)));
+	for (size_t i = 0; i < HC_KEY_FLAG_COUNT; i++)
+		json_object_set_new(attrs, hc_key_flags[i].name,
+				    cli_json_tristate(hc_key_flag_value(key, i)));
 	json_object_set_new(attrs, "key_gen_mechanism",
 			    key->key_gen_mechanism == CK_UNAVAILABLE_INFORMATION
 				    ? json_null()
@@ -55,9 +37,9 @@ void cli_print_key(const hc_key_info *key, int indent)
 	printf("%*s%-20s%s\n", indent, "", "ID", id ? id : "");
 	printf("%*s%-20s%s\n", indent, "", "Type", type);
 	printf("%*s%-20s%s\n", indent, "", "URI", key->uri);
-	for (size_t i = 0; i < sizeof(key_flags) / sizeof(key_flags[0]); i++)
-		printf("%*s%-20s%s\n", indent, "", key_flags[i].name,
-		       cli_yes_no(KEY_FLAG(key, i)));
+	for (size_t i = 0; i < HC_KEY_FLAG_COUNT; i++)
+		printf("%*s%-20s%s\n", indent, "", hc_key_flags[i].name,
+		       cli_yes_no(hc_key_flag_value(key, i)));
 	if (key->key_gen_mechanism != CK_UNAVAILABLE_INFORMATION)
 		printf("%*s%-20s%s\n", indent, "", "key_gen_mechanism",
 		       hc_ckm_name(key->key_gen_mechanism));

@@ -21,19 +21,6 @@ int usage_show(FILE *out)
 	return 0;
 }
 
-static const char *format_name(hc_x509_format f)
-{
-	switch (f) {
-	case HC_FMT_PEM: return "pem";
-	case HC_FMT_DER_CERT: return "der_certificate";
-	case HC_FMT_DER_CRL: return "der_crl";
-	case HC_FMT_DER_CSR: return "der_request";
-	case HC_FMT_PKCS7: return "pkcs7";
-	case HC_FMT_PKCS12: return "pkcs12";
-	default: return "unknown";
-	}
-}
-
 /* ---- JSON ------------------------------------------------------------ */
 
 static json_t *json_extensions(const hc_ext_info *exts, size_t count)
@@ -193,128 +180,100 @@ static void print_crl(const hc_crl_info *c, time_t now)
 	print_extensions(c->extensions, c->extension_count);
 }
 
+static void print_private_key(const hc_show_report *r)
+{
+	printf("\nPrivate key\n");
+	print_line("Key", r->key_type);
+	if (r->friendly_name)
+		print_line("Friendly name", r->friendly_name);
+	if (r->legacy_pkcs12)
+		print_line("Encryption", "legacy (3DES/RC2): re-export with AES");
+}
+
+/* ---- the report ------------------------------------------------------- */
+
+static int print_json(const char *path, const hc_show_report *r, time_t now)
+{
+	json_t *certs = json_array(), *reqs = json_array(), *crls = json_array();
+	json_t *key = json_null();
+
+	for (size_t i = 0; i < r->cert_count; i++)
+		json_array_append_new(certs, json_cert(&r->certs[i].info, r->certs[i].extensions,
+						       r->certs[i].extension_count, now));
+	if (r->request)
+		json_array_append_new(reqs, json_request(r->request));
+	for (size_t i = 0; i < r->crl_count; i++)
+		json_array_append_new(crls, json_crl(&r->crls[i], now));
+	if (r->has_private_key)
+		key = json_pack("{s:s, s:I, s:o}", "type", r->key_type, "bits",
+				(json_int_t)r->key_bits, "friendly_name",
+				cli_json_string(r->friendly_name));
+	return cli_json_emit(json_pack("{s:s, s:s, s:o, s:o, s:o, s:o, s:b}", "file", path,
+				       "format", hc_x509_format_name(r->format), "certificates",
+				       certs, "requests", reqs, "crls", crls, "private_key", key,
+				       "legacy_pkcs12", r->legacy_pkcs12));
+}
+
+static int print_text(const char *path, const hc_show_report *r, time_t now)
+{
+	printf("%s: %zu certificate%s, %d request%s, %zu CRL%s (%s)\n", path, r->cert_count,
+	       r->cert_count == 1 ? "" : "s", r->request ? 1 : 0, r->request ? "" : "s",
+	       r->crl_count, r->crl_count == 1 ? "" : "s", hc_x509_format_name(r->format));
+	for (size_t i = 0; i < r->cert_count; i++) {
+		printf("\nCertificate %zu of %zu\n", i + 1, r->cert_count);
+		print_cert(&r->certs[i].info, r->certs[i].extensions, r->certs[i].extension_count,
+			   now);
+	}
+	if (r->request) {
+		printf("\nCertificate request\n");
+		print_request(r->request);
+	}
+	for (size_t i = 0; i < r->crl_count; i++) {
+		printf("\nCRL %zu of %zu\n", i + 1, r->crl_count);
+		print_crl(&r->crls[i], now);
+	}
+	if (r->has_private_key)
+		print_private_key(r);
+	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : HC_IO;
+}
+
 /* ---- the command ------------------------------------------------------ */
 
 int cmd_show(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {CLI_GLOBAL_OPTIONS};
 	hc_x509_bundle bundle = {0};
+	hc_show_report report = {0};
 	struct cli_passphrase pass;
-	json_t *certs = json_array(), *reqs = json_array(), *crls = json_array();
-	time_t now = time(NULL);
 	const char *path;
-	bool bad_request = false;
 	hc_error err = {0};
-	hc_rc rc = HC_OK;
-	int c, r, ncerts, ncrls;
+	hc_rc rc;
+	int c, r;
 
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1)
 		if ((r = cli_common_option(cli, c, optarg, usage_show)) != CLI_NEXT)
-			goto out;
-	if (optind + 1 != argc) {
-		r = cli_usage_error(cli, optind >= argc ? "FILE is required"
-							: "one FILE at a time");
-		goto out;
-	}
+			return r;
+	if (optind + 1 != argc)
+		return cli_usage_error(cli, optind >= argc ? "FILE is required"
+							   : "one FILE at a time");
 	path = argv[optind];
 	cli_passphrase_init(&pass, cli);
 	rc = hc_x509_load_file_ask(path, &pass.ask, &bundle, &err);
 	cli_passphrase_clear(&pass);
+	if (rc == HC_OK)
+		rc = hc_show_describe(&bundle, &report, &err);
 	if (rc != HC_OK) {
 		r = cli_fail(cli, &err);
 		goto out;
 	}
-	ncerts = sk_X509_num(bundle.certs);
-	ncrls = sk_X509_CRL_num(bundle.crls);
-	if (!cli->json)
-		printf("%s: %d certificate%s, %d request%s, %d CRL%s (%s)\n", path, ncerts,
-		       ncerts == 1 ? "" : "s", bundle.csr ? 1 : 0, bundle.csr ? "" : "s", ncrls,
-		       ncrls == 1 ? "" : "s", format_name(bundle.format));
-
-	for (int i = 0; rc == HC_OK && i < ncerts; i++) {
-		X509 *x = sk_X509_value(bundle.certs, i);
-		hc_cert_info info;
-		hc_ext_info *exts = NULL;
-		size_t n = 0;
-		if ((rc = hc_cert_describe(x, &info, &err)) != HC_OK)
-			break;
-		rc = hc_extensions_describe(X509_get0_extensions(x), &exts, &n, &err);
-		if (rc == HC_OK && cli->json) {
-			json_array_append_new(certs, json_cert(&info, exts, n, now));
-		} else if (rc == HC_OK) {
-			printf("\nCertificate %d of %d\n", i + 1, ncerts);
-			print_cert(&info, exts, n, now);
-		}
-		hc_extensions_free(exts, n);
-		hc_cert_info_clear(&info);
-	}
-	if (rc == HC_OK && bundle.csr) {
-		hc_req_info info;
-		if ((rc = hc_req_describe(bundle.csr, &info, &err)) == HC_OK) {
-			bad_request = !info.signature_verified;
-			if (cli->json) {
-				json_array_append_new(reqs, json_request(&info));
-			} else {
-				printf("\nCertificate request\n");
-				print_request(&info);
-			}
-			hc_req_info_clear(&info);
-		}
-	}
-	for (int i = 0; rc == HC_OK && i < ncrls; i++) {
-		hc_crl_info info;
-		if ((rc = hc_crl_describe(sk_X509_CRL_value(bundle.crls, i), &info, &err)) != HC_OK)
-			break;
-		if (cli->json) {
-			json_array_append_new(crls, json_crl(&info, now));
-		} else {
-			printf("\nCRL %d of %d\n", i + 1, ncrls);
-			print_crl(&info, now);
-		}
-		hc_crl_info_clear(&info);
-	}
-	if (rc == HC_OK && bundle.pkey) {
-		char type[32];
-		unsigned bits;
-		hc_pkey_describe(bundle.pkey, type, sizeof(type), &bits);
-		if (!cli->json) {
-			printf("\nPrivate key\n");
-			print_line("Key", type);
-			if (bundle.friendly_name)
-				print_line("Friendly name", bundle.friendly_name);
-			if (bundle.legacy_pkcs12)
-				print_line("Encryption", "legacy (3DES/RC2): re-export with AES");
-		}
-	}
-	if (rc != HC_OK) {
-		r = cli_fail(cli, &err);
-		goto out;
-	}
-	if (cli->json) {
-		json_t *key = json_null();
-		if (bundle.pkey) {
-			char type[32];
-			unsigned bits;
-			hc_pkey_describe(bundle.pkey, type, sizeof(type), &bits);
-			key = json_pack("{s:s, s:I, s:o}", "type", type, "bits", (json_int_t)bits,
-					"friendly_name", cli_json_string(bundle.friendly_name));
-		}
-		r = cli_json_emit(json_pack("{s:s, s:s, s:O, s:O, s:O, s:o, s:b}", "file", path,
-					    "format", format_name(bundle.format), "certificates",
-					    certs, "requests", reqs, "crls", crls, "private_key",
-					    key, "legacy_pkcs12", bundle.legacy_pkcs12));
-	} else {
-		r = 0;
-	}
-	if (r == 0 && bad_request) {
+	r = cli->json ? print_json(path, &report, time(NULL)) : print_text(path, &report, time(NULL));
+	if (r == 0 && report.request && !report.request->signature_verified) {
 		cli_errorf(cli, "the request's signature does not verify with its own public key: "
 				"do not submit it");
 		r = HC_CHECK;
 	}
 out:
-	json_decref(certs);
-	json_decref(reqs);
-	json_decref(crls);
+	hc_show_report_clear(&report);
 	hc_x509_bundle_clear(&bundle);
 	return r;
 }

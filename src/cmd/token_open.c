@@ -1,5 +1,6 @@
 /* Opening the selected token: module, selection, session, login (see token_open.h). */
 #include "cli.h"
+#include "tokenview.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -83,12 +84,12 @@ void cli_token_close(struct cli_token *t)
 
 json_t *cli_json_token(const struct cli_token *t)
 {
-	char serial[17], manufacturer[33], model[17];
+	hc_token_identity id;
+	json_t *j;
 
-	HC_P11_STRING(t->slot.token.serialNumber, serial);
-	HC_P11_STRING(t->slot.token.manufacturerID, manufacturer);
-	HC_P11_STRING(t->slot.token.model, model);
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s}", "label", t->label, "serial", serial,
-			 "manufacturer", manufacturer, "model", model, "uri",
-			 cli_json_string(t->token_uri), "module", hc_module_path(t->module));
+	hc_token_identity_make(&t->slot.token, &id);
+	j = cli_json_token_identity(&id);
+	json_object_set_new(j, "module", json_string(hc_module_path(t->module)));
+	hc_token_identity_clear(&id);
+	return j;
 }

@@ -107,21 +107,41 @@ static unsigned char *take(CK_ATTRIBUTE *a, size_t *len)
 	return v;
 }
 
+/* The template hc_key_describe reads: the identity, the key flags, then the public parts. */
+#define A_FLAG_INDEX(field, cka, name, column) A_FLAG_##field,
 enum {
-	A_CLASS, A_KEY_TYPE, A_LABEL, A_ID, A_TOKEN, A_PRIVATE, A_SENSITIVE, A_EXTRACTABLE,
-	A_ALWAYS_SENSITIVE, A_NEVER_EXTRACTABLE, A_LOCAL, A_MODIFIABLE, A_COPYABLE,
-	A_DESTROYABLE, A_WRAP_WITH_TRUSTED, A_ALWAYS_AUTHENTICATE, A_KEY_GEN_MECHANISM,
-	A_MODULUS, A_PUBLIC_EXPONENT, A_EC_PARAMS, A_EC_POINT, A_VALUE_LEN, A_COUNT
+	A_CLASS, A_KEY_TYPE, A_LABEL, A_ID,
+	HC_KEY_FLAGS(A_FLAG_INDEX)
+	A_KEY_GEN_MECHANISM, A_MODULUS, A_PUBLIC_EXPONENT, A_EC_PARAMS, A_EC_POINT, A_VALUE_LEN,
+	A_COUNT
 };
+#define A_FIRST_FLAG A_FLAG_token
+#undef A_FLAG_INDEX
 
+#define FLAG_TYPE(field, cka, name, column) cka,
 const CK_ATTRIBUTE_TYPE hc_key_attr_types[HC_KEY_ATTR_COUNT] = {
-	CKA_CLASS, CKA_KEY_TYPE, CKA_LABEL, CKA_ID, CKA_TOKEN, CKA_PRIVATE,
-	CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE,
-	CKA_LOCAL, CKA_MODIFIABLE, CKA_COPYABLE, CKA_DESTROYABLE, CKA_WRAP_WITH_TRUSTED,
-	CKA_ALWAYS_AUTHENTICATE, CKA_KEY_GEN_MECHANISM, CKA_MODULUS, CKA_PUBLIC_EXPONENT,
-	CKA_EC_PARAMS, CKA_EC_POINT, CKA_VALUE_LEN,
+	CKA_CLASS, CKA_KEY_TYPE, CKA_LABEL, CKA_ID,
+	HC_KEY_FLAGS(FLAG_TYPE)
+	CKA_KEY_GEN_MECHANISM, CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS, CKA_EC_POINT,
+	CKA_VALUE_LEN,
 };
+#undef FLAG_TYPE
 _Static_assert(A_COUNT == HC_KEY_ATTR_COUNT, "hc_key_attr_types and A_* differ");
+
+#define FLAG_ENTRY(field, cka, name, column) {name, column, cka},
+const hc_key_flag hc_key_flags[HC_KEY_FLAG_COUNT] = {HC_KEY_FLAGS(FLAG_ENTRY)};
+#undef FLAG_ENTRY
+
+int hc_key_flag_value(const hc_key_info *key, size_t i)
+{
+#define FLAG_CASE(field, cka, name, column)                                                      \
+	case A_FLAG_##field - A_FIRST_FLAG: return key->field;
+	switch (i) {
+		HC_KEY_FLAGS(FLAG_CASE)
+	default: return -1;
+	}
+#undef FLAG_CASE
+}
 
 bool hc_key_attr_applicable(const CK_ATTRIBUTE *attrs, CK_ULONG count, CK_ATTRIBUTE_TYPE type)
 {
@@ -182,18 +202,9 @@ hc_rc hc_key_info_from_attrs(CK_OBJECT_HANDLE object, CK_ATTRIBUTE *a, hc_key_in
 	out->handle = object;
 	out->cls = hc_attr_ulong(&a[A_CLASS], &v) ? v : CK_UNAVAILABLE_INFORMATION;
 	out->type.ckk = hc_attr_ulong(&a[A_KEY_TYPE], &v) ? v : CK_UNAVAILABLE_INFORMATION;
-	out->token = hc_attr_bool(&a[A_TOKEN]);
-	out->private_ = hc_attr_bool(&a[A_PRIVATE]);
-	out->sensitive = hc_attr_bool(&a[A_SENSITIVE]);
-	out->extractable = hc_attr_bool(&a[A_EXTRACTABLE]);
-	out->always_sensitive = hc_attr_bool(&a[A_ALWAYS_SENSITIVE]);
-	out->never_extractable = hc_attr_bool(&a[A_NEVER_EXTRACTABLE]);
-	out->local = hc_attr_bool(&a[A_LOCAL]);
-	out->modifiable = hc_attr_bool(&a[A_MODIFIABLE]);
-	out->copyable = hc_attr_bool(&a[A_COPYABLE]);
-	out->destroyable = hc_attr_bool(&a[A_DESTROYABLE]);
-	out->wrap_with_trusted = hc_attr_bool(&a[A_WRAP_WITH_TRUSTED]);
-	out->always_authenticate = hc_attr_bool(&a[A_ALWAYS_AUTHENTICATE]);
+#define FLAG_TAKE(field, cka, name, column) out->field = hc_attr_bool(&a[A_FLAG_##field]);
+	HC_KEY_FLAGS(FLAG_TAKE)
+#undef FLAG_TAKE
 	out->key_gen_mechanism = hc_attr_ulong(&a[A_KEY_GEN_MECHANISM], &v)
 					 ? v
 					 : CK_UNAVAILABLE_INFORMATION;
@@ -247,16 +258,15 @@ hc_rc hc_key_find(hc_session *session, CK_OBJECT_CLASS cls, const char *label,
 		  const unsigned char *id, size_t id_len, CK_OBJECT_HANDLE **out, size_t *count,
 		  hc_error *err)
 {
-	CK_ATTRIBUTE t[3];
-	CK_ULONG n = 0;
+	hc_template t = {0};
 
 	if (cls != CK_UNAVAILABLE_INFORMATION)
-		t[n++] = (CK_ATTRIBUTE){CKA_CLASS, &cls, sizeof(cls)};
+		hc_template_add(&t, CKA_CLASS, &cls, sizeof(cls));
 	if (label)
-		t[n++] = (CK_ATTRIBUTE){CKA_LABEL, (void *)label, strlen(label)};
+		hc_template_add(&t, CKA_LABEL, label, strlen(label));
 	if (id)
-		t[n++] = (CK_ATTRIBUTE){CKA_ID, (void *)id, id_len};
-	return hc_objects_find(session, t, n, out, count, err);
+		hc_template_add(&t, CKA_ID, id, id_len);
+	return hc_objects_find(session, t.attrs, t.count, out, count, err);
 }
 
 hc_rc hc_key_find_public(hc_session *session, const hc_key_info *priv, CK_OBJECT_HANDLE *out,
@@ -392,10 +402,21 @@ out:
 	return rc;
 }
 
-hc_rc hc_key_derive_id(const hc_key_info *pub, unsigned char id[20], hc_error *err)
+void hc_key_id_compute(CK_KEY_TYPE type, const unsigned char *value, size_t len,
+		       unsigned char id[HC_KEY_ID_LEN])
+{
+	if (type == CKK_RSA)
+		while (len > 1 && value[0] == 0) {
+			value++;
+			len--;
+		}
+	SHA1(value, len, id);
+}
+
+hc_rc hc_key_derive_id(const hc_key_info *pub, unsigned char id[HC_KEY_ID_LEN], hc_error *err)
 {
 	if (pub->type.ckk == CKK_RSA && pub->modulus) {
-		SHA1(pub->modulus, pub->modulus_len, id);
+		hc_key_id_compute(CKK_RSA, pub->modulus, pub->modulus_len, id);
 		return HC_OK;
 	}
 	if (pub->type.ckk == CKK_EC && pub->ec_point) {
@@ -404,7 +425,7 @@ hc_rc hc_key_derive_id(const hc_key_info *pub, unsigned char id[20], hc_error *e
 		size_t len;
 		hc_rc rc = hc_key_ec_point_raw(pub, &raw, &len, &holder, err);
 		if (rc == HC_OK)
-			SHA1(raw, len, id);
+			hc_key_id_compute(CKK_EC, raw, len, id);
 		ASN1_OCTET_STRING_free(holder);
 		return rc;
 	}

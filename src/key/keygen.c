@@ -89,7 +89,7 @@ static hc_rc check_unused(hc_session *s, const hc_keygen_params *p, CK_OBJECT_HA
 static hc_rc assign_derived_id(hc_session *s, CK_OBJECT_HANDLE pub, CK_OBJECT_HANDLE priv,
 			       hc_error *err)
 {
-	unsigned char id[20];
+	unsigned char id[HC_KEY_ID_LEN];
 	hc_key_info info;
 	CK_OBJECT_HANDLE *found = NULL;
 	CK_ATTRIBUTE a = {CKA_ID, id, sizeof(id)};

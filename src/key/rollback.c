@@ -1,6 +1,8 @@
 /* SPEC: Reliability promises — undo what a failed run did to the token, or say what is left. */
 #include "hsmcert/rollback.h"
 
+#include "hsmcert/array.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,14 +37,8 @@ static hc_rc record(hc_rollback *rb, CK_OBJECT_HANDLE object, CK_OBJECT_CLASS cl
 {
 	hc_rollback_step *st;
 
-	if (rb->count == rb->capacity) {
-		size_t capacity = rb->capacity ? rb->capacity * 2 : 16;
-		hc_rollback_step *grown = realloc(rb->steps, capacity * sizeof(*grown));
-		if (!grown)
-			return hc_fail(err, HC_IO, "out of memory");
-		rb->steps = grown;
-		rb->capacity = capacity;
-	}
+	if (!hc_array_grow(&rb->steps, &rb->capacity, rb->count, sizeof(*rb->steps)))
+		return hc_fail(err, HC_IO, "out of memory");
 	st = &rb->steps[rb->count];
 	memset(st, 0, sizeof(*st));
 	st->handle = object;

@@ -190,23 +190,13 @@ void hc_time_iso8601(time_t t, char out[21])
 hc_rc hc_cert_describe(X509 *cert, hc_cert_info *out, hc_error *err)
 {
 	BASIC_CONSTRAINTS *bc;
-	BIGNUM *serial;
-	char *hex;
 	int nid;
 	hc_rc rc;
 
 	memset(out, 0, sizeof(*out));
 	out->subject = hc_x509_name_text(X509_get_subject_name(cert));
 	out->issuer = hc_x509_name_text(X509_get_issuer_name(cert));
-	serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
-	hex = serial ? BN_bn2hex(serial) : NULL;
-	if (hex) {
-		for (char *p = hex; *p; p++)
-			*p = (char)(*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);
-		out->serial = strdup(hex);
-	}
-	OPENSSL_free(hex);
-	BN_free(serial);
+	out->serial = hc_x509_integer_hex(X509_get0_serialNumber(cert));
 	out->not_before = hc_asn1_time_to_time(X509_get0_notBefore(cert));
 	out->not_after = hc_asn1_time_to_time(X509_get0_notAfter(cert));
 	hc_x509_thumbprints(cert, out->sha1, out->sha256);
@@ -353,10 +343,10 @@ void hc_req_info_clear(hc_req_info *info)
 	memset(info, 0, sizeof(*info));
 }
 
-/* Lowercase hex of an INTEGER, as thumbprints and serials are shown. */
-static char *integer_hex(const ASN1_INTEGER *i)
+/* Lowercase hex of an INTEGER, as thumbprints and serials are shown: the one serial-to-hex. */
+char *hc_x509_integer_hex(const ASN1_INTEGER *i)
 {
-	BIGNUM *bn = ASN1_INTEGER_to_BN(i, NULL);
+	BIGNUM *bn = i ? ASN1_INTEGER_to_BN(i, NULL) : NULL;
 	char *hex = bn ? BN_bn2hex(bn) : NULL, *out = NULL;
 
 	if (hex) {
@@ -388,7 +378,7 @@ static hc_rc describe_revoked(X509_CRL *crl, hc_crl_info *out, hc_error *err)
 		X509_REVOKED *r = sk_X509_REVOKED_value(revoked, i);
 		ASN1_ENUMERATED *reason = X509_REVOKED_get_ext_d2i(r, NID_crl_reason, NULL, NULL);
 		hc_revoked_info *e = &out->revoked[out->revoked_count++];
-		e->serial = integer_hex(X509_REVOKED_get0_serialNumber(r));
+		e->serial = hc_x509_integer_hex(X509_REVOKED_get0_serialNumber(r));
 		e->date = hc_asn1_time_to_time(X509_REVOKED_get0_revocationDate(r));
 		if (reason) {
 			long code = ASN1_ENUMERATED_get(reason);
@@ -417,7 +407,7 @@ hc_rc hc_crl_describe(X509_CRL *crl, hc_crl_info *out, hc_error *err)
 	out->next_update = X509_CRL_get0_nextUpdate(crl)
 				   ? hc_asn1_time_to_time(X509_CRL_get0_nextUpdate(crl))
 				   : (time_t)-1;
-	out->crl_number = number ? integer_hex(number) : NULL;
+	out->crl_number = number ? hc_x509_integer_hex(number) : NULL;
 	ASN1_INTEGER_free(number);
 	out->signature_algorithm = alg ? algorithm_name(alg) : strdup("unknown");
 	if (!out->issuer || !out->signature_algorithm)

@@ -20,13 +20,11 @@ static void sh_ok(const char *cmd)
 
 static json_t *audit_json(struct ts_result *r, const char *args, int want_status)
 {
-	json_error_t jerr;
 	json_t *doc;
 
 	ts_run(r, "$HSMCERT audit --json %s", args);
 	ts_assert_status(r, want_status);
-	doc = json_loads(r->out, 0, &jerr);
-	cr_assert_not_null(doc, "not JSON (%s): %s", jerr.text, r->out);
+	doc = ts_json(r);
 	return doc;
 }
 
@@ -295,14 +293,12 @@ Test(audit, wrong_pin_exits_3)
 {
 	struct ts_result r;
 	json_t *doc, *e;
-	json_error_t jerr;
 
 	keygen("--label web");
 	ts_run(&r, "HSMCERT_PIN=0000 $HSMCERT audit --json");
 	ts_assert_status(&r, 3);
 	cr_assert(strstr(r.err, "CKR_PIN_INCORRECT"), "%s", r.err);
-	doc = json_loads(r.out, 0, &jerr);
-	cr_assert_not_null(doc, "%s", r.out);
+	doc = ts_json(&r);
 	e = json_object_get(doc, "error");
 	cr_assert_str_eq(json_string_value(json_object_get(e, "ckr")), "CKR_PIN_INCORRECT");
 	cr_assert_eq(json_integer_value(json_object_get(e, "exit_code")), 3);
@@ -474,8 +470,7 @@ Test(audit, probe_without_a_session_key_still_reports)
 	ts_run(&r, "HSMCERT_FAULT_FAIL=C_GenerateKey=0x70 $HSMCERT --module $HSMCERT_FAULTMOD "
 		   "audit --json --probe");
 	ts_assert_status(&r, 0);
-	doc = json_loads(r.out, 0, NULL);
-	cr_assert_not_null(doc, "%s", r.out);
+	doc = ts_json(&r);
 	probe = json_object_get(doc, "probe");
 	cr_assert_str_eq(json_string_value(json_object_get(probe, "session_key")),
 			 "CKR_MECHANISM_INVALID");
@@ -514,8 +509,7 @@ Test(audit, unreadable_object_is_reported_and_fails_the_policy)
 	ts_run(&r, "HSMCERT_FAULT_FAIL=C_GetAttributeValue@1=0x13 HSMCERT_FAULT_ONCE=1 $HSMCERT "
 		   "--module $HSMCERT_FAULTMOD audit --json");
 	ts_assert_status(&r, 1);
-	doc = json_loads(r.out, 0, NULL);
-	cr_assert_not_null(doc, "%s", r.out);
+	doc = ts_json(&r);
 	ts_result_free(&r);
 	list = json_object_get(doc, "unreadable_objects");
 	cr_assert_eq(json_array_size(list), 1);
@@ -572,8 +566,7 @@ Test(audit, key_unwrapped_by_restore_fails_even_non_exportable)
 
 	ts_run(&r, "$HSMCERT --token pkcs11:token=target audit --json");
 	ts_assert_status(&r, 1);
-	doc = json_loads(r.out, 0, NULL);
-	cr_assert_not_null(doc, "%s", r.out);
+	doc = ts_json(&r);
 	k = key_named(doc, "moved");
 	attrs = json_object_get(k, "attributes");
 	/* Sensitive and not extractable now, but it came from outside the token. */

@@ -25,14 +25,6 @@ static void setup(void)
 
 TestSuite(backup, .init = setup, .fini = ts_teardown);
 
-static json_t *parse_json(const char *text)
-{
-	json_error_t jerr;
-	json_t *doc = json_loads(text, 0, &jerr);
-	cr_assert_not_null(doc, "not JSON (%s): %s", jerr.text, text);
-	return doc;
-}
-
 /* A software root and sub CA in the test directory (once per test). */
 static void make_ca(void)
 {
@@ -61,7 +53,7 @@ static void make_key(const char *label, const char *type, bool exportable, bool 
 	ts_run(&r, "$HSMCERT --token pkcs11:token=test keygen --json --label %s --type %s %s", label, type,
 	       exportable ? "--exportable" : "");
 	ts_assert_status(&r, 0);
-	doc = parse_json(r.out);
+	doc = ts_json(&r);
 	id = json_string_value(json_object_get(json_object_get(doc, "key"), "id"));
 	cr_assert_not_null(id);
 	/* pkcs11-tool --sign picks its key by id (its --label is not a filter there). */
@@ -175,7 +167,7 @@ static void round_trip(const char *type, bool ec)
 	ts_run(&r, "$HSMCERT --token pkcs11:token=test --json backup --key 'pkcs11:object=web' "
 		   "-o web.hsmb");
 	ts_assert_status(&r, 0);
-	doc = parse_json(r.out);
+	doc = ts_json(&r);
 	cr_assert(json_is_true(json_object_get(doc, "complete")));
 	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "protection"),
 							   "kdf")),
@@ -191,7 +183,7 @@ static void round_trip(const char *type, bool ec)
 	cr_assert_eq(ts_count_objects("second"), 0);
 	ts_run(&r, "$HSMCERT --token pkcs11:token=second --json restore web.hsmb");
 	ts_assert_status(&r, 0);
-	doc = parse_json(r.out);
+	doc = ts_json(&r);
 	key = json_array_get(json_object_get(doc, "keys"), 0);
 	cr_assert_str_eq(json_string_value(json_object_get(key, "label")), "web");
 	cr_assert(json_is_true(json_object_get(key, "proved")));
@@ -346,7 +338,7 @@ Test(backup, all_saves_extractable_and_lists_the_rest)
 	make_key("locked", "ec:P-256", false, false);
 	ts_run(&r, "$HSMCERT --token pkcs11:token=test --json backup --all -o all.hsmb");
 	ts_assert_status(&r, 1);
-	doc = parse_json(r.out);
+	doc = ts_json(&r);
 	cr_assert_eq(json_integer_value(json_object_get(doc, "saved")), 2);
 	cr_assert_eq(json_integer_value(json_object_get(doc, "not_saved")), 1);
 	cr_assert(json_is_false(json_object_get(doc, "complete")));
@@ -543,7 +535,7 @@ Test(backup, token_to_token_via_recipient_key)
 	ts_run(&r, "$HSMCERT --token pkcs11:token=test --json backup --key pkcs11:object=web "
 		   "--to 'pkcs11:token=vault;object=recipient' -o web.hsmb");
 	ts_assert_status(&r, 0);
-	doc = parse_json(r.out);
+	doc = ts_json(&r);
 	prot = json_object_get(doc, "protection");
 	cr_assert_str_eq(json_string_value(json_object_get(prot, "mode")), "recipient");
 	/* SoftHSM2 does OAEP with SHA-1 only: negotiated and recorded. */
@@ -691,7 +683,7 @@ Test(backup, failed_rollback_names_what_is_left)
 				"CKR_DEVICE_ERROR)"), "%s", r.err);
 	cr_assert_not(strstr(r.err, "removed again") || strstr(r.err, "undone"), "%s", r.err);
 	/* The JSON error keeps the first failure as the cause. */
-	doc = parse_json(r.out);
+	doc = ts_json(&r);
 	error = json_object_get(doc, "error");
 	cr_assert_str_eq(json_string_value(json_object_get(error, "function")), "C_Sign");
 	cr_assert_str_eq(json_string_value(json_object_get(error, "ckr")), "CKR_DEVICE_ERROR");
@@ -781,7 +773,7 @@ Test(backup, restore_reports_certificate_uris)
 	backup_key("web", "web.hsmb", NULL);
 	ts_run(&r, "$HSMCERT --token pkcs11:token=second --json restore web.hsmb");
 	ts_assert_status(&r, 0);
-	doc = parse_json(r.out);
+	doc = ts_json(&r);
 	key = json_array_get(json_object_get(doc, "keys"), 0);
 	cr_assert(strstr(json_string_value(json_object_get(json_object_get(key, "certificate"),
 							   "uri")),
@@ -801,8 +793,8 @@ Test(backup, restore_reports_certificate_uris)
 	/* The same URIs in the text report: already on the token now, so found, not stored. */
 	ts_run(&r, "$HSMCERT --token pkcs11:token=second restore web.hsmb --force");
 	ts_assert_status(&r, 0);
-	cr_assert(strstr(r.out, "Certificate URI     pkcs11:"), "%s", r.out);
-	cr_assert(strstr(r.out, "CA certificates     pkcs11:"), "%s", r.out);
+	cr_assert(ts_text_has(r.out, "Certificate URI", "pkcs11:"), "%s", r.out);
+	cr_assert(ts_text_has(r.out, "CA certificates", "pkcs11:"), "%s", r.out);
 	cr_assert_eq(occurrences(r.out, "type=cert"), 3, "%s", r.out);
 	ts_result_free(&r);
 	cr_assert_eq(count_type("second", "cert"), 3);

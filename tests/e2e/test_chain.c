@@ -28,14 +28,6 @@ static void setup_pki(void)
 
 TestSuite(chain, .init = setup_pki, .fini = ts_teardown);
 
-static json_t *parse_json(const struct ts_result *r)
-{
-	json_error_t jerr;
-	json_t *doc = json_loads(r->out, 0, &jerr);
-	cr_assert_not_null(doc, "not JSON (%s): %s\nstderr: %s", jerr.text, r->out, r->err);
-	return doc;
-}
-
 /* The first candidate with this verdict, or NULL. */
 static json_t *candidate(json_t *doc, const char *verdict)
 {
@@ -93,7 +85,7 @@ Test(chain, reissued_sub_ca_is_chosen_old_one_superseded)
 	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/leaf.crt\" --intermediates \"$PKI/downloads\" "
 		   "--roots \"$PKI/roots-new\" -o chain.pem");
 	ts_assert_status(&r, 0);
-	doc = parse_json(&r);
+	doc = ts_json(&r);
 	cr_assert(json_is_true(json_object_get(doc, "verified")));
 	cr_assert_str_eq(path_field(doc, 1, "serial"), "3003");
 	cr_assert_str_eq(path_field(doc, 1, "not_before"), "2025-06-01T00:00:00Z");
@@ -121,7 +113,7 @@ Test(chain, cross_certificate_served_and_each_root_verifies)
 	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/leaf.crt\" --intermediates \"$PKI/downloads\" "
 		   "--roots \"$PKI/roots-both\" -o chain.pem");
 	ts_assert_status(&r, 0);
-	doc = parse_json(&r);
+	doc = ts_json(&r);
 	roots = json_object_get(doc, "roots");
 	cr_assert_eq(json_array_size(roots), 2, "%s", r.out);
 	cr_assert(strstr(json_string_value(json_object_get(json_array_get(roots, 1), "subject")),
@@ -152,7 +144,7 @@ Test(chain, no_cross_leaves_it_out)
 	ts_run(&r, "$HSMCERT chain --json --no-cross --cert \"$PKI/leaf.crt\" "
 		   "--intermediates \"$PKI/downloads\" --roots \"$PKI/roots-both\" -o chain.pem");
 	ts_assert_status(&r, 0);
-	doc = parse_json(&r);
+	doc = ts_json(&r);
 	cr_assert_not_null(candidate(doc, "cross_left_out"), "%s", r.out);
 	cr_assert_null(candidate(doc, "cross"));
 	list = openssl_list("chain.pem");
@@ -174,7 +166,7 @@ Test(chain, old_root_only_goes_through_the_cross_certificate)
 	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/leaf.crt\" --intermediates dl "
 		   "--roots \"$PKI/roots-old\" -o chain.pem --include-root");
 	ts_assert_status(&r, 0);
-	doc = parse_json(&r);
+	doc = ts_json(&r);
 	cr_assert(strstr(r.out, "self-signed, not among the roots"), "%s", r.out);
 	cr_assert_eq(json_array_size(json_object_get(doc, "path")), 4, "%s", r.out);
 	cr_assert(strstr(path_field(doc, 3, "subject"), "Test Global Root CA"));
@@ -204,7 +196,7 @@ Test(chain, revoked_sub_ca_is_exit_1_with_serial_date_and_reason)
 	cr_assert(strstr(r.err, "revoked") && strstr(r.err, "3005") &&
 			  strstr(r.err, "keyCompromise"),
 		  "%s", r.err);
-	doc = parse_json(&r);
+	doc = ts_json(&r);
 	cr_assert(json_is_true(json_object_get(doc, "revoked")));
 	cr_assert(json_is_false(json_object_get(doc, "verified")));
 	rev = json_object_get(json_array_get(json_object_get(doc, "path"), 1), "revocation");
@@ -253,7 +245,7 @@ Test(chain, expired_ca_is_rejected)
 	ts_assert_status(&r, 1);
 	cr_assert(strstr(r.err, "Test Expired Sub CA") && strstr(r.err, "expired on 2022-01-01"),
 		  "%s", r.err);
-	doc = parse_json(&r);
+	doc = ts_json(&r);
 	rej = candidate(doc, "rejected");
 	cr_assert_not_null(rej, "%s", r.out);
 	cr_assert(strstr(json_string_value(json_object_get(rej, "reason")), "expired"));
@@ -316,7 +308,7 @@ Test(chain, garbage_and_truncated_files_in_a_folder_are_skipped)
 	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/leaf.crt\" --intermediates dl "
 		   "--roots \"$PKI/roots-both\" -o chain.pem");
 	ts_assert_status(&r, 0);
-	doc = parse_json(&r);
+	doc = ts_json(&r);
 	skipped = json_object_get(doc, "skipped_inputs");
 	cr_assert_eq(json_array_size(skipped), 5, "%s", r.out);
 	assert_openssl_verifies("root1.crt", "chain.pem", "\"$PKI/leaf.crt\"", true);
@@ -344,7 +336,7 @@ Test(chain, malformed_candidate_is_skipped_when_it_is_needed)
 		   "\"$PKI/sub-badext.pem\" --intermediates \"$PKI/sub-old.crt\" "
 		   "--roots \"$PKI/roots-new\" -o chain.pem");
 	ts_assert_status(&r, 0);
-	doc = parse_json(&r);
+	doc = ts_json(&r);
 	cr_assert_eq(json_array_size(json_object_get(doc, "skipped_inputs")), 1, "%s", r.out);
 	cr_assert(strstr(r.out, "sub-badext.pem: a certificate that does not parse"), "%s", r.out);
 	cr_assert_str_eq(path_field(doc, 1, "serial"), "3002");
@@ -362,7 +354,7 @@ Test(chain, crl_with_bad_signature_or_stale_is_reported_and_skipped)
 		   "\"$PKI/sub.crt\" --crl \"$PKI/root3-badsig.arl\" --crl \"$PKI/root3-stale.arl\" "
 		   "--roots \"$PKI/roots-new\"");
 	ts_assert_status(&r, 0);
-	doc = parse_json(&r);
+	doc = ts_json(&r);
 	crls = json_object_get(doc, "skipped_crls");
 	cr_assert_eq(json_array_size(crls), 2, "%s", r.out);
 	cr_assert(strstr(r.out, "signature does not verify"), "%s", r.out);
@@ -395,7 +387,7 @@ Test(chain, stale_crl_listing_the_sub_ca_still_revokes_it)
 		   "\"$PKI/revoked.crt\" --crl \"$PKI/root3-stale.arl\" --roots \"$PKI/roots-new\" "
 		   "-o chain.pem");
 	ts_assert_status(&r, 1);
-	doc = parse_json(&r);
+	doc = ts_json(&r);
 	cr_assert(json_is_false(json_object_get(doc, "verified")));
 	cr_assert(json_is_true(json_object_get(doc, "revoked")));
 	rev = sub_revocation(doc);
@@ -434,7 +426,7 @@ Test(chain, stale_crl_listing_the_sub_ca_still_revokes_it)
 		   "\"$PKI/revoked.crt\" --crl \"$PKI/root3-stale.arl\" --roots \"$PKI/roots-new\" "
 		   "--at 2025-10-01");
 	ts_assert_status(&r, 0);
-	doc = parse_json(&r);
+	doc = ts_json(&r);
 	cr_assert_str_eq(json_string_value(json_object_get(sub_revocation(doc), "status")),
 			 "unknown");
 	json_decref(doc);
@@ -450,7 +442,7 @@ static void ev_sub_ca_revocation(const char *crl, int want, const char *field, c
 	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/ev-leaf.crt\" --intermediates "
 		   "\"$PKI/ev.crt\" --crl %s --roots \"$PKI/roots-new\"", crl);
 	ts_assert_status(&r, want);
-	doc = parse_json(&r);
+	doc = ts_json(&r);
 	cr_assert_str_eq(json_string_value(json_object_get(sub_revocation(doc), field)), value,
 			 "%s", r.out);
 	json_decref(doc);
@@ -592,7 +584,7 @@ Test(chain_fetch, missing_intermediate_fetched_only_with_fetch)
 	ts_run(&r, "$HSMCERT chain --json --fetch --cache cache --cert pki/leaf.crt "
 		   "--roots pki/roots-new -o chain.pem");
 	ts_assert_status(&r, 0);
-	doc = parse_json(&r);
+	doc = ts_json(&r);
 	fetches = json_object_get(doc, "fetches");
 	/* sub.der (the issuer), sub.crl (the leaf's CRL), root3.arl (the Sub CA's). */
 	cr_assert_eq(json_array_size(fetches), 3, "%s", r.out);
@@ -684,4 +676,38 @@ Test(chain_fetch, server_down_is_exit_4_but_a_bad_download_is_a_verdict)
 	cr_assert(strstr(r.out, "unknown: no usable CRL/ARL") && strstr(r.out, "FAILED"), "%s",
 		  r.out);
 	ts_result_free(&r);
+}
+
+/*
+ * The certificates of the report have the shape every other command uses
+ * (docs/json.md "Certificates"): the same fields and values as `show --json`
+ * gives for the same file, `is_ca` and no chain-only `ca`.
+ */
+Test(chain, certificates_have_the_shared_shape)
+{
+	static const char *const fields[] = {
+		"subject", "issuer",   "serial",   "not_before",	  "not_after", "sha1",
+		"sha256",  "key_type", "key_bits", "signature_algorithm", "is_ca",     "sans"};
+	struct ts_result r, s;
+	json_t *doc, *shown;
+
+	doc = ts_run_json(&r, 0,
+			  "$HSMCERT chain --json --cert \"$PKI/leaf.crt\" --intermediates "
+			  "\"$PKI/downloads\" --roots \"$PKI/roots-new\"");
+	shown = ts_run_json(&s, 0, "$HSMCERT show --json \"$PKI/leaf.crt\"");
+	for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+		json_t *a = json_object_get(ts_json_at(doc, "path/0"), fields[i]);
+		json_t *b = json_object_get(ts_json_at(shown, "certificates/0"), fields[i]);
+		cr_assert_not_null(a, "chain path/0 has no %s: %s", fields[i], r.out);
+		cr_assert(json_equal(a, b), "%s differs: chain %s, show %s", fields[i], r.out, s.out);
+	}
+	cr_assert(json_is_integer(ts_json_at(doc, "path/0/days_left")), "%s", r.out);
+	cr_assert(json_is_false(ts_json_at(doc, "path/0/is_ca")), "%s", r.out);
+	cr_assert(json_is_true(ts_json_at(doc, "path/1/is_ca")), "%s", r.out);
+	cr_assert_null(ts_json_at(doc, "path/1/ca"), "%s", r.out);
+	cr_assert(json_is_boolean(ts_json_at(doc, "candidates/0/is_ca")), "%s", r.out);
+	json_decref(doc);
+	json_decref(shown);
+	ts_result_free(&r);
+	ts_result_free(&s);
 }

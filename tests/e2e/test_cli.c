@@ -129,15 +129,12 @@ Test(cli, usage_errors_give_the_json_error_document)
 	struct ts_result r;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-		json_error_t jerr;
 		json_t *doc, *e;
 
 		ts_run(&r, "$HSMCERT %s", bad[i].args);
 		ts_assert_status(&r, 2);
 		cr_assert(r.err[0], "%s: no message on stderr", bad[i].args);
-		doc = json_loads(r.out, 0, &jerr);
-		cr_assert(doc, "%s: stdout is not one JSON document (%s):\n%s", bad[i].args,
-			  jerr.text, r.out);
+		doc = ts_json(&r);
 		e = json_object_get(doc, "error");
 		cr_assert(json_is_object(e), "%s: %s", bad[i].args, r.out);
 		cr_assert_eq(json_integer_value(json_object_get(e, "exit_code")), 2, "%s: %s",

@@ -174,7 +174,6 @@ Test(csr, subject_forms_agree_and_utf8_survives)
 Test(csr, idn_wildcard_and_san_types)
 {
 	struct ts_result r;
-	json_error_t jerr;
 	json_t *doc, *sans;
 	char *text;
 
@@ -183,8 +182,7 @@ Test(csr, idn_wildcard_and_san_types)
 		   "--san IP:192.0.2.10 --san 'email:admin@香港郵政.hk' --san "
 		   "URI:https://www.example.hk/ --san www.香港郵政.hk -o idn.pem");
 	ts_assert_status(&r, 0);
-	doc = json_loads(r.out, 0, &jerr);
-	cr_assert_not_null(doc, "%s", r.out);
+	doc = ts_json(&r);
 	sans = json_object_get(json_object_get(doc, "request"), "sans");
 	cr_assert_eq(json_array_size(sans), 4, "%s", r.out); /* the repeated CN is one SAN */
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(sans, 0), "value")),
@@ -533,13 +531,11 @@ Test(request, openssl_config_defaults_and_bad_configs)
 Test(request, json_document)
 {
 	struct ts_result r;
-	json_error_t jerr;
 	json_t *doc, *req;
 
 	ts_run(&r, "$HSMCERT request --json --label j --type ec:P-256 --cn www.example.hk");
 	ts_assert_status(&r, 0);
-	doc = json_loads(r.out, 0, &jerr);
-	cr_assert_not_null(doc, "%s", r.out);
+	doc = ts_json(&r);
 	cr_assert(json_is_true(json_object_get(doc, "created")));
 	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "key"), "type")),
 			 "ec:P-256");

@@ -189,8 +189,7 @@ Test(exits, truncated_or_extended_backup_is_1)
 	write_bytes("x.hsmb", data, len - 1);
 	ts_run(&r, "$HSMCERT --token pkcs11:token=second restore x.hsmb --json");
 	ts_assert_status(&r, 1);
-	doc = json_loads(r.out, 0, NULL);
-	cr_assert_not_null(doc, "%s", r.out);
+	doc = ts_json(&r);
 	cr_assert_eq(json_integer_value(json_object_get(json_object_get(doc, "error"), "exit_code")),
 		     1, "%s", r.out);
 	json_decref(doc);
@@ -240,8 +239,7 @@ Test(exits, a_name_that_matches_nothing_is_2)
 
 		ts_run(&r, "$HSMCERT %s --json", bad[i].args);
 		ts_assert_status(&r, 2);
-		doc = json_loads(r.out, 0, NULL);
-		cr_assert_not_null(doc, "%s: %s", bad[i].args, r.out);
+		doc = ts_json(&r);
 		e = json_object_get(doc, "error");
 		cr_assert_eq(json_integer_value(json_object_get(e, "exit_code")), 2, "%s",
 			     r.out);

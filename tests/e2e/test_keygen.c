@@ -17,24 +17,48 @@ static char *pkcs11_tool_access(const char *label)
 
 static json_t *run_json(struct ts_result *r, const char *args)
 {
-	json_error_t jerr;
 	json_t *doc;
 
 	ts_run(r, "$HSMCERT keygen --json %s", args);
 	ts_assert_status(r, 0);
-	doc = json_loads(r->out, 0, &jerr);
-	cr_assert_not_null(doc, "not JSON (%s): %s", jerr.text, r->out);
+	doc = ts_json(r);
 	return doc;
 }
 
-static void check_type(const char *type, const char *want_type, int bits)
+/*
+ * The default CKA_ID as another tool computes it from the public key p11tool
+ * exports: SHA-1 of the modulus (openssl prints it minimal), or of the EC
+ * point (the last 1 + 2 * field bytes of the SubjectPublicKeyInfo).
+ */
+static char *independent_id(const char *token, const char *label, int ec_bits)
+{
+	char digest[256], *id;
+
+	if (ec_bits)
+		snprintf(digest, sizeof(digest),
+			 "openssl pkey -pubin -outform DER | tail -c %d | sha1sum",
+			 1 + 2 * ((ec_bits + 7) / 8));
+	else
+		snprintf(digest, sizeof(digest),
+			 "openssl rsa -pubin -noout -modulus | sed 's/Modulus=//' | xxd -r -p | "
+			 "sha1sum");
+	id = ts_sh("GNUTLS_PIN=%s p11tool --provider %s --login --export-pubkey "
+		   "'pkcs11:token=%s;object=%s;type=public' 2>/dev/null | %s | cut -c1-40",
+		   TS_PIN, TS_SOFTHSM, token, label, digest);
+	id[strcspn(id, "\n")] = '\0';
+	cr_assert_eq(strlen(id), 40, "no public key '%s' for p11tool", label);
+	return id;
+}
+
+static void check_type(const char *type, const char *want_type, int bits, int nth)
 {
 	struct ts_result r;
-	char args[128];
+	char args[128], label[16];
 	json_t *doc, *key, *attrs;
-	char *access;
+	char *access, *id;
 
-	snprintf(args, sizeof(args), "--label k --type %s", type);
+	snprintf(label, sizeof(label), "k%d", nth);
+	snprintf(args, sizeof(args), "--label %s --type %s", label, type);
 	doc = run_json(&r, args);
 	key = json_object_get(doc, "key");
 	attrs = json_object_get(key, "attributes");
@@ -48,11 +72,14 @@ static void check_type(const char *type, const char *want_type, int bits)
 	cr_assert(json_is_true(json_object_get(doc, "created")));
 	cr_assert(strstr(json_string_value(json_object_get(key, "uri")), "type=private"));
 
-	/* An independent client sees the same. */
-	access = pkcs11_tool_access("k");
+	/* An independent client sees the same, and derives the same id. */
+	access = pkcs11_tool_access(label);
 	cr_assert(strstr(access, "sensitive, always sensitive, never extractable, local"), "%s",
 		  access);
-	cr_assert_eq(ts_count_objects(TS_TOKEN), 2);
+	cr_assert_eq(ts_count_objects(TS_TOKEN), 2 * nth);
+	id = independent_id(TS_TOKEN, label, want_type[0] == 'e' ? bits : 0);
+	cr_assert_str_eq(json_string_value(json_object_get(key, "id")), id, "%s", type);
+	free(id);
 	free(access);
 	json_decref(doc);
 	ts_result_free(&r);
@@ -84,29 +111,58 @@ Test(keygen, rsa2048_default_is_non_exportable)
 	free(ids);
 }
 
+/* Every type --type accepts (as typed in any case), each with its id cross-checked. */
 Test(keygen, every_type)
 {
-	check_type("rsa:2048", "rsa:2048", 2048);
+	static const struct {
+		const char *arg, *type;
+		int bits;
+	} types[] = {
+		{"rsa:2048", "rsa:2048", 2048}, {"rsa:3072", "rsa:3072", 3072},
+		{"RSA:4096", "rsa:4096", 4096}, {"ec:P-256", "ec:P-256", 256},
+		{"EC:p-384", "ec:P-384", 384},
+	};
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		check_type(types[i].arg, types[i].type, types[i].bits, (int)i + 1);
 }
 
-Test(keygen, rsa3072)
+/*
+ * A token that pads CKA_MODULUS to a fixed width (a leading zero byte) gets
+ * the same default id as one that does not, and restore, which takes the
+ * modulus from the file, agrees with keygen.
+ */
+Test(keygen, default_id_ignores_modulus_padding_and_restore_agrees)
 {
-	check_type("rsa:3072", "rsa:3072", 3072);
-}
+	struct ts_result r;
+	json_t *doc;
+	char *want;
+	const char *made;
 
-Test(keygen, rsa4096)
-{
-	check_type("rsa:4096", "rsa:4096", 4096);
-}
+	ts_add_token("second");
+	doc = ts_run_json(&r, 0,
+			  "HSMCERT_FAULT_PAD_MODULUS=1 $HSMCERT --module $HSMCERT_FAULTMOD "
+			  "--token pkcs11:token=test keygen --json --label padded --exportable");
+	/* The fault module really padded: keygen saw a 2048-bit key, not 2056. */
+	cr_assert_eq(json_integer_value(ts_json_at(doc, "key/bits")), 2048, "%s", r.out);
+	want = independent_id(TS_TOKEN, "padded", 0);
+	made = ts_json_str(doc, "key/id");
+	cr_assert_str_eq(made, want);
+	ts_result_free(&r);
 
-Test(keygen, ec_p256)
-{
-	check_type("ec:P-256", "ec:P-256", 256);
-}
-
-Test(keygen, ec_p384)
-{
-	check_type("EC:p-384", "ec:P-384", 384);
+	ts_run(&r, "HSMCERT_PASSPHRASE=secret-pass $HSMCERT --token pkcs11:token=test backup "
+		   "--key pkcs11:object=padded -o padded.pfx");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	json_decref(doc);
+	doc = ts_run_json(&r, 0,
+			  "HSMCERT_PASSPHRASE=secret-pass HSMCERT_FAULT_PAD_MODULUS=1 $HSMCERT "
+			  "--module $HSMCERT_FAULTMOD --token pkcs11:token=second --json restore "
+			  "padded.pfx --label copy");
+	cr_assert(strstr(r.out, want), "restore's id differs from keygen's %s: %s", want, r.out);
+	free(want);
+	json_decref(doc);
+	ts_result_free(&r);
 }
 
 Test(keygen, exportable_stays_sensitive)

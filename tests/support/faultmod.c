@@ -15,6 +15,9 @@
  *   HSMCERT_FAULT_NO_SET_EXTRACTABLE=1     C_SetAttributeValue refuses CKA_EXTRACTABLE
  *   HSMCERT_FAULT_NO_MECH=0xM[,0xM...]     C_SignInit answers CKR_MECHANISM_INVALID for
  *                                          these mechanisms (a token without them)
+ *   HSMCERT_FAULT_PAD_MODULUS=1            C_GetAttributeValue returns CKA_MODULUS with a
+ *                                          leading zero byte, as tokens that give it a
+ *                                          fixed width do
  */
 #include <dlfcn.h>
 #include <p11-kit/pkcs11.h>
@@ -124,11 +127,48 @@ static CK_RV f_SetAttributeValue(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATT
 	return real->C_SetAttributeValue(s, o, t, n);
 }
 
+/* CKA_MODULUS as a fixed-width integer: one zero byte in front of the real module's value. */
+static CK_RV pad_modulus(CK_ATTRIBUTE_PTR t, CK_ULONG n, const CK_ULONG *given, CK_RV rv)
+{
+	for (CK_ULONG i = 0; i < n; i++) {
+		CK_ULONG len = t[i].ulValueLen;
+		if (t[i].type != CKA_MODULUS || len == CK_UNAVAILABLE_INFORMATION)
+			continue;
+		if (!t[i].pValue) {
+			t[i].ulValueLen = len + 1;
+		} else if (given[i] > len) {
+			memmove((unsigned char *)t[i].pValue + 1, t[i].pValue, len);
+			*(unsigned char *)t[i].pValue = 0;
+			t[i].ulValueLen = len + 1;
+		} else {
+			t[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+			if (rv == CKR_OK)
+				rv = CKR_BUFFER_TOO_SMALL;
+		}
+	}
+	return rv;
+}
+
 static CK_RV f_GetAttributeValue(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATTRIBUTE_PTR t,
 				 CK_ULONG n)
 {
+	CK_ULONG *given;
+	CK_RV rv;
+
 	FAIL_IF_ASKED(C_GetAttributeValue);
-	return real->C_GetAttributeValue(s, o, t, n);
+	if (!getenv("HSMCERT_FAULT_PAD_MODULUS"))
+		return real->C_GetAttributeValue(s, o, t, n);
+	given = calloc(n ? n : 1, sizeof(*given));
+	if (!given)
+		return CKR_HOST_MEMORY;
+	for (CK_ULONG i = 0; i < n; i++)
+		given[i] = t[i].ulValueLen;
+	rv = real->C_GetAttributeValue(s, o, t, n);
+	if (rv == CKR_OK || rv == CKR_BUFFER_TOO_SMALL || rv == CKR_ATTRIBUTE_SENSITIVE ||
+	    rv == CKR_ATTRIBUTE_TYPE_INVALID)
+		rv = pad_modulus(t, n, given, rv);
+	free(given);
+	return rv;
 }
 
 static CK_RV f_CreateObject(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG n,
@@ -224,7 +264,7 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 {
 	if (!real) {
 		const char *target = getenv("HSMCERT_FAULT_TARGET");
-		void *h = dlopen(target ? target : "/usr/lib/softhsm/libsofthsm2.so",
+		void *h = dlopen(target ? target : TS_SOFTHSM,
 				 RTLD_NOW | RTLD_LOCAL);
 		CK_C_GetFunctionList get;
 		if (!h)

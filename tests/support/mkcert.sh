@@ -19,10 +19,10 @@
 #   mkcert.sh selfleaf OUT CN
 #       a self-signed server certificate (not a CA) for a fresh key that is on
 #       no token: what an orphan looks like.
-# Environment: SOFTHSM2_CONF and PIN from the test; TS_MODULE and
-# TS_TOKEN_LABEL (default "test") optional.
+# Environment: SOFTHSM2_CONF, PIN and TS_MODULE (SoftHSM2's module, as the
+# build found it) from the test; TS_TOKEN_LABEL (default "test") optional.
 set -euo pipefail
-module=${TS_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
+module=${TS_MODULE:-}
 token=${TS_TOKEN_LABEL:-test}
 
 die() { echo "mkcert: $*" >&2; exit 2; }
@@ -103,6 +103,7 @@ reissue)
 leaf)
 	dir=$2 label=$3 out=$4 from=${5:-now-1} to=${6:-now+365} cn=${7:-www.example.test}
 	issuer=${8:-sub}
+	[ -n "$module" ] || die "TS_MODULE must name SoftHSM2's module (the tests set it)"
 	# pkcs11-tool (p11tool takes seconds here; pkcs11-tool 0.23 cannot read P-384).
 	pkcs11-tool --module "$module" --token-label "$token" --login --pin "${PIN:-1234}" \
 		--read-object --type pubkey --label "$label" -o "$out.pub.der" >/dev/null 2>&1 ||

@@ -27,6 +27,8 @@ static void setup_world(void)
 	ts_write(path, conf);
 	setenv("SOFTHSM2_CONF", path, 1);
 	setenv("HSMCERT_MODULE", TS_SOFTHSM, 1);
+	setenv("TS_MODULE", TS_SOFTHSM, 1); /* mkcert.sh */
+	setenv("HSMCERT_FAULT_TARGET", TS_SOFTHSM, 1);
 	setenv("HSMCERT_PIN", TS_PIN, 1);
 	setenv("HSMCERT_SO_PIN", TS_SO_PIN, 1);
 	setenv("PIN", TS_PIN, 1);
@@ -181,6 +183,46 @@ void ts_result_free(struct ts_result *r)
 	free(r->out);
 	free(r->err);
 	r->out = r->err = NULL;
+}
+
+bool ts_text_has(const char *text, const char *name, const char *value)
+{
+	size_t nlen = strlen(name), vlen = strlen(value);
+
+	for (const char *line = text; line && *line;
+	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		const char *p = line + strspn(line, " \t");
+		if (strncmp(p, name, nlen) != 0 || (p[nlen] != ' ' && p[nlen] != '\t'))
+			continue;
+		p += nlen;
+		p += strspn(p, " \t");
+		if (strncmp(p, value, vlen) == 0)
+			return true;
+	}
+	return false;
+}
+
+json_t *ts_json_at(json_t *doc, const char *path)
+{
+	char *copy = strdup(path), *save = NULL;
+	json_t *at = doc;
+
+	cr_assert_not_null(copy);
+	for (char *part = strtok_r(copy, "/", &save); at && part; part = strtok_r(NULL, "/", &save)) {
+		char *end;
+		unsigned long i = strtoul(part, &end, 10);
+		if (json_is_array(at) && *part && !*end)
+			at = json_array_get(at, i);
+		else
+			at = json_object_get(at, part);
+	}
+	free(copy);
+	return at;
+}
+
+const char *ts_json_str(json_t *doc, const char *path)
+{
+	return json_string_value(ts_json_at(doc, path));
 }
 
 char *ts_sh(const char *fmt, ...)

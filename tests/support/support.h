@@ -7,10 +7,14 @@
 #define HSMCERT_TEST_SUPPORT_H
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 
-#define TS_SOFTHSM "/usr/lib/softhsm/libsofthsm2.so"
+/* SoftHSM2's module, as tests/CMakeLists.txt found it (also $TS_MODULE for scripts). */
+#ifndef TS_SOFTHSM
+#error "TS_SOFTHSM: build the tests through tests/CMakeLists.txt, which finds SoftHSM2"
+#endif
 #define TS_PIN "1234"
 #define TS_SO_PIN "56781234"
 #define TS_TOKEN "test"
@@ -46,6 +50,47 @@ struct ts_result {
 };
 int ts_run(struct ts_result *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void ts_result_free(struct ts_result *r);
+
+/*
+ * --json runs. ts_json(r) parses a run's stdout, asserting (at the caller's
+ * line) that it is exactly one JSON document, with the parse error and both
+ * streams in the message; ts_run_json(r, status, fmt, ...) runs, asserts the
+ * exit status, then parses. The caller json_decref()s the document and
+ * frees `r`.
+ */
+#define ts_json(r)                                                                               \
+	({                                                                                       \
+		const struct ts_result *ts_r_ = (r);                                             \
+		json_error_t ts_e_;                                                              \
+		json_t *ts_doc_ = json_loads(ts_r_->out, 0, &ts_e_);                             \
+		cr_assert_not_null(ts_doc_,                                                      \
+				   "stdout is not one JSON document (%s, line %d)\nstdout:\n%s\n"  \
+				   "stderr:\n%s",                                                 \
+				   ts_e_.text, ts_e_.line, ts_r_->out, ts_r_->err);               \
+		ts_doc_;                                                                         \
+	})
+#define ts_run_json(r, want_status, ...)                                                         \
+	({                                                                                       \
+		ts_run((r), __VA_ARGS__);                                                        \
+		ts_assert_status((r), (want_status));                                            \
+		ts_json(r);                                                                      \
+	})
+
+/*
+ * A value inside a document by a path of object keys and array indexes
+ * separated by '/': "path/1/serial", "error/exit_code". NULL when absent.
+ */
+json_t *ts_json_at(json_t *doc, const char *path);
+/* The string at `path`, or NULL when absent or not a string. */
+const char *ts_json_str(json_t *doc, const char *path);
+
+/*
+ * Text reports align their columns; tests do not pin the spacing. True when
+ * a line of `text` holds `name`, then one or more blanks, then `value`
+ * (leading blanks and what follows `value` do not matter):
+ * ts_text_has(out, "Self-signed", "yes") matches "  Self-signed         yes".
+ */
+bool ts_text_has(const char *text, const char *name, const char *value);
 
 /* Shell command output only (stdout), asserting exit 0. Caller frees. */
 char *ts_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

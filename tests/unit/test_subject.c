@@ -241,6 +241,35 @@ Test(hostname, invalid_names)
 	cr_assert(strstr(err.message, "wildcard"), "%s", err.message);
 }
 
+/* RFC 1035 2.3.4: 63 octets a label, 253 a name (without the final dot), after IDN mapping. */
+Test(hostname, length_limits)
+{
+	char label[80], name[300], *out = NULL;
+	hc_error err = {0};
+
+	memset(label, 'a', 63);
+	strcpy(label + 63, ".hk");
+	host_ok(label, 0, label);
+	memset(label, 'a', 64);
+	strcpy(label + 64, ".hk");
+	cr_assert_eq(hc_hostname_normalize(label, "CN", 0, &out, &err), HC_USAGE,
+		     "a 64-octet label was accepted");
+	/* 4 labels of 62 + dots = 251, then ".hk" makes 254. */
+	name[0] = '\0';
+	for (int i = 0; i < 4; i++) {
+		memset(label, 'b', 62);
+		label[62] = '\0';
+		strcat(name, label);
+		strcat(name, ".");
+	}
+	strcat(name, "hk");
+	cr_assert_eq(strlen(name), 254);
+	cr_assert_eq(hc_hostname_normalize(name, "CN", 0, &out, &err), HC_USAGE,
+		     "a 254-octet name was accepted");
+	name[strlen(name) - 3] = '\0'; /* 251: "bbb...b.bbb...b" without ".hk" */
+	host_ok(name, 0, name);
+}
+
 /* ---- subjectAltName ------------------------------------------------- */
 
 Test(altnames, prefixes_normalise_and_deduplicate)
