@@ -220,6 +220,12 @@ static CK_RV f_InitToken(CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin, CK_ULONG len, CK_
 	return real->C_InitToken(slot, pin, len, label);
 }
 
+static CK_RV f_InitPIN(CK_SESSION_HANDLE s, CK_UTF8CHAR_PTR pin, CK_ULONG len)
+{
+	FAIL_IF_ASKED(C_InitPIN);
+	return real->C_InitPIN(s, pin, len);
+}
+
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 {
 	if (!real) {
@@ -247,6 +253,7 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 		ours.C_UnwrapKey = f_UnwrapKey;
 		ours.C_GenerateKey = f_GenerateKey;
 		ours.C_InitToken = f_InitToken;
+		ours.C_InitPIN = f_InitPIN;
 	}
 	*list = &ours;
 	return CKR_OK;
