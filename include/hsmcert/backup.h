@@ -187,7 +187,21 @@ typedef struct hc_restore_params {
 	int exportable;		     /* -1 as recorded (PFX: no), 0 or 1 */
 	bool force;		     /* replace keys with the same label or id */
 	const char *label;	     /* override (a file with one key) */
+	unsigned usages;	     /* HC_USAGE_* to set, or 0: as recorded (PFX: sign) */
 } hc_restore_params;
+
+/*
+ * A restored private key's usages (SPEC restore): exactly these are true and
+ * every other one is set false explicitly, whatever the token's defaults.
+ */
+enum {
+	HC_USAGE_SIGN = 1 << 0,
+	HC_USAGE_DECRYPT = 1 << 1,
+	HC_USAGE_UNWRAP = 1 << 2,
+	HC_USAGE_DERIVE = 1 << 3,
+};
+/* "sign,decrypt" (names: sign decrypt unwrap derive) to HC_USAGE_* bits; else HC_USAGE. */
+hc_rc hc_usage_parse(const char *text, unsigned *out, hc_error *err);
 
 typedef struct hc_restore_item {
 	hc_key_info key;

@@ -34,6 +34,8 @@ typedef struct hc_key_info {
 	char *uri; /* NULL in an inventory (see hc_key_info_from_attrs) */
 	int token, private_, sensitive, extractable, always_sensitive, never_extractable, local,
 		modifiable, copyable, destroyable, wrap_with_trusted, always_authenticate;
+	/* Usages (SPEC audit): what the token lets the key do. */
+	int sign, decrypt, unwrap, wrap, derive, encrypt;
 	CK_ULONG key_gen_mechanism; /* CK_UNAVAILABLE_INFORMATION when unknown */
 	/* Public parts when the object carries them (raw big-endian / DER). */
 	unsigned char *modulus, *public_exponent, *ec_params, *ec_point;
@@ -52,7 +54,7 @@ hc_rc hc_key_describe(hc_session *session, CK_OBJECT_HANDLE object, hc_key_info 
  * It leaves `uri` NULL: a caller holding thousands of keys formats each URI
  * when it prints the key (hc_inventory_uri), not for every key at once.
  */
-#define HC_KEY_ATTR_COUNT 22
+#define HC_KEY_ATTR_COUNT 28
 extern const CK_ATTRIBUTE_TYPE hc_key_attr_types[HC_KEY_ATTR_COUNT];
 hc_rc hc_key_info_from_attrs(CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs, hc_key_info *out,
 			     hc_error *err);

@@ -21,6 +21,7 @@
 #include <openssl/pkcs12.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -166,6 +167,76 @@ out:
 	return rc;
 }
 
+/* --usage given: it replaces what the file records. */
+static void set_usages(pending *k, unsigned usages)
+{
+	if (!usages)
+		return;
+	k->sign = usages & HC_USAGE_SIGN;
+	k->decrypt = usages & HC_USAGE_DECRYPT;
+	k->unwrap = usages & HC_USAGE_UNWRAP;
+	k->derive = usages & HC_USAGE_DERIVE;
+}
+
+hc_rc hc_usage_parse(const char *text, unsigned *out, hc_error *err)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = {{"sign", HC_USAGE_SIGN},
+		     {"decrypt", HC_USAGE_DECRYPT},
+		     {"unwrap", HC_USAGE_UNWRAP},
+		     {"derive", HC_USAGE_DERIVE}};
+	const char *p = text;
+
+	*out = 0;
+	while (*p) {
+		size_t n = strcspn(p, ","), i;
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i].name) == n && strncmp(p, names[i].name, n) == 0)
+				break;
+		if (i == sizeof(names) / sizeof(names[0]))
+			return hc_fail(err, HC_USAGE,
+				       "usage '%.*s' in '%s': use sign, decrypt, unwrap or derive, "
+				       "separated by commas",
+				       (int)n, p, text);
+		*out |= names[i].bit;
+		p += n;
+		if (*p == ',' && *++p == '\0')
+			break;
+	}
+	if (!*out)
+		return hc_fail(err, HC_USAGE, "usage '%s' names no usage", text);
+	return HC_OK;
+}
+
+/*
+ * The token may still have added a usage (a template is a request): read back,
+ * a restored key with more power than asked is refused, not reported.
+ */
+static hc_rc check_usages(restore_ctx *c, const pending *k, const hc_key_info *key)
+{
+	static const struct {
+		size_t key_off, want_off;
+		const char *name;
+	} u[] = {
+		{offsetof(hc_key_info, decrypt), offsetof(pending, decrypt), "decrypt"},
+		{offsetof(hc_key_info, unwrap), offsetof(pending, unwrap), "unwrap"},
+		{offsetof(hc_key_info, derive), offsetof(pending, derive), "derive"},
+	};
+
+	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
+		int have = *(const int *)((const char *)key + u[i].key_off);
+		bool want = *(const bool *)((const char *)k + u[i].want_off);
+		if (have == 1 && !want)
+			return hc_fail(c->err, HC_TOKEN,
+				       "the token gave the restored key '%s' the usage %s that was "
+				       "not asked for (CKA_%s false in the template)",
+				       k->label, u[i].name, u[i].name);
+	}
+	return HC_OK;
+}
+
 /* C_UnwrapKey of the private key: sensitive, extractable only as decided. */
 static hc_rc unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT_HANDLE *out)
 {
@@ -173,7 +244,7 @@ static hc_rc unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT_HANDLE *
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_KEY_TYPE kt = k->key_type;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
-	CK_ATTRIBUTE t[14];
+	CK_ATTRIBUTE t[16];
 	CK_ULONG count = 0;
 	hc_rc rc;
 
@@ -183,16 +254,17 @@ static hc_rc unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT_HANDLE *
 	ADD(t, count, CKA_PRIVATE, k->private_ ? &yes : &no, sizeof(CK_BBOOL));
 	ADD(t, count, CKA_SENSITIVE, &yes, sizeof(yes));
 	ADD(t, count, CKA_EXTRACTABLE, k->extractable ? &yes : &no, sizeof(CK_BBOOL));
-	ADD(t, count, CKA_SIGN, k->sign ? &yes : &no, sizeof(CK_BBOOL));
 	ADD(t, count, CKA_LABEL, k->label, strlen(k->label));
 	ADD(t, count, CKA_ID, k->id, k->id_len);
-	/* Other usages only when recorded: least privilege for everything else. */
-	if (k->decrypt)
-		ADD(t, count, CKA_DECRYPT, &yes, sizeof(yes));
-	if (k->unwrap)
-		ADD(t, count, CKA_UNWRAP, &yes, sizeof(yes));
-	if (k->derive)
-		ADD(t, count, CKA_DERIVE, &yes, sizeof(yes));
+	/*
+	 * Exactly the recorded usages, the others false in so many words: a token
+	 * fills what a template leaves out with its defaults (SoftHSM2: decrypt
+	 * and unwrap true), and a key that only signed must only sign.
+	 */
+	ADD(t, count, CKA_SIGN, k->sign ? &yes : &no, sizeof(CK_BBOOL));
+	ADD(t, count, CKA_DECRYPT, k->decrypt ? &yes : &no, sizeof(CK_BBOOL));
+	ADD(t, count, CKA_UNWRAP, k->unwrap ? &yes : &no, sizeof(CK_BBOOL));
+	ADD(t, count, CKA_DERIVE, k->derive ? &yes : &no, sizeof(CK_BBOOL));
 	if (k->always_authenticate)
 		ADD(t, count, CKA_ALWAYS_AUTHENTICATE, &yes, sizeof(yes));
 	rc = hc_key_unwrap(c->s, &kw, c->unwrapper, k->blob, k->blob_len, t, count, out, c->err);
@@ -341,7 +413,8 @@ static hc_rc restore_one(restore_ctx *c, pending *k, hc_restore_item *item)
 	if ((rc = unwrap_private(c, k, &priv)) != HC_OK ||
 	    (rc = create_public(c, k, &pub)) != HC_OK ||
 	    (rc = store_certificates(c, k, item)) != HC_OK ||
-	    (rc = hc_key_describe(c->s, priv, &item->key, c->err)) != HC_OK)
+	    (rc = hc_key_describe(c->s, priv, &item->key, c->err)) != HC_OK ||
+	    (rc = check_usages(c, k, &item->key)) != HC_OK)
 		return rc;
 	item->public_uri = hc_uri_for_object(&hc_session_slot(c->s)->token, CKO_PUBLIC_KEY,
 					     k->label, k->id, k->id_len);
@@ -444,6 +517,7 @@ static hc_rc pending_from_entry(restore_ctx *c, const hc_backup_entry *e, pendin
 	k->decrypt = flag(e, CKA_DECRYPT, false);
 	k->unwrap = flag(e, CKA_UNWRAP, false);
 	k->derive = flag(e, CKA_DERIVE, false);
+	set_usages(k, c->p->usages);
 	k->always_authenticate = flag(e, CKA_ALWAYS_AUTHENTICATE, false);
 	if (e->certificate.len) {
 		if ((rc = certificate_from(&e->certificate, &k->cert, name, c->err)) != HC_OK)
@@ -738,7 +812,8 @@ static hc_rc restore_pfx(restore_ctx *c)
 	}
 	k->extractable = c->p->exportable == 1;
 	k->private_ = true;
-	k->sign = true;
+	k->sign = true; /* a PKCS#12 records no usages: sign only */
+	set_usages(k, c->p->usages);
 	if ((rc = default_id(bundle.pkey, &k->id, &k->id_len, c->err)) != HC_OK)
 		goto out;
 	/* The key enters the token only wrapped, under a key the token and host share briefly. */

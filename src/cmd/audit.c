@@ -17,12 +17,13 @@ enum {
 int usage_audit(FILE *out)
 {
 	fprintf(out,
-		"Usage: hsmcert audit [--policy non-exportable|none] [--probe] [--json]\n"
+		"Usage: hsmcert audit [--policy POLICY] [--probe] [--json]\n"
 		"                     [--token URI] [--pin-source SRC]\n\n"
 		"Report, for every private and secret key on the token, the attributes that\n"
 		"decide whether it can leave the token (sensitive, extractable,\n"
 		"always_sensitive, never_extractable, local, key_gen_mechanism, private,\n"
 		"modifiable, copyable, destroyable, wrap_with_trusted, always_authenticate),\n"
+		"its usages (sign, decrypt, unwrap, derive; wrap and encrypt for secret keys),\n"
 		"its type, size, label, id and URI, and the certificate it belongs to; with\n"
 		"the token's identity (module, library, manufacturer, model, serial,\n"
 		"firmware, hardware or software slot), the time and the tool's version.\n"
@@ -32,6 +33,11 @@ int usage_audit(FILE *out)
 		"                           and generated on the token (local, with a key\n"
 		"                           generation mechanism); each failing attribute is\n"
 		"                           named\n"
+		"  --policy sign-only       a private key passes only when it can neither\n"
+		"                           decrypt, unwrap nor derive (a TLS server key);\n"
+		"                           secret keys are not judged by it\n"
+		"  --policy non-exportable,sign-only\n"
+		"                           both\n"
 		"  --policy none            inventory only: no verdicts\n"
 		"  --probe                  also try to read each key's secret attributes and\n"
 		"                           to wrap it under a fresh session AES key\n"
@@ -304,11 +310,11 @@ static const struct {
 	{"AAUTH", offsetof(hc_key_info, always_authenticate), "always_authenticate"},
 };
 #define N_FLAGS (sizeof(flag_columns) / sizeof(flag_columns[0]))
-#define N_COLS (COL_FIRST_FLAG + N_FLAGS + 2) /* + GEN-MECH, VERDICT */
+#define N_COLS (COL_FIRST_FLAG + N_FLAGS + 3) /* + GEN-MECH, USAGES, VERDICT */
 
 /* The row's cells; `type`, `mech` and `label` are the caller's buffers. */
 static void row_cells(const hc_audit_report *r, const hc_audit_key *k, const char **cells,
-		      char type[32], char mech[48], char label[128])
+		      char type[32], char mech[48], char label[128], char usages[96])
 {
 	hc_keytype_format(&k->key->type, type, 32);
 	snprintf(mech, 48, "%s",
@@ -322,7 +328,8 @@ static void row_cells(const hc_audit_report *r, const hc_audit_key *k, const cha
 		cells[COL_FIRST_FLAG + i] =
 			cli_yes_no(*(const int *)((const char *)k->key + flag_columns[i].offset));
 	cells[COL_FIRST_FLAG + N_FLAGS] = mech;
-	cells[COL_FIRST_FLAG + N_FLAGS + 1] = verdict(r, k);
+	cells[COL_FIRST_FLAG + N_FLAGS + 1] = cli_usages_text(k->key, usages, 96);
+	cells[COL_FIRST_FLAG + N_FLAGS + 2] = verdict(r, k);
 }
 
 static void print_row(const char **cells, const size_t *width)
@@ -336,7 +343,7 @@ static void print_table(const hc_audit_report *r)
 {
 	const char *cells[N_COLS];
 	size_t width[N_COLS];
-	char type[32], mech[48], label[128];
+	char type[32], mech[48], label[128], usages[96];
 
 	cells[COL_LABEL] = "LABEL";
 	cells[COL_CLASS] = "CLASS";
@@ -344,19 +351,20 @@ static void print_table(const hc_audit_report *r)
 	for (size_t i = 0; i < N_FLAGS; i++)
 		cells[COL_FIRST_FLAG + i] = flag_columns[i].header;
 	cells[COL_FIRST_FLAG + N_FLAGS] = "GEN-MECHANISM";
-	cells[COL_FIRST_FLAG + N_FLAGS + 1] = "VERDICT";
+	cells[COL_FIRST_FLAG + N_FLAGS + 1] = "USAGES";
+	cells[COL_FIRST_FLAG + N_FLAGS + 2] = "VERDICT";
 	for (size_t c = 0; c < N_COLS; c++)
 		width[c] = strlen(cells[c]);
 	for (size_t i = 0; i < r->key_count; i++) {
 		const char *row[N_COLS];
-		row_cells(r, &r->keys[i], row, type, mech, label);
+		row_cells(r, &r->keys[i], row, type, mech, label, usages);
 		for (size_t c = 0; c < N_COLS; c++)
 			if (strlen(row[c]) > width[c])
 				width[c] = strlen(row[c]);
 	}
 	print_row(cells, width);
 	for (size_t i = 0; i < r->key_count; i++) {
-		row_cells(r, &r->keys[i], cells, type, mech, label);
+		row_cells(r, &r->keys[i], cells, type, mech, label, usages);
 		print_row(cells, width);
 	}
 	printf("\n");
@@ -396,7 +404,7 @@ static void print_key_details(const hc_audit_report *r, const hc_audit_key *k)
 				 k->key->id_len);
 	char *uri = hc_inventory_uri(&r->inventory, k->key->cls, k->key->label, k->key->id,
 				     k->key->id_len);
-	char text[512];
+	char text[512], usages[96];
 
 	printf("\n%s (%s key): %s",
 	       k->key->label[0] ? printable(k->key->label, text, sizeof(text)) : "(no label)",
@@ -405,6 +413,7 @@ static void print_key_details(const hc_audit_report *r, const hc_audit_key *k)
 		printf("%s%s", i ? ", " : ": ", k->reasons[i]);
 	printf("\n    %-14s%s\n    %-14s%s\n", "ID", id && id[0] ? id : "(none)", "URI",
 	       uri ? uri : "(out of memory)");
+	printf("    %-14s%s\n", "Usages", cli_usages_text(k->key, usages, sizeof(usages)));
 	for (size_t i = 0; k->pair && i < k->pair->cert_count; i++) {
 		const hc_inv_cert *c = &r->inventory.certs[k->pair->certs[i]];
 		char *subject = cert_subject(c);

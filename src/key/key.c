@@ -111,7 +111,8 @@ enum {
 	A_CLASS, A_KEY_TYPE, A_LABEL, A_ID, A_TOKEN, A_PRIVATE, A_SENSITIVE, A_EXTRACTABLE,
 	A_ALWAYS_SENSITIVE, A_NEVER_EXTRACTABLE, A_LOCAL, A_MODIFIABLE, A_COPYABLE,
 	A_DESTROYABLE, A_WRAP_WITH_TRUSTED, A_ALWAYS_AUTHENTICATE, A_KEY_GEN_MECHANISM,
-	A_MODULUS, A_PUBLIC_EXPONENT, A_EC_PARAMS, A_EC_POINT, A_VALUE_LEN, A_COUNT
+	A_MODULUS, A_PUBLIC_EXPONENT, A_EC_PARAMS, A_EC_POINT, A_VALUE_LEN, A_SIGN, A_DECRYPT,
+	A_UNWRAP, A_WRAP, A_DERIVE, A_ENCRYPT, A_COUNT
 };
 
 const CK_ATTRIBUTE_TYPE hc_key_attr_types[HC_KEY_ATTR_COUNT] = {
@@ -119,7 +120,8 @@ const CK_ATTRIBUTE_TYPE hc_key_attr_types[HC_KEY_ATTR_COUNT] = {
 	CKA_SENSITIVE, CKA_EXTRACTABLE, CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE,
 	CKA_LOCAL, CKA_MODIFIABLE, CKA_COPYABLE, CKA_DESTROYABLE, CKA_WRAP_WITH_TRUSTED,
 	CKA_ALWAYS_AUTHENTICATE, CKA_KEY_GEN_MECHANISM, CKA_MODULUS, CKA_PUBLIC_EXPONENT,
-	CKA_EC_PARAMS, CKA_EC_POINT, CKA_VALUE_LEN,
+	CKA_EC_PARAMS, CKA_EC_POINT, CKA_VALUE_LEN, CKA_SIGN, CKA_DECRYPT, CKA_UNWRAP, CKA_WRAP,
+	CKA_DERIVE, CKA_ENCRYPT,
 };
 _Static_assert(A_COUNT == HC_KEY_ATTR_COUNT, "hc_key_attr_types and A_* differ");
 
@@ -194,6 +196,12 @@ hc_rc hc_key_info_from_attrs(CK_OBJECT_HANDLE object, CK_ATTRIBUTE *a, hc_key_in
 	out->destroyable = hc_attr_bool(&a[A_DESTROYABLE]);
 	out->wrap_with_trusted = hc_attr_bool(&a[A_WRAP_WITH_TRUSTED]);
 	out->always_authenticate = hc_attr_bool(&a[A_ALWAYS_AUTHENTICATE]);
+	out->sign = hc_attr_bool(&a[A_SIGN]);
+	out->decrypt = hc_attr_bool(&a[A_DECRYPT]);
+	out->unwrap = hc_attr_bool(&a[A_UNWRAP]);
+	out->wrap = hc_attr_bool(&a[A_WRAP]);
+	out->derive = hc_attr_bool(&a[A_DERIVE]);
+	out->encrypt = hc_attr_bool(&a[A_ENCRYPT]);
 	out->key_gen_mechanism = hc_attr_ulong(&a[A_KEY_GEN_MECHANISM], &v)
 					 ? v
 					 : CK_UNAVAILABLE_INFORMATION;

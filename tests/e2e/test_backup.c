@@ -892,3 +892,70 @@ Test(backup, usage_errors)
 	cr_assert(strstr(r.out, "--no-exportable"));
 	ts_result_free(&r);
 }
+
+/* pkcs11-tool's "Usage:" line for the private key `label` on `token` (independent of us). */
+static char *usage_line(const char *token, const char *label)
+{
+	return ts_sh("pkcs11-tool --module %s --token-label %s --login --pin %s --list-objects "
+		     "--type privkey 2>/dev/null | grep -A8 \"label: *%s$\" | grep 'Usage:' | "
+		     "sed 's/^ *Usage: *//'",
+		     TS_SOFTHSM, token, TS_PIN, label);
+}
+
+/*
+ * SPEC restore: a key that only signed signs only, whatever the token's
+ * defaults (SoftHSM2 makes an unwrapped key decrypt and unwrap unless told).
+ */
+Test(backup, restore_sets_exactly_the_recorded_usages)
+{
+	struct ts_result r;
+	json_t *doc, *u;
+	char *usage;
+
+	make_key("web", "rsa:2048", true, true);
+	usage = usage_line("test", "web");
+	cr_assert_str_eq(usage, "sign\n", "keygen made: %s", usage);
+	free(usage);
+	backup_key("web", "web.hsmb", NULL);
+	backup_key("web", "web.pfx", NULL);
+
+	ts_run(&r, "$HSMCERT --token pkcs11:token=second --json restore web.hsmb");
+	ts_assert_status(&r, 0);
+	doc = parse_json(r.out);
+	u = json_object_get(json_array_get(json_object_get(doc, "keys"), 0), "usages");
+	cr_assert(json_is_true(json_object_get(u, "sign")), "%s", r.out);
+	cr_assert(json_is_false(json_object_get(u, "decrypt")), "%s", r.out);
+	cr_assert(json_is_false(json_object_get(u, "unwrap")), "%s", r.out);
+	cr_assert(json_is_false(json_object_get(u, "derive")), "%s", r.out);
+	json_decref(doc);
+	ts_result_free(&r);
+	usage = usage_line("second", "web");
+	cr_assert_str_eq(usage, "sign\n", "restored from hsmb: %s", usage);
+	free(usage);
+
+	/* A PKCS#12 records no usages: sign only (fresh tokens: the id is the same key's). */
+	ts_add_token("third");
+	ts_add_token("fourth");
+	ts_run(&r, "$HSMCERT --token pkcs11:token=third restore web.pfx --label frompfx");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "usages              sign\n"), "%s", r.out);
+	ts_result_free(&r);
+	usage = usage_line("third", "frompfx");
+	cr_assert_str_eq(usage, "sign\n", "restored from pfx: %s", usage);
+	free(usage);
+
+	/* --usage says otherwise: exactly that. */
+	ts_run(&r, "$HSMCERT --token pkcs11:token=fourth restore web.pfx --label both "
+		   "--usage sign,decrypt");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	usage = usage_line("fourth", "both");
+	cr_assert_str_eq(usage, "decrypt, sign\n", "restored with --usage: %s", usage);
+	free(usage);
+
+	ts_run(&r, "$HSMCERT --token pkcs11:token=second restore web.pfx --label bad "
+		   "--usage sign,encipher");
+	ts_assert_status(&r, 2);
+	cr_assert(strstr(r.err, "encipher"), "%s", r.err);
+	ts_result_free(&r);
+}
