@@ -177,6 +177,13 @@ void hc_backup_result_clear(hc_backup_result *result);
 hc_rc hc_backup_list_keys(hc_session *session, CK_OBJECT_HANDLE **keys, size_t *count,
 			  hc_error *err);
 
+/*
+ * HC_CHECK, with the reason backup gives, when the key says it is not
+ * extractable: checked before a passphrase is asked for a key that cannot
+ * leave. A key that does not say (unknown) is left to the wrap to decide.
+ */
+hc_rc hc_backup_check_extractable(const hc_key_info *key, hc_error *err);
+
 /* ---- restore (SPEC: restore) ---------------------------------------- */
 
 typedef struct hc_restore_params {

@@ -75,6 +75,12 @@ typedef struct hc_chain_options {
 	 * NULL: nothing.
 	 */
 	const char *missing_issuer_hint;
+	/*
+	 * The same when the certificate names its issuer's URL (AIA caIssuers):
+	 * replaces missing_issuer_hint then, so a hint about downloading is only
+	 * given when there is something to download. NULL: missing_issuer_hint.
+	 */
+	const char *missing_issuer_aia_hint;
 	/* 0: the defaults above. */
 	long connect_timeout_ms, timeout_ms;
 	size_t max_cert_download, max_crl_download;

@@ -383,16 +383,29 @@ out:
  * The answer a key that may not leave gets. Not a failure of the run: the
  * caller reports it and sets the exit status.
  */
+static void format_not_extractable(char *out, size_t len, const char *label, CK_RV ckr)
+{
+	snprintf(out, len,
+		 "%s: the key is not extractable (CKA_EXTRACTABLE=false%s%s); only the HSM "
+		 "vendor's own key backup or cloning (between HSMs of the same make) can copy "
+		 "it, or generate a new key and have its certificate re-issued",
+		 label, ckr != CKR_OK ? ", C_WrapKey: " : "", ckr != CKR_OK ? hc_ckr_name(ckr) : "");
+}
+
 static void not_extractable(hc_backup_item *item, CK_RV ckr)
 {
 	item->attribute = "CKA_EXTRACTABLE";
 	item->ckr = ckr;
-	snprintf(item->reason, sizeof(item->reason),
-		 "%s: the key is not extractable (CKA_EXTRACTABLE=false%s%s); only the HSM "
-		 "vendor's own key backup or cloning (between HSMs of the same make) can copy "
-		 "it, or generate a new key and have its certificate re-issued",
-		 item->key.label, ckr != CKR_OK ? ", C_WrapKey: " : "",
-		 ckr != CKR_OK ? hc_ckr_name(ckr) : "");
+	format_not_extractable(item->reason, sizeof(item->reason), item->key.label, ckr);
+}
+
+hc_rc hc_backup_check_extractable(const hc_key_info *key, hc_error *err)
+{
+	if (key->extractable != 0)
+		return HC_OK;
+	hc_fail(err, HC_CHECK, "x");
+	format_not_extractable(err->message, sizeof(err->message), key->label, CKR_OK);
+	return HC_CHECK;
 }
 
 /* Wrap one key; *wrapped false when the token says it may not leave. */

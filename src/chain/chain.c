@@ -523,7 +523,7 @@ hc_rc hc_chain_pool_add_path(hc_chain_pool *p, const char *path, hc_error *err)
 		char *full;
 		if (de->d_name[0] == '.')
 			continue;
-		if (asprintf(&full, "%s/%s", path, de->d_name) < 0 ||
+		if (!(full = hc_path_join(path, de->d_name)) ||
 		    !grow(&names, &cap, n, sizeof(*names))) {
 			rc = hc_fail(err, HC_IO, "out of memory");
 			goto out;
@@ -1232,6 +1232,31 @@ static void keep_path(struct build *b)
 }
 
 /* Failure text for a certificate none of whose candidate issuers worked. */
+/* Whether the certificate names its issuer's http(s) URL (AIA caIssuers). */
+static bool has_ca_issuers_url(X509 *cert)
+{
+	AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(cert, NID_info_access, NULL, NULL);
+	bool found = false;
+
+	for (int i = 0; aia && i < sk_ACCESS_DESCRIPTION_num(aia) && !found; i++) {
+		ACCESS_DESCRIPTION *ad = sk_ACCESS_DESCRIPTION_value(aia, i);
+		found = OBJ_obj2nid(ad->method) == NID_ad_ca_issuers &&
+			ad->location->type == GEN_URI;
+	}
+	AUTHORITY_INFO_ACCESS_free(aia);
+	return found;
+}
+
+/* The caller's advice for a missing issuer: the download hint only when there is a URL. */
+static const char *missing_hint(struct build *b, X509 *child)
+{
+	if (b->opt->fetch)
+		return "";
+	if (b->opt->missing_issuer_aia_hint && has_ca_issuers_url(child))
+		return b->opt->missing_issuer_aia_hint;
+	return b->opt->missing_issuer_hint ? b->opt->missing_issuer_hint : "";
+}
+
 static char *describe_missing(struct build *b, X509 *child, size_t n, const char *first_origin,
 			      const char *first_reason, const char *download_failure)
 {
@@ -1245,9 +1270,7 @@ static char *describe_missing(struct build *b, X509 *child, size_t n, const char
 			     who, issuer ? issuer : "?", download_failure);
 	else if (n == 0)
 		msg = format("no issuer for %s: %s is not among the intermediates or the roots%s",
-			     who, issuer ? issuer : "?",
-			     b->opt->fetch || !b->opt->missing_issuer_hint ? ""
-									   : b->opt->missing_issuer_hint);
+			     who, issuer ? issuer : "?", missing_hint(b, child));
 	else if (download_failure)
 		msg = format("no usable issuer for %s: %s (%s) %s; downloading another failed: %s",
 			     who, issuer ? issuer : "?", first_origin, first_reason,

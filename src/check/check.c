@@ -1,5 +1,6 @@
 /* SPEC: check. Each check is recorded with its outcome; the first hard error stops. */
 #include "hsmcert/check.h"
+#include "hsmcert/file.h"
 
 #include "hsmcert/certstore.h"
 #include "hsmcert/sign.h"
@@ -181,7 +182,7 @@ static hc_rc load_trust(const hc_check_params *p, X509_STORE **out, hc_error *er
 		}
 		while (rc == HC_OK && (e = readdir(dir)) != NULL) {
 			char *path;
-			if (e->d_name[0] == '.' || asprintf(&path, "%s/%s", p->roots[i], e->d_name) < 0)
+			if (e->d_name[0] == '.' || !(path = hc_path_join(p->roots[i], e->d_name)))
 				continue;
 			if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
 				rc = store_add_file(store, path, false, p->passphrase, err);
@@ -223,8 +224,9 @@ static hc_rc check_chain(const hc_check_params *p, hc_check_result *r, STACK_OF(
 	hc_chain_options opt = {
 		.at = p->now,
 		.target_origin = "token",
-		.missing_issuer_hint = " (give it with --chain FILE or --roots PATH; 'hsmcert "
-				       "chain --fetch' can download it from the AIA URL)",
+		.missing_issuer_hint = " (give it with --chain FILE or --roots PATH)",
+		.missing_issuer_aia_hint = " (give it with --chain FILE or --roots PATH; 'hsmcert "
+					   "chain --fetch' can download it from the AIA URL)",
 	};
 	hc_rc rc;
 

@@ -522,7 +522,7 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 	hc_error err = {0};
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1) {
 		switch (c) {
 		case OPT_POLICY:
 			if (hc_audit_policy_parse(optarg, &opts.policy, &err) != HC_OK)

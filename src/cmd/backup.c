@@ -223,7 +223,7 @@ int cmd_backup(struct cli *cli, int argc, char **argv)
 	hc_error err = {0};
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "o:", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT "o:", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_KEY: key_uri = optarg; break;
 		case OPT_ALL: all = true; break;
@@ -267,16 +267,6 @@ int cmd_backup(struct cli *cli, int argc, char **argv)
 			r = cli_fail(cli, &err);
 			goto out;
 		}
-	} else {
-		if (cli_secret(cli, CLI_PASSPHRASE, NULL, true, &pass, &err) != HC_OK) {
-			r = cli_fail(cli, &err);
-			goto out;
-		}
-		if (pass->len == 0) {
-			r = cli_usage_error(cli, "the passphrase is empty");
-			goto out;
-		}
-		p.passphrase = pass;
 	}
 	/* Only session objects are created, which read-only sessions may: write-protected
 	 * tokens can be backed up too. */
@@ -302,10 +292,27 @@ int cmd_backup(struct cli *cli, int argc, char **argv)
 			r = cli_fail(cli, &err);
 			goto out;
 		}
+		/* A key that cannot leave is said so before anyone types a passphrase. */
+		if (hc_backup_check_extractable(&chosen, &err) != HC_OK) {
+			hc_key_info_clear(&chosen);
+			r = cli_fail(cli, &err);
+			goto out;
+		}
 		one = chosen.handle;
 		hc_key_info_clear(&chosen);
 		p.keys = &one;
 		p.key_count = 1;
+	}
+	if (!to) {
+		if (cli_secret(cli, CLI_PASSPHRASE, NULL, true, &pass, &err) != HC_OK) {
+			r = cli_fail(cli, &err);
+			goto out;
+		}
+		if (pass->len == 0) {
+			r = cli_usage_error(cli, "the passphrase is empty");
+			goto out;
+		}
+		p.passphrase = pass;
 	}
 	if (hc_backup_create(t.session, &p, &result, &err) != HC_OK ||
 	    (result.data && hc_file_write_atomic(output, result.data, result.len, 0600, force,

@@ -153,7 +153,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	long v;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1) {
 		switch (c) {
 		case OPT_KEY: p.key_uri = optarg; break;
 		case OPT_CHAIN: p.chain_path = optarg; break;

@@ -36,12 +36,33 @@ static int bad_option(const struct cli *cli)
 		snprintf(message, sizeof(message), "option '%.*s' takes no value", name_len, arg);
 	else
 		snprintf(message, sizeof(message), "option '%s' needs a value", arg);
-	/* getopt already wrote its own message to stderr. */
+	/* opterr is 0 (main.c): the message comes here, with the prefix every error has. */
+	cli_errorf(cli, "%s", message);
 	fprintf(stderr, "Try 'hsmcert %s%s--help'.\n", cli->command ? cli->command : "",
 		cli->command ? " " : "");
 	if (cli->json || cli->json_requested)
 		emit_error_document(cli, HC_USAGE, message, NULL);
 	return HC_USAGE;
+}
+
+/*
+ * --pin 1234 (the habit pkcs11-tool teaches) would put the secret in the
+ * shell history and the process list; the option is named to refuse it,
+ * never to use it, and the value is not echoed.
+ */
+static int pin_on_command_line(const struct cli *cli)
+{
+	const char *arg = optind >= 1 && optind <= cli->argc && cli->argv ? cli->argv[optind - 1]
+									   : "";
+	bool passphrase = strstr(arg, "--passphrase") == arg;
+	bool so = strstr(arg, "--so-pin") == arg;
+
+	if (passphrase)
+		return cli_usage_error(cli, "passphrases are not taken on the command line; use "
+					    "--passphrase-source env:VAR (or file:PATH, fd:N)");
+	return cli_usage_error(cli, "PINs are not taken on the command line; use %s env:VAR "
+				    "(or file:PATH, fd:N)",
+			       so ? "--so-pin-source" : "--pin-source");
 }
 
 int cli_common_option(struct cli *cli, int opt, const char *arg, cli_usage_fn usage)
@@ -67,8 +88,11 @@ int cli_common_option(struct cli *cli, int opt, const char *arg, cli_usage_fn us
 		cli->json = true;
 		return CLI_NEXT;
 	case CLI_OPT_HELP:
+	case 'h':
 		usage(stdout);
 		return 0;
+	case CLI_OPT_PIN_VALUE:
+		return pin_on_command_line(cli);
 	case ':':
 	case '?':
 		return bad_option(cli);
@@ -154,7 +178,7 @@ int cli_usage_error(const struct cli *cli, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	va_copy(again, ap);
-	vmessage(cli, "", fmt, ap);
+	vmessage(cli, "error: ", fmt, ap);
 	vsnprintf(message, sizeof(message), fmt, again);
 	va_end(again);
 	va_end(ap);

@@ -37,7 +37,7 @@ int cmd_csr(struct cli *cli, int argc, char **argv)
 	int c, r;
 
 	csr_cli_init();
-	while ((c = getopt_long(argc, argv, CSR_CLI_SHORT, options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT CSR_CLI_SHORT, options, NULL)) != -1) {
 		if (c == OPT_KEY)
 			key_uri = optarg;
 		else if (!csr_cli_option(&o, c, optarg) &&

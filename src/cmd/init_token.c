@@ -164,7 +164,7 @@ int cmd_init_token(struct cli *cli, int argc, char **argv)
 	char *token_uri = NULL, serial[17], new_label[33];
 	int c, r, selectors;
 
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1) {
 		switch (c) {
 		case OPT_SLOT: slot_arg = optarg; break;
 		case OPT_FREE: free_slot = true; break;

@@ -44,7 +44,7 @@ int cmd_keygen(struct cli *cli, int argc, char **argv)
 	hc_error err = {0};
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1) {
 		if (cli_keygen_option(&k, c, optarg))
 			continue;
 		switch (c) {

@@ -171,7 +171,7 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 	long v;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1) {
 		switch (c) {
 		case OPT_WARN_DAYS:
 			v = strtol(optarg, &end, 10);

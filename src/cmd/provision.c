@@ -104,7 +104,7 @@ int cmd_provision(struct cli *cli, int argc, char **argv)
 	hc_rc rc;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "j:", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT "j:", options, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 		case OPT_JOBS: {
@@ -137,7 +137,7 @@ int cmd_provision(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (jobs > 1 && !hc_token_threads_safe(&t.slot)) {
-		fprintf(stderr, "hsmcert provision: note: --jobs %lu ignored: SoftHSM2 loses objects "
+		fprintf(stderr, "hsmcert provision: warning: --jobs %lu ignored: SoftHSM2 loses objects "
 				"created from several threads at once; one session is used\n",
 			jobs);
 		jobs = 1;

@@ -139,7 +139,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	hc_error err = {0};
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1) {
 		switch (c) {
 		case OPT_EXPORTABLE:
 		case OPT_NO_EXPORTABLE:

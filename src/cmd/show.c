@@ -208,7 +208,7 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 	hc_rc rc = HC_OK;
 	int c, r, ncerts, ncrls;
 
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1)
 		if ((r = cli_common_option(cli, c, optarg, usage_show)) != CLI_NEXT)
 			goto out;
 	if (optind + 1 != argc) {

@@ -24,8 +24,20 @@ static const struct {
 };
 #define N_TYPES (sizeof(known_types) / sizeof(known_types[0]))
 
+/* Other names users bring for the same curves: OpenSSL's and SEC 2's, with or without "ec:". */
+static const struct {
+	const char *name;
+	int nid;
+} curve_aliases[] = {
+	{"prime256v1", NID_X9_62_prime256v1}, {"secp256r1", NID_X9_62_prime256v1},
+	{"P-256", NID_X9_62_prime256v1},      {"secp384r1", NID_secp384r1},
+	{"P-384", NID_secp384r1},
+};
+
 hc_rc hc_keytype_parse(const char *text, hc_keytype *out, hc_error *err)
 {
+	const char *curve = strncasecmp(text, "ec:", 3) == 0 ? text + 3 : text;
+
 	for (size_t i = 0; i < N_TYPES; i++) {
 		if (strcasecmp(text, known_types[i].name) == 0) {
 			*out = (hc_keytype){known_types[i].ckk, known_types[i].bits,
@@ -33,9 +45,16 @@ hc_rc hc_keytype_parse(const char *text, hc_keytype *out, hc_error *err)
 			return HC_OK;
 		}
 	}
+	for (size_t i = 0; i < sizeof(curve_aliases) / sizeof(curve_aliases[0]); i++) {
+		if (strcasecmp(curve, curve_aliases[i].name) == 0) {
+			int nid = curve_aliases[i].nid;
+			*out = (hc_keytype){CKK_EC, nid == NID_secp384r1 ? 384 : 256, nid};
+			return HC_OK;
+		}
+	}
 	return hc_fail(err, HC_USAGE,
-		       "unknown key type '%s': use rsa:2048, rsa:3072, rsa:4096, ec:P-256 or "
-		       "ec:P-384",
+		       "unknown key type '%s': use rsa:2048, rsa:3072, rsa:4096, ec:P-256 "
+		       "(prime256v1, secp256r1) or ec:P-384 (secp384r1)",
 		       text);
 }
 
