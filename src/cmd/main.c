@@ -18,6 +18,7 @@ static const struct cli_command commands[] = {
 	{"provision", cmd_provision, usage_provision, "keys and requests for many entries of a plan"},
 	{"chain", cmd_chain, usage_chain, "assemble and verify the chain a server sends"},
 	{"import", cmd_import, usage_import, "store the CA's certificate next to its key"},
+	{"export", cmd_export, usage_export, "write a certificate (and chain) from the token"},
 	{"list", cmd_list, usage_list, "keys and certificates on the token, with status"},
 	{"check", cmd_check, usage_check, "prove a key, its certificate and chain work (--tls)"},
 	{"delete", cmd_delete, usage_delete, "destroy keys and certificates a URI names"},
