@@ -962,3 +962,56 @@ Test(backup, restore_sets_exactly_the_recorded_usages)
 	cr_assert(strstr(r.err, "encipher"), "%s", r.err);
 	ts_result_free(&r);
 }
+
+/*
+ * SPEC show of a .hsmb: no passphrase, no token; what the file records, and
+ * that its authentication is not checkable without the secret.
+ */
+Test(backup, show_hsmb_without_passphrase_or_token)
+{
+	struct ts_result r;
+	json_t *doc, *key, *prot;
+	char *fp, *want;
+
+	make_key("web", "rsa:2048", true, true);
+	backup_key("web", "web.hsmb", NULL);
+	/* No passphrase anywhere, and a module that does not exist: neither is touched. */
+	ts_run(&r, "unset HSMCERT_PASSPHRASE; HSMCERT_MODULE=/nonexistent.so $HSMCERT show "
+		   "web.hsmb");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "hsmcert backup (hsmb), format version 1, 1 key"), "%s", r.out);
+	cr_assert(strstr(r.out, "scrypt N=2^18 r=8 p=1"), "%s", r.out);
+	cr_assert(strstr(r.out, "Authentication      not checked"), "%s", r.out);
+	cr_assert(strstr(r.out, "Key 1 of 1: web"), "%s", r.out);
+	cr_assert(strstr(r.out, "extractable yes"), "%s", r.out);
+	cr_assert(strstr(r.out, "sign yes"), "%s", r.out);
+	cr_assert(strstr(r.out, "CN=web.example.hk"), "%s", r.out);
+	ts_result_free(&r);
+
+	ts_run(&r, "unset HSMCERT_PASSPHRASE; HSMCERT_MODULE=/nonexistent.so $HSMCERT show "
+		   "--json web.hsmb");
+	ts_assert_status(&r, 0);
+	doc = parse_json(r.out);
+	cr_assert_str_eq(json_string_value(json_object_get(doc, "format")), "hsmb");
+	cr_assert(json_is_null(json_object_get(doc, "authenticated")));
+	prot = json_object_get(doc, "protection");
+	cr_assert_str_eq(json_string_value(json_object_get(prot, "kdf")), "scrypt");
+	cr_assert_eq(json_integer_value(json_object_get(prot, "n")), 1 << 18);
+	key = json_array_get(json_object_get(doc, "keys"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(key, "label")), "web");
+	cr_assert_str_eq(json_string_value(json_object_get(key, "type")), "rsa:2048");
+	want = ts_read("web.id", NULL);
+	cr_assert_str_eq(json_string_value(json_object_get(key, "id")), want);
+	free(want);
+	cr_assert(json_is_true(json_object_get(json_object_get(key, "attributes"), "sign")));
+	cr_assert_eq(json_array_size(json_object_get(key, "ca_certificates")), 2);
+	/* The recorded certificate is the one openssl sees in web.crt. */
+	fp = ts_sh("openssl x509 -in web.crt -noout -fingerprint -sha256 | cut -d= -f2 | "
+		   "tr -d ':\\n' | tr A-F a-f");
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(key, "certificate"),
+							   "sha256")),
+			 fp);
+	free(fp);
+	json_decref(doc);
+	ts_result_free(&r);
+}
