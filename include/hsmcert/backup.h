@@ -142,6 +142,9 @@ typedef struct hc_backup_params {
 	EVP_PKEY *recipient;	     /* HSMB recipient mode: an RSA public key */
 	const CK_OBJECT_HANDLE *keys; /* private keys to save */
 	size_t key_count;
+	/* Called after each key of an hsmb (saved or not), for a progress display. */
+	void (*progress)(void *ctx, size_t done, size_t total, const char *label);
+	void *progress_ctx;
 } hc_backup_params;
 
 typedef struct hc_backup_item {

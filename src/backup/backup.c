@@ -470,14 +470,16 @@ static hc_rc backup_hsmb(hc_session *s, const hc_backup_params *p, hc_backup_res
 		if ((rc = wrap_one(s, pr.kek, &out->items[i], p->keys[i], &e->wrapped_key, &wrapped,
 				   err)) != HC_OK)
 			goto out;
-		if (!wrapped)
-			continue;
-		f->entry_count++;
-		e->wrap_mechanism = CKM_AES_KEY_WRAP_PAD;
-		if ((rc = fill_entry(s, &out->items[i], p->keys[i], e, err)) != HC_OK)
-			goto out;
-		out->items[i].saved = true;
-		out->saved++;
+		if (wrapped) {
+			f->entry_count++;
+			e->wrap_mechanism = CKM_AES_KEY_WRAP_PAD;
+			if ((rc = fill_entry(s, &out->items[i], p->keys[i], e, err)) != HC_OK)
+				goto out;
+			out->items[i].saved = true;
+			out->saved++;
+		}
+		if (p->progress)
+			p->progress(p->progress_ctx, i + 1, out->count, out->items[i].key.label);
 	}
 	if (out->saved)
 		rc = hc_backup_encode(f, pr.mac_key, &out->data, &out->len, err);

@@ -1,5 +1,6 @@
 /* SPEC: provision PLAN. */
 #include "cli.h"
+#include "progress.h"
 
 #include "hsmcert/provision.h"
 
@@ -39,24 +40,16 @@ static void show_progress(void *ctx, size_t done, size_t total, const hc_plan_en
 			  const hc_provision_outcome *o)
 {
 	struct progress *p = ctx;
-	const int width = 30;
-	int filled = (int)(done * (size_t)width / total);
 
 	if (p->cli->json && !p->bar)
 		return;
 	if (o->status == HC_PROVISION_FAILED) {
 		if (p->bar)
-			fprintf(stderr, "\r\033[K");
+			cli_progress_clear();
 		cli_errorf(p->cli, "%s: %s", e->label, o->err.message);
 	}
-	if (p->bar) {
-		fprintf(stderr, "\r[%.*s%*s] %zu/%zu %s\033[K", filled,
-			"==============================", width - filled, "", done, total,
-			e->label);
-		if (done == total)
-			fputc('\n', stderr);
-		fflush(stderr);
-	}
+	if (p->bar)
+		cli_progress_draw(done, total, e->label);
 }
 
 static json_t *summary_json(const struct cli_token *t, const hc_provision_plan *plan,
@@ -142,7 +135,7 @@ int cmd_provision(struct cli *cli, int argc, char **argv)
 			jobs);
 		jobs = 1;
 	}
-	progress.bar = isatty(STDERR_FILENO);
+	progress.bar = cli_progress_wanted();
 	rc = hc_provision_run(t.session, &plan, (unsigned)jobs, force, show_progress, &progress,
 			      outcomes, &err);
 	for (size_t i = 0; i < plan.count; i++)

@@ -1015,3 +1015,34 @@ Test(backup, show_hsmb_without_passphrase_or_token)
 	json_decref(doc);
 	ts_result_free(&r);
 }
+
+/*
+ * backup --all: a progress bar on a terminal (script(1) gives it one), none
+ * when standard error is not a terminal; the exit status a cron job reads:
+ * 1 while a key could not be saved, 0 once every key asked for was.
+ */
+Test(backup, all_shows_progress_on_a_terminal_and_exits_for_cron)
+{
+	struct ts_result r;
+
+	make_key("one", "rsa:2048", true, false);
+	make_key("two", "ec:P-256", true, false);
+	make_key("locked", "ec:P-256", false, false);
+	ts_run(&r, "script -qec \"$HSMCERT --token pkcs11:token=test backup --all -o tty.hsmb; "
+		   "echo exit=\\$?\" /dev/null");
+	cr_assert(strstr(r.out, "] 1/3 ") && strstr(r.out, "] 3/3 "), "%s", r.out);
+	cr_assert(strstr(r.out, "[==============================] 3/3"), "%s", r.out);
+	cr_assert(strstr(r.out, "exit=1"), "%s", r.out);
+	ts_result_free(&r);
+
+	ts_run(&r, "$HSMCERT --token pkcs11:token=test backup --all -o pipe.hsmb");
+	ts_assert_status(&r, 1);
+	cr_assert_null(strstr(r.err, "] 1/3 "), "a bar without a terminal: %s", r.err);
+	cr_assert(strstr(r.out, "NOT saved"), "%s", r.out);
+	ts_result_free(&r);
+
+	free(ts_sh("$HSMCERT --token pkcs11:token=test delete --yes pkcs11:object=locked"));
+	ts_run(&r, "$HSMCERT --token pkcs11:token=test backup --all -o done.hsmb");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+}
