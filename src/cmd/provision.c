@@ -18,7 +18,12 @@ int usage_provision(FILE *out)
 		"Generate a key pair and a certificate request for every entry of a plan\n"
 		"file. Entries already done are reported, not redone: an existing key gets\n"
 		"its missing request; a key whose request file exists and matches is left\n"
-		"alone. The whole plan is checked before the token is touched.\n\n"
+		"alone. The whole plan is checked before the token is touched, then,\n"
+		"before the first key is generated, what the token and the file system can\n"
+		"tell: every output folder exists and is writable, and the token lists the\n"
+		"key generation mechanism (and size) for each key type and a mechanism to\n"
+		"sign the requests. No key is generated for an entry that cannot be\n"
+		"completed.\n\n"
 		"  -j, --jobs N             parallel token sessions (default 1; SoftHSM2\n"
 		"                           tokens: always 1, see docs)\n"
 		"  --out-dir DIR            where relative \"csr\" paths go (default: the\n"
@@ -27,7 +32,11 @@ int usage_provision(FILE *out)
 		"PLAN is JSON: {\"defaults\": {...}, \"keys\": [{...}, ...]} or an array of\n"
 		"entries, each with \"label\" (required), \"type\", \"subject\" or\n"
 		"\"cn\"/\"o\"/\"ou\"/\"l\"/\"st\"/\"c\", \"sans\" (array), \"wildcard\", \"profile\",\n"
-		"\"md\", \"pss\", \"exportable\", \"csr\" (default LABEL.csr).\n\n" CLI_GLOBAL_USAGE);
+		"\"md\", \"pss\", \"exportable\", \"csr\" (default LABEL.csr).\n\n"
+		"Exit status: 0 every entry done; 1 an entry was refused to protect existing\n"
+		"state; 2 a bad plan; 3 the token lacks what the plan needs, or failed;\n"
+		"4 an output folder is missing or not writable, or a file I/O error.\n\n"
+		CLI_GLOBAL_USAGE);
 	return 0;
 }
 
@@ -125,7 +134,9 @@ int cmd_provision(struct cli *cli, int argc, char **argv)
 		hc_provision_plan_clear(&plan);
 		return cli_fail(cli, &(hc_error){.rc = HC_IO, .message = "out of memory"});
 	}
-	if (cli_token_open(cli, NULL, CLI_TOKEN_RW | CLI_TOKEN_LOGIN, &t, &err) != HC_OK) {
+	/* SPEC: no key is generated for an entry that cannot be completed. */
+	if (cli_token_open(cli, NULL, CLI_TOKEN_RW | CLI_TOKEN_LOGIN, &t, &err) != HC_OK ||
+	    hc_provision_preflight(t.session, &plan, &err) != HC_OK) {
 		r = cli_fail(cli, &err);
 		goto out;
 	}
