@@ -245,7 +245,7 @@ static hc_rc unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT_HANDLE *
 	CK_KEY_TYPE kt = k->key_type;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_ATTRIBUTE t[16];
-	CK_ULONG count = 0;
+	CK_ULONG count = 0, base;
 	hc_rc rc;
 
 	ADD(t, count, CKA_CLASS, &cls, sizeof(cls));
@@ -261,13 +261,36 @@ static hc_rc unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT_HANDLE *
 	 * fills what a template leaves out with its defaults (SoftHSM2: decrypt
 	 * and unwrap true), and a key that only signed must only sign.
 	 */
+	if (k->always_authenticate)
+		ADD(t, count, CKA_ALWAYS_AUTHENTICATE, &yes, sizeof(yes));
+	base = count;
 	ADD(t, count, CKA_SIGN, k->sign ? &yes : &no, sizeof(CK_BBOOL));
 	ADD(t, count, CKA_DECRYPT, k->decrypt ? &yes : &no, sizeof(CK_BBOOL));
 	ADD(t, count, CKA_UNWRAP, k->unwrap ? &yes : &no, sizeof(CK_BBOOL));
 	ADD(t, count, CKA_DERIVE, k->derive ? &yes : &no, sizeof(CK_BBOOL));
-	if (k->always_authenticate)
-		ADD(t, count, CKA_ALWAYS_AUTHENTICATE, &yes, sizeof(yes));
 	rc = hc_key_unwrap(c->s, &kw, c->unwrapper, k->blob, k->blob_len, t, count, out, c->err);
+	if (rc != HC_OK && c->err->has_ckr &&
+	    (c->err->ckr == CKR_ATTRIBUTE_TYPE_INVALID || c->err->ckr == CKR_ATTRIBUTE_VALUE_INVALID ||
+	     c->err->ckr == CKR_TEMPLATE_INCONSISTENT)) {
+		/*
+		 * A token that will not take a usage it lacks set to false (an RSA key's
+		 * CKA_DERIVE, say): ask for the true ones only. check_usages reads the
+		 * key back and refuses it if the token then added one.
+		 */
+		count = base;
+		ADD(t, count, CKA_SIGN, &yes, sizeof(yes));
+		if (k->decrypt)
+			ADD(t, count, CKA_DECRYPT, &yes, sizeof(yes));
+		if (k->unwrap)
+			ADD(t, count, CKA_UNWRAP, &yes, sizeof(yes));
+		if (k->derive)
+			ADD(t, count, CKA_DERIVE, &yes, sizeof(yes));
+		if (!k->sign)
+			t[base] = (CK_ATTRIBUTE){CKA_SIGN, &no, sizeof(no)};
+		hc_error_clear(c->err);
+		rc = hc_key_unwrap(c->s, &kw, c->unwrapper, k->blob, k->blob_len, t, count, out,
+				   c->err);
+	}
 	if (rc != HC_OK) {
 		/* The tag verified, so this is the token's refusal, not a damaged file. */
 		hc_error_prefix(c->err, "unwrapping '%s' into the token", k->label);

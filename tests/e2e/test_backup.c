@@ -1046,3 +1046,22 @@ Test(backup, all_shows_progress_on_a_terminal_and_exits_for_cron)
 	ts_assert_status(&r, 0);
 	ts_result_free(&r);
 }
+
+/*
+ * A token that will not take CKA_DERIVE=false gets the true usages only, and
+ * its defaults are then read back: SoftHSM2 makes the key decrypt, so the
+ * restore is refused (more power than recorded) and nothing stays behind.
+ */
+Test(backup, restore_refuses_a_token_that_adds_usages)
+{
+	struct ts_result r;
+
+	make_key("web", "rsa:2048", true, false);
+	backup_key("web", "web.hsmb", NULL);
+	ts_run(&r, "HSMCERT_FAULT_UNWRAP_REJECT_ATTR=0x10C $HSMCERT --module $HSMCERT_FAULTMOD "
+		   "--token pkcs11:token=second restore web.hsmb");
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "usage decrypt that was not asked for"), "%s", r.err);
+	ts_result_free(&r);
+	cr_assert_eq(ts_count_objects("second"), 0);
+}

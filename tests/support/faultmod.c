@@ -10,6 +10,7 @@
  *                                          work (to test a rollback after a failure)
  *   HSMCERT_FAULT_REJECT_ATTR=0xTYPE       C_GenerateKeyPair refuses a private-key
  *                                          template holding TYPE
+ *   HSMCERT_FAULT_UNWRAP_REJECT_ATTR=0xTYPE C_UnwrapKey refuses a template holding TYPE
  *   HSMCERT_FAULT_EXTRACTABLE_DEFAULT=1    generated private keys are extractable
  *                                          unless the template says otherwise
  *   HSMCERT_FAULT_NO_SET_EXTRACTABLE=1     C_SetAttributeValue refuses CKA_EXTRACTABLE
@@ -247,7 +248,12 @@ static CK_RV f_UnwrapKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HAND
 			 CK_BYTE_PTR w, CK_ULONG wl, CK_ATTRIBUTE_PTR t, CK_ULONG n,
 			 CK_OBJECT_HANDLE_PTR k)
 {
+	const char *reject = getenv("HSMCERT_FAULT_UNWRAP_REJECT_ATTR");
+
 	FAIL_IF_ASKED(C_UnwrapKey);
+	for (CK_ULONG i = 0; reject && i < n; i++)
+		if (t[i].type == strtoul(reject, NULL, 0))
+			return CKR_ATTRIBUTE_TYPE_INVALID;
 	return real->C_UnwrapKey(s, m, u, w, wl, t, n, k);
 }
 
