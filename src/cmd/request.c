@@ -21,7 +21,7 @@ int usage_request(FILE *out)
 		"Key (as keygen):\n"
 		"  --label LABEL            the key's friendly name (CKA_LABEL)\n"
 		"  --type TYPE              rsa:2048 (default), rsa:3072, rsa:4096, ec:P-256,\n"
-		"                           ec:P-384\n"
+		"                           ec:P-384 (also prime256v1, secp256r1, secp384r1)\n"
 		"  --id HEX                 CKA_ID; default: SHA-1 of the modulus or EC point\n"
 		"  --exportable             CKA_EXTRACTABLE true (still sensitive)\n"
 		"  --if-missing             use the key of that label if it exists (kept on failure)\n"
