@@ -40,4 +40,15 @@ hc_rc hc_export_collect(hc_session *session, const hc_export_params *params,
 			hc_export_result *out, hc_error *err);
 void hc_export_result_clear(hc_export_result *result);
 
+typedef enum hc_export_format { HC_EXPORT_PEM, HC_EXPORT_DER, HC_EXPORT_P7B } hc_export_format;
+
+/*
+ * Encode what was collected: the public key (PEM or DER SubjectPublicKeyInfo)
+ * when pubkey, else the certificate then its chain: PEM blocks, one DER
+ * certificate (the chain is the caller's to refuse), or a certs-only PKCS#7.
+ * *data is malloc'd.
+ */
+hc_rc hc_export_encode(const hc_export_result *result, hc_export_format format, bool pubkey,
+		       unsigned char **data, size_t *len, hc_error *err);
+
 #endif

@@ -1,12 +1,10 @@
 /* SPEC: export. */
 #include "cli.h"
 
-#include "hsmcert/chain.h"
 #include "hsmcert/export.h"
 #include "hsmcert/file.h"
 #include "hsmcert/x509.h"
 
-#include <openssl/pem.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,64 +43,6 @@ int usage_export(FILE *out)
 	return 0;
 }
 
-enum format { FMT_PEM, FMT_DER, FMT_P7B };
-
-static hc_rc encode(const hc_export_result *r, enum format fmt, bool pubkey, unsigned char **data,
-		    size_t *len, hc_error *err)
-{
-	STACK_OF(X509) *all = NULL;
-	hc_rc rc = HC_OK;
-	int n;
-
-	*data = NULL;
-	*len = 0;
-	if (pubkey) {
-		unsigned char *der = NULL;
-		if (fmt == FMT_DER) {
-			if ((n = i2d_PUBKEY(r->pubkey, &der)) <= 0)
-				return hc_fail_ssl(err, HC_IO, "encoding the public key");
-			*data = der;
-			*len = (size_t)n;
-			return HC_OK;
-		}
-		BIO *bio = BIO_new(BIO_s_mem());
-		BUF_MEM *mem;
-		if (!bio || !PEM_write_bio_PUBKEY(bio, r->pubkey)) {
-			BIO_free(bio);
-			return hc_fail_ssl(err, HC_IO, "encoding the public key");
-		}
-		BIO_get_mem_ptr(bio, &mem);
-		if ((*data = malloc(mem->length ? mem->length : 1)) != NULL) {
-			memcpy(*data, mem->data, mem->length);
-			*len = mem->length;
-		} else {
-			rc = hc_fail(err, HC_IO, "out of memory");
-		}
-		BIO_free(bio);
-		return rc;
-	}
-	if (fmt == FMT_DER) {
-		unsigned char *der = NULL;
-		if ((n = i2d_X509(r->cert, &der)) <= 0)
-			return hc_fail_ssl(err, HC_IO, "encoding the certificate");
-		*data = der;
-		*len = (size_t)n;
-		return HC_OK;
-	}
-	if (!(all = sk_X509_new_null()) || !sk_X509_push(all, r->cert)) {
-		sk_X509_free(all);
-		return hc_fail(err, HC_IO, "out of memory");
-	}
-	for (int i = 0; r->chain && i < sk_X509_num(r->chain); i++)
-		if (!sk_X509_push(all, sk_X509_value(r->chain, i))) {
-			sk_X509_free(all);
-			return hc_fail(err, HC_IO, "out of memory");
-		}
-	rc = hc_chain_encode(all, fmt == FMT_P7B, data, len, err);
-	sk_X509_free(all); /* the certificates belong to the result */
-	return rc;
-}
-
 static json_t *cert_json(X509 *x, const char *uri)
 {
 	char *subject = hc_x509_name_text(X509_get_subject_name(x));
@@ -120,14 +60,14 @@ static json_t *cert_json(X509 *x, const char *uri)
 	return j;
 }
 
-static const char *format_name(enum format fmt)
+static const char *format_name(hc_export_format fmt)
 {
-	return fmt == FMT_DER ? "der" : fmt == FMT_P7B ? "p7b" : "pem";
+	return fmt == HC_EXPORT_DER ? "der" : fmt == HC_EXPORT_P7B ? "p7b" : "pem";
 }
 
 /* The report: on stdout with -o, on stderr when stdout carries the export. */
 static int report(const struct cli *cli, const hc_export_result *r, const char *output,
-		  enum format fmt, bool pubkey, bool chain)
+		  hc_export_format fmt, bool pubkey, bool chain)
 {
 	FILE *out = output ? stdout : stderr;
 	size_t nchain = r->chain ? (size_t)sk_X509_num(r->chain) : 0;
@@ -192,7 +132,7 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 	hc_export_result result = {0};
 	struct cli_token t = {0};
 	const char *output = NULL, *format = "pem";
-	enum format fmt;
+	hc_export_format fmt;
 	bool force = false;
 	unsigned char *data = NULL;
 	size_t len = 0;
@@ -218,19 +158,19 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 							   : "one URI at a time");
 	p.uri = argv[optind];
 	if (strcmp(format, "pem") == 0)
-		fmt = FMT_PEM;
+		fmt = HC_EXPORT_PEM;
 	else if (strcmp(format, "der") == 0)
-		fmt = FMT_DER;
+		fmt = HC_EXPORT_DER;
 	else if (strcmp(format, "p7b") == 0)
-		fmt = FMT_P7B;
+		fmt = HC_EXPORT_P7B;
 	else
 		return cli_usage_error(cli, "--format %s: use pem, der or p7b", format);
 	if (p.include_root && !p.chain)
 		return cli_usage_error(cli, "--include-root goes with --chain");
-	if (p.pubkey && (p.chain || fmt == FMT_P7B))
+	if (p.pubkey && (p.chain || fmt == HC_EXPORT_P7B))
 		return cli_usage_error(cli, "--pubkey writes one public key: not with --chain or "
 					    "--format p7b");
-	if (fmt == FMT_DER && p.chain)
+	if (fmt == HC_EXPORT_DER && p.chain)
 		return cli_usage_error(cli, "DER holds one certificate: use --format pem or p7b "
 					    "with --chain");
 	if (output && strcmp(output, "-") == 0)
@@ -242,7 +182,7 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 	/* Certificates and public keys are public objects, but a key URI may need the login. */
 	if (cli_token_open(cli, p.uri, CLI_TOKEN_LOGIN, &t, &err) != HC_OK ||
 	    hc_export_collect(t.session, &p, &result, &err) != HC_OK ||
-	    encode(&result, fmt, p.pubkey, &data, &len, &err) != HC_OK) {
+	    hc_export_encode(&result, fmt, p.pubkey, &data, &len, &err) != HC_OK) {
 		r = cli_fail(cli, &err);
 		goto out;
 	}

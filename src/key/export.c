@@ -1,7 +1,10 @@
 /* SPEC: export — a certificate, its chain from the token, or a public key, out of the token. */
 #include "hsmcert/export.h"
 
+#include "hsmcert/chain.h"
 #include "hsmcert/x509.h"
+
+#include <openssl/pem.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -231,4 +234,70 @@ void hc_export_result_clear(hc_export_result *r)
 	free(r->chain_uris);
 	sk_X509_pop_free(r->chain, X509_free);
 	memset(r, 0, sizeof(*r));
+}
+
+/* The bytes of the file: PEM or DER public key; DER certificate; PEM or PKCS#7 chain. */
+/* OpenSSL's DER output into a malloc'd buffer, so every output is released with free(). */
+static hc_rc own_der(unsigned char *der, int n, unsigned char **data, size_t *len, hc_error *err)
+{
+	if (n <= 0)
+		return hc_fail_ssl(err, HC_IO, "encoding DER");
+	*data = malloc((size_t)n);
+	if (*data) {
+		memcpy(*data, der, (size_t)n);
+		*len = (size_t)n;
+	}
+	OPENSSL_free(der);
+	return *data ? HC_OK : hc_fail(err, HC_IO, "out of memory");
+}
+
+hc_rc hc_export_encode(const hc_export_result *r, hc_export_format fmt, bool pubkey,
+		       unsigned char **data, size_t *len, hc_error *err)
+{
+	STACK_OF(X509) *all = NULL;
+	hc_rc rc = HC_OK;
+	int n;
+
+	*data = NULL;
+	*len = 0;
+	if (pubkey) {
+		unsigned char *der = NULL;
+		BIO *bio;
+		BUF_MEM *mem;
+		if (fmt == HC_EXPORT_DER) {
+			n = i2d_PUBKEY(r->pubkey, &der);
+			return own_der(der, n, data, len, err);
+		}
+		bio = BIO_new(BIO_s_mem());
+		if (!bio || !PEM_write_bio_PUBKEY(bio, r->pubkey)) {
+			BIO_free(bio);
+			return hc_fail_ssl(err, HC_IO, "encoding the public key");
+		}
+		BIO_get_mem_ptr(bio, &mem);
+		if ((*data = malloc(mem->length ? mem->length : 1)) != NULL) {
+			memcpy(*data, mem->data, mem->length);
+			*len = mem->length;
+		} else {
+			rc = hc_fail(err, HC_IO, "out of memory");
+		}
+		BIO_free(bio);
+		return rc;
+	}
+	if (fmt == HC_EXPORT_DER) {
+		unsigned char *der = NULL;
+		n = i2d_X509(r->cert, &der);
+		return own_der(der, n, data, len, err);
+	}
+	if (!(all = sk_X509_new_null()) || !sk_X509_push(all, r->cert)) {
+		sk_X509_free(all);
+		return hc_fail(err, HC_IO, "out of memory");
+	}
+	for (int i = 0; r->chain && i < sk_X509_num(r->chain); i++)
+		if (!sk_X509_push(all, sk_X509_value(r->chain, i))) {
+			sk_X509_free(all);
+			return hc_fail(err, HC_IO, "out of memory");
+		}
+	rc = hc_chain_encode(all, fmt == HC_EXPORT_P7B, data, len, err);
+	sk_X509_free(all); /* the certificates belong to the result */
+	return rc;
 }
