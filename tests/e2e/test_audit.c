@@ -643,3 +643,36 @@ Test(audit, usages_match_pkcs11_tool_and_sign_only_policy)
 	cr_assert(strstr(r.out, "can decrypt"), "%s", r.out);
 	ts_result_free(&r);
 }
+
+/*
+ * A secret key's usages include wrap and encrypt, as pkcs11-tool -O lists them.
+ * (pkcs11-tool 0.23 never reads CKA_SIGN of a secret key — a PKCS#11 spy log
+ * shows only CKA_VERIFY asked — so sign is reported but not compared.)
+ */
+Test(audit, secret_key_usages_match_pkcs11_tool)
+{
+	static const char *usages[] = {"decrypt", "unwrap", "derive", "wrap", "encrypt"};
+	struct ts_result r;
+	json_t *doc, *k, *u;
+	char *line;
+
+	sh_ok(P11TOOL " --keygen --key-type AES:32 --label kek --id 44 --sensitive >/dev/null 2>&1");
+	line = ts_sh(P11TOOL " --list-objects --type secrkey 2>/dev/null | grep 'Usage:' | "
+			     "sed 's/^ *Usage: *//'");
+	doc = audit_json(&r, "--policy sign-only", 0);
+	k = key_named(doc, "kek");
+	u = json_object_get(k, "usages");
+	for (size_t i = 0; i < sizeof(usages) / sizeof(usages[0]); i++) {
+		cr_assert(json_is_boolean(json_object_get(u, usages[i])), "%s missing: %s",
+			  usages[i], r.out);
+		cr_assert_eq(json_is_true(json_object_get(u, usages[i])), usage_has(line, usages[i]),
+			     "%s differs; pkcs11-tool says '%s'", usages[i], line);
+	}
+	cr_assert(usage_has(line, "wrap") && usage_has(line, "encrypt"), "%s", line);
+	cr_assert(json_is_boolean(json_object_get(u, "sign")), "%s", r.out);
+	/* sign-only judges TLS server keys, not wrapping keys. */
+	cr_assert_str_eq(json_string_value(json_object_get(k, "verdict")), "pass");
+	free(line);
+	json_decref(doc);
+	ts_result_free(&r);
+}
