@@ -18,10 +18,11 @@ hc_rc hc_audit_policy_parse(const char *text, hc_audit_policy *out, hc_error *er
 		 strcmp(text, "sign-only,non-exportable") == 0)
 		*out = HC_POLICY_NON_EXPORTABLE_SIGN_ONLY;
 	else
-		return hc_fail(err, HC_USAGE,
-			       "policy '%s': use non-exportable, sign-only, "
-			       "non-exportable,sign-only or none",
-			       text);
+		return hc_error_input(err, HC_INPUT_POLICY,
+				      hc_fail(err, HC_USAGE,
+					      "'%s': use non-exportable, sign-only, "
+					      "non-exportable,sign-only or none",
+					      text));
 	return HC_OK;
 }
 

@@ -61,7 +61,7 @@ int main(int argc, char **argv)
 
 	setlocale(LC_CTYPE, "");
 	cli_set_arguments(&cli, argc, argv);
-	opterr = 0; /* bad options are reported by cli.c, with the one error prefix */
+	opterr = 0; /* bad options are reported by messages.c, with the one error prefix */
 	/* "+": stop at the command name; its own options are parsed by the command. */
 	while ((c = getopt_long(argc, argv, "+hV", options, NULL)) != -1) {
 		if (c == 'h')

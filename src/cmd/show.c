@@ -3,7 +3,7 @@
 #include "show_hsmb.h"
 
 #include "certview.h"
-#include "hsmcert/passphrase.h"
+#include "hsmcert/x509.h"
 #include "hsmcert/show.h"
 
 #include <stdlib.h>
