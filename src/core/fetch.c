@@ -1,6 +1,7 @@
 /* HTTP downloads for chain --fetch (see hsmcert/fetch.h). */
 #include "hsmcert/fetch.h"
 
+#include "hsmcert/file.h"
 #include "hsmcert/hex.h"
 
 #include <curl/curl.h>
@@ -156,8 +157,7 @@ char *hc_fetch_cache_path(const char *dir, const char *url)
 		return NULL;
 	if (!(hex = hc_hex_encode(md, mdlen)))
 		return NULL;
-	if (asprintf(&path, "%s/%s", dir, hex) < 0)
-		path = NULL;
+	path = hc_path_join(dir, hex);
 	free(hex);
 	return path;
 }
