@@ -18,6 +18,15 @@ hc_rc hc_objects_find(hc_session *s, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
 	*objects = NULL;
 	*found = 0;
 	rv = s->fn->C_FindObjectsInit(s->handle, (CK_ATTRIBUTE_PTR)tmpl, count);
+	/*
+	 * A search this session left open (its C_FindObjectsFinal failed, or the
+	 * process was interrupted mid-search) would fail every later one: end it
+	 * and start again, once.
+	 */
+	if (rv == CKR_OPERATION_ACTIVE) {
+		s->fn->C_FindObjectsFinal(s->handle);
+		rv = s->fn->C_FindObjectsInit(s->handle, (CK_ATTRIBUTE_PTR)tmpl, count);
+	}
 	if (rv != CKR_OK)
 		return hc_fail_p11(err, "C_FindObjectsInit", rv, "searching objects");
 	for (;;) {
