@@ -42,3 +42,26 @@ Test(reliability, d04_provision_failed_search_does_not_stop_the_others)
 	ts_result_free(&r);
 	cr_assert_eq(ts_count_objects(TS_TOKEN), 6);
 }
+
+/*
+ * 10: a token that answers CKR_BUFFER_TOO_SMALL without marking which
+ * attribute: an answer that cannot be interpreted is an error that says so,
+ * never an empty inventory or uninitialised memory.
+ */
+Test(reliability, d10_uninterpretable_attribute_lengths_are_an_error)
+{
+	struct ts_result r;
+
+	free(ts_sh("$HSMCERT keygen --label k1 >/dev/null"));
+	use_faultmod();
+	ts_run(&r, "HSMCERT_FAULT_BAD_LENGTHS=1 $HSMCERT list");
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "C_GetAttributeValue"), "%s", r.err);
+	cr_assert(strstr(r.err, "CKR_BUFFER_TOO_SMALL"), "%s", r.err);
+	ts_result_free(&r);
+	ts_run(&r, "HSMCERT_FAULT_BAD_LENGTHS=1 $HSMCERT audit --json");
+	cr_assert_neq(r.status, 0, "%s", r.out);
+	cr_assert(strstr(r.err, "CKR_BUFFER_TOO_SMALL") || strstr(r.out, "CKR_BUFFER_TOO_SMALL"),
+		  "%s%s", r.out, r.err);
+	ts_result_free(&r);
+}
