@@ -242,8 +242,9 @@ typedef struct hc_keypair_notes {
 /*
  * C_GenerateKeyPair with the security attributes asked for. If the token
  * refuses the template, retry with the smallest one that keeps them, then
- * read back and enforce sensitive / non-extractable; a token that cannot
- * honour them gets both keys destroyed and an error.
+ * read back and enforce sensitive / non-extractable. When a step after
+ * C_GenerateKeyPair fails, *pub and *priv are still the new pair's handles
+ * (CK_INVALID_HANDLE when nothing was generated): the caller removes it.
  */
 hc_rc hc_keypair_generate(hc_session *session, const hc_keypair_spec *spec,
 			  CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv, hc_keypair_notes *notes,

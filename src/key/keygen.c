@@ -2,6 +2,7 @@
 #include "hsmcert/keygen.h"
 
 #include "hsmcert/hex.h"
+#include "hsmcert/rollback.h"
 
 #include <openssl/obj_mac.h>
 #include <stdlib.h>
@@ -125,6 +126,7 @@ static hc_rc assign_derived_id(hc_session *s, CK_OBJECT_HANDLE pub, CK_OBJECT_HA
 hc_rc hc_keygen(hc_session *s, const hc_keygen_params *p, hc_keygen_result *out, hc_error *err)
 {
 	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = CK_INVALID_HANDLE, existing;
+	hc_rollback undo = {.session = s};
 	hc_keypair_spec spec = {0};
 	unsigned char *params = NULL;
 	size_t params_len = 0;
@@ -156,23 +158,42 @@ hc_rc hc_keygen(hc_session *s, const hc_keygen_params *p, hc_keygen_result *out,
 	}
 	rc = hc_keypair_generate(s, &spec, &pub, &priv, &out->notes, err);
 	OPENSSL_free(params);
-	if (rc != HC_OK)
+	if (priv == CK_INVALID_HANDLE)
 		return rc;
-
-	if (!p->id)
+	/*
+	 * No half-made key pairs: whatever fails from here removes both halves,
+	 * by the handles the token gave (a search now could fail too), and the
+	 * message says whether that worked or what is left (issue 14.3).
+	 */
+	{
+		hc_error log_err = {0};
+		bool logged = hc_rollback_created(&undo, priv, CKO_PRIVATE_KEY, p->label, p->id,
+						  p->id_len, &log_err) == HC_OK;
+		/* A half the log cannot hold is destroyed at once (hc_rollback_created). */
+		if (!logged)
+			hc_object_destroy(s, pub, NULL);
+		if (!logged || hc_rollback_created(&undo, pub, CKO_PUBLIC_KEY, p->label, p->id,
+						   p->id_len, &log_err) != HC_OK) {
+			if (rc == HC_OK)
+				*err = log_err;
+			rc = err->rc;
+			goto fail;
+		}
+	}
+	if (rc == HC_OK && !p->id)
 		rc = assign_derived_id(s, pub, priv, err);
 	if (rc == HC_OK)
 		rc = hc_key_describe(s, priv, &out->key, err);
 	if (rc == HC_OK) {
+		out->public_handle = pub;
 		out->public_uri = hc_uri_for_object(&hc_session_slot(s)->token, CKO_PUBLIC_KEY,
 						    out->key.label, out->key.id, out->key.id_len);
 		out->created = true;
+		hc_rollback_clear(&undo);
 		return HC_OK;
 	}
-
-	/* No half-made key pairs: whatever failed after generation removes both. */
-	hc_object_destroy(s, priv, NULL);
-	hc_object_destroy(s, pub, NULL);
+fail:
+	hc_rollback_run(&undo, err);
 	hc_keygen_result_clear(out);
 	return rc;
 }

@@ -65,3 +65,60 @@ Test(reliability, d10_uninterpretable_attribute_lengths_are_an_error)
 		  "%s%s", r.out, r.err);
 	ts_result_free(&r);
 }
+
+/* The number of the first call of `function` in a trace written by HSMCERT_FAULT_TRACE. */
+static int trace_call(const char *trace, const char *function)
+{
+	char *out = ts_sh("grep -m1 ' %s$' %s | cut -d' ' -f1", function, trace);
+	int n = atoi(out);
+	free(out);
+	cr_assert_gt(n, 0, "%s not in %s", function, trace);
+	return n;
+}
+
+/*
+ * 3: request keeps the handles it got. A failed search after generating
+ * must not leave the public key behind while saying all was undone; a token
+ * that dies mid-keygen leaves a pair that is named, never "undone".
+ */
+Test(reliability, d03_request_rollback_is_true_to_the_token)
+{
+	struct ts_result r;
+	int gen;
+
+	use_faultmod();
+	/* Every search of the run fails once in turn: nothing stays, whatever is said. */
+	for (int k = 1; k <= 6; k++) {
+		ts_run(&r, "HSMCERT_FAULT_FAIL=C_FindObjectsInit@%d HSMCERT_FAULT_ONCE=1 "
+			   "$HSMCERT request --label k --cn www.x.hk -o k.csr", k);
+		if (r.status == 0) {
+			ts_result_free(&r);
+			free(ts_sh("$HSMCERT delete --yes --all-matching 'pkcs11:object=k' >/dev/null "
+				   "&& rm k.csr"));
+			continue;
+		}
+		ts_assert_status(&r, 3);
+		cr_assert(strstr(r.err, "C_FindObjectsInit failed: CKR_DEVICE_ERROR"), "%s", r.err);
+		cr_assert_eq(ts_count_objects(TS_TOKEN), 0, "search %d: %s", k, r.err);
+		cr_assert_not(ts_exists("k.csr"));
+		ts_result_free(&r);
+	}
+
+	/* The token dies after C_GenerateKeyPair: the pair cannot go, and is named. */
+	free(ts_sh("HSMCERT_FAULT_TRACE=trace $HSMCERT request --label t --cn www.x.hk >/dev/null"));
+	gen = trace_call("trace", "C_GenerateKeyPair");
+	free(ts_sh("$HSMCERT delete --yes --all-matching 'pkcs11:object=t' >/dev/null"));
+	for (int n = gen + 1; n <= gen + 8; n++) {
+		ts_run(&r, "HSMCERT_FAULT_DIE=%d $HSMCERT request --label k --cn www.x.hk -o k.csr",
+		       n);
+		ts_assert_status(&r, 3);
+		cr_assert(strstr(r.err, "CKR_DEVICE_REMOVED"), "die at %d: %s", n, r.err);
+		cr_assert_null(strstr(r.err, "undone"), "die at %d: %s", n, r.err);
+		cr_assert(strstr(r.err, "left on the token"), "die at %d: %s", n, r.err);
+		cr_assert(strstr(r.err, "object=k;type=private"), "die at %d: %s", n, r.err);
+		cr_assert(strstr(r.err, "object=k;type=public"), "die at %d: %s", n, r.err);
+		ts_result_free(&r);
+		cr_assert_not(ts_exists("k.csr"));
+		free(ts_sh("$HSMCERT delete --yes --all-matching 'pkcs11:object=k' >/dev/null"));
+	}
+}
