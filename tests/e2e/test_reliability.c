@@ -3,7 +3,7 @@
  * after the defect), against the real binary and SoftHSM2 behind the
  * fault-injecting module (tests/support/faultmod.c).
  */
-#include "support.h"
+#include "certtest.h"
 
 #include <jansson.h>
 #include <stdlib.h>
@@ -121,4 +121,32 @@ Test(reliability, d03_request_rollback_is_true_to_the_token)
 		cr_assert_not(ts_exists("k.csr"));
 		free(ts_sh("$HSMCERT delete --yes --all-matching 'pkcs11:object=k' >/dev/null"));
 	}
+}
+
+/*
+ * 2: check --tls is bounded as a whole: libp11 waits forever for a session
+ * the module will not open (CKR_SESSION_COUNT), and its errors are named
+ * by function and CKR_ like every other token error.
+ */
+Test(reliability, d02_check_tls_bounded_and_libp11_errors_named)
+{
+	struct ts_result r;
+
+	ct_pki();
+	ct_keygen("web", "rsa:2048");
+	ct_leaf("web", "web.crt", "now-1", "now+365");
+	free(ts_sh("$HSMCERT import --cert web.crt --chain pki/sub.crt >/dev/null"));
+	use_faultmod();
+	/* The second C_OpenSession of the process is libp11's. */
+	ts_run(&r, "HSMCERT_FAULT_FAIL=C_OpenSession@2=0xB1 timeout 60 $HSMCERT check "
+		   "--key pkcs11:object=web --roots pki/root.crt --tls --timeout 2");
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "PKCS11_login"), "%s", r.err);
+	cr_assert(strstr(r.err, "C_OpenSession"), "%s", r.err);
+	ts_result_free(&r);
+	ts_run(&r, "HSMCERT_FAULT_FAIL=C_Login@2=0xA0 HSMCERT_FAULT_ONCE=1 timeout 60 $HSMCERT "
+		   "check --key pkcs11:object=web --roots pki/root.crt --tls");
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "PKCS11_login failed: CKR_PIN_INCORRECT"), "%s", r.err);
+	ts_result_free(&r);
 }
