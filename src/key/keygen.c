@@ -19,9 +19,12 @@ static hc_rc adopt_existing(hc_session *s, const hc_keygen_params *p, CK_OBJECT_
 		return rc;
 	hc_keytype_format(&p->type, want, sizeof(want));
 	hc_keytype_format(&out->key.type, have, sizeof(have));
-	if (strcmp(want, have) != 0)
-		return hc_fail(err, HC_CHECK, "key '%s' exists but is %s, not %s: %s", p->label,
-			       have, want, out->key.uri);
+	if (strcmp(want, have) != 0) {
+		hc_fail(err, HC_CHECK, "key '%s' exists but is %s, not %s: %s", p->label, have,
+			want, out->key.uri);
+		hc_keygen_result_clear(out);
+		return HC_CHECK;
+	}
 	out->public_uri = hc_uri_for_object(&hc_session_slot(s)->token, CKO_PUBLIC_KEY,
 					    out->key.label, out->key.id, out->key.id_len);
 	out->created = false;

@@ -150,3 +150,25 @@ Test(reliability, d02_check_tls_bounded_and_libp11_errors_named)
 	cr_assert(strstr(r.err, "PKCS11_login failed: CKR_PIN_INCORRECT"), "%s", r.err);
 	ts_result_free(&r);
 }
+
+/* 11: sanitizer findings: qsort(NULL, 0) in delete; provision leaking the key it would adopt. */
+Test(reliability, d11_sanitizer_findings)
+{
+	struct ts_result r;
+
+	free(ts_sh("$HSMCERT keygen --label x --type ec:P-256 >/dev/null"));
+	ts_write("plan.json", "{\"keys\": [{\"label\": \"x\", \"cn\": \"x.example.hk\"}]}\n");
+	ts_run(&r, "$HSMCERT provision plan.json");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.err, "exists but is ec:P-256"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "Sanitizer"), "%s", r.err);
+	ts_result_free(&r);
+
+	use_faultmod();
+	ts_run(&r, "HSMCERT_FAULT_FAIL=C_GetAttributeValue $HSMCERT delete --yes pkcs11:object=x");
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "C_GetAttributeValue failed: CKR_DEVICE_ERROR"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "runtime error"), "%s", r.err);
+	ts_result_free(&r);
+	cr_assert_eq(ts_count_objects(TS_TOKEN), 2);
+}
