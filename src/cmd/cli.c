@@ -1,6 +1,8 @@
 /* The CLI's shared parts (see cli.h): options, messages, secrets, opening tokens. */
 #include "cli.h"
 
+#include "hsmcert/text.h"
+
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
@@ -114,12 +116,16 @@ void cli_apply_environment(struct cli *cli)
 		cli->json = true;
 }
 
+/* Messages carry labels, subjects and paths: one line, through the sanitiser. */
 static void vmessage(const struct cli *cli, const char *kind, const char *fmt, va_list ap)
 {
-	fprintf(stderr, "hsmcert%s%s: %s", cli && cli->command ? " " : "",
-		cli && cli->command ? cli->command : "", kind);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	char *text = NULL;
+
+	if (vasprintf(&text, fmt, ap) < 0)
+		text = NULL;
+	fprintf(stderr, "hsmcert%s%s: %s%s\n", cli && cli->command ? " " : "",
+		cli && cli->command ? cli->command : "", kind, text ? cli_text(text) : fmt);
+	free(text);
 }
 
 void cli_errorf(const struct cli *cli, const char *fmt, ...)
@@ -140,11 +146,19 @@ void cli_warnf(const struct cli *cli, const char *fmt, ...)
 
 void cli_notef(const struct cli *cli, const char *fmt, ...)
 {
+	char *text = NULL;
 	va_list ap;
+
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	if (vasprintf(&text, fmt, ap) < 0)
+		text = NULL;
 	va_end(ap);
+	if (text) {
+		char *safe = hc_text_safe(text, strlen(text), HC_TEXT_KEEP_NEWLINES);
+		fprintf(stderr, "%s\n", safe ? safe : "(out of memory)");
+		free(safe);
+	}
+	free(text);
 }
 
 int cli_usage_error(const struct cli *cli, const char *fmt, ...)
@@ -178,7 +192,8 @@ int cli_no_arguments(const struct cli *cli, int argc, char **argv)
 static void emit_error_document(const struct cli *cli, hc_rc rc, const char *message,
 				const hc_error *err)
 {
-	json_t *e = json_pack("{s:s, s:i, s:s}", "message", message, "exit_code", (int)rc,
+	json_t *e = json_pack("{s:o, s:i, s:s}", "message", cli_json_text(message), "exit_code",
+			      (int)rc,
 			      "command", cli && cli->command ? cli->command : "");
 
 	if (e && err && err->has_ckr) {
@@ -206,8 +221,18 @@ int cli_json_emit(json_t *doc)
 {
 	int rc = 0;
 
-	if (!doc)
+	/* A document that could not be made is still answered with one valid document. */
+	if (!doc) {
+		fprintf(stderr, "hsmcert: error: the JSON result could not be made (out of "
+				"memory, or text that jansson refused)\n");
+		doc = json_pack("{s:{s:s, s:i}}", "error", "message",
+				"the JSON result could not be made", "exit_code", HC_IO);
+		if (doc)
+			json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII);
+		fputc('\n', stdout);
+		json_decref(doc);
 		return HC_IO;
+	}
 	if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII) != 0 ||
 	    fputc('\n', stdout) == EOF || fflush(stdout) != 0)
 		rc = HC_IO;
@@ -222,7 +247,7 @@ json_t *cli_json_tristate(int value)
 
 json_t *cli_json_string(const char *s)
 {
-	return s ? json_string(s) : json_null();
+	return cli_json_text(s);
 }
 
 const char *cli_yes_no(int value)
@@ -443,9 +468,10 @@ json_t *cli_json_token(const struct cli_token *t)
 	HC_P11_STRING(t->slot.token.serialNumber, serial);
 	HC_P11_STRING(t->slot.token.manufacturerID, manufacturer);
 	HC_P11_STRING(t->slot.token.model, model);
-	return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s}", "label", t->label, "serial", serial,
-			 "manufacturer", manufacturer, "model", model, "uri",
-			 cli_json_string(t->token_uri), "module", hc_module_path(t->module));
+	return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o}", "label", cli_json_text(t->label),
+			 "serial", cli_json_text(serial), "manufacturer", cli_json_text(manufacturer),
+			 "model", cli_json_text(model), "uri", cli_json_string(t->token_uri),
+			 "module", cli_json_text(hc_module_path(t->module)));
 }
 
 /* ---- keys ------------------------------------------------------------ */
@@ -484,7 +510,7 @@ json_t *cli_json_key(const hc_key_info *key)
 			    key->key_gen_mechanism == CK_UNAVAILABLE_INFORMATION
 				    ? json_null()
 				    : json_string(hc_ckm_name(key->key_gen_mechanism)));
-	j = json_pack("{s:s, s:o, s:o, s:s, s:I, s:o}", "label", key->label, "id",
+	j = json_pack("{s:o, s:o, s:o, s:s, s:I, s:o}", "label", cli_json_text(key->label), "id",
 		      cli_json_string(id), "uri", cli_json_string(key->uri), "type", type, "bits",
 		      (json_int_t)key->type.bits, "attributes", attrs);
 	free(id);
@@ -497,7 +523,7 @@ void cli_print_key(const hc_key_info *key, int indent)
 	char *id = hc_hex_encode(key->id ? key->id : (const unsigned char *)"", key->id_len);
 
 	hc_keytype_format(&key->type, type, sizeof(type));
-	printf("%*s%-20s%s\n", indent, "", "Label", key->label);
+	printf("%*s%-20s%s\n", indent, "", "Label", cli_text(key->label));
 	printf("%*s%-20s%s\n", indent, "", "ID", id ? id : "");
 	printf("%*s%-20s%s\n", indent, "", "Type", type);
 	printf("%*s%-20s%s\n", indent, "", "URI", key->uri);

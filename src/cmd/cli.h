@@ -110,6 +110,16 @@ int cli_fail(const struct cli *cli, const hc_error *err);
 /* Print a JSON document on stdout and release it. Returns 0, or 4 if stdout failed. */
 int cli_json_emit(json_t *doc);
 
+/*
+ * Text from a token or a file (labels, subjects, SANs, paths) for the
+ * terminal: control characters and bytes that are not UTF-8 escaped by the
+ * one sanitiser (hc_text_safe). The result stays valid for 15 more calls,
+ * enough for one printf; NULL gives "". Messages (cli_errorf, ...) use it.
+ */
+const char *cli_text(const char *s);
+/* The same text as a JSON string: valid UTF-8 whatever the bytes; NULL gives null. */
+json_t *cli_json_text(const char *s);
+
 /* JSON helpers: tri-state booleans as true/false/null, strings that may be NULL. */
 json_t *cli_json_tristate(int value);
 json_t *cli_json_string(const char *s);

@@ -100,7 +100,7 @@ static json_t *json_crl(const hc_crl_info *c, time_t now)
 
 static void print_line(const char *label, const char *value)
 {
-	printf("  %-20s%s\n", label, value);
+	printf("  %-20s%s\n", label, cli_text(value));
 }
 
 /* Extension values can span lines: continuation lines align under the first. */
@@ -116,7 +116,9 @@ static void print_extensions(const hc_ext_info *exts, size_t count)
 			const char *start = v;
 			while (*start == ' ' && start < v + n)
 				start++;
-			printf("  %-20s%.*s\n", "", (int)(v + n - start), start);
+			char *line = strndup(start, (size_t)(v + n - start));
+			printf("  %-20s%s\n", "", line ? cli_text(line) : "(out of memory)");
+			free(line);
 			v += n + (v[n] == '\n');
 		}
 	}
@@ -227,7 +229,7 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 	ncerts = sk_X509_num(bundle.certs);
 	ncrls = sk_X509_CRL_num(bundle.crls);
 	if (!cli->json)
-		printf("%s: %d certificate%s, %d request%s, %d CRL%s (%s)\n", path, ncerts,
+		printf("%s: %d certificate%s, %d request%s, %d CRL%s (%s)\n", cli_text(path), ncerts,
 		       ncerts == 1 ? "" : "s", bundle.csr ? 1 : 0, bundle.csr ? "" : "s", ncrls,
 		       ncrls == 1 ? "" : "s", format_name(bundle.format));
 

@@ -96,10 +96,10 @@ static json_t *token_json(const hc_slot *s)
 	HC_P11_STRING(t->manufacturerID, manufacturer);
 	HC_P11_STRING(t->model, model);
 	HC_P11_STRING(t->serialNumber, serial);
-	j = json_pack("{s:s, s:s, s:s, s:s, s:o, s:b, s:b, s:b, s:b, s:b, s:s, s:s, s:o, s:o, s:o, "
+	j = json_pack("{s:o, s:o, s:o, s:o, s:o, s:b, s:b, s:b, s:b, s:b, s:s, s:s, s:o, s:o, s:o, "
 		      "s:o}",
-		      "label", label, "manufacturer", manufacturer, "model", model, "serial",
-		      serial, "uri", cli_json_string(uri), "initialized",
+		      "label", cli_json_text(label), "manufacturer", cli_json_text(manufacturer),
+		      "model", cli_json_text(model), "serial", cli_json_text(serial), "uri", cli_json_string(uri), "initialized",
 		      (t->flags & CKF_TOKEN_INITIALIZED) != 0, "login_required",
 		      (t->flags & CKF_LOGIN_REQUIRED) != 0, "user_pin_initialized",
 		      (t->flags & CKF_USER_PIN_INITIALIZED) != 0, "protected_authentication_path",
@@ -152,11 +152,12 @@ static void print_slot(json_t *slot)
 		printf("  %-16s%s\n", "Token", "(none present)");
 		return;
 	}
-	printf("  %-16s%s\n", "Token", json_string_value(json_object_get(t, "label")));
+	printf("  %-16s%s\n", "Token", cli_text(json_string_value(json_object_get(t, "label"))));
 	printf("  %-16s%s\n", "URI", json_string_value(json_object_get(t, "uri")));
-	printf("  %-16s%s\n", "Manufacturer", json_string_value(json_object_get(t, "manufacturer")));
-	printf("  %-16s%s\n", "Model", json_string_value(json_object_get(t, "model")));
-	printf("  %-16s%s\n", "Serial", json_string_value(json_object_get(t, "serial")));
+	printf("  %-16s%s\n", "Manufacturer",
+	       cli_text(json_string_value(json_object_get(t, "manufacturer"))));
+	printf("  %-16s%s\n", "Model", cli_text(json_string_value(json_object_get(t, "model"))));
+	printf("  %-16s%s\n", "Serial", cli_text(json_string_value(json_object_get(t, "serial"))));
 	printf("  %-16s%s\n", "Firmware", json_string_value(json_object_get(t, "firmware_version")));
 	printf("  %-16s%s\n", "Initialised",
 	       cli_yes_no(json_is_true(json_object_get(t, "initialized"))));

@@ -172,3 +172,56 @@ Test(reliability, d11_sanitizer_findings)
 	ts_result_free(&r);
 	cr_assert_eq(ts_count_objects(TS_TOKEN), 2);
 }
+
+/* No byte that can redraw a terminal: ESC, CR, BEL, and bytes that are not UTF-8. */
+static void assert_terminal_safe(const char *what, const char *text)
+{
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
+		cr_assert(!(*p < 0x20 && *p != '\n' && *p != '\t') && *p != 0x7f && *p != 0xff,
+			  "%s: byte 0x%02x at %zu:\n%s", what, *p, (size_t)(p - (const unsigned char *)text),
+			  text);
+}
+
+static void assert_one_json_document(const char *what, const char *text)
+{
+	json_error_t jerr;
+	json_t *doc = json_loads(text, 0, &jerr);
+
+	cr_assert_not_null(doc, "%s: not one JSON document (%s):\n%s", what, jerr.text, text);
+	json_decref(doc);
+}
+
+/*
+ * 9: labels, subjects and SANs with control characters are escaped in every
+ * view (list, show, audit, the delete confirmation, tokens, messages), and
+ * --json stays one valid document with a label that is not UTF-8.
+ */
+Test(reliability, d09_hostile_text_is_escaped_and_json_stays_valid)
+{
+	static const char *const views[] = {
+		"list", "list --json", "audit", "audit --json", "tokens", "tokens --json",
+		"show ev.crt", "show --json ev.crt",
+		"delete 'pkcs11:object=ev%1B%5B31mil%0D%FF' </dev/null",
+		"keygen --label \"$LABEL\"", "keygen --json --label \"$LABEL\" --if-missing",
+	};
+	struct ts_result r;
+
+	setenv("LABEL", "ev\033[31mil\r\xff", 1);
+	ts_add_token("t\033]0;owned\007");
+	free(ts_sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		   "-keyout /dev/null -subj \"/CN=$(printf 'a\\033[2Jb')/O=$(printf 'x\\ry')\" "
+		   "-addext \"subjectAltName=DNS:$(printf 'w\\033]0;t\\007')\" -out ev.crt "
+		   "2>/dev/null"));
+	free(ts_sh("$HSMCERT --token pkcs11:token=test keygen --label \"$LABEL\" >/dev/null"));
+	for (size_t i = 0; i < sizeof(views) / sizeof(views[0]); i++) {
+		ts_run(&r, "$HSMCERT --token pkcs11:token=test %s", views[i]);
+		assert_terminal_safe(views[i], r.out);
+		assert_terminal_safe(views[i], r.err);
+		if (strstr(views[i], "--json"))
+			assert_one_json_document(views[i], r.out);
+		cr_assert(r.status == 0 || r.status == 1 || strstr(views[i], "delete") ||
+			  strstr(views[i], "keygen --label"),
+			  "%s: exit %d\n%s%s", views[i], r.status, r.out, r.err);
+		ts_result_free(&r);
+	}
+}
