@@ -31,6 +31,11 @@ void hc_p11_string(const CK_UTF8CHAR *field, size_t field_len, char *out, size_t
 typedef struct hc_secret {
 	char *data;
 	size_t len;
+	/*
+	 * Set when the source deserves a warning (a file other users can read):
+	 * what is wrong and how to fix it. The secret is still given.
+	 */
+	char *warning;
 } hc_secret;
 
 hc_secret *hc_secret_new(const char *data, size_t len);

@@ -212,6 +212,8 @@ static void *libp11_worker(void *arg)
 	pthread_mutex_unlock(&job->lock);
 	if (abandoned)
 		job_free(job);
+	/* OpenSSL keeps an error queue per thread: this one's goes with it. */
+	OPENSSL_thread_stop();
 	return NULL;
 }
 

@@ -225,3 +225,107 @@ Test(reliability, d09_hostile_text_is_escaped_and_json_stays_valid)
 		ts_result_free(&r);
 	}
 }
+
+/*
+ * 7: files and streams. -o never replaces what is not a regular file; a
+ * full or closed stdout is exit 4 with a message; public outputs honour the
+ * umask; a name up to the file system's limit works.
+ */
+Test(reliability, d07_files_and_streams)
+{
+	static const char *const outputs[] = {
+		"--version", "help", "help list", "tokens", "show ev.crt", "list", "list --json",
+		"audit --json", "chain --cert ev.crt --roots ev.crt",
+	};
+	char name[256];
+	struct ts_result r;
+
+	free(ts_sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		   "-keyout /dev/null -subj /CN=ev.example.hk -out ev.crt 2>/dev/null"));
+	/* A character device of our own (as root): never the machine's /dev/null. */
+	free(ts_sh("mkfifo fifo && mkdir dir && (mknod cdev c 1 3 2>/dev/null || mkfifo cdev)"));
+	for (const char *const *t = (const char *const[]){"cdev", "fifo", "dir", NULL}; *t; t++) {
+		ts_run(&r, "$HSMCERT request --label k --cn www.x.hk -o %s --force", *t);
+		ts_assert_status(&r, 1);
+		cr_assert(strstr(r.err, "hsmcert writes only regular files"), "%s", r.err);
+		ts_result_free(&r);
+	}
+	cr_assert_eq(ts_count_objects(TS_TOKEN), 0);
+	free(ts_sh("test -c cdev || test -p cdev"));
+
+	for (size_t i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++) {
+		ts_run(&r, "$HSMCERT %s >/dev/full", outputs[i]);
+		ts_assert_status(&r, 4);
+		cr_assert(strstr(r.err, "writing standard output"), "%s: %s", outputs[i], r.err);
+		ts_result_free(&r);
+		ts_run(&r, "$HSMCERT %s >&-", outputs[i]);
+		ts_assert_status(&r, 4);
+		cr_assert(strstr(r.err, "writing standard output"), "%s: %s", outputs[i], r.err);
+		ts_result_free(&r);
+	}
+
+	/* A CSR is public: the umask decides (0644 & ~077 = 0600). */
+	free(ts_sh("umask 077 && $HSMCERT request --label u --cn u.x.hk -o u.csr >/dev/null"));
+	free(ts_sh("test \"$(stat -c %%a u.csr)\" = 600"));
+	free(ts_sh("umask 022 && $HSMCERT csr --key pkcs11:object=u --cn u.x.hk -o v.csr"));
+	free(ts_sh("test \"$(stat -c %%a v.csr)\" = 644"));
+
+	/* A 255-byte name, the ext4 limit: the temporary file must not need more. */
+	memset(name, 'n', 251);
+	memcpy(name + 251, ".csr", 5);
+	ts_run(&r, "$HSMCERT csr --key pkcs11:object=u --cn u.x.hk -o %s", name);
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	cr_assert(ts_exists(name));
+	/* No temporary file stays behind. */
+	free(ts_sh("test -z \"$(ls -A | grep -e '^\\.hsmcert-' -e '\\.tmp\\.')\""));
+}
+
+/* 8: secrets are in memory while a command runs: the process allows no core file. */
+Test(reliability, d08_no_core_dumps)
+{
+	struct ts_result r;
+
+	/* `show` waits for a writer on the FIFO: its limits are read meanwhile (bounded poll). */
+	ts_run(&r, "mkfifo in && ulimit -c unlimited && { $HSMCERT show in >/dev/null 2>&1 & "
+		   "pid=$!; for i in $(seq 200); do grep -q 'Max core file size *0 *0' "
+		   "/proc/$pid/limits && break; sleep 0.05; done; grep 'Max core file size' "
+		   "/proc/$pid/limits; echo x > in; wait $pid; }");
+	cr_assert(strstr(r.out, "Max core file size"), "%s%s", r.out, r.err);
+	cr_assert(strstr(r.out, "bytes") && strstr(r.out, " 0 "), "%s", r.out);
+	ts_result_free(&r);
+}
+
+/*
+ * 8: a passphrase file with a second line is an error, not cut; a PIN file
+ * other users can read gets a warning with the fix; a backup passphrase
+ * has a minimum length.
+ */
+Test(reliability, d08_secret_files_and_passphrase_length)
+{
+	struct ts_result r;
+
+	free(ts_sh("$HSMCERT keygen --label k --exportable >/dev/null"));
+	free(ts_sh("umask 077 && printf 'correct horse\\nbattery staple\\n' > two && "
+		   "printf 'correct horse battery\\n' > one && printf '" TS_PIN "' > pin && "
+		   "chmod 644 pin"));
+	ts_run(&r, "$HSMCERT backup --key pkcs11:object=k -o k.hsmb --passphrase-source file:two");
+	ts_assert_status(&r, 2);
+	cr_assert(strstr(r.err, "more than one line"), "%s", r.err);
+	ts_result_free(&r);
+	cr_assert_not(ts_exists("k.hsmb"));
+	ts_run(&r, "HSMCERT_PASSPHRASE=short $HSMCERT backup --key pkcs11:object=k -o k.hsmb");
+	ts_assert_status(&r, 2);
+	cr_assert(strstr(r.err, "at least 12"), "%s", r.err);
+	ts_result_free(&r);
+	cr_assert_not(ts_exists("k.hsmb"));
+	ts_run(&r, "unset HSMCERT_PIN; $HSMCERT list --pin-source file:pin");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.err, "can be read or written by every user"), "%s", r.err);
+	cr_assert(strstr(r.err, "chmod 600 pin"), "%s", r.err);
+	ts_result_free(&r);
+	ts_run(&r, "$HSMCERT backup --key pkcs11:object=k -o k.hsmb --passphrase-source file:one");
+	ts_assert_status(&r, 0);
+	cr_assert_null(strstr(r.err, "every user"), "%s", r.err);
+	ts_result_free(&r);
+}
