@@ -118,6 +118,8 @@ void cli_apply_environment(struct cli *cli)
 
 /* Messages carry labels, subjects and paths: one line, through the sanitiser. */
 static void vmessage(const struct cli *cli, const char *kind, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static void vmessage(const struct cli *cli, const char *kind, const char *fmt, va_list ap)
 {
 	char *text = NULL;
 

@@ -329,3 +329,22 @@ Test(reliability, d08_secret_files_and_passphrase_length)
 	cr_assert_null(strstr(r.err, "every user"), "%s", r.err);
 	ts_result_free(&r);
 }
+
+/*
+ * 9: the plan check is linear. 50,000 entries with a duplicate label at the
+ * end: the quadratic check took over a minute here; the bound below is a
+ * hang guard far above the linear time, not a measurement.
+ */
+Test(reliability, d09_plan_check_is_linear, .timeout = 120)
+{
+	struct ts_result r;
+
+	free(ts_sh("python3 -c 'import json; k=[{\"label\": \"%%x\" %% i, \"cn\": \"%%x.hk\" %% i} "
+		   "for i in range(50000)]; k.append({\"label\": \"7\", \"cn\": \"d.hk\"}); "
+		   "open(\"big.json\", \"w\").write(json.dumps({\"keys\": k}))'"));
+	ts_run(&r, "timeout 45 $HSMCERT provision big.json");
+	ts_assert_status(&r, 2);
+	cr_assert(strstr(r.err, "entry 50001 (7): label '7' is also entry 8's"), "%s", r.err);
+	ts_result_free(&r);
+	cr_assert_eq(ts_count_objects(TS_TOKEN), 0);
+}
