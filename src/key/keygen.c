@@ -120,9 +120,61 @@ static hc_rc assign_derived_id(hc_session *s, CK_OBJECT_HANDLE pub, CK_OBJECT_HA
 		}
 	}
 	free(found);
-	if ((rc = hc_attrs_set(s, pub, &a, 1, err)) != HC_OK ||
-	    (rc = hc_attrs_set(s, priv, &a, 1, err)) != HC_OK)
+	/* The private half first: a public key still pending names an unfinished pair. */
+	if ((rc = hc_attrs_set(s, priv, &a, 1, err)) != HC_OK ||
+	    (rc = hc_attrs_set(s, pub, &a, 1, err)) != HC_OK)
 		hc_error_prefix(err, "setting the key id");
+	return rc;
+}
+
+/*
+ * A pair is generated with this CKA_ID when its id is derived from its
+ * public key, and carries it only until the derived id is set: a pair that
+ * still has it was left by a run killed in between (issue 14.5). It was
+ * never reported to anyone, so the next run for the same label removes it
+ * and starts again, reaching the end state of an uninterrupted run.
+ */
+static const unsigned char pending_id[] = "hsmcert:pending";
+#define PENDING_ID_LEN (sizeof(pending_id) - 1)
+
+/* The private half of a pending public key, if it already got its derived id. */
+static hc_rc find_partner(hc_session *s, const char *label, CK_OBJECT_HANDLE pub,
+			  CK_OBJECT_HANDLE **found, size_t *n, hc_error *err)
+{
+	unsigned char id[20];
+	hc_key_info info;
+	hc_rc rc;
+
+	*found = NULL;
+	*n = 0;
+	if ((rc = hc_key_describe(s, pub, &info, err)) != HC_OK)
+		return rc;
+	rc = info.cls == CKO_PUBLIC_KEY ? hc_key_derive_id(&info, id, err) : HC_OK;
+	if (rc == HC_OK && info.cls == CKO_PUBLIC_KEY)
+		rc = hc_key_find(s, CKO_PRIVATE_KEY, label, id, sizeof(id), found, n, err);
+	hc_key_info_clear(&info);
+	return rc;
+}
+
+static hc_rc remove_interrupted(hc_session *s, const char *label, hc_error *err)
+{
+	CK_OBJECT_HANDLE *found = NULL, *partner = NULL;
+	size_t n = 0, np = 0;
+	hc_rc rc = hc_key_find(s, CK_UNAVAILABLE_INFORMATION, label, pending_id, PENDING_ID_LEN,
+			       &found, &n, err);
+
+	for (size_t i = 0; rc == HC_OK && i < n; i++) {
+		if ((rc = find_partner(s, label, found[i], &partner, &np, err)) == HC_OK)
+			for (size_t j = 0; rc == HC_OK && j < np; j++)
+				rc = hc_object_destroy(s, partner[j], err);
+		free(partner);
+		partner = NULL;
+		if (rc == HC_OK)
+			rc = hc_object_destroy(s, found[i], err);
+	}
+	if (rc != HC_OK)
+		hc_error_prefix(err, "removing the key pair '%s' an interrupted run left", label);
+	free(found);
 	return rc;
 }
 
@@ -136,6 +188,8 @@ hc_rc hc_keygen(hc_session *s, const hc_keygen_params *p, hc_keygen_result *out,
 	hc_rc rc;
 
 	memset(out, 0, sizeof(*out));
+	if (p->label && !p->id && (rc = remove_interrupted(s, p->label, err)) != HC_OK)
+		return rc;
 	rc = check_unused(s, p, &existing, err);
 	if (rc != HC_OK)
 		return rc;
@@ -145,8 +199,8 @@ hc_rc hc_keygen(hc_session *s, const hc_keygen_params *p, hc_keygen_result *out,
 	spec.key_type = p->type.ckk;
 	spec.rsa_bits = p->type.bits;
 	spec.label = p->label;
-	spec.id = p->id;
-	spec.id_len = p->id_len;
+	spec.id = p->id ? p->id : pending_id;
+	spec.id_len = p->id ? p->id_len : PENDING_ID_LEN;
 	spec.extractable = p->exportable;
 	spec.recipient = p->recipient;
 	if (p->recipient && p->type.ckk != CKK_RSA)
