@@ -348,3 +348,32 @@ Test(reliability, d09_plan_check_is_linear, .timeout = 120)
 	ts_result_free(&r);
 	cr_assert_eq(ts_count_objects(TS_TOKEN), 0);
 }
+
+/*
+ * 6: a token fault while a recipient-mode backup is opened is the token's
+ * failure (exit 3, function and CKR_), never "the file was modified": a
+ * user could throw away a good backup.
+ */
+Test(reliability, d06_recipient_restore_blames_the_token_not_the_file)
+{
+	struct ts_result r;
+
+	unsetenv("HSMCERT_PASSPHRASE");
+	ts_add_token("vault");
+	free(ts_sh("$HSMCERT --token pkcs11:token=vault keygen --label recipient --purpose "
+		   "recipient >/dev/null && $HSMCERT --token pkcs11:token=test keygen --label web "
+		   "--type ec:P-256 --exportable >/dev/null && $HSMCERT --token pkcs11:token=test "
+		   "backup --key pkcs11:object=web --to 'pkcs11:token=vault;object=recipient' "
+		   "-o web.hsmb >/dev/null"));
+	use_faultmod();
+	for (int nth = 1; nth <= 2; nth++) {
+		ts_run(&r, "HSMCERT_FAULT_FAIL=C_UnwrapKey@%d HSMCERT_FAULT_ONCE=1 $HSMCERT --token "
+			   "pkcs11:token=vault restore web.hsmb", nth);
+		ts_assert_status(&r, 3);
+		cr_assert(strstr(r.err, "C_UnwrapKey"), "%s", r.err);
+		cr_assert(strstr(r.err, "CKR_DEVICE_ERROR"), "%s", r.err);
+		cr_assert_null(strstr(r.err, "modified"), "%s", r.err);
+		ts_result_free(&r);
+	}
+	cr_assert_eq(ts_count_objects("vault"), 2);
+}
