@@ -677,7 +677,16 @@ struct build {
 	size_t ndead, capdead;
 	char **fetched; /* URLs already tried */
 	size_t nfetched, capfetched;
+	long long fetch_deadline_ms; /* CLOCK_MONOTONIC: every download ends by then */
 };
+
+static long long monotonic_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static void set_failure(struct build *b, char *message)
 {
@@ -933,7 +942,20 @@ static void fetch_into_pool(struct build *b, const char *url, bool crl, struct f
 		}
 	}
 	if (!from_cache) {
-		if (hc_fetch_http(url, &lim, &data, &len, &e) != HC_OK) {
+		/* The whole of --fetch is bounded, not only each URL (issue 14.9). */
+		long long left = b->fetch_deadline_ms - monotonic_ms();
+		if (left <= 0) {
+			hc_fail(&e, HC_IO, "%s: not fetched: the %ld seconds all downloads may take "
+				"are spent", url,
+				(o->total_timeout_ms ? o->total_timeout_ms
+						     : HC_CHAIN_FETCH_TOTAL_TIMEOUT_MS) / 1000);
+		} else {
+			if (lim.timeout_ms > left)
+				lim.timeout_ms = (long)left;
+			if (lim.connect_timeout_ms > left)
+				lim.connect_timeout_ms = (long)left;
+		}
+		if (left <= 0 || hc_fetch_http(url, &lim, &data, &len, &e) != HC_OK) {
 			log_fetch(b, url, what, false, false, e.message);
 			if (got && !got->download_failed) {
 				got->download_failed = true;
@@ -1696,6 +1718,9 @@ hc_rc hc_chain_build(X509 *target, hc_chain_pool *pool, hc_chain_pool *roots,
 	b.roots = roots;
 	b.opt = opt ? opt : &defaults;
 	b.at = b.opt->at ? b.opt->at : time(NULL);
+	b.fetch_deadline_ms = monotonic_ms() + (b.opt->total_timeout_ms
+							? b.opt->total_timeout_ms
+							: HC_CHAIN_FETCH_TOTAL_TIMEOUT_MS);
 	b.res = result;
 	b.err = err;
 	result->at = b.at;
