@@ -29,7 +29,20 @@ struct sweep {
 	const char *name;
 	const char *command;	/* run in the test's directory */
 	const char *outputs;	/* files the command writes, space separated ("" none) */
-	bool rerun_may_refuse;	/* a complete earlier run makes the re-run say "exists" */
+	/* Exit status of a re-run that finds the work done ("nothing matches"), or 0. */
+	int rerun_done_status;
+	/*
+	 * The documented result of a failure is partial: delete cannot undo a
+	 * destruction (the message lists what went), provision keeps the entries
+	 * that succeeded. Running again must finish the work.
+	 */
+	bool partial;
+	/*
+	 * Added to the re-run after a kill. Only restore has one ("--force"):
+	 * a restore killed part way leaves the key it unwrapped, which the
+	 * re-run refuses to overwrite without --force (issue 14.5, still open).
+	 */
+	const char *rerun_after_kill;
 };
 
 /* The token's objects as an independent tool sees them: class, label, id or not. */
@@ -150,6 +163,16 @@ static void sweep(const struct sweep *s)
 		if (r.status == 0) {
 			cr_assert_str_eq(state, after, "%s, call %zu failed, exit 0", s->name, n);
 			cr_assert_str_eq(files, files_after, "%s, call %zu", s->name, n);
+		} else if (s->partial) {
+			struct ts_result again;
+			ts_run(&again, "%s", s->command);
+			cr_assert(again.status == 0 || again.status == s->rerun_done_status,
+				  "%s, re-run after call %zu failed: exit %d\n%s", s->name, n,
+				  again.status, again.err);
+			ts_result_free(&again);
+			free(state);
+			state = token_state();
+			cr_assert_str_eq(state, after, "%s, re-run after call %zu failed", s->name, n);
 		} else {
 			cr_assert_str_eq(state, before, "%s, call %zu failed: token changed:\n%s",
 					 s->name, n, r.err);
@@ -168,10 +191,10 @@ static void sweep(const struct sweep *s)
 		cr_assert_eq(r.status, 137, "%s, killed at %zu: exit %d\n%s", s->name, n, r.status,
 			     r.err);
 		ts_result_free(&r);
-		ts_run(&r, "%s", s->command);
+		ts_run(&r, "%s %s", s->command, s->rerun_after_kill ? s->rerun_after_kill : "");
 		cr_assert_null(strstr(r.err, "Sanitizer"), "%s, re-run after kill at %zu: %s",
 			       s->name, n, r.err);
-		cr_assert(r.status == 0 || (s->rerun_may_refuse && r.status == 1),
+		cr_assert(r.status == 0 || (s->rerun_done_status && r.status == s->rerun_done_status),
 			  "%s, re-run after a kill at call %zu: exit %d\n%s", s->name, n, r.status,
 			  r.err);
 		ts_result_free(&r);
@@ -197,13 +220,15 @@ static void sweep(const struct sweep *s)
 
 Test(sweep, keygen)
 {
-	sweep(&(struct sweep){"keygen", "$HSMCERT keygen --label k --if-missing", "", false});
+	sweep(&(struct sweep){"keygen", "$HSMCERT keygen --label k --if-missing", "", 0, false, NULL});
 }
 
 Test(sweep, request)
 {
-	sweep(&(struct sweep){"request", "$HSMCERT request --label k --cn www.x.hk -o k.csr",
-			      "k.csr", true});
+	/* --if-missing: the idempotent form a script re-runs. */
+	sweep(&(struct sweep){"request", "$HSMCERT request --label k --if-missing --cn www.x.hk "
+					 "-o k.csr --force",
+			      "k.csr", 0, false, NULL});
 }
 
 Test(sweep, csr)
@@ -211,7 +236,7 @@ Test(sweep, csr)
 	free(ts_sh("$HSMCERT keygen --label base >/dev/null"));
 	sweep(&(struct sweep){"csr", "$HSMCERT csr --key pkcs11:object=base --cn www.x.hk "
 				     "-o c.csr --force",
-			      "c.csr", false});
+			      "c.csr", 0, false, NULL});
 }
 
 Test(sweep, import)
@@ -220,7 +245,7 @@ Test(sweep, import)
 	ct_keygen("web", "ec:P-256");
 	ct_leaf("web", "web.crt", "now-1", "now+365");
 	sweep(&(struct sweep){"import", "$HSMCERT import --cert web.crt --chain pki/sub.crt", "",
-			      false});
+			      0, false, NULL});
 }
 
 Test(sweep, delete)
@@ -229,9 +254,9 @@ Test(sweep, delete)
 	ct_keygen("web", "ec:P-256");
 	ct_leaf("web", "web.crt", "now-1", "now+365");
 	free(ts_sh("$HSMCERT import --cert web.crt >/dev/null"));
-	sweep(&(struct sweep){"delete", "$HSMCERT delete --yes --all-matching 'pkcs11:object=web' "
-					"|| $HSMCERT list --json | grep -q '\"keys\": \\[\\]'",
-			      "", false});
+	/* Re-run after everything went: the URI names nothing (exit 2). */
+	sweep(&(struct sweep){"delete", "$HSMCERT delete --yes --all-matching 'pkcs11:object=web'",
+			      "", 2, true, NULL});
 }
 
 Test(sweep, backup)
@@ -240,7 +265,7 @@ Test(sweep, backup)
 	free(ts_sh("$HSMCERT keygen --label exp --type ec:P-256 --exportable >/dev/null"));
 	sweep(&(struct sweep){"backup", "$HSMCERT backup --key pkcs11:object=exp -o exp.hsmb "
 					"--force",
-			      "exp.hsmb", false});
+			      "exp.hsmb", 0, false, NULL});
 }
 
 Test(sweep, restore)
@@ -249,7 +274,7 @@ Test(sweep, restore)
 	free(ts_sh("$HSMCERT keygen --label exp --type ec:P-256 --exportable >/dev/null && "
 		   "$HSMCERT backup --key pkcs11:object=exp -o exp.hsmb >/dev/null && "
 		   "$HSMCERT delete --yes 'pkcs11:object=exp' >/dev/null"));
-	sweep(&(struct sweep){"restore", "$HSMCERT restore exp.hsmb", "", true});
+	sweep(&(struct sweep){"restore", "$HSMCERT restore exp.hsmb", "", 0, false, "--force"});
 }
 
 Test(sweep, provision)
@@ -257,5 +282,5 @@ Test(sweep, provision)
 	ts_write("plan.json", "{\"keys\": [{\"label\": \"a\", \"cn\": \"a.example.hk\", "
 			      "\"type\": \"ec:P-256\"}, {\"label\": \"b\", \"cn\": \"b.example.hk\", "
 			      "\"type\": \"ec:P-256\"}]}\n");
-	sweep(&(struct sweep){"provision", "$HSMCERT provision plan.json", "", false});
+	sweep(&(struct sweep){"provision", "$HSMCERT provision plan.json", "", 0, true, NULL});
 }
