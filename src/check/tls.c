@@ -204,16 +204,21 @@ static void *libp11_worker(void *arg)
 	bool abandoned;
 
 	ERR_clear_error();
+	/*
+	 * OpenSSL keeps an error queue per thread: this one's goes before the
+	 * result is handed over, so that it is gone when the process exits.
+	 */
+	OPENSSL_thread_stop();
 	pthread_mutex_lock(&job->lock);
 	job->rc = rc;
 	job->done = true;
 	abandoned = job->abandoned;
 	pthread_cond_signal(&job->cond);
 	pthread_mutex_unlock(&job->lock);
-	if (abandoned)
+	if (abandoned) {
 		job_free(job);
-	/* OpenSSL keeps an error queue per thread: this one's goes with it. */
-	OPENSSL_thread_stop();
+		OPENSSL_thread_stop();
+	}
 	return NULL;
 }
 

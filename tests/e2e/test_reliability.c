@@ -137,8 +137,13 @@ Test(reliability, d02_check_tls_bounded_and_libp11_errors_named)
 	ct_leaf("web", "web.crt", "now-1", "now+365");
 	free(ts_sh("$HSMCERT import --cert web.crt --chain pki/sub.crt >/dev/null"));
 	use_faultmod();
-	/* The second C_OpenSession of the process is libp11's. */
-	ts_run(&r, "HSMCERT_FAULT_FAIL=C_OpenSession@2=0xB1 timeout 60 $HSMCERT check "
+	/*
+	 * The second C_OpenSession of the process is libp11's. The libp11 thread
+	 * given up at the deadline still holds what it allocated when the process
+	 * exits (it never returns): leak checking is off for this one run only.
+	 */
+	ts_run(&r, "HSMCERT_FAULT_FAIL=C_OpenSession@2=0xB1 ASAN_OPTIONS=detect_leaks=0 "
+		   "timeout 60 $HSMCERT check "
 		   "--key pkcs11:object=web --roots pki/root.crt --tls --timeout 2");
 	ts_assert_status(&r, 3);
 	cr_assert(strstr(r.err, "PKCS11_login"), "%s", r.err);
