@@ -382,3 +382,29 @@ Test(reliability, d06_recipient_restore_blames_the_token_not_the_file)
 	}
 	cr_assert_eq(ts_count_objects("vault"), 2);
 }
+
+/*
+ * 5: a run killed between fsync and rename leaves a complete temporary file;
+ * its name ties it to the target and to the dead process, so the next write
+ * of that target removes it. (Kills at every PKCS#11 call and the re-runs
+ * are in test_sweep.)
+ */
+Test(reliability, d05_temporary_file_of_a_killed_run_is_removed)
+{
+	char *hash, *dead, *left;
+
+	free(ts_sh("$HSMCERT keygen --label u >/dev/null"));
+	hash = ts_sh("printf %%s u.csr | sha256sum | cut -c1-16 | tr -d '\\n'");
+	dead = ts_sh("sh -c 'echo $$' | tr -d '\\n'");
+	free(ts_sh("echo partial > .hsmcert-%s-%s.Ab12Cd && echo other > .hsmcert-%s-1.Zz99Zz",
+		   hash, dead, hash));
+	free(ts_sh("$HSMCERT csr --key pkcs11:object=u --cn u.x.hk -o u.csr >/dev/null"));
+	left = ts_sh("ls -A | grep '^\\.hsmcert-' || true");
+	/* The dead run's file is gone; pid 1's is not ours to judge (it is alive). */
+	cr_assert_null(strstr(left, dead), "%s", left);
+	cr_assert(strstr(left, "-1.Zz99Zz"), "%s", left);
+	cr_assert(ts_exists("u.csr"));
+	free(hash);
+	free(dead);
+	free(left);
+}
