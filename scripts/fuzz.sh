@@ -41,7 +41,8 @@ run() { # TARGET SECONDS WORKDIR [options]: runs, prints "TARGET: N executions"
 	shift 3
 	mkdir -p "$corpus/$t" "$work/artifacts"
 	local log=$work/$t.log status=0
-	"$build/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+	# The targets' scratch files (fuzz_file) go to the work folder, removed afterwards.
+	TMPDIR=$work "$build/tests/fuzz/fuzz_$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 -artifact_prefix="$work/artifacts/$t-" "$@" \
 		"$work/new-$t" "$corpus/$t" >"$log" 2>&1 || status=$?
 	local execs
