@@ -1,5 +1,5 @@
 /* Token and file text on the terminal and in JSON, through the one sanitiser (hsmcert/text.h). */
-#include "cli.h"
+#include "text.h"
 
 #include "hsmcert/text.h"
 

@@ -47,15 +47,16 @@ hc_rc hc_file_check_writable(const char *path, bool force, hc_error *err)
 	if (strcmp(path, "-") == 0 || lstat(path, &st) != 0)
 		return HC_OK;
 	/*
-	 * --force replaces a file, never a device or a directory (as root,
-	 * '-o /dev/null --force' would have replaced /dev/null). A symbolic link
-	 * is replaced itself, never written through.
+	 * Being forced replaces a file, never a device or a directory (as root,
+	 * replacing /dev/null by force would have replaced /dev/null). A symbolic
+	 * link is replaced itself, never written through.
 	 */
 	if (!S_ISREG(st.st_mode) && !S_ISLNK(st.st_mode))
 		return hc_fail(err, HC_CHECK, "%s is %s: hsmcert writes only regular files", path,
 			       file_kind(st.st_mode));
 	if (!force)
-		return hc_fail(err, HC_CHECK, "%s exists; use --force to replace it", path);
+		return hc_error_hint(err, HC_HINT_FORCE_REPLACE,
+				     hc_fail(err, HC_CHECK, "%s exists", path));
 	return HC_OK;
 }
 
@@ -193,8 +194,8 @@ hc_rc hc_file_write_atomic(const char *path, const void *data, size_t len, mode_
 	if (!force) {
 		if (link(tmp, path) != 0) {
 			rc = errno == EEXIST
-				     ? hc_fail(err, HC_CHECK, "%s exists; use --force to replace it",
-					       path)
+				     ? hc_error_hint(err, HC_HINT_FORCE_REPLACE,
+						     hc_fail(err, HC_CHECK, "%s exists", path))
 				     : hc_fail(err, HC_IO, "creating %s: %s", path, strerror(errno));
 			goto fail;
 		}
