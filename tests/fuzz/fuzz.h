@@ -13,6 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
+/* libFuzzer's entry points (the build warns of functions without a prototype). */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerInitialize(int *argc, char ***argv);
+
 /* A NUL-terminated copy of the input, for parsers of text. */
 static inline char *fuzz_text(const uint8_t *data, size_t size)
 {
