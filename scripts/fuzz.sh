@@ -52,7 +52,7 @@ run() { # TARGET SECONDS WORKDIR [options]: runs, prints "TARGET: N executions"
 		grep -E 'ERROR|SUMMARY|runtime error|Test unit written' "$log" >&2 || tail -20 "$log" >&2
 		return 1
 	fi
-	echo "fuzz_$t: ${execs:-?} executions in ${secs}s, corpus $(ls "$corpus/$t" | wc -l) files"
+	echo "fuzz_$t: ${execs:-?} executions in ${secs}s, corpus $(find "$corpus/$t" -maxdepth 1 -type f | wc -l) files"
 }
 
 case "${1:-}" in
