@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 src=$PWD
 build=${HSMCERT_BUILD_DIR:-build-valgrind}
 if [ ! -x "$build/hsmcert" ]; then
-	cmake -S . -B "$build" -DHSMCERT_TESTS=OFF -DHSMCERT_SANITIZE=OFF >/dev/null
+	cmake -S . -B "$build" -DBUILD_TESTING=OFF -DHSMCERT_SANITIZE=OFF >/dev/null
 	cmake --build "$build" --target hsmcert-cli -j"$(nproc)" >/dev/null
 fi
 bin=$(cd "$build" && pwd)/hsmcert
