@@ -82,7 +82,7 @@ static hc_rc enforce(hc_session *s, const hc_keypair_spec *spec, CK_OBJECT_HANDL
 		if (hc_attrs_set(s, priv, &set, 1, err) != HC_OK)
 			return hc_fail(err, HC_TOKEN,
 				       "the token made the private key non-sensitive and refuses "
-				       "CKA_SENSITIVE=true (%s): key removed",
+				       "CKA_SENSITIVE=true (%s)",
 				       err->has_ckr ? hc_ckr_name(err->ckr) : "unknown");
 		notes->sensitive_set = true;
 	}
@@ -92,7 +92,7 @@ static hc_rc enforce(hc_session *s, const hc_keypair_spec *spec, CK_OBJECT_HANDL
 			return hc_fail(err, HC_TOKEN,
 				       "the token made the private key extractable and refuses "
 				       "CKA_EXTRACTABLE=false (%s): it cannot keep the key "
-				       "non-exportable; key removed",
+				       "non-exportable",
 				       err->has_ckr ? hc_ckr_name(err->ckr) : "unknown");
 		notes->extractable_cleared = true;
 	}
@@ -100,7 +100,7 @@ static hc_rc enforce(hc_session *s, const hc_keypair_spec *spec, CK_OBJECT_HANDL
 	if (spec->extractable && extractable != 1)
 		return hc_fail(err, HC_TOKEN,
 			       "the token made the private key non-extractable although "
-			       "an exportable key was asked; key removed");
+			       "an exportable key was asked");
 	return HC_OK;
 }
 
@@ -109,7 +109,6 @@ hc_rc hc_keypair_generate(hc_session *s, const hc_keypair_spec *spec, CK_OBJECT_
 {
 	const char *what = spec->key_type == CKK_RSA ? "RSA" : "EC";
 	hc_keypair_notes local;
-	hc_rc rc;
 	CK_RV rv;
 
 	if (!notes)
@@ -126,11 +125,6 @@ hc_rc hc_keypair_generate(hc_session *s, const hc_keypair_spec *spec, CK_OBJECT_
 	if (rv != CKR_OK)
 		return hc_fail_p11(err, "C_GenerateKeyPair", rv, "generating %s key pair", what);
 
-	rc = enforce(s, spec, *priv, notes, err);
-	if (rc != HC_OK) {
-		s->fn->C_DestroyObject(s->handle, *priv);
-		s->fn->C_DestroyObject(s->handle, *pub);
-		*pub = *priv = CK_INVALID_HANDLE;
-	}
-	return rc;
+	/* On failure the handles stay set: the caller removes the pair and says how it went. */
+	return enforce(s, spec, *priv, notes, err);
 }

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* No attribute value we read is larger (a certificate with a long chain is far less). */
+#define HC_ATTR_MAX (16u << 20)
+
 /* Handles fetched per C_FindObjects call: thousands of objects in a few calls. */
 #define HC_FIND_BATCH 512
 
@@ -20,6 +23,15 @@ hc_rc hc_objects_find(hc_session *s, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
 	*objects = NULL;
 	*found = 0;
 	rv = s->fn->C_FindObjectsInit(s->handle, (CK_ATTRIBUTE_PTR)tmpl, count);
+	/*
+	 * A search this session left open (its C_FindObjectsFinal failed, or the
+	 * process was interrupted mid-search) would fail every later one: end it
+	 * and start again, once.
+	 */
+	if (rv == CKR_OPERATION_ACTIVE) {
+		s->fn->C_FindObjectsFinal(s->handle);
+		rv = s->fn->C_FindObjectsInit(s->handle, (CK_ATTRIBUTE_PTR)tmpl, count);
+	}
 	if (rv != CKR_OK)
 		return hc_fail_p11(err, "C_FindObjectsInit", rv, "searching objects");
 	for (;;) {
@@ -109,6 +121,7 @@ hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBU
 {
 	CK_ULONG *cap = calloc(count ? count : 1, sizeof(*cap));
 	CK_ATTRIBUTE *retry = NULL;
+	CK_ULONG *asked = NULL; /* the buffer sizes of the last round */
 	CK_ULONG nretry = 0;
 	hc_rc rc = HC_OK;
 	CK_RV rv;
@@ -130,6 +143,29 @@ hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBU
 		rc = hc_fail_p11(err, "C_GetAttributeValue", rv, "reading object attributes");
 		goto out;
 	}
+	/*
+	 * Lengths come from the token and are not trusted (issue 14.10): a value
+	 * longer than its buffer after CKR_OK, or CKR_BUFFER_TOO_SMALL with no
+	 * attribute marked, cannot be interpreted, and no value of the answer
+	 * can be relied on.
+	 */
+	{
+		bool marked = false, overlong = false;
+		for (CK_ULONG i = 0; i < count; i++) {
+			if (attrs[i].ulValueLen == CK_UNAVAILABLE_INFORMATION)
+				marked = true;
+			else if (attrs[i].ulValueLen > cap[i])
+				marked = overlong = true;
+		}
+		if ((rv == CKR_OK && overlong) || (rv == CKR_BUFFER_TOO_SMALL && !marked)) {
+			rc = hc_fail_p11(err, "C_GetAttributeValue", rv,
+					 "reading object attributes: the token's answer cannot be "
+					 "interpreted (%s)",
+					 overlong ? "a length beyond its buffer"
+						  : "no attribute marked as too small");
+			goto out;
+		}
+	}
 	if (rv == CKR_OK)
 		goto out;
 
@@ -141,7 +177,8 @@ hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBU
 	 * per object in the usual case.
 	 */
 	retry = calloc(count, sizeof(*retry));
-	if (!retry) {
+	asked = calloc(count, sizeof(*asked));
+	if (!retry || !asked) {
 		rc = hc_fail(err, HC_IO, "out of memory");
 		goto out;
 	}
@@ -168,6 +205,15 @@ hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBU
 		for (CK_ULONG j = 0; j < nretry; j++) {
 			if (retry[j].ulValueLen == CK_UNAVAILABLE_INFORMATION)
 				continue;
+			if (retry[j].ulValueLen > HC_ATTR_MAX) {
+				rc = hc_fail_p11(err, "C_GetAttributeValue", CKR_OK,
+						 "reading object attributes: the token reports %lu "
+						 "bytes for %s, more than any value can hold",
+						 (unsigned long)retry[j].ulValueLen,
+						 hc_cka_name(retry[j].type));
+				goto out;
+			}
+			asked[j] = retry[j].ulValueLen;
 			retry[j].pValue = malloc(retry[j].ulValueLen ? retry[j].ulValueLen : 1);
 			if (!retry[j].pValue) {
 				rc = hc_fail(err, HC_IO, "out of memory");
@@ -183,6 +229,16 @@ hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBU
 	if (!rv_is_per_attribute(rv) || rv == CKR_BUFFER_TOO_SMALL) {
 		rc = hc_fail_p11(err, "C_GetAttributeValue", rv, "reading object attributes");
 		goto out;
+	}
+	for (CK_ULONG j = 0; j < nretry; j++) {
+		if (retry[j].pValue && retry[j].ulValueLen != CK_UNAVAILABLE_INFORMATION &&
+		    retry[j].ulValueLen > asked[j]) {
+			rc = hc_fail_p11(err, "C_GetAttributeValue", rv,
+					 "reading object attributes: the token's answer cannot be "
+					 "interpreted (%s longer than its buffer)",
+					 hc_cka_name(retry[j].type));
+			goto out;
+		}
 	}
 	for (CK_ULONG j = 0; j < nretry; j++) {
 		for (CK_ULONG i = 0; i < count; i++) {
@@ -202,6 +258,7 @@ out:
 			free(retry[j].pValue);
 		free(retry);
 	}
+	free(asked);
 	free(cap);
 	if (rc != HC_OK)
 		hc_attrs_release(attrs, count);

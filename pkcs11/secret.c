@@ -6,7 +6,9 @@
 #include <limits.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* Longer than any PIN or passphrase a person types; bounds what we read. */
@@ -37,6 +39,7 @@ void hc_secret_free(hc_secret *secret)
 		OPENSSL_cleanse(secret->data, secret->len);
 		free(secret->data);
 	}
+	free(secret->warning);
 	free(secret);
 }
 
@@ -83,6 +86,35 @@ static hc_rc secret_from_fd(int fd, const char *what, const char *source, hc_sec
 	return rc;
 }
 
+/*
+ * A secret's file holds one line (a final newline allowed): more is an
+ * error, never cut silently (a passphrase with a second line would not be
+ * the one the user meant). A file other users can read or write is
+ * reported with the fix (issue 14.8).
+ */
+static hc_rc file_checks(int fd, const char *path, const char *what, hc_secret *secret,
+			 hc_error *err)
+{
+	struct stat st;
+	char more;
+	ssize_t r;
+
+	while ((r = read(fd, &more, 1)) < 0 && errno == EINTR)
+		;
+	if (r > 0)
+		return hc_fail(err, HC_USAGE,
+			       "%s file %s has more than one line: the %s is the whole first "
+			       "line; remove the others",
+			       what, path, what);
+	if (fstat(fd, &st) == 0 && (st.st_mode & (S_IROTH | S_IWOTH)) &&
+	    asprintf(&secret->warning,
+		     "%s file %s can be read or written by every user of this host (mode %04o); "
+		     "make it private: chmod 600 %s",
+		     what, path, (unsigned)(st.st_mode & 07777), path) < 0)
+		secret->warning = NULL;
+	return HC_OK;
+}
+
 hc_rc hc_secret_from_source(const char *source, const char *what, hc_secret **out, hc_error *err)
 {
 	*out = NULL;
@@ -126,7 +158,13 @@ hc_rc hc_secret_from_source(const char *source, const char *what, hc_secret **ou
 		if (fd < 0)
 			return hc_fail(err, HC_IO, "%s file %s: %s", what, path, strerror(errno));
 		rc = secret_from_fd(fd, what, source, out, err);
+		if (rc == HC_OK)
+			rc = file_checks(fd, path, what, *out, err);
 		close(fd);
+		if (rc != HC_OK) {
+			hc_secret_free(*out);
+			*out = NULL;
+		}
 		return rc;
 	}
 

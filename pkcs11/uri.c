@@ -11,22 +11,40 @@ struct hc_uri {
 	char *text;
 };
 
-/* The URI as we may show it: a pin-value= is a PIN and never reaches a message. */
+/*
+ * The URI as we may show it: every pin-value= is a PIN and never reaches a
+ * message, however many there are and whatever their length (empty too).
+ * The value ends at the next attribute separator of RFC 7512.
+ */
 static char *redacted(const char *text)
 {
-	const char *p = strstr(text, "pin-value=");
-	char *out;
+	static const char name[] = "pin-value=", hidden[] = "(hidden)";
+	size_t n = 0, cap;
+	const char *p;
+	char *out, *o;
 
-	if (!p)
-		return strdup(text);
-	out = malloc(strlen(text) + 8);
+	for (p = text; (p = strstr(p, name)); p += sizeof(name) - 1)
+		n++;
+	cap = strlen(text) + n * (sizeof(hidden) - 1) + 1;
+	out = malloc(cap);
 	if (!out)
 		return NULL;
-	p += strlen("pin-value=");
-	memcpy(out, text, (size_t)(p - text));
-	strcpy(out + (p - text), "(hidden)");
-	p += strcspn(p, ";&");
-	strcat(out, p);
+	o = out;
+	for (p = text; *p;) {
+		const char *at = strstr(p, name);
+		if (!at) {
+			memcpy(o, p, strlen(p));
+			o += strlen(p);
+			break;
+		}
+		at += sizeof(name) - 1;
+		memcpy(o, p, (size_t)(at - p));
+		o += at - p;
+		memcpy(o, hidden, sizeof(hidden) - 1);
+		o += sizeof(hidden) - 1;
+		p = at + strcspn(at, ";&?#");
+	}
+	*o = '\0';
 	return out;
 }
 

@@ -23,6 +23,8 @@
 #define HC_BACKUP_SALT_LEN 32
 #define HC_BACKUP_CHECK_LEN 16
 #define HC_BACKUP_MAX_FILE (16u << 20)
+/* The shortest passphrase a new backup (hsmb or pfx) accepts, in bytes. */
+#define HC_BACKUP_MIN_PASSPHRASE 12
 
 /* scrypt cost written by backup: N = 2^18, r = 8, p = 1 (256 MiB, see docs). */
 #define HC_BACKUP_SCRYPT_LOG2_N 18

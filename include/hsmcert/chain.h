@@ -60,6 +60,7 @@ const hc_chain_skipped *hc_chain_pool_skipped(const hc_chain_pool *pool, size_t 
 /* Download limits for --fetch (RFC 5280 AIA caIssuers and CRL distribution points). */
 #define HC_CHAIN_FETCH_CONNECT_TIMEOUT_MS 5000L
 #define HC_CHAIN_FETCH_TIMEOUT_MS 20000L
+#define HC_CHAIN_FETCH_TOTAL_TIMEOUT_MS 30000L /* --fetch as a whole, however many URLs */
 #define HC_CHAIN_FETCH_MAX_CERT (1u << 20) /* an issuer file: a certificate or a small PKCS#7 */
 #define HC_CHAIN_FETCH_MAX_CRL (16u << 20) /* CRLs of large CAs run to megabytes */
 
@@ -90,6 +91,7 @@ typedef struct hc_chain_options {
 	int purpose;
 	/* 0: the defaults above. */
 	long connect_timeout_ms, timeout_ms;
+	long total_timeout_ms; /* all downloads of one build together */
 	size_t max_cert_download, max_crl_download;
 } hc_chain_options;
 

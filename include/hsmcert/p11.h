@@ -32,6 +32,11 @@ void hc_p11_string(const CK_UTF8CHAR *field, size_t field_len, char *out, size_t
 typedef struct hc_secret {
 	char *data;
 	size_t len;
+	/*
+	 * Set when the source deserves a warning (a file other users can read):
+	 * what is wrong and how to fix it. The secret is still given.
+	 */
+	char *warning;
 } hc_secret;
 
 hc_secret *hc_secret_new(const char *data, size_t len);
@@ -304,8 +309,9 @@ typedef struct hc_keypair_notes {
 /*
  * C_GenerateKeyPair with the security attributes asked for. If the token
  * refuses the template, retry with the smallest one that keeps them, then
- * read back and enforce sensitive / non-extractable; a token that cannot
- * honour them gets both keys destroyed and an error.
+ * read back and enforce sensitive / non-extractable. When a step after
+ * C_GenerateKeyPair fails, *pub and *priv are still the new pair's handles
+ * (CK_INVALID_HANDLE when nothing was generated): the caller removes it.
  */
 hc_rc hc_keypair_generate(hc_session *session, const hc_keypair_spec *spec,
 			  CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv, hc_keypair_notes *notes,
@@ -362,8 +368,14 @@ typedef struct hc_evp_key_params {
 	const hc_secret *pin;  /* NULL: protected authentication path */
 } hc_evp_key_params;
 
-/* HC_TOKEN when libp11 cannot load the module, log in or find the key. */
-hc_rc hc_evp_key_open(const hc_evp_key_params *params, hc_evp_key **out, hc_error *err);
+/*
+ * HC_TOKEN when libp11 cannot load the module, log in or find the key (named
+ * by libp11 call, the C_ functions it makes and the module's CKR_), or does
+ * not return within timeout_ms: libp11 runs in a thread of its own, which is
+ * given up then and frees what it holds if libp11 ever returns.
+ */
+hc_rc hc_evp_key_open(const hc_evp_key_params *params, long timeout_ms, hc_evp_key **out,
+                      hc_error *err);
 /* Valid until hc_evp_key_close. */
 EVP_PKEY *hc_evp_key_pkey(const hc_evp_key *key);
 void hc_evp_key_close(hc_evp_key *key);

@@ -148,6 +148,11 @@ static void probe_read(hc_session *session, const hc_key_info *key, hc_audit_rea
 	r->rv = hc_attrs_probe(session, key->handle, &a, 1);
 	if (r->rv != CKR_OK || a.ulValueLen == CK_UNAVAILABLE_INFORMATION)
 		return;
+	/* The token offered a value; a size no secret can have is not fetched (issue 14.10). */
+	if (a.ulValueLen > (1u << 20)) {
+		r->readable = true;
+		return;
+	}
 	size = a.ulValueLen ? a.ulValueLen : 1;
 	if (!(a.pValue = malloc(size))) {
 		r->rv = CKR_HOST_MEMORY;

@@ -266,6 +266,9 @@ static hc_rc object_unreadable(hc_inventory *inv, struct caps *caps, CK_OBJECT_H
 	case CKR_HOST_MEMORY:
 	case CKR_CRYPTOKI_NOT_INITIALIZED:
 	case CKR_USER_NOT_LOGGED_IN:
+	/* An answer that cannot be interpreted (issue 14.10) is the token's, not the object's. */
+	case CKR_OK:
+	case CKR_BUFFER_TOO_SMALL:
 		return rc;
 	default:
 		break;

@@ -179,6 +179,42 @@ out:
 	return rc;
 }
 
+/*
+ * Did an unwrap fail on the data (the file's fault: modified, or for another
+ * key) rather than on the token? CKR_GENERAL_ERROR counts as the data's:
+ * SoftHSM2 answers it for a blob that does not unwrap. Anything else (the
+ * device, the session, memory, the mechanism) is the token's failure, and
+ * the file is not to be blamed for it (issue 14.6).
+ */
+static bool unwrap_data_fault(const hc_error *e)
+{
+	if (!e->has_ckr)
+		return false;
+	switch (e->ckr) {
+	case CKR_ENCRYPTED_DATA_INVALID:
+	case CKR_ENCRYPTED_DATA_LEN_RANGE:
+	case CKR_WRAPPED_KEY_INVALID:
+	case CKR_WRAPPED_KEY_LEN_RANGE:
+	case CKR_DATA_INVALID:
+	case CKR_DATA_LEN_RANGE:
+	case CKR_GENERAL_ERROR:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The token failed while opening the backup: its error, exit 3, the file not judged. */
+static hc_rc unwrap_token_fault(restore_ctx *c, const hc_error *e, const char *what)
+{
+	*c->err = *e;
+	hc_error_prefix(c->err,
+	                "%s: the token failed while unwrapping %s (the backup file was "
+	                "not judged; nothing restored)",
+	                c->p->name, what);
+	return c->err->rc ? c->err->rc : HC_TOKEN;
+}
+
 /* Recipient mode: unwrap the KEK with the recipient key, then recover the MAC key. */
 static hc_rc open_recipient(restore_ctx *c, const hc_backup_file *f, unsigned char mac_key[32])
 {
@@ -202,6 +238,8 @@ static hc_rc open_recipient(restore_ctx *c, const hc_backup_file *f, unsigned ch
 			               "%s: the recipient key on this token may not unwrap "
 			               "(CKA_UNWRAP is false); nothing restored",
 			               c->p->name);
+		if (!unwrap_data_fault(&local))
+			return unwrap_token_fault(c, &local, "its key-encryption key");
 		return hc_fail(c->err, HC_CHECK,
 		               "%s: the recipient key cannot open this backup (%s: %s): the file "
 		               "was modified or is for another key; nothing restored",
@@ -210,12 +248,14 @@ static hc_rc open_recipient(restore_ctx *c, const hc_backup_file *f, unsigned ch
 	/* The MAC key comes out as a non-sensitive session key: it guards no secret. */
 	hc_template_session_aes(&mac_t, HC_AES_PRIVATE | HC_AES_EXTRACTABLE);
 	if (hc_key_unwrap(c->s, &kw, c->unwrapper, f->wrapped_mac_key.data, f->wrapped_mac_key.len,
-	                  mac_t.attrs, mac_t.count, &mac_obj, &local) != HC_OK)
-		return hc_fail(
-		    c->err, HC_CHECK,
-		    "%s: the backup was modified or damaged: its authentication key does "
-		    "not unwrap (%s); nothing restored",
-		    c->p->name, hc_ckr_name(local.ckr));
+	                  mac_t.attrs, mac_t.count, &mac_obj, &local) != HC_OK) {
+		if (!unwrap_data_fault(&local))
+			return unwrap_token_fault(c, &local, "its authentication key");
+		return hc_fail(c->err, HC_CHECK,
+		               "%s: the backup was modified or damaged: its authentication key does "
+		               "not unwrap (%s); nothing restored",
+		               c->p->name, hc_ckr_name(local.ckr));
+	}
 	rc = hc_attrs_get(c->s, mac_obj, &value, 1, c->err);
 	if (rc == HC_OK && (!hc_attr_available(&value) || value.ulValueLen != 32))
 		rc = hc_fail(c->err, HC_CHECK,

@@ -445,6 +445,9 @@ hc_rc hc_chain_build(X509 *target, hc_chain_pool *pool, hc_chain_pool *roots,
 	b.roots = roots;
 	b.opt = opt ? opt : &defaults;
 	b.at = b.opt->at ? b.opt->at : time(NULL);
+	b.fetch_deadline_ms =
+	    chain_fetch_now_ms() + (b.opt->total_timeout_ms ? b.opt->total_timeout_ms
+	                                                    : HC_CHAIN_FETCH_TOTAL_TIMEOUT_MS);
 	b.res = result;
 	b.err = err;
 	result->at = b.at;

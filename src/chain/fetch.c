@@ -15,6 +15,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+long long chain_fetch_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static bool already_fetched(struct chain_build *b, const char *url)
 {
 	for (size_t i = 0; i < b->nfetched; i++)
@@ -84,7 +92,21 @@ static void fetch_into_pool(struct chain_build *b, const char *url, bool crl,
 		}
 	}
 	if (!from_cache) {
-		if (hc_fetch_http(url, &lim, &data, &len, &e) != HC_OK) {
+		/* The whole of --fetch is bounded, not only each URL (issue 14.9). */
+		long long left = b->fetch_deadline_ms - chain_fetch_now_ms();
+		if (left <= 0) {
+			hc_fail(&e, HC_IO,
+			        "%s: not fetched: the %ld seconds all downloads may take are spent", url,
+			        (o->total_timeout_ms ? o->total_timeout_ms
+			                             : HC_CHAIN_FETCH_TOTAL_TIMEOUT_MS) /
+			            1000);
+		} else {
+			if (lim.timeout_ms > left)
+				lim.timeout_ms = (long)left;
+			if (lim.connect_timeout_ms > left)
+				lim.connect_timeout_ms = (long)left;
+		}
+		if (left <= 0 || hc_fetch_http(url, &lim, &data, &len, &e) != HC_OK) {
 			log_fetch(b, url, what, false, false, e.message);
 			if (got && !got->download_failed) {
 				got->download_failed = true;

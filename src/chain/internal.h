@@ -121,6 +121,7 @@ struct chain_build {
 	size_t ndead, capdead;
 	char **fetched; /* URLs already tried */
 	size_t nfetched, capfetched;
+	long long fetch_deadline_ms; /* CLOCK_MONOTONIC: every download ends by then */
 };
 
 bool chain_build_valid_at(X509 *cert, time_t at, char *why, size_t n);
@@ -158,6 +159,8 @@ struct chain_fetch_outcome {
 bool chain_fetch_issuers(struct chain_build *b, X509 *cert, struct chain_fetch_outcome *got);
 /* The CRLs named by `cert`'s CRL distribution points, added to the pool. */
 void chain_fetch_crls(struct chain_build *b, X509 *cert);
+/* CLOCK_MONOTONIC in milliseconds: the clock of fetch_deadline_ms. */
+long long chain_fetch_now_ms(void);
 
 /* ---- revocation.c -------------------------------------------------- */
 

@@ -301,7 +301,8 @@ hc_rc hc_tls_check(const hc_tls_params *p, hc_tls_result *out, hc_error *err)
 	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
 	ERR_clear_error();
 
-	if ((rc = hc_evp_key_open(&p->key, &tk, err)) != HC_OK ||
+	/* libp11 is given what is left of the bound: it may wait forever for a session. */
+	if ((rc = hc_evp_key_open(&p->key, (long)(deadline - now_ms()), &tk, err)) != HC_OK ||
 	    (rc = make_contexts(p, hc_evp_key_pkey(tk), &sctx, &cctx, err)) != HC_OK ||
 	    (rc = loopback_pair(&server.fd, &client.fd, &out->port, deadline, err)) != HC_OK)
 		goto out;

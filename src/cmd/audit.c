@@ -69,16 +69,6 @@ static void cert_not_after(const hc_inv_cert *c, char out[21])
  * A token's text (labels, subjects) as it is safe to print on a terminal:
  * control characters become '?', so a label cannot rewrite the report.
  */
-static const char *printable(const char *text, char *buf, size_t len)
-{
-	size_t n = 0;
-
-	for (; text && *text && n + 1 < len; text++)
-		buf[n++] = (unsigned char)*text < 0x20 || *text == 0x7f ? '?' : *text;
-	buf[n] = '\0';
-	return buf;
-}
-
 static const char *verdict(const hc_audit_report *r, const hc_audit_key *k)
 {
 	if (r->options.policy == HC_POLICY_NONE)
@@ -103,7 +93,7 @@ static json_t *cert_json(const hc_inventory *inv, const hc_inv_cert *c)
 
 	cert_not_after(c, not_after);
 	if (uri)
-		j = json_pack("{s:s, s:o, s:s, s:o, s:o, s:s}", "label", c->label, "id",
+		j = json_pack("{s:o, s:o, s:s, s:o, s:o, s:s}", "label", cli_json_text(c->label), "id",
 			      cli_json_string(id), "uri", uri, "subject", cli_json_string(subject),
 			      "not_after", not_after[0] ? json_string(not_after) : json_null(),
 			      "paired_by", hc_inv_match_name(c->match));
@@ -280,7 +270,7 @@ static void row_cells(const struct table *t, const hc_audit_report *r, const hc_
 		 k->key->key_gen_mechanism == CK_UNAVAILABLE_INFORMATION
 			 ? "unknown"
 			 : hc_ckm_name(k->key->key_gen_mechanism));
-	cells[COL_LABEL] = k->key->label[0] ? printable(k->key->label, label, 128) : "(no label)";
+	cells[COL_LABEL] = k->key->label[0] ? cli_text(k->key->label) : "(no label)";
 	cells[COL_CLASS] = k->key->cls == CKO_SECRET_KEY ? "secret" : "private";
 	cells[COL_TYPE] = type;
 	for (size_t i = 0; i < t->n_flags; i++)
@@ -365,10 +355,10 @@ static void print_key_details(const hc_audit_report *r, const hc_audit_key *k)
 				 k->key->id_len);
 	char *uri = hc_inventory_uri(&r->inventory, k->key->cls, k->key->label, k->key->id,
 				     k->key->id_len);
-	char text[512], usages[96];
+	char usages[96];
 
 	printf("\n%s (%s key): %s",
-	       k->key->label[0] ? printable(k->key->label, text, sizeof(text)) : "(no label)",
+	       k->key->label[0] ? cli_text(k->key->label) : "(no label)",
 	       k->key->cls == CKO_SECRET_KEY ? "secret" : "private", verdict(r, k));
 	for (size_t i = 0; i < k->reason_count; i++)
 		printf("%s%s", i ? ", " : ": ", k->reasons[i]);
@@ -381,7 +371,7 @@ static void print_key_details(const hc_audit_report *r, const hc_audit_key *k)
 		char not_after[21];
 		cert_not_after(c, not_after);
 		printf("    %-14s%s, not after %s (paired by %s)\n", "Certificate",
-		       subject ? printable(subject, text, sizeof(text))
+		       subject ? cli_text(subject)
 			       : "(not an X.509 certificate)",
 		       not_after[0] ? not_after : "unknown", hc_inv_match_name(c->match));
 		free(subject);
@@ -404,9 +394,9 @@ static void print_text(const struct cli_token *t, const hc_audit_report *r)
 	HC_P11_STRING(ti->model, model);
 	HC_P11_STRING(ti->serialNumber, serial);
 	printf("Key audit of token '%s' at %s by hsmcert %s\n\n",
-	       printable(t->label, desc, sizeof(desc)), when, HSMCERT_VERSION);
-	printf("%-12s%s %s, serial %s, firmware %u.%u, hardware %u.%u\n", "Token", manufacturer,
-	       model, serial, ti->firmwareVersion.major, ti->firmwareVersion.minor,
+	       cli_text(t->label), when, HSMCERT_VERSION);
+	printf("%-12s%s %s, serial %s, firmware %u.%u, hardware %u.%u\n", "Token",
+	       cli_text(manufacturer), cli_text(model), cli_text(serial), ti->firmwareVersion.major, ti->firmwareVersion.minor,
 	       ti->hardwareVersion.major, ti->hardwareVersion.minor);
 	printf("%-12s%s\n", "URI", t->token_uri ? t->token_uri : "");
 	HC_P11_STRING(r->slot.info.slotDescription, desc);
@@ -441,9 +431,8 @@ static void print_text(const struct cli_token *t, const hc_audit_report *r)
 		char *subject = cert_subject(c);
 		char *uri = hc_inventory_uri(&r->inventory, CKO_CERTIFICATE, c->label, c->id,
 					     c->id_len);
-		char text[512];
 		printf("%sOrphan certificate (no key on the token): %s  %s\n", i ? "" : "\n",
-		       printable(subject ? subject : c->label, text, sizeof(text)),
+		       cli_text(subject ? subject : c->label),
 		       uri ? uri : "(out of memory)");
 		free(subject);
 		free(uri);

@@ -272,8 +272,11 @@ int cmd_backup(struct cli *cli, int argc, char **argv)
 			r = cli_fail(cli, &err);
 			goto out;
 		}
-		if (pass->len == 0) {
-			r = cli_usage_error(cli, "the passphrase is empty");
+		/* Whoever gets the file can try passphrases offline, as fast as scrypt allows. */
+		if (pass->len < HC_BACKUP_MIN_PASSPHRASE) {
+			r = cli_usage_error(cli, "the backup passphrase has %zu characters: at least %d "
+					    "are needed (the file can be attacked offline)",
+					    pass->len, HC_BACKUP_MIN_PASSPHRASE);
 			goto out;
 		}
 		p.passphrase = pass;

@@ -63,10 +63,10 @@ void cli_print_cert(const hc_cert_info *info, time_t now, int indent)
 	long days = hc_days_until(info->not_after, now);
 
 	hc_time_iso8601(info->not_after, not_after);
-	printf("%*s%-20s%s\n", indent, "", "Subject", info->subject);
+	printf("%*s%-20s%s\n", indent, "", "Subject", cli_text(info->subject));
 	if (sans && *sans)
-		printf("%*s%-20s%s\n", indent, "", "SANs", sans);
-	printf("%*s%-20s%s\n", indent, "", "Issuer", info->issuer);
+		printf("%*s%-20s%s\n", indent, "", "SANs", cli_text(sans));
+	printf("%*s%-20s%s\n", indent, "", "Issuer", cli_text(info->issuer));
 	printf("%*s%-20s%s (%ld day%s %s)\n", indent, "", "Not after", not_after,
 	       days < 0 ? -days : days, (days == 1 || days == -1) ? "" : "s",
 	       days < 0 ? "ago" : "left");

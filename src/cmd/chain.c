@@ -231,12 +231,12 @@ static void print_cert(FILE *out, X509 *cert, const char *indent)
 	char nb[21], na[21];
 
 	if (hc_cert_describe(cert, &info, &err) != HC_OK) {
-		fprintf(out, "%s%s\n", indent, err.message);
+		fprintf(out, "%s%s\n", indent, cli_text(err.message));
 		return;
 	}
 	hc_time_iso8601(info.not_before, nb);
 	hc_time_iso8601(info.not_after, na);
-	fprintf(out, "%s%-12s%s\n", indent, "issuer", info.issuer);
+	fprintf(out, "%s%-12s%s\n", indent, "issuer", cli_text(info.issuer));
 	fprintf(out, "%s%-12s%s\n", indent, "serial", info.serial);
 	fprintf(out, "%s%-12s%s .. %s\n", indent, "valid", nb, na);
 	fprintf(out, "%s%-12s%s\n", indent, "sha256", info.sha256);
@@ -259,29 +259,31 @@ static void print_report(FILE *out, const hc_chain_result *r, const hc_chain_poo
 	for (size_t i = 0; i < r->link_count; i++) {
 		const hc_chain_link *l = &r->links[i];
 		char *s = subject_text(l->cert);
-		fprintf(out, "  %zu %-14s%s\n", i, hc_chain_role_name(l->role), s ? s : "?");
+		fprintf(out, "  %zu %-14s%s\n", i, hc_chain_role_name(l->role), s ? cli_text(s) : "?");
 		print_cert(out, l->cert, "                  ");
-		fprintf(out, "                  %-12s%s\n", "from", l->origin);
+		fprintf(out, "                  %-12s%s\n", "from", cli_text(l->origin));
 		if (l->why)
-			fprintf(out, "                  %-12s%s\n", "why", l->why);
+			fprintf(out, "                  %-12s%s\n", "why", cli_text(l->why));
 		fprintf(out, "                  %-12s%s%s\n", "revocation",
 			l->revocation == HC_REV_REVOKED	  ? "REVOKED: "
 			: l->revocation == HC_REV_UNKNOWN ? "unknown: "
 			: l->revocation == HC_REV_GOOD	  ? ""
 							  : "not checked: ",
-			l->revocation == HC_REV_REVOKED && l->revocation_note ? l->revocation_note
-			: l->revocation_detail				      ? l->revocation_detail
-									      : "");
+			cli_text(l->revocation == HC_REV_REVOKED && l->revocation_note
+					 ? l->revocation_note
+				 : l->revocation_detail ? l->revocation_detail
+							: ""));
 		free(s);
 	}
 	if (r->openssl_checked)
 		fprintf(out, "OpenSSL's verifier (CRL checks on every certificate): %s%s\n",
 			r->openssl_ok ? "verified" : "REFUSES: ",
-			r->openssl_ok ? "" : r->openssl_error ? r->openssl_error : "?");
+			r->openssl_ok ? "" : r->openssl_error ? cli_text(r->openssl_error) : "?");
 	if (r->root_count) {
 		fprintf(out, "Roots reached:\n");
 		for (size_t i = 0; i < r->root_count; i++)
-			fprintf(out, "  %s (%s%s)\n", r->roots[i].subject, r->roots[i].via,
+			fprintf(out, "  %s (%s%s)\n", cli_text(r->roots[i].subject),
+				cli_text(r->roots[i].via),
 				r->roots[i].trusted ? ", trusted" : ", not among the roots");
 	}
 	if (r->candidate_count) {
@@ -292,8 +294,8 @@ static void print_report(FILE *out, const hc_chain_result *r, const hc_chain_poo
 			char nb[21];
 			hc_time_iso8601(hc_asn1_time_to_time(X509_get0_notBefore(c->cert)), nb);
 			fprintf(out, "  %-15s%s (notBefore %s, %s)\n", hc_chain_verdict_name(c->verdict),
-				s ? s : "?", nb, c->origin);
-			fprintf(out, "  %-15s%s\n", "", c->reason);
+				s ? cli_text(s) : "?", nb, cli_text(c->origin));
+			fprintf(out, "  %-15s%s\n", "", cli_text(c->reason));
 			free(s);
 		}
 	}
@@ -301,20 +303,22 @@ static void print_report(FILE *out, const hc_chain_result *r, const hc_chain_poo
 	if (nsk) {
 		fprintf(out, "Skipped inputs:\n");
 		for (size_t i = 0; i < nsk; i++)
-			fprintf(out, "  %s\n", sk[i].reason);
+			fprintf(out, "  %s\n", cli_text(sk[i].reason));
 	}
 	if (r->crl_skipped_count) {
 		fprintf(out, "CRLs not used:\n");
 		for (size_t i = 0; i < r->crl_skipped_count; i++)
-			fprintf(out, "  %s: %s\n", r->crl_skipped[i].origin, r->crl_skipped[i].reason);
+			fprintf(out, "  %s: %s\n", cli_text(r->crl_skipped[i].origin),
+				cli_text(r->crl_skipped[i].reason));
 	}
 	if (r->fetch_count) {
 		fprintf(out, "Downloads:\n");
 		for (size_t i = 0; i < r->fetch_count; i++)
-			fprintf(out, "  %-6s %s %s: %s\n", r->fetches[i].what, r->fetches[i].url,
+			fprintf(out, "  %-6s %s %s: %s\n", r->fetches[i].what,
+				cli_text(r->fetches[i].url),
 				r->fetches[i].ok ? (r->fetches[i].from_cache ? "(cache)" : "ok")
 						 : "FAILED",
-				r->fetches[i].message);
+				cli_text(r->fetches[i].message));
 	}
 }
 

@@ -16,6 +16,7 @@ enum {
 	OPT_TLS,
 	OPT_SERVERNAME,
 	OPT_ALL,
+	OPT_TIMEOUT,
 };
 
 #define MAX_ROOTS 16
@@ -24,7 +25,8 @@ int usage_check(FILE *out)
 {
 	fprintf(out,
 		"Usage: hsmcert check (--key URI | --all) [--chain FILE] [--roots PATH]... [--tls]\n"
-		"                     [--servername NAME] [--warn-days N] [--token URI]\n"
+		"                     [--servername NAME] [--timeout SECONDS] [--warn-days N]\n"
+		"                     [--token URI]\n"
 		"                     [--pin-source SRC] [--passphrase-source SRC] [--json]\n\n"
 		"Is the key ready to serve? Its certificate is on the token, the key signs a\n"
 		"random challenge inside the token and the certificate verifies it, the chain\n"
@@ -41,8 +43,9 @@ int usage_check(FILE *out)
 		"  --tls                    also run a TLS handshake over loopback inside this\n"
 		"                           process: the server signs with the token key through\n"
 		"                           libp11 and sends the chain, the client verifies it\n"
-		"                           against the roots and the server name (bounded to\n"
-		"                           %d seconds)\n"
+		"                           against the roots and the server name\n"
+		"  --timeout SECONDS        bound of --tls, from loading the module for libp11\n"
+		"                           to the last byte exchanged (default %d)\n"
 		"  --servername NAME        the name the client checks (default: the\n"
 		"                           certificate's first DNS name, *. as www.)\n"
 		"  --warn-days N            warn when fewer days are left (default %d)\n\n"
@@ -181,6 +184,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 		{"warn-days", required_argument, NULL, OPT_WARN_DAYS},
 		{"tls", no_argument, NULL, OPT_TLS},
 		{"servername", required_argument, NULL, OPT_SERVERNAME},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		CLI_GLOBAL_OPTIONS};
 	const char *roots[MAX_ROOTS];
 	hc_check_params p = {
@@ -194,6 +198,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	struct cli_token t = {0};
 	struct cli_passphrase pass;
 	bool tls = false, all = false;
+	int timeout_ms = 0;
 	const char *servername = NULL;
 	json_t *token_json = NULL;
 	hc_secret *pin = NULL;
@@ -225,6 +230,13 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_TLS: tls = true; break;
 		case OPT_SERVERNAME: servername = optarg; break;
+		case OPT_TIMEOUT:
+			v = strtol(optarg, &end, 10);
+			if (!*optarg || *end || v < 1 || v > 3600)
+				return cli_usage_error(cli, "--timeout wants a number of seconds "
+							    "(1 to 3600), not '%s'", optarg);
+			timeout_ms = (int)v * 1000;
+			break;
 		default:
 			if ((r = cli_common_option(cli, c, optarg, usage_check)) != CLI_NEXT)
 				return r;
@@ -289,6 +301,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 			.token_label = label,
 			.pin = pin,
 			.server_name = servername,
+			.timeout_ms = timeout_ms,
 		};
 		if (!results[i].cert)
 			continue;

@@ -108,6 +108,7 @@ void cli_apply_environment(struct cli *cli);
 #include "messages.h"
 #include "advice.h"
 #include "json_out.h"
+#include "text.h"
 #include "prompt.h"
 #include "token_open.h"
 #include "keyview.h"

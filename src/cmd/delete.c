@@ -36,9 +36,10 @@ int usage_delete(FILE *out)
 static json_t *json_doomed(const hc_doomed *d)
 {
 	char *id = hc_hex_encode(d->id ? d->id : (const unsigned char *)"", d->id_len);
-	json_t *j = json_pack("{s:s, s:s, s:o, s:s, s:s, s:b}", "class", hc_object_class_name(d->cls),
-			      "label", d->label, "id", cli_json_string(id), "uri", d->uri,
-			      "description", d->what, "companion", d->companion);
+	json_t *j = json_pack("{s:s, s:o, s:o, s:s, s:o, s:b}", "class", hc_object_class_name(d->cls),
+			      "label", cli_json_text(d->label), "id", cli_json_string(id), "uri",
+			      d->uri, "description", cli_json_text(d->what), "companion",
+			      d->companion);
 	free(id);
 	return j;
 }
@@ -51,7 +52,7 @@ static void print_doomed(FILE *out, const hc_removal *removal, bool only_destroy
 		if (only_destroyed && !d->destroyed)
 			continue;
 		fprintf(out, "  %-12s %-20s %s\n      %s\n", hc_object_class_name(d->cls),
-			d->label[0] ? d->label : "(no label)", d->what, d->uri);
+			d->label[0] ? cli_text(d->label) : "(no label)", cli_text(d->what), d->uri);
 	}
 }
 
@@ -95,7 +96,7 @@ int cmd_delete(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (removal.groups > 1 && !all_matching) {
-		fprintf(stderr, "%s matches %zu objects:\n", uri_text, removal.groups);
+		fprintf(stderr, "%s matches %zu objects:\n", cli_text(uri_text), removal.groups);
 		print_doomed(stderr, &removal, false);
 		hc_fail(&err, HC_CHECK,
 			"%s names %zu keys or objects: add --all-matching to destroy them all, "
@@ -104,7 +105,7 @@ int cmd_delete(struct cli *cli, int argc, char **argv)
 		r = cli_fail(cli, &err);
 		goto out;
 	}
-	fprintf(stderr, "To be destroyed on token '%s':\n", t.label);
+	fprintf(stderr, "To be destroyed on token '%s':\n", cli_text(t.label));
 	print_doomed(stderr, &removal, false);
 	if (!yes) {
 		char question[128];
@@ -143,7 +144,7 @@ int cmd_delete(struct cli *cli, int argc, char **argv)
 					    (json_int_t)removal.count));
 	} else {
 		printf("Destroyed %zu object%s on token '%s':\n", removal.count,
-		       removal.count == 1 ? "" : "s", t.label);
+		       removal.count == 1 ? "" : "s", cli_text(t.label));
 		print_doomed(stdout, &removal, true);
 		r = 0;
 	}

@@ -54,7 +54,7 @@ json_t *cli_json_key(const hc_key_info *key)
 			    key->key_gen_mechanism == CK_UNAVAILABLE_INFORMATION
 				    ? json_null()
 				    : json_string(hc_ckm_name(key->key_gen_mechanism)));
-	j = json_pack("{s:s, s:o, s:o, s:s, s:I, s:o}", "label", key->label, "id",
+	j = json_pack("{s:o, s:o, s:o, s:s, s:I, s:o}", "label", cli_json_text(key->label), "id",
 		      cli_json_string(id), "uri", cli_json_string(key->uri), "type", type, "bits",
 		      (json_int_t)key->type.bits, "attributes", attrs);
 	json_object_set_new(j, "usages", cli_json_usages(key));
@@ -68,7 +68,7 @@ void cli_print_key(const hc_key_info *key, int indent)
 	char *id = hc_hex_encode(key->id ? key->id : (const unsigned char *)"", key->id_len);
 
 	hc_keytype_format(&key->type, type, sizeof(type));
-	printf("%*s%-20s%s\n", indent, "", "Label", key->label);
+	printf("%*s%-20s%s\n", indent, "", "Label", cli_text(key->label));
 	printf("%*s%-20s%s\n", indent, "", "ID", id ? id : "");
 	printf("%*s%-20s%s\n", indent, "", "Type", type);
 	printf("%*s%-20s%s\n", indent, "", "URI", key->uri);

@@ -64,7 +64,7 @@ static json_t *json_cert(const hc_listing *l, const hc_list_cert *c)
 	char *id = hc_hex_encode(o->id ? o->id : (const unsigned char *)"", o->id_len);
 	json_t *j = c->readable ? cli_json_cert(&c->info, l->now) : json_object();
 
-	json_object_set_new(j, "label", json_string(o->label ? o->label : ""));
+	json_object_set_new(j, "label", cli_json_text(o->label ? o->label : ""));
 	json_object_set_new(j, "id", cli_json_string(id));
 	json_object_set_new(j, "uri", owned_string(hc_inventory_uri(&l->inventory, CKO_CERTIFICATE,
 								     o->label, o->id, o->id_len)));
@@ -133,7 +133,7 @@ static void print_listing(const struct cli_token *t, const hc_listing *l)
 {
 	printf("Token '%s': %zu key%s (%zu valid, %zu expiring, %zu expired, %zu pending), "
 	       "%zu orphan certificate%s, %zu CA certificate%s\n",
-	       t->label, l->key_count, l->key_count == 1 ? "" : "s",
+	       cli_text(t->label), l->key_count, l->key_count == 1 ? "" : "s",
 	       l->status_counts[HC_STATUS_VALID], l->status_counts[HC_STATUS_EXPIRING],
 	       l->status_counts[HC_STATUS_EXPIRED], l->status_counts[HC_STATUS_PENDING],
 	       l->orphan_count, l->orphan_count == 1 ? "" : "s", l->authority_count,
@@ -147,7 +147,8 @@ static void print_listing(const struct cli_token *t, const hc_listing *l)
 		char *uri = key_uri(l, info);
 
 		hc_keytype_format(&info->type, type, sizeof(type));
-		printf("\n%s  %s, %s  [%s]\n", info->label[0] ? info->label : "(no label)", type,
+		printf("\n%s  %s, %s  [%s]\n", info->label[0] ? cli_text(info->label) : "(no label)",
+		       type,
 		       exportable_text(info->extractable), hc_cert_status_name(k->status));
 		printf("  %-20s%s\n", "ID", id ? id : "");
 		printf("  %-20s%s\n", "Key URI", uri ? uri : "(out of memory)");

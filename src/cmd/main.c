@@ -1,12 +1,26 @@
 /* hsmcert: the command table and global option parsing. */
 #include "commands.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <locale.h>
 #include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #include "hsmcert/version.h"
+
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HSMCERT_HAS_ASAN 1
+#endif
+#endif
+#ifndef HSMCERT_HAS_ASAN
+#define HSMCERT_HAS_ASAN 0
+#endif
 
 static const struct cli_command commands[] = {
 	{"tokens", cmd_tokens, usage_tokens, "list modules, slots and tokens"},
@@ -51,7 +65,7 @@ static const struct cli_command *find_command(const char *name)
 	return NULL;
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
 	static const struct option options[] = {{"version", no_argument, NULL, 'V'},
 						CLI_GLOBAL_OPTIONS};
@@ -97,4 +111,53 @@ int main(int argc, char **argv)
 	optind = 0;
 	cli_set_arguments(&cli, argc, argv);
 	return cmd->run(&cli, argc, argv);
+}
+
+/*
+ * SPEC: secrets never leave the process. PINs, passphrases and derived keys
+ * are in memory while a command runs: no core file may hold them, whatever
+ * the shell's ulimit or a core_pattern pipe (which ignores RLIMIT_CORE).
+ */
+static void no_core_dumps(void)
+{
+	struct rlimit none = {0, 0};
+
+	setrlimit(RLIMIT_CORE, &none);
+	/*
+	 * Under AddressSanitizer (the test builds) core dumps are off already and
+	 * LeakSanitizer must ptrace the process at exit, which an undumpable
+	 * process refuses to a user without CAP_SYS_PTRACE.
+	 */
+#if !defined(__SANITIZE_ADDRESS__) && !HSMCERT_HAS_ASAN
+	prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
+}
+
+/*
+ * A closed standard stream would be the next file we open: output meant for
+ * the terminal would land in a token's file or a backup. Hold its place with
+ * a descriptor every write to fails on, so the failure is seen and reported.
+ */
+static void hold_standard_streams(void)
+{
+	for (int fd = 0; fd <= 2; fd++)
+		if (fcntl(fd, F_GETFD) < 0 && errno == EBADF && open("/dev/null", O_RDONLY) != fd)
+			_exit(HC_IO);
+}
+
+int main(int argc, char **argv)
+{
+	int r;
+
+	hold_standard_streams();
+	no_core_dumps();
+	r = run(argc, argv);
+	/* Output that did not reach stdout (disk full, closed pipe) is an I/O error, said so. */
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "hsmcert: error: writing standard output: %s\n",
+			errno ? strerror(errno) : "write error");
+		if (r == 0 || r == HC_CHECK)
+			r = HC_IO;
+	}
+	return r;
 }

@@ -1,7 +1,11 @@
 /* Messages to people (stderr) and the error document (--json); see messages.h. */
 #include "cli.h"
 
+#include "hsmcert/text.h"
+
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void emit_error_document(const struct cli *cli, hc_rc rc, const char *message,
@@ -39,12 +43,32 @@ int cli_option_error(const struct cli *cli)
 	return HC_USAGE;
 }
 
+/*
+ * Messages carry labels, subjects and paths: through the sanitiser, which
+ * keeps line feeds (a profile's violations are one per line) and escapes
+ * every other control. Each further line is indented, so text from a token
+ * or a file can never start a line of its own that reads like a message.
+ */
+static void vmessage(const struct cli *cli, const char *kind, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 static void vmessage(const struct cli *cli, const char *kind, const char *fmt, va_list ap)
 {
+	char *text = NULL, *safe = NULL;
+
+	if (vasprintf(&text, fmt, ap) < 0)
+		text = NULL;
+	if (text)
+		safe = hc_text_safe(text, strlen(text), HC_TEXT_KEEP_NEWLINES);
 	fprintf(stderr, "hsmcert%s%s: %s", cli && cli->command ? " " : "",
 		cli && cli->command ? cli->command : "", kind);
-	vfprintf(stderr, fmt, ap);
+	for (const char *p = safe ? safe : fmt; *p; p++) {
+		fputc(*p, stderr);
+		if (*p == '\n' && strncmp(p + 1, "  ", 2) != 0)
+			fputs("  ", stderr);
+	}
 	fputc('\n', stderr);
+	free(safe);
+	free(text);
 }
 
 void cli_errorf(const struct cli *cli, const char *fmt, ...)
@@ -65,11 +89,19 @@ void cli_warnf(const struct cli *cli, const char *fmt, ...)
 
 void cli_notef(const struct cli *cli, const char *fmt, ...)
 {
+	char *text = NULL;
 	va_list ap;
+
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	if (vasprintf(&text, fmt, ap) < 0)
+		text = NULL;
 	va_end(ap);
+	if (text) {
+		char *safe = hc_text_safe(text, strlen(text), HC_TEXT_KEEP_NEWLINES);
+		fprintf(stderr, "%s\n", safe ? safe : "(out of memory)");
+		free(safe);
+	}
+	free(text);
 }
 
 int cli_usage_error(const struct cli *cli, const char *fmt, ...)
@@ -103,8 +135,8 @@ int cli_no_arguments(const struct cli *cli, int argc, char **argv)
 static void emit_error_document(const struct cli *cli, hc_rc rc, const char *message,
 				const hc_error *err)
 {
-	json_t *e = json_pack("{s:s, s:i, s:s}", "message", message, "exit_code", (int)rc,
-			      "command", cli && cli->command ? cli->command : "");
+	json_t *e = json_pack("{s:o, s:i, s:s}", "message", cli_json_text(message), "exit_code",
+			      (int)rc, "command", cli && cli->command ? cli->command : "");
 
 	if (e && err && err->has_ckr) {
 		json_object_set_new(e, "function", json_string(err->function));

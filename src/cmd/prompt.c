@@ -102,10 +102,12 @@ hc_rc cli_secret(const struct cli *cli, enum cli_secret_kind kind, const hc_uri 
 	hc_rc rc;
 
 	*out = NULL;
-	if (source)
-		return hc_secret_from_source(source, name, out, err);
-	if (kind == CLI_USER_PIN && uri && hc_uri_pin_source(uri))
-		return hc_secret_from_source(hc_uri_pin_source(uri), name, out, err);
+	if (source || (kind == CLI_USER_PIN && uri && hc_uri_pin_source(uri))) {
+		rc = hc_secret_from_source(source ? source : hc_uri_pin_source(uri), name, out, err);
+		if (rc == HC_OK && (*out)->warning)
+			cli_warnf(cli, "%s", (*out)->warning);
+		return rc;
+	}
 	if ((value = getenv(secret_kinds[kind].env)) != NULL) {
 		*out = hc_secret_new(value, strlen(value));
 		return *out ? HC_OK : hc_fail(err, HC_IO, "out of memory");

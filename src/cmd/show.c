@@ -3,9 +3,11 @@
 #include "show_hsmb.h"
 
 #include "certview.h"
+#include "hsmcert/file.h"
 #include "hsmcert/x509.h"
 #include "hsmcert/show.h"
 
+#include <openssl/crypto.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -91,7 +93,7 @@ static json_t *json_crl(const hc_crl_info *c, time_t now)
 
 static void print_line(const char *label, const char *value)
 {
-	printf("  %-20s%s\n", label, value);
+	printf("  %-20s%s\n", label, cli_text(value));
 }
 
 /* Extension values can span lines: continuation lines align under the first. */
@@ -107,7 +109,9 @@ static void print_extensions(const hc_ext_info *exts, size_t count)
 			const char *start = v;
 			while (*start == ' ' && start < v + n)
 				start++;
-			printf("  %-20s%.*s\n", "", (int)(v + n - start), start);
+			char *line = strndup(start, (size_t)(v + n - start));
+			printf("  %-20s%s\n", "", line ? cli_text(line) : "(out of memory)");
+			free(line);
 			v += n + (v[n] == '\n');
 		}
 	}
@@ -220,7 +224,7 @@ static int print_json(const char *path, const hc_show_report *r, time_t now)
 
 static int print_text(const char *path, const hc_show_report *r, time_t now)
 {
-	printf("%s: %zu certificate%s, %d request%s, %zu CRL%s (%s)\n", path, r->cert_count,
+	printf("%s: %zu certificate%s, %d request%s, %zu CRL%s (%s)\n", cli_text(path), r->cert_count,
 	       r->cert_count == 1 ? "" : "s", r->request ? 1 : 0, r->request ? "" : "s",
 	       r->crl_count, r->crl_count == 1 ? "" : "s", hc_x509_format_name(r->format));
 	for (size_t i = 0; i < r->cert_count; i++) {
@@ -247,6 +251,8 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {CLI_GLOBAL_OPTIONS};
 	hc_x509_bundle bundle = {0};
+	unsigned char *data = NULL;
+	size_t len = 0;
 	hc_show_report report = {0};
 	struct cli_passphrase pass;
 	const char *path;
@@ -261,14 +267,17 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, optind >= argc ? "FILE is required"
 							   : "one FILE at a time");
 	path = argv[optind];
+	/* Read once: a pipe or a FIFO gives its bytes one time only. */
+	if (hc_file_read(path, HC_X509_MAX_FILE, &data, &len, &err) != HC_OK)
+		return cli_fail(cli, &err);
 	{
 		bool shown;
-		r = show_hsmb_if_backup(cli, path, &shown);
+		r = show_hsmb_if_backup(cli, path, data, len, &shown);
 		if (shown)
 			goto out;
 	}
 	cli_passphrase_init(&pass, cli);
-	rc = hc_x509_load_file_ask(path, &pass.ask, &bundle, &err);
+	rc = hc_x509_load_mem_ask(data, len, path, &pass.ask, &bundle, &err);
 	cli_passphrase_clear(&pass);
 	if (rc == HC_OK)
 		rc = hc_show_describe(&bundle, &report, &err);
@@ -285,5 +294,8 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 out:
 	hc_show_report_clear(&report);
 	hc_x509_bundle_clear(&bundle);
+	if (data)
+		OPENSSL_cleanse(data, len); /* a PKCS#12 holds a private key */
+	free(data);
 	return r;
 }

@@ -216,21 +216,9 @@ out:
 	return r;
 }
 
-int show_hsmb_if_backup(const struct cli *cli, const char *path, bool *shown)
+int show_hsmb_if_backup(const struct cli *cli, const char *path, const unsigned char *data,
+			size_t len, bool *shown)
 {
-	unsigned char *data = NULL;
-	size_t len = 0;
-	hc_error err = {0};
-	int r = 0;
-
-	*shown = false;
-	/* "-" is read once, by the certificate loader; an unreadable file is its to report. */
-	if (strcmp(path, "-") == 0 || hc_file_read(path, HC_BACKUP_MAX_FILE, &data, &len, &err))
-		return 0;
-	if (len >= HC_BACKUP_MAGIC_LEN && memcmp(data, HC_BACKUP_MAGIC, HC_BACKUP_MAGIC_LEN) == 0) {
-		*shown = true;
-		r = show_hsmb(cli, path, data, len);
-	}
-	free(data);
-	return r;
+	*shown = len >= HC_BACKUP_MAGIC_LEN && memcmp(data, HC_BACKUP_MAGIC, HC_BACKUP_MAGIC_LEN) == 0;
+	return *shown ? show_hsmb(cli, path, data, len) : 0;
 }

@@ -8,9 +8,10 @@
 int show_hsmb(const struct cli *cli, const char *path, const unsigned char *data, size_t len);
 
 /*
- * When `path` is a .hsmb (by its magic), show it and set *shown; otherwise
- * leave the file to the certificate loader (*shown false, 0).
+ * When `data` (read from `path`) is a .hsmb (by its magic), show it and set
+ * *shown; otherwise leave it to the certificate loader (*shown false, 0).
  */
-int show_hsmb_if_backup(const struct cli *cli, const char *path, bool *shown);
+int show_hsmb_if_backup(const struct cli *cli, const char *path, const unsigned char *data,
+			size_t len, bool *shown);
 
 #endif

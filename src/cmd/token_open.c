@@ -89,7 +89,7 @@ json_t *cli_json_token(const struct cli_token *t)
 
 	hc_token_identity_make(&t->slot.token, &id);
 	j = cli_json_token_identity(&id);
-	json_object_set_new(j, "module", json_string(hc_module_path(t->module)));
+	json_object_set_new(j, "module", cli_json_text(hc_module_path(t->module)));
 	hc_token_identity_clear(&id);
 	return j;
 }

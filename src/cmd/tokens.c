@@ -94,8 +94,9 @@ static json_t *token_json(const hc_token_entry *e)
 
 static json_t *slot_json(const hc_token_entry *e)
 {
-	return json_pack("{s:I, s:s, s:s, s:b, s:b, s:o}", "id", (json_int_t)e->slot.id,
-			 "description", e->description, "manufacturer", e->slot_manufacturer,
+	return json_pack("{s:I, s:o, s:o, s:b, s:b, s:o}", "id", (json_int_t)e->slot.id,
+			 "description", cli_json_text(e->description), "manufacturer",
+			 cli_json_text(e->slot_manufacturer),
 			 "hardware", (e->slot.info.flags & CKF_HW_SLOT) != 0, "removable",
 			 (e->slot.info.flags & CKF_REMOVABLE_DEVICE) != 0, "token",
 			 e->slot.has_token ? token_json(e) : json_null());
@@ -105,8 +106,9 @@ static int print_json(const hc_token_list *list)
 {
 	json_t *slots = json_array();
 	json_t *module = json_pack(
-		"{s:s, s:s, s:s, s:o, s:o}", "path", list->module_path, "description",
-		list->module_description, "manufacturer", list->module_manufacturer, "version",
+		"{s:o, s:o, s:o, s:o, s:o}", "path", cli_json_text(list->module_path), "description",
+		cli_json_text(list->module_description), "manufacturer",
+		cli_json_text(list->module_manufacturer), "version",
 		cli_json_version(list->module_version), "cryptoki_version",
 		cli_json_version(list->cryptoki_version));
 
@@ -128,7 +130,7 @@ static int print_json(const hc_token_list *list)
 
 static void print_field(const char *name, const char *value)
 {
-	printf("  %-16s%s\n", name, value);
+	printf("  %-16s%s\n", name, cli_text(value));
 }
 
 static void print_mechanisms(const hc_token_entry *e)
@@ -165,7 +167,8 @@ static void print_slot(const hc_token_entry *e)
 
 	printf("\nSlot %lu (%s%s) %s\n", (unsigned long)e->slot.id,
 	       (e->slot.info.flags & CKF_HW_SLOT) ? "hardware" : "software",
-	       (e->slot.info.flags & CKF_REMOVABLE_DEVICE) ? ", removable" : "", e->description);
+	       (e->slot.info.flags & CKF_REMOVABLE_DEVICE) ? ", removable" : "",
+	       cli_text(e->description));
 	if (!e->slot.has_token) {
 		print_field("Token", "(none present)");
 		return;
@@ -198,8 +201,8 @@ static int print_text(const hc_token_list *list)
 
 	snprintf(version, sizeof(version), "%u.%u", list->module_version.major,
 		 list->module_version.minor);
-	printf("Module %s: %s %s (%s)\n", list->module_path, list->module_description, version,
-	       list->module_manufacturer);
+	printf("Module %s: %s %s (%s)\n", cli_text(list->module_path),
+	       cli_text(list->module_description), version, cli_text(list->module_manufacturer));
 	/* Through p11-kit's proxy: which registered modules its slots come from. */
 	if (list->registered) {
 		size_t n = list->registered_count;
@@ -207,8 +210,8 @@ static int print_text(const hc_token_list *list)
 		       n ? ":" : "");
 		for (size_t i = 0; i < n; i++) {
 			const hc_registered_module *m = &list->registered[i];
-			printf("    %-14s %s\n", m->name ? m->name : "(unnamed)",
-			       m->path ? m->path : "(remote)");
+			printf("    %-14s %s\n", m->name ? cli_text(m->name) : "(unnamed)",
+			       m->path ? cli_text(m->path) : "(remote)");
 		}
 	}
 	for (size_t i = 0; i < list->count; i++)

@@ -318,7 +318,6 @@ hc_rc hc_request(hc_session *s, const hc_keygen_params *keygen, const hc_csr_pla
 {
 	const hc_key_info *key = &key_out->key;
 	hc_rollback undo = {.session = s};
-	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE;
 	hc_rc rc;
 
 	memset(key_out, 0, sizeof(*key_out));
@@ -329,19 +328,19 @@ hc_rc hc_request(hc_session *s, const hc_keygen_params *keygen, const hc_csr_pla
 	if ((rc = hc_keygen(s, keygen, key_out, err)) != HC_OK)
 		return rc;
 	/*
-	 * A key pair made for this request goes again if the request fails. Its
-	 * public half is found now: after a failure the session may be in no
-	 * state to search.
+	 * A key pair made for this request goes again if the request fails, by
+	 * the handles keygen got: a search now could fail, and a half it did
+	 * not find would stay behind while the message said all was undone.
 	 */
 	if (key_out->created) {
 		rc = hc_rollback_created(&undo, key->handle, CKO_PRIVATE_KEY, key->label, key->id,
 					 key->id_len, err);
 		/* Out of memory even for the log: the private key went at once; its public half too. */
-		if (rc != HC_OK && hc_key_find_public(s, key, &pub, NULL) == HC_OK)
-			hc_object_destroy(s, pub, NULL);
-		else if (rc == HC_OK && (rc = hc_key_find_public(s, key, &pub, err)) == HC_OK)
-			rc = hc_rollback_created(&undo, pub, CKO_PUBLIC_KEY, key->label, key->id,
-						 key->id_len, err);
+		if (rc != HC_OK)
+			hc_object_destroy(s, key_out->public_handle, NULL);
+		else
+			rc = hc_rollback_created(&undo, key_out->public_handle, CKO_PUBLIC_KEY,
+						 key->label, key->id, key->id_len, err);
 	}
 	if (rc == HC_OK)
 		rc = hc_csr_sign(s, key, plan, csr_out, err);

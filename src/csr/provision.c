@@ -149,7 +149,7 @@ hc_rc hc_provision_plan_load(const char *path, const char *out_dir, hc_provision
 	unsigned char *data = NULL;
 	size_t len = 0;
 	json_error_t jerr;
-	json_t *doc = NULL, *defaults = NULL, *keys;
+	json_t *doc = NULL, *defaults = NULL, *keys, *labels = NULL, *outputs = NULL;
 	char *dir_copy = NULL;
 	const char *base;
 	hc_rc rc;
@@ -201,18 +201,28 @@ hc_rc hc_provision_plan_load(const char *path, const char *out_dir, hc_provision
 		rc = hc_fail(err, HC_IO, "out of memory");
 		goto out;
 	}
+	/* Labels and outputs seen so far, to their entry numbers: linear in the plan's size. */
+	labels = json_object();
+	outputs = json_object();
+	if (!labels || !outputs) {
+		rc = hc_fail(err, HC_IO, "out of memory");
+		goto out;
+	}
 	for (size_t i = 0; i < json_array_size(keys); i++) {
 		hc_plan_entry *e = &out->entries[i];
+		json_t *seen;
 		out->count = i + 1;
 		rc = load_entry(json_array_get(keys, i), defaults, base, e, err);
-		for (size_t j = 0; rc == HC_OK && j < i; j++) {
-			if (strcmp(out->entries[j].label, e->label) == 0)
-				rc = hc_fail(err, HC_USAGE, "label '%s' is also entry %zu's",
-					     e->label, j + 1);
-			else if (strcmp(out->entries[j].csr_path, e->csr_path) == 0)
-				rc = hc_fail(err, HC_USAGE, "output %s is also entry %zu's",
-					     e->csr_path, j + 1);
-		}
+		if (rc == HC_OK && (seen = json_object_get(labels, e->label)) != NULL)
+			rc = hc_fail(err, HC_USAGE, "label '%s' is also entry %lld's", e->label,
+				     (long long)json_integer_value(seen));
+		else if (rc == HC_OK && (seen = json_object_get(outputs, e->csr_path)) != NULL)
+			rc = hc_fail(err, HC_USAGE, "output %s is also entry %lld's", e->csr_path,
+				     (long long)json_integer_value(seen));
+		if (rc == HC_OK &&
+		    (json_object_set_new(labels, e->label, json_integer((json_int_t)i + 1)) != 0 ||
+		     json_object_set_new(outputs, e->csr_path, json_integer((json_int_t)i + 1)) != 0))
+			rc = hc_fail(err, HC_IO, "out of memory");
 		if (rc != HC_OK) {
 			hc_error_prefix(err, "plan %s: entry %zu%s%s%s", path, i + 1,
 					e->label ? " (" : "", e->label ? e->label : "",
@@ -222,6 +232,8 @@ hc_rc hc_provision_plan_load(const char *path, const char *out_dir, hc_provision
 	}
 out:
 	free(dir_copy);
+	json_decref(labels);
+	json_decref(outputs);
 	json_decref(doc);
 	if (rc != HC_OK)
 		hc_provision_plan_clear(out);

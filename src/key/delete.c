@@ -106,7 +106,8 @@ static int doomed_order(const void *a, const void *b)
 
 static void finish_plan(hc_removal *removal)
 {
-	qsort(removal->objects, removal->count, sizeof(*removal->objects), doomed_order);
+	if (removal->count > 1)
+		qsort(removal->objects, removal->count, sizeof(*removal->objects), doomed_order);
 	removal->groups = 0;
 	for (size_t i = 0; i < removal->count; i++)
 		if (i == 0 || removal->objects[i].group != removal->objects[i - 1].group)

@@ -548,7 +548,7 @@ Test(audit, labels_cannot_rewrite_the_text_report)
 	ts_run(&r, "$HSMCERT audit");
 	ts_assert_status(&r, 0);
 	cr_assert_null(strchr(r.out, '\033'), "%s", r.out);
-	cr_assert(strstr(r.out, "evil?[2J?FAKE pass (private key): pass"), "%s", r.out);
+	cr_assert(strstr(r.out, "evil\\x1B[2J\\x0AFAKE pass (private key): pass"), "%s", r.out);
 	ts_result_free(&r);
 }
 

@@ -150,13 +150,13 @@ Test(keygen, default_id_ignores_modulus_padding_and_restore_agrees)
 	cr_assert_str_eq(made, want);
 	ts_result_free(&r);
 
-	ts_run(&r, "HSMCERT_PASSPHRASE=secret-pass $HSMCERT --token pkcs11:token=test backup "
+	ts_run(&r, "HSMCERT_PASSPHRASE=secret-passphrase $HSMCERT --token pkcs11:token=test backup "
 		   "--key pkcs11:object=padded -o padded.pfx");
 	ts_assert_status(&r, 0);
 	ts_result_free(&r);
 	json_decref(doc);
 	doc = ts_run_json(&r, 0,
-			  "HSMCERT_PASSPHRASE=secret-pass HSMCERT_FAULT_PAD_MODULUS=1 $HSMCERT "
+			  "HSMCERT_PASSPHRASE=secret-passphrase HSMCERT_FAULT_PAD_MODULUS=1 $HSMCERT "
 			  "--module $HSMCERT_FAULTMOD --token pkcs11:token=second --json restore "
 			  "padded.pfx --label copy");
 	cr_assert(strstr(r.out, want), "restore's id differs from keygen's %s: %s", want, r.out);

@@ -23,14 +23,31 @@
  *                                          out of C_GetMechanismList, CKR_MECHANISM_INVALID
  *                                          from C_GetMechanismInfo, C_GenerateKeyPair
  *                                          and C_SignInit
+ *
+ * The sweep (tests/e2e/test_sweep.c) counts every call this module forwards,
+ * whatever its function, per process, from 1:
+ *
+ *   HSMCERT_FAULT_NTH=N[=0xRV]             call N fails with RV (default
+ *                                          CKR_DEVICE_ERROR); the others work
+ *   HSMCERT_FAULT_DIE=N                    the token "dies": call N and every later
+ *                                          one answer CKR_DEVICE_REMOVED
+ *   HSMCERT_FAULT_KILL=N                   the process gets SIGKILL before call N
+ *                                          reaches the token (power loss, kill -9)
+ *   HSMCERT_FAULT_TRACE=PATH               append "N C_Name" per counted call
+ *   HSMCERT_FAULT_BAD_LENGTHS=1            C_GetAttributeValue answers
+ *                                          CKR_BUFFER_TOO_SMALL without marking which
+ *                                          attribute (a non-compliant token)
  */
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <p11-kit/pkcs11.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <unistd.h>
 
 static CK_FUNCTION_LIST *real;
 static CK_FUNCTION_LIST ours;
@@ -76,14 +93,158 @@ static CK_RV injected(const char *name)
 	return calls >= nth ? rv : CKR_OK;
 }
 
+/* ---- the sweep: one counter for every call of the process ------------ */
+
+static unsigned long all_calls;
+
+static unsigned long env_ulong(const char *name)
+{
+	const char *v = getenv(name);
+	return v && *v ? strtoul(v, NULL, 0) : 0;
+}
+
+/* Count `name`; kill the process or answer a fault as the sweep asks. */
+static CK_RV counted(const char *name)
+{
+	unsigned long kill_at = env_ulong("HSMCERT_FAULT_KILL");
+	unsigned long die_at = env_ulong("HSMCERT_FAULT_DIE");
+	const char *nth = getenv("HSMCERT_FAULT_NTH");
+	const char *trace = getenv("HSMCERT_FAULT_TRACE");
+	unsigned long n;
+
+	pthread_mutex_lock(&lock);
+	n = ++all_calls;
+	pthread_mutex_unlock(&lock);
+	if (trace && *trace) {
+		char line[96];
+		int fd = open(trace, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+		int len = snprintf(line, sizeof(line), "%lu %s\n", n, name);
+		if (fd >= 0) {
+			if (write(fd, line, (size_t)len) != len)
+				abort();
+			close(fd);
+		}
+	}
+	if (kill_at && n >= kill_at)
+		kill(getpid(), SIGKILL);
+	if (die_at && n >= die_at)
+		return CKR_DEVICE_REMOVED;
+	if (nth && *nth) {
+		char *end;
+		unsigned long at = strtoul(nth, &end, 10);
+		if (at == n)
+			return *end == '=' ? strtoul(end + 1, NULL, 0) : CKR_DEVICE_ERROR;
+	}
+	return CKR_OK;
+}
+
 #define FAIL_IF_ASKED(name)                                                                      \
 	do {                                                                                     \
-		CK_RV injected_rv = injected(#name);                                             \
+		CK_RV injected_rv = counted(#name);                                              \
+		if (injected_rv == CKR_OK)                                                       \
+			injected_rv = injected(#name);                                           \
 		if (injected_rv != CKR_OK)                                                       \
 			return injected_rv;                                                      \
 	} while (0)
 
 static bool mechanism_listed(const char *var, CK_MECHANISM_TYPE mech);
+
+/* Calls that only pass through, counted so the sweep can fail each of them. */
+#define COUNTED(ret_name, call)                                                                  \
+	do {                                                                                     \
+		CK_RV injected_rv = counted(ret_name);                                           \
+		if (injected_rv == CKR_OK)                                                       \
+			injected_rv = injected(ret_name);                                        \
+		if (injected_rv != CKR_OK)                                                       \
+			return injected_rv;                                                      \
+		return call;                                                                     \
+	} while (0)
+
+static CK_RV f_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
+{
+	COUNTED("C_GetSlotList", real->C_GetSlotList(present, list, count));
+}
+
+static CK_RV f_GetSlotInfo(CK_SLOT_ID slot, CK_SLOT_INFO_PTR info)
+{
+	COUNTED("C_GetSlotInfo", real->C_GetSlotInfo(slot, info));
+}
+
+static CK_RV f_GetTokenInfo(CK_SLOT_ID slot, CK_TOKEN_INFO_PTR info)
+{
+	COUNTED("C_GetTokenInfo", real->C_GetTokenInfo(slot, info));
+}
+
+static CK_RV f_SetPIN(CK_SESSION_HANDLE s, CK_UTF8CHAR_PTR o, CK_ULONG ol, CK_UTF8CHAR_PTR n,
+		      CK_ULONG nl)
+{
+	COUNTED("C_SetPIN", real->C_SetPIN(s, o, ol, n, nl));
+}
+
+static CK_RV f_CloseSession(CK_SESSION_HANDLE s)
+{
+	COUNTED("C_CloseSession", real->C_CloseSession(s));
+}
+
+static CK_RV f_GetSessionInfo(CK_SESSION_HANDLE s, CK_SESSION_INFO_PTR info)
+{
+	COUNTED("C_GetSessionInfo", real->C_GetSessionInfo(s, info));
+}
+
+static CK_RV f_Logout(CK_SESSION_HANDLE s)
+{
+	COUNTED("C_Logout", real->C_Logout(s));
+}
+
+static CK_RV f_FindObjects(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE_PTR o, CK_ULONG max,
+			   CK_ULONG_PTR n)
+{
+	COUNTED("C_FindObjects", real->C_FindObjects(s, o, max, n));
+}
+
+/* A failed C_FindObjectsFinal leaves the search active, the worst a token can do. */
+static CK_RV f_FindObjectsFinal(CK_SESSION_HANDLE s)
+{
+	COUNTED("C_FindObjectsFinal", real->C_FindObjectsFinal(s));
+}
+
+static CK_RV f_VerifyInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
+{
+	COUNTED("C_VerifyInit", real->C_VerifyInit(s, m, k));
+}
+
+static CK_RV f_Verify(CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR sig,
+		      CK_ULONG sl)
+{
+	COUNTED("C_Verify", real->C_Verify(s, d, dl, sig, sl));
+}
+
+static CK_RV f_EncryptInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
+{
+	COUNTED("C_EncryptInit", real->C_EncryptInit(s, m, k));
+}
+
+static CK_RV f_Encrypt(CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR o,
+		       CK_ULONG_PTR ol)
+{
+	COUNTED("C_Encrypt", real->C_Encrypt(s, d, dl, o, ol));
+}
+
+static CK_RV f_DecryptInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
+{
+	COUNTED("C_DecryptInit", real->C_DecryptInit(s, m, k));
+}
+
+static CK_RV f_Decrypt(CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR o,
+		       CK_ULONG_PTR ol)
+{
+	COUNTED("C_Decrypt", real->C_Decrypt(s, d, dl, o, ol));
+}
+
+static CK_RV f_GenerateRandom(CK_SESSION_HANDLE s, CK_BYTE_PTR out, CK_ULONG len)
+{
+	COUNTED("C_GenerateRandom", real->C_GenerateRandom(s, out, len));
+}
 
 static CK_RV f_Login(CK_SESSION_HANDLE s, CK_USER_TYPE u, CK_UTF8CHAR_PTR pin, CK_ULONG len)
 {
@@ -165,6 +326,14 @@ static CK_RV f_GetAttributeValue(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATT
 	CK_RV rv;
 
 	FAIL_IF_ASKED(C_GetAttributeValue);
+	/*
+	 * A token that says "too small" and marks no attribute: every length is
+	 * left as the caller set it and no value was written.
+	 */
+	if (getenv("HSMCERT_FAULT_BAD_LENGTHS"))
+		for (CK_ULONG i = 0; i < n; i++)
+			if (t[i].pValue)
+				return CKR_BUFFER_TOO_SMALL;
 	if (!getenv("HSMCERT_FAULT_PAD_MODULUS"))
 		return real->C_GetAttributeValue(s, o, t, n);
 	given = calloc(n ? n : 1, sizeof(*given));
@@ -225,6 +394,7 @@ static CK_RV f_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_
 	CK_ULONG n = 512, kept = 0;
 	CK_RV rv;
 
+	FAIL_IF_ASKED(C_GetMechanismList);
 	if (!getenv("HSMCERT_FAULT_HIDE_MECH"))
 		return real->C_GetMechanismList(slot, list, count);
 	if ((rv = real->C_GetMechanismList(slot, all, &n)) != CKR_OK)
@@ -244,6 +414,7 @@ static CK_RV f_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_
 
 static CK_RV f_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE m, CK_MECHANISM_INFO_PTR info)
 {
+	FAIL_IF_ASKED(C_GetMechanismInfo);
 	if (mechanism_listed("HSMCERT_FAULT_HIDE_MECH", m))
 		return CKR_MECHANISM_INVALID;
 	return real->C_GetMechanismInfo(slot, m, info);
@@ -262,14 +433,22 @@ static CK_RV f_Sign(CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR
 {
 	CK_RV rv;
 
-	/* A length query neither counts nor fails: it does not end the operation. */
-	if (!sig)
+	/* A length query does not count for HSMCERT_FAULT_FAIL: it does not end the operation. */
+	rv = counted("C_Sign");
+	if (rv == CKR_OK && !sig)
 		return real->C_Sign(s, d, dl, sig, sl);
 	/*
 	 * A real C_Sign that fails ends the signing operation; let the token
 	 * finish it so the session is in the state a failing device leaves.
 	 */
-	rv = injected("C_Sign");
+	if (rv == CKR_OK)
+		rv = injected("C_Sign");
+	if (rv != CKR_OK && !sig) {
+		unsigned char scratch[1024];
+		CK_ULONG n = sizeof(scratch);
+		real->C_Sign(s, d, dl, scratch, &n);
+		return rv;
+	}
 	if (rv != CKR_OK) {
 		real->C_Sign(s, d, dl, sig, sl);
 		return rv;
@@ -343,9 +522,25 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 		ours.C_UnwrapKey = f_UnwrapKey;
 		ours.C_GenerateKey = f_GenerateKey;
 		ours.C_InitToken = f_InitToken;
-		ours.C_InitPIN = f_InitPIN;
+		ours.C_GetSlotList = f_GetSlotList;
+		ours.C_GetSlotInfo = f_GetSlotInfo;
+		ours.C_GetTokenInfo = f_GetTokenInfo;
 		ours.C_GetMechanismList = f_GetMechanismList;
 		ours.C_GetMechanismInfo = f_GetMechanismInfo;
+		ours.C_InitPIN = f_InitPIN;
+		ours.C_SetPIN = f_SetPIN;
+		ours.C_CloseSession = f_CloseSession;
+		ours.C_GetSessionInfo = f_GetSessionInfo;
+		ours.C_Logout = f_Logout;
+		ours.C_FindObjects = f_FindObjects;
+		ours.C_FindObjectsFinal = f_FindObjectsFinal;
+		ours.C_VerifyInit = f_VerifyInit;
+		ours.C_Verify = f_Verify;
+		ours.C_EncryptInit = f_EncryptInit;
+		ours.C_Encrypt = f_Encrypt;
+		ours.C_DecryptInit = f_DecryptInit;
+		ours.C_Decrypt = f_Decrypt;
+		ours.C_GenerateRandom = f_GenerateRandom;
 	}
 	*list = &ours;
 	return CKR_OK;

@@ -68,6 +68,39 @@ Test(uri, refuses_pin_value_and_bad_input)
 	cr_assert_null(u);
 }
 
+/* issue 14 defect 1: an empty pin-value= overflowed the redaction buffer. */
+Test(uri, empty_pin_value_is_refused_safely)
+{
+	hc_uri *u = NULL;
+	hc_error err = {0};
+
+	cr_assert_eq(hc_uri_parse("pkcs11:token=web;pin-value=", &u, &err), HC_USAGE);
+	cr_assert(strstr(err.message, "pin-value"), "%s", err.message);
+	cr_assert_eq(hc_uri_parse("pkcs11:token=web?pin-value=", &u, &err), HC_USAGE);
+	cr_assert_eq(hc_uri_parse("pkcs11:pin-value=", &u, &err), HC_USAGE);
+	cr_assert_null(u);
+}
+
+/* issue 14 defect 1: every pin-value= is hidden, not only the first. */
+Test(uri, every_pin_value_is_hidden)
+{
+	hc_uri *u = NULL;
+	hc_error err = {0};
+
+	cr_assert_eq(hc_uri_parse("pkcs11:token=a?pin-value=Fir5t&pin-value=Sec0nd", &u, &err),
+		     HC_USAGE);
+	cr_assert_null(strstr(err.message, "Fir5t"), "%s", err.message);
+	cr_assert_null(strstr(err.message, "Sec0nd"), "%s", err.message);
+	cr_assert_eq(hc_uri_parse("pkcs11:token=a;pin-value=Fir5t;pin-value=Sec0nd?x=%zz", &u,
+				  &err),
+		     HC_USAGE);
+	cr_assert_null(strstr(err.message, "Fir5t"), "%s", err.message);
+	cr_assert_null(strstr(err.message, "Sec0nd"), "%s", err.message);
+	cr_assert_eq(hc_uri_parse("notauri;pin-value=Th1rd?pin-value=Fourt4", &u, &err), HC_USAGE);
+	cr_assert_null(strstr(err.message, "Th1rd"), "%s", err.message);
+	cr_assert_null(strstr(err.message, "Fourt4"), "%s", err.message);
+}
+
 Test(uri, pin_source_is_kept)
 {
 	hc_uri *u = NULL;

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# The end-to-end lifecycle (SPEC: tokens → init-token → keygen → csr → request →
+# [CA signs] → chain → import → list → check → backup → restore → audit → delete)
+# with every hsmcert run under valgrind memcheck, on a plain (not sanitized)
+# build in $HSMCERT_BUILD_DIR (default build-valgrind). Any memory error or
+# definite leak fails (exit 99 from that run). Prints each step's time.
+#   scripts/valgrind-lifecycle.sh [--no-valgrind]   (the same without valgrind, to compare)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+src=$PWD
+build=${HSMCERT_BUILD_DIR:-build-valgrind}
+if [ ! -x "$build/hsmcert" ]; then
+	cmake -S . -B "$build" -DBUILD_TESTING=OFF -DHSMCERT_SANITIZE=OFF >/dev/null
+	cmake --build "$build" --target hsmcert-cli -j"$(nproc)" >/dev/null
+fi
+bin=$(cd "$build" && pwd)/hsmcert
+vg=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
+	--show-leak-kinds=definite --suppressions="$src/tests/support/valgrind.supp")
+[ "${1:-}" = --no-valgrind ] && vg=()
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/hsmcert-vg.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+mkdir tokens
+printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
+	"$work" >softhsm2.conf
+export SOFTHSM2_CONF=$work/softhsm2.conf HSMCERT_MODULE=/usr/lib/softhsm/libsofthsm2.so
+export HSMCERT_PIN=12345678 HSMCERT_SO_PIN=87654321 HSMCERT_PASSPHRASE='correct horse battery staple'
+
+step() { # NAME ARGS...: one hsmcert run, timed
+	local name=$1 t0 t1
+	shift
+	t0=$(date +%s%N)
+	"${vg[@]}" "$bin" "$@" >"$name.out" 2>"$name.err" || {
+		echo "FAILED: $name (exit $?)" >&2
+		cat "$name.err" >&2
+		exit 1
+	}
+	t1=$(date +%s%N)
+	printf '%-10s %6d ms\n' "$name" $(((t1 - t0) / 1000000))
+}
+
+total0=$(date +%s%N)
+step tokens tokens
+step init init-token --free --label life
+export HSMCERT_TOKEN=pkcs11:token=life
+step keygen keygen --label web --type ec:P-256 --exportable
+step csr csr --key pkcs11:object=web --cn www.example.test -o web.csr
+step request request --label mail --cn mail.example.test -o mail.csr
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout ca.key \
+	-out ca.crt -days 30 -subj /CN=Lifecycle\ CA \
+	-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+	2>/dev/null
+openssl x509 -req -in web.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 20 \
+	-copy_extensions copy -out web.crt 2>/dev/null
+step chain chain --cert web.crt --roots ca.crt -o web-chain.pem
+step import import --cert web.crt
+step list list
+step check check --key pkcs11:object=web --roots ca.crt
+step show show web.crt
+step backup backup --key pkcs11:object=web -o web.hsmb
+step delete delete --yes --all-matching pkcs11:object=web
+step restore restore web.hsmb
+step audit audit --policy none
+total1=$(date +%s%N)
+printf '%-10s %6d ms%s\n' total $(((total1 - total0) / 1000000)) \
+	"$([ ${#vg[@]} -eq 0 ] && echo ' (no valgrind)' || echo ' (valgrind memcheck)')"
