@@ -12,6 +12,8 @@ struct hc_module {
 	bool managed;	 /* ... and managed: initialised and finalised through p11-kit */
 	void *dl;	 /* the p11-kit proxy, which p11-kit will not load itself */
 	bool finalize;	 /* we initialised it, so we finalise it */
+	char *library;	 /* the library a p11-kit module file names */
+	char *init_args; /* its x-init-reserved: C_Initialize's pReserved */
 };
 
 struct hc_session {

@@ -60,12 +60,19 @@ enum {
 	HC_MODULE_ONE_THREAD = 1 << 0,
 };
 
-/* Load and initialise a module; NULL path means the p11-kit proxy. */
+/*
+ * Load and initialise a module; NULL path means the p11-kit proxy. A path
+ * ending in ".module" is a p11-kit module file: the library its `module:`
+ * line names, initialised with its `x-init-reserved:` string (NSS softoken).
+ */
 hc_rc hc_module_open(const char *path, unsigned flags, hc_module **out, hc_error *err);
 void hc_module_close(hc_module *mod);
 CK_FUNCTION_LIST *hc_module_functions(const hc_module *mod);
 const char *hc_module_path(const hc_module *mod);
 const CK_INFO *hc_module_info(const hc_module *mod);
+/* The library itself (a module file's `module:`), and its C_Initialize pReserved or NULL. */
+const char *hc_module_library(const hc_module *mod);
+const char *hc_module_init_args(const hc_module *mod);
 
 /* A module p11-kit has registered: its configured name and the library's path (either may be NULL). */
 typedef struct hc_registered_module {

@@ -23,6 +23,7 @@
 
 typedef struct hc_tls_params {
 	const char *module_path;  /* the module the key is on (the p11-kit proxy too) */
+	const char *init_args;	  /* its C_Initialize pReserved (NSS softoken), or NULL */
 	const char *token_serial; /* the token, as CK_TOKEN_INFO reports it */
 	const char *token_label;
 	const unsigned char *key_id; /* the private key's CKA_ID */

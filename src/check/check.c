@@ -397,6 +397,7 @@ hc_rc hc_check_tls(hc_check_result *r, const hc_check_tls_params *tp, hc_error *
 		return hc_fail(err, HC_USAGE, "the certificate names no host: give --servername");
 	p = (hc_tls_params){
 		.module_path = tp->module_path,
+		.init_args = tp->init_args,
 		.token_serial = tp->token_serial,
 		.token_label = tp->token_label,
 		.key_id = r->key.id,

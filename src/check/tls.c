@@ -71,6 +71,8 @@ static hc_rc token_key_open(const hc_tls_params *p, struct token_key *tk, hc_err
 	tk->ctx = PKCS11_CTX_new();
 	if (!tk->ctx)
 		return hc_fail(err, HC_IO, "out of memory");
+	if (p->init_args)
+		PKCS11_CTX_init_args(tk->ctx, p->init_args);
 	if (PKCS11_CTX_load(tk->ctx, p->module_path) < 0)
 		return hc_fail_ssl(err, HC_TOKEN, "libp11 cannot load the module %s",
 				   p->module_path);
