@@ -1,11 +1,23 @@
 /* Key pair generation that keeps the security attributes the user asked for. */
 #include "internal.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define ADD(tmpl, n, t, p, l) ((tmpl)[(n)++] = (CK_ATTRIBUTE){(t), (void *)(p), (l)})
 
-static CK_RV generate(hc_session *s, const hc_keypair_spec *spec, bool minimal,
+/*
+ * The templates tried, most precise first (SPEC: templates are negotiated).
+ * FULL: least privilege, every usage but the one asked said false, and
+ * CKA_EXTRACTABLE as asked. NO_DENIALS: the usages not asked are left to the
+ * token (tpm2-pkcs11 ties sign to decrypt and verify to encrypt and answers
+ * a template that separates them with CKR_GENERAL_ERROR). MINIMAL: also no
+ * CKA_EXTRACTABLE (some tokens reject it in a template); never used when an
+ * exportable key was asked, since that would drop what the user asked for.
+ */
+enum attempt { FULL, NO_DENIALS, MINIMAL };
+
+static CK_RV generate(hc_session *s, const hc_keypair_spec *spec, enum attempt level,
 		      CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
 {
 	static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
@@ -31,15 +43,12 @@ static CK_RV generate(hc_session *s, const hc_keypair_spec *spec, bool minimal,
 	ADD(kt, nk, CKA_PRIVATE, &yes, sizeof(yes));
 	ADD(kt, nk, CKA_SENSITIVE, &yes, sizeof(yes));
 	ADD(kt, nk, spec->recipient ? CKA_UNWRAP : CKA_SIGN, &yes, sizeof(yes));
-	if (!minimal) {
-		/*
-		 * A server key signs and does nothing else (least privilege). Tokens
-		 * that reject any of these get the minimal template instead.
-		 */
+	if (level != MINIMAL)
+		ADD(kt, nk, CKA_EXTRACTABLE, spec->extractable ? &yes : &no, sizeof(CK_BBOOL));
+	if (level == FULL) {
 		ADD(pt, np, CKA_PRIVATE, &no, sizeof(no));
 		ADD(pt, np, CKA_ENCRYPT, &no, sizeof(no));
 		ADD(pt, np, spec->recipient ? CKA_VERIFY : CKA_WRAP, &no, sizeof(no));
-		ADD(kt, nk, CKA_EXTRACTABLE, spec->extractable ? &yes : &no, sizeof(CK_BBOOL));
 		ADD(kt, nk, CKA_DECRYPT, &no, sizeof(no));
 		ADD(kt, nk, spec->recipient ? CKA_SIGN : CKA_UNWRAP, &no, sizeof(no));
 	}
@@ -54,10 +63,77 @@ static CK_RV generate(hc_session *s, const hc_keypair_spec *spec, bool minimal,
 	return s->fn->C_GenerateKeyPair(s->handle, &mech, pt, np, kt, nk, pub, priv);
 }
 
+/*
+ * The answers real tokens give to a template they will not take. Some say
+ * CKR_GENERAL_ERROR or CKR_FUNCTION_FAILED (tpm2-pkcs11), so those are tried
+ * again too, after anything a failed call may have left was swept away.
+ */
 static bool template_refused(CK_RV rv)
 {
 	return rv == CKR_ATTRIBUTE_TYPE_INVALID || rv == CKR_ATTRIBUTE_VALUE_INVALID ||
-	       rv == CKR_TEMPLATE_INCONSISTENT || rv == CKR_ATTRIBUTE_READ_ONLY;
+	       rv == CKR_TEMPLATE_INCONSISTENT || rv == CKR_ATTRIBUTE_READ_ONLY ||
+	       rv == CKR_TEMPLATE_INCOMPLETE || rv == CKR_GENERAL_ERROR ||
+	       rv == CKR_FUNCTION_FAILED;
+}
+
+/*
+ * A failed C_GenerateKeyPair must leave nothing: destroy any key object that
+ * carries the label (and id) asked for. keygen refuses an existing label or
+ * id before it gets here, so whatever matches was made by the failed call.
+ */
+static void sweep(hc_session *s, const hc_keypair_spec *spec)
+{
+	CK_OBJECT_CLASS classes[] = {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY};
+	hc_error ignored = {0};
+
+	if (!spec->label || !*spec->label)
+		return;
+	for (size_t c = 0; c < 2; c++) {
+		CK_ATTRIBUTE t[3] = {{CKA_CLASS, &classes[c], sizeof(classes[c])},
+				     {CKA_LABEL, (void *)spec->label, strlen(spec->label)},
+				     {CKA_ID, (void *)spec->id, spec->id_len}};
+		CK_OBJECT_HANDLE *found = NULL;
+		size_t n = 0;
+		if (hc_objects_find(s, t, spec->id && spec->id_len ? 3 : 2, &found, &n,
+				    &ignored) != HC_OK)
+			continue;
+		for (size_t i = 0; i < n; i++)
+			s->fn->C_DestroyObject(s->handle, found[i]);
+		free(found);
+	}
+}
+
+/* Usages the token set beyond those asked, read back from both keys. */
+static void read_added_usages(hc_session *s, const hc_keypair_spec *spec, CK_OBJECT_HANDLE pub,
+			      CK_OBJECT_HANDLE priv, hc_keypair_notes *notes)
+{
+	static const CK_ATTRIBUTE_TYPE priv_usages[] = {CKA_SIGN, CKA_DECRYPT, CKA_UNWRAP,
+							CKA_DERIVE, CKA_SIGN_RECOVER};
+	static const CK_ATTRIBUTE_TYPE pub_usages[] = {CKA_VERIFY, CKA_ENCRYPT, CKA_WRAP,
+						       CKA_VERIFY_RECOVER};
+	CK_ATTRIBUTE_TYPE asked_priv = spec->recipient ? CKA_UNWRAP : CKA_SIGN;
+	CK_ATTRIBUTE_TYPE asked_pub = spec->recipient ? CKA_WRAP : CKA_VERIFY;
+	CK_ATTRIBUTE a[5];
+	hc_error ignored = {0};
+
+	for (size_t i = 0; i < 5; i++)
+		a[i] = (CK_ATTRIBUTE){priv_usages[i], NULL, 0};
+	if (hc_attrs_get(s, priv, a, 5, &ignored) == HC_OK) {
+		for (size_t i = 0; i < 5; i++)
+			if (a[i].type != asked_priv && hc_attr_bool(&a[i]) == 1 &&
+			    notes->added_count < HC_KEYPAIR_MAX_ADDED)
+				notes->added[notes->added_count++] = a[i].type;
+		hc_attrs_release(a, 5);
+	}
+	for (size_t i = 0; i < 4; i++)
+		a[i] = (CK_ATTRIBUTE){pub_usages[i], NULL, 0};
+	if (pub != CK_INVALID_HANDLE && hc_attrs_get(s, pub, a, 4, &ignored) == HC_OK) {
+		for (size_t i = 0; i < 4; i++)
+			if (a[i].type != asked_pub && hc_attr_bool(&a[i]) == 1 &&
+			    notes->added_count < HC_KEYPAIR_MAX_ADDED)
+				notes->added[notes->added_count++] = a[i].type;
+		hc_attrs_release(a, 4);
+	}
 }
 
 /* Make the token's key say what was asked: sensitive, and extractable only if asked. */
@@ -116,20 +192,40 @@ hc_rc hc_keypair_generate(hc_session *s, const hc_keypair_spec *spec, CK_OBJECT_
 	memset(notes, 0, sizeof(*notes));
 	*pub = *priv = CK_INVALID_HANDLE;
 
-	rv = generate(s, spec, false, pub, priv);
-	if (template_refused(rv)) {
+	rv = generate(s, spec, FULL, pub, priv);
+	for (enum attempt level = NO_DENIALS; template_refused(rv) && level <= MINIMAL; level++) {
+		sweep(s, spec);
+		if (!notes->minimal_template)
+			notes->full_template_rv = rv;
 		notes->minimal_template = true;
-		notes->full_template_rv = rv;
-		rv = generate(s, spec, true, pub, priv);
+		if (level == MINIMAL && spec->extractable) {
+			/*
+			 * The template with CKA_EXTRACTABLE=true was refused twice: the
+			 * token will not make a sensitive key that can leave it wrapped.
+			 * Dropping the attribute would make a key that cannot be backed up.
+			 */
+			return hc_fail_p11(err, "C_GenerateKeyPair", rv,
+					   "the token refuses to generate a sensitive %s key that "
+					   "is extractable (CKA_EXTRACTABLE=true with "
+					   "CKA_SENSITIVE=true); no key was made. Generate a "
+					   "non-exportable key, or use a token that can back keys "
+					   "up",
+					   what);
+		}
+		rv = generate(s, spec, level, pub, priv);
 	}
-	if (rv != CKR_OK)
+	if (rv != CKR_OK) {
+		sweep(s, spec);
 		return hc_fail_p11(err, "C_GenerateKeyPair", rv, "generating %s key pair", what);
+	}
 
 	rc = enforce(s, spec, *priv, notes, err);
 	if (rc != HC_OK) {
 		s->fn->C_DestroyObject(s->handle, *priv);
 		s->fn->C_DestroyObject(s->handle, *pub);
 		*pub = *priv = CK_INVALID_HANDLE;
+		return rc;
 	}
+	read_added_usages(s, spec, *pub, *priv, notes);
 	return rc;
 }

@@ -123,7 +123,28 @@ hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBU
 			goto out;
 		}
 	}
-	rv = s->fn->C_GetAttributeValue(s->handle, object, attrs, count);
+	{
+		/*
+		 * Keep our buffers: some modules (tpm2-pkcs11) set pValue to NULL
+		 * for an attribute they do not have, and the buffer would be lost.
+		 */
+		void **mine = calloc(count ? count : 1, sizeof(*mine));
+		if (!mine) {
+			rc = hc_fail(err, HC_IO, "out of memory");
+			goto out;
+		}
+		for (CK_ULONG i = 0; i < count; i++)
+			mine[i] = attrs[i].pValue;
+		rv = s->fn->C_GetAttributeValue(s->handle, object, attrs, count);
+		for (CK_ULONG i = 0; i < count; i++) {
+			if (attrs[i].pValue != mine[i]) {
+				free(mine[i]);
+				attrs[i].pValue = NULL;
+				attrs[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+			}
+		}
+		free(mine);
+	}
 	if (!rv_is_per_attribute(rv)) {
 		rc = hc_fail_p11(err, "C_GetAttributeValue", rv, "reading object attributes");
 		goto out;

@@ -238,12 +238,17 @@ typedef struct hc_keypair_spec {
 	bool recipient; /* an RSA key that receives backups: unwrap (public: wrap), no signing */
 } hc_keypair_spec;
 
+#define HC_KEYPAIR_MAX_ADDED 9
+
 /* What keygen had to do to get a key the token accepts. */
 typedef struct hc_keypair_notes {
-	bool minimal_template;	  /* the full template was refused */
+	bool minimal_template;	  /* the full template was refused; a smaller one was used */
 	bool extractable_cleared; /* token defaulted to extractable; we turned it off */
 	bool sensitive_set;	  /* token defaulted to non-sensitive; we turned it on */
 	CK_RV full_template_rv;
+	/* Usages the token set although they were not asked (it ties them to those asked). */
+	CK_ATTRIBUTE_TYPE added[HC_KEYPAIR_MAX_ADDED];
+	size_t added_count;
 } hc_keypair_notes;
 
 /*
