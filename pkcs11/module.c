@@ -372,8 +372,14 @@ hc_rc hc_slot_mechanisms(hc_module *mod, CK_SLOT_ID slot, hc_mechanism **mechs, 
 	rv = mod->fn->C_GetMechanismList(slot, NULL, &n);
 	if (rv != CKR_OK)
 		return hc_fail_p11(err, "C_GetMechanismList", rv, "slot %lu", slot);
-	types = calloc(n ? n : 1, sizeof(*types));
-	list = calloc(n ? n : 1, sizeof(*list));
+	/*
+	 * p11-kit 0.24's RPC client counts only the mechanisms it can forward,
+	 * then writes the server's whole list into the buffer: measured, a heap
+	 * overflow. Room to spare, and the count it returns, keep us safe.
+	 */
+	n += 512;
+	types = calloc(n, sizeof(*types));
+	list = calloc(n, sizeof(*list));
 	if (!types || !list) {
 		rc = hc_fail(err, HC_IO, "out of memory");
 		goto out;
@@ -404,13 +410,17 @@ out:
 hc_rc hc_token_initialize(hc_module *mod, CK_SLOT_ID slot, const hc_secret *so_pin,
 			  const char *label, hc_error *err)
 {
-	CK_UTF8CHAR padded[32];
+	/*
+	 * 32 blank-padded bytes, and a NUL after them: p11-kit 0.24's RPC client
+	 * sends the label with strlen() (measured: it reads past 32 bytes).
+	 */
+	CK_UTF8CHAR padded[33] = {0};
 	size_t n = strlen(label);
 	CK_RV rv;
 
-	if (n == 0 || n > sizeof(padded))
+	if (n == 0 || n > 32)
 		return hc_fail(err, HC_USAGE, "token label '%s' must be 1 to 32 bytes", label);
-	memset(padded, ' ', sizeof(padded));
+	memset(padded, ' ', 32);
 	memcpy(padded, label, n);
 	rv = mod->fn->C_InitToken(slot, (CK_UTF8CHAR_PTR)so_pin->data, so_pin->len, padded);
 	if (rv != CKR_OK) {

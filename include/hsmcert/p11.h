@@ -295,4 +295,46 @@ hc_rc hc_key_unwrap(hc_session *session, CK_MECHANISM *mech, CK_OBJECT_HANDLE un
 		    const unsigned char *wrapped, size_t wrapped_len, CK_ATTRIBUTE *tmpl,
 		    CK_ULONG count, CK_OBJECT_HANDLE *out, hc_error *err);
 
+/* ---- key wrap negotiation (pkcs11/kwp.c) ------------------------------ */
+
+/* RFC 5649 on some tokens (NSS); not in p11-kit 0.24's pkcs11.h. */
+#define HC_CKM_AES_KEY_WRAP_KWP 0x210BUL
+
+typedef enum hc_wrap_meaning {
+	HC_WRAP_NOT_LISTED = 0,
+	HC_WRAP_REFUSED,       /* listed, but the known-answer wrap was refused (rv says why) */
+	HC_WRAP_RFC5649,       /* the output is OpenSSL's EVP_aes_256_wrap_pad */
+	HC_WRAP_RFC3394_PKCS7, /* RFC 3394 over PKCS#7 padding (NSS's 0x210A) */
+	HC_WRAP_UNKNOWN,       /* something else */
+} hc_wrap_meaning;
+const char *hc_wrap_meaning_name(hc_wrap_meaning m);
+
+typedef struct hc_wrap_test {
+	CK_MECHANISM_TYPE mechanism;
+	bool listed;	    /* in the mechanism list with CKF_WRAP */
+	bool unwrap_listed; /* ... with CKF_UNWRAP */
+	CK_RV rv;	    /* the known-answer C_WrapKey's answer (session objects) */
+	hc_wrap_meaning meaning;
+} hc_wrap_test;
+
+typedef struct hc_wrap_choice {
+	/* The mechanism whose output is RFC 5649 here, or CK_UNAVAILABLE_INFORMATION. */
+	CK_MECHANISM_TYPE mechanism;
+	hc_wrap_test tests[2]; /* CKM_AES_KEY_WRAP_KWP, CKM_AES_KEY_WRAP_PAD */
+	size_t test_count;
+	bool cbc_pad_wrap, cbc_pad_unwrap; /* CKM_AES_CBC_PAD listed for wrap / unwrap */
+} hc_wrap_choice;
+
+/*
+ * Find the mechanism that gives RFC 5649 on the session's token by a
+ * known-answer wrap of a fixed secret under a fixed AES key (both session
+ * objects, destroyed before returning), compared with OpenSSL.
+ */
+hc_rc hc_wrap_negotiate(hc_session *session, hc_wrap_choice *out, hc_error *err);
+/* The session's module is p11-kit's RPC client (a remote token). */
+bool hc_wrap_over_rpc(const hc_session *session);
+/* The error when no RFC 5649 mechanism exists: what was tried, and what to do; HC_TOKEN. */
+hc_rc hc_wrap_refusal(const hc_session *session, const hc_wrap_choice *choice, const char *doing,
+		      hc_error *err);
+
 #endif

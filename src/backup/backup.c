@@ -182,12 +182,12 @@ static bool oaep_param_refused(const hc_error *e)
 			      e->ckr == CKR_MECHANISM_INVALID);
 }
 
-static hc_rc protect_recipient(hc_session *s, EVP_PKEY *recipient, hc_backup_file *f,
-			       protection *pr, hc_error *err)
+static hc_rc protect_recipient(hc_session *s, EVP_PKEY *recipient, CK_MECHANISM_TYPE rfc5649,
+			       hc_backup_file *f, protection *pr, hc_error *err)
 {
 	static const CK_MECHANISM_TYPE hashes[] = {CKM_SHA256, CKM_SHA_1};
 	CK_ULONG kek_len = 32;
-	CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0}, kw = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+	CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0}, kw = {rfc5649, NULL, 0};
 	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, mac_obj = CK_INVALID_HANDLE;
 	unsigned char mac_secret[32];
 	/* Extractable only so RSA-OAEP can carry it to the recipient. */
@@ -396,10 +396,11 @@ static void not_extractable(hc_backup_item *item, CK_RV ckr)
 }
 
 /* Wrap one key; *wrapped false when the token says it may not leave. */
-static hc_rc wrap_one(hc_session *s, CK_OBJECT_HANDLE kek, hc_backup_item *item,
-		      CK_OBJECT_HANDLE key, hc_blob *blob, bool *wrapped, hc_error *err)
+static hc_rc wrap_one(hc_session *s, CK_MECHANISM_TYPE rfc5649, CK_OBJECT_HANDLE kek,
+		      hc_backup_item *item, CK_OBJECT_HANDLE key, hc_blob *blob, bool *wrapped,
+		      hc_error *err)
 {
-	CK_MECHANISM kw = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+	CK_MECHANISM kw = {rfc5649, NULL, 0};
 	hc_error local = {0};
 	hc_rc rc;
 
@@ -436,7 +437,26 @@ static hc_rc backup_hsmb(hc_session *s, const hc_backup_params *p, hc_backup_res
 {
 	hc_backup_file *f = &out->file;
 	protection pr = {CK_INVALID_HANDLE, {0}};
+	hc_wrap_choice wc;
+	size_t candidates = 0;
 	hc_rc rc;
+
+	/*
+	 * Keys the token says may not leave are reported before anything is made
+	 * on the token: no key-encryption key for a backup that cannot happen.
+	 */
+	for (size_t i = 0; i < out->count; i++) {
+		if (out->items[i].key.extractable == 0)
+			not_extractable(&out->items[i], CKR_OK);
+		else
+			candidates++;
+	}
+	if (!candidates)
+		return HC_OK;
+	if ((rc = hc_wrap_negotiate(s, &wc, err)) != HC_OK)
+		return rc;
+	if (wc.mechanism == CK_UNAVAILABLE_INFORMATION)
+		return hc_wrap_refusal(s, &wc, "a .hsmb backup", err);
 
 	f->version = HC_BACKUP_VERSION;
 	f->mode = p->recipient ? HC_BACKUP_RECIPIENT : HC_BACKUP_PASSPHRASE;
@@ -445,7 +465,7 @@ static hc_rc backup_hsmb(hc_session *s, const hc_backup_params *p, hc_backup_res
 	f->entries = calloc(p->key_count, sizeof(*f->entries));
 	if (!f->creator || !f->entries)
 		return hc_fail(err, HC_IO, "out of memory");
-	rc = p->recipient ? protect_recipient(s, p->recipient, f, &pr, err)
+	rc = p->recipient ? protect_recipient(s, p->recipient, wc.mechanism, f, &pr, err)
 			  : protect_passphrase(s, p->passphrase, f, &pr, err);
 	if (rc != HC_OK)
 		goto out;
@@ -454,12 +474,15 @@ static hc_rc backup_hsmb(hc_session *s, const hc_backup_params *p, hc_backup_res
 	for (size_t i = 0; i < out->count; i++) {
 		hc_backup_entry *e = &f->entries[f->entry_count];
 		bool wrapped;
-		if ((rc = wrap_one(s, pr.kek, &out->items[i], p->keys[i], &e->wrapped_key, &wrapped,
-				   err)) != HC_OK)
+		if (out->items[i].key.extractable == 0)
+			continue;
+		if ((rc = wrap_one(s, wc.mechanism, pr.kek, &out->items[i], p->keys[i],
+				   &e->wrapped_key, &wrapped, err)) != HC_OK)
 			goto out;
 		if (!wrapped)
 			continue;
 		f->entry_count++;
+		/* The format's name for RFC 5649, whichever mechanism gave it here. */
 		e->wrap_mechanism = CKM_AES_KEY_WRAP_PAD;
 		if ((rc = fill_entry(s, &out->items[i], p->keys[i], e, err)) != HC_OK)
 			goto out;
@@ -486,8 +509,10 @@ out:
 hc_rc hc_backup_key_to_host(hc_session *s, const hc_backup_item *item, CK_OBJECT_HANDLE key,
 			    EVP_PKEY **out, hc_error *err)
 {
+	unsigned char iv[16];
 	CK_MECHANISM kw = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
 	CK_OBJECT_HANDLE transport = CK_INVALID_HANDLE;
+	hc_wrap_choice wc;
 	unsigned char value[32], *blob = NULL, *plain = NULL;
 	size_t blob_len = 0;
 	EVP_CIPHER_CTX *ctx = NULL;
@@ -497,8 +522,20 @@ hc_rc hc_backup_key_to_host(hc_session *s, const hc_backup_item *item, CK_OBJECT
 	hc_rc rc;
 
 	*out = NULL;
+	if ((rc = hc_wrap_negotiate(s, &wc, err)) != HC_OK)
+		return rc;
+	/*
+	 * The key is unwrapped on the host anyway: RFC 5649 where the token has
+	 * it, else AES-CBC with PKCS#7 padding (openCryptoki, NSS over CBC_PAD).
+	 */
+	if (wc.mechanism != CK_UNAVAILABLE_INFORMATION)
+		kw.mechanism = wc.mechanism;
+	else if (wc.cbc_pad_wrap)
+		kw = (CK_MECHANISM){CKM_AES_CBC_PAD, iv, sizeof(iv)};
+	else
+		return hc_wrap_refusal(s, &wc, "a PKCS#12 export", err);
 	/* A transport key the host knows: the only way a key reaches a PKCS#12. */
-	if (RAND_priv_bytes(value, sizeof(value)) != 1)
+	if (RAND_priv_bytes(value, sizeof(value)) != 1 || RAND_bytes(iv, sizeof(iv)) != 1)
 		return hc_fail_ssl(err, HC_IO, "no random transport key");
 	if ((rc = hc_backup_session_aes(s, value, HC_SK_WRAP | HC_SK_SENSITIVE, &transport, err)) !=
 		    HC_OK ||
@@ -507,7 +544,10 @@ hc_rc hc_backup_key_to_host(hc_session *s, const hc_backup_item *item, CK_OBJECT
 	ctx = EVP_CIPHER_CTX_new();
 	plain = OPENSSL_secure_malloc(blob_len + 16);
 	if (!ctx || !plain ||
-	    EVP_DecryptInit_ex(ctx, EVP_aes_256_wrap_pad(), NULL, value, NULL) != 1 ||
+	    EVP_DecryptInit_ex(ctx,
+			       kw.mechanism == CKM_AES_CBC_PAD ? EVP_aes_256_cbc()
+							       : EVP_aes_256_wrap_pad(),
+			       NULL, value, kw.mechanism == CKM_AES_CBC_PAD ? iv : NULL) != 1 ||
 	    EVP_DecryptUpdate(ctx, plain, &n1, blob, (int)blob_len) != 1 ||
 	    EVP_DecryptFinal_ex(ctx, plain + n1, &n2) != 1) {
 		rc = hc_fail_ssl(err, HC_TOKEN, "key '%s': the token's wrapped key does not unwrap",

@@ -49,7 +49,10 @@ typedef struct restore_ctx {
 	const hc_restore_params *p;
 	hc_restore_result *out;
 	hc_error *err;
+	hc_wrap_choice wrap;	    /* what the token's key wrap mechanisms are */
 	CK_OBJECT_HANDLE unwrapper; /* session AES key: the KEK or the PKCS#12 transport key */
+	CK_MECHANISM unwrap_mech;   /* RFC 5649 as this token names it, or CBC_PAD (PKCS#12) */
+	unsigned char iv[16];	    /* CKM_AES_CBC_PAD's IV */
 	pending *keys;
 	size_t count;
 	hc_rollback created; /* everything this run made, undone on a failure */
@@ -169,7 +172,7 @@ out:
 /* C_UnwrapKey of the private key: sensitive, extractable only as decided. */
 static hc_rc unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT_HANDLE *out)
 {
-	CK_MECHANISM kw = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+	CK_MECHANISM kw = c->unwrap_mech;
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_KEY_TYPE kt = k->key_type;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
@@ -540,7 +543,7 @@ out:
 /* Recipient mode: unwrap the KEK with the recipient key, then recover the MAC key. */
 static hc_rc open_recipient(restore_ctx *c, const hc_backup_file *f, unsigned char mac_key[32])
 {
-	CK_MECHANISM oaep, kw = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+	CK_MECHANISM oaep, kw = c->unwrap_mech;
 	CK_RSA_PKCS_OAEP_PARAMS op;
 	CK_OBJECT_HANDLE recipient, mac_obj = CK_INVALID_HANDLE;
 	CK_ATTRIBUTE t[HC_SK_TEMPLATE_MAX], value = {CKA_VALUE, NULL, 0};
@@ -645,9 +648,10 @@ out:
 /* ---- PKCS#12 --------------------------------------------------------- */
 
 /* The key as PKCS#8, wrapped on the host (RFC 5649) under `kek`; the clear copy wiped. */
-static hc_rc wrap_on_host(EVP_PKEY *pkey, const unsigned char kek[32], pending *k,
-			  hc_error *err)
+static hc_rc wrap_on_host(EVP_PKEY *pkey, const unsigned char kek[32], const CK_MECHANISM *mech,
+			  pending *k, hc_error *err)
 {
+	bool cbc = mech->mechanism == CKM_AES_CBC_PAD;
 	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(pkey);
 	unsigned char *der = NULL;
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
@@ -660,7 +664,9 @@ static hc_rc wrap_on_host(EVP_PKEY *pkey, const unsigned char kek[32], pending *
 	}
 	k->blob = malloc((size_t)der_len + 16);
 	EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-	if (!k->blob || EVP_EncryptInit_ex(ctx, EVP_aes_256_wrap_pad(), NULL, kek, NULL) != 1 ||
+	if (!k->blob ||
+	    EVP_EncryptInit_ex(ctx, cbc ? EVP_aes_256_cbc() : EVP_aes_256_wrap_pad(), NULL, kek,
+			       cbc ? mech->pParameter : NULL) != 1 ||
 	    EVP_EncryptUpdate(ctx, k->blob, &n1, der, der_len) != 1 ||
 	    EVP_EncryptFinal_ex(ctx, k->blob + n1, &n2) != 1) {
 		rc = hc_fail_ssl(err, HC_IO, "wrapping the key for the token");
@@ -746,7 +752,19 @@ static hc_rc restore_pfx(restore_ctx *c)
 		rc = hc_fail_ssl(c->err, HC_IO, "no random transport key");
 		goto out;
 	}
-	if ((rc = wrap_on_host(bundle.pkey, kek, k, c->err)) == HC_OK)
+	if (c->unwrap_mech.mechanism == CK_UNAVAILABLE_INFORMATION) {
+		if (!c->wrap.cbc_pad_unwrap) {
+			rc = hc_wrap_refusal(c->s, &c->wrap, "restoring a PKCS#12 key", c->err);
+			goto out;
+		}
+		/* Unwrapped from the host's encryption anyway: AES-CBC-PAD does as well. */
+		if (RAND_bytes(c->iv, sizeof(c->iv)) != 1) {
+			rc = hc_fail_ssl(c->err, HC_IO, "no random IV");
+			goto out;
+		}
+		c->unwrap_mech = (CK_MECHANISM){CKM_AES_CBC_PAD, c->iv, sizeof(c->iv)};
+	}
+	if ((rc = wrap_on_host(bundle.pkey, kek, &c->unwrap_mech, k, c->err)) == HC_OK)
 		rc = hc_backup_session_aes(c->s, kek, HC_SK_UNWRAP | HC_SK_SENSITIVE,
 					   &c->unwrapper, c->err);
 	OPENSSL_cleanse(kek, sizeof(kek));
@@ -761,14 +779,25 @@ out:
 hc_rc hc_restore(hc_session *s, const hc_restore_params *p, hc_restore_result *out,
 		 hc_error *err)
 {
-	restore_ctx c = {s, p, out, err, CK_INVALID_HANDLE, NULL, 0, {.session = s}};
+	restore_ctx c = {.s = s, .p = p, .out = out, .err = err, .unwrapper = CK_INVALID_HANDLE,
+			 .created = {.session = s}};
 	hc_rc rc;
 
 	memset(out, 0, sizeof(*out));
 	out->kind = hc_backup_detect(p->data, p->len);
+	if (out->kind == HC_KIND_HSMB_PASSPHRASE || out->kind == HC_KIND_HSMB_RECIPIENT ||
+	    out->kind == HC_KIND_PFX) {
+		if ((rc = hc_wrap_negotiate(s, &c.wrap, err)) != HC_OK)
+			return rc;
+		c.unwrap_mech = (CK_MECHANISM){c.wrap.mechanism, NULL, 0};
+	}
 	switch (out->kind) {
 	case HC_KIND_HSMB_PASSPHRASE:
 	case HC_KIND_HSMB_RECIPIENT:
+		if (c.wrap.mechanism == CK_UNAVAILABLE_INFORMATION) {
+			rc = hc_wrap_refusal(s, &c.wrap, "restoring a .hsmb backup", err);
+			break;
+		}
 		rc = restore_hsmb(&c);
 		break;
 	case HC_KIND_PFX:
