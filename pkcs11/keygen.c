@@ -23,7 +23,7 @@ static CK_RV generate(hc_session *s, const hc_keypair_spec *spec, enum attempt l
 	static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	static CK_BYTE f4[] = {0x01, 0x00, 0x01};
 	CK_ULONG bits = spec->rsa_bits;
-	CK_ATTRIBUTE pt[10], kt[12];
+	CK_ATTRIBUTE pt[12], kt[14];
 	CK_ULONG np = 0, nk = 0;
 	CK_MECHANISM mech = {spec->key_type == CKK_RSA ? CKM_RSA_PKCS_KEY_PAIR_GEN
 						       : CKM_EC_KEY_PAIR_GEN,
@@ -51,6 +51,9 @@ static CK_RV generate(hc_session *s, const hc_keypair_spec *spec, enum attempt l
 		ADD(pt, np, spec->recipient ? CKA_VERIFY : CKA_WRAP, &no, sizeof(no));
 		ADD(kt, nk, CKA_DECRYPT, &no, sizeof(no));
 		ADD(kt, nk, spec->recipient ? CKA_SIGN : CKA_UNWRAP, &no, sizeof(no));
+		ADD(kt, nk, CKA_DERIVE, &no, sizeof(no));
+		ADD(kt, nk, CKA_SIGN_RECOVER, &no, sizeof(no));
+		ADD(pt, np, CKA_VERIFY_RECOVER, &no, sizeof(no));
 	}
 	if (label_len) {
 		ADD(pt, np, CKA_LABEL, spec->label, label_len);
@@ -179,6 +182,38 @@ static hc_rc enforce(hc_session *s, const hc_keypair_spec *spec, CK_OBJECT_HANDL
 	return HC_OK;
 }
 
+/* The token lists the generation mechanism, for this size: else a refusal naming it. */
+static hc_rc check_mechanism(hc_session *s, const hc_keypair_spec *spec, hc_error *err)
+{
+	CK_MECHANISM_TYPE m = spec->key_type == CKK_RSA ? CKM_RSA_PKCS_KEY_PAIR_GEN
+						       : CKM_EC_KEY_PAIR_GEN;
+	CK_MECHANISM_INFO info;
+	CK_RV rv = s->fn->C_GetMechanismInfo(s->slot.id, m, &info);
+
+	if (rv == CKR_MECHANISM_INVALID)
+		return hc_fail(err, HC_TOKEN,
+			       "the token cannot generate %s keys (%s is not in its mechanism "
+			       "list): choose another key type, e.g. %s; nothing was made",
+			       spec->key_type == CKK_RSA ? "RSA" : "EC",
+			       spec->key_type == CKK_RSA ? "CKM_RSA_PKCS_KEY_PAIR_GEN"
+							 : "CKM_EC_KEY_PAIR_GEN",
+			       spec->key_type == CKK_RSA ? "ec:P-256" : "rsa:2048");
+	if (rv != CKR_OK)
+		return HC_OK; /* the generation call will say what is wrong */
+	if (!(info.flags & CKF_GENERATE_KEY_PAIR))
+		return hc_fail(err, HC_TOKEN,
+			       "the token lists %s but not for key pair generation; nothing was "
+			       "made",
+			       hc_ckm_name(m));
+	if (spec->key_type == CKK_RSA && info.ulMaxKeySize &&
+	    (spec->rsa_bits < info.ulMinKeySize || spec->rsa_bits > info.ulMaxKeySize))
+		return hc_fail(err, HC_TOKEN,
+			       "the token generates RSA keys of %lu to %lu bits, not %lu: choose a "
+			       "size in that range; nothing was made",
+			       info.ulMinKeySize, info.ulMaxKeySize, spec->rsa_bits);
+	return HC_OK;
+}
+
 hc_rc hc_keypair_generate(hc_session *s, const hc_keypair_spec *spec, CK_OBJECT_HANDLE *pub,
 			  CK_OBJECT_HANDLE *priv, hc_keypair_notes *notes, hc_error *err)
 {
@@ -192,6 +227,8 @@ hc_rc hc_keypair_generate(hc_session *s, const hc_keypair_spec *spec, CK_OBJECT_
 	memset(notes, 0, sizeof(*notes));
 	*pub = *priv = CK_INVALID_HANDLE;
 
+	if ((rc = check_mechanism(s, spec, err)) != HC_OK)
+		return rc;
 	rv = generate(s, spec, FULL, pub, priv);
 	for (enum attempt level = NO_DENIALS; template_refused(rv) && level <= MINIMAL; level++) {
 		sweep(s, spec);

@@ -223,6 +223,14 @@ hc_rc hc_attrs_set(hc_session *session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *a
 hc_rc hc_object_destroy(hc_session *session, CK_OBJECT_HANDLE object, hc_error *err);
 hc_rc hc_object_create(hc_session *session, CK_ATTRIBUTE *tmpl, CK_ULONG count,
 		       CK_OBJECT_HANDLE *out, hc_error *err);
+/*
+ * C_CreateObject; when the token rejects the template's attributes
+ * (CKR_ATTRIBUTE_TYPE_INVALID and the like), once more without the
+ * `optional` ones. *dropped (may be NULL) says whether they were left out.
+ */
+hc_rc hc_object_create_optional(hc_session *session, CK_ATTRIBUTE *tmpl, CK_ULONG count,
+				const CK_ATTRIBUTE_TYPE *optional, size_t optional_count,
+				CK_OBJECT_HANDLE *out, bool *dropped, hc_error *err);
 
 /* ---- key generation ------------------------------------------------- */
 
