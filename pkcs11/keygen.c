@@ -31,7 +31,7 @@ static CK_RV generate(hc_session *s, const hc_keypair_spec *spec, enum attempt l
 	size_t label_len = spec->label ? strlen(spec->label) : 0;
 
 	/* A server key signs; a backup recipient's key only unwraps what is sent to it. */
-	ADD(pt, np, CKA_TOKEN, &yes, sizeof(yes));
+	ADD(pt, np, CKA_TOKEN, spec->session ? &no : &yes, sizeof(CK_BBOOL));
 	ADD(pt, np, spec->recipient ? CKA_WRAP : CKA_VERIFY, &yes, sizeof(yes));
 	if (spec->key_type == CKK_RSA) {
 		ADD(pt, np, CKA_MODULUS_BITS, &bits, sizeof(bits));
@@ -39,7 +39,7 @@ static CK_RV generate(hc_session *s, const hc_keypair_spec *spec, enum attempt l
 	} else {
 		ADD(pt, np, CKA_EC_PARAMS, spec->ec_params, spec->ec_params_len);
 	}
-	ADD(kt, nk, CKA_TOKEN, &yes, sizeof(yes));
+	ADD(kt, nk, CKA_TOKEN, spec->session ? &no : &yes, sizeof(CK_BBOOL));
 	ADD(kt, nk, CKA_PRIVATE, &yes, sizeof(yes));
 	ADD(kt, nk, CKA_SENSITIVE, &yes, sizeof(yes));
 	ADD(kt, nk, spec->recipient ? CKA_UNWRAP : CKA_SIGN, &yes, sizeof(yes));

@@ -49,8 +49,8 @@ static int host_wrap(bool rfc5649, unsigned char *out)
 	return ok ? n + m : -1;
 }
 
-static CK_RV create_secret(hc_session *s, CK_KEY_TYPE kt, const unsigned char *value,
-			   CK_ULONG len, bool kek, CK_OBJECT_HANDLE *out)
+CK_RV hc_p11_session_secret(hc_session *s, CK_KEY_TYPE kt, const unsigned char *value,
+			    CK_ULONG len, bool kek, CK_OBJECT_HANDLE *out)
 {
 	static CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
@@ -93,9 +93,9 @@ static void kat_one(hc_session *s, hc_wrap_test *t)
 	CK_ULONG len = sizeof(got);
 	int n;
 
-	t->rv = create_secret(s, CKK_AES, kat_kek, sizeof(kat_kek), true, &kek);
+	t->rv = hc_p11_session_secret(s, CKK_AES, kat_kek, sizeof(kat_kek), true, &kek);
 	if (t->rv == CKR_OK)
-		t->rv = create_secret(s, CKK_GENERIC_SECRET, kat_secret, sizeof(kat_secret), false,
+		t->rv = hc_p11_session_secret(s, CKK_GENERIC_SECRET, kat_secret, sizeof(kat_secret), false,
 				      &secret);
 	if (t->rv == CKR_OK)
 		t->rv = s->fn->C_WrapKey(s->handle, &mech, kek, secret, got, &len);

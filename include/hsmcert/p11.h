@@ -244,6 +244,7 @@ typedef struct hc_keypair_spec {
 	size_t id_len;
 	bool extractable;
 	bool recipient; /* an RSA key that receives backups: unwrap (public: wrap), no signing */
+	bool session;	/* session objects (CKA_TOKEN=false): probes that leave nothing */
 } hc_keypair_spec;
 
 #define HC_KEYPAIR_MAX_ADDED 9

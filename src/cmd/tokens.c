@@ -1,20 +1,27 @@
 /* SPEC: tokens — modules, slots and tokens, with --mechanisms. */
 #include "cli.h"
+#include "hsmcert/capabilities.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_MECHANISMS = CLI_OPT_FIRST_COMMAND_OPTION };
+enum { OPT_MECHANISMS = CLI_OPT_FIRST_COMMAND_OPTION, OPT_CAPABILITIES };
 
 int usage_tokens(FILE *out)
 {
-	fprintf(out, "Usage: hsmcert tokens [--mechanisms] [--module PATH] [--token URI] [--json]\n\n"
+	fprintf(out, "Usage: hsmcert tokens [--mechanisms | --capabilities] [--module PATH] [--token URI]\n"
+		     "                      [--json]\n\n"
 		     "List the module's slots and tokens: label, manufacturer, model, serial,\n"
 		     "hardware or software slot, initialised, login required, PIN state,\n"
 		     "memory where known, and each token's PKCS#11 URI. Through p11-kit's\n"
 		     "proxy (no module named) it also names the registered modules.\n\n"
 		     "  --mechanisms             add key generation, signing and wrapping\n"
 		     "                           mechanisms with their key sizes\n"
+		     "  --capabilities           what hsmcert can do with the selected token:\n"
+		     "                           key types, CSR signatures, certificate import,\n"
+		     "                           wrap mechanisms (known-answer tested), restore,\n"
+		     "                           PKCS#12; probed with session objects that are\n"
+		     "                           destroyed again (logs in: PIN as for keygen)\n"
 		     "  --token URI              only the tokens the URI matches\n\n" CLI_GLOBAL_USAGE);
 	return 0;
 }
@@ -216,11 +223,51 @@ static void print_registered(json_t *list)
 	}
 }
 
+/* SPEC: tokens --capabilities, for the one selected token. */
+static int capabilities(struct cli *cli)
+{
+	struct cli_token t = {0};
+	hc_capabilities caps;
+	hc_error err = {0};
+	int r;
+
+	if (cli_token_open(cli, NULL, CLI_TOKEN_RW | CLI_TOKEN_LOGIN, &t, &err) != HC_OK ||
+	    hc_capabilities_probe(t.session, &caps, &err) != HC_OK) {
+		r = cli_fail(cli, &err);
+		cli_token_close(&t);
+		return r;
+	}
+	if (cli->json) {
+		json_t *list = json_array();
+		for (size_t i = 0; i < caps.count; i++)
+			json_array_append_new(
+				list, json_pack("{s:s, s:s, s:s, s:s}", "id", caps.items[i].id, "what",
+						caps.items[i].what, "state",
+						hc_cap_state_name(caps.items[i].state), "detail",
+						caps.items[i].detail));
+		r = cli_json_emit(json_pack("{s:o, s:o, s:I}", "token", cli_json_token(&t),
+					    "capabilities", list, "probe_objects_left",
+					    (json_int_t)caps.left_behind));
+	} else {
+		printf("Capabilities of token '%s' (%s)\n\n", t.label, t.token_uri);
+		for (size_t i = 0; i < caps.count; i++)
+			printf("  %-40s %-7s %s\n", caps.items[i].what,
+			       hc_cap_state_name(caps.items[i].state), caps.items[i].detail);
+		printf("\nProbes used session objects only%s.\n",
+		       caps.left_behind ? "; SOME COULD NOT BE DESTROYED (they end with the session)"
+					: ", all destroyed");
+		r = 0;
+	}
+	cli_token_close(&t);
+	return r;
+}
+
 int cmd_tokens(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"mechanisms", no_argument, NULL, OPT_MECHANISMS}, CLI_GLOBAL_OPTIONS};
-	bool with_mechanisms = false;
+		{"mechanisms", no_argument, NULL, OPT_MECHANISMS},
+		{"capabilities", no_argument, NULL, OPT_CAPABILITIES}, CLI_GLOBAL_OPTIONS};
+	bool with_mechanisms = false, with_capabilities = false;
 	hc_module *mod = NULL;
 	hc_uri *filter = NULL;
 	hc_slot *slots = NULL;
@@ -233,11 +280,17 @@ int cmd_tokens(struct cli *cli, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		if (c == OPT_MECHANISMS)
 			with_mechanisms = true;
+		else if (c == OPT_CAPABILITIES)
+			with_capabilities = true;
 		else if ((r = cli_common_option(cli, c, optarg, usage_tokens)) != CLI_NEXT)
 			return r;
 	}
 	if ((r = cli_no_arguments(cli, argc, argv)) != CLI_NEXT)
 		return r;
+	if (with_capabilities)
+		return with_mechanisms ? cli_usage_error(cli, "--capabilities and --mechanisms "
+							      "are separate reports")
+				       : capabilities(cli);
 
 	if (cli->token_uri && hc_uri_parse(cli->token_uri, &filter, &err) != HC_OK)
 		goto fail;
