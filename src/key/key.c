@@ -194,6 +194,7 @@ hc_rc hc_key_info_from_attrs(CK_OBJECT_HANDLE object, CK_ATTRIBUTE *a, hc_key_in
 	out->destroyable = hc_attr_bool(&a[A_DESTROYABLE]);
 	out->wrap_with_trusted = hc_attr_bool(&a[A_WRAP_WITH_TRUSTED]);
 	out->always_authenticate = hc_attr_bool(&a[A_ALWAYS_AUTHENTICATE]);
+	out->key_gen_reported = hc_attr_available(&a[A_KEY_GEN_MECHANISM]);
 	out->key_gen_mechanism = hc_attr_ulong(&a[A_KEY_GEN_MECHANISM], &v)
 					 ? v
 					 : CK_UNAVAILABLE_INFORMATION;
