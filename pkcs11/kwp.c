@@ -160,8 +160,10 @@ hc_rc hc_wrap_refusal(const hc_session *s, const hc_wrap_choice *c, const char *
 		const hc_wrap_test *t = &c->tests[i];
 		snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), "%s%s: %s%s%s",
 			 i ? "; " : "", hc_ckm_name(t->mechanism), hc_wrap_meaning_name(t->meaning),
-			 t->meaning == HC_WRAP_REFUSED ? " " : "",
+			 t->meaning == HC_WRAP_REFUSED ? " (known-answer C_WrapKey: " : "",
 			 t->meaning == HC_WRAP_REFUSED ? hc_ckr_name(t->rv) : "");
+		if (t->meaning == HC_WRAP_REFUSED)
+			snprintf(tried + strlen(tried), sizeof(tried) - strlen(tried), ")");
 	}
 	if (hc_wrap_over_rpc(s))
 		return hc_fail(err, HC_TOKEN,

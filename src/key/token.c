@@ -68,6 +68,22 @@ hc_rc hc_token_init(hc_module *mod, const hc_slot *slot, const hc_token_init_par
 	slots_after = *slot;
 	if ((rc = hc_slot_refresh(mod, &slots_after, err)) != HC_OK)
 		return rc;
+	/*
+	 * SPEC: after a re-initialisation the token is checked to be empty. NSS
+	 * softoken's C_InitToken resets its key database only: certificates and
+	 * public keys remain, and saying "its contents are gone" would be false.
+	 */
+	if (out->reinitialised) {
+		long left = count_public_objects(mod, &slots_after);
+		if (left > 0)
+			return hc_fail(err, HC_TOKEN,
+				       "C_InitToken succeeded but %ld public object%s (certificates, "
+				       "public keys) remain on token '%s': this token does not "
+				       "erase them on re-initialisation. Its private keys are gone; "
+				       "remove the rest with 'hsmcert delete', and set the user PIN "
+				       "with the token's own tool",
+				       left, left == 1 ? "" : "s", p->label);
+	}
 	if ((rc = hc_session_open(mod, &slots_after, true, &s, err)) != HC_OK)
 		return rc;
 	rc = hc_session_login(s, CKU_SO, p->so_pin, err);

@@ -601,8 +601,12 @@ Test(backup, recipient_file_tampering_is_refused)
 
 Test(backup, injected_failures_leave_nothing_behind)
 {
-	/* C_CreateObject calls in a restore: 1 KEK, 2 public key, 3 certificate, 4+ CAs. */
-	const char *faults[] = {"C_CreateObject@2", "C_CreateObject@3", "C_CreateObject@5",
+	/*
+	 * C_CreateObject calls in a restore: 1-2 the wrap mechanism's known-answer
+	 * test (a KEK and a secret), 3 KEK, 4 public key, 5 certificate, 6+ CAs.
+	 */
+	const char *faults[] = {"C_CreateObject@2", "C_CreateObject@4", "C_CreateObject@5",
+				"C_CreateObject@7",
 				"C_UnwrapKey", "C_Sign"};
 
 	make_key("web", "rsa:2048", true, true);
@@ -734,7 +738,7 @@ Test(backup, partly_failed_rollback_names_exactly_the_object_left)
 
 	make_key("web", "rsa:2048", true, true);
 	backup_key("web", "web.hsmb", NULL);
-	ts_run(&r, "HSMCERT_FAULT_ONCE=1 HSMCERT_FAULT_FAIL=C_Sign,C_DestroyObject@2 $HSMCERT "
+	ts_run(&r, "HSMCERT_FAULT_ONCE=1 HSMCERT_FAULT_FAIL=C_Sign,C_DestroyObject@4 $HSMCERT "
 		   "--module \"$HSMCERT_FAULTMOD\" --token pkcs11:token=second restore web.hsmb");
 	ts_assert_status(&r, 3);
 	cr_assert(strstr(r.err, "the rollback failed too"), "%s", r.err);
