@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by the module worlds (sourced, not run). A world is a directory
 # holding everything one PKCS#11 implementation needs, brought up from Debian
 # packages without registering anything with p11-kit for other programs:
@@ -23,11 +24,11 @@ unpack_debs() {
 	[ -f "$root/.done" ] && { echo "$root"; return; }
 	mkdir -p "$WORLDS_CACHE/$name/debs" "$root"
 	for pkg in "$@"; do
-		deb=$(ls "$WORLDS_CACHE/$name/debs/${pkg}"_*.deb 2>/dev/null | head -1)
+		deb=$(find "$WORLDS_CACHE/$name/debs" -name "${pkg}_*.deb" | head -1)
 		if [ -z "$deb" ]; then
 			(cd "$WORLDS_CACHE/$name/debs" && apt-get download "$pkg" >/dev/null 2>&1) ||
 				die "apt-get download $pkg failed"
-			deb=$(ls "$WORLDS_CACHE/$name/debs/${pkg}"_*.deb | head -1)
+			deb=$(find "$WORLDS_CACHE/$name/debs" -name "${pkg}_*.deb" | head -1)
 		fi
 		dpkg-deb -x "$deb" "$root"
 	done
