@@ -38,9 +38,9 @@ unpack_debs() {
 
 # wait_for WHAT TEST... : poll (bounded, 10 s) until the command succeeds.
 wait_for() {
-	local what=$1 i
+	local what=$1
 	shift
-	for i in $(seq 1 200); do
+	for _ in $(seq 1 200); do
 		"$@" >/dev/null 2>&1 && return 0
 		sleep 0.05
 	done
@@ -54,11 +54,11 @@ free_port() {
 
 # stop_pid FILE: end the process whose PID FILE holds, and wait for it.
 stop_pid() {
-	local f=$1 pid i
+	local f=$1 pid
 	[ -f "$f" ] || return 0
 	pid=$(cat "$f")
 	if [ -n "$pid" ] && kill "$pid" 2>/dev/null; then
-		for i in $(seq 1 100); do
+		for _ in $(seq 1 100); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.05
 		done

@@ -3,6 +3,7 @@
 # pReserved; a p11-kit module file in the world carries it (x-init-reserved),
 # and hsmcert --module takes that file. Nothing is registered with p11-kit.
 set -euo pipefail
+# shellcheck source=scripts/worlds/lib.sh
 . "$(dirname "$0")/lib.sh"
 cmd=${1:?usage: nss.sh up|down DIR}
 dir=${2:?usage: nss.sh up|down DIR}

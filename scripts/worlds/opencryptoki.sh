@@ -7,6 +7,7 @@
 # world's files. When the namespace ends nothing of it remains; the
 # machine's files are never written.
 set -euo pipefail
+# shellcheck source=scripts/worlds/lib.sh
 . "$(dirname "$0")/lib.sh"
 cmd=${1:?usage: opencryptoki.sh up|down DIR}
 dir=${2:?usage: opencryptoki.sh up|down DIR}

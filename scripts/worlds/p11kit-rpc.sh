@@ -2,6 +2,7 @@
 # World: a SoftHSM2 token served by `p11-kit server` on a Unix socket, reached
 # through p11-kit-client.so, the way a remote HSM is.
 set -euo pipefail
+# shellcheck source=scripts/worlds/lib.sh
 . "$(dirname "$0")/lib.sh"
 cmd=${1:?usage: p11kit-rpc.sh up|down DIR}
 dir=${2:?usage: p11kit-rpc.sh up|down DIR}

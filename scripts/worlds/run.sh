@@ -16,6 +16,7 @@ if [ "$world" = opencryptoki ] && [ -z "${WORLD_IN_NAMESPACE:-}" ]; then
 fi
 
 dir=$(mktemp -d "${TMPDIR:-/tmp}/hsmcert-world-$world.XXXXXX")
+# shellcheck disable=SC2317 # called by the EXIT trap
 down() {
 	"$here/$world.sh" down "$dir" || true
 	rm -rf "$dir"

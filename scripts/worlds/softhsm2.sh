@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # World: SoftHSM2, a token in a private token directory (SOFTHSM2_CONF).
 set -euo pipefail
+# shellcheck source=scripts/worlds/lib.sh
 . "$(dirname "$0")/lib.sh"
 cmd=${1:?usage: softhsm2.sh up|down DIR}
 dir=${2:?usage: softhsm2.sh up|down DIR}

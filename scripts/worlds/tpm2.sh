@@ -4,6 +4,7 @@
 # the module and tpm2_ptool unpacked from their .debs into the build folder:
 # installing libtpm2-pkcs11-1 would register it with p11-kit for every program.
 set -euo pipefail
+# shellcheck source=scripts/worlds/lib.sh
 . "$(dirname "$0")/lib.sh"
 cmd=${1:?usage: tpm2.sh up|down DIR}
 dir=${2:?usage: tpm2.sh up|down DIR}
