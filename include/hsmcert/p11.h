@@ -78,6 +78,8 @@ const char *hc_module_init_args(const hc_module *mod);
 typedef struct hc_registered_module {
 	char *name;
 	char *path;
+	bool disabled;	/* its module file keeps it out of the proxy (enable-in/disable-in) */
+	CK_RV init_rv;	/* C_Initialize's answer: CKR_OK, or why the proxy has no slots of it */
 } hc_registered_module;
 
 /*

@@ -199,9 +199,13 @@ static hc_rc add_registered(const hc_module *mod, json_t *module, hc_error *err)
 		return rc;
 	list = json_array();
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(list, json_pack("{s:o, s:o}", "name",
-						      cli_json_string(regs[i].name), "path",
-						      cli_json_string(regs[i].path)));
+		json_array_append_new(
+			list, json_pack("{s:o, s:o, s:b, s:o}", "name", cli_json_string(regs[i].name),
+					"path", cli_json_string(regs[i].path), "disabled",
+					regs[i].disabled, "initialize_error",
+					regs[i].init_rv == CKR_OK
+						? json_null()
+						: json_string(hc_ckr_name(regs[i].init_rv))));
 	json_object_set_new(module, "registered", list);
 	hc_registered_modules_free(regs, n);
 	return HC_OK;
@@ -219,7 +223,14 @@ static void print_registered(json_t *list)
 	json_array_foreach(list, i, m) {
 		const char *name = json_string_value(json_object_get(m, "name"));
 		const char *path = json_string_value(json_object_get(m, "path"));
-		printf("    %-14s %s\n", name ? name : "(unnamed)", path ? path : "(remote)");
+		const char *init = json_string_value(json_object_get(m, "initialize_error"));
+		printf("    %-14s %s%s%s%s\n", name ? name : "(unnamed)", path ? path : "(remote)",
+		       json_is_true(json_object_get(m, "disabled"))
+			       ? "  [disabled for the proxy by its module file]"
+			       : "",
+		       init ? "  [C_Initialize failed: " : "", init ? init : "");
+		if (init)
+			printf("    %-14s its slots are missing below; its own log says why]\n", "");
 	}
 }
 
@@ -351,6 +362,13 @@ int cmd_tokens(struct cli *cli, int argc, char **argv)
 			print_slot(slot);
 		if (json_array_size(list) == 0)
 			printf("\nNo slots%s.\n", filter ? " match the URI" : "");
+		if (!filter && json_array_size(list) == 0 &&
+		    json_is_array(json_object_get(json_object_get(doc, "module"), "registered")) &&
+		    json_array_size(json_object_get(json_object_get(doc, "module"), "registered")) ==
+			    0)
+			printf("No PKCS#11 module is registered with p11-kit: install your token's "
+			       "module package (e.g. softhsm2, opensc-pkcs11), or name a module "
+			       "with --module PATH (or HSMCERT_MODULE)\n");
 		r = 0;
 	}
 	json_decref(doc);
