@@ -112,32 +112,54 @@ static void keygen(probe *p, const char *id, const char *what, CK_KEY_TYPE kt, C
 
 /* ---- signatures for CSRs ----------------------------------------------- */
 
-static void signature(probe *p, const char *id, const char *what, CK_MECHANISM *mech,
-		      CK_OBJECT_HANDLE key)
+static CK_RV try_sign(probe *p, CK_MECHANISM *mech, CK_OBJECT_HANDLE key, CK_ULONG len)
 {
-	static const unsigned char data[32] = {1, 2, 3};
+	static const unsigned char data[64] = {0x30, 0x31, 0x30, 0x0d};
 	const hc_mechanism *mi = find(p, mech->mechanism);
 	unsigned char *sig = NULL;
 	size_t sig_len = 0;
 	hc_error err = {0};
+	CK_RV rv;
 
-	if (!mi || !(mi->info.flags & CKF_SIGN)) {
-		add(p, id, what, HC_CAP_NO, "%s is not in the mechanism list for signing",
-		    hc_ckm_name(mech->mechanism));
-		return;
-	}
-	if (key == CK_INVALID_HANDLE) {
-		add(p, id, what, HC_CAP_UNKNOWN, "%s listed; not tried (no session probe key)",
-		    hc_ckm_name(mech->mechanism));
-		return;
-	}
-	if (hc_sign(p->s, key, mech, data, sizeof(data), &sig, &sig_len, &err) == HC_OK)
+	if (!mi || !(mi->info.flags & CKF_SIGN))
+		return CKR_MECHANISM_INVALID;
+	if (key == CK_INVALID_HANDLE)
+		return CKR_KEY_HANDLE_INVALID;
+	rv = hc_sign(p->s, key, mech, data, len, &sig, &sig_len, &err) == HC_OK
+		     ? CKR_OK
+		     : (err.has_ckr ? err.ckr : CKR_GENERAL_ERROR);
+	free(sig);
+	return rv;
+}
+
+/*
+ * A CSR signature the way src/key/sign.c makes it: the hash-and-sign
+ * mechanism, else the raw one over a digest made on the host.
+ */
+static void signature(probe *p, const char *id, const char *what, CK_MECHANISM *mech,
+		      CK_MECHANISM *raw, CK_ULONG raw_len, CK_OBJECT_HANDLE key)
+{
+	CK_RV rv = try_sign(p, mech, key, 32), rv_raw = CKR_MECHANISM_INVALID;
+
+	if (rv == CKR_OK) {
 		add(p, id, what, HC_CAP_YES, "%s signed with a probe key",
 		    hc_ckm_name(mech->mechanism));
+		return;
+	}
+	if (raw && (rv_raw = try_sign(p, raw, key, raw_len)) == CKR_OK) {
+		add(p, id, what, HC_CAP_YES, "%s signed a digest made on the host (%s: %s)",
+		    hc_ckm_name(raw->mechanism), hc_ckm_name(mech->mechanism),
+		    rv == CKR_MECHANISM_INVALID ? "not listed" : hc_ckr_name(rv));
+		return;
+	}
+	if (rv == CKR_KEY_HANDLE_INVALID || rv_raw == CKR_KEY_HANDLE_INVALID)
+		add(p, id, what, HC_CAP_UNKNOWN, "%s listed; not tried (no session probe key)",
+		    hc_ckm_name(rv == CKR_KEY_HANDLE_INVALID ? mech->mechanism : raw->mechanism));
 	else
-		add(p, id, what, HC_CAP_NO, "%s listed but refused: %s",
-		    hc_ckm_name(mech->mechanism), err.has_ckr ? hc_ckr_name(err.ckr) : err.message);
-	free(sig);
+		add(p, id, what, HC_CAP_NO, "%s: %s%s%s%s", hc_ckm_name(mech->mechanism),
+		    rv == CKR_MECHANISM_INVALID ? "not listed for signing" : hc_ckr_name(rv),
+		    raw ? "; " : "", raw ? hc_ckm_name(raw->mechanism) : "",
+		    raw ? (rv_raw == CKR_MECHANISM_INVALID ? ": not listed" : ": refused") : "");
 }
 
 /* ---- certificates ------------------------------------------------------ */
@@ -173,14 +195,15 @@ static void certificate(probe *p)
 	CK_ULONG category = 1; /* token user */
 	CK_BBOOL no = CK_FALSE;
 	X509 *x = throwaway_certificate();
-	unsigned char *der = NULL, *subject = NULL;
+	unsigned char *der = NULL, *subject = NULL, *serial = NULL;
 	int der_len = x ? i2d_X509(x, &der) : -1;
 	int subject_len = x ? i2d_X509_NAME(X509_get_subject_name(x), &subject) : -1;
+	int serial_len = x ? i2d_ASN1_INTEGER(X509_get0_serialNumber(x), &serial) : -1;
 	CK_OBJECT_HANDLE h = CK_INVALID_HANDLE;
 	hc_error err = {0};
 	bool dropped = false;
 
-	if (der_len <= 0 || subject_len <= 0) {
+	if (der_len <= 0 || subject_len <= 0 || serial_len <= 0) {
 		add(p, "certificate_import", "certificate import", HC_CAP_UNKNOWN,
 		    "could not make a test certificate");
 		goto out;
@@ -193,7 +216,11 @@ static void certificate(probe *p)
 			{CKA_CERTIFICATE_CATEGORY, &category, sizeof(category)},
 			{CKA_VALUE, der, (CK_ULONG)der_len},
 			{CKA_SUBJECT, subject, (CK_ULONG)subject_len},
+			/* self-signed: the issuer is the subject (NSS needs issuer and serial) */
+			{CKA_ISSUER, subject, (CK_ULONG)subject_len},
+			{CKA_SERIAL_NUMBER, serial, (CK_ULONG)serial_len},
 			{CKA_LABEL, PROBE_LABEL, sizeof(PROBE_LABEL) - 1},
+			{CKA_ID, "\x01", 1},
 		};
 		if (hc_object_create_optional(p->s, t, sizeof(t) / sizeof(t[0]), optional, 1, &h,
 					      &dropped, &err) == HC_OK)
@@ -210,6 +237,7 @@ static void certificate(probe *p)
 out:
 	OPENSSL_free(der);
 	OPENSSL_free(subject);
+	OPENSSL_free(serial);
 	X509_free(x);
 }
 
@@ -256,8 +284,12 @@ static void unwrap(probe *p, const char *id, const char *what, bool cbc)
 	CK_MECHANISM_TYPE m = cbc ? CKM_AES_CBC_PAD : p->wrap.mechanism;
 	unsigned char iv[16] = {0}, blob[4096];
 	CK_MECHANISM mech = {m, cbc ? iv : NULL, cbc ? sizeof(iv) : 0};
-	bool ec = find(p, CKM_EC_KEY_PAIR_GEN) != NULL;
-	EVP_PKEY *k = ec ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048);
+	/*
+	 * An RSA key, the case every token here restores. (NSS softoken refuses
+	 * to unwrap EC keys with CKR_TEMPLATE_INCOMPLETE: docs/tokens.md.)
+	 */
+	bool ec = false;
+	EVP_PKEY *k = EVP_RSA_gen(2048);
 	PKCS8_PRIV_KEY_INFO *p8 = k ? EVP_PKEY2PKCS8(k) : NULL;
 	unsigned char *der = NULL;
 	int der_len = p8 ? i2d_PKCS8_PRIV_KEY_INFO(p8, &der) : -1, n1 = 0, n2 = 0;
@@ -271,6 +303,8 @@ static void unwrap(probe *p, const char *id, const char *what, bool cbc)
 		{CKA_TOKEN, &no, sizeof(no)},		 {CKA_PRIVATE, &yes, sizeof(yes)},
 		{CKA_SENSITIVE, &yes, sizeof(yes)},	 {CKA_EXTRACTABLE, &no, sizeof(no)},
 		{CKA_SIGN, &yes, sizeof(yes)},		 {CKA_DECRYPT, &no, sizeof(no)},
+		{CKA_LABEL, PROBE_LABEL, sizeof(PROBE_LABEL) - 1},
+		{CKA_ID, "\x01", 1},
 	};
 	CK_RV rv;
 
@@ -372,8 +406,9 @@ static void read_only_sessions(probe *p)
 		add(p, "session_objects_read_only", "session objects in read-only sessions",
 		    HC_CAP_NO, "%s: hsmcert opens read-write sessions where it makes them",
 		    hc_ckr_name(rv));
+	/* Some tokens refuse C_DestroyObject in a read-only session: then through ours. */
 	if (h != CK_INVALID_HANDLE && ro->fn->C_DestroyObject(ro->handle, h) != CKR_OK)
-		p->out->left_behind++;
+		destroy(p, &h);
 	hc_session_close(ro);
 }
 
@@ -386,7 +421,8 @@ hc_rc hc_capabilities_probe(hc_session *s, hc_capabilities *out, hc_error *err)
 	CK_RSA_PKCS_PSS_PARAMS pss = {CKM_SHA256, CKG_MGF1_SHA256, 32};
 	CK_MECHANISM v15 = {CKM_SHA256_RSA_PKCS, NULL, 0},
 		     pssm = {CKM_SHA256_RSA_PKCS_PSS, &pss, sizeof(pss)},
-		     ecdsa = {CKM_ECDSA, NULL, 0};
+		     ecdsa = {CKM_ECDSA, NULL, 0}, v15_raw = {CKM_RSA_PKCS, NULL, 0},
+		     pss_raw = {CKM_RSA_PKCS_PSS, &pss, sizeof(pss)};
 	hc_rc rc;
 
 	memset(out, 0, sizeof(*out));
@@ -402,9 +438,11 @@ hc_rc hc_capabilities_probe(hc_session *s, hc_capabilities *out, hc_error *err)
 	       true, &p.ec_pub, &p.ec_priv);
 	keygen(&p, "keygen_ec_p384", "key generation ec:P-384", CKK_EC, 0, p384, sizeof(p384),
 	       false, NULL, NULL);
-	signature(&p, "csr_rsa_pkcs1", "CSR signature RSA PKCS#1 v1.5", &v15, p.rsa_priv);
-	signature(&p, "csr_rsa_pss", "CSR signature RSA-PSS", &pssm, p.rsa_priv);
-	signature(&p, "csr_ecdsa", "CSR signature ECDSA", &ecdsa, p.ec_priv);
+	/* 51 bytes: a SHA-256 DigestInfo; 32: a SHA-256 digest. */
+	signature(&p, "csr_rsa_pkcs1", "CSR signature RSA PKCS#1 v1.5", &v15, &v15_raw, 51,
+		  p.rsa_priv);
+	signature(&p, "csr_rsa_pss", "CSR signature RSA-PSS", &pssm, &pss_raw, 32, p.rsa_priv);
+	signature(&p, "csr_ecdsa", "CSR signature ECDSA", &ecdsa, NULL, 0, p.ec_priv);
 	destroy(&p, &p.rsa_priv);
 	destroy(&p, &p.rsa_pub);
 	destroy(&p, &p.ec_priv);

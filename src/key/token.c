@@ -2,6 +2,7 @@
 #include "hsmcert/token.h"
 
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 /*
@@ -61,8 +62,18 @@ hc_rc hc_token_init(hc_module *mod, const hc_slot *slot, const hc_token_init_par
 	}
 
 	rc = hc_token_initialize(mod, slot->id, p->so_pin, p->label, err);
-	if (rc != HC_OK)
+	if (rc != HC_OK) {
+		/* tpm2-pkcs11 answers CKR_ARGUMENTS_BAD ("Token already initialized"). */
+		if (out->reinitialised && err->has_ckr &&
+		    (err->ckr == CKR_ARGUMENTS_BAD || err->ckr == CKR_FUNCTION_NOT_SUPPORTED ||
+		     err->ckr == CKR_FUNCTION_FAILED))
+			snprintf(err->message + strlen(err->message),
+				 sizeof(err->message) - strlen(err->message),
+				 "; this token does not re-initialise through PKCS#11: nothing "
+				 "was changed. Use its own tool (for tpm2-pkcs11: tpm2_ptool "
+				 "rmtoken, then addtoken)");
 		return rc;
+	}
 
 	/* The user PIN is set by the SO in a read-write session on the new token. */
 	slots_after = *slot;
