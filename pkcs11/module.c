@@ -278,11 +278,6 @@ const char *hc_module_init_args(const hc_module *mod)
 	return mod->init_args;
 }
 
-CK_FUNCTION_LIST *hc_module_functions(const hc_module *mod)
-{
-	return mod->fn;
-}
-
 const char *hc_module_path(const hc_module *mod)
 {
 	return mod->path;
