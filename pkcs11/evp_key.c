@@ -52,7 +52,7 @@ struct libp11_job {
 	hc_rc rc;
 	hc_error err;
 	hc_evp_key *tk;
-	char *module_path, *serial, *label, *key_label, *pin;
+	char *module_path, *init_args, *serial, *label, *key_label, *pin;
 	unsigned char *key_id;
 	size_t key_id_len;
 };
@@ -114,6 +114,8 @@ static hc_rc open_key(struct libp11_job *job)
 	tk->ctx = PKCS11_CTX_new();
 	if (!tk->ctx)
 		return hc_fail(&job->err, HC_IO, "out of memory");
+	if (job->init_args)
+		PKCS11_CTX_init_args(tk->ctx, job->init_args);
 	job->phase = PHASE_LOAD;
 	if (PKCS11_CTX_load(tk->ctx, job->module_path) < 0) {
 		snprintf(what, sizeof(what), "cannot load the module %s", job->module_path);
@@ -174,6 +176,7 @@ static void job_free(struct libp11_job *job)
 {
 	hc_evp_key_close(job->tk);
 	free(job->module_path);
+	free(job->init_args);
 	free(job->serial);
 	free(job->label);
 	free(job->key_label);
@@ -220,6 +223,7 @@ static struct libp11_job *job_new(const hc_evp_key_params *p)
 	pthread_cond_init(&job->cond, NULL);
 	job->tk = calloc(1, sizeof(*job->tk));
 	job->module_path = strdup(p->module_path);
+	job->init_args = p->init_args ? strdup(p->init_args) : NULL;
 	job->serial = strdup(p->token_serial);
 	job->label = strdup(p->token_label);
 	job->key_label = p->key_label ? strdup(p->key_label) : NULL;
@@ -227,7 +231,8 @@ static struct libp11_job *job_new(const hc_evp_key_params *p)
 	job->key_id_len = p->key_id_len;
 	job->pin = p->pin ? OPENSSL_strndup(p->pin->data, p->pin->len) : NULL;
 	if (!job->tk || !job->module_path || !job->serial || !job->label || !job->key_id ||
-	    (p->key_label && !job->key_label) || (p->pin && !job->pin)) {
+	    (p->key_label && !job->key_label) ||
+	    (p->init_args && !job->init_args) || (p->pin && !job->pin)) {
 		job_free(job);
 		return NULL;
 	}

@@ -12,6 +12,8 @@ struct hc_module {
 	bool managed;	 /* ... and managed: initialised and finalised through p11-kit */
 	void *dl;	 /* the p11-kit proxy, which p11-kit will not load itself */
 	bool finalize;	 /* we initialised it, so we finalise it */
+	char *library;	 /* the library a p11-kit module file names */
+	char *init_args; /* its x-init-reserved: C_Initialize's pReserved */
 };
 
 struct hc_session {
@@ -32,5 +34,12 @@ struct hc_session {
  */
 void hc_p11_note_pin_state(CK_FUNCTION_LIST *fn, CK_SLOT_ID slot, CK_USER_TYPE user, CK_RV rv,
 			   CK_TOKEN_INFO *token, hc_error *err);
+
+/*
+ * A session secret key with a known value: a key-encryption key (wrap and
+ * unwrap) when `kek`, else an extractable, non-sensitive secret to be wrapped.
+ */
+CK_RV hc_p11_session_secret(hc_session *s, CK_KEY_TYPE kt, const unsigned char *value,
+			    CK_ULONG len, bool kek, CK_OBJECT_HANDLE *out);
 
 #endif

@@ -102,6 +102,98 @@ static CK_RV load_proxy(hc_module *mod, bool one_thread, hc_error *err)
 	return initialize(mod, one_thread ? NULL : &args, err);
 }
 
+/*
+ * A p11-kit module file (`module:` and `x-init-reserved:` lines), the way a
+ * module that needs C_Initialize arguments (NSS softoken: its database) is
+ * described. p11-kit reads such files only from its configured directories,
+ * and not per-user ones for root, so a file the user names is read here.
+ */
+static bool is_module_file(const char *path)
+{
+	size_t n = strlen(path);
+	return n > 7 && strcmp(path + n - 7, ".module") == 0;
+}
+
+static char *trimmed(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\n' || end[-1] == '\r'))
+		*--end = '\0';
+	return s;
+}
+
+static CK_RV read_module_file(hc_module *mod, hc_error *err)
+{
+	FILE *f = fopen(mod->path, "r");
+	char line[4096];
+
+	if (!f) {
+		hc_fail(err, HC_IO, "module file %s: %s", mod->path, strerror(errno));
+		return CKR_GENERAL_ERROR;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':'), *key = trimmed(line), *value;
+		char **slot = NULL;
+
+		if (*key == '#' || !colon)
+			continue;
+		*colon = '\0';
+		value = trimmed(colon + 1);
+		key = trimmed(key);
+		if (strcmp(key, "module") == 0)
+			slot = &mod->library;
+		else if (strcmp(key, "x-init-reserved") == 0)
+			slot = &mod->init_args;
+		if (slot && !*slot && !(*slot = strdup(value))) {
+			fclose(f);
+			hc_fail(err, HC_IO, "out of memory");
+			return CKR_HOST_MEMORY;
+		}
+	}
+	fclose(f);
+	if (!mod->library || !*mod->library) {
+		hc_fail(err, HC_USAGE, "module file %s has no 'module:' line naming the library",
+			mod->path);
+		return CKR_GENERAL_ERROR;
+	}
+	if (mod->library[0] != '/') {
+		/* p11-kit's rule: a bare name is in its module directory. */
+		char *full = malloc(strlen(HSMCERT_P11KIT_MODULE_DIR) + strlen(mod->library) + 2);
+		if (!full) {
+			hc_fail(err, HC_IO, "out of memory");
+			return CKR_HOST_MEMORY;
+		}
+		sprintf(full, "%s/%s", HSMCERT_P11KIT_MODULE_DIR, mod->library);
+		free(mod->library);
+		mod->library = full;
+	}
+	return CKR_OK;
+}
+
+/* The library a module file names, initialised with the file's arguments. */
+static CK_RV load_module_file(hc_module *mod, hc_error *err)
+{
+	CK_C_INITIALIZE_ARGS args = {.flags = CKF_OS_LOCKING_OK};
+	CK_RV rv = read_module_file(mod, err);
+
+	if (rv != CKR_OK)
+		return rv;
+	mod->fn = p11_kit_module_load(mod->library, P11_KIT_MODULE_UNMANAGED);
+	if (!mod->fn) {
+		const char *why = p11_kit_message();
+		hc_fail(err, HC_USAGE, "cannot load PKCS#11 module %s (from %s): %s", mod->library,
+			mod->path, why ? why : "not a PKCS#11 module");
+		return CKR_GENERAL_ERROR;
+	}
+	mod->via_p11kit = true;
+	args.pReserved = mod->init_args;
+	return initialize(mod, &args, err);
+}
+
 /* PATH under the working directory, symbolic links kept as the user named them. */
 static char *absolute(const char *path)
 {
@@ -135,7 +227,9 @@ hc_rc hc_module_open(const char *path, unsigned flags, hc_module **out, hc_error
 		free(mod);
 		return hc_fail(err, HC_IO, "out of memory");
 	}
-	if (is_proxy(mod->path))
+	if (is_module_file(mod->path))
+		rv = load_module_file(mod, err);
+	else if (is_proxy(mod->path))
 		rv = load_proxy(mod, flags & HC_MODULE_ONE_THREAD, err);
 	else if (flags & HC_MODULE_ONE_THREAD)
 		rv = load_one_thread(mod, err);
@@ -168,8 +262,20 @@ void hc_module_close(hc_module *mod)
 		p11_kit_module_release(mod->fn);
 	if (mod->dl)
 		dlclose(mod->dl);
+	free(mod->library);
+	free(mod->init_args);
 	free(mod->path);
 	free(mod);
+}
+
+const char *hc_module_library(const hc_module *mod)
+{
+	return mod->library ? mod->library : mod->path;
+}
+
+const char *hc_module_init_args(const hc_module *mod)
+{
+	return mod->init_args;
 }
 
 const char *hc_module_path(const hc_module *mod)
@@ -261,8 +367,14 @@ hc_rc hc_slot_mechanisms(hc_module *mod, CK_SLOT_ID slot, hc_mechanism **mechs, 
 	rv = mod->fn->C_GetMechanismList(slot, NULL, &n);
 	if (rv != CKR_OK)
 		return hc_fail_p11(err, "C_GetMechanismList", rv, "slot %lu", slot);
-	types = calloc(n ? n : 1, sizeof(*types));
-	list = calloc(n ? n : 1, sizeof(*list));
+	/*
+	 * p11-kit 0.24's RPC client counts only the mechanisms it can forward,
+	 * then writes the server's whole list into the buffer: measured, a heap
+	 * overflow. Room to spare, and the count it returns, keep us safe.
+	 */
+	n += 512;
+	types = calloc(n, sizeof(*types));
+	list = calloc(n, sizeof(*list));
 	if (!types || !list) {
 		rc = hc_fail(err, HC_IO, "out of memory");
 		goto out;
@@ -293,13 +405,17 @@ out:
 hc_rc hc_token_initialize(hc_module *mod, CK_SLOT_ID slot, const hc_secret *so_pin,
 			  const char *label, hc_error *err)
 {
-	CK_UTF8CHAR padded[32];
+	/*
+	 * 32 blank-padded bytes, and a NUL after them: p11-kit 0.24's RPC client
+	 * sends the label with strlen() (measured: it reads past 32 bytes).
+	 */
+	CK_UTF8CHAR padded[33] = {0};
 	size_t n = strlen(label);
 	CK_RV rv;
 
-	if (n == 0 || n > sizeof(padded))
+	if (n == 0 || n > 32)
 		return hc_fail(err, HC_USAGE, "token label '%s' must be 1 to 32 bytes", label);
-	memset(padded, ' ', sizeof(padded));
+	memset(padded, ' ', 32);
 	memcpy(padded, label, n);
 	rv = mod->fn->C_InitToken(slot, (CK_UTF8CHAR_PTR)so_pin->data, so_pin->len, padded);
 	if (rv != CKR_OK) {

@@ -40,6 +40,9 @@ const char *hc_cka_name(CK_ATTRIBUTE_TYPE type)
 
 const char *hc_ckm_name(CK_MECHANISM_TYPE mech)
 {
+	/* PKCS#11 3.0, newer than p11-kit 0.24's pkcs11.h. */
+	if (mech == HC_CKM_AES_KEY_WRAP_KWP)
+		return "CKM_AES_KEY_WRAP_KWP";
 	return lookup("CKM_", mech);
 }
 

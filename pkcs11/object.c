@@ -138,7 +138,28 @@ hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBU
 			goto out;
 		}
 	}
-	rv = s->fn->C_GetAttributeValue(s->handle, object, attrs, count);
+	{
+		/*
+		 * Keep our buffers: some modules (tpm2-pkcs11) set pValue to NULL
+		 * for an attribute they do not have, and the buffer would be lost.
+		 */
+		void **mine = calloc(count ? count : 1, sizeof(*mine));
+		if (!mine) {
+			rc = hc_fail(err, HC_IO, "out of memory");
+			goto out;
+		}
+		for (CK_ULONG i = 0; i < count; i++)
+			mine[i] = attrs[i].pValue;
+		rv = s->fn->C_GetAttributeValue(s->handle, object, attrs, count);
+		for (CK_ULONG i = 0; i < count; i++) {
+			if (attrs[i].pValue != mine[i]) {
+				free(mine[i]);
+				attrs[i].pValue = NULL;
+				attrs[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+			}
+		}
+		free(mine);
+	}
 	if (!rv_is_per_attribute(rv)) {
 		rc = hc_fail_p11(err, "C_GetAttributeValue", rv, "reading object attributes");
 		goto out;
@@ -334,5 +355,40 @@ hc_rc hc_object_create(hc_session *s, CK_ATTRIBUTE *tmpl, CK_ULONG count, CK_OBJ
 
 	if (rv != CKR_OK)
 		return hc_fail_p11(err, "C_CreateObject", rv, "creating object");
+	return HC_OK;
+}
+
+hc_rc hc_object_create_optional(hc_session *s, CK_ATTRIBUTE *tmpl, CK_ULONG count,
+				const CK_ATTRIBUTE_TYPE *optional, size_t optional_count,
+				CK_OBJECT_HANDLE *out, bool *dropped, hc_error *err)
+{
+	CK_ATTRIBUTE *kept;
+	CK_ULONG n = 0;
+	CK_RV rv = s->fn->C_CreateObject(s->handle, tmpl, count, out);
+
+	if (dropped)
+		*dropped = false;
+	if (rv == CKR_OK)
+		return HC_OK;
+	if (rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_VALUE_INVALID &&
+	    rv != CKR_TEMPLATE_INCONSISTENT)
+		return hc_fail_p11(err, "C_CreateObject", rv, "creating object");
+	/* openCryptoki 3.8 knows no CKA_CERTIFICATE_CATEGORY: try again without the optional ones. */
+	if (!(kept = calloc(count ? count : 1, sizeof(*kept))))
+		return hc_fail(err, HC_IO, "out of memory");
+	for (CK_ULONG i = 0; i < count; i++) {
+		bool opt = false;
+		for (size_t j = 0; j < optional_count; j++)
+			opt |= tmpl[i].type == optional[j];
+		if (!opt)
+			kept[n++] = tmpl[i];
+	}
+	if (n < count)
+		rv = s->fn->C_CreateObject(s->handle, kept, n, out);
+	free(kept);
+	if (rv != CKR_OK)
+		return hc_fail_p11(err, "C_CreateObject", rv, "creating object");
+	if (dropped)
+		*dropped = true;
 	return HC_OK;
 }

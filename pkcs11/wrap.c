@@ -30,7 +30,9 @@ hc_rc hc_key_wrap(hc_session *s, CK_MECHANISM *mech, CK_OBJECT_HANDLE wrapping,
 	if (rv != CKR_OK)
 		return hc_fail_p11(err, "C_WrapKey", rv, "wrapping with %s",
 				   hc_ckm_name(mech->mechanism));
-	allocated = len ? len : 1;
+	/* NSS's CKM_AES_KEY_WRAP_KWP asks for less than it writes: leave room for padding. */
+	allocated = len + 16;
+	len = allocated;
 	buf = malloc(allocated);
 	if (!buf)
 		return hc_fail(err, HC_IO, "out of memory");

@@ -18,6 +18,7 @@ packages=(
 	go-md2man man-db
 	# the other module worlds (tpm2-pkcs11 itself is unpacked, not installed: see scripts/worlds/)
 	swtpm swtpm-tools tpm2-abrmd tpm2-tools dbus libnss3-tools
+	libtss2-tcti-tabrmd0 python3-bcrypt python3-pyasn1 python3-pyasn1-modules python3-tpm2-pytss
 	# ACME: step-ca built from Debian's Go sources at test time
 	golang-go golang-github-smallstep-certificates-dev
 	# deploy: the real servers, and a verifying client

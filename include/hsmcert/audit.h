@@ -39,12 +39,21 @@ typedef struct hc_audit_read {
 	bool readable;	     /* the value came back in the clear (and was wiped) */
 } hc_audit_read;
 
+/* One wrap attempt of a probed key, with a mechanism the token lists for wrapping. */
+typedef struct hc_audit_wrap {
+	CK_MECHANISM_TYPE mechanism;
+	bool tried; /* false: no wrapping key of its type could be made (why: rv) */
+	CK_RV rv;   /* C_WrapKey's answer, or the wrapping key's creation's */
+	size_t wrapped_len;
+} hc_audit_wrap;
+
+#define HC_AUDIT_MAX_WRAPS 10
+
 typedef struct hc_audit_probe {
 	hc_audit_read reads[HC_AUDIT_MAX_READS];
 	size_t read_count;
-	bool wrap_tried; /* false when no session wrapping key could be made */
-	CK_RV wrap_rv;	 /* C_WrapKey's answer */
-	size_t wrapped_len;
+	hc_audit_wrap wraps[HC_AUDIT_MAX_WRAPS]; /* every wrap mechanism the token lists */
+	size_t wrap_count;			 /* 0: the token lists none: not tried */
 	bool secret_readable; /* a read or the wrap succeeded: the secret can leave */
 } hc_audit_probe;
 
@@ -52,6 +61,8 @@ typedef struct hc_audit_key {
 	const hc_key_info *key;	 /* in the report's inventory */
 	const hc_inv_key *pair;	 /* private keys: their certificates; NULL for secret keys */
 	bool pass;		 /* meaningless under HC_POLICY_NONE */
+	/* No rule failed, but an attribute the policy needs is not reported: verdict unknown. */
+	bool unknown;
 	const char *reasons[HC_AUDIT_MAX_REASONS]; /* static strings, see audit.c */
 	size_t reason_count;
 	hc_audit_probe *probe; /* with probing only, else NULL */
@@ -74,6 +85,7 @@ typedef struct hc_audit_report {
 	hc_audit_probe *probes_; /* storage behind the keys' probe results */
 	size_t key_count;
 	size_t violations; /* keys that fail the policy */
+	size_t unknowns;   /* keys whose verdict is unknown (attributes not reported) */
 	/* Probing: the session wrapping key's creation and destruction. */
 	CK_MECHANISM_TYPE wrap_mechanism;
 	CK_RV session_key_rv;	   /* C_GenerateKey's answer (CKR_OK when made) */

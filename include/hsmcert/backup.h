@@ -234,6 +234,12 @@ typedef struct hc_restore_item {
 	size_t ca_count;
 	char *cert_uri, **ca_uris; /* the certificate's URI; each of the ca_count CA certificates' */
 	size_t replaced; /* objects of an earlier key removed (--force) */
+	/*
+	 * Usages the token set although the template said false ("decrypt,unwrap";
+	 * empty when none): NSS softoken's RSA keys always decrypt. Reported, as
+	 * keygen reports what a token adds (SPEC: templates are negotiated).
+	 */
+	char usages_added[32];
 } hc_restore_item;
 
 typedef struct hc_restore_result {

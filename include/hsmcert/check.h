@@ -75,6 +75,7 @@ hc_rc hc_check_key(hc_session *session, const hc_check_params *params, hc_check_
 
 typedef struct hc_check_tls_params {
 	const char *module_path;
+	const char *init_args; /* the module's C_Initialize pReserved, or NULL */
 	const char *token_serial;
 	const char *token_label;
 	const hc_secret *pin;

@@ -41,6 +41,12 @@ typedef struct hc_key_info {
 	HC_KEY_USAGES(HC_KEY_USAGE_FIELD)
 #undef HC_KEY_USAGE_FIELD
 	CK_ULONG key_gen_mechanism; /* CK_UNAVAILABLE_INFORMATION when unknown */
+	/*
+	 * Whether the token answered for CKA_KEY_GEN_MECHANISM at all: a token
+	 * that reports CK_UNAVAILABLE_INFORMATION as its value says the key was
+	 * not generated; one that does not know the attribute says nothing.
+	 */
+	bool key_gen_reported;
 	/* Public parts when the object carries them (raw big-endian / DER). */
 	unsigned char *modulus, *public_exponent, *ec_params, *ec_point;
 	size_t modulus_len, public_exponent_len, ec_params_len, ec_point_len;

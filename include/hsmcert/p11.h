@@ -66,16 +66,25 @@ enum {
 	HC_MODULE_ONE_THREAD = 1 << 0,
 };
 
-/* Load and initialise a module; NULL path means the p11-kit proxy. */
+/*
+ * Load and initialise a module; NULL path means the p11-kit proxy. A path
+ * ending in ".module" is a p11-kit module file: the library its `module:`
+ * line names, initialised with its `x-init-reserved:` string (NSS softoken).
+ */
 hc_rc hc_module_open(const char *path, unsigned flags, hc_module **out, hc_error *err);
 void hc_module_close(hc_module *mod);
 const char *hc_module_path(const hc_module *mod);
 const CK_INFO *hc_module_info(const hc_module *mod);
+/* The library itself (a module file's `module:`), and its C_Initialize pReserved or NULL. */
+const char *hc_module_library(const hc_module *mod);
+const char *hc_module_init_args(const hc_module *mod);
 
 /* A module p11-kit has registered: its configured name and the library's path (either may be NULL). */
 typedef struct hc_registered_module {
 	char *name;
 	char *path;
+	bool disabled;	/* its module file keeps it out of the proxy (enable-in/disable-in) */
+	CK_RV init_rv;	/* C_Initialize's answer: CKR_OK, or why the proxy has no slots of it */
 } hc_registered_module;
 
 /*
@@ -247,6 +256,14 @@ hc_rc hc_attrs_set(hc_session *session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *a
 hc_rc hc_object_destroy(hc_session *session, CK_OBJECT_HANDLE object, hc_error *err);
 hc_rc hc_object_create(hc_session *session, CK_ATTRIBUTE *tmpl, CK_ULONG count,
 		       CK_OBJECT_HANDLE *out, hc_error *err);
+/*
+ * C_CreateObject; when the token rejects the template's attributes
+ * (CKR_ATTRIBUTE_TYPE_INVALID and the like), once more without the
+ * `optional` ones. *dropped (may be NULL) says whether they were left out.
+ */
+hc_rc hc_object_create_optional(hc_session *session, CK_ATTRIBUTE *tmpl, CK_ULONG count,
+				const CK_ATTRIBUTE_TYPE *optional, size_t optional_count,
+				CK_OBJECT_HANDLE *out, bool *dropped, hc_error *err);
 
 /* ---- templates ------------------------------------------------------- */
 
@@ -296,14 +313,20 @@ typedef struct hc_keypair_spec {
 	size_t id_len;
 	bool extractable;
 	bool recipient; /* an RSA key that receives backups: unwrap (public: wrap), no signing */
+	bool session;	/* session objects (CKA_TOKEN=false): probes that leave nothing */
 } hc_keypair_spec;
+
+#define HC_KEYPAIR_MAX_ADDED 9
 
 /* What keygen had to do to get a key the token accepts. */
 typedef struct hc_keypair_notes {
-	bool minimal_template;	  /* the full template was refused */
+	bool minimal_template;	  /* the full template was refused; a smaller one was used */
 	bool extractable_cleared; /* token defaulted to extractable; we turned it off */
 	bool sensitive_set;	  /* token defaulted to non-sensitive; we turned it on */
 	CK_RV full_template_rv;
+	/* Usages the token set although they were not asked (it ties them to those asked). */
+	CK_ATTRIBUTE_TYPE added[HC_KEYPAIR_MAX_ADDED];
+	size_t added_count;
 } hc_keypair_notes;
 
 /*
@@ -351,6 +374,48 @@ hc_rc hc_key_unwrap(hc_session *session, CK_MECHANISM *mech, CK_OBJECT_HANDLE un
 		    const unsigned char *wrapped, size_t wrapped_len, CK_ATTRIBUTE *tmpl,
 		    CK_ULONG count, CK_OBJECT_HANDLE *out, hc_error *err);
 
+/* ---- key wrap negotiation (pkcs11/kwp.c) ------------------------------ */
+
+/* RFC 5649 on some tokens (NSS); not in p11-kit 0.24's pkcs11.h. */
+#define HC_CKM_AES_KEY_WRAP_KWP 0x210BUL
+
+typedef enum hc_wrap_meaning {
+	HC_WRAP_NOT_LISTED = 0,
+	HC_WRAP_REFUSED,       /* listed, but the known-answer wrap was refused (rv says why) */
+	HC_WRAP_RFC5649,       /* the output is OpenSSL's EVP_aes_256_wrap_pad */
+	HC_WRAP_RFC3394_PKCS7, /* RFC 3394 over PKCS#7 padding (NSS's 0x210A) */
+	HC_WRAP_UNKNOWN,       /* something else */
+} hc_wrap_meaning;
+const char *hc_wrap_meaning_name(hc_wrap_meaning m);
+
+typedef struct hc_wrap_test {
+	CK_MECHANISM_TYPE mechanism;
+	bool listed;	    /* in the mechanism list with CKF_WRAP */
+	bool unwrap_listed; /* ... with CKF_UNWRAP */
+	CK_RV rv;	    /* the known-answer C_WrapKey's answer (session objects) */
+	hc_wrap_meaning meaning;
+} hc_wrap_test;
+
+typedef struct hc_wrap_choice {
+	/* The mechanism whose output is RFC 5649 here, or CK_UNAVAILABLE_INFORMATION. */
+	CK_MECHANISM_TYPE mechanism;
+	hc_wrap_test tests[2]; /* CKM_AES_KEY_WRAP_KWP, CKM_AES_KEY_WRAP_PAD */
+	size_t test_count;
+	bool cbc_pad_wrap, cbc_pad_unwrap; /* CKM_AES_CBC_PAD listed for wrap / unwrap */
+} hc_wrap_choice;
+
+/*
+ * Find the mechanism that gives RFC 5649 on the session's token by a
+ * known-answer wrap of a fixed secret under a fixed AES key (both session
+ * objects, destroyed before returning), compared with OpenSSL.
+ */
+hc_rc hc_wrap_negotiate(hc_session *session, hc_wrap_choice *out, hc_error *err);
+/* The session's module is p11-kit's RPC client (a remote token). */
+bool hc_wrap_over_rpc(const hc_session *session);
+/* The error when no RFC 5649 mechanism exists: what was tried, and what to do; HC_TOKEN. */
+hc_rc hc_wrap_refusal(const hc_session *session, const hc_wrap_choice *choice, const char *doing,
+		      hc_error *err);
+
 /*
  * A token's private key as an OpenSSL EVP_PKEY (libp11, pkcs11/evp_key.c),
  * for TLS. libp11 loads the module itself and finalises it (C_Finalize, and
@@ -360,6 +425,7 @@ hc_rc hc_key_unwrap(hc_session *session, CK_MECHANISM *mech, CK_OBJECT_HANDLE un
 typedef struct hc_evp_key hc_evp_key;
 typedef struct hc_evp_key_params {
 	const char *module_path;  /* the module the key is on (the p11-kit proxy too) */
+	const char *init_args;	  /* its C_Initialize pReserved (NSS softoken), or NULL */
 	const char *token_serial; /* the token, as CK_TOKEN_INFO reports it */
 	const char *token_label;
 	const unsigned char *key_id; /* the private key's CKA_ID */

@@ -221,10 +221,11 @@ hc_rc hc_backup_check_extractable(const hc_key_info *key, hc_error *err)
 }
 
 /* Wrap one key; *wrapped false when the token says it may not leave. */
-static hc_rc wrap_one(hc_session *s, CK_OBJECT_HANDLE kek, hc_backup_item *item,
-                      CK_OBJECT_HANDLE key, hc_blob *blob, bool *wrapped, hc_error *err)
+static hc_rc wrap_one(hc_session *s, CK_MECHANISM_TYPE rfc5649, CK_OBJECT_HANDLE kek,
+                      hc_backup_item *item, CK_OBJECT_HANDLE key, hc_blob *blob, bool *wrapped,
+                      hc_error *err)
 {
-	CK_MECHANISM kw = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+	CK_MECHANISM kw = {rfc5649, NULL, 0};
 	hc_error local = {0};
 	hc_rc rc;
 
@@ -261,7 +262,26 @@ static hc_rc backup_hsmb(hc_session *s, const hc_backup_params *p, hc_backup_res
 {
 	hc_backup_file *f = &out->file;
 	protection pr = {CK_INVALID_HANDLE, {0}};
+	hc_wrap_choice wc;
+	size_t candidates = 0;
 	hc_rc rc;
+
+	/*
+	 * Keys the token says may not leave are reported before anything is made
+	 * on the token: no key-encryption key for a backup that cannot happen.
+	 */
+	for (size_t i = 0; i < out->count; i++) {
+		if (out->items[i].key.extractable == 0)
+			backup_not_extractable(&out->items[i], CKR_OK);
+		else
+			candidates++;
+	}
+	if (!candidates)
+		return HC_OK;
+	if ((rc = hc_wrap_negotiate(s, &wc, err)) != HC_OK)
+		return rc;
+	if (wc.mechanism == CK_UNAVAILABLE_INFORMATION)
+		return hc_wrap_refusal(s, &wc, "a .hsmb backup", err);
 
 	f->version = HC_BACKUP_VERSION;
 	f->mode = p->recipient ? HC_BACKUP_RECIPIENT : HC_BACKUP_PASSPHRASE;
@@ -270,7 +290,7 @@ static hc_rc backup_hsmb(hc_session *s, const hc_backup_params *p, hc_backup_res
 	f->entries = calloc(p->key_count, sizeof(*f->entries));
 	if (!f->creator || !f->entries)
 		return hc_fail(err, HC_IO, "out of memory");
-	rc = p->recipient ? protect_recipient(s, p->recipient, f, &pr, err)
+	rc = p->recipient ? protect_recipient(s, p->recipient, wc.mechanism, f, &pr, err)
 	                  : protect_passphrase(s, p->passphrase, f, &pr, err);
 	if (rc != HC_OK)
 		goto out;
@@ -278,12 +298,15 @@ static hc_rc backup_hsmb(hc_session *s, const hc_backup_params *p, hc_backup_res
 		hc_backup_fingerprint(&f->recipient, out->recipient_sha256);
 	for (size_t i = 0; i < out->count; i++) {
 		hc_backup_entry *e = &f->entries[f->entry_count];
-		bool wrapped;
-		if ((rc = wrap_one(s, pr.kek, &out->items[i], p->keys[i], &e->wrapped_key, &wrapped,
-		                   err)) != HC_OK)
+		bool wrapped = false;
+		/* Keys the token will not let out were reported before the KEK was made. */
+		if (out->items[i].key.extractable != 0 &&
+		    (rc = wrap_one(s, wc.mechanism, pr.kek, &out->items[i], p->keys[i],
+		                   &e->wrapped_key, &wrapped, err)) != HC_OK)
 			goto out;
 		if (wrapped) {
 			f->entry_count++;
+			/* The format's name for RFC 5649, whichever mechanism gave it here. */
 			e->wrap_mechanism = CKM_AES_KEY_WRAP_PAD;
 			if ((rc = fill_entry(s, &out->items[i], p->keys[i], e, err)) != HC_OK)
 				goto out;

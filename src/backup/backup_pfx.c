@@ -27,8 +27,10 @@
 hc_rc hc_backup_key_to_host(hc_session *s, const hc_backup_item *item, CK_OBJECT_HANDLE key,
                             EVP_PKEY **out, hc_error *err)
 {
+	unsigned char iv[16];
 	CK_MECHANISM kw = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
 	CK_OBJECT_HANDLE transport = CK_INVALID_HANDLE;
+	hc_wrap_choice wc;
 	unsigned char value[32], *blob = NULL, *plain = NULL;
 	size_t blob_len = 0;
 	EVP_CIPHER_CTX *ctx = NULL;
@@ -38,8 +40,20 @@ hc_rc hc_backup_key_to_host(hc_session *s, const hc_backup_item *item, CK_OBJECT
 	hc_rc rc;
 
 	*out = NULL;
+	if ((rc = hc_wrap_negotiate(s, &wc, err)) != HC_OK)
+		return rc;
+	/*
+	 * The key is unwrapped on the host anyway: RFC 5649 where the token has
+	 * it, else AES-CBC with PKCS#7 padding (openCryptoki, NSS over CBC_PAD).
+	 */
+	if (wc.mechanism != CK_UNAVAILABLE_INFORMATION)
+		kw.mechanism = wc.mechanism;
+	else if (wc.cbc_pad_wrap)
+		kw = (CK_MECHANISM){CKM_AES_CBC_PAD, iv, sizeof(iv)};
+	else
+		return hc_wrap_refusal(s, &wc, "a PKCS#12 export", err);
 	/* A transport key the host knows: the only way a key reaches a PKCS#12. */
-	if (RAND_priv_bytes(value, sizeof(value)) != 1)
+	if (RAND_priv_bytes(value, sizeof(value)) != 1 || RAND_bytes(iv, sizeof(iv)) != 1)
 		return hc_fail_ssl(err, HC_IO, "no random transport key");
 	if ((rc = hc_backup_session_aes(s, value, HC_AES_WRAP | HC_AES_SENSITIVE, &transport, err)) !=
 	        HC_OK ||
@@ -48,7 +62,10 @@ hc_rc hc_backup_key_to_host(hc_session *s, const hc_backup_item *item, CK_OBJECT
 	ctx = EVP_CIPHER_CTX_new();
 	plain = OPENSSL_secure_malloc(blob_len + 16);
 	if (!ctx || !plain ||
-	    EVP_DecryptInit_ex(ctx, EVP_aes_256_wrap_pad(), NULL, value, NULL) != 1 ||
+	    EVP_DecryptInit_ex(ctx,
+	                       kw.mechanism == CKM_AES_CBC_PAD ? EVP_aes_256_cbc()
+	                                                       : EVP_aes_256_wrap_pad(),
+	                       NULL, value, kw.mechanism == CKM_AES_CBC_PAD ? iv : NULL) != 1 ||
 	    EVP_DecryptUpdate(ctx, plain, &n1, blob, (int)blob_len) != 1 ||
 	    EVP_DecryptFinal_ex(ctx, plain + n1, &n2) != 1) {
 		rc = hc_fail_ssl(err, HC_TOKEN, "key '%s': the token's wrapped key does not unwrap",

@@ -78,9 +78,12 @@ typedef struct protection {
 /* The KEK and authentication key from a passphrase (scrypt, HKDF). */
 hc_rc protect_passphrase(hc_session *s, const hc_secret *pass, hc_backup_file *f, protection *pr,
                          hc_error *err);
-/* A KEK generated in the token, wrapped with RSA-OAEP to the recipient. */
-hc_rc protect_recipient(hc_session *s, EVP_PKEY *recipient, hc_backup_file *f, protection *pr,
-                        hc_error *err);
+/*
+ * A KEK generated in the token, wrapped with RSA-OAEP to the recipient; the
+ * authentication key wrapped under it with `rfc5649` (hc_wrap_negotiate's choice).
+ */
+hc_rc protect_recipient(hc_session *s, EVP_PKEY *recipient, CK_MECHANISM_TYPE rfc5649,
+                        hc_backup_file *f, protection *pr, hc_error *err);
 /* The public key as SubjectPublicKeyInfo DER, as the file records it. */
 hc_rc backup_blob_from_pubkey(EVP_PKEY *pub, hc_blob *out, hc_error *err);
 /* Record in the item that the token refuses to let the key out (ckr: its answer, or CKR_OK). */
@@ -110,7 +113,10 @@ typedef struct restore_ctx {
 	const hc_restore_params *p;
 	hc_restore_result *out;
 	hc_error *err;
+	hc_wrap_choice wrap;	    /* what the token's key wrap mechanisms are */
 	CK_OBJECT_HANDLE unwrapper; /* session AES key: the KEK or the PKCS#12 transport key */
+	CK_MECHANISM unwrap_mech;   /* RFC 5649 as this token names it, or CBC_PAD (PKCS#12) */
+	unsigned char iv[16];	    /* CKM_AES_CBC_PAD's IV */
 	pending *keys;
 	size_t count;
 	hc_rollback created; /* everything this run made, undone on a failure */

@@ -115,12 +115,12 @@ static bool oaep_param_refused(const hc_error *e)
 	        e->ckr == CKR_MECHANISM_INVALID);
 }
 
-hc_rc protect_recipient(hc_session *s, EVP_PKEY *recipient, hc_backup_file *f, protection *pr,
-                        hc_error *err)
+hc_rc protect_recipient(hc_session *s, EVP_PKEY *recipient, CK_MECHANISM_TYPE rfc5649,
+                        hc_backup_file *f, protection *pr, hc_error *err)
 {
 	static const CK_MECHANISM_TYPE hashes[] = {CKM_SHA256, CKM_SHA_1};
 	CK_ULONG kek_len = 32;
-	CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0}, kw = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+	CK_MECHANISM gen = {CKM_AES_KEY_GEN, NULL, 0}, kw = {rfc5649, NULL, 0};
 	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, mac_obj = CK_INVALID_HANDLE;
 	unsigned char mac_secret[32];
 	/* Extractable only so RSA-OAEP can carry it to the recipient. */

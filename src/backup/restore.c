@@ -123,10 +123,10 @@ hc_rc hc_usage_parse(const char *text, unsigned *out, hc_error *err)
 }
 
 /*
- * The token may still have added a usage (a template is a request): read back,
- * a restored key with more power than asked is refused, not reported.
+ * The token may still have added a usage (a template is a request): read back
+ * and named in the result, as keygen names what a token adds.
  */
-static hc_rc check_usages(restore_ctx *c, const pending *k, const hc_key_info *key)
+static void added_usages(const pending *k, const hc_key_info *key, hc_restore_item *item)
 {
 	static const struct {
 		size_t key_off, want_off;
@@ -140,13 +140,11 @@ static hc_rc check_usages(restore_ctx *c, const pending *k, const hc_key_info *k
 	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
 		int have = *(const int *)((const char *)key + u[i].key_off);
 		bool want = *(const bool *)((const char *)k + u[i].want_off);
+		size_t used = strlen(item->usages_added);
 		if (have == 1 && !want)
-			return hc_fail(c->err, HC_TOKEN,
-			               "the token gave the restored key '%s' the usage %s that was "
-			               "not asked for (CKA_%s false in the template)",
-			               k->label, u[i].name, u[i].name);
+			snprintf(item->usages_added + used, sizeof(item->usages_added) - used, "%s%s",
+			         used ? "," : "", u[i].name);
 	}
-	return HC_OK;
 }
 
 /* Create, store, prove: everything for one key. */
@@ -159,9 +157,9 @@ static hc_rc restore_one(restore_ctx *c, pending *k, hc_restore_item *item)
 	if ((rc = restore_objects_unwrap_private(c, k, &priv)) != HC_OK ||
 	    (rc = restore_objects_create_public(c, k, &pub)) != HC_OK ||
 	    (rc = restore_objects_store_certificates(c, k, item)) != HC_OK ||
-	    (rc = hc_key_describe(c->s, priv, &item->key, c->err)) != HC_OK ||
-	    (rc = check_usages(c, k, &item->key)) != HC_OK)
+	    (rc = hc_key_describe(c->s, priv, &item->key, c->err)) != HC_OK)
 		return rc;
+	added_usages(k, &item->key, item);
 	item->public_uri = hc_uri_for_object(&hc_session_slot(c->s)->token, CKO_PUBLIC_KEY,
 	                                     k->label, k->id, k->id_len);
 	/* The proof: the token signs, the certificate's key (else the recorded one) verifies. */
@@ -206,14 +204,29 @@ hc_rc restore_keys(restore_ctx *c)
 
 hc_rc hc_restore(hc_session *s, const hc_restore_params *p, hc_restore_result *out, hc_error *err)
 {
-	restore_ctx c = {s, p, out, err, CK_INVALID_HANDLE, NULL, 0, {.session = s}};
+	restore_ctx c = {.s = s,
+	                 .p = p,
+	                 .out = out,
+	                 .err = err,
+	                 .unwrapper = CK_INVALID_HANDLE,
+	                 .created = {.session = s}};
 	hc_rc rc;
 
 	memset(out, 0, sizeof(*out));
 	out->kind = hc_backup_detect(p->data, p->len);
+	if (out->kind == HC_KIND_HSMB_PASSPHRASE || out->kind == HC_KIND_HSMB_RECIPIENT ||
+	    out->kind == HC_KIND_PFX) {
+		if ((rc = hc_wrap_negotiate(s, &c.wrap, err)) != HC_OK)
+			return rc;
+		c.unwrap_mech = (CK_MECHANISM){c.wrap.mechanism, NULL, 0};
+	}
 	switch (out->kind) {
 	case HC_KIND_HSMB_PASSPHRASE:
 	case HC_KIND_HSMB_RECIPIENT:
+		if (c.wrap.mechanism == CK_UNAVAILABLE_INFORMATION) {
+			rc = hc_wrap_refusal(s, &c.wrap, "restoring a .hsmb backup", err);
+			break;
+		}
 		rc = restore_hsmb(&c);
 		break;
 	case HC_KIND_PFX:

@@ -218,7 +218,7 @@ static hc_rc unwrap_token_fault(restore_ctx *c, const hc_error *e, const char *w
 /* Recipient mode: unwrap the KEK with the recipient key, then recover the MAC key. */
 static hc_rc open_recipient(restore_ctx *c, const hc_backup_file *f, unsigned char mac_key[32])
 {
-	CK_MECHANISM oaep, kw = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+	CK_MECHANISM oaep, kw = c->unwrap_mech;
 	CK_RSA_PKCS_OAEP_PARAMS op;
 	CK_OBJECT_HANDLE recipient, mac_obj = CK_INVALID_HANDLE;
 	CK_ATTRIBUTE value = {CKA_VALUE, NULL, 0};

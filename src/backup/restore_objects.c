@@ -127,7 +127,7 @@ out:
 /* C_UnwrapKey of the private key: sensitive, extractable only as decided. */
 hc_rc restore_objects_unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT_HANDLE *out)
 {
-	CK_MECHANISM kw = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
+	CK_MECHANISM kw = c->unwrap_mech;
 	CK_OBJECT_CLASS cls = CKO_PRIVATE_KEY;
 	CK_KEY_TYPE kt = k->key_type;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
@@ -162,7 +162,7 @@ hc_rc restore_objects_unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT
 	     c->err->ckr == CKR_TEMPLATE_INCONSISTENT)) {
 		/*
 		 * A token that will not take a usage it lacks set to false (an RSA key's
-		 * CKA_DERIVE, say): ask for the true ones only. restore_check_usages
+		 * CKA_DERIVE, say): ask for the true ones only. added_usages
 		 * reads the key back and refuses it if the token then added one.
 		 */
 		t.count = base;

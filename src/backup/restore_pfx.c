@@ -24,9 +24,14 @@
 
 #include "internal.h"
 
-/* The key as PKCS#8, wrapped on the host (RFC 5649) under `kek`; the clear copy wiped. */
-static hc_rc wrap_on_host(EVP_PKEY *pkey, const unsigned char kek[32], pending *k, hc_error *err)
+/*
+ * The key as PKCS#8, wrapped on the host under `kek` as `mech` will unwrap it
+ * (RFC 5649, or AES-CBC-PAD with its IV); the clear copy wiped.
+ */
+static hc_rc wrap_on_host(EVP_PKEY *pkey, const unsigned char kek[32], const CK_MECHANISM *mech,
+                          pending *k, hc_error *err)
 {
+	bool cbc = mech->mechanism == CKM_AES_CBC_PAD;
 	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(pkey);
 	unsigned char *der = NULL;
 	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
@@ -39,7 +44,9 @@ static hc_rc wrap_on_host(EVP_PKEY *pkey, const unsigned char kek[32], pending *
 	}
 	k->blob = malloc((size_t)der_len + 16);
 	EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-	if (!k->blob || EVP_EncryptInit_ex(ctx, EVP_aes_256_wrap_pad(), NULL, kek, NULL) != 1 ||
+	if (!k->blob ||
+	    EVP_EncryptInit_ex(ctx, cbc ? EVP_aes_256_cbc() : EVP_aes_256_wrap_pad(), NULL, kek,
+	                       cbc ? mech->pParameter : NULL) != 1 ||
 	    EVP_EncryptUpdate(ctx, k->blob, &n1, der, der_len) != 1 ||
 	    EVP_EncryptFinal_ex(ctx, k->blob + n1, &n2) != 1) {
 		rc = hc_fail_ssl(err, HC_IO, "wrapping the key for the token");
@@ -127,7 +134,19 @@ hc_rc restore_pfx(restore_ctx *c)
 		rc = hc_fail_ssl(c->err, HC_IO, "no random transport key");
 		goto out;
 	}
-	if ((rc = wrap_on_host(bundle.pkey, kek, k, c->err)) == HC_OK)
+	if (c->unwrap_mech.mechanism == CK_UNAVAILABLE_INFORMATION) {
+		if (!c->wrap.cbc_pad_unwrap) {
+			rc = hc_wrap_refusal(c->s, &c->wrap, "restoring a PKCS#12 key", c->err);
+			goto out;
+		}
+		/* Unwrapped from the host's encryption anyway: AES-CBC-PAD does as well. */
+		if (RAND_bytes(c->iv, sizeof(c->iv)) != 1) {
+			rc = hc_fail_ssl(c->err, HC_IO, "no random IV");
+			goto out;
+		}
+		c->unwrap_mech = (CK_MECHANISM){CKM_AES_CBC_PAD, c->iv, sizeof(c->iv)};
+	}
+	if ((rc = wrap_on_host(bundle.pkey, kek, &c->unwrap_mech, k, c->err)) == HC_OK)
 		rc = hc_backup_session_aes(c->s, kek, HC_AES_UNWRAP | HC_AES_SENSITIVE, &c->unwrapper,
 		                           c->err);
 	OPENSSL_cleanse(kek, sizeof(kek));

@@ -402,8 +402,14 @@ hc_rc hc_check_tls(hc_check_result *r, const hc_check_tls_params *tp, hc_error *
 		return hc_error_hint(err, HC_HINT_SERVER_NAME,
 		                     hc_fail(err, HC_USAGE, "the certificate names no host"));
 	p = (hc_tls_params){
-		.key = {tp->module_path, tp->token_serial, tp->token_label, r->key.id,
-			r->key.id_len, r->key.label, tp->pin},
+		.key = {.module_path = tp->module_path,
+			.init_args = tp->init_args,
+			.token_serial = tp->token_serial,
+			.token_label = tp->token_label,
+			.key_id = r->key.id,
+			.key_id_len = r->key.id_len,
+			.key_label = r->key.label,
+			.pin = tp->pin},
 		.leaf = r->cert,
 		.chain = r->served,
 		.roots = r->trust,

@@ -73,7 +73,7 @@ static const char *verdict(const hc_audit_report *r, const hc_audit_key *k)
 {
 	if (r->options.policy == HC_POLICY_NONE)
 		return "-";
-	return k->pass ? "pass" : "FAIL";
+	return k->pass ? "pass" : k->unknown ? "unknown" : "FAIL";
 }
 
 static bool software_slot(const hc_audit_report *r)
@@ -114,13 +114,18 @@ static json_t *probe_json(const hc_audit_key *k)
 						hc_cka_name(p->reads[i].type), "ckr",
 						hc_ckr_name(p->reads[i].rv), "readable",
 						p->reads[i].readable));
-	wrap = p->wrap_tried ? json_pack("{s:s, s:s, s:o}", "mechanism",
-					 hc_ckm_name(CKM_AES_KEY_WRAP_PAD), "ckr",
-					 hc_ckr_name(p->wrap_rv), "wrapped_bytes",
-					 p->wrap_rv == CKR_OK ? json_integer((json_int_t)p->wrapped_len)
-							      : json_null())
-			     : json_null();
-	return json_pack("{s:o, s:o, s:b}", "reads", reads, "wrap", wrap, "secret_readable",
+	/* Every wrap mechanism the token lists; an empty list: none listed, nothing tried. */
+	wrap = json_array();
+	for (size_t i = 0; i < p->wrap_count; i++) {
+		const hc_audit_wrap *w = &p->wraps[i];
+		json_array_append_new(
+			wrap, json_pack("{s:s, s:b, s:s, s:o}", "mechanism", hc_ckm_name(w->mechanism),
+					"tried", w->tried, "ckr", hc_ckr_name(w->rv), "wrapped_bytes",
+					w->tried && w->rv == CKR_OK
+						? json_integer((json_int_t)w->wrapped_len)
+						: json_null()));
+	}
+	return json_pack("{s:o, s:o, s:b}", "reads", reads, "wraps", wrap, "secret_readable",
 			 p->secret_readable);
 }
 
@@ -148,7 +153,9 @@ static json_t *key_json(const hc_audit_report *r, const hc_audit_key *k)
 		json_object_set_new(j, "verdict", json_null());
 		json_decref(reasons);
 	} else {
-		json_object_set_new(j, "verdict", json_string(k->pass ? "pass" : "fail"));
+		json_object_set_new(j, "verdict", json_string(k->pass	 ? "pass"
+							      : k->unknown ? "unknown"
+									   : "fail"));
 		json_object_set_new(j, "reasons", reasons);
 	}
 	if (r->options.probe)
@@ -189,20 +196,24 @@ static json_t *head_json(const struct cli_token *t, const hc_audit_report *r)
 				      "removable", (r->slot.info.flags & CKF_REMOVABLE_DEVICE) != 0));
 	json_object_set_new(
 		head, "summary",
-		json_pack("{s:I, s:I, s:I, s:o, s:o, s:I, s:I, s:s}", "keys", (json_int_t)r->key_count,
+		json_pack("{s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:I, s:s}", "keys", (json_int_t)r->key_count,
 			  "private_keys", (json_int_t)private_keys, "secret_keys",
 			  (json_int_t)(r->key_count - private_keys), "passed",
 			  r->options.policy == HC_POLICY_NONE
 				  ? json_null()
-				  : json_integer((json_int_t)(r->key_count - r->violations)),
+				  : json_integer((json_int_t)(r->key_count - r->violations - r->unknowns)),
 			  "failed",
 			  r->options.policy == HC_POLICY_NONE ? json_null()
 							      : json_integer((json_int_t)r->violations),
+			  "unknown",
+			  r->options.policy == HC_POLICY_NONE ? json_null()
+							      : json_integer((json_int_t)r->unknowns),
 			  "orphan_certificates", (json_int_t)r->inventory.orphan_count,
 			  "unreadable_objects", (json_int_t)r->inventory.unreadable_count, "result",
-			  r->options.policy == HC_POLICY_NONE ? "inventory"
-			  : hc_audit_failed(r)			 ? "fail"
-								 : "pass"));
+			  r->options.policy == HC_POLICY_NONE		 ? "inventory"
+			  : r->violations || r->inventory.unreadable_count ? "fail"
+			  : r->unknowns					 ? "unknown"
+									 : "pass"));
 	json_object_set_new(head, "unreadable_objects", cli_json_unreadable(&r->inventory));
 	if (r->options.probe)
 		json_object_set_new(head, "probe",
@@ -338,13 +349,21 @@ static void print_probe(const hc_audit_report *r, const hc_audit_probe *p)
 			printf(": %s%s\n    %-14s", hc_ckr_name(p->reads[i].rv),
 			       p->reads[i].readable ? " (READ IN THE CLEAR)" : "", "");
 	}
-	if (p->wrap_tried)
-		printf("C_WrapKey %s: %s", hc_ckm_name(r->wrap_mechanism), hc_ckr_name(p->wrap_rv));
-	else
-		printf("wrap not tried: no session key (%s)", hc_ckr_name(r->session_key_rv));
-	if (p->wrap_tried && p->wrap_rv == CKR_OK)
-		printf(" (%zu bytes wrapped)", p->wrapped_len);
-	printf("\n    %-14s%s\n", "",
+	(void)r;
+	if (p->wrap_count == 0)
+		printf("wrap not tried: the token lists no wrap mechanism\n    %-14s", "");
+	for (size_t i = 0; i < p->wrap_count; i++) {
+		const hc_audit_wrap *w = &p->wraps[i];
+		if (w->tried)
+			printf("C_WrapKey %s: %s", hc_ckm_name(w->mechanism), hc_ckr_name(w->rv));
+		else
+			printf("%s not tried: no wrapping key (%s)", hc_ckm_name(w->mechanism),
+			       hc_ckr_name(w->rv));
+		if (w->tried && w->rv == CKR_OK)
+			printf(" (%zu bytes wrapped)", w->wrapped_len);
+		printf("\n    %-14s", "");
+	}
+	printf("%s\n",
 	       p->secret_readable ? "THE SECRET CAN LEAVE THE TOKEN"
 				  : "the secret did not leave the token");
 }
@@ -424,7 +443,7 @@ static void print_text(const struct cli_token *t, const hc_audit_report *r)
 			print_key_details(r, &r->keys[i]);
 	}
 	if (r->options.probe && r->session_key_rv == CKR_OK)
-		printf("\nProbe session key (AES-256, %s): %s\n", hc_ckm_name(r->wrap_mechanism),
+		printf("\nProbe session wrapping keys (AES-256, DES3 where listed): %s\n",
 		       r->session_key_destroyed ? "destroyed" : "NOT DESTROYED");
 	for (size_t i = 0; i < r->inventory.orphan_count; i++) {
 		const hc_inv_cert *c = &r->inventory.certs[r->inventory.orphans[i]];
@@ -445,6 +464,11 @@ static void print_text(const struct cli_token *t, const hc_audit_report *r)
 	else if (r->violations)
 		printf("Result: FAIL: %zu of %zu key%s violate%s the %s policy\n", r->violations,
 		       r->key_count, r->key_count == 1 ? "" : "s", r->violations == 1 ? "s" : "",
+		       hc_audit_policy_name(r->options.policy));
+	else if (r->unknowns)
+		printf("Result: UNKNOWN: for %zu of %zu key%s the token does not report an "
+		       "attribute the %s policy needs (named above): it cannot be shown to hold\n",
+		       r->unknowns, r->key_count, r->key_count == 1 ? "" : "s",
 		       hc_audit_policy_name(r->options.policy));
 	else if (r->inventory.unreadable_count)
 		printf("Result: FAIL: %zu object%s the token could not describe: the %s policy "

@@ -234,7 +234,7 @@ int cmd_backup(struct cli *cli, int argc, char **argv)
 	}
 	/* Only session objects are created, which read-only sessions may: write-protected
 	 * tokens can be backed up too. */
-	if (cli_token_open(cli, key_uri, CLI_TOKEN_LOGIN, &t, &err) != HC_OK) {
+	if (cli_token_open(cli, key_uri, CLI_TOKEN_LOGIN | CLI_TOKEN_RW, &t, &err) != HC_OK) {
 		r = cli_fail(cli, &err);
 		goto out;
 	}

@@ -202,7 +202,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	const char *servername = NULL;
 	json_t *token_json = NULL;
 	hc_secret *pin = NULL;
-	char *module = NULL, serial[17], label[33], names[256];
+	char *module = NULL, *init_args = NULL, serial[17], label[33], names[256];
 	char **uris = NULL, *one_uri[1] = {NULL};
 	size_t nkeys = 0, failed = 0;
 	hc_error err = {0};
@@ -289,7 +289,8 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	token_json = cli_json_token(&t);
 	snprintf(label, sizeof(label), "%s", t.label);
 	HC_P11_STRING(t.slot.token.serialNumber, serial);
-	module = strdup(hc_module_path(t.module));
+	module = strdup(hc_module_library(t.module));
+	init_args = hc_module_init_args(t.module) ? strdup(hc_module_init_args(t.module)) : NULL;
 	pin = t.pin;
 	t.pin = NULL;
 	/* libp11 ends every session on the module when it lets go: close ours first. */
@@ -297,6 +298,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	for (size_t i = 0; tls && i < nkeys; i++) {
 		hc_check_tls_params tp = {
 			.module_path = module,
+			.init_args = init_args,
 			.token_serial = serial,
 			.token_label = label,
 			.pin = pin,
@@ -357,6 +359,7 @@ out:
 	free(uris);
 	hc_secret_free(pin);
 	free(module);
+	free(init_args);
 	cli_token_close(&t);
 	cli_passphrase_clear(&pass);
 	return r;

@@ -84,6 +84,7 @@ static int report(const struct cli *cli, const struct cli_token *t, const char *
 			json_object_set_new(k, "ca_certificate_uris", ca_uris);
 			json_object_set_new(k, "proved", json_true());
 			json_object_set_new(k, "replaced", json_integer((json_int_t)it->replaced));
+			json_object_set_new(k, "usages_added", json_string(it->usages_added));
 			json_array_append_new(keys, k);
 		}
 		return cli_json_emit(json_pack(
@@ -188,6 +189,12 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		r = cli_fail(cli, &err);
 		goto out;
 	}
+	for (size_t i = 0; i < result.count; i++)
+		if (result.items[i].usages_added[0])
+			cli_warnf(cli, "the token also gave '%s' the usage %s although the template "
+				       "set it false (it does not keep it apart from signing); 'hsmcert "
+				       "audit --policy sign-only' reports it",
+				  result.items[i].key.label, result.items[i].usages_added);
 	r = report(cli, &t, p.name, &result);
 out:
 	hc_restore_result_clear(&result);

@@ -1,5 +1,6 @@
 /* SPEC: tokens — modules, slots and tokens, with --mechanisms. */
 #include "cli.h"
+#include "hsmcert/capabilities.h"
 
 #include "hsmcert/token.h"
 #include "tokenview.h"
@@ -7,17 +8,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_MECHANISMS = CLI_OPT_FIRST_COMMAND_OPTION };
+enum { OPT_MECHANISMS = CLI_OPT_FIRST_COMMAND_OPTION, OPT_CAPABILITIES };
 
 int usage_tokens(FILE *out)
 {
-	fprintf(out, "Usage: hsmcert tokens [--mechanisms] [--module PATH] [--token URI] [--json]\n\n"
+	fprintf(out, "Usage: hsmcert tokens [--mechanisms | --capabilities] [--module PATH] [--token URI]\n"
+		     "                      [--json]\n\n"
 		     "List the module's slots and tokens: label, manufacturer, model, serial,\n"
 		     "hardware or software slot, initialised, login required, PIN state,\n"
 		     "memory where known, and each token's PKCS#11 URI. Through p11-kit's\n"
 		     "proxy (no module named) it also names the registered modules.\n\n"
 		     "  --mechanisms             add key generation, signing and wrapping\n"
 		     "                           mechanisms with their key sizes\n"
+		     "  --capabilities           what hsmcert can do with the selected token:\n"
+		     "                           key types, CSR signatures, certificate import,\n"
+		     "                           wrap mechanisms (known-answer tested), restore,\n"
+		     "                           PKCS#12; probed with session objects that are\n"
+		     "                           destroyed again (logs in: PIN as for keygen)\n"
 		     "  --token URI              only the tokens the URI matches\n\n" CLI_GLOBAL_USAGE);
 	return 0;
 }
@@ -116,9 +123,14 @@ static int print_json(const hc_token_list *list)
 		json_t *regs = json_array();
 		for (size_t i = 0; i < list->registered_count; i++)
 			json_array_append_new(
-				regs, json_pack("{s:o, s:o}", "name",
-						cli_json_string(list->registered[i].name), "path",
-						cli_json_string(list->registered[i].path)));
+				regs,
+				json_pack("{s:o, s:o, s:b, s:o}", "name",
+					  cli_json_text(list->registered[i].name), "path",
+					  cli_json_text(list->registered[i].path), "disabled",
+					  list->registered[i].disabled, "initialize_error",
+					  list->registered[i].init_rv == CKR_OK
+						  ? json_null()
+						  : json_string(hc_ckr_name(list->registered[i].init_rv))));
 		json_object_set_new(module, "registered", regs);
 	}
 	for (size_t i = 0; i < list->count; i++)
@@ -210,22 +222,72 @@ static int print_text(const hc_token_list *list)
 		       n ? ":" : "");
 		for (size_t i = 0; i < n; i++) {
 			const hc_registered_module *m = &list->registered[i];
-			printf("    %-14s %s\n", m->name ? cli_text(m->name) : "(unnamed)",
-			       m->path ? cli_text(m->path) : "(remote)");
+			printf("    %-14s %s%s%s%s\n", m->name ? cli_text(m->name) : "(unnamed)",
+			       m->path ? cli_text(m->path) : "(remote)",
+			       m->disabled ? "  [disabled for the proxy by its module file]" : "",
+			       m->init_rv != CKR_OK ? "  [C_Initialize failed: " : "",
+			       m->init_rv != CKR_OK ? hc_ckr_name(m->init_rv) : "");
+			if (m->init_rv != CKR_OK)
+				printf("    %-14s its slots are missing below; its own log says why]\n",
+				       "");
 		}
 	}
 	for (size_t i = 0; i < list->count; i++)
 		print_slot(&list->entries[i]);
 	if (list->count == 0)
 		printf("\nNo slots%s.\n", list->filtered ? " match the URI" : "");
+	if (!list->filtered && list->count == 0 && list->registered && list->registered_count == 0)
+		printf("No PKCS#11 module is registered with p11-kit: install your token's "
+		       "module package (e.g. softhsm2, opensc-pkcs11), or name a module "
+		       "with --module PATH (or HSMCERT_MODULE)\n");
 	return fflush(stdout) == 0 && !ferror(stdout) ? 0 : HC_IO;
+}
+
+/* SPEC: tokens --capabilities, for the one selected token. */
+static int capabilities(struct cli *cli)
+{
+	struct cli_token t = {0};
+	hc_capabilities caps;
+	hc_error err = {0};
+	int r;
+
+	if (cli_token_open(cli, NULL, CLI_TOKEN_RW | CLI_TOKEN_LOGIN, &t, &err) != HC_OK ||
+	    hc_capabilities_probe(t.session, &caps, &err) != HC_OK) {
+		r = cli_fail(cli, &err);
+		cli_token_close(&t);
+		return r;
+	}
+	if (cli->json) {
+		json_t *list = json_array();
+		for (size_t i = 0; i < caps.count; i++)
+			json_array_append_new(
+				list, json_pack("{s:s, s:s, s:s, s:s}", "id", caps.items[i].id, "what",
+						caps.items[i].what, "state",
+						hc_cap_state_name(caps.items[i].state), "detail",
+						caps.items[i].detail));
+		r = cli_json_emit(json_pack("{s:o, s:o, s:I}", "token", cli_json_token(&t),
+					    "capabilities", list, "probe_objects_left",
+					    (json_int_t)caps.left_behind));
+	} else {
+		printf("Capabilities of token '%s' (%s)\n\n", cli_text(t.label), t.token_uri);
+		for (size_t i = 0; i < caps.count; i++)
+			printf("  %-40s %-7s %s\n", caps.items[i].what,
+			       hc_cap_state_name(caps.items[i].state), caps.items[i].detail);
+		printf("\nProbes used session objects only%s.\n",
+		       caps.left_behind ? "; SOME COULD NOT BE DESTROYED (they end with the session)"
+					: ", all destroyed");
+		r = 0;
+	}
+	cli_token_close(&t);
+	return r;
 }
 
 int cmd_tokens(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
-		{"mechanisms", no_argument, NULL, OPT_MECHANISMS}, CLI_GLOBAL_OPTIONS};
-	bool with_mechanisms = false;
+		{"mechanisms", no_argument, NULL, OPT_MECHANISMS},
+		{"capabilities", no_argument, NULL, OPT_CAPABILITIES}, CLI_GLOBAL_OPTIONS};
+	bool with_mechanisms = false, with_capabilities = false;
 	hc_module *mod = NULL;
 	hc_uri *filter = NULL;
 	hc_token_list list = {0};
@@ -235,11 +297,17 @@ int cmd_tokens(struct cli *cli, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1) {
 		if (c == OPT_MECHANISMS)
 			with_mechanisms = true;
+		else if (c == OPT_CAPABILITIES)
+			with_capabilities = true;
 		else if ((r = cli_common_option(cli, c, optarg, usage_tokens)) != CLI_NEXT)
 			return r;
 	}
 	if ((r = cli_no_arguments(cli, argc, argv)) != CLI_NEXT)
 		return r;
+	if (with_capabilities)
+		return with_mechanisms ? cli_usage_error(cli, "--capabilities and --mechanisms "
+							      "are separate reports")
+				       : capabilities(cli);
 
 	if ((cli->token_uri && hc_uri_parse(cli->token_uri, &filter, &err) != HC_OK) ||
 	    hc_module_open(cli->module_path, 0, &mod, &err) != HC_OK ||

@@ -240,7 +240,9 @@ hc_rc hc_certstore_put(hc_session *session, X509 *cert, const char *label,
 			{CKA_LABEL, (void *)(label ? label : ""), label ? strlen(label) : 0},
 			{CKA_ID, (void *)id, id ? id_len : 0},
 		};
-		rc = hc_object_create(session, t, sizeof(t) / sizeof(t[0]), out, err);
+		static const CK_ATTRIBUTE_TYPE optional[] = {CKA_CERTIFICATE_CATEGORY};
+		rc = hc_object_create_optional(session, t, sizeof(t) / sizeof(t[0]), optional, 1,
+					       out, NULL, err);
 		if (rc != HC_OK)
 			hc_error_prefix(err, "storing the certificate '%s'", label ? label : "");
 	}

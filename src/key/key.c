@@ -249,6 +249,7 @@ hc_rc hc_key_info_from_attrs(CK_OBJECT_HANDLE object, CK_ATTRIBUTE *a, hc_key_in
 #define USAGE_TAKE(field, cka, name, secret_only) out->field = hc_attr_bool(&a[A_USAGE_##field]);
 	HC_KEY_USAGES(USAGE_TAKE)
 #undef USAGE_TAKE
+	out->key_gen_reported = hc_attr_available(&a[A_KEY_GEN_MECHANISM]);
 	out->key_gen_mechanism = hc_attr_ulong(&a[A_KEY_GEN_MECHANISM], &v)
 					 ? v
 					 : CK_UNAVAILABLE_INFORMATION;

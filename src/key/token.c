@@ -98,8 +98,18 @@ hc_rc hc_token_init(hc_module *mod, const hc_slot *slot, const hc_token_init_par
 	}
 
 	rc = hc_token_initialize(mod, slot->id, p->so_pin, p->label, err);
-	if (rc != HC_OK)
+	if (rc != HC_OK) {
+		/* tpm2-pkcs11 answers CKR_ARGUMENTS_BAD ("Token already initialized"). */
+		if (out->reinitialised && err->has_ckr &&
+		    (err->ckr == CKR_ARGUMENTS_BAD || err->ckr == CKR_FUNCTION_NOT_SUPPORTED ||
+		     err->ckr == CKR_FUNCTION_FAILED))
+			snprintf(err->message + strlen(err->message),
+				 sizeof(err->message) - strlen(err->message),
+				 "; this token does not re-initialise through PKCS#11: nothing "
+				 "was changed. Use its own tool (for tpm2-pkcs11: tpm2_ptool "
+				 "rmtoken, then addtoken)");
 		return rc;
+	}
 
 	/*
 	 * From here on the token is erased: any failure leaves it initialised
@@ -111,6 +121,24 @@ hc_rc hc_token_init(hc_module *mod, const hc_slot *slot, const hc_token_init_par
 	if ((rc = hc_slot_refresh(mod, &slots_after, err)) != HC_OK)
 		goto out;
 	out->slot = slots_after;
+	/*
+	 * SPEC: after a re-initialisation the token is checked to be empty. NSS
+	 * softoken's C_InitToken resets its key database only: certificates and
+	 * public keys remain, and saying "its contents are gone" would be false.
+	 */
+	if (out->reinitialised) {
+		long left = count_public_objects(mod, &slots_after);
+		if (left > 0) {
+			rc = hc_fail(err, HC_TOKEN,
+				     "C_InitToken succeeded but %ld public object%s (certificates, "
+				     "public keys) remain on token '%s': this token does not "
+				     "erase them on re-initialisation. Its private keys are gone; "
+				     "remove the rest with 'hsmcert delete', and set the user PIN "
+				     "with the token's own tool",
+				     left, left == 1 ? "" : "s", p->label);
+			goto out;
+		}
+	}
 	if ((rc = hc_session_open(mod, &slots_after, true, &s, err)) != HC_OK)
 		goto out;
 	rc = hc_session_login(s, CKU_SO, p->so_pin, err);

@@ -1,0 +1,426 @@
+/*
+ * The whole lifecycle against one real PKCS#11 implementation (SPEC: "Any
+ * token, not only SoftHSM2"). Run by ctest inside a module world:
+ *   scripts/worlds/run.sh WORLD test_worlds --jobs=1
+ * which exports HSMCERT_MODULE, HSMCERT_TOKEN, the PINs, and a SoftHSM2 peer
+ * token (WORLD_PEER_MODULE, "peer") for backups that cross modules.
+ * Every step either works, or is refused cleanly: the exit status the SPEC
+ * gives, a message that names what the token lacks, nothing left half-made.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hsmcert/backup.h"
+#include "support.h"
+
+/* What each implementation can do (measured; docs/tokens.md says why). */
+struct world {
+	const char *name;
+	bool ec;             /* generates EC keys */
+	bool exportable;     /* makes sensitive keys that are extractable */
+	bool hsmb;           /* has RFC 5649 wrap inside the token: .hsmb backup and restore */
+	bool pfx;            /* PKCS#12 export and import (RFC 5649 or CBC_PAD) */
+	bool init_token;     /* C_InitToken on an initialised token */
+	const char *no_hsmb; /* what the .hsmb refusal names */
+};
+
+static const struct world worlds[] = {
+    {"softhsm2", true, true, true, true, true, NULL},
+    {"nss", true, true, true, true, false, NULL},
+    {"p11kit-rpc", true, true, false, false, true, "not forwarded"},
+    {"opencryptoki", false, true, false, true, false, "RFC 5649"},
+    {"tpm2", true, false, false, false, false, "RFC 5649"},
+};
+
+static const struct world *W;
+
+static void setup(void)
+{
+	const char *name = getenv("WORLD"), *bin = getenv("HSMCERT_BIN");
+
+	cr_assert_not_null(name, "WORLD is not set: run through scripts/worlds/run.sh");
+	cr_assert_not_null(bin, "HSMCERT_BIN is not set (run the tests through ctest)");
+	for (size_t i = 0; i < sizeof(worlds) / sizeof(worlds[0]); i++)
+		if (strcmp(worlds[i].name, name) == 0)
+			W = &worlds[i];
+	cr_assert_not_null(W, "unknown world %s", name);
+	snprintf(ts_dir, 256, "/tmp/hsmcert-worldtest.XXXXXX");
+	cr_assert_not_null(mkdtemp(ts_dir), "mkdtemp: %s", strerror(errno));
+	cr_assert_eq(chdir(ts_dir), 0);
+	setenv("HSMCERT", bin, 1);
+	setenv("HSMCERT_PASSPHRASE", "correct horse battery staple", 1);
+	unsetenv("HSMCERT_JSON");
+}
+
+static void teardown(void)
+{
+	char cmd[300];
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", ts_dir);
+	(void)!system(cmd);
+}
+
+TestSuite(worlds, .init = setup, .fini = teardown, .timeout = 300);
+
+/* Number of objects labelled `label` on the world's token, by hsmcert list --json. */
+static int objects_labelled(const char *label)
+{
+	struct ts_result r;
+	int n;
+
+	ts_run(&r,
+	       "$HSMCERT list --json | python3 -c 'import json,sys; d=json.load(sys.stdin); "
+	       "print(sum(1 for e in d.get(\"entries\", d.get(\"keys\", [])) "
+	       "if e.get(\"label\")==\"%s\"))'",
+	       label);
+	n = r.status == 0 ? atoi(r.out) : -1;
+	ts_result_free(&r);
+	return n;
+}
+
+/* A throwaway CA in the test directory signs the CSR of key `label`. */
+static void issue(const char *label)
+{
+	struct ts_result r;
+
+	ts_run(&r,
+	       "$HSMCERT csr --key 'pkcs11:object=%s' --cn %s.example.com -o %s.csr && "
+	       "openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt "
+	       "-subj /CN=world-ca -days 3 2>/dev/null && "
+	       "openssl x509 -req -in %s.csr -CA ca.crt -CAkey ca.key -out %s.crt -days 2 "
+	       "-copy_extensions copy 2>/dev/null",
+	       label, label, label, label, label);
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+}
+
+static void keygen(const char *label, const char *type)
+{
+	struct ts_result r;
+	ts_run(&r, "$HSMCERT keygen --label %s --type %s", label, type);
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+}
+
+Test(worlds, keygen_every_type)
+{
+	static const char *types[] = {"rsa:2048", "rsa:3072", "ec:P-256", "ec:P-384"};
+	struct ts_result r;
+
+	for (size_t i = 0; i < 4; i++) {
+		char label[32];
+		bool ec = types[i][0] == 'e';
+		snprintf(label, sizeof(label), "kg%zu", i);
+		ts_run(&r, "$HSMCERT keygen --label %s --type %s", label, types[i]);
+		if (ec && !W->ec) {
+			/* Refused before anything is made, naming the mechanism. */
+			ts_assert_status(&r, 3);
+			cr_assert(strstr(r.err, "CKM_EC_KEY_PAIR_GEN"), "%s", r.err);
+			cr_assert_eq(objects_labelled(label), 0);
+		} else {
+			ts_assert_status(&r, 0);
+			cr_assert(strstr(r.out, "sensitive           yes"), "%s", r.out);
+			cr_assert(strstr(r.out, "extractable         no"), "%s", r.out);
+		}
+		ts_result_free(&r);
+	}
+}
+
+Test(worlds, exportable_is_never_dropped)
+{
+	struct ts_result r;
+
+	ts_run(&r, "$HSMCERT keygen --label xp --exportable");
+	if (W->exportable) {
+		ts_assert_status(&r, 0);
+		cr_assert(strstr(r.out, "extractable         yes"), "%s", r.out);
+	} else {
+		ts_assert_status(&r, 3);
+		cr_assert(strstr(r.err, "extractable"), "%s", r.err);
+		cr_assert_eq(objects_labelled("xp"), 0, "a key was left behind");
+	}
+	ts_result_free(&r);
+}
+
+Test(worlds, request_import_list_check_tls)
+{
+	struct ts_result r;
+
+	ts_run(&r, "$HSMCERT request --label rq --cn rq.example.com -o rq.csr && "
+	           "openssl req -in rq.csr -verify -noout 2>&1");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "verify OK"), "%s", r.out);
+	ts_result_free(&r);
+
+	keygen("srv", "rsa:2048");
+	issue("srv");
+	ts_run(&r, "$HSMCERT import --cert srv.crt");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	/* The same certificate again: a success that changes nothing. */
+	ts_run(&r, "$HSMCERT import --cert srv.crt");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+
+	ts_run(&r, "$HSMCERT list");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "srv"), "%s", r.out);
+	ts_result_free(&r);
+
+	ts_run(&r, "$HSMCERT check --key 'pkcs11:object=srv' --roots ca.crt --tls");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+
+	/* An independent tool sees the certificate where hsmcert put it (NSS: certutil). */
+	if (getenv("WORLD_TOOL_MODULE"))
+		ts_run(&r, "pkcs11-tool --module \"$WORLD_TOOL_MODULE\" --token-label world -l "
+		           "--pin \"$HSMCERT_PIN\" -O --type cert 2>&1");
+	else
+		ts_run(&r, "certutil -L -d \"$WORLD_NSSDB\" 2>&1");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "srv"), "%s", r.out);
+	ts_result_free(&r);
+}
+
+Test(worlds, backup_of_a_non_exportable_key_is_exit_1)
+{
+	struct ts_result r;
+
+	keygen("ne", W->ec ? "ec:P-256" : "rsa:2048");
+	ts_run(&r, "$HSMCERT backup --key 'pkcs11:object=ne' -o ne.hsmb");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.err, "not extractable") || strstr(r.out, "not extractable"), "%s%s",
+	          r.out, r.err);
+	cr_assert(!ts_exists("ne.hsmb"));
+	ts_result_free(&r);
+}
+
+Test(worlds, backup_and_restore_hsmb)
+{
+	struct ts_result r;
+
+	if (!W->exportable)
+		cr_skip_test("this token makes no exportable keys (exportable_is_never_dropped)");
+	keygen("bk", "rsa:2048");
+	ts_run(&r, "$HSMCERT keygen --label bx --exportable");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	ts_run(&r, "$HSMCERT backup --key 'pkcs11:object=bx' -o bx.hsmb");
+	if (!W->hsmb) {
+		ts_assert_status(&r, 3);
+		cr_assert(strstr(r.err, W->no_hsmb), "%s", r.err);
+		cr_assert(!ts_exists("bx.hsmb"), "a partial file was left");
+		ts_result_free(&r);
+		return;
+	}
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	/* The same id and label again: refused without --force, restored after a delete. */
+	ts_run(&r, "$HSMCERT restore bx.hsmb");
+	ts_assert_status(&r, 1);
+	ts_result_free(&r);
+	ts_run(&r, "$HSMCERT delete 'pkcs11:object=bx' --yes && $HSMCERT restore bx.hsmb");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+}
+
+Test(worlds, backup_to_a_recipient_key)
+{
+	struct ts_result r;
+
+	if (!W->exportable || !W->hsmb)
+		cr_skip_test(
+		    "no exportable keys or no RFC 5649 here (see backup_and_restore_hsmb)");
+	ts_run(&r, "$HSMCERT keygen --label rx --exportable && "
+	           "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
+	           "$HSMCERT keygen --label recipient --type rsa:2048 >/dev/null && "
+	           "pkcs11-tool --module $WORLD_PEER_MODULE --token-label peer --read-object "
+	           "--type pubkey --label recipient -o recipient.der && "
+	           "openssl pkey -pubin -inform DER -in recipient.der -out recipient.pem && "
+	           "$HSMCERT backup --key 'pkcs11:object=rx' --to recipient.pem -o rx.hsmb");
+	/* The recipient key is a signing key on the peer: a refusal must be clean. */
+	cr_assert(r.status == 0 || r.status == 1 || r.status == 3, "%s", r.err);
+	if (r.status != 0)
+		cr_assert(!ts_exists("rx.hsmb"));
+	ts_result_free(&r);
+}
+
+Test(worlds, pkcs12_export_and_import)
+{
+	struct ts_result r;
+
+	if (!W->exportable)
+		cr_skip_test("this token makes no exportable keys");
+	ts_run(&r, "$HSMCERT keygen --label px --exportable");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	issue("px");
+	ts_run(&r, "$HSMCERT import --cert px.crt");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	ts_run(&r, "$HSMCERT backup --key 'pkcs11:object=px' --format pfx -o px.pfx");
+	if (!W->pfx) {
+		ts_assert_status(&r, 3);
+		cr_assert(!ts_exists("px.pfx"));
+		ts_result_free(&r);
+		return;
+	}
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	/* OpenSSL opens it: the key matches the certificate. */
+	ts_run(&r, "openssl pkcs12 -in px.pfx -nodes -passin env:HSMCERT_PASSPHRASE "
+	           "| openssl pkey -pubout > px-key.pub && openssl x509 -in px.crt -pubkey -noout "
+	           "> px-crt.pub && cmp px-key.pub px-crt.pub");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	/* Into the peer SoftHSM2 token, and back into this one under a new name. */
+	ts_run(&r, "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
+	           "$HSMCERT restore px.pfx --label px-peer");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	/* And back into this token (CKM_AES_CBC_PAD where it has no RFC 5649). */
+	ts_run(&r, "$HSMCERT delete 'pkcs11:object=px' --yes && $HSMCERT restore px.pfx");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+}
+
+/* SPEC: a backup made on one module restores on another that can unwrap. */
+Test(worlds, hsmb_crosses_modules)
+{
+	struct ts_result r;
+
+	if (!W->hsmb)
+		cr_skip_test("no RFC 5649 on this token");
+	/* This token to the SoftHSM2 peer. */
+	ts_run(&r, "$HSMCERT keygen --label cx --exportable >/dev/null && "
+	           "$HSMCERT backup --key 'pkcs11:object=cx' -o cx.hsmb && "
+	           "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
+	           "$HSMCERT restore cx.hsmb");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	/* And the reverse. */
+	ts_run(&r,
+	       "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
+	       "$HSMCERT keygen --label cy --exportable >/dev/null && "
+	       "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
+	       "$HSMCERT backup --key 'pkcs11:object=cy' -o cy.hsmb && $HSMCERT restore cy.hsmb");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+
+	/* The wrapped key is RFC 5649: OpenSSL's EVP_aes_256_wrap_pad opens it. */
+	{
+		size_t len = 0;
+		unsigned char *data = (unsigned char *)ts_read("cx.hsmb", &len);
+		hc_backup_file f;
+		hc_backup_keys keys;
+		hc_error err = {0};
+		hc_secret *pass = hc_secret_new("correct horse battery staple", 28);
+		unsigned char plain[4096];
+		int n1 = 0, n2 = 0;
+		const unsigned char *p = plain;
+		PKCS8_PRIV_KEY_INFO *p8;
+		EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+
+		cr_assert_not_null(data);
+		cr_assert_eq(hc_backup_parse(data, len, "cx.hsmb", &f, &err), HC_OK, "%s",
+		             err.message);
+		cr_assert_eq(hc_backup_derive(&f, pass, &keys, &err), HC_OK, "%s", err.message);
+		cr_assert_eq(f.entry_count, 1);
+		cr_assert_lt(f.entries[0].wrapped_key.len, sizeof(plain));
+		cr_assert_eq(EVP_DecryptInit_ex(ctx, EVP_aes_256_wrap_pad(), NULL, keys.kek, NULL),
+		             1);
+		cr_assert_eq(EVP_DecryptUpdate(ctx, plain, &n1, f.entries[0].wrapped_key.data,
+		                               (int)f.entries[0].wrapped_key.len),
+		             1, "the wrapped key is not RFC 5649");
+		cr_assert_eq(EVP_DecryptFinal_ex(ctx, plain + n1, &n2), 1);
+		p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, n1 + n2);
+		cr_assert_not_null(p8, "the unwrapped key is not PKCS#8");
+		PKCS8_PRIV_KEY_INFO_free(p8);
+		EVP_CIPHER_CTX_free(ctx);
+		hc_secret_free(pass);
+		hc_backup_file_clear(&f);
+		free(data);
+	}
+}
+
+Test(worlds, restore_needs_unwrap)
+{
+	struct ts_result r;
+
+	if (W->hsmb)
+		cr_skip_test("this token restores (hsmb_crosses_modules)");
+	/* A .hsmb made on the SoftHSM2 peer: refused cleanly here, nothing made. */
+	ts_run(&r, "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
+	           "$HSMCERT keygen --label rz --exportable >/dev/null && "
+	           "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
+	           "$HSMCERT backup --key 'pkcs11:object=rz' -o rz.hsmb");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	ts_run(&r, "$HSMCERT restore rz.hsmb");
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, W->no_hsmb), "%s", r.err);
+	cr_assert_eq(objects_labelled("rz"), 0);
+	ts_result_free(&r);
+}
+
+Test(worlds, audit_and_probe)
+{
+	struct ts_result r;
+
+	keygen("au", W->ec ? "ec:P-256" : "rsa:2048");
+	ts_run(&r, "$HSMCERT audit --json");
+	cr_assert(r.status == 0 || r.status == 1, "%s", r.err);
+	cr_assert(strstr(r.out, "\"au\""), "%s", r.out);
+	/* No claim the token did not make. */
+	if (strcmp(W->name, "nss") == 0)
+		cr_assert(!strstr(r.out, "imported"), "%s", r.out);
+	if (strcmp(W->name, "opencryptoki") == 0)
+		cr_assert(!strstr(r.out, "no key generation mechanism"), "%s", r.out);
+	ts_result_free(&r);
+	ts_run(&r, "$HSMCERT audit --probe");
+	cr_assert(r.status == 0 || r.status == 1, "%s", r.err);
+	ts_result_free(&r);
+}
+
+Test(worlds, delete_leaves_nothing)
+{
+	struct ts_result r;
+
+	keygen("dl", "rsa:2048");
+	ts_run(&r, "$HSMCERT delete 'pkcs11:object=dl' --yes");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	cr_assert_eq(objects_labelled("dl"), 0);
+}
+
+Test(worlds, capabilities_report)
+{
+	struct ts_result r;
+
+	ts_run(&r, "$HSMCERT tokens --capabilities --json > caps.json && "
+	           "python3 -c 'import json; json.load(open(\"caps.json\"))' && cat caps.json");
+	ts_assert_status(&r, 0);
+	cr_log_info("%s capabilities: %s", W->name, r.out);
+	ts_result_free(&r);
+}
+
+/* Last by name: re-initialises the token the other tests used. */
+Test(worlds, zz_init_token)
+{
+	struct ts_result r;
+
+	ts_run(&r, "$HSMCERT init-token --token \"$HSMCERT_TOKEN\" --label world --force");
+	if (W->init_token) {
+		ts_assert_status(&r, 0);
+	} else {
+		cr_assert(r.status == 3 || r.status == 1, "exit %d: %s", r.status, r.err);
+		cr_assert(!strstr(r.err, "previous contents are gone"), "%s", r.err);
+	}
+	ts_result_free(&r);
+}
