@@ -47,6 +47,13 @@ typedef struct hc_import_result {
  */
 hc_rc hc_import(hc_session *session, const hc_import_params *params, hc_import_result *out,
 		hc_error *err);
+/*
+ * The same for certificates already loaded (enroll: the ACME server's
+ * chain); params->cert_path and chain_path only name them in messages.
+ */
+hc_rc hc_import_certs(hc_session *session, const hc_import_params *params,
+		      hc_x509_bundle *certs, hc_x509_bundle *chain, hc_import_result *out,
+		      hc_error *err);
 void hc_import_result_clear(hc_import_result *result);
 
 #endif

@@ -26,6 +26,14 @@ hc_rc hc_sign_data(hc_session *session, const hc_key_info *key, const EVP_MD *md
 		   const unsigned char *data, size_t data_len, unsigned char **sig,
 		   size_t *sig_len, hc_error *err);
 
+/*
+ * The same without PSS, for JWS (RFC 7518): RSA PKCS#1 v1.5 as is, ECDSA as
+ * the fixed-width r||s the token returns rather than DER.
+ */
+hc_rc hc_sign_data_raw(hc_session *session, const hc_key_info *key, const EVP_MD *md,
+		       const unsigned char *data, size_t data_len, unsigned char **sig,
+		       size_t *sig_len, hc_error *err);
+
 /* The AlgorithmIdentifier of what hc_sign_data produces (PSS with explicit parameters). */
 hc_rc hc_sign_algor(const hc_key_info *key, const EVP_MD *md, bool pss, X509_ALGOR **out,
 		    hc_error *err);

@@ -183,3 +183,28 @@ void hc_keygen_result_clear(hc_keygen_result *r)
 	free(r->public_uri);
 	r->public_uri = NULL;
 }
+
+hc_rc hc_keygen_undoable(hc_session *s, const hc_keygen_params *params, hc_rollback *undo,
+			 hc_keygen_result *out, hc_error *err)
+{
+	const hc_key_info *key = &out->key;
+	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE;
+	hc_rc rc;
+
+	if ((rc = hc_keygen(s, params, out, err)) != HC_OK || !out->created)
+		return rc;
+	/* The public half is found now: after a later failure the session may not search. */
+	rc = hc_rollback_created(undo, key->handle, CKO_PRIVATE_KEY, key->label, key->id,
+				 key->id_len, err);
+	/* Out of memory even for the log: the private key went at once; its public half too. */
+	if (rc != HC_OK && hc_key_find_public(s, key, &pub, NULL) == HC_OK)
+		hc_object_destroy(s, pub, NULL);
+	else if (rc == HC_OK && (rc = hc_key_find_public(s, key, &pub, err)) == HC_OK)
+		rc = hc_rollback_created(undo, pub, CKO_PUBLIC_KEY, key->label, key->id,
+					 key->id_len, err);
+	if (rc != HC_OK) {
+		hc_rollback_run(undo, err);
+		hc_keygen_result_clear(out);
+	}
+	return rc;
+}

@@ -222,7 +222,7 @@ static hc_rc sign_rsa(hc_session *s, const hc_key_info *key, const EVP_MD *md,
 }
 
 /* SoftHSM2 and many HSMs have no CKM_ECDSA_SHA256: hash here, sign the digest. */
-static hc_rc sign_ec(hc_session *s, const hc_key_info *key, const EVP_MD *md,
+static hc_rc sign_ec(hc_session *s, const hc_key_info *key, const EVP_MD *md, bool der,
 		     const unsigned char *data, size_t len, unsigned char **sig, size_t *sig_len,
 		     hc_error *err)
 {
@@ -236,14 +236,27 @@ static hc_rc sign_ec(hc_session *s, const hc_key_info *key, const EVP_MD *md,
 		return rc;
 	if ((rc = token_sign(s, key, &mech, h, hlen, &rs, &rs_len, err)) != HC_OK)
 		return rc;
+	if (!der) {
+		/* JWS (RFC 7518 3.4): r and s, each exactly as long as the curve's order. */
+		if (key->type.bits && rs_len != 2 * ((key->type.bits + 7) / 8)) {
+			OPENSSL_free(rs);
+			return hc_fail(err, HC_TOKEN,
+				       "the token's ECDSA signature is %zu bytes, not r||s of a "
+				       "%u-bit curve",
+				       rs_len, key->type.bits);
+		}
+		*sig = rs;
+		*sig_len = rs_len;
+		return HC_OK;
+	}
 	rc = ecdsa_to_der(rs, rs_len, sig, sig_len, err);
 	OPENSSL_free(rs);
 	return rc;
 }
 
-hc_rc hc_sign_data(hc_session *s, const hc_key_info *key, const EVP_MD *md, bool pss,
-		   const unsigned char *data, size_t data_len, unsigned char **sig,
-		   size_t *sig_len, hc_error *err)
+static hc_rc sign_any(hc_session *s, const hc_key_info *key, const EVP_MD *md, bool pss,
+		      bool der, const unsigned char *data, size_t data_len, unsigned char **sig,
+		      size_t *sig_len, hc_error *err)
 {
 	const struct digest_mechs *dm;
 	hc_rc rc;
@@ -254,7 +267,21 @@ hc_rc hc_sign_data(hc_session *s, const hc_key_info *key, const EVP_MD *md, bool
 		return rc;
 	if (key->type.ckk == CKK_RSA)
 		return sign_rsa(s, key, md, dm, pss, data, data_len, sig, sig_len, err);
-	return sign_ec(s, key, md, data, data_len, sig, sig_len, err);
+	return sign_ec(s, key, md, der, data, data_len, sig, sig_len, err);
+}
+
+hc_rc hc_sign_data(hc_session *s, const hc_key_info *key, const EVP_MD *md, bool pss,
+		   const unsigned char *data, size_t data_len, unsigned char **sig,
+		   size_t *sig_len, hc_error *err)
+{
+	return sign_any(s, key, md, pss, true, data, data_len, sig, sig_len, err);
+}
+
+hc_rc hc_sign_data_raw(hc_session *s, const hc_key_info *key, const EVP_MD *md,
+		       const unsigned char *data, size_t data_len, unsigned char **sig,
+		       size_t *sig_len, hc_error *err)
+{
+	return sign_any(s, key, md, false, false, data, data_len, sig, sig_len, err);
 }
 
 /* RSASSA-PSS-params (RFC 4055) with every field explicit, as CAs expect. */

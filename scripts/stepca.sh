@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# A real ACME server for the tests and the demo: step-ca built offline from
+# Debian's Go sources (golang-go, golang-github-smallstep-certificates-dev),
+# with a throw-away root and intermediate made by the openssl CLI.
+#
+# Usage:
+#   scripts/stepca.sh build OUT        build step-ca into OUT (a file path);
+#                                      cached: an existing OUT is kept. Exit 3
+#                                      when Go or the sources are missing.
+#   scripts/stepca.sh config DIR PORT [DURATION]
+#                                      write a CA into DIR: root.crt, int.crt,
+#                                      their keys, ca.json listening on
+#                                      127.0.0.1:PORT with one ACME provisioner
+#                                      "acme" whose certificates live DURATION
+#                                      (a Go duration, default 24h) and one
+#                                      "eab" that requires External Account
+#                                      Binding. The directory URL is
+#                                      https://127.0.0.1:PORT/acme/acme/directory
+#   scripts/stepca.sh eab BIN DIR      make an External Account Binding key for
+#                                      the "eab" provisioner (before start);
+#                                      prints "KID HMAC" (HMAC base64url)
+#   scripts/stepca.sh start BIN DIR    start BIN on DIR/ca.json in the
+#                                      background; its PID goes to DIR/pid,
+#                                      its log to DIR/log; waits (bounded) until
+#                                      it answers. Stop it with kill $(cat DIR/pid).
+set -euo pipefail
+
+sources=/usr/share/gocode
+
+build() {
+	local out=$1
+	[[ -x $out ]] && return 0
+	if ! command -v go >/dev/null || [[ ! -d $sources/src/github.com/smallstep/certificates ]]; then
+		echo "stepca.sh: Go or golang-github-smallstep-certificates-dev is missing" >&2
+		exit 3
+	fi
+	local dir
+	dir=$(dirname "$out")/stepca-src
+	mkdir -p "$dir/src/hsmcert-stepca"
+	cat >"$dir/src/hsmcert-stepca/main.go" <<'GO'
+// step-ca's own command (commands.AppCommand) behind a minimal urfave/cli app,
+// plus "eab-add DB PROVISIONER": an External Account Binding key made in the
+// CA's database (step-ca must not be running), printed as "KID HMAC".
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"os"
+
+	acmedb "github.com/smallstep/certificates/acme/db/nosql"
+	"github.com/smallstep/certificates/commands"
+	"github.com/smallstep/nosql"
+	"github.com/urfave/cli"
+	"go.step.sm/cli-utils/step"
+)
+
+func eabAdd(path, provisioner string) error {
+	db, err := nosql.New("bbolt", path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	adb, err := acmedb.New(db)
+	if err != nil {
+		return err
+	}
+	key, err := adb.CreateExternalAccountKey(context.Background(), "acme/"+provisioner, "hsmcert-test")
+	if err != nil {
+		return err
+	}
+	fmt.Printf("%s %s\n", key.ID, base64.RawURLEncoding.EncodeToString(key.KeyBytes))
+	return nil
+}
+
+func main() {
+	if len(os.Args) == 4 && os.Args[1] == "eab-add" {
+		if err := eabAdd(os.Args[2], os.Args[3]); err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		return
+	}
+	step.Set("step-ca", "0.19-debian", "hsmcert-test")
+	app := cli.NewApp()
+	app.Name = "step-ca"
+	app.Usage = "online certificate authority (hsmcert tests)"
+	app.Flags = commands.AppCommand.Flags
+	app.Action = commands.AppCommand.Action
+	app.HideHelp = true
+	if err := app.Run(os.Args); err != nil {
+		os.Stderr.WriteString(err.Error() + "\n")
+		os.Exit(1)
+	}
+}
+GO
+	(cd "$dir/src/hsmcert-stepca" &&
+		GOPATH="$dir:$sources" GO111MODULE=off GOCACHE="$dir/cache" GOPROXY=off \
+			go build -o "$out.tmp" . >"$dir/build.log" 2>&1) || { cat "$dir/build.log" >&2; exit 3; }
+	mv "$out.tmp" "$out"
+}
+
+config() {
+	local dir=$1 port=$2 duration=${3:-24h}
+	mkdir -p "$dir"
+	cd "$dir"
+	openssl ecparam -name prime256v1 -genkey -noout -out root.key 2>/dev/null
+	openssl req -x509 -new -key root.key -subj "/CN=hsmcert ACME Test Root" -days 30 \
+		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+		-out root.crt 2>/dev/null
+	openssl ecparam -name prime256v1 -genkey -noout -out int.key 2>/dev/null
+	openssl req -new -key int.key -subj "/CN=hsmcert ACME Test Intermediate" -out int.csr 2>/dev/null
+	printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\n' >int.ext
+	openssl x509 -req -in int.csr -CA root.crt -CAkey root.key -CAcreateserial -days 30 \
+		-extfile int.ext -out int.crt 2>/dev/null
+	rm -f int.csr int.ext root.srl
+	cat >ca.json <<JSON
+{
+  "root": "$dir/root.crt",
+  "crt": "$dir/int.crt",
+  "key": "$dir/int.key",
+  "address": "127.0.0.1:$port",
+  "dnsNames": ["127.0.0.1", "localhost"],
+  "logger": {"format": "text"},
+  "db": {"type": "bbolt", "dataSource": "$dir/db"},
+  "authority": {
+    "claims": {"minTLSCertDuration": "1m", "maxTLSCertDuration": "$duration",
+               "defaultTLSCertDuration": "$duration"},
+    "provisioners": [
+      {"type": "ACME", "name": "acme"},
+      {"type": "ACME", "name": "eab", "requireEAB": true}
+    ]
+  },
+  "tls": {"minVersion": 1.2, "maxVersion": 1.3}
+}
+JSON
+}
+
+start() {
+	local bin=$1 dir=$2 port
+	port=$(sed -n 's/.*"address": "127.0.0.1:\([0-9]*\)".*/\1/p' "$dir/ca.json")
+	"$bin" "$dir/ca.json" >"$dir/log" 2>&1 &
+	echo $! >"$dir/pid"
+	for _ in $(seq 1 200); do
+		if curl -sf --cacert "$dir/root.crt" "https://127.0.0.1:$port/acme/acme/directory" >/dev/null; then
+			return 0
+		fi
+		kill -0 "$(cat "$dir/pid")" 2>/dev/null || { cat "$dir/log" >&2; exit 4; }
+		sleep 0.1
+	done
+	echo "stepca.sh: step-ca did not answer on port $port" >&2
+	kill "$(cat "$dir/pid")"
+	exit 4
+}
+
+eab() {
+	"$1" eab-add "$2/db" eab
+}
+
+case ${1:-} in
+build) build "$(realpath -m "$2")" ;;
+config) config "$(realpath -m "$2")" "$3" "${4:-}" ;;
+eab) eab "$2" "$(realpath "$3")" ;;
+start) start "$2" "$(realpath "$3")" ;;
+*) sed -n '2,/^set -e/p' "$0" | sed '$d' >&2; exit 2 ;;
+esac
