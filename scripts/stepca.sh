@@ -10,14 +10,16 @@
 #   scripts/stepca.sh config DIR PORT [DURATION]
 #                                      write a CA into DIR: root.crt, int.crt,
 #                                      their keys, ca.json listening on
-#                                      127.0.0.1:PORT with one ACME provisioner
-#                                      "acme" whose certificates live DURATION
-#                                      (a Go duration, default 24h) and one
-#                                      "eab" that requires External Account
-#                                      Binding. The directory URL is
+#                                      127.0.0.1:PORT with ACME provisioners
+#                                      "acme" (certificates live DURATION, a Go
+#                                      duration, default 24h), "long" (72h:
+#                                      renewals that are then not due), and
+#                                      "eab" (requires External Account
+#                                      Binding). The directory URL is
 #                                      https://127.0.0.1:PORT/acme/acme/directory
-#   scripts/stepca.sh eab BIN DIR      make an External Account Binding key for
-#                                      the "eab" provisioner (before start);
+#   scripts/stepca.sh eab BIN DIR      make an External Account Binding key
+#                                      (step-ca 0.19 binds it to no provisioner
+#                                      in particular; run before start);
 #                                      prints "KID HMAC" (HMAC base64url)
 #   scripts/stepca.sh start BIN DIR    start BIN on DIR/ca.json in the
 #                                      background; its PID goes to DIR/pid,
@@ -39,15 +41,17 @@ build() {
 	mkdir -p "$dir/src/hsmcert-stepca"
 	cat >"$dir/src/hsmcert-stepca/main.go" <<'GO'
 // step-ca's own command (commands.AppCommand) behind a minimal urfave/cli app,
-// plus "eab-add DB PROVISIONER": an External Account Binding key made in the
+// plus "eab-add DB": an External Account Binding key made in the
 // CA's database (step-ca must not be running), printed as "KID HMAC".
 package main
 
 import (
-	"context"
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 
 	acmedb "github.com/smallstep/certificates/acme/db/nosql"
 	"github.com/smallstep/certificates/commands"
@@ -56,27 +60,53 @@ import (
 	"go.step.sm/cli-utils/step"
 )
 
-func eabAdd(path, provisioner string) error {
+// The record step-ca 0.19 keeps for an EAB key (acme/db/nosql/eab.go).
+type eabRecord struct {
+	ID            string    `json:"id"`
+	ProvisionerID string    `json:"provisionerID"`
+	Reference     string    `json:"reference"`
+	AccountID     string    `json:"accountID,omitempty"`
+	KeyBytes      []byte    `json:"key"`
+	CreatedAt     time.Time `json:"createdAt"`
+	BoundAt       time.Time `json:"boundAt"`
+}
+
+// 0.19 looks EAB keys up by the provisioner's ID field, which is empty for a
+// provisioner from ca.json, and its own CreateExternalAccountKey cannot index
+// an empty ID: the record is written directly.
+func eabAdd(path string) error {
 	db, err := nosql.New("bbolt", path)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
-	adb, err := acmedb.New(db)
+	if _, err := acmedb.New(db); err != nil { // creates the ACME tables
+		return err
+	}
+	id := make([]byte, 24)
+	key := make([]byte, 32)
+	if _, err := rand.Read(id); err != nil {
+		return err
+	}
+	if _, err := rand.Read(key); err != nil {
+		return err
+	}
+	rec := eabRecord{ID: base64.RawURLEncoding.EncodeToString(id), Reference: "hsmcert-test",
+		KeyBytes: key, CreatedAt: time.Now().UTC().Truncate(time.Second)}
+	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	key, err := adb.CreateExternalAccountKey(context.Background(), "acme/"+provisioner, "hsmcert-test")
-	if err != nil {
+	if err := db.Set([]byte("acme_external_account_keys"), []byte(rec.ID), b); err != nil {
 		return err
 	}
-	fmt.Printf("%s %s\n", key.ID, base64.RawURLEncoding.EncodeToString(key.KeyBytes))
+	fmt.Printf("%s %s\n", rec.ID, base64.RawURLEncoding.EncodeToString(key))
 	return nil
 }
 
 func main() {
-	if len(os.Args) == 4 && os.Args[1] == "eab-add" {
-		if err := eabAdd(os.Args[2], os.Args[3]); err != nil {
+	if len(os.Args) == 3 && os.Args[1] == "eab-add" {
+		if err := eabAdd(os.Args[2]); err != nil {
 			os.Stderr.WriteString(err.Error() + "\n")
 			os.Exit(1)
 		}
@@ -125,10 +155,12 @@ config() {
   "logger": {"format": "text"},
   "db": {"type": "bbolt", "dataSource": "$dir/db"},
   "authority": {
-    "claims": {"minTLSCertDuration": "1m", "maxTLSCertDuration": "$duration",
+    "claims": {"minTLSCertDuration": "1m", "maxTLSCertDuration": "72h",
                "defaultTLSCertDuration": "$duration"},
     "provisioners": [
       {"type": "ACME", "name": "acme"},
+      {"type": "ACME", "name": "long",
+       "claims": {"maxTLSCertDuration": "72h", "defaultTLSCertDuration": "72h"}},
       {"type": "ACME", "name": "eab", "requireEAB": true}
     ]
   },
@@ -155,7 +187,7 @@ start() {
 }
 
 eab() {
-	"$1" eab-add "$2/db" eab
+	"$1" eab-add "$2/db"
 }
 
 case ${1:-} in

@@ -522,11 +522,17 @@ static hc_rc solve_authz(hc_acme_client *c, const char *url, const hc_acme_solve
 			goto out;
 		if (strcmp(a.status, "valid") == 0)
 			goto out;
-		if (strcmp(a.status, "pending") != 0) {
-			ch = NULL;
-			for (size_t i = 0; i < a.challenge_count; i++)
-				if (strcmp(a.challenges[i].url, chal_url) == 0)
-					ch = &a.challenges[i];
+		ch = NULL;
+		for (size_t i = 0; i < a.challenge_count; i++)
+			if (strcmp(a.challenges[i].url, chal_url) == 0)
+				ch = &a.challenges[i];
+		/*
+		 * Invalid, or back to "pending" with an error: the attempt failed
+		 * (step-ca then waits for the client to ask again). A server that
+		 * retries by itself says "processing" (RFC 8555 8.2): wait for it.
+		 */
+		if (strcmp(a.status, "pending") != 0 ||
+		    (ch && ch->error.type && strcmp(ch->status, "processing") != 0)) {
 			rc = challenge_failed(&a, ch, err);
 			goto out;
 		}

@@ -214,7 +214,6 @@ void cli_keygen_warnings(const struct cli *cli, const hc_keygen_result *result);
 json_t *cli_json_unreadable(const hc_inventory *inv);
 /* The same as text lines after a blank line; nothing when there are none. */
 void cli_print_unreadable(const hc_inventory *inv);
-#endif
 
 /* ---- passphrases for PKCS#12 inputs ----------------------------------- */
 #include "hsmcert/passphrase.h"
@@ -232,3 +231,5 @@ struct cli_passphrase {
 
 void cli_passphrase_init(struct cli_passphrase *p, const struct cli *cli);
 void cli_passphrase_clear(struct cli_passphrase *p);
+
+#endif

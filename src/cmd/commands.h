@@ -23,6 +23,8 @@ HC_COMMAND(show)
 HC_COMMAND(audit)
 HC_COMMAND(chain)
 HC_COMMAND(provision)
+HC_COMMAND(enroll)
+HC_COMMAND(renew)
 
 #undef HC_COMMAND
 
