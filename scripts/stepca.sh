@@ -24,13 +24,20 @@
 #   scripts/stepca.sh start BIN DIR    start BIN on DIR/ca.json in the
 #                                      background; its PID goes to DIR/pid,
 #                                      its log to DIR/log; waits (bounded) until
-#                                      it answers. Stop it with kill $(cat DIR/pid).
+#                                      it answers.
+#   scripts/stepca.sh stop DIR         stop it by its PID, waiting (bounded) until
+#                                      it is gone.
 set -euo pipefail
 
 sources=/usr/share/gocode
 
 build() {
 	local out=$1
+	[[ -x $out ]] && return 0
+	mkdir -p "$(dirname "$out")"
+	# Parallel test workers may all ask at once: one builds, the others wait.
+	exec 9>"$out.lock"
+	flock 9
 	[[ -x $out ]] && return 0
 	if ! command -v go >/dev/null || [[ ! -d $sources/src/github.com/smallstep/certificates ]]; then
 		echo "stepca.sh: Go or golang-github-smallstep-certificates-dev is missing" >&2
@@ -172,7 +179,7 @@ JSON
 start() {
 	local bin=$1 dir=$2 port
 	port=$(sed -n 's/.*"address": "127.0.0.1:\([0-9]*\)".*/\1/p' "$dir/ca.json")
-	"$bin" "$dir/ca.json" >"$dir/log" 2>&1 &
+	"$bin" "$dir/ca.json" </dev/null >"$dir/log" 2>&1 &
 	echo $! >"$dir/pid"
 	for _ in $(seq 1 200); do
 		if curl -sf --cacert "$dir/root.crt" "https://127.0.0.1:$port/acme/acme/directory" >/dev/null; then
@@ -190,10 +197,22 @@ eab() {
 	"$1" eab-add "$2/db"
 }
 
+stop() {
+	local dir=$1 pid
+	pid=$(cat "$dir/pid" 2>/dev/null) || return 0
+	kill "$pid" 2>/dev/null || return 0
+	for _ in $(seq 1 100); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -9 "$pid" 2>/dev/null || true
+}
+
 case ${1:-} in
 build) build "$(realpath -m "$2")" ;;
 config) config "$(realpath -m "$2")" "$3" "${4:-}" ;;
 eab) eab "$2" "$(realpath "$3")" ;;
 start) start "$2" "$(realpath "$3")" ;;
+stop) stop "$2" ;;
 *) sed -n '2,/^set -e/p' "$0" | sed '$d' >&2; exit 2 ;;
 esac
