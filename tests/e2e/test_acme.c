@@ -248,7 +248,7 @@ Test(acme, renewal_with_a_new_key_takes_over_the_label)
 	char *old_id, *new_id, *keys;
 	const char *retired;
 
-	json_decref(enroll_json("--acme \"$ACME\" --label www --type ec:P-384 --cn localhost "
+	json_decref(enroll_json("--acme \"$ACME\" --label www --type rsa:3072 --cn localhost "
 				"--json"));
 	old_id = p11_key_id("www");
 	/* 24 h left of 24 h: due when fewer than 2 days are left. */
