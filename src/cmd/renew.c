@@ -104,23 +104,38 @@ static json_t *json_item(const hc_renew_item *it, const struct hook_run *hook, t
 	return j;
 }
 
+/* "3 days", "23 hours", "45 minutes": the unit that says it best. */
+static void span(long s, char *out, size_t size)
+{
+	long v = s < 0 ? -s : s;
+	const char *unit = "second";
+
+	if (v >= 2 * 86400)
+		v /= 86400, unit = "day";
+	else if (v >= 2 * 3600)
+		v /= 3600, unit = "hour";
+	else if (v >= 120)
+		v /= 60, unit = "minute";
+	snprintf(out, size, "%s%ld %s%s", s < 0 ? "-" : "", v, unit, v == 1 ? "" : "s");
+}
+
 static void print_item(const hc_renew_item *it, const struct hook_run *hook, time_t now)
 {
-	long days = it->left_s / 86400, threshold = it->threshold_s / 86400;
 	const char *label = it->key.label ? it->key.label : "";
+	char left[32], threshold[32];
 
+	span(it->left_s, left, sizeof(left));
+	span(it->threshold_s, threshold, sizeof(threshold));
 	if (!it->due) {
-		printf("%s: not due (%ld day%s left; due %s%ld day%s before expiry)\n", label, days,
-		       days == 1 ? "" : "s", threshold ? "" : "less than ", threshold ? threshold : 1,
-		       threshold == 1 || !threshold ? "" : "s");
+		printf("%s: not due (%s left; due when fewer than %s are left)\n", label, left,
+		       threshold);
 		return;
 	}
 	if (!it->renewed) {
-		printf("%s: due (%ld day%s left), renewal FAILED: %s\n", label, days,
-		       days == 1 ? "" : "s", it->error.message);
+		printf("%s: due (%s left), renewal FAILED: %s\n", label, left, it->error.message);
 		return;
 	}
-	printf("%s: renewed (%ld day%s were left)%s%s%s\n", label, days, days == 1 ? "" : "s",
+	printf("%s: renewed (%s were left)%s%s%s\n", label, left,
 	       it->result.retired_label ? "; the old key is kept as '" : "",
 	       it->result.retired_label ? it->result.retired_label : "",
 	       it->result.retired_label ? "'" : "");
