@@ -232,6 +232,38 @@ static hc_rc retire_old(void *ctx, hc_rollback *undo, hc_error *err)
 	return rc;
 }
 
+/*
+ * A key pair labelled LABEL.renewing is what a renewal killed half-way (kill
+ * -9, power loss) left behind: only renew makes that label. It goes, with its
+ * certificates, so that running renew again completes the work.
+ */
+static hc_rc remove_leftover(hc_session *s, const char *label, hc_error *err)
+{
+	static const CK_OBJECT_CLASS classes[] = {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY,
+						  CKO_CERTIFICATE};
+	hc_removal removal = {0};
+	hc_rc rc = HC_OK;
+
+	for (size_t c = 0; c < sizeof(classes) / sizeof(classes[0]) && rc == HC_OK; c++) {
+		CK_OBJECT_CLASS cls = classes[c];
+		CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},
+				       {CKA_LABEL, (void *)label, strlen(label)}};
+		CK_OBJECT_HANDLE *found = NULL;
+		size_t n = 0;
+		if ((rc = hc_objects_find(s, tmpl, 2, &found, &n, err)) != HC_OK)
+			break;
+		for (size_t i = 0; i < n && rc == HC_OK; i++)
+			rc = hc_removal_add(s, &removal, found[i], false, err);
+		free(found);
+	}
+	if (rc == HC_OK && removal.count)
+		rc = hc_removal_execute(s, &removal, err);
+	if (rc != HC_OK)
+		hc_error_prefix(err, "removing '%s', left by an interrupted renewal", label);
+	hc_removal_clear(&removal);
+	return rc;
+}
+
 hc_rc hc_renew_one(hc_acme_session *a, hc_renew_item *it, bool reuse_key, hc_error *err)
 {
 	hc_csr_plan plan = {0};
@@ -264,6 +296,8 @@ hc_rc hc_renew_one(hc_acme_session *a, hc_renew_item *it, bool reuse_key, hc_err
 			rc = hc_fail(err, HC_IO, "out of memory");
 			goto out;
 		}
+		if ((rc = remove_leftover(a->session, tmp_label, err)) != HC_OK)
+			goto out;
 		gen.label = tmp_label;
 		gen.type = it->key.type;
 		gen.exportable = it->key.extractable == 1; /* as the security officer chose before */
