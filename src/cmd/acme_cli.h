@@ -41,9 +41,9 @@ enum {
 #define ACME_CLI_USAGE                                                                           \
 	"ACME (RFC 8555):\n"                                                                     \
 	"  --acme URL               the CA's directory URL (https://); required\n"               \
-	"  --account-key URI        the account key on the token; default: the key labelled\n"   \
-	"                           'acme-account', made on first use (EC P-256,\n"              \
-	"                           sensitive, never extractable)\n"                             \
+	"  --account-key URI        the account key on the token; default: the key\n"           \
+	"                           labelled 'acme-account', made on first use (EC\n"           \
+	"                           P-256, sensitive, never extractable)\n"                     \
 	"  --contact URI            account contact, e.g. mailto:pki@example.hk (repeatable)\n"  \
 	"  --agree-tos              agree to the CA's terms of service (new accounts)\n"         \
 	"  --eab-kid ID             External Account Binding key id from the CA\n"               \
