@@ -450,12 +450,12 @@ static void fake_start(const char *mode)
 		   mode));
 }
 
-static void assert_fake_fails(const char *mode, int want, const char *needle)
+/* enroll against the fake server fails with `want`, saying `needle`, leaving no key. */
+static void fake_enroll_fails(int want, const char *needle)
 {
 	struct ts_result r;
 	char *keys;
 
-	fake_start(mode);
 	ts_run(&r, "$HSMCERT enroll --acme https://127.0.0.1:$(cat fake.port)/directory "
 		   "--acme-roots fake.crt --roots fake.crt --label k --cn localhost --http-port "
 		   "%d",
@@ -467,6 +467,12 @@ static void assert_fake_fails(const char *mode, int want, const char *needle)
 	cr_assert_eq(ct_count(keys, "Private Key Object"), 0, "%s", keys);
 	ts_result_free(&r);
 	free(keys);
+}
+
+static void assert_fake_fails(const char *mode, int want, const char *needle)
+{
+	fake_start(mode);
+	fake_enroll_fails(want, needle);
 }
 
 Test(acme, server_answers_garbage)
@@ -494,6 +500,19 @@ Test(acme, server_answers_a_problem_document)
 Test(acme, server_answers_html_error)
 {
 	assert_fake_fails("html", 4, "HTTP 502 without a problem document");
+}
+
+Test(acme, terms_of_service_must_be_agreed)
+{
+	char *count;
+
+	fake_start("tos");
+	fake_enroll_fails(2, "terms.pdf");
+	fake_enroll_fails(2, "--agree-tos");
+	/* Looked for the account (twice: two runs), never tried to create one. */
+	count = ts_sh("grep -c '^/account$' fake.log");
+	cr_assert_str_eq(count, "2\n");
+	free(count);
 }
 
 Test(acme, bad_nonce_retries_are_bounded)

@@ -13,6 +13,7 @@ MODE:
   badnonce      new-account always answers badNonce (the client must give up)
   html          new-account answers HTTP 502 with an HTML page
   bigbody       the directory is 4 MB of JSON whitespace
+  tos           terms of service in the directory; no account exists yet
 """
 import http.server
 import json
@@ -54,8 +55,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(200, json.dumps({"newNonce": 1, "newAccount": 2, "newOrder": 3}))
         if mode == "bigbody":
             return self.send(200, "{" + " " * (4 << 20) + "}")
-        self.send(200, json.dumps({"newNonce": b + "/nonce", "newAccount": b + "/account",
-                                   "newOrder": b + "/order"}))
+        d = {"newNonce": b + "/nonce", "newAccount": b + "/account", "newOrder": b + "/order"}
+        if mode == "tos":
+            d["meta"] = {"termsOfService": b + "/terms.pdf"}
+        self.send(200, json.dumps(d))
 
     def do_GET(self):
         self.record()
@@ -80,6 +83,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "type": "urn:ietf:params:acme:error:serverInternal",
                 "detail": "the account database is on fire", "status": 500}),
                 "application/problem+json")
+        if mode == "tos":
+            return self.send(400, json.dumps({
+                "type": "urn:ietf:params:acme:error:accountDoesNotExist",
+                "detail": "no account for this key"}), "application/problem+json")
         if mode == "badnonce":
             return self.send(400, json.dumps({
                 "type": "urn:ietf:params:acme:error:badNonce", "detail": "stale nonce"}),
