@@ -58,20 +58,6 @@ static void cert_not_after(const hc_inv_cert *c, char out[21])
 		hc_time_iso8601(hc_asn1_time_to_time(X509_get0_notAfter(c->x509)), out);
 }
 
-/*
- * A token's text (labels, subjects) as it is safe to print on a terminal:
- * control characters become '?', so a label cannot rewrite the report.
- */
-static const char *printable(const char *text, char *buf, size_t len)
-{
-	size_t n = 0;
-
-	for (; text && *text && n + 1 < len; text++)
-		buf[n++] = (unsigned char)*text < 0x20 || *text == 0x7f ? '?' : *text;
-	buf[n] = '\0';
-	return buf;
-}
-
 static const char *verdict(const hc_audit_report *r, const hc_audit_key *k)
 {
 	if (r->options.policy == HC_POLICY_NONE)
@@ -315,7 +301,8 @@ static void row_cells(const hc_audit_report *r, const hc_audit_key *k, const cha
 		 k->key->key_gen_mechanism == CK_UNAVAILABLE_INFORMATION
 			 ? "unknown"
 			 : hc_ckm_name(k->key->key_gen_mechanism));
-	cells[COL_LABEL] = k->key->label[0] ? printable(k->key->label, label, 128) : "(no label)";
+	cells[COL_LABEL] =
+		k->key->label[0] ? cli_printable(k->key->label, label, 128) : "(no label)";
 	cells[COL_CLASS] = k->key->cls == CKO_SECRET_KEY ? "secret" : "private";
 	cells[COL_TYPE] = type;
 	for (size_t i = 0; i < N_FLAGS; i++)
@@ -399,7 +386,7 @@ static void print_key_details(const hc_audit_report *r, const hc_audit_key *k)
 	char text[512];
 
 	printf("\n%s (%s key): %s",
-	       k->key->label[0] ? printable(k->key->label, text, sizeof(text)) : "(no label)",
+	       k->key->label[0] ? cli_printable(k->key->label, text, sizeof(text)) : "(no label)",
 	       k->key->cls == CKO_SECRET_KEY ? "secret" : "private", verdict(r, k));
 	for (size_t i = 0; i < k->reason_count; i++)
 		printf("%s%s", i ? ", " : ": ", k->reasons[i]);
@@ -411,7 +398,7 @@ static void print_key_details(const hc_audit_report *r, const hc_audit_key *k)
 		char not_after[21];
 		cert_not_after(c, not_after);
 		printf("    %-14s%s, not after %s (paired by %s)\n", "Certificate",
-		       subject ? printable(subject, text, sizeof(text))
+		       subject ? cli_printable(subject, text, sizeof(text))
 			       : "(not an X.509 certificate)",
 		       not_after[0] ? not_after : "unknown", hc_inv_match_name(c->match));
 		free(subject);
@@ -434,7 +421,7 @@ static void print_text(const struct cli_token *t, const hc_audit_report *r)
 	HC_P11_STRING(ti->model, model);
 	HC_P11_STRING(ti->serialNumber, serial);
 	printf("Key audit of token '%s' at %s by hsmcert %s\n\n",
-	       printable(t->label, desc, sizeof(desc)), when, HSMCERT_VERSION);
+	       cli_printable(t->label, desc, sizeof(desc)), when, HSMCERT_VERSION);
 	printf("%-12s%s %s, serial %s, firmware %u.%u, hardware %u.%u\n", "Token", manufacturer,
 	       model, serial, ti->firmwareVersion.major, ti->firmwareVersion.minor,
 	       ti->hardwareVersion.major, ti->hardwareVersion.minor);
@@ -473,7 +460,7 @@ static void print_text(const struct cli_token *t, const hc_audit_report *r)
 					     c->id_len);
 		char text[512];
 		printf("%sOrphan certificate (no key on the token): %s  %s\n", i ? "" : "\n",
-		       printable(subject ? subject : c->label, text, sizeof(text)),
+		       cli_printable(subject ? subject : c->label, text, sizeof(text)),
 		       uri ? uri : "(out of memory)");
 		free(subject);
 		free(uri);

@@ -591,3 +591,13 @@ void cli_print_unreadable(const hc_inventory *inv)
 		       i ? "" : "\n", (unsigned long)inv->unreadable[i].handle,
 		       hc_ckr_name(inv->unreadable[i].rv));
 }
+
+const char *cli_printable(const char *text, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (; text && *text && n + 1 < len; text++)
+		buf[n++] = (unsigned char)*text < 0x20 || *text == 0x7f ? '?' : *text;
+	buf[n] = '\0';
+	return buf;
+}

@@ -113,6 +113,12 @@ int cli_json_emit(json_t *doc);
 /* JSON helpers: tri-state booleans as true/false/null, strings that may be NULL. */
 json_t *cli_json_tristate(int value);
 json_t *cli_json_string(const char *s);
+/*
+ * A token's text (labels, subjects) as it is safe to print on a terminal:
+ * control characters become '?', so a label cannot rewrite the report.
+ */
+const char *cli_printable(const char *text, char *buf, size_t len);
+
 /* Text helpers: "yes"/"no"/"unknown". */
 const char *cli_yes_no(int value);
 

@@ -46,8 +46,11 @@ int usage_enroll(FILE *out)
 static void print_text(const hc_acme_session *a, const struct cli_token *t,
 		       const hc_enroll_result *r, const char *chain_out, time_t now)
 {
-	printf("Enrolled a certificate for '%s' on token '%s'\n", r->key.label ? r->key.label : "",
-	       t->label);
+	char label[256], token[64];
+
+	printf("Enrolled a certificate for '%s' on token '%s'\n",
+	       cli_printable(r->key.label, label, sizeof(label)),
+	       cli_printable(t->label, token, sizeof(token)));
 	acme_cli_print_account(a);
 	acme_cli_print_enrolled(r, chain_out, now, 0);
 }

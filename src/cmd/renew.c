@@ -121,8 +121,8 @@ static void span(long s, char *out, size_t size)
 
 static void print_item(const hc_renew_item *it, const struct hook_run *hook, time_t now)
 {
-	const char *label = it->key.label ? it->key.label : "";
-	char left[32], threshold[32];
+	char left[32], threshold[32], buf[256];
+	const char *label = cli_printable(it->key.label, buf, sizeof(buf));
 
 	span(it->left_s, left, sizeof(left));
 	span(it->threshold_s, threshold, sizeof(threshold));
@@ -135,10 +135,11 @@ static void print_item(const hc_renew_item *it, const struct hook_run *hook, tim
 		printf("%s: due (%s left), renewal FAILED: %s\n", label, left, it->error.message);
 		return;
 	}
-	printf("%s: renewed (%s were left)%s%s%s\n", label, left,
-	       it->result.retired_label ? "; the old key is kept as '" : "",
-	       it->result.retired_label ? it->result.retired_label : "",
-	       it->result.retired_label ? "'" : "");
+	printf("%s: renewed (%s were left)", label, left);
+	if (it->result.retired_label)
+		printf("; the old key is kept as '%s'",
+		       cli_printable(it->result.retired_label, buf, sizeof(buf)));
+	printf("\n");
 	acme_cli_print_enrolled(&it->result, NULL, now, 2);
 	if (hook->ran)
 		printf("  %-22s%s (exit status %d)\n", "Hook", hook->status ? "FAILED" : "ran",
