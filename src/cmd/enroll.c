@@ -2,6 +2,8 @@
 #include "acme_cli.h"
 #include "csr_cli.h"
 
+#include "hsmcert/file.h"
+
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -134,6 +136,11 @@ int cmd_enroll(struct cli *cli, int argc, char **argv)
 	if (plan.sans.count == 0) {
 		r = cli_usage_error(cli, "nothing to certify: give --cn or --san (DNS names or IP "
 					 "addresses the CA validates)");
+		goto out;
+	}
+	/* An existing -o file is refused before the token or the CA is touched. */
+	if (o.out && hc_file_check_writable(o.out, o.force, &err) != HC_OK) {
+		r = cli_fail(cli, &err);
 		goto out;
 	}
 	ep.key_uri = key_uri;

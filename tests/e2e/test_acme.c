@@ -436,6 +436,35 @@ Test(acme, external_account_binding)
 	ts_result_free(&r);
 }
 
+Test(acme, untrusted_server_or_chain_leaves_nothing)
+{
+	struct ts_result r;
+	char *keys;
+
+	free(ts_sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		   "-keyout other.key -out other.crt -days 2 -subj '/CN=Other Root' 2>/dev/null"));
+	/* TLS to a CA its roots do not vouch for: refused before anything is made. */
+	ts_run(&r, "$HSMCERT enroll --acme \"$ACME\" --acme-roots other.crt --label x "
+		   "--cn localhost --http-port %d", free_port());
+	ts_assert_status(&r, 4);
+	cr_assert(strstr(r.err, "certificate"), "%s", r.err);
+	ts_result_free(&r);
+	keys = p11_list("privkey");
+	cr_assert_eq(ct_count(keys, "Private Key Object"), 0, "%s", keys);
+	free(keys);
+
+	/* An issued chain that does not reach the trusted roots: refused, key removed, no file. */
+	enroll(&r, "--acme \"$ACME\" --roots other.crt --label x --cn localhost -o x.pem");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.err, "does not verify"), "%s", r.err);
+	cr_assert(!ts_exists("x.pem"));
+	keys = p11_list("privkey");
+	cr_assert(strstr(keys, "label:      x\n") == NULL, "%s", keys);
+	cr_assert_eq(ct_count(keys, "Private Key Object"), 1, "%s", keys); /* the account key */
+	ts_result_free(&r);
+	free(keys);
+}
+
 /* ---- a server that misbehaves (tests/support/fakeacme.py) --------------- */
 
 static void fake_start(const char *mode)
@@ -546,6 +575,14 @@ Test(acme, bad_options)
 			  cases[i][1], r.err);
 		ts_result_free(&r);
 	}
+	/* An existing chain file without --force: refused before anything happens. */
+	ts_write("exists.pem", "keep me\n");
+	ts_run(&r, "$HSMCERT enroll --acme https://127.0.0.1:1/d --label x --cn localhost "
+		   "-o exists.pem");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.err, "--force"), "%s", r.err);
+	cr_assert_str_eq(ts_read("exists.pem", NULL), "keep me\n");
+	ts_result_free(&r);
 	ts_run(&r, "$HSMCERT renew --acme https://x/");
 	ts_assert_status(&r, 2);
 	ts_result_free(&r);
