@@ -63,6 +63,7 @@ struct acme_cli {
 	size_t contact_count;
 	const char *eab_hmac_source;
 	unsigned char *eab_hmac;
+	bool http_port_given;
 	const char *bad_option; /* a malformed value, reported after parsing */
 };
 

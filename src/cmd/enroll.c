@@ -111,11 +111,6 @@ int cmd_enroll(struct cli *cli, int argc, char **argv)
 		r = cli_usage_error(cli, "--der: the chain file is PEM");
 		goto out;
 	}
-	if (ac.setup.webroot && ac.setup.http_port != 80) {
-		r = cli_usage_error(cli, "--http-port and --webroot are two ways to answer http-01: "
-					 "choose one");
-		goto out;
-	}
 	if (acme_cli_finish(&ac, &err) != HC_OK) {
 		r = cli_usage_error(cli, "%s", err.message);
 		goto out;
