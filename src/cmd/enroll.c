@@ -149,6 +149,11 @@ int cmd_enroll(struct cli *cli, int argc, char **argv)
 		r = acme_cli_fail(cli, &err);
 		goto out;
 	}
+	if (result.key_created) {
+		/* A shallow view: the warnings read only the notes. */
+		hc_keygen_result made = {.created = true, .notes = result.notes};
+		cli_keygen_warnings(cli, &made);
+	}
 	now = time(NULL);
 	if (cli->json)
 		r = cli_json_emit(json_pack("{s:o, s:o, s:o}", "token", cli_json_token(&t),
