@@ -1,7 +1,9 @@
 /*
- * HTTP downloads for chain --fetch (SPEC: chain): AIA caIssuers and CRL
- * distribution points are plain http:// by design (RFC 5280 4.2.2.1,
- * 4.2.1.13); what comes back is verified by signature, not by transport.
+ * HTTP for chain --fetch (SPEC: chain): AIA caIssuers and CRL distribution
+ * points are plain http:// by design (RFC 5280 4.2.2.1, 4.2.1.13); what
+ * comes back is verified by signature, not by transport. And requests to a
+ * service over verified TLS (SPEC: enroll, renew: ACME). One libcurl, loaded
+ * when first needed.
  */
 #ifndef HSMCERT_FETCH_H
 #define HSMCERT_FETCH_H
