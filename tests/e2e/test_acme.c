@@ -544,6 +544,28 @@ Test(acme, terms_of_service_must_be_agreed)
 	free(count);
 }
 
+Test(acme, waits_are_bounded)
+{
+	struct ts_result r;
+	char *keys, *polls;
+
+	fake_start("stuck");
+	ts_run(&r, "$HSMCERT enroll --acme https://127.0.0.1:$(cat fake.port)/directory "
+		   "--acme-roots fake.crt --roots fake.crt --label k --cn localhost --http-port %d "
+		   "--wait 3",
+		   free_port());
+	ts_assert_status(&r, 4);
+	cr_assert(strstr(r.err, "still pending after 3 s"), "%s", r.err);
+	keys = p11_list("privkey");
+	cr_assert(strstr(keys, "label:      k\n") == NULL, "%s", keys);
+	/* Retry-After: 1 was honoured: at most a handful of polls in 3 s, not a busy loop. */
+	polls = ts_sh("grep -c '^/authz/1$' fake.log");
+	cr_assert(atoi(polls) >= 1 && atoi(polls) <= 8, "%s polls", polls);
+	free(polls);
+	free(keys);
+	ts_result_free(&r);
+}
+
 Test(acme, bad_nonce_retries_are_bounded)
 {
 	char *count;

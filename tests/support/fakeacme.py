@@ -14,6 +14,8 @@ MODE:
   html          new-account answers HTTP 502 with an HTML page
   bigbody       the directory is 4 MB of JSON whitespace
   tos           terms of service in the directory; no account exists yet
+  stuck         an account and an order whose http-01 challenge stays
+                "processing" for ever (Retry-After: 1): the client's bound
 """
 import http.server
 import json
@@ -72,10 +74,41 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.send(200, "")
         self.send(404, "")
 
+    def send_located(self, status, doc, location, retry=None):
+        data = json.dumps(doc).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Replay-Nonce", "bm9uY2Vub25jZW5vbmNl")
+        if location:
+            self.send_header("Location", location)
+        if retry:
+            self.send_header("Retry-After", retry)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def stuck(self):
+        b = self.base()
+        chal = {"type": "http-01", "url": b + "/chal/1", "token": "abcdefghijklmnopqrstuvwx",
+                "status": "processing"}
+        if self.path == "/account":
+            return self.send_located(200, {"status": "valid"}, b + "/acct/1")
+        if self.path == "/order":
+            return self.send_located(201, {"status": "pending", "finalize": b + "/fin",
+                                           "authorizations": [b + "/authz/1"]}, b + "/order/1")
+        if self.path == "/authz/1":
+            return self.send_located(200, {"status": "pending", "identifier": {
+                "type": "dns", "value": "localhost"}, "challenges": [chal]}, None, "1")
+        if self.path == "/chal/1":
+            return self.send_located(200, chal, None, "1")
+        self.send(404, "")
+
     def do_POST(self):
         self.record()
         length = int(self.headers.get("Content-Length", "0"))
         self.rfile.read(length)
+        if mode == "stuck":
+            return self.stuck()
         if self.path != "/account":
             return self.send(404, "")
         if mode == "problem":
