@@ -31,15 +31,15 @@ hc_rc hc_b64url_decode(const char *text, unsigned char **out, size_t *len, hc_er
 
 /* Sign `data` for a JWS; *sig is OPENSSL_malloc'd (ECDSA as r||s). */
 typedef hc_rc (*hc_acme_sign_fn)(void *ctx, const unsigned char *data, size_t len,
-                                 unsigned char **sig, size_t *sig_len, hc_error *err);
+				 unsigned char **sig, size_t *sig_len, hc_error *err);
 
 /* An account key: its public half, its JWS algorithm and who signs with it. */
 typedef struct hc_acme_key {
-	EVP_PKEY *pub; /* owned */
-	char alg[8];   /* "ES256", "ES384", "RS256" */
+	EVP_PKEY *pub;	  /* owned */
+	char alg[8];	  /* "ES256", "ES384", "RS256" */
 	hc_acme_sign_fn sign;
-	void *ctx;       /* for sign */
-	void *owned_ctx; /* freed by hc_acme_key_clear */
+	void *ctx;	  /* for sign */
+	void *owned_ctx;  /* freed by hc_acme_key_clear */
 } hc_acme_key;
 
 /*
@@ -47,7 +47,7 @@ typedef struct hc_acme_key {
  * for RSA; it signs through hc_sign_data_raw. `key` must outlive `out`.
  */
 hc_rc hc_acme_key_from_token(hc_session *session, const hc_key_info *key, hc_acme_key *out,
-                             hc_error *err);
+			     hc_error *err);
 void hc_acme_key_clear(hc_acme_key *key);
 
 /* The public JWK with only the required members (RFC 7638 3.2). */
@@ -61,21 +61,21 @@ hc_rc hc_acme_thumbprint(const EVP_PKEY *pub, char **out, hc_error *err);
  * Serialised JSON; caller frees.
  */
 hc_rc hc_acme_jws(const hc_acme_key *key, const char *kid, const char *nonce, const char *url,
-                  const char *payload, char **out, hc_error *err);
+		  const char *payload, char **out, hc_error *err);
 
 /*
  * External Account Binding (RFC 8555 7.3.4): a JWS over the account's JWK
  * with alg HS256, kid the CA's key identifier, url the newAccount URL, MACed
  * with the CA's HMAC key.
  */
-hc_rc hc_acme_eab(const char *kid, const unsigned char *hmac_key, size_t hmac_len, const char *url,
-                  const EVP_PKEY *account_pub, json_t **out, hc_error *err);
+hc_rc hc_acme_eab(const char *kid, const unsigned char *hmac_key, size_t hmac_len,
+		  const char *url, const EVP_PKEY *account_pub, json_t **out, hc_error *err);
 
 /* ---- server answers (each a separate parser, fuzzed) ------------------ */
 
 /* A problem document (RFC 7807, RFC 8555 6.7). */
 typedef struct hc_acme_problem {
-	char *type; /* "urn:ietf:params:acme:error:badNonce" */
+	char *type;   /* "urn:ietf:params:acme:error:badNonce" */
 	char *detail;
 	long status;
 	char *subproblems; /* "identifier: type: detail; ..." or NULL */
@@ -90,10 +90,11 @@ const char *hc_acme_problem_short(const hc_acme_problem *p);
 typedef struct hc_acme_directory {
 	char *new_nonce, *new_account, *new_order, *revoke_cert, *key_change;
 	char *terms_of_service, *website; /* meta, or NULL */
-	bool eab_required;                /* meta.externalAccountRequired */
+	bool eab_required;		  /* meta.externalAccountRequired */
 } hc_acme_directory;
 
-hc_rc hc_acme_directory_parse(const char *body, size_t len, hc_acme_directory *out, hc_error *err);
+hc_rc hc_acme_directory_parse(const char *body, size_t len, hc_acme_directory *out,
+			      hc_error *err);
 void hc_acme_directory_clear(hc_acme_directory *d);
 
 typedef struct hc_acme_challenge {
@@ -109,7 +110,8 @@ typedef struct hc_acme_authz {
 	size_t challenge_count;
 } hc_acme_authz;
 
-hc_rc hc_acme_challenge_parse(const char *body, size_t len, hc_acme_challenge *out, hc_error *err);
+hc_rc hc_acme_challenge_parse(const char *body, size_t len, hc_acme_challenge *out,
+			      hc_error *err);
 void hc_acme_challenge_clear(hc_acme_challenge *c);
 hc_rc hc_acme_authz_parse(const char *body, size_t len, hc_acme_authz *out, hc_error *err);
 void hc_acme_authz_clear(hc_acme_authz *a);
@@ -139,7 +141,7 @@ long hc_acme_retry_after(const char *value, time_t now);
  * is `rel` ("alternate", "up", "index"). Malformed parts are skipped.
  */
 hc_rc hc_acme_link_parse(const char *value, const char *rel, char ***urls, size_t *count,
-                         hc_error *err);
+			 hc_error *err);
 void hc_acme_strings_free(char **list, size_t count);
 
 /* ---- http-01 (RFC 8555 8.3) ------------------------------------------- */
@@ -177,20 +179,20 @@ typedef struct hc_acme_client hc_acme_client;
 
 typedef struct hc_acme_client_params {
 	const char *directory_url; /* https:// */
-	const char *ca_file;       /* TLS trust anchors for the server; NULL: system store */
-	long poll_timeout_s;       /* bound on each wait for the server; 0: 300 s */
+	const char *ca_file;	   /* TLS trust anchors for the server; NULL: system store */
+	long poll_timeout_s;	   /* bound on each wait for the server; 0: 300 s */
 } hc_acme_client_params;
 
 /* Fetch the directory. The client keeps `key` by pointer. */
 hc_rc hc_acme_client_new(const hc_acme_client_params *params, const hc_acme_key *key,
-                         hc_acme_client **out, hc_error *err);
+			 hc_acme_client **out, hc_error *err);
 void hc_acme_client_free(hc_acme_client *c);
 const hc_acme_directory *hc_acme_client_directory(const hc_acme_client *c);
 
 typedef struct hc_acme_account_params {
 	const char *const *contacts; /* "mailto:..."; NULL-terminated, may be NULL */
 	bool agree_tos;
-	const char *eab_kid;           /* with eab_hmac: External Account Binding */
+	const char *eab_kid;	       /* with eab_hmac: External Account Binding */
 	const unsigned char *eab_hmac; /* the decoded HMAC key */
 	size_t eab_hmac_len;
 } hc_acme_account_params;
@@ -202,7 +204,7 @@ typedef struct hc_acme_account_params {
  * *created tells which; the account URL is kept as the kid.
  */
 hc_rc hc_acme_account(hc_acme_client *c, const hc_acme_account_params *params, bool *created,
-                      hc_error *err);
+		      hc_error *err);
 const char *hc_acme_account_url(const hc_acme_client *c);
 
 typedef struct hc_acme_issued {
@@ -222,10 +224,11 @@ typedef struct hc_acme_issued {
  * and the failing challenge; waits are bounded (Retry-After honoured).
  */
 hc_rc hc_acme_issue(hc_acme_client *c, const hc_altnames *names, const unsigned char *csr_der,
-                    size_t csr_len, const hc_acme_solver *solver, hc_acme_issued *out,
-                    hc_error *err);
+		    size_t csr_len, const hc_acme_solver *solver, hc_acme_issued *out,
+		    hc_error *err);
 /* Download another chain (an alternate's URL). Caller frees *pem. */
-hc_rc hc_acme_download(hc_acme_client *c, const char *url, char **pem, size_t *len, hc_error *err);
+hc_rc hc_acme_download(hc_acme_client *c, const char *url, char **pem, size_t *len,
+		       hc_error *err);
 void hc_acme_issued_clear(hc_acme_issued *issued);
 
 #endif

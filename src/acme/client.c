@@ -27,21 +27,22 @@ struct hc_acme_client {
 	char *thumbprint;
 };
 
-static const char *const kept_headers[] = {"Replay-Nonce", "Location",     "Retry-After",
-                                           "Link",         "Content-Type", NULL};
+static const char *const kept_headers[] = {"Replay-Nonce", "Location", "Retry-After", "Link",
+					   "Content-Type", NULL};
 
 static hc_rc http(const hc_acme_client *c, const char *url, bool head, const char *body,
-                  hc_fetch_response *resp, hc_error *err)
+		  hc_fetch_response *resp, hc_error *err)
 {
 	hc_fetch_request_params req = {
-	    .url = url,
-	    .method_head = head,
-	    .body = body,
-	    .body_len = body ? strlen(body) : 0,
-	    .content_type = body ? "application/jose+json" : NULL,
-	    .ca_file = c->ca_file,
-	    .headers = kept_headers,
-	    .limits = {.connect_timeout_ms = 10000, .timeout_ms = 60000, .max_bytes = MAX_ANSWER},
+		.url = url,
+		.method_head = head,
+		.body = body,
+		.body_len = body ? strlen(body) : 0,
+		.content_type = body ? "application/jose+json" : NULL,
+		.ca_file = c->ca_file,
+		.headers = kept_headers,
+		.limits = {.connect_timeout_ms = 10000, .timeout_ms = 60000,
+			   .max_bytes = MAX_ANSWER},
 	};
 	return hc_fetch_request(&req, resp, err);
 }
@@ -61,8 +62,8 @@ static void excerpt(const hc_fetch_response *resp, char *out, size_t size)
 /* Problems caused by the network between the CA and the responder are I/O; others are refusals. */
 static hc_rc problem_rc(const hc_acme_problem *p)
 {
-	static const char *const io[] = {"connection",  "dns", "serverInternal",
-	                                 "rateLimited", "tls", NULL};
+	static const char *const io[] = {"connection", "dns", "serverInternal", "rateLimited",
+					 "tls", NULL};
 	const char *t = hc_acme_problem_short(p);
 
 	for (const char *const *i = io; *i; i++)
@@ -77,14 +78,14 @@ static hc_rc problem_rc(const hc_acme_problem *p)
 static hc_rc problem_fail(const hc_acme_problem *p, const char *what, hc_error *err)
 {
 	return hc_fail(err, problem_rc(p), "%s: the ACME server answered %s%s%s%s%s%s", what,
-	               p->type ? p->type : "an error", p->detail ? ": " : "",
-	               p->detail ? p->detail : "", p->subproblems ? " (" : "",
-	               p->subproblems ? p->subproblems : "", p->subproblems ? ")" : "");
+		       p->type ? p->type : "an error", p->detail ? ": " : "",
+		       p->detail ? p->detail : "", p->subproblems ? " (" : "",
+		       p->subproblems ? p->subproblems : "", p->subproblems ? ")" : "");
 }
 
 /* A non-2xx answer: its problem document, or what was wrong with it. */
 static hc_rc answer_fail(const hc_fetch_response *resp, const char *what, hc_acme_problem *kept,
-                         hc_error *err)
+			 hc_error *err)
 {
 	hc_acme_problem p = {0};
 	hc_error perr = {0};
@@ -94,10 +95,10 @@ static hc_rc answer_fail(const hc_fetch_response *resp, const char *what, hc_acm
 	if (hc_acme_problem_parse((const char *)resp->body, resp->body_len, &p, &perr) != HC_OK) {
 		excerpt(resp, text, sizeof(text));
 		return hc_fail(err, HC_IO,
-		               "%s: the ACME server answered HTTP %ld without a problem document "
-		               "(%s)%s%s%s",
-		               what, resp->status, perr.message, text[0] ? ": \"" : "", text,
-		               text[0] ? "\"" : "");
+			       "%s: the ACME server answered HTTP %ld without a problem document "
+			       "(%s)%s%s%s",
+			       what, resp->status, perr.message, text[0] ? ": \"" : "", text,
+			       text[0] ? "\"" : "");
 	}
 	if (!p.status)
 		p.status = resp->status;
@@ -116,9 +117,8 @@ static hc_rc keep_nonce(hc_acme_client *c, const hc_fetch_response *resp)
 	free(c->nonce);
 	c->nonce = NULL;
 	/* RFC 8555 6.5.1: base64url characters only; anything else is not kept. */
-	if (!n || !*n ||
-	    strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
-	        strlen(n))
+	if (!n || !*n || strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+				 strlen(n))
 		return HC_OK;
 	c->nonce = strdup(n);
 	return HC_OK;
@@ -134,10 +134,10 @@ static hc_rc fresh_nonce(hc_acme_client *c, hc_error *err)
 	keep_nonce(c, &resp);
 	if (resp.status != 200 && resp.status != 204)
 		rc = hc_fail(err, HC_IO, "%s: the ACME server answered HTTP %ld for a nonce",
-		             c->dir.new_nonce, resp.status);
+			     c->dir.new_nonce, resp.status);
 	else if (!c->nonce)
 		rc = hc_fail(err, HC_IO, "%s: the ACME server gave no usable Replay-Nonce",
-		             c->dir.new_nonce);
+			     c->dir.new_nonce);
 	hc_fetch_response_clear(&resp);
 	return rc;
 }
@@ -148,7 +148,7 @@ static hc_rc fresh_nonce(hc_acme_client *c, hc_error *err)
  * `problem`, when not NULL, receives the problem document of a failure.
  */
 static hc_rc post(hc_acme_client *c, const char *url, const char *payload, const char *what,
-                  hc_fetch_response *resp, hc_acme_problem *problem, hc_error *err)
+		  hc_fetch_response *resp, hc_acme_problem *problem, hc_error *err)
 {
 	hc_acme_problem p = {0};
 	char *jws = NULL;
@@ -189,7 +189,7 @@ static hc_rc post(hc_acme_client *c, const char *url, const char *payload, const
 }
 
 hc_rc hc_acme_client_new(const hc_acme_client_params *params, const hc_acme_key *key,
-                         hc_acme_client **out, hc_error *err)
+			 hc_acme_client **out, hc_error *err)
 {
 	hc_acme_client *c = calloc(1, sizeof(*c));
 	hc_fetch_response resp = {0};
@@ -272,7 +272,7 @@ static hc_rc take_account(hc_acme_client *c, const hc_fetch_response *resp, hc_e
 }
 
 hc_rc hc_acme_account(hc_acme_client *c, const hc_acme_account_params *params, bool *created,
-                      hc_error *err)
+		      hc_error *err)
 {
 	hc_fetch_response resp = {0};
 	hc_acme_problem p = {0};
@@ -285,7 +285,7 @@ hc_rc hc_acme_account(hc_acme_client *c, const hc_acme_account_params *params, b
 	c->kid = NULL;
 	/* Found by the key: no state file (RFC 8555 7.3.1). */
 	rc = post(c, c->dir.new_account, "{\"onlyReturnExisting\":true}", "finding the account",
-	          &resp, &p, err);
+		  &resp, &p, err);
 	if (rc == HC_OK) {
 		rc = take_account(c, &resp, err);
 		goto out;
@@ -296,15 +296,15 @@ hc_rc hc_acme_account(hc_acme_client *c, const hc_acme_account_params *params, b
 
 	if (c->dir.terms_of_service && !params->agree_tos) {
 		rc = hc_fail(err, HC_USAGE,
-		             "the ACME server requires agreeing to its terms of service (%s) "
-		             "before an account is created; nothing was created",
-		             c->dir.terms_of_service);
+			     "the ACME server requires agreeing to its terms of service (%s) "
+			     "before an account is created; nothing was created",
+			     c->dir.terms_of_service);
 		goto out;
 	}
 	if (c->dir.eab_required && !params->eab_kid) {
 		rc = hc_fail(err, HC_USAGE,
-		             "the ACME server requires an external account binding (a key id and "
-		             "HMAC key the CA gives you) to create an account");
+			     "the ACME server requires an external account binding (a key id and "
+			     "HMAC key the CA gives you) to create an account");
 		goto out;
 	}
 	if (!(req = json_object()) ||
@@ -324,7 +324,7 @@ hc_rc hc_acme_account(hc_acme_client *c, const hc_acme_account_params *params, b
 	}
 	if (params->eab_kid) {
 		if ((rc = hc_acme_eab(params->eab_kid, params->eab_hmac, params->eab_hmac_len,
-		                      c->dir.new_account, c->key->pub, &eab, err)) != HC_OK)
+				      c->dir.new_account, c->key->pub, &eab, err)) != HC_OK)
 			goto out;
 		if (json_object_set_new(req, "externalAccountBinding", eab) != 0) {
 			eab = NULL;
@@ -378,7 +378,7 @@ static bool past(time_t deadline)
 }
 
 static hc_rc fetch_order(hc_acme_client *c, const char *url, hc_acme_order *order,
-                         hc_fetch_response *resp, hc_error *err)
+			 hc_fetch_response *resp, hc_error *err)
 {
 	hc_rc rc;
 
@@ -390,7 +390,7 @@ static hc_rc fetch_order(hc_acme_client *c, const char *url, hc_acme_order *orde
 
 /* Wait while the order is `while_status` (pending or processing), bounded. */
 static hc_rc order_wait(hc_acme_client *c, const char *url, const char *while_status,
-                        hc_acme_order *order, hc_error *err)
+			hc_acme_order *order, hc_error *err)
 {
 	time_t deadline = time(NULL) + c->poll_timeout_s;
 	hc_fetch_response resp = {0};
@@ -399,8 +399,8 @@ static hc_rc order_wait(hc_acme_client *c, const char *url, const char *while_st
 	for (int attempt = 0; strcmp(order->status, while_status) == 0; attempt++) {
 		if (past(deadline))
 			return hc_fail(err, HC_IO,
-			               "the ACME order %s is still %s after %ld s; try again later",
-			               url, while_status, c->poll_timeout_s);
+				       "the ACME order %s is still %s after %ld s; try again later",
+				       url, while_status, c->poll_timeout_s);
 		wait_s(retry_delay(&resp, attempt));
 		hc_fetch_response_clear(&resp);
 		if ((rc = fetch_order(c, url, order, &resp, err)) != HC_OK)
@@ -438,19 +438,20 @@ static bool token_ok(const char *t)
 	       strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
 }
 
-static hc_rc challenge_failed(const hc_acme_authz *a, const hc_acme_challenge *ch, hc_error *err)
+static hc_rc challenge_failed(const hc_acme_authz *a, const hc_acme_challenge *ch,
+			      hc_error *err)
 {
 	char what[512];
 
 	snprintf(what, sizeof(what), "the %s challenge for %s (%s) failed",
-	         ch ? ch->type : "http-01", a->id_value, ch ? ch->url : "no challenge");
+		 ch ? ch->type : "http-01", a->id_value, ch ? ch->url : "no challenge");
 	if (ch && ch->error.type)
 		return problem_fail(&ch->error, what, err);
 	return hc_fail(err, HC_CHECK, "%s: the authorization is %s", what, a->status);
 }
 
 static hc_rc solve_authz(hc_acme_client *c, const char *url, const hc_acme_solver *solver,
-                         struct presented *presented, size_t *solved, hc_error *err)
+			 struct presented *presented, size_t *solved, hc_error *err)
 {
 	time_t deadline = time(NULL) + c->poll_timeout_s;
 	hc_fetch_response resp = {0};
@@ -473,16 +474,14 @@ static hc_rc solve_authz(hc_acme_client *c, const char *url, const hc_acme_solve
 			ch = &a.challenges[i];
 	if (!ch) {
 		rc = hc_fail(err, HC_CHECK,
-		             "the ACME server offers no http-01 challenge for %s (%zu other "
-		             "challenge types)",
-		             a.id_value, a.challenge_count);
+			     "the ACME server offers no http-01 challenge for %s (%zu other "
+			     "challenge types)",
+			     a.id_value, a.challenge_count);
 		goto out;
 	}
 	if (!token_ok(ch->token)) {
-		rc = hc_fail(err, HC_IO,
-		             "the ACME server's http-01 challenge for %s has no usable "
-		             "token (base64url, 16-256 characters)",
-		             a.id_value);
+		rc = hc_fail(err, HC_IO, "the ACME server's http-01 challenge for %s has no usable "
+					 "token (base64url, 16-256 characters)", a.id_value);
 		goto out;
 	}
 	if (asprintf(&keyauth, "%s.%s", ch->token, c->thumbprint) < 0) {
@@ -517,9 +516,9 @@ static hc_rc solve_authz(hc_acme_client *c, const char *url, const hc_acme_solve
 		hc_acme_authz_clear(&a);
 		hc_fetch_response_clear(&resp);
 		if ((rc = post(c, url, NULL, "reading the authorization", &resp, NULL, err)) !=
-		        HC_OK ||
+			    HC_OK ||
 		    (rc = hc_acme_authz_parse((const char *)resp.body, resp.body_len, &a, err)) !=
-		        HC_OK)
+			    HC_OK)
 			goto out;
 		if (strcmp(a.status, "valid") == 0)
 			goto out;
@@ -539,8 +538,8 @@ static hc_rc solve_authz(hc_acme_client *c, const char *url, const hc_acme_solve
 		}
 		if (past(deadline)) {
 			rc = hc_fail(err, HC_IO,
-			             "the http-01 challenge for %s is still pending after %ld s",
-			             a.id_value, c->poll_timeout_s);
+				     "the http-01 challenge for %s is still pending after %ld s",
+				     a.id_value, c->poll_timeout_s);
 			goto out;
 		}
 		wait_s(delay);
@@ -563,12 +562,12 @@ static hc_rc order_payload(const hc_altnames *names, char **out, hc_error *err)
 		if (n->type != HC_ALTNAME_DNS && n->type != HC_ALTNAME_IP) {
 			json_decref(ids);
 			return hc_fail(err, HC_USAGE,
-			               "ACME certifies DNS names and IP addresses only; '%s' is %s",
-			               n->value, hc_altname_type_name(n->type));
+				       "ACME certifies DNS names and IP addresses only; '%s' is %s",
+				       n->value, hc_altname_type_name(n->type));
 		}
 		if (json_array_append_new(ids, json_pack("{s:s, s:s}", "type",
-		                                         n->type == HC_ALTNAME_DNS ? "dns" : "ip",
-		                                         "value", n->value)) != 0) {
+							 n->type == HC_ALTNAME_DNS ? "dns" : "ip",
+							 "value", n->value)) != 0) {
 			json_decref(ids);
 			return hc_fail(err, HC_IO, "out of memory");
 		}
@@ -582,7 +581,8 @@ static hc_rc order_payload(const hc_altnames *names, char **out, hc_error *err)
 	return HC_OK;
 }
 
-hc_rc hc_acme_download(hc_acme_client *c, const char *url, char **pem, size_t *len, hc_error *err)
+hc_rc hc_acme_download(hc_acme_client *c, const char *url, char **pem, size_t *len,
+		       hc_error *err)
 {
 	hc_fetch_response resp = {0};
 	hc_rc rc;
@@ -594,7 +594,7 @@ hc_rc hc_acme_download(hc_acme_client *c, const char *url, char **pem, size_t *l
 	if (!resp.body || resp.body_len == 0 || !strstr((const char *)resp.body, "-----BEGIN ")) {
 		hc_fetch_response_clear(&resp);
 		return hc_fail(err, HC_IO, "%s: the ACME server's certificate is not a PEM chain",
-		               url);
+			       url);
 	}
 	*pem = (char *)resp.body;
 	*len = resp.body_len;
@@ -604,8 +604,8 @@ hc_rc hc_acme_download(hc_acme_client *c, const char *url, char **pem, size_t *l
 }
 
 hc_rc hc_acme_issue(hc_acme_client *c, const hc_altnames *names, const unsigned char *csr_der,
-                    size_t csr_len, const hc_acme_solver *solver, hc_acme_issued *out,
-                    hc_error *err)
+		    size_t csr_len, const hc_acme_solver *solver, hc_acme_issued *out,
+		    hc_error *err)
 {
 	hc_fetch_response resp = {0};
 	struct presented presented = {0};
@@ -636,7 +636,7 @@ hc_rc hc_acme_issue(hc_acme_client *c, const hc_altnames *names, const unsigned 
 		goto out;
 	for (size_t i = 0; i < order.authz_count; i++)
 		if ((rc = solve_authz(c, order.authorizations[i], solver, &presented,
-		                      &out->challenges_solved, err)) != HC_OK)
+				      &out->challenges_solved, err)) != HC_OK)
 			goto out;
 	cleanup_presented(solver, &presented);
 
@@ -655,7 +655,7 @@ hc_rc hc_acme_issue(hc_acme_client *c, const hc_altnames *names, const unsigned 
 		}
 		hc_fetch_response_clear(&resp);
 		if ((rc = post(c, order.finalize, payload, "finalizing the order", &resp, NULL,
-		               err)) != HC_OK)
+			       err)) != HC_OK)
 			goto out;
 		hc_fetch_response_clear(&resp);
 		if ((rc = fetch_order(c, out->order_url, &order, &resp, err)) != HC_OK ||
@@ -668,17 +668,17 @@ hc_rc hc_acme_issue(hc_acme_client *c, const hc_altnames *names, const unsigned 
 	}
 	hc_fetch_response_clear(&resp);
 	if ((rc = post(c, order.certificate, NULL, "downloading the certificate", &resp, NULL,
-	               err)) != HC_OK)
+		       err)) != HC_OK)
 		goto out;
 	if (!resp.body || !strstr((const char *)resp.body, "-----BEGIN CERTIFICATE-----")) {
 		rc = hc_fail(err, HC_IO, "%s: the ACME server's certificate is not a PEM chain",
-		             order.certificate);
+			     order.certificate);
 		goto out;
 	}
 	for (size_t i = 0; i < resp.header_count; i++)
 		if (strcmp(resp.headers[i].name, "Link") == 0 &&
 		    (rc = hc_acme_link_parse(resp.headers[i].value, "alternate", &out->alternates,
-		                             &out->alternate_count, err)) != HC_OK)
+					     &out->alternate_count, err)) != HC_OK)
 			goto out;
 	out->chain_pem = (char *)resp.body;
 	out->chain_len = resp.body_len;

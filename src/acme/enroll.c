@@ -28,12 +28,12 @@ static hc_rc account_key(hc_acme_session *a, hc_rollback *undo, hc_error *err)
 	if (s->account_key_uri)
 		return hc_key_select_private(a->session, s->account_key_uri, &a->account_key, err);
 	if ((rc = hc_key_find(a->session, CKO_PRIVATE_KEY, HC_ACME_ACCOUNT_LABEL, NULL, 0, &found,
-	                      &count, err)) != HC_OK)
+			      &count, err)) != HC_OK)
 		return rc;
 	if (count > 1)
 		rc = hc_fail(err, HC_USAGE,
-		             "%zu private keys are labelled '%s': name the account key by its URI",
-		             count, HC_ACME_ACCOUNT_LABEL);
+			     "%zu private keys are labelled '%s': name the account key by its URI",
+			     count, HC_ACME_ACCOUNT_LABEL);
 	else if (count == 1)
 		rc = hc_key_describe(a->session, found[0], &a->account_key, err);
 	free(found);
@@ -59,14 +59,14 @@ static hc_rc load_roots(hc_acme_session *a, hc_error *err)
 	if ((rc = hc_chain_pool_new(&a->roots, err)) != HC_OK)
 		return rc;
 	rc = path ? hc_chain_pool_add_path(a->roots, path, err)
-	          : hc_chain_pool_add_system_roots(a->roots, err);
+		  : hc_chain_pool_add_system_roots(a->roots, err);
 	if (rc == HC_OK && hc_chain_pool_cert_count(a->roots) == 0)
 		rc = hc_fail(err, HC_USAGE, "%s: no trust anchors", path ? path : "system store");
 	return rc;
 }
 
-hc_rc hc_acme_session_open(hc_session *session, const hc_acme_setup *setup, hc_acme_session **out,
-                           hc_error *err)
+hc_rc hc_acme_session_open(hc_session *session, const hc_acme_setup *setup,
+			   hc_acme_session **out, hc_error *err)
 {
 	hc_acme_session *a = calloc(1, sizeof(*a));
 	hc_rollback undo = {.session = session};
@@ -137,12 +137,12 @@ static hc_rc check_names(const hc_csr_plan *plan, const hc_cert_info *info, hc_e
 			continue;
 		for (size_t j = 0; j < info->san_count && !found; j++)
 			found = strcmp(info->sans[j].type, type) == 0 &&
-			        strcasecmp(info->sans[j].value, want->value) == 0;
+				strcasecmp(info->sans[j].value, want->value) == 0;
 		if (!found)
 			return hc_fail(err, HC_CHECK,
-			               "the certificate the ACME server issued does not name %s "
-			               "%s, which was asked for; it was not stored",
-			               type, want->value);
+				       "the certificate the ACME server issued does not name %s "
+				       "%s, which was asked for; it was not stored",
+				       type, want->value);
 	}
 	return HC_OK;
 }
@@ -156,16 +156,16 @@ static hc_rc check_key(hc_acme_session *a, const hc_key_info *key, X509 *leaf, h
 		return rc;
 	if (!hc_public_keys_equal(pub, X509_get0_pubkey(leaf)))
 		rc = hc_fail(err, HC_CHECK,
-		             "the certificate the ACME server issued is not for key '%s' (its "
-		             "public key differs); it was not stored",
-		             key->label ? key->label : "");
+			     "the certificate the ACME server issued is not for key '%s' (its "
+			     "public key differs); it was not stored",
+			     key->label ? key->label : "");
 	EVP_PKEY_free(pub);
 	return rc;
 }
 
 /* Build the chain of `bundle`'s first certificate with the rest as intermediates. */
 static hc_rc verify_chain(hc_acme_session *a, hc_x509_bundle *bundle, hc_chain_result *result,
-                          hc_error *err)
+			  hc_error *err)
 {
 	hc_chain_options opt = {.target_origin = "ACME server"};
 	hc_chain_pool *pool = NULL;
@@ -176,14 +176,14 @@ static hc_rc verify_chain(hc_acme_session *a, hc_x509_bundle *bundle, hc_chain_r
 		return rc;
 	for (int i = 1; i < sk_X509_num(bundle->certs) && rc == HC_OK; i++)
 		rc = hc_chain_pool_add_cert(pool, sk_X509_value(bundle->certs, i), "ACME server",
-		                            err);
+					    err);
 	if (rc == HC_OK)
 		rc = hc_chain_build(sk_X509_value(bundle->certs, 0), pool, a->roots, &opt, result,
-		                    err);
+				    err);
 	if (rc == HC_CHECK)
 		hc_fail(err, HC_CHECK,
-		        "the chain the ACME server sent does not verify: %s; nothing was stored",
-		        result->failure ? result->failure : "no path to a trusted root");
+			"the chain the ACME server sent does not verify: %s; nothing was stored",
+			result->failure ? result->failure : "no path to a trusted root");
 	hc_chain_pool_free(pool);
 	return rc;
 }
@@ -191,7 +191,7 @@ static hc_rc verify_chain(hc_acme_session *a, hc_x509_bundle *bundle, hc_chain_r
 static hc_rc load_chain(const char *pem, size_t len, hc_x509_bundle *bundle, hc_error *err)
 {
 	hc_rc rc = hc_x509_load_mem((const unsigned char *)pem, len, "the ACME server's chain",
-	                            NULL, bundle, err);
+				    NULL, bundle, err);
 
 	if (rc == HC_OK && sk_X509_num(bundle->certs) == 0)
 		rc = hc_fail(err, HC_IO, "the ACME server's chain holds no certificate");
@@ -202,7 +202,7 @@ static hc_rc load_chain(const char *pem, size_t len, hc_x509_bundle *bundle, hc_
 
 /* The default chain, or the first alternate (Link rel="alternate") that verifies. */
 static hc_rc issued_chain(hc_acme_session *a, hc_enroll_result *out, hc_x509_bundle *bundle,
-                          hc_error *err)
+			  hc_error *err)
 {
 	hc_error first = {0};
 	hc_rc rc;
@@ -218,7 +218,7 @@ static hc_rc issued_chain(hc_acme_session *a, hc_enroll_result *out, hc_x509_bun
 		char *pem = NULL;
 		size_t len = 0;
 		if (hc_acme_download(a->client, out->issued.alternates[i], &pem, &len, &ignored) !=
-		        HC_OK ||
+			    HC_OK ||
 		    load_chain(pem, len, &alt, &ignored) != HC_OK) {
 			free(pem);
 			continue;
@@ -264,18 +264,18 @@ static hc_rc record_imported(hc_rollback *undo, const hc_import_result *imp, hc_
 
 	if (c->added)
 		rc = hc_rollback_created(undo, c->handle, CKO_CERTIFICATE, c->label, c->id,
-		                         c->id_len, err);
+					 c->id_len, err);
 	for (size_t i = 0; rc == HC_OK && i < imp->ca_count; i++) {
 		c = &imp->cas[i];
 		if (c->added)
 			rc = hc_rollback_created(undo, c->handle, CKO_CERTIFICATE, c->label, c->id,
-			                         c->id_len, err);
+						 c->id_len, err);
 	}
 	return rc;
 }
 
 hc_rc acme_enroll_run(hc_acme_session *a, const hc_enroll_params *p,
-                      const struct enroll_hooks *hooks, hc_enroll_result *out, hc_error *err)
+		      const struct enroll_hooks *hooks, hc_enroll_result *out, hc_error *err)
 {
 	hc_rollback undo = {.session = a->session};
 	hc_import_params imp = {.cert_path = "the ACME server's certificate"};
@@ -301,7 +301,7 @@ hc_rc acme_enroll_run(hc_acme_session *a, const hc_enroll_params *p,
 	}
 	if ((rc = hc_csr_sign(a->session, &out->key, p->plan, &out->csr, err)) != HC_OK ||
 	    (rc = hc_acme_issue(a->client, &p->plan->sans, out->csr.der, out->csr.der_len,
-	                        &a->solver, &out->issued, err)) != HC_OK ||
+				&a->solver, &out->issued, err)) != HC_OK ||
 	    (rc = issued_chain(a, out, &bundle, err)) != HC_OK)
 		goto undo;
 	if ((rc = hc_cert_describe(sk_X509_value(bundle.certs, 0), &out->cert, err)) != HC_OK ||
@@ -334,7 +334,7 @@ undo:
 }
 
 hc_rc hc_enroll(hc_acme_session *a, const hc_enroll_params *params, hc_enroll_result *out,
-                hc_error *err)
+		hc_error *err)
 {
 	return acme_enroll_run(a, params, NULL, out, err);
 }

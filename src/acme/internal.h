@@ -22,12 +22,12 @@ struct hc_acme_session {
 /* What renew adds to an enrolment: a step just before the import, and how to import. */
 struct enroll_hooks {
 	const char *import_label; /* the label the key and certificate end with */
-	bool replace;             /* import --replace: older certificates of the key go */
+	bool replace;		  /* import --replace: older certificates of the key go */
 	hc_rc (*before_import)(void *ctx, hc_rollback *undo, hc_error *err);
 	void *ctx;
 };
 
 hc_rc acme_enroll_run(hc_acme_session *a, const hc_enroll_params *p,
-                      const struct enroll_hooks *hooks, hc_enroll_result *out, hc_error *err);
+		      const struct enroll_hooks *hooks, hc_enroll_result *out, hc_error *err);
 
 #endif

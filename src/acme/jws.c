@@ -15,7 +15,7 @@
 #include <string.h>
 
 static const char b64url_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
 char *hc_b64url_encode(const unsigned char *data, size_t len)
 {
@@ -62,7 +62,7 @@ hc_rc hc_b64url_decode(const char *text, unsigned char **out, size_t *len, hc_er
 	*len = 0;
 	if (n % 4 == 1)
 		return hc_fail(err, HC_USAGE, "not base64url: %zu characters cannot be whole bytes",
-		               n);
+			       n);
 	if (!(buf = malloc(n / 4 * 3 + 3)))
 		return hc_fail(err, HC_IO, "out of memory");
 	for (size_t i = 0; i < n; i++) {
@@ -70,9 +70,9 @@ hc_rc hc_b64url_decode(const char *text, unsigned char **out, size_t *len, hc_er
 		if (v < 0) {
 			free(buf);
 			return hc_fail(err, HC_USAGE,
-			               "not base64url: character %zu is not in the URL-safe "
-			               "alphabet (A-Z a-z 0-9 - _, no padding)",
-			               i + 1);
+				       "not base64url: character %zu is not in the URL-safe "
+				       "alphabet (A-Z a-z 0-9 - _, no padding)",
+				       i + 1);
 		}
 		acc = acc << 6 | (unsigned)v;
 		bits += 6;
@@ -93,7 +93,7 @@ hc_rc hc_b64url_decode(const char *text, unsigned char **out, size_t *len, hc_er
 
 /* A big number parameter of a key as unsigned big-endian, base64url'd, `pad` bytes wide. */
 static hc_rc bn_param_b64(const EVP_PKEY *pub, const char *name, size_t pad, char **out,
-                          hc_error *err)
+			  hc_error *err)
 {
 	BIGNUM *bn = NULL;
 	unsigned char *buf = NULL;
@@ -130,7 +130,7 @@ hc_rc hc_acme_jwk(const EVP_PKEY *pub, json_t **out, hc_error *err)
 		*out = json_pack("{s:s, s:s, s:s}", "e", b, "kty", "RSA", "n", a);
 	} else if (EVP_PKEY_is_a(pub, "EC")) {
 		if (!EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, curve,
-		                                    sizeof(curve), NULL)) {
+						    sizeof(curve), NULL)) {
 			rc = hc_fail_ssl(err, HC_USAGE, "reading the EC key's curve");
 			goto out;
 		}
@@ -140,9 +140,9 @@ hc_rc hc_acme_jwk(const EVP_PKEY *pub, json_t **out, hc_error *err)
 			crv = "P-384", width = 48;
 		else {
 			rc = hc_fail(err, HC_USAGE,
-			             "an ACME account key on curve %s cannot sign JWS: use P-256 "
-			             "or P-384",
-			             curve);
+				     "an ACME account key on curve %s cannot sign JWS: use P-256 "
+				     "or P-384",
+				     curve);
 			goto out;
 		}
 		if ((rc = bn_param_b64(pub, OSSL_PKEY_PARAM_EC_PUB_X, width, &a, err)) != HC_OK ||
@@ -187,8 +187,8 @@ hc_rc hc_acme_thumbprint(const EVP_PKEY *pub, char **out, hc_error *err)
 }
 
 /* base64url(protected) "." base64url(payload), signed, as the flattened JSON form. */
-static hc_rc jws_finish(json_t *protected_hdr, const char *payload, hc_acme_sign_fn sign, void *ctx,
-                        char **out, hc_error *err)
+static hc_rc jws_finish(json_t *protected_hdr, const char *payload, hc_acme_sign_fn sign,
+			void *ctx, char **out, hc_error *err)
 {
 	char *hdr = NULL, *hdr64 = NULL, *pay64 = NULL, *input = NULL, *sig64 = NULL;
 	unsigned char *sig = NULL;
@@ -209,8 +209,8 @@ static hc_rc jws_finish(json_t *protected_hdr, const char *payload, hc_acme_sign
 	    HC_OK)
 		goto out;
 	if (!(sig64 = hc_b64url_encode(sig, sig_len)) ||
-	    !(jws = json_pack("{s:s, s:s, s:s}", "protected", hdr64, "payload", pay64, "signature",
-	                      sig64)) ||
+	    !(jws = json_pack("{s:s, s:s, s:s}", "protected", hdr64, "payload", pay64,
+			      "signature", sig64)) ||
 	    !(*out = json_canonical(jws)))
 		rc = hc_fail(err, HC_IO, "out of memory");
 out:
@@ -225,7 +225,7 @@ out:
 }
 
 hc_rc hc_acme_jws(const hc_acme_key *key, const char *kid, const char *nonce, const char *url,
-                  const char *payload, char **out, hc_error *err)
+		  const char *payload, char **out, hc_error *err)
 {
 	json_t *hdr = json_pack("{s:s, s:s}", "alg", key->alg, "url", url), *jwk = NULL;
 	hc_rc rc;
@@ -262,7 +262,7 @@ struct hmac_ctx {
 };
 
 static hc_rc hmac_sign(void *ctx, const unsigned char *data, size_t len, unsigned char **sig,
-                       size_t *sig_len, hc_error *err)
+		       size_t *sig_len, hc_error *err)
 {
 	const struct hmac_ctx *h = ctx;
 	unsigned char md[EVP_MAX_MD_SIZE];
@@ -276,8 +276,8 @@ static hc_rc hmac_sign(void *ctx, const unsigned char *data, size_t len, unsigne
 	return HC_OK;
 }
 
-hc_rc hc_acme_eab(const char *kid, const unsigned char *hmac_key, size_t hmac_len, const char *url,
-                  const EVP_PKEY *account_pub, json_t **out, hc_error *err)
+hc_rc hc_acme_eab(const char *kid, const unsigned char *hmac_key, size_t hmac_len,
+		  const char *url, const EVP_PKEY *account_pub, json_t **out, hc_error *err)
 {
 	struct hmac_ctx h = {hmac_key, hmac_len};
 	json_t *hdr = NULL, *jwk = NULL;
@@ -314,15 +314,15 @@ struct token_signer {
 	const EVP_MD *md;
 };
 
-static hc_rc token_jws_sign(void *ctx, const unsigned char *data, size_t len, unsigned char **sig,
-                            size_t *sig_len, hc_error *err)
+static hc_rc token_jws_sign(void *ctx, const unsigned char *data, size_t len,
+			    unsigned char **sig, size_t *sig_len, hc_error *err)
 {
 	const struct token_signer *t = ctx;
 	return hc_sign_data_raw(t->session, t->key, t->md, data, len, sig, sig_len, err);
 }
 
 hc_rc hc_acme_key_from_token(hc_session *session, const hc_key_info *key, hc_acme_key *out,
-                             hc_error *err)
+			     hc_error *err)
 {
 	struct token_signer *t;
 	hc_rc rc;
@@ -336,9 +336,9 @@ hc_rc hc_acme_key_from_token(hc_session *session, const hc_key_info *key, hc_acm
 		strcpy(out->alg, "ES384");
 	} else {
 		return hc_fail(err, HC_USAGE,
-		               "key '%s' cannot be an ACME account key: use an RSA key or an EC "
-		               "key on P-256 or P-384",
-		               key->label ? key->label : "");
+			       "key '%s' cannot be an ACME account key: use an RSA key or an EC "
+			       "key on P-256 or P-384",
+			       key->label ? key->label : "");
 	}
 	if (!(t = calloc(1, sizeof(*t))))
 		return hc_fail(err, HC_IO, "out of memory");

@@ -23,13 +23,13 @@ static hc_rc load(const char *body, size_t len, const char *what, json_t **out, 
 	*out = NULL;
 	if (len > MAX_JSON)
 		return hc_fail(err, HC_IO, "the ACME server's %s is larger than %u bytes", what,
-		               MAX_JSON);
+			       MAX_JSON);
 	if (!body || len == 0)
 		return hc_fail(err, HC_IO, "the ACME server sent an empty %s", what);
 	*out = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!*out)
 		return hc_fail(err, HC_IO, "the ACME server's %s is not JSON (line %d: %s)", what,
-		               jerr.line, jerr.text);
+			       jerr.line, jerr.text);
 	if (!json_is_object(*out)) {
 		json_decref(*out);
 		*out = NULL;
@@ -43,7 +43,7 @@ static hc_rc load(const char *body, size_t len, const char *what, json_t **out, 
  * or a string with a NUL or control character, is an error.
  */
 static hc_rc opt_string(const json_t *obj, const char *name, const char *what, char **out,
-                        hc_error *err)
+			hc_error *err)
 {
 	const json_t *v = json_object_get(obj, name);
 	const char *s;
@@ -54,21 +54,21 @@ static hc_rc opt_string(const json_t *obj, const char *name, const char *what, c
 		return HC_OK;
 	if (!json_is_string(v))
 		return hc_fail(err, HC_IO, "the ACME server's %s: \"%s\" is not a string", what,
-		               name);
+			       name);
 	s = json_string_value(v);
 	len = json_string_length(v);
 	for (size_t i = 0; i < len; i++)
 		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
 			return hc_fail(err, HC_IO,
-			               "the ACME server's %s: \"%s\" holds a control character",
-			               what, name);
+				       "the ACME server's %s: \"%s\" holds a control character",
+				       what, name);
 	if (!(*out = strdup(s)))
 		return hc_fail(err, HC_IO, "out of memory");
 	return HC_OK;
 }
 
 static hc_rc req_string(const json_t *obj, const char *name, const char *what, char **out,
-                        hc_error *err)
+			hc_error *err)
 {
 	hc_rc rc = opt_string(obj, name, what, out, err);
 
@@ -79,15 +79,15 @@ static hc_rc req_string(const json_t *obj, const char *name, const char *what, c
 
 /* A URL member: https:// or http:// only (never file:, data:, ...). */
 static hc_rc url_member(const json_t *obj, const char *name, const char *what, bool required,
-                        char **out, hc_error *err)
+			char **out, hc_error *err)
 {
 	hc_rc rc = required ? req_string(obj, name, what, out, err)
-	                    : opt_string(obj, name, what, out, err);
+			    : opt_string(obj, name, what, out, err);
 
 	if (rc == HC_OK && *out && strncasecmp(*out, "https://", 8) != 0 &&
 	    strncasecmp(*out, "http://", 7) != 0) {
 		rc = hc_fail(err, HC_IO, "the ACME server's %s: \"%s\" is not an http(s) URL", what,
-		             name);
+			     name);
 		free(*out);
 		*out = NULL;
 	}
@@ -98,8 +98,7 @@ static hc_rc url_member(const json_t *obj, const char *name, const char *what, b
 
 static void problem_from_json(const json_t *obj, hc_acme_problem *p)
 {
-	const json_t *subs = json_object_get(obj, "subproblems"),
-	             *st = json_object_get(obj, "status");
+	const json_t *subs = json_object_get(obj, "subproblems"), *st = json_object_get(obj, "status");
 	hc_error ignored = {0};
 	size_t i, used = 0, cap = 0;
 	const json_t *sub;
@@ -123,7 +122,7 @@ static void problem_from_json(const json_t *obj, hc_acme_problem *p)
 		if (json_is_object(id))
 			opt_string(id, "value", "subproblem", &value, &ignored);
 		n = asprintf(&piece, "%s%s: %s: %s", used ? "; " : "", value ? value : "?",
-		             type ? type : "?", detail ? detail : "");
+			     type ? type : "?", detail ? detail : "");
 		free(type);
 		free(detail);
 		free(value);
@@ -181,7 +180,8 @@ const char *hc_acme_problem_short(const hc_acme_problem *p)
 
 /* ---- directory ----------------------------------------------------------- */
 
-hc_rc hc_acme_directory_parse(const char *body, size_t len, hc_acme_directory *out, hc_error *err)
+hc_rc hc_acme_directory_parse(const char *body, size_t len, hc_acme_directory *out,
+			      hc_error *err)
 {
 	static const char what[] = "directory";
 	const json_t *meta;
@@ -205,7 +205,7 @@ hc_rc hc_acme_directory_parse(const char *body, size_t len, hc_acme_directory *o
 	if (meta) {
 		const json_t *eab = json_object_get(meta, "externalAccountRequired");
 		if ((rc = opt_string(meta, "termsOfService", what, &out->terms_of_service, err)) !=
-		        HC_OK ||
+			    HC_OK ||
 		    (rc = opt_string(meta, "website", what, &out->website, err)) != HC_OK)
 			goto out;
 		out->eab_required = json_is_true(eab);
@@ -268,7 +268,8 @@ static hc_rc challenge_from_json(const json_t *j, hc_acme_challenge *out, hc_err
 	return problem_member(j, &out->error);
 }
 
-hc_rc hc_acme_challenge_parse(const char *body, size_t len, hc_acme_challenge *out, hc_error *err)
+hc_rc hc_acme_challenge_parse(const char *body, size_t len, hc_acme_challenge *out,
+			      hc_error *err)
 {
 	json_t *j = NULL;
 	hc_rc rc;
@@ -317,14 +318,12 @@ hc_rc hc_acme_authz_parse(const char *body, size_t len, hc_acme_authz *out, hc_e
 	out->wildcard = json_is_true(json_object_get(j, "wildcard"));
 	chals = json_object_get(j, "challenges");
 	if (!json_is_array(chals)) {
-		rc = hc_fail(err, HC_IO,
-		             "the ACME server's authorization has no \"challenges\" "
-		             "list");
+		rc = hc_fail(err, HC_IO, "the ACME server's authorization has no \"challenges\" "
+					 "list");
 		goto out;
 	}
 	if (json_array_size(chals) > MAX_LIST) {
-		rc = hc_fail(err, HC_IO,
-		             "the ACME server's authorization lists too many challenges");
+		rc = hc_fail(err, HC_IO, "the ACME server's authorization lists too many challenges");
 		goto out;
 	}
 	if (json_array_size(chals) &&
@@ -373,9 +372,8 @@ hc_rc hc_acme_order_parse(const char *body, size_t len, hc_acme_order *out, hc_e
 		goto out;
 	authzs = json_object_get(j, "authorizations");
 	if (!json_is_array(authzs) || json_array_size(authzs) > MAX_LIST) {
-		rc = hc_fail(err, HC_IO,
-		             "the ACME server's order has no usable \"authorizations\" "
-		             "list");
+		rc = hc_fail(err, HC_IO, "the ACME server's order has no usable \"authorizations\" "
+					 "list");
 		goto out;
 	}
 	if (json_array_size(authzs) &&
@@ -386,12 +384,9 @@ hc_rc hc_acme_order_parse(const char *body, size_t len, hc_acme_order *out, hc_e
 	json_array_foreach(authzs, i, a)
 	{
 		const char *s = json_string_value(a);
-		if (!s ||
-		    (strncasecmp(s, "https://", 8) != 0 && strncasecmp(s, "http://", 7) != 0)) {
-			rc = hc_fail(err, HC_IO,
-			             "the ACME server's order: authorization %zu is not "
-			             "an http(s) URL",
-			             i + 1);
+		if (!s || (strncasecmp(s, "https://", 8) != 0 && strncasecmp(s, "http://", 7) != 0)) {
+			rc = hc_fail(err, HC_IO, "the ACME server's order: authorization %zu is not "
+						 "an http(s) URL", i + 1);
 			goto out;
 		}
 		if (!(out->authorizations[i] = strdup(s))) {
@@ -477,8 +472,7 @@ static bool params_have_rel(const char *p, size_t len, const char *rel)
 
 	for (size_t i = 0; i + 4 <= len; i++) {
 		const char *v, *end = p + len;
-		if (strncasecmp(p + i, "rel", 3) != 0 ||
-		    (i > 0 && p[i - 1] != ';' && p[i - 1] != ' '))
+		if (strncasecmp(p + i, "rel", 3) != 0 || (i > 0 && p[i - 1] != ';' && p[i - 1] != ' '))
 			continue;
 		v = p + i + 3;
 		while (v < end && *v == ' ')
@@ -505,7 +499,7 @@ static bool params_have_rel(const char *p, size_t len, const char *rel)
 }
 
 hc_rc hc_acme_link_parse(const char *value, const char *rel, char ***urls, size_t *count,
-                         hc_error *err)
+			 hc_error *err)
 {
 	const char *p = value;
 
@@ -519,14 +513,12 @@ hc_rc hc_acme_link_parse(const char *value, const char *rel, char ***urls, size_
 		/* a comma inside a quoted parameter value is rare; a link then reads short */
 		if (params_have_rel(gt + 1, next ? (size_t)(next - gt - 1) : strlen(gt + 1), rel) &&
 		    (size_t)(gt - lt - 1) > 0 &&
-		    (strncasecmp(lt + 1, "https://", 8) == 0 ||
-		     strncasecmp(lt + 1, "http://", 7) == 0)) {
+		    (strncasecmp(lt + 1, "https://", 8) == 0 || strncasecmp(lt + 1, "http://", 7) == 0)) {
 			bool clean = true;
 			for (const char *c = lt + 1; c < gt; c++)
 				if ((unsigned char)*c <= 0x20 || *c == 0x7f)
 					clean = false;
-			if (clean &&
-			    (rc = push(urls, count, lt + 1, (size_t)(gt - lt - 1), err)) != HC_OK)
+			if (clean && (rc = push(urls, count, lt + 1, (size_t)(gt - lt - 1), err)) != HC_OK)
 				return rc;
 		}
 		p = next ? next + 1 : NULL;

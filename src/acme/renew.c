@@ -46,8 +46,7 @@ static hc_rc item_fill(hc_renew_item *it, X509 *cert, long days, time_t now, hc_
 	if (days >= 0)
 		it->threshold_s = days * DAY;
 	else
-		it->threshold_s =
-		    it->lifetime_s / 3 < MAX_THRESHOLD ? it->lifetime_s / 3 : MAX_THRESHOLD;
+		it->threshold_s = it->lifetime_s / 3 < MAX_THRESHOLD ? it->lifetime_s / 3 : MAX_THRESHOLD;
 	it->left_s = (long)(it->info.not_after - now);
 	it->due = it->left_s < it->threshold_s;
 	return HC_OK;
@@ -65,7 +64,7 @@ static bool newer(X509 *a, X509 *b)
 }
 
 static hc_rc plan_one_key(hc_session *s, const char *key_uri, hc_stored_cert *certs, size_t n,
-                          long days, hc_renew_plan *out, hc_error *err)
+			  long days, hc_renew_plan *out, hc_error *err)
 {
 	hc_renew_item *it = calloc(1, sizeof(*it));
 	EVP_PKEY *pub = NULL;
@@ -87,19 +86,19 @@ static hc_rc plan_one_key(hc_session *s, const char *key_uri, hc_stored_cert *ce
 	EVP_PKEY_free(pub);
 	if (!best)
 		return hc_fail(err, HC_CHECK,
-		               "key '%s' has no certificate on the token to renew; enroll it first",
-		               it->key.label ? it->key.label : "");
+			       "key '%s' has no certificate on the token to renew; enroll it first",
+			       it->key.label ? it->key.label : "");
 	return item_fill(it, best, days, out->now, err);
 }
 
 static bool skipped_by_all(const hc_key_info *key)
 {
 	return key->label && (strcmp(key->label, HC_ACME_ACCOUNT_LABEL) == 0 ||
-	                      strstr(key->label, HC_RETIRED_MARK));
+			      strstr(key->label, HC_RETIRED_MARK));
 }
 
-static hc_rc plan_all(hc_session *s, hc_stored_cert *certs, size_t n, long days, hc_renew_plan *out,
-                      hc_error *err)
+static hc_rc plan_all(hc_session *s, hc_stored_cert *certs, size_t n, long days,
+		      hc_renew_plan *out, hc_error *err)
 {
 	hc_rc rc = HC_OK;
 
@@ -134,7 +133,7 @@ static hc_rc plan_all(hc_session *s, hc_stored_cert *certs, size_t n, long days,
 }
 
 hc_rc hc_renew_plan_make(hc_session *s, const char *key_uri, long days, time_t now,
-                         hc_renew_plan *out, hc_error *err)
+			 hc_renew_plan *out, hc_error *err)
 {
 	hc_stored_cert *certs = NULL;
 	size_t n = 0;
@@ -145,7 +144,7 @@ hc_rc hc_renew_plan_make(hc_session *s, const char *key_uri, long days, time_t n
 	if ((rc = hc_certstore_list(s, &certs, &n, err)) != HC_OK)
 		return rc;
 	rc = key_uri ? plan_one_key(s, key_uri, certs, n, days, out, err)
-	             : plan_all(s, certs, n, days, out, err);
+		     : plan_all(s, certs, n, days, out, err);
 	hc_stored_certs_free(certs, n);
 	if (rc != HC_OK)
 		hc_renew_plan_clear(out);
@@ -179,11 +178,9 @@ static hc_rc plan_from_cert(const hc_renew_item *it, hc_csr_plan *plan, hc_error
 	for (size_t i = 0; i < it->info.san_count && rc == HC_OK; i++) {
 		const hc_san *s = &it->info.sans[i];
 		if (strcmp(s->type, "DNS") == 0)
-			rc = hc_altnames_add_typed(&sans, HC_ALTNAME_DNS, s->value, "certificate",
-			                           err);
+			rc = hc_altnames_add_typed(&sans, HC_ALTNAME_DNS, s->value, "certificate", err);
 		else if (strcmp(s->type, "IP") == 0)
-			rc = hc_altnames_add_typed(&sans, HC_ALTNAME_IP, s->value, "certificate",
-			                           err);
+			rc = hc_altnames_add_typed(&sans, HC_ALTNAME_IP, s->value, "certificate", err);
 	}
 	if (rc == HC_OK)
 		rc = hc_csr_plan_make(&params, plan, err);
@@ -206,17 +203,17 @@ static hc_rc retire_old(void *ctx, hc_rollback *undo, hc_error *err)
 	const hc_key_info *key = &r->item->key;
 	CK_OBJECT_CLASS cert_class = CKO_CERTIFICATE;
 	CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cert_class, sizeof(cert_class)},
-	                       {CKA_ID, key->id, key->id_len}};
+			       {CKA_ID, key->id, key->id_len}};
 	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, *certs = NULL;
 	size_t n = 0;
 	hc_rc rc;
 
 	if ((rc = hc_rollback_relabel(undo, key->handle, CKO_PRIVATE_KEY, key->label, r->label,
-	                              key->id, key->id_len, err)) != HC_OK)
+				      key->id, key->id_len, err)) != HC_OK)
 		return rc;
 	if (hc_key_find_public(s, key, &pub, NULL) == HC_OK && pub != CK_INVALID_HANDLE &&
 	    (rc = hc_rollback_relabel(undo, pub, CKO_PUBLIC_KEY, key->label, r->label, key->id,
-	                              key->id_len, err)) != HC_OK)
+				      key->id_len, err)) != HC_OK)
 		return rc;
 	if (!key->id_len)
 		return HC_OK;
@@ -227,8 +224,8 @@ static hc_rc retire_old(void *ctx, hc_rollback *undo, hc_error *err)
 		if ((rc = hc_certstore_read(s, certs[i], &c, err)) == HC_OK &&
 		    c.category != HC_CERT_CATEGORY_AUTHORITY)
 			rc = hc_rollback_relabel(undo, certs[i], CKO_CERTIFICATE,
-			                         c.label ? c.label : "", r->label, key->id,
-			                         key->id_len, err);
+						 c.label ? c.label : "", r->label, key->id,
+						 key->id_len, err);
 		hc_stored_cert_clear(&c);
 	}
 	free(certs);
@@ -242,14 +239,15 @@ static hc_rc retire_old(void *ctx, hc_rollback *undo, hc_error *err)
  */
 static hc_rc remove_leftover(hc_session *s, const char *label, hc_error *err)
 {
-	static const CK_OBJECT_CLASS classes[] = {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_CERTIFICATE};
+	static const CK_OBJECT_CLASS classes[] = {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY,
+						  CKO_CERTIFICATE};
 	hc_removal removal = {0};
 	hc_rc rc = HC_OK;
 
 	for (size_t c = 0; c < sizeof(classes) / sizeof(classes[0]) && rc == HC_OK; c++) {
 		CK_OBJECT_CLASS cls = classes[c];
 		CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},
-		                       {CKA_LABEL, (void *)label, strlen(label)}};
+				       {CKA_LABEL, (void *)label, strlen(label)}};
 		CK_OBJECT_HANDLE *found = NULL;
 		size_t n = 0;
 		if ((rc = hc_objects_find(s, tmpl, 2, &found, &n, err)) != HC_OK)
@@ -291,10 +289,9 @@ hc_rc hc_renew_one(hc_acme_session *a, hc_renew_item *it, bool reuse_key, hc_err
 		/* 2026-12-02T23:00:00Z -> 20261202T230000Z */
 		hc_time_iso8601(time(NULL), stamp);
 		snprintf(compact, sizeof(compact), "%.4s%.2s%.2sT%.2s%.2s%.2sZ", stamp, stamp + 5,
-		         stamp + 8, stamp + 11, stamp + 14, stamp + 17);
+			 stamp + 8, stamp + 11, stamp + 14, stamp + 17);
 		if (asprintf(&tmp_label, "%s.renewing", it->key.label) < 0 ||
-		    asprintf(&retire.label, "%s%s%s", it->key.label, HC_RETIRED_MARK, compact) <
-		        0) {
+		    asprintf(&retire.label, "%s%s%s", it->key.label, HC_RETIRED_MARK, compact) < 0) {
 			tmp_label = retire.label = NULL;
 			rc = hc_fail(err, HC_IO, "out of memory");
 			goto out;
@@ -303,8 +300,7 @@ hc_rc hc_renew_one(hc_acme_session *a, hc_renew_item *it, bool reuse_key, hc_err
 			goto out;
 		gen.label = tmp_label;
 		gen.type = it->key.type;
-		gen.exportable =
-		    it->key.extractable == 1; /* as the security officer chose before */
+		gen.exportable = it->key.extractable == 1; /* as the security officer chose before */
 		ep.keygen = &gen;
 		hooks.import_label = it->key.label;
 		hooks.before_import = retire_old;

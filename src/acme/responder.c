@@ -64,10 +64,10 @@ static void serve_one(hc_acme_responder *r, int fd)
 			if (strncmp(path, PREFIX, sizeof(PREFIX) - 1) == 0 &&
 			    strcmp(path + sizeof(PREFIX) - 1, r->entries[i].token) == 0) {
 				n = asprintf(&answer,
-				             "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
-				             "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
-				             strlen(r->entries[i].keyauth),
-				             head ? "" : r->entries[i].keyauth);
+					     "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n"
+					     "Content-Length: %zu\r\nConnection: close\r\n\r\n%s",
+					     strlen(r->entries[i].keyauth),
+					     head ? "" : r->entries[i].keyauth);
 				break;
 			}
 		}
@@ -76,7 +76,7 @@ static void serve_one(hc_acme_responder *r, int fd)
 	if (n < 0) {
 		answer = NULL;
 		n = asprintf(&answer, "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n"
-		                      "Connection: close\r\n\r\n");
+				      "Connection: close\r\n\r\n");
 	}
 	if (n > 0 && answer)
 		(void)!write(fd, answer, (size_t)n);
@@ -87,8 +87,8 @@ static void *serve(void *arg)
 {
 	hc_acme_responder *r = arg;
 	struct pollfd fds[3] = {{.fd = r->stop[0], .events = POLLIN},
-	                        {.fd = r->fd4, .events = POLLIN},
-	                        {.fd = r->fd6, .events = POLLIN}};
+				{.fd = r->fd4, .events = POLLIN},
+				{.fd = r->fd6, .events = POLLIN}};
 
 	for (;;) {
 		if (poll(fds, 3, -1) < 0) {
@@ -114,12 +114,10 @@ static void *serve(void *arg)
 static int listen_on(int family, unsigned port, int *error)
 {
 	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
-	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6,
-	                          .sin6_port = htons((uint16_t)port),
-	                          .sin6_addr = IN6ADDR_ANY_INIT};
-	struct sockaddr_in a4 = {.sin_family = AF_INET,
-	                         .sin_port = htons((uint16_t)port),
-	                         .sin_addr.s_addr = htonl(INADDR_ANY)};
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
+				  .sin6_addr = IN6ADDR_ANY_INIT};
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+				 .sin_addr.s_addr = htonl(INADDR_ANY)};
 
 	if (fd < 0) {
 		*error = errno;
@@ -129,7 +127,7 @@ static int listen_on(int family, unsigned port, int *error)
 	if (family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
 	if ((family == AF_INET6 ? bind(fd, (struct sockaddr *)&a6, sizeof(a6))
-	                        : bind(fd, (struct sockaddr *)&a4, sizeof(a4))) != 0 ||
+				: bind(fd, (struct sockaddr *)&a4, sizeof(a4))) != 0 ||
 	    listen(fd, 16) != 0) {
 		*error = errno;
 		close(fd);
@@ -138,7 +136,8 @@ static int listen_on(int family, unsigned port, int *error)
 	return fd;
 }
 
-static hc_rc responder_present(void *ctx, const char *token, const char *keyauth, hc_error *err)
+static hc_rc responder_present(void *ctx, const char *token, const char *keyauth,
+			       hc_error *err)
 {
 	hc_acme_responder *r = ctx;
 	hc_rc rc = HC_OK;
@@ -147,7 +146,7 @@ static hc_rc responder_present(void *ctx, const char *token, const char *keyauth
 	if (r->count >= MAX_TOKENS) {
 		rc = hc_fail(err, HC_IO, "more than %d challenges at once", MAX_TOKENS);
 	} else if (!(r->entries[r->count].token = strdup(token)) ||
-	           !(r->entries[r->count].keyauth = strdup(keyauth))) {
+		   !(r->entries[r->count].keyauth = strdup(keyauth))) {
 		free(r->entries[r->count].token);
 		r->entries[r->count].token = NULL;
 		rc = hc_fail(err, HC_IO, "out of memory");
@@ -190,17 +189,17 @@ hc_rc hc_acme_responder_start(unsigned port, hc_acme_responder **out, hc_error *
 	r->fd6 = listen_on(AF_INET6, port, &e6);
 	if (r->fd4 < 0) { /* IPv4 is what CAs reach; IPv6 is a bonus where the host has it */
 		hc_acme_responder_stop(r);
-		return hc_fail(
-		    err, HC_IO, "cannot listen on port %u for http-01: %s%s", port, strerror(e4),
-		    e4 == EACCES       ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-		    : e4 == EADDRINUSE ? " (a web server runs there: publish the "
-		                         "challenge in its document root instead)"
-		                       : "");
+		return hc_fail(err, HC_IO, "cannot listen on port %u for http-01: %s%s", port,
+			       strerror(e4),
+			       e4 == EACCES ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+			       : e4 == EADDRINUSE ? " (a web server runs there: publish the "
+						    "challenge in its document root instead)"
+						  : "");
 	}
 	if (pipe2(r->stop, O_CLOEXEC) != 0 || pthread_create(&r->thread, NULL, serve, r) != 0) {
 		hc_acme_responder_stop(r);
 		return hc_fail(err, HC_IO, "cannot start the http-01 responder: %s",
-		               strerror(errno));
+			       strerror(errno));
 	}
 	r->running = true;
 	*out = r;

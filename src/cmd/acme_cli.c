@@ -35,27 +35,17 @@ bool acme_cli_option(struct acme_cli *a, int c, const char *arg)
 	long v;
 
 	switch (c) {
-	case ACME_OPT_ACME:
-		s->server.directory_url = arg;
-		return true;
-	case ACME_OPT_ACCOUNT_KEY:
-		s->account_key_uri = arg;
-		return true;
+	case ACME_OPT_ACME: s->server.directory_url = arg; return true;
+	case ACME_OPT_ACCOUNT_KEY: s->account_key_uri = arg; return true;
 	case ACME_OPT_CONTACT:
 		if (a->contact_count + 1 < sizeof(a->contacts) / sizeof(a->contacts[0]))
 			a->contacts[a->contact_count++] = arg;
 		else
 			a->bad_option = "--contact: at most 16 contacts";
 		return true;
-	case ACME_OPT_AGREE_TOS:
-		s->account.agree_tos = true;
-		return true;
-	case ACME_OPT_EAB_KID:
-		s->account.eab_kid = arg;
-		return true;
-	case ACME_OPT_EAB_HMAC_SOURCE:
-		a->eab_hmac_source = arg;
-		return true;
+	case ACME_OPT_AGREE_TOS: s->account.agree_tos = true; return true;
+	case ACME_OPT_EAB_KID: s->account.eab_kid = arg; return true;
+	case ACME_OPT_EAB_HMAC_SOURCE: a->eab_hmac_source = arg; return true;
 	case ACME_OPT_HTTP_PORT:
 		a->http_port_given = true;
 		if (number(arg, 1, 65535, &v))
@@ -63,23 +53,16 @@ bool acme_cli_option(struct acme_cli *a, int c, const char *arg)
 		else
 			a->bad_option = "--http-port: a TCP port number, 1-65535";
 		return true;
-	case ACME_OPT_WEBROOT:
-		s->webroot = arg;
-		return true;
-	case ACME_OPT_ACME_ROOTS:
-		s->server.ca_file = arg;
-		return true;
-	case ACME_OPT_ROOTS:
-		s->roots_path = arg;
-		return true;
+	case ACME_OPT_WEBROOT: s->webroot = arg; return true;
+	case ACME_OPT_ACME_ROOTS: s->server.ca_file = arg; return true;
+	case ACME_OPT_ROOTS: s->roots_path = arg; return true;
 	case ACME_OPT_WAIT:
 		if (number(arg, 1, 86400, &v))
 			s->server.poll_timeout_s = v;
 		else
 			a->bad_option = "--wait: seconds, 1-86400";
 		return true;
-	default:
-		return false;
+	default: return false;
 	}
 }
 
@@ -95,11 +78,10 @@ hc_rc acme_cli_finish(struct acme_cli *a, hc_error *err)
 		return hc_fail(err, HC_USAGE, "--acme URL is required: the CA's ACME directory");
 	if (strncasecmp(s->server.directory_url, "https://", 8) != 0)
 		return hc_fail(err, HC_USAGE, "--acme %s: an ACME directory is an https:// URL",
-		               s->server.directory_url);
+			       s->server.directory_url);
 	if (s->webroot && a->http_port_given)
-		return hc_fail(err, HC_USAGE,
-		               "--http-port and --webroot are two ways to answer "
-		               "http-01: choose one");
+		return hc_fail(err, HC_USAGE, "--http-port and --webroot are two ways to answer "
+					      "http-01: choose one");
 	if (!!s->account.eab_kid != !!a->eab_hmac_source)
 		return hc_fail(err, HC_USAGE, "--eab-kid and --eab-hmac-source go together");
 	a->contacts[a->contact_count] = NULL;
@@ -131,9 +113,9 @@ int acme_cli_fail(const struct cli *cli, hc_error *err)
 	static const struct {
 		const char *phrase, *advice;
 	} hints[] = {
-	    {"terms of service", " (--agree-tos agrees to them)"},
-	    {"external account binding", " (--eab-kid and --eab-hmac-source)"},
-	    {"cannot listen on port", "; or use --http-port N or --webroot DIR"},
+		{"terms of service", " (--agree-tos agrees to them)"},
+		{"external account binding", " (--eab-kid and --eab-hmac-source)"},
+		{"cannot listen on port", "; or use --http-port N or --webroot DIR"},
 	};
 	size_t used = strlen(err->message);
 
@@ -159,7 +141,7 @@ json_t *acme_cli_json_account(const hc_acme_session *s)
 
 	hc_acme_session_account(s, &a);
 	return json_pack("{s:o, s:b, s:b, s:o}", "url", cli_json_string(a.url), "created",
-	                 a.created, "key_created", a.key_created, "key", cli_json_key(a.key));
+			 a.created, "key_created", a.key_created, "key", cli_json_key(a.key));
 }
 
 void acme_cli_print_account(const hc_acme_session *s)
@@ -191,16 +173,16 @@ json_t *acme_cli_json_enrolled(const hc_enroll_result *r, const char *chain_out,
 	for (size_t i = 0; i < r->issued.alternate_count; i++)
 		json_array_append_new(alts, json_string(r->issued.alternates[i]));
 	return json_pack("{s:o, s:b, s:o, s:o, s:{s:b, s:I, s:o, s:b, s:o}, s:o, s:I}", "key",
-	                 cli_json_key(&r->key), "key_created", r->key_created, "certificate",
-	                 json_stored(&r->imported.leaf, now), "ca_certificates", cas, "chain",
-	                 "verified", r->chain.verified, "length", (json_int_t)r->chain.link_count,
-	                 "file", cli_json_string(chain_out), "alternate_used", r->alternate_used,
-	                 "alternates", alts, "order_url", cli_json_string(r->issued.order_url),
-	                 "challenges_solved", (json_int_t)r->issued.challenges_solved);
+			 cli_json_key(&r->key), "key_created", r->key_created, "certificate",
+			 json_stored(&r->imported.leaf, now), "ca_certificates", cas, "chain",
+			 "verified", r->chain.verified, "length", (json_int_t)r->chain.link_count,
+			 "file", cli_json_string(chain_out), "alternate_used", r->alternate_used,
+			 "alternates", alts, "order_url", cli_json_string(r->issued.order_url),
+			 "challenges_solved", (json_int_t)r->issued.challenges_solved);
 }
 
 void acme_cli_print_enrolled(const hc_enroll_result *r, const char *chain_out, time_t now,
-                             int indent)
+			     int indent)
 {
 	printf("%*sKey%s\n", indent, "", r->key_created ? " (generated on the token)" : "");
 	cli_print_key(&r->key, indent + 2);
