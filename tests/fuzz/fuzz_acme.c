@@ -16,6 +16,13 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* A parser's answer must be a clear one: success, or HC_IO with a message. */
+static void clear_answer(hc_rc rc, const hc_error *err)
+{
+	if (rc != HC_OK && (rc != HC_IO || !err->message[0]))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *body = (const char *)data + 1;
@@ -28,13 +35,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	switch (data[0] % 8) {
 	case 0: {
 		hc_acme_directory d;
-		if (hc_acme_directory_parse(body, len, &d, &err) == HC_OK)
+		hc_rc rc = hc_acme_directory_parse(body, len, &d, &err);
+		clear_answer(rc, &err);
+		if (rc == HC_OK)
 			hc_acme_directory_clear(&d);
 		break;
 	}
 	case 1: {
 		hc_acme_problem p;
-		if (hc_acme_problem_parse(body, len, &p, &err) == HC_OK) {
+		hc_rc rc = hc_acme_problem_parse(body, len, &p, &err);
+		clear_answer(rc, &err);
+		if (rc == HC_OK) {
 			(void)hc_acme_problem_short(&p);
 			hc_acme_problem_clear(&p);
 		}
@@ -42,25 +53,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	case 2: {
 		hc_acme_order o;
-		if (hc_acme_order_parse(body, len, &o, &err) == HC_OK)
+		hc_rc rc = hc_acme_order_parse(body, len, &o, &err);
+		clear_answer(rc, &err);
+		if (rc == HC_OK)
 			hc_acme_order_clear(&o);
 		break;
 	}
 	case 3: {
 		hc_acme_authz a;
-		if (hc_acme_authz_parse(body, len, &a, &err) == HC_OK)
+		hc_rc rc = hc_acme_authz_parse(body, len, &a, &err);
+		clear_answer(rc, &err);
+		if (rc == HC_OK)
 			hc_acme_authz_clear(&a);
 		break;
 	}
 	case 4: {
 		hc_acme_challenge c;
-		if (hc_acme_challenge_parse(body, len, &c, &err) == HC_OK)
+		hc_rc rc = hc_acme_challenge_parse(body, len, &c, &err);
+		clear_answer(rc, &err);
+		if (rc == HC_OK)
 			hc_acme_challenge_clear(&c);
 		break;
 	}
 	case 5: {
 		char *status = NULL;
-		hc_acme_account_parse(body, len, &status, &err);
+		clear_answer(hc_acme_account_parse(body, len, &status, &err), &err);
 		free(status);
 		break;
 	}
@@ -73,7 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (data[0] % 8 == 6) {
 			char **urls = NULL;
 			size_t n = 0;
-			hc_acme_link_parse(text, "alternate", &urls, &n, &err);
+			clear_answer(hc_acme_link_parse(text, "alternate", &urls, &n, &err), &err);
 			hc_acme_strings_free(urls, n);
 		} else {
 			(void)hc_acme_retry_after(text, 784111767);
