@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154 # $hsmcert, $pin, $data, $root, step: set by scripts/demo.sh
 # Stage: hands-free enrolment and renewal over ACME against a local step-ca
 # (built from Debian's Go sources by scripts/stepca.sh, when it can be), with
 # the certificate's key and the ACME account key on the token. http-01 is
@@ -24,16 +24,16 @@ else
 		"hsmcert enroll --acme $demo_acme --acme-roots root.crt --label web-acme --if-missing --type ec:P-256 --cn localhost -o web-acme-chain.pem --force"
 	"$hsmcert" enroll --acme "$demo_acme" --acme-roots "$demo_ca/root.crt" \
 		--label web-acme --if-missing --type ec:P-256 --cn localhost \
-		-o "$data/web-acme-chain.pem" --force $pin | grep -v '^  [a-z_]* *\(yes\|no\|CKM_.*\)$'
+		-o "$data/web-acme-chain.pem" --force "$pin" | grep -v '^  [a-z_]* *\(yes\|no\|CKM_.*\)$'
 
 	step "Renew from a timer: nothing is due yet, so nothing changes and the CA is not contacted" \
 		"hsmcert renew --all --acme $demo_acme --acme-roots root.crt"
-	"$hsmcert" renew --all --acme "$demo_acme" --acme-roots "$demo_ca/root.crt" $pin
+	"$hsmcert" renew --all --acme "$demo_acme" --acme-roots "$demo_ca/root.crt" "$pin"
 
 	step "Renew now (fewer than 2 days left counts as due): a new key takes over the label 'web-acme', the old one is kept as retired" \
 		"hsmcert renew --key 'pkcs11:object=web-acme' --days 2 --acme $demo_acme --acme-roots root.crt"
 	"$hsmcert" renew --key 'pkcs11:object=web-acme;type=private' --days 2 --acme "$demo_acme" \
-		--acme-roots "$demo_ca/root.crt" $pin | grep -v '^    [a-z_]* *\(yes\|no\|CKM_.*\)$'
+		--acme-roots "$demo_ca/root.crt" "$pin" | grep -v '^    [a-z_]* *\(yes\|no\|CKM_.*\)$'
 
 	"$root/scripts/stepca.sh" stop "$demo_ca"
 	trap - EXIT

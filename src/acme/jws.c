@@ -318,7 +318,7 @@ static hc_rc token_jws_sign(void *ctx, const unsigned char *data, size_t len,
 			    unsigned char **sig, size_t *sig_len, hc_error *err)
 {
 	const struct token_signer *t = ctx;
-	return hc_sign_data_raw(t->session, t->key, t->md, data, len, sig, sig_len, err);
+	return hc_sign_data_raw(t->session, t->key, t->md, false, data, len, sig, sig_len, err);
 }
 
 hc_rc hc_acme_key_from_token(hc_session *session, const hc_key_info *key, hc_acme_key *out,

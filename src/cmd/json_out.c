@@ -1,0 +1,44 @@
+/* JSON documents on stdout and the tri-state helpers (see json_out.h). */
+#include "json_out.h"
+
+#include <stdio.h>
+
+#include "hsmcert/error.h"
+
+int cli_json_emit(json_t *doc)
+{
+	int rc = 0;
+
+	if (!doc)
+		return HC_IO;
+	if (json_dumpf(doc, stdout, JSON_INDENT(2) | JSON_ENSURE_ASCII) != 0 ||
+	    fputc('\n', stdout) == EOF || fflush(stdout) != 0)
+		rc = HC_IO;
+	json_decref(doc);
+	return rc;
+}
+
+json_t *cli_json_tristate(int value)
+{
+	return value < 0 ? json_null() : json_boolean(value);
+}
+
+json_t *cli_json_string(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+const char *cli_yes_no(int value)
+{
+	return value < 0 ? "unknown" : value ? "yes" : "no";
+}
+
+const char *cli_printable(const char *text, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (; text && *text && n + 1 < len; text++)
+		buf[n++] = (unsigned char)*text < 0x20 || *text == 0x7f ? '?' : *text;
+	buf[n] = '\0';
+	return buf;
+}
