@@ -295,16 +295,20 @@ hc_rc hc_acme_account(hc_acme_client *c, const hc_acme_account_params *params, b
 	hc_error_clear(err);
 
 	if (c->dir.terms_of_service && !params->agree_tos) {
-		rc = hc_fail(err, HC_USAGE,
-			     "the ACME server requires agreeing to its terms of service (%s) "
-			     "before an account is created; nothing was created",
-			     c->dir.terms_of_service);
+		rc = hc_error_hint(err, HC_HINT_AGREE_TOS,
+				   hc_fail(err, HC_USAGE,
+					   "the ACME server requires agreeing to its terms of "
+					   "service (%s) before an account is created (nothing "
+					   "was created)",
+					   c->dir.terms_of_service));
 		goto out;
 	}
 	if (c->dir.eab_required && !params->eab_kid) {
-		rc = hc_fail(err, HC_USAGE,
-			     "the ACME server requires an external account binding (a key id and "
-			     "HMAC key the CA gives you) to create an account");
+		rc = hc_error_hint(err, HC_HINT_ACME_EAB,
+				   hc_fail(err, HC_USAGE,
+					   "the ACME server requires an external account binding "
+					   "(a key id and HMAC key the CA gives you) to create an "
+					   "account"));
 		goto out;
 	}
 	if (!(req = json_object()) ||

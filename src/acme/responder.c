@@ -189,12 +189,14 @@ hc_rc hc_acme_responder_start(unsigned port, hc_acme_responder **out, hc_error *
 	r->fd6 = listen_on(AF_INET6, port, &e6);
 	if (r->fd4 < 0) { /* IPv4 is what CAs reach; IPv6 is a bonus where the host has it */
 		hc_acme_responder_stop(r);
-		return hc_fail(err, HC_IO, "cannot listen on port %u for http-01: %s%s", port,
-			       strerror(e4),
-			       e4 == EACCES ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
-			       : e4 == EADDRINUSE ? " (a web server runs there: publish the "
-						    "challenge in its document root instead)"
-						  : "");
+		return hc_error_hint(
+			err, HC_HINT_HTTP_01,
+			hc_fail(err, HC_IO, "cannot listen on port %u for http-01: %s%s", port,
+				strerror(e4),
+				e4 == EACCES ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+				: e4 == EADDRINUSE ? " (a web server runs there: publish the "
+						     "challenge in its document root instead)"
+						   : ""));
 	}
 	if (pipe2(r->stop, O_CLOEXEC) != 0 || pthread_create(&r->thread, NULL, serve, r) != 0) {
 		hc_acme_responder_stop(r);

@@ -108,33 +108,6 @@ void acme_cli_clear(struct acme_cli *a)
 	a->eab_hmac = NULL;
 }
 
-int acme_cli_fail(const struct cli *cli, hc_error *err)
-{
-	static const struct {
-		const char *phrase, *advice;
-	} hints[] = {
-		{"terms of service", " (--agree-tos agrees to them)"},
-		{"external account binding", " (--eab-kid and --eab-hmac-source)"},
-		{"cannot listen on port", "; or use --http-port N or --webroot DIR"},
-	};
-	size_t used = strlen(err->message);
-
-	/* The advice goes right after the sentence it belongs to (before "; ..." notes). */
-	for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++) {
-		char *at = strstr(err->message, hints[i].phrase), *end;
-		size_t add = strlen(hints[i].advice);
-		if (!at || used + add >= sizeof(err->message))
-			continue;
-		end = strchr(at, ';');
-		if (!end)
-			end = err->message + used;
-		memmove(end + add, end, strlen(end) + 1);
-		memcpy(end, hints[i].advice, add);
-		break;
-	}
-	return cli_fail(cli, err);
-}
-
 json_t *acme_cli_json_account(const hc_acme_session *s)
 {
 	hc_acme_account_info a;

@@ -74,9 +74,6 @@ bool acme_cli_option(struct acme_cli *a, int c, const char *arg);
 hc_rc acme_cli_finish(struct acme_cli *a, hc_error *err);
 void acme_cli_clear(struct acme_cli *a);
 
-/* cli_fail, with the flag that fixes an ACME error added ("--agree-tos"). */
-int acme_cli_fail(const struct cli *cli, hc_error *err);
-
 /* {url, created, key_created, key:{...}} */
 json_t *acme_cli_json_account(const hc_acme_session *s);
 void acme_cli_print_account(const hc_acme_session *s);

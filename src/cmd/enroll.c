@@ -112,7 +112,8 @@ int cmd_enroll(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (acme_cli_finish(&ac, &err) != HC_OK) {
-		r = cli_usage_error(cli, "%s", err.message);
+		char text[CLI_ERROR_TEXT_SIZE];
+		r = cli_usage_error(cli, "%s", cli_error_text(&err, text, sizeof(text)));
 		goto out;
 	}
 	if (config_path && hc_req_config_load(config_path, &config, &err) != HC_OK) {
@@ -146,7 +147,7 @@ int cmd_enroll(struct cli *cli, int argc, char **argv)
 	if (cli_token_open(cli, key_uri, CLI_TOKEN_RW | CLI_TOKEN_LOGIN, &t, &err) != HC_OK ||
 	    hc_acme_session_open(t.session, &ac.setup, &acme, &err) != HC_OK ||
 	    hc_enroll(acme, &ep, &result, &err) != HC_OK) {
-		r = acme_cli_fail(cli, &err);
+		r = cli_fail(cli, &err);
 		goto out;
 	}
 	if (result.key_created) {

@@ -82,6 +82,7 @@ static struct hook_run run_hook(const char *cmd, const hc_renew_item *it)
 
 static json_t *json_item(const hc_renew_item *it, const struct hook_run *hook, time_t now)
 {
+	char text[CLI_ERROR_TEXT_SIZE];
 	json_t *j = json_pack("{s:o, s:o, s:o, s:I, s:I, s:I, s:b, s:b}", "key",
 			      cli_json_string(it->key.label), "uri", cli_json_string(it->key.uri),
 			      "certificate", cli_json_cert(&it->info, now), "seconds_left",
@@ -91,7 +92,8 @@ static json_t *json_item(const hc_renew_item *it, const struct hook_run *hook, t
 
 	if (it->attempted && !it->renewed)
 		json_object_set_new(j, "error",
-				    json_pack("{s:s, s:i}", "message", it->error.message,
+				    json_pack("{s:s, s:i}", "message",
+					      cli_error_text(&it->error, text, sizeof(text)),
 					      "exit_code", (int)it->error.rc));
 	else
 		json_object_set_new(j, "error", json_null());
@@ -121,7 +123,7 @@ static void span(long s, char *out, size_t size)
 
 static void print_item(const hc_renew_item *it, const struct hook_run *hook, time_t now)
 {
-	char left[32], threshold[32], buf[256];
+	char left[32], threshold[32], buf[256], text[CLI_ERROR_TEXT_SIZE];
 	const char *label = cli_printable(it->key.label, buf, sizeof(buf));
 
 	span(it->left_s, left, sizeof(left));
@@ -132,7 +134,8 @@ static void print_item(const hc_renew_item *it, const struct hook_run *hook, tim
 		return;
 	}
 	if (!it->renewed) {
-		printf("%s: due (%s left), renewal FAILED: %s\n", label, left, it->error.message);
+		printf("%s: due (%s left), renewal FAILED: %s\n", label, left,
+		       cli_error_text(&it->error, text, sizeof(text)));
 		return;
 	}
 	printf("%s: renewed (%s were left)", label, left);
@@ -200,13 +203,14 @@ int cmd_renew(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (acme_cli_finish(&ac, &err) != HC_OK) {
-		r = cli_usage_error(cli, "%s", err.message);
+		char text[CLI_ERROR_TEXT_SIZE];
+		r = cli_usage_error(cli, "%s", cli_error_text(&err, text, sizeof(text)));
 		goto out;
 	}
 	now = time(NULL);
 	if (cli_token_open(cli, key_uri, CLI_TOKEN_RW | CLI_TOKEN_LOGIN, &t, &err) != HC_OK ||
 	    hc_renew_plan_make(t.session, key_uri, days, now, &plan, &err) != HC_OK) {
-		r = acme_cli_fail(cli, &err);
+		r = cli_fail(cli, &err);
 		goto out;
 	}
 	if (plan.count && !(hooks = calloc(plan.count, sizeof(*hooks)))) {
@@ -265,10 +269,12 @@ int cmd_renew(struct cli *cli, int argc, char **argv)
 			       plan.count == 1 ? "" : "s");
 		r = 0;
 	}
-	for (size_t i = 0; i < plan.count; i++)
+	for (size_t i = 0; i < plan.count; i++) {
+		char text[CLI_ERROR_TEXT_SIZE];
 		if (plan.items[i].attempted && !plan.items[i].renewed)
 			cli_errorf(cli, "%s: %s", plan.items[i].key.label ? plan.items[i].key.label : "",
-				   plan.items[i].error.message);
+				   cli_error_text(&plan.items[i].error, text, sizeof(text)));
+	}
 	if (r == 0 && first_rc != HC_OK)
 		r = (int)first_rc;
 out:

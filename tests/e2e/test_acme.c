@@ -379,6 +379,36 @@ Test(acme, failing_challenge_leaves_no_key)
 	free(keys);
 }
 
+Test(acme, busy_http_port_fails_before_the_token)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct ts_result r;
+	json_t *doc;
+
+	/* Someone (a web server) holds the port: the run stops before the CA or the token. */
+	cr_assert(fd >= 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(fd, 1), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	ts_run(&r, "$HSMCERT enroll --acme-roots \"$ROOTS\" --acme \"$ACME\" --label busy "
+		   "--cn localhost --http-port %d --json",
+		   ntohs(a.sin_port));
+	close(fd);
+	ts_assert_status(&r, 4);
+	/* The library names the condition; the CLI adds the options that avoid it. */
+	cr_assert(strstr(r.err, "cannot listen on port"), "%s", r.err);
+	cr_assert(strstr(r.err, "--http-port N or --webroot DIR"), "%s", r.err);
+	doc = ct_json(&r);
+	cr_assert(strstr(json_string_value(json_object_get(json_object_get(doc, "error"),
+							     "message")),
+			 "--webroot DIR"));
+	cr_assert_eq(ts_count_objects("test"), 0);
+	json_decref(doc);
+	ts_result_free(&r);
+}
+
 Test(acme, webroot_files_are_removed)
 {
 	struct ts_result r;
