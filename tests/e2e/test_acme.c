@@ -435,9 +435,13 @@ Test(acme, external_account_binding)
 	struct ts_result r;
 	char *keys;
 
-	/* Without the binding: refused before an account exists; the new account key goes. */
+	/*
+	 * Without the binding: refused before an account exists; the new account key goes.
+	 * No challenge is reached: a port of its own, not port 80 the other tests take turns on.
+	 */
 	ts_run(&r, "$HSMCERT enroll --acme-roots \"$ROOTS\" --acme \"$ACME_EAB\" --label e "
-		   "--cn localhost");
+		   "--cn localhost --http-port %d",
+		   free_port());
 	ts_assert_status(&r, 2);
 	cr_assert(strstr(r.err, "external account binding"), "%s", r.err);
 	cr_assert(strstr(r.err, "--eab-kid"), "%s", r.err);
