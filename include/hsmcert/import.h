@@ -10,6 +10,11 @@ typedef struct hc_import_params {
 	const char *chain_path; /* optional: CA certificates to store as authority */
 	const char *label;	/* optional: new label for the key and its certificates */
 	bool replace;		/* remove older certificates of the key, superseded CAs */
+	/*
+	 * With replace: this certificate of the key goes too, whatever its dates
+	 * (the one a renewal replaces may have been issued in the same second).
+	 */
+	X509 *supersedes;
 	const hc_passphrase_ask *passphrase; /* for PKCS#12 inputs; NULL: they are refused */
 } hc_import_params;
 

@@ -313,6 +313,7 @@ hc_rc acme_enroll_run(hc_acme_session *a, const hc_enroll_params *p,
 		goto undo;
 	imp.label = hooks ? hooks->import_label : NULL;
 	imp.replace = hooks && hooks->replace;
+	imp.supersedes = hooks ? hooks->supersedes : NULL;
 	if ((rc = hc_import_certs(a->session, &imp, &bundle, NULL, &out->imported, err)) != HC_OK)
 		goto undo;
 	if ((rc = record_imported(&undo, &out->imported, err)) != HC_OK)

@@ -23,6 +23,7 @@ struct hc_acme_session {
 struct enroll_hooks {
 	const char *import_label; /* the label the key and certificate end with */
 	bool replace;		  /* import --replace: older certificates of the key go */
+	X509 *supersedes;	  /* with replace: and this one, whatever its dates */
 	hc_rc (*before_import)(void *ctx, hc_rollback *undo, hc_error *err);
 	void *ctx;
 };

@@ -285,6 +285,7 @@ hc_rc hc_renew_one(hc_acme_session *a, hc_renew_item *it, bool reuse_key, hc_err
 	if (reuse_key) {
 		ep.key_uri = it->key.uri;
 		hooks.replace = true;
+		hooks.supersedes = it->cert; /* it goes even if issued in the same second */
 	} else {
 		/* 2026-12-02T23:00:00Z -> 20261202T230000Z */
 		hc_time_iso8601(time(NULL), stamp);

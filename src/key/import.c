@@ -389,7 +389,9 @@ static hc_rc plan_replace(struct import_run *run, hc_error *err)
 			continue;
 		if (hc_public_keys_equal(X509_get0_pubkey(c->cert),
 					 X509_get0_pubkey(out->leaf.cert))) {
-			if (older(c->cert, out->leaf.cert))
+			if (older(c->cert, out->leaf.cert) ||
+			    (run->params->supersedes &&
+			     X509_cmp(c->cert, run->params->supersedes) == 0))
 				supersede = true;
 			else
 				out->newer_certs_kept++;
