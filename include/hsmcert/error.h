@@ -33,6 +33,9 @@ typedef enum hc_hint {
 	HC_HINT_SERVER_NAME,	 /* the TLS server name must be given */
 	HC_HINT_PIN_SOURCE,	 /* where a PIN may come from instead */
 	HC_HINT_TOKEN_URI,	 /* several tokens match: name one */
+	HC_HINT_AGREE_TOS,	 /* a new ACME account needs the CA's terms agreed to */
+	HC_HINT_ACME_EAB,	 /* a new ACME account needs an external account binding */
+	HC_HINT_HTTP_01,	 /* http-01 cannot be answered on this port: another way */
 	HC_HINT_COUNT
 } hc_hint;
 

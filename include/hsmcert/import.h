@@ -10,6 +10,11 @@ typedef struct hc_import_params {
 	const char *chain_path; /* optional: CA certificates to store as authority */
 	const char *label;	/* optional: new label for the key and its certificates */
 	bool replace;		/* remove older certificates of the key, superseded CAs */
+	/*
+	 * With replace: this certificate of the key goes too, whatever its dates
+	 * (the one a renewal replaces may have been issued in the same second).
+	 */
+	X509 *supersedes;
 	const hc_passphrase_ask *passphrase; /* for PKCS#12 inputs; NULL: they are refused */
 } hc_import_params;
 
@@ -46,6 +51,13 @@ typedef struct hc_import_result {
  */
 hc_rc hc_import(hc_session *session, const hc_import_params *params, hc_import_result *out,
 		hc_error *err);
+/*
+ * The same for certificates already loaded (enroll: the ACME server's
+ * chain); params->cert_path and chain_path only name them in messages.
+ */
+hc_rc hc_import_certs(hc_session *session, const hc_import_params *params,
+		      hc_x509_bundle *certs, hc_x509_bundle *chain, hc_import_result *out,
+		      hc_error *err);
 void hc_import_result_clear(hc_import_result *result);
 
 #endif

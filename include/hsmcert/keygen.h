@@ -3,6 +3,7 @@
 #define HSMCERT_KEYGEN_H
 
 #include "hsmcert/key.h"
+#include "hsmcert/rollback.h"
 
 typedef struct hc_keygen_params {
 	const char *label;
@@ -25,5 +26,14 @@ typedef struct hc_keygen_result {
 hc_rc hc_keygen(hc_session *session, const hc_keygen_params *params, hc_keygen_result *out,
 		hc_error *err);
 void hc_keygen_result_clear(hc_keygen_result *result);
+
+/*
+ * hc_keygen for a command that may fail later (request, enroll, renew): a
+ * key pair it creates is recorded in `undo` (private and public halves), so
+ * hc_rollback_run removes it again. An existing key (if_missing) is not
+ * recorded. If recording fails, the new pair is destroyed at once.
+ */
+hc_rc hc_keygen_undoable(hc_session *session, const hc_keygen_params *params, hc_rollback *undo,
+			 hc_keygen_result *out, hc_error *err);
 
 #endif

@@ -26,6 +26,24 @@ hc_rc hc_sign_data(hc_session *session, const hc_key_info *key, const EVP_MD *md
 		   const unsigned char *data, size_t data_len, unsigned char **sig,
 		   size_t *sig_len, hc_error *err);
 
+/*
+ * The same with the signature as the token returns it, for JWS (RFC 7518)
+ * and for hc_sign_data: RSA as is, ECDSA as the fixed-width r||s rather than
+ * DER. The token layer (pkcs11/sign.c) picks the mechanism: the token's
+ * hash-and-sign one for `md`, else the digest made here and CKM_RSA_PKCS(_PSS)
+ * or CKM_ECDSA.
+ */
+hc_rc hc_sign_data_raw(hc_session *session, const hc_key_info *key, const EVP_MD *md, bool pss,
+		       const unsigned char *data, size_t data_len, unsigned char **sig,
+		       size_t *sig_len, hc_error *err);
+
+/*
+ * Whether `key` can sign with `md` (NULL: SHA-256, set in *md) and `pss`:
+ * a supported digest, an RSA or EC private key, PSS only with RSA. HC_USAGE
+ * otherwise.
+ */
+hc_rc hc_sign_check(const hc_key_info *key, const EVP_MD **md, bool pss, hc_error *err);
+
 /* The AlgorithmIdentifier of what hc_sign_data produces (PSS with explicit parameters). */
 hc_rc hc_sign_algor(const hc_key_info *key, const EVP_MD *md, bool pss, X509_ALGOR **out,
 		    hc_error *err);

@@ -19,6 +19,9 @@ static const char *const hint_text[] = {
 	[HC_HINT_SERVER_NAME] = ": give --servername",
 	[HC_HINT_PIN_SOURCE] = "; use pin-source=file:PATH or --pin-source",
 	[HC_HINT_TOKEN_URI] = "; name one with --token pkcs11:token=LABEL (or serial=)",
+	[HC_HINT_AGREE_TOS] = "; --agree-tos agrees to them",
+	[HC_HINT_ACME_EAB] = ": give --eab-kid and --eab-hmac-source",
+	[HC_HINT_HTTP_01] = "; or use --http-port N or --webroot DIR",
 };
 _Static_assert(sizeof(hint_text) / sizeof(hint_text[0]) == HC_HINT_COUNT,
 	       "every hc_hint has its advice");

@@ -65,10 +65,6 @@ static void cert_not_after(const hc_inv_cert *c, char out[21])
 		hc_time_iso8601(hc_asn1_time_to_time(X509_get0_notAfter(c->x509)), out);
 }
 
-/*
- * A token's text (labels, subjects) as it is safe to print on a terminal:
- * control characters become '?', so a label cannot rewrite the report.
- */
 static const char *verdict(const hc_audit_report *r, const hc_audit_key *k)
 {
 	if (r->options.policy == HC_POLICY_NONE)

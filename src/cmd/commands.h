@@ -24,6 +24,8 @@ HC_COMMAND(audit)
 HC_COMMAND(chain)
 HC_COMMAND(provision)
 HC_COMMAND(export)
+HC_COMMAND(enroll)
+HC_COMMAND(renew)
 
 #undef HC_COMMAND
 

@@ -4,6 +4,7 @@
 #include "certview.h"
 
 #include "hsmcert/file.h"
+#include "hsmcert/hex.h"
 #include "hsmcert/sign.h"
 
 #include <openssl/crypto.h>
@@ -171,4 +172,27 @@ void csr_cli_print(const struct csr_cli *o, const hc_csr_output *output, const h
 void csr_cli_clear(struct csr_cli *o)
 {
 	hc_altnames_clear(&o->sans);
+}
+
+/* The key's options; a config's default_bits picks the RSA size when --type is absent. */
+hc_rc csr_cli_key_params(struct cli_keygen *k, const hc_req_config *config, unsigned char **id,
+			 hc_error *err)
+{
+	hc_keygen_params *p = &k->params;
+	const char *type_arg = k->type_arg, *id_arg = k->id_arg;
+	char from_config[16];
+	hc_rc rc;
+
+	if (!type_arg && config->default_bits) {
+		snprintf(from_config, sizeof(from_config), "rsa:%u", config->default_bits);
+		type_arg = from_config;
+	}
+	if ((rc = hc_keytype_parse(type_arg ? type_arg : "rsa:2048", &p->type, err)) != HC_OK)
+		return rc;
+	if (id_arg) {
+		if ((rc = hc_hex_decode(id_arg, "--id", id, &p->id_len, err)) != HC_OK)
+			return rc;
+		p->id = *id;
+	}
+	return HC_OK;
 }

@@ -114,4 +114,12 @@ void csr_cli_print(const struct csr_cli *o, const hc_csr_output *output, const h
 
 void csr_cli_clear(struct csr_cli *o);
 
+/*
+ * A new key's parameters from keygen's options (request, enroll): --type,
+ * else rsa:N from a req config's default_bits, else rsa:2048; --id decoded
+ * into *id (caller frees).
+ */
+hc_rc csr_cli_key_params(struct cli_keygen *k, const hc_req_config *config, unsigned char **id,
+			 hc_error *err);
+
 #endif

@@ -3,6 +3,7 @@
 #define HSMCERT_CMD_JSON_OUT_H
 
 #include <jansson.h>
+#include <stddef.h>
 
 /* Print a JSON document on stdout and release it. Returns 0, or 4 if stdout failed. */
 int cli_json_emit(json_t *doc);

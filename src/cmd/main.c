@@ -39,6 +39,8 @@ static const struct cli_command commands[] = {
 	{"backup", cmd_backup, usage_backup, "save keys wrapped: encrypted backup or PKCS#12"},
 	{"restore", cmd_restore, usage_restore, "restore a backup or PKCS#12 into the token"},
 	{"audit", cmd_audit, usage_audit, "report whether keys can leave the token"},
+	{"enroll", cmd_enroll, usage_enroll, "get a certificate over ACME, keys on the token"},
+	{"renew", cmd_renew, usage_renew, "renew due certificates over ACME (for timers)"},
 };
 #define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
 

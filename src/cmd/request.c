@@ -1,8 +1,6 @@
 /* SPEC: request — keygen and csr in one step ("New Exchange Certificate"). */
 #include "csr_cli.h"
 
-#include "hsmcert/hex.h"
-
 #include <stdlib.h>
 #include <string.h>
 
@@ -32,29 +30,6 @@ int usage_request(FILE *out)
 		"                           has them)\n"
 		CSR_CLI_USAGE "\n" CLI_GLOBAL_USAGE);
 	return 0;
-}
-
-/* The key's options; a config's default_bits picks the RSA size when --type is absent. */
-static hc_rc key_params(struct cli_keygen *k, const hc_req_config *config, unsigned char **id,
-			hc_error *err)
-{
-	hc_keygen_params *p = &k->params;
-	const char *type_arg = k->type_arg, *id_arg = k->id_arg;
-	char from_config[16];
-	hc_rc rc;
-
-	if (!type_arg && config->default_bits) {
-		snprintf(from_config, sizeof(from_config), "rsa:%u", config->default_bits);
-		type_arg = from_config;
-	}
-	if ((rc = hc_keytype_parse(type_arg ? type_arg : "rsa:2048", &p->type, err)) != HC_OK)
-		return rc;
-	if (id_arg) {
-		if ((rc = hc_hex_decode(id_arg, "--id", id, &p->id_len, err)) != HC_OK)
-			return rc;
-		p->id = *id;
-	}
-	return HC_OK;
 }
 
 static void print_text(struct cli *cli, const struct csr_cli *o, const hc_csr_output *output,
@@ -133,7 +108,7 @@ int cmd_request(struct cli *cli, int argc, char **argv)
 	if (!o.md)
 		o.md = config.md;
 	/* Names, profile (key type included) and output are checked before keygen. */
-	if (key_params(&k, &config, &id, &err) != HC_OK ||
+	if (csr_cli_key_params(&k, &config, &id, &err) != HC_OK ||
 	    csr_cli_plan(&o, &config.subject, &config.sans, config.extensions, &kp->type, &plan,
 			 &err) != HC_OK ||
 	    csr_cli_output(cli, &o, &output, &err) != HC_OK ||

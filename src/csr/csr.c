@@ -325,25 +325,10 @@ hc_rc hc_request(hc_session *s, const hc_keygen_params *keygen, const hc_csr_pla
 	/* Refuse a key the profile forbids before the token spends time generating it. */
 	if ((rc = hc_profile_check_key(plan->profile, &keygen->type, err)) != HC_OK)
 		return rc;
-	if ((rc = hc_keygen(s, keygen, key_out, err)) != HC_OK)
+	/* A key pair made for this request goes again if the request fails. */
+	if ((rc = hc_keygen_undoable(s, keygen, &undo, key_out, err)) != HC_OK)
 		return rc;
-	/*
-	 * A key pair made for this request goes again if the request fails, by
-	 * the handles keygen got: a search now could fail, and a half it did
-	 * not find would stay behind while the message said all was undone.
-	 */
-	if (key_out->created) {
-		rc = hc_rollback_created(&undo, key->handle, CKO_PRIVATE_KEY, key->label, key->id,
-					 key->id_len, err);
-		/* Out of memory even for the log: the private key went at once; its public half too. */
-		if (rc != HC_OK)
-			hc_object_destroy(s, key_out->public_handle, NULL);
-		else
-			rc = hc_rollback_created(&undo, key_out->public_handle, CKO_PUBLIC_KEY,
-						 key->label, key->id, key->id_len, err);
-	}
-	if (rc == HC_OK)
-		rc = hc_csr_sign(s, key, plan, csr_out, err);
+	rc = hc_csr_sign(s, key, plan, csr_out, err);
 	if (rc == HC_OK)
 		rc = hc_csr_write(csr_out, output, err);
 	if (rc == HC_OK) {

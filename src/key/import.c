@@ -389,7 +389,9 @@ static hc_rc plan_replace(struct import_run *run, hc_error *err)
 			continue;
 		if (hc_public_keys_equal(X509_get0_pubkey(c->cert),
 					 X509_get0_pubkey(out->leaf.cert))) {
-			if (older(c->cert, out->leaf.cert))
+			if (older(c->cert, out->leaf.cert) ||
+			    (run->params->supersedes &&
+			     X509_cmp(c->cert, run->params->supersedes) == 0))
 				supersede = true;
 			else
 				out->newer_certs_kept++;
@@ -410,18 +412,32 @@ static hc_rc plan_replace(struct import_run *run, hc_error *err)
 hc_rc hc_import(hc_session *session, const hc_import_params *params, hc_import_result *out,
 		hc_error *err)
 {
-	struct import_run run = {.session = session, .params = params, .out = out,
-				 .undo = {.session = session}};
 	hc_x509_bundle certs = {0}, chain = {0};
 	hc_rc rc;
 
 	memset(out, 0, sizeof(*out));
-	if ((rc = hc_x509_load_file_ask(params->cert_path, params->passphrase, &certs, err)) != HC_OK)
-		goto fail;
-	if (params->chain_path && (rc = hc_x509_load_file_ask(params->chain_path, params->passphrase,
-							       &chain, err)) != HC_OK)
-		goto fail;
-	if ((rc = gather(&run, &certs, params->chain_path ? &chain : NULL, err)) != HC_OK ||
+	if ((rc = hc_x509_load_file_ask(params->cert_path, params->passphrase, &certs, err)) ==
+		    HC_OK &&
+	    (!params->chain_path || (rc = hc_x509_load_file_ask(params->chain_path,
+								params->passphrase, &chain, err)) ==
+					    HC_OK))
+		rc = hc_import_certs(session, params, &certs, params->chain_path ? &chain : NULL, out,
+				     err);
+	hc_x509_bundle_clear(&certs);
+	hc_x509_bundle_clear(&chain);
+	return rc;
+}
+
+hc_rc hc_import_certs(hc_session *session, const hc_import_params *params,
+		      hc_x509_bundle *certs, hc_x509_bundle *chain, hc_import_result *out,
+		      hc_error *err)
+{
+	struct import_run run = {.session = session, .params = params, .out = out,
+				 .undo = {.session = session}};
+	hc_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = gather(&run, certs, chain, err)) != HC_OK ||
 	    (rc = check_label(&run, err)) != HC_OK)
 		goto fail;
 	if ((rc = hc_certstore_list(session, &run.stored, &run.nstored, err)) != HC_OK ||
@@ -463,7 +479,5 @@ fail:
 out:
 	hc_rollback_clear(&run.undo);
 	hc_stored_certs_free(run.stored, run.nstored);
-	hc_x509_bundle_clear(&certs);
-	hc_x509_bundle_clear(&chain);
 	return rc;
 }

@@ -263,3 +263,30 @@ void hc_keygen_result_clear(hc_keygen_result *r)
 	free(r->public_uri);
 	r->public_uri = NULL;
 }
+
+hc_rc hc_keygen_undoable(hc_session *s, const hc_keygen_params *params, hc_rollback *undo,
+			 hc_keygen_result *out, hc_error *err)
+{
+	const hc_key_info *key = &out->key;
+	hc_rc rc;
+
+	if ((rc = hc_keygen(s, params, out, err)) != HC_OK || !out->created)
+		return rc;
+	/*
+	 * Logged by the handles keygen got: a search now could fail, and a half
+	 * it did not find would stay behind while the message said all was undone.
+	 */
+	rc = hc_rollback_created(undo, key->handle, CKO_PRIVATE_KEY, key->label, key->id,
+				 key->id_len, err);
+	/* Out of memory even for the log: the private key went at once; its public half too. */
+	if (rc != HC_OK)
+		hc_object_destroy(s, out->public_handle, NULL);
+	else
+		rc = hc_rollback_created(undo, out->public_handle, CKO_PUBLIC_KEY, key->label,
+					 key->id, key->id_len, err);
+	if (rc != HC_OK) {
+		hc_rollback_run(undo, err);
+		hc_keygen_result_clear(out);
+	}
+	return rc;
+}

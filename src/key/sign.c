@@ -8,8 +8,9 @@
  * would load the module and log in a second time, which is most of a CSR's
  * cost (PITFALLS: start-up ~5 ms, login ~2 ms of ~8 ms). The session we
  * already hold signs with the token's own hash-and-sign mechanisms, so the
- * token sees exactly what it is asked to approve. libp11 stays for TLS,
- * where OpenSSL needs an EVP_PKEY.
+ * token sees exactly what it is asked to approve (the token layer picks the
+ * mechanism: pkcs11/sign.c, hc_sign_data_raw). libp11 stays for TLS, where
+ * OpenSSL needs an EVP_PKEY.
  */
 #include "hsmcert/sign.h"
 
@@ -21,27 +22,6 @@
 #include <openssl/rsa.h>
 #include <string.h>
 #include <strings.h>
-
-/* One row per digest: the token's mechanisms and parameters for it. */
-struct digest_mechs {
-	int md_nid;
-	CK_MECHANISM_TYPE rsa_pkcs, rsa_pss, hash;
-	CK_RSA_PKCS_MGF_TYPE mgf;
-};
-
-static const struct digest_mechs digests[] = {
-	{NID_sha256, CKM_SHA256_RSA_PKCS, CKM_SHA256_RSA_PKCS_PSS, CKM_SHA256, CKG_MGF1_SHA256},
-	{NID_sha384, CKM_SHA384_RSA_PKCS, CKM_SHA384_RSA_PKCS_PSS, CKM_SHA384, CKG_MGF1_SHA384},
-	{NID_sha512, CKM_SHA512_RSA_PKCS, CKM_SHA512_RSA_PKCS_PSS, CKM_SHA512, CKG_MGF1_SHA512},
-};
-
-static const struct digest_mechs *digest_find(const EVP_MD *md)
-{
-	for (size_t i = 0; i < sizeof(digests) / sizeof(digests[0]); i++)
-		if (EVP_MD_get_type(md) == digests[i].md_nid)
-			return &digests[i];
-	return NULL;
-}
 
 hc_rc hc_sign_md_parse(const char *name, const EVP_MD **md, hc_error *err)
 {
@@ -61,68 +41,6 @@ hc_rc hc_sign_md_parse(const char *name, const EVP_MD **md, hc_error *err)
 		}
 	}
 	return hc_fail(err, HC_USAGE, "unknown digest '%s': use sha256, sha384 or sha512", name);
-}
-
-/* The parts of a request every function here checks the same way. */
-static hc_rc check_request(const hc_key_info *key, const EVP_MD **md, bool pss,
-			   const struct digest_mechs **dm, hc_error *err)
-{
-	if (!*md)
-		*md = EVP_sha256();
-	*dm = digest_find(*md);
-	if (!*dm)
-		return hc_fail(err, HC_USAGE, "digest %s is not supported for signing: use "
-			       "sha256, sha384 or sha512", EVP_MD_get0_name(*md));
-	if (key->type.ckk != CKK_RSA && key->type.ckk != CKK_EC)
-		return hc_fail(err, HC_USAGE, "key '%s' is of type %s: only RSA and EC keys can "
-			       "sign here", key->label ? key->label : "", hc_ckk_name(key->type.ckk));
-	if (pss && key->type.ckk != CKK_RSA)
-		return hc_fail(err, HC_USAGE, "RSA-PSS needs an RSA key; key '%s' is EC",
-			       key->label ? key->label : "");
-	if (key->cls != CKO_PRIVATE_KEY)
-		return hc_fail(err, HC_USAGE, "object '%s' is not a private key: only a private "
-			       "key can sign", key->label ? key->label : "");
-	return HC_OK;
-}
-
-static hc_rc digest(const EVP_MD *md, const unsigned char *data, size_t len,
-		    unsigned char out[EVP_MAX_MD_SIZE], unsigned *out_len, hc_error *err)
-{
-	if (!EVP_Digest(data, len, out, out_len, md, NULL))
-		return hc_fail_ssl(err, HC_IO, "hashing the data to sign");
-	return HC_OK;
-}
-
-/* PKCS#1 v1.5 DigestInfo for CKM_RSA_PKCS, built by OpenSSL rather than by constant prefixes. */
-static hc_rc digest_info(const EVP_MD *md, const unsigned char *data, size_t len,
-			 unsigned char **out, size_t *out_len, hc_error *err)
-{
-	unsigned char h[EVP_MAX_MD_SIZE];
-	unsigned hlen;
-	X509_SIG *sig = X509_SIG_new();
-	X509_ALGOR *alg;
-	ASN1_OCTET_STRING *os;
-	unsigned char *der = NULL;
-	hc_rc rc = HC_OK;
-	int n;
-
-	if (!sig) {
-		rc = hc_fail(err, HC_IO, "out of memory");
-		goto out;
-	}
-	if ((rc = digest(md, data, len, h, &hlen, err)) != HC_OK)
-		goto out;
-	X509_SIG_getm(sig, &alg, &os);
-	if (!X509_ALGOR_set0(alg, OBJ_nid2obj(EVP_MD_get_type(md)), V_ASN1_NULL, NULL) ||
-	    !ASN1_OCTET_STRING_set(os, h, (int)hlen) || (n = i2d_X509_SIG(sig, &der)) <= 0) {
-		rc = hc_fail_ssl(err, HC_IO, "encoding the DigestInfo");
-		goto out;
-	}
-	*out = der;
-	*out_len = (size_t)n;
-out:
-	X509_SIG_free(sig);
-	return rc;
 }
 
 /* The token's r||s as the DER Ecdsa-Sig-Value X.509 carries. */
@@ -160,101 +78,24 @@ out:
 	return rc;
 }
 
-/* C_SignInit said the mechanism is unknown: worth one try with the raw mechanism. */
-static bool mechanism_unsupported(const hc_error *err)
-{
-	return err->has_ckr && strcmp(err->function, "C_SignInit") == 0 &&
-	       err->ckr == CKR_MECHANISM_INVALID;
-}
-
-/* hc_sign's buffer is malloc'd; ours are OPENSSL_malloc'd so callers free one way. */
-static hc_rc token_sign(hc_session *s, const hc_key_info *key, CK_MECHANISM *mech,
-			const unsigned char *data, size_t len, unsigned char **sig,
-			size_t *sig_len, hc_error *err)
-{
-	unsigned char *raw = NULL;
-	size_t raw_len = 0;
-	hc_rc rc = hc_sign_reauth(s, key->handle, mech, key->always_authenticate == 1, data, len,
-				  &raw, &raw_len, err);
-
-	if (rc != HC_OK)
-		return rc;
-	*sig = OPENSSL_memdup(raw, raw_len);
-	*sig_len = raw_len;
-	free(raw);
-	return *sig ? HC_OK : hc_fail(err, HC_IO, "out of memory");
-}
-
-static hc_rc sign_rsa(hc_session *s, const hc_key_info *key, const EVP_MD *md,
-		      const struct digest_mechs *dm, bool pss, const unsigned char *data,
-		      size_t len, unsigned char **sig, size_t *sig_len, hc_error *err)
-{
-	CK_RSA_PKCS_PSS_PARAMS pss_params = {dm->hash, dm->mgf, (CK_ULONG)EVP_MD_get_size(md)};
-	CK_MECHANISM mech = {pss ? dm->rsa_pss : dm->rsa_pkcs, NULL, 0};
-	unsigned char *input = NULL, h[EVP_MAX_MD_SIZE];
-	unsigned hlen = 0;
-	size_t input_len = 0;
-	hc_rc rc;
-
-	if (pss) {
-		mech.pParameter = &pss_params;
-		mech.ulParameterLen = sizeof(pss_params);
-	}
-	rc = token_sign(s, key, &mech, data, len, sig, sig_len, err);
-	if (rc == HC_OK || !mechanism_unsupported(err))
-		return rc;
-
-	/* Tokens without hash-and-sign mechanisms: hash here, the token pads and signs. */
-	hc_error_clear(err);
-	if (pss) {
-		mech.mechanism = CKM_RSA_PKCS_PSS;
-		if ((rc = digest(md, data, len, h, &hlen, err)) != HC_OK)
-			return rc;
-		rc = token_sign(s, key, &mech, h, hlen, sig, sig_len, err);
-	} else {
-		mech.mechanism = CKM_RSA_PKCS;
-		if ((rc = digest_info(md, data, len, &input, &input_len, err)) != HC_OK)
-			return rc;
-		rc = token_sign(s, key, &mech, input, input_len, sig, sig_len, err);
-		OPENSSL_free(input);
-	}
-	return rc;
-}
-
-/* SoftHSM2 and many HSMs have no CKM_ECDSA_SHA256: hash here, sign the digest. */
-static hc_rc sign_ec(hc_session *s, const hc_key_info *key, const EVP_MD *md,
-		     const unsigned char *data, size_t len, unsigned char **sig, size_t *sig_len,
-		     hc_error *err)
-{
-	CK_MECHANISM mech = {CKM_ECDSA, NULL, 0};
-	unsigned char h[EVP_MAX_MD_SIZE], *rs = NULL;
-	unsigned hlen;
-	size_t rs_len = 0;
-	hc_rc rc;
-
-	if ((rc = digest(md, data, len, h, &hlen, err)) != HC_OK)
-		return rc;
-	if ((rc = token_sign(s, key, &mech, h, hlen, &rs, &rs_len, err)) != HC_OK)
-		return rc;
-	rc = ecdsa_to_der(rs, rs_len, sig, sig_len, err);
-	OPENSSL_free(rs);
-	return rc;
-}
-
 hc_rc hc_sign_data(hc_session *s, const hc_key_info *key, const EVP_MD *md, bool pss,
 		   const unsigned char *data, size_t data_len, unsigned char **sig,
 		   size_t *sig_len, hc_error *err)
 {
-	const struct digest_mechs *dm;
+	unsigned char *rs = NULL;
+	size_t rs_len = 0;
 	hc_rc rc;
 
+	if ((rc = hc_sign_data_raw(s, key, md, pss, data, data_len, sig, sig_len, err)) != HC_OK ||
+	    key->type.ckk != CKK_EC)
+		return rc;
+	rs = *sig;
+	rs_len = *sig_len;
 	*sig = NULL;
 	*sig_len = 0;
-	if ((rc = check_request(key, &md, pss, &dm, err)) != HC_OK)
-		return rc;
-	if (key->type.ckk == CKK_RSA)
-		return sign_rsa(s, key, md, dm, pss, data, data_len, sig, sig_len, err);
-	return sign_ec(s, key, md, data, data_len, sig, sig_len, err);
+	rc = ecdsa_to_der(rs, rs_len, sig, sig_len, err);
+	OPENSSL_free(rs);
+	return rc;
 }
 
 /* RSASSA-PSS-params (RFC 4055) with every field explicit, as CAs expect. */
@@ -306,13 +147,12 @@ static int signature_nid(const hc_key_info *key, const EVP_MD *md)
 hc_rc hc_sign_algor(const hc_key_info *key, const EVP_MD *md, bool pss, X509_ALGOR **out,
 		    hc_error *err)
 {
-	const struct digest_mechs *dm;
 	X509_ALGOR *alg = NULL;
 	hc_rc rc;
 	int nid;
 
 	*out = NULL;
-	if ((rc = check_request(key, &md, pss, &dm, err)) != HC_OK)
+	if ((rc = hc_sign_check(key, &md, pss, err)) != HC_OK)
 		return rc;
 	if (!(alg = X509_ALGOR_new()))
 		return hc_fail(err, HC_IO, "out of memory");

@@ -1,0 +1,34 @@
+/* State shared by enroll.c and renew.c. */
+#ifndef HSMCERT_ACME_INTERNAL_H
+#define HSMCERT_ACME_INTERNAL_H
+
+#include "hsmcert/enroll.h"
+#include "hsmcert/rollback.h"
+
+struct hc_acme_session {
+	hc_session *session;
+	const hc_acme_setup *setup;
+	hc_key_info account_key;
+	bool account_key_created;
+	hc_acme_key jws_key;
+	hc_acme_client *client;
+	bool account_created;
+	hc_acme_responder *responder;
+	hc_acme_webroot *webroot;
+	hc_acme_solver solver;
+	hc_chain_pool *roots;
+};
+
+/* What renew adds to an enrolment: a step just before the import, and how to import. */
+struct enroll_hooks {
+	const char *import_label; /* the label the key and certificate end with */
+	bool replace;		  /* import --replace: older certificates of the key go */
+	X509 *supersedes;	  /* with replace: and this one, whatever its dates */
+	hc_rc (*before_import)(void *ctx, hc_rollback *undo, hc_error *err);
+	void *ctx;
+};
+
+hc_rc acme_enroll_run(hc_acme_session *a, const hc_enroll_params *p,
+		      const struct enroll_hooks *hooks, hc_enroll_result *out, hc_error *err);
+
+#endif

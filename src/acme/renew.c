@@ -1,0 +1,322 @@
+/*
+ * SPEC: renew. Which certificates on the token are due, and renewing one:
+ * a new key pair of the same type, subject and SANs takes over the label
+ * (the old key, its public key and certificates are relabelled as retired
+ * and kept), or the same key with --reuse-key.
+ */
+#include "internal.h"
+
+#include "hsmcert/certstore.h"
+
+#include <openssl/x509v3.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DAY 86400L
+#define MAX_THRESHOLD (30 * DAY)
+
+static void item_clear(hc_renew_item *it)
+{
+	hc_key_info_clear(&it->key);
+	X509_free(it->cert);
+	hc_cert_info_clear(&it->info);
+	hc_enroll_result_clear(&it->result);
+}
+
+void hc_renew_plan_clear(hc_renew_plan *plan)
+{
+	for (size_t i = 0; i < plan->count; i++)
+		item_clear(&plan->items[i]);
+	free(plan->items);
+	memset(plan, 0, sizeof(*plan));
+}
+
+static hc_rc item_fill(hc_renew_item *it, X509 *cert, long days, time_t now, hc_error *err)
+{
+	hc_rc rc;
+
+	X509_free(it->cert);
+	hc_cert_info_clear(&it->info);
+	if (!X509_up_ref(cert))
+		return hc_fail(err, HC_IO, "out of memory");
+	it->cert = cert;
+	if ((rc = hc_cert_describe(cert, &it->info, err)) != HC_OK)
+		return rc;
+	it->lifetime_s = (long)(it->info.not_after - it->info.not_before);
+	if (days >= 0)
+		it->threshold_s = days * DAY;
+	else
+		it->threshold_s = it->lifetime_s / 3 < MAX_THRESHOLD ? it->lifetime_s / 3 : MAX_THRESHOLD;
+	it->left_s = (long)(it->info.not_after - now);
+	it->due = it->left_s < it->threshold_s;
+	return HC_OK;
+}
+
+static bool renewable_leaf(const hc_stored_cert *c)
+{
+	return c->cert && c->category != HC_CERT_CATEGORY_AUTHORITY && X509_check_ca(c->cert) == 0;
+}
+
+/* A newer certificate of the same key replaces the one an item holds. */
+static bool newer(X509 *a, X509 *b)
+{
+	return ASN1_TIME_compare(X509_get0_notAfter(a), X509_get0_notAfter(b)) > 0;
+}
+
+static hc_rc plan_one_key(hc_session *s, const char *key_uri, hc_stored_cert *certs, size_t n,
+			  long days, hc_renew_plan *out, hc_error *err)
+{
+	hc_renew_item *it = calloc(1, sizeof(*it));
+	EVP_PKEY *pub = NULL;
+	X509 *best = NULL;
+	hc_rc rc;
+
+	if (!it)
+		return hc_fail(err, HC_IO, "out of memory");
+	out->items = it;
+	if ((rc = hc_key_select_private(s, key_uri, &it->key, err)) != HC_OK ||
+	    (rc = hc_key_public(s, &it->key, &pub, err)) != HC_OK)
+		return rc;
+	out->count = 1;
+	for (size_t i = 0; i < n; i++)
+		if (renewable_leaf(&certs[i]) &&
+		    hc_public_keys_equal(pub, X509_get0_pubkey(certs[i].cert)) &&
+		    (!best || newer(certs[i].cert, best)))
+			best = certs[i].cert;
+	EVP_PKEY_free(pub);
+	if (!best)
+		return hc_fail(err, HC_CHECK,
+			       "key '%s' has no certificate on the token to renew; enroll it first",
+			       it->key.label ? it->key.label : "");
+	return item_fill(it, best, days, out->now, err);
+}
+
+static bool skipped_by_all(const hc_key_info *key)
+{
+	return key->label && (strcmp(key->label, HC_ACME_ACCOUNT_LABEL) == 0 ||
+			      strstr(key->label, HC_RETIRED_MARK));
+}
+
+static hc_rc plan_all(hc_session *s, hc_stored_cert *certs, size_t n, long days,
+		      hc_renew_plan *out, hc_error *err)
+{
+	hc_rc rc = HC_OK;
+
+	if (n && !(out->items = calloc(n, sizeof(*out->items))))
+		return hc_fail(err, HC_IO, "out of memory");
+	for (size_t i = 0; i < n && rc == HC_OK; i++) {
+		hc_key_info key = {0};
+		hc_renew_item *it = NULL;
+		bool found = false;
+		if (!renewable_leaf(&certs[i]))
+			continue;
+		if ((rc = hc_certstore_find_key(s, certs[i].cert, &key, &found, err)) != HC_OK)
+			break;
+		if (!found || skipped_by_all(&key)) {
+			hc_key_info_clear(&key);
+			continue;
+		}
+		for (size_t j = 0; j < out->count && !it; j++)
+			if (out->items[j].key.handle == key.handle)
+				it = &out->items[j];
+		if (it) {
+			hc_key_info_clear(&key);
+			if (newer(certs[i].cert, it->cert))
+				rc = item_fill(it, certs[i].cert, days, out->now, err);
+			continue;
+		}
+		it = &out->items[out->count++];
+		it->key = key;
+		rc = item_fill(it, certs[i].cert, days, out->now, err);
+	}
+	return rc;
+}
+
+hc_rc hc_renew_plan_make(hc_session *s, const char *key_uri, long days, time_t now,
+			 hc_renew_plan *out, hc_error *err)
+{
+	hc_stored_cert *certs = NULL;
+	size_t n = 0;
+	hc_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	out->now = now;
+	if ((rc = hc_certstore_list(s, &certs, &n, err)) != HC_OK)
+		return rc;
+	rc = key_uri ? plan_one_key(s, key_uri, certs, n, days, out, err)
+		     : plan_all(s, certs, n, days, out, err);
+	hc_stored_certs_free(certs, n);
+	if (rc != HC_OK)
+		hc_renew_plan_clear(out);
+	return rc;
+}
+
+/* ---- renewing one ------------------------------------------------------- */
+
+/* The request of a renewal: the old certificate's subject and SANs. */
+static hc_rc plan_from_cert(const hc_renew_item *it, hc_csr_plan *plan, hc_error *err)
+{
+	const X509_NAME *name = X509_get_subject_name(it->cert);
+	hc_subject subject = {0};
+	hc_altnames sans = {0};
+	hc_csr_params params = {.subject = &subject, .sans = &sans};
+	hc_rc rc = HC_OK;
+
+	for (int i = 0; i < X509_NAME_entry_count(name) && rc == HC_OK; i++) {
+		const X509_NAME_ENTRY *e = X509_NAME_get_entry(name, i);
+		unsigned char *utf8 = NULL;
+		int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+		char oid[80];
+		if (ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(e)) < 0)
+			rc = hc_fail_ssl(err, HC_USAGE, "the certificate's subject");
+		else if (nid != NID_undef)
+			rc = hc_subject_add(&subject, OBJ_nid2sn(nid), (char *)utf8, err);
+		else if (OBJ_obj2txt(oid, sizeof(oid), X509_NAME_ENTRY_get_object(e), 1) > 0)
+			rc = hc_subject_add(&subject, oid, (char *)utf8, err);
+		OPENSSL_free(utf8);
+	}
+	for (size_t i = 0; i < it->info.san_count && rc == HC_OK; i++) {
+		const hc_san *s = &it->info.sans[i];
+		if (strcmp(s->type, "DNS") == 0)
+			rc = hc_altnames_add_typed(&sans, HC_ALTNAME_DNS, s->value, "certificate", err);
+		else if (strcmp(s->type, "IP") == 0)
+			rc = hc_altnames_add_typed(&sans, HC_ALTNAME_IP, s->value, "certificate", err);
+	}
+	if (rc == HC_OK)
+		rc = hc_csr_plan_make(&params, plan, err);
+	hc_subject_clear(&subject);
+	hc_altnames_clear(&sans);
+	return rc;
+}
+
+struct retire {
+	hc_acme_session *a;
+	hc_renew_item *item;
+	char *label;
+};
+
+/* Relabel the old key, its public half and its certificates; undone if the import fails. */
+static hc_rc retire_old(void *ctx, hc_rollback *undo, hc_error *err)
+{
+	struct retire *r = ctx;
+	hc_session *s = r->a->session;
+	const hc_key_info *key = &r->item->key;
+	CK_OBJECT_CLASS cert_class = CKO_CERTIFICATE;
+	CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cert_class, sizeof(cert_class)},
+			       {CKA_ID, key->id, key->id_len}};
+	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, *certs = NULL;
+	size_t n = 0;
+	hc_rc rc;
+
+	if ((rc = hc_rollback_relabel(undo, key->handle, CKO_PRIVATE_KEY, key->label, r->label,
+				      key->id, key->id_len, err)) != HC_OK)
+		return rc;
+	if (hc_key_find_public(s, key, &pub, NULL) == HC_OK && pub != CK_INVALID_HANDLE &&
+	    (rc = hc_rollback_relabel(undo, pub, CKO_PUBLIC_KEY, key->label, r->label, key->id,
+				      key->id_len, err)) != HC_OK)
+		return rc;
+	if (!key->id_len)
+		return HC_OK;
+	if ((rc = hc_objects_find(s, tmpl, 2, &certs, &n, err)) != HC_OK)
+		return rc;
+	for (size_t i = 0; i < n && rc == HC_OK; i++) {
+		hc_stored_cert c = {0};
+		if ((rc = hc_certstore_read(s, certs[i], &c, err)) == HC_OK &&
+		    c.category != HC_CERT_CATEGORY_AUTHORITY)
+			rc = hc_rollback_relabel(undo, certs[i], CKO_CERTIFICATE,
+						 c.label ? c.label : "", r->label, key->id,
+						 key->id_len, err);
+		hc_stored_cert_clear(&c);
+	}
+	free(certs);
+	return rc;
+}
+
+/*
+ * A key pair labelled LABEL.renewing is what a renewal killed half-way (kill
+ * -9, power loss) left behind: only renew makes that label. It goes, with its
+ * certificates, so that running renew again completes the work.
+ */
+static hc_rc remove_leftover(hc_session *s, const char *label, hc_error *err)
+{
+	static const CK_OBJECT_CLASS classes[] = {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY,
+						  CKO_CERTIFICATE};
+	hc_removal removal = {0};
+	hc_rc rc = HC_OK;
+
+	for (size_t c = 0; c < sizeof(classes) / sizeof(classes[0]) && rc == HC_OK; c++) {
+		CK_OBJECT_CLASS cls = classes[c];
+		CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},
+				       {CKA_LABEL, (void *)label, strlen(label)}};
+		CK_OBJECT_HANDLE *found = NULL;
+		size_t n = 0;
+		if ((rc = hc_objects_find(s, tmpl, 2, &found, &n, err)) != HC_OK)
+			break;
+		for (size_t i = 0; i < n && rc == HC_OK; i++)
+			rc = hc_removal_add(s, &removal, found[i], false, err);
+		free(found);
+	}
+	if (rc == HC_OK && removal.count)
+		rc = hc_removal_execute(s, &removal, err);
+	if (rc != HC_OK)
+		hc_error_prefix(err, "removing '%s', left by an interrupted renewal", label);
+	hc_removal_clear(&removal);
+	return rc;
+}
+
+hc_rc hc_renew_one(hc_acme_session *a, hc_renew_item *it, bool reuse_key, hc_error *err)
+{
+	hc_csr_plan plan = {0};
+	hc_keygen_params gen = {0};
+	hc_enroll_params ep = {0};
+	struct enroll_hooks hooks = {0};
+	struct retire retire = {.a = a, .item = it};
+	char *tmp_label = NULL, stamp[21], compact[17];
+	hc_rc rc;
+
+	it->attempted = true;
+	if (!it->key.label || !*it->key.label) {
+		rc = hc_fail(err, HC_USAGE, "the key to renew has no label to hand over");
+		goto out;
+	}
+	if ((rc = plan_from_cert(it, &plan, err)) != HC_OK)
+		goto out;
+	ep.plan = &plan;
+	if (reuse_key) {
+		ep.key_uri = it->key.uri;
+		hooks.replace = true;
+		hooks.supersedes = it->cert; /* it goes even if issued in the same second */
+	} else {
+		/* 2026-12-02T23:00:00Z -> 20261202T230000Z */
+		hc_time_iso8601(time(NULL), stamp);
+		snprintf(compact, sizeof(compact), "%.4s%.2s%.2sT%.2s%.2s%.2sZ", stamp, stamp + 5,
+			 stamp + 8, stamp + 11, stamp + 14, stamp + 17);
+		if (asprintf(&tmp_label, "%s.renewing", it->key.label) < 0 ||
+		    asprintf(&retire.label, "%s%s%s", it->key.label, HC_RETIRED_MARK, compact) < 0) {
+			tmp_label = retire.label = NULL;
+			rc = hc_fail(err, HC_IO, "out of memory");
+			goto out;
+		}
+		if ((rc = remove_leftover(a->session, tmp_label, err)) != HC_OK)
+			goto out;
+		gen.label = tmp_label;
+		gen.type = it->key.type;
+		gen.exportable = it->key.extractable == 1; /* as the security officer chose before */
+		ep.keygen = &gen;
+		hooks.import_label = it->key.label;
+		hooks.before_import = retire_old;
+		hooks.ctx = &retire;
+	}
+	if ((rc = acme_enroll_run(a, &ep, &hooks, &it->result, err)) != HC_OK)
+		goto out;
+	it->renewed = true;
+	it->result.retired_label = retire.label;
+	retire.label = NULL;
+out:
+	if (rc != HC_OK)
+		it->error = *err;
+	free(tmp_label);
+	free(retire.label);
+	hc_csr_plan_clear(&plan);
+	return rc;
+}

@@ -1,0 +1,650 @@
+/*
+ * enroll and renew end to end: SoftHSM2 and a real ACME server, step-ca 0.19
+ * built from Debian's Go sources (scripts/stepca.sh), started per test on
+ * 127.0.0.1 with a throw-away root and intermediate. http-01 is validated
+ * on port 80, which the tests take turns on through a lock file. Results
+ * are cross-checked with openssl verify and pkcs11-tool.
+ */
+#include "certtest.h"
+
+#include <arpa/inet.h>
+#include <libgen.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void acme_setup(void);
+static void acme_teardown(void);
+
+TestSuite(acme, .init = acme_setup, .fini = acme_teardown, .timeout = 300);
+
+/* A port nobody listens on right now (the kernel's choice). */
+static int free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+static void acme_setup(void)
+{
+	char bin[4096], dir[4096], buf[512];
+	int port;
+
+	ts_setup_token();
+	snprintf(bin, sizeof(bin), "%s", getenv("HSMCERT_BIN"));
+	snprintf(dir, sizeof(dir), "%s/stepca", dirname(bin));
+	port = free_port();
+	setenv("STEPCA", dir, 1);
+	/* Built once per build folder (cached), then a CA of this test's own. */
+	free(ts_sh("\"$HSMCERT_SOURCE_DIR/scripts/stepca.sh\" build \"$STEPCA/step-ca\" && "
+		   "\"$HSMCERT_SOURCE_DIR/scripts/stepca.sh\" config ca %d 24h && "
+		   "\"$HSMCERT_SOURCE_DIR/scripts/stepca.sh\" eab \"$STEPCA/step-ca\" ca > eab && "
+		   "\"$HSMCERT_SOURCE_DIR/scripts/stepca.sh\" start \"$STEPCA/step-ca\" ca",
+		   port));
+	snprintf(buf, sizeof(buf), "https://127.0.0.1:%d/acme/acme/directory", port);
+	setenv("ACME", buf, 1);
+	snprintf(buf, sizeof(buf), "https://127.0.0.1:%d/acme/long/directory", port);
+	setenv("ACME_LONG", buf, 1);
+	snprintf(buf, sizeof(buf), "https://127.0.0.1:%d/acme/eab/directory", port);
+	setenv("ACME_EAB", buf, 1);
+	snprintf(buf, sizeof(buf), "%s/ca/root.crt", ts_dir);
+	setenv("ROOTS", buf, 1);
+	/* Port 80 is one: a test holds the lock while its responder or web server runs. */
+	snprintf(buf, sizeof(buf), "flock %s/port80.lock", dir);
+	setenv("P80", buf, 1);
+}
+
+static void acme_teardown(void)
+{
+	if (ts_dir[0])
+		free(ts_sh("\"$HSMCERT_SOURCE_DIR/scripts/stepca.sh\" stop ca; "
+			   "[ ! -f fake.pid ] || kill $(cat fake.pid) 2>/dev/null; true"));
+	ts_teardown();
+}
+
+/* `hsmcert enroll` against the test CA with port 80 held; extra args appended. */
+static int enroll(struct ts_result *r, const char *args)
+{
+	return ts_run(r, "$P80 $HSMCERT enroll --acme-roots \"$ROOTS\" %s", args);
+}
+
+static json_t *enroll_json(const char *args)
+{
+	struct ts_result r;
+	json_t *doc;
+
+	enroll(&r, args);
+	ts_assert_status(&r, 0);
+	doc = ct_json(&r);
+	ts_result_free(&r);
+	return doc;
+}
+
+static json_t *renew_json(int want, const char *args)
+{
+	struct ts_result r;
+	json_t *doc;
+
+	ts_run(&r, "$P80 $HSMCERT renew --acme-roots \"$ROOTS\" %s --json", args);
+	ts_assert_status(&r, want);
+	doc = ct_json(&r);
+	ts_result_free(&r);
+	return doc;
+}
+
+static const json_t *jget(const json_t *doc, const char *path)
+{
+	char buf[256], *save = NULL;
+	const json_t *j = doc;
+
+	snprintf(buf, sizeof(buf), "%s", path);
+	for (char *k = strtok_r(buf, ".", &save); k && j; k = strtok_r(NULL, ".", &save))
+		j = json_object_get(j, k);
+	return j;
+}
+
+/* pkcs11-tool's listing of one class ("privkey", "pubkey", "cert"), logged in. */
+static char *p11_list(const char *type)
+{
+	return ts_sh("pkcs11-tool --module %s --token-label test --login --pin %s "
+		     "--list-objects --type %s 2>/dev/null",
+		     TS_SOFTHSM, TS_PIN, type);
+}
+
+/* The ID pkcs11-tool shows for the private key labelled `label` ("" when none). */
+static char *p11_key_id(const char *label)
+{
+	return ts_sh("pkcs11-tool --module %s --token-label test --login --pin %s "
+		     "--list-objects --type privkey 2>/dev/null | "
+		     "awk '/label:/{l=$2} /ID:/{if (l==\"%s\") print $2}' | tr -d '\\n'",
+		     TS_SOFTHSM, TS_PIN, label);
+}
+
+/*
+ * Cross-check with pkcs11-tool and openssl: the token's public key with
+ * that id (read by pkcs11-tool) is the certificate's public key.
+ */
+static void assert_cert_matches_token_key(const char *cert_pem, const char *id)
+{
+	char *cert_pub, *token_pub;
+
+	cert_pub = ts_sh("openssl x509 -in '%s' -noout -pubkey | openssl pkey -pubin -outform DER "
+			 "| sha256sum | cut -c1-64",
+			 cert_pem);
+	token_pub = ts_sh("pkcs11-tool --module %s --token-label test --read-object --type pubkey "
+			  "--id %s 2>/dev/null | openssl pkey -pubin -inform DER -outform DER | "
+			  "sha256sum | cut -c1-64",
+			  TS_SOFTHSM, id);
+	cr_assert_str_eq(cert_pub, token_pub, "certificate key %s, token key %s (id %s)", cert_pub,
+			 token_pub, id);
+	free(cert_pub);
+	free(token_pub);
+}
+
+/* The token's certificate labelled `label` as PEM in `out` (pkcs11-tool, independent of us). */
+static void read_token_cert(const char *label, const char *out)
+{
+	free(ts_sh("pkcs11-tool --module %s --token-label test --read-object --type cert "
+		   "--label '%s' 2>/dev/null | openssl x509 -inform DER -out '%s'",
+		   TS_SOFTHSM, label, out));
+}
+
+Test(acme, first_enrolment_keys_on_token_chain_verifies)
+{
+	json_t *doc = enroll_json("--acme \"$ACME\" --label www --type ec:P-256 --cn localhost "
+				  "--san IP:127.0.0.1 -o chain.pem --json");
+	char *verify, *keys, *id;
+
+	/* The account key was made on the token: sensitive, never extractable. */
+	cr_assert(json_is_true(jget(doc, "account.key_created")));
+	cr_assert(json_is_true(jget(doc, "account.created")));
+	cr_assert_str_eq(ct_str(doc, "account.key.label"), "acme-account");
+	cr_assert_str_eq(ct_str(doc, "account.key.type"), "ec:P-256");
+	cr_assert(json_is_true(jget(doc, "account.key.attributes.sensitive")));
+	cr_assert(json_is_false(jget(doc, "account.key.attributes.extractable")));
+	cr_assert(json_is_true(jget(doc, "enrolled.key_created")));
+	cr_assert(json_is_false(jget(doc, "enrolled.key.attributes.extractable")));
+	cr_assert(json_is_true(jget(doc, "enrolled.chain.verified")));
+	cr_assert_eq(json_integer_value(jget(doc, "enrolled.challenges_solved")), 2);
+
+	/* pkcs11-tool agrees: both private keys never extractable. */
+	keys = p11_list("privkey");
+	cr_assert_eq(ct_count(keys, "Private Key Object"), 2, "%s", keys);
+	cr_assert_eq(ct_count(keys, "never extractable"), 2, "%s", keys);
+	cr_assert(strstr(keys, "acme-account"), "%s", keys);
+
+	/* openssl verifies the written chain against the test root. */
+	verify = ts_sh("openssl verify -CAfile \"$ROOTS\" -untrusted chain.pem chain.pem 2>&1");
+	cr_assert(strstr(verify, "chain.pem: OK"), "%s", verify);
+	/* The names asked for, both of them. */
+	free(verify);
+	verify = ts_sh("openssl x509 -in chain.pem -noout -ext subjectAltName");
+	cr_assert(strstr(verify, "DNS:localhost") && strstr(verify, "IP Address:127.0.0.1"), "%s",
+		  verify);
+
+	/* The certificate stored on the token is that key's, and it is the one in chain.pem. */
+	id = p11_key_id("www");
+	cr_assert_str_eq(ct_str(doc, "enrolled.key.id"), id);
+	assert_cert_matches_token_key("chain.pem", id);
+	read_token_cert("www", "stored.pem");
+	free(verify);
+	verify = ct_openssl_fingerprint("stored.pem", "sha256");
+	cr_assert_str_eq(verify, ct_str(doc, "enrolled.certificate.sha256"));
+	free(verify);
+	verify = ct_openssl_fingerprint("chain.pem", "sha256");
+	cr_assert_str_eq(verify, ct_str(doc, "enrolled.certificate.sha256"));
+	free(verify);
+	free(id);
+	free(keys);
+	json_decref(doc);
+}
+
+Test(acme, second_enrolment_reuses_the_account)
+{
+	json_t *a = enroll_json("--acme \"$ACME\" --label one --type ec:P-256 --cn localhost --json");
+	json_t *b = enroll_json("--acme \"$ACME\" --label two --type rsa:2048 --cn localhost --json");
+	char *keys = p11_list("privkey");
+
+	cr_assert(json_is_false(jget(b, "account.created")));
+	cr_assert(json_is_false(jget(b, "account.key_created")));
+	cr_assert_str_eq(ct_str(a, "account.url"), ct_str(b, "account.url"));
+	cr_assert_eq(ct_count(keys, "acme-account"), 1, "%s", keys);
+	cr_assert_str_eq(ct_str(b, "enrolled.key.type"), "rsa:2048");
+	json_decref(a);
+	json_decref(b);
+	free(keys);
+}
+
+Test(acme, existing_key_and_text_output)
+{
+	struct ts_result r;
+	char *id;
+
+	free(ts_sh("$HSMCERT keygen --label api --type rsa:2048 >/dev/null"));
+	id = p11_key_id("api");
+	enroll(&r, "--acme \"$ACME\" --key 'pkcs11:object=api;type=private' --cn localhost "
+		   "-o api.pem");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "Enrolled a certificate for 'api'"), "%s", r.out);
+	cr_assert(strstr(r.out, "Chain file"), "%s", r.out);
+	/* The same key: no new key pair. */
+	cr_assert_str_eq(p11_key_id("api"), id);
+	assert_cert_matches_token_key("api.pem", id);
+	ts_result_free(&r);
+	free(id);
+}
+
+Test(acme, renewal_with_a_new_key_takes_over_the_label)
+{
+	json_t *doc, *item;
+	char *old_id, *new_id, *keys;
+	const char *retired;
+
+	json_decref(enroll_json("--acme \"$ACME\" --label www --type rsa:3072 --cn localhost "
+				"--json"));
+	old_id = p11_key_id("www");
+	/* What a renewal killed half-way leaves: the run must complete anyway. */
+	free(ts_sh("$HSMCERT keygen --label www.renewing --type ec:P-256 >/dev/null"));
+	/* 24 h left of 24 h: due when fewer than 2 days are left. */
+	doc = renew_json(0, "--key 'pkcs11:object=www;type=private' --days 2 --acme \"$ACME_LONG\"");
+	cr_assert_eq(json_integer_value(json_object_get(doc, "renewed")), 1);
+	item = json_array_get(json_object_get(doc, "certificates"), 0);
+	cr_assert(json_is_true(json_object_get(item, "due")));
+	cr_assert(json_is_true(json_object_get(item, "renewed")));
+	cr_assert(json_is_null(json_object_get(item, "error")));
+	retired = ct_str(item, "retired_label");
+	cr_assert(strncmp(retired, "www.retired-", 12) == 0, "%s", retired);
+	cr_assert_str_eq(ct_str(item, "new.key.type"), "rsa:3072");
+	cr_assert(json_is_true(jget(item, "new.key_created")));
+
+	/* pkcs11-tool: a new key under 'www', the old one kept under the retired label. */
+	new_id = p11_key_id("www");
+	cr_assert(strlen(new_id) > 0 && strcmp(new_id, old_id) != 0, "%s %s", new_id, old_id);
+	cr_assert_str_eq(p11_key_id(retired), old_id);
+	keys = p11_list("privkey");
+	cr_assert_eq(ct_count(keys, "never extractable"), 3, "%s", keys);
+	cr_assert(strstr(keys, "www.renewing") == NULL, "%s", keys);
+	read_token_cert("www", "new.pem");
+	assert_cert_matches_token_key("new.pem", new_id);
+	free(ts_sh("openssl x509 -in new.pem -noout -checkend 172800 >/dev/null"));
+	json_decref(doc);
+	free(old_id);
+	free(new_id);
+	free(keys);
+}
+
+Test(acme, renewal_reusing_the_key)
+{
+	json_t *doc, *item;
+	char *id, *certs;
+
+	json_decref(enroll_json("--acme \"$ACME\" --label www --type rsa:2048 --cn localhost "
+				"--json"));
+	id = p11_key_id("www");
+	doc = renew_json(0, "--key 'pkcs11:object=www;type=private' --days 2 --reuse-key "
+			    "--acme \"$ACME\" --hook 'echo \"$HSMCERT_KEY_LABEL\" > hook.out'");
+	item = json_array_get(json_object_get(doc, "certificates"), 0);
+	cr_assert(json_is_true(json_object_get(item, "renewed")));
+	cr_assert(json_is_false(jget(item, "new.key_created")));
+	cr_assert_eq(json_integer_value(json_object_get(item, "hook_exit_status")), 0);
+	cr_assert_str_eq(p11_key_id("www"), id);
+	/* The hook ran once, with the key's label. */
+	cr_assert_str_eq(ts_read("hook.out", NULL), "www\n");
+	/* The older certificate was replaced: one leaf certificate for the key. */
+	certs = ts_sh("pkcs11-tool --module %s --token-label test --list-objects --type cert "
+		      "2>/dev/null | grep -c 'label:      www$' || true",
+		      TS_SOFTHSM);
+	cr_assert_str_eq(certs, "1\n");
+	read_token_cert("www", "renewed.pem");
+	assert_cert_matches_token_key("renewed.pem", id);
+	json_decref(doc);
+	free(id);
+	free(certs);
+}
+
+Test(acme, not_due_is_left_alone)
+{
+	struct ts_result r;
+	int before;
+
+	json_decref(enroll_json("--acme \"$ACME\" --label www --type ec:P-256 --cn localhost "
+				"--json"));
+	before = ts_count_objects("test");
+	/* 24 h left of 24 h; the default threshold is a third of the lifetime. */
+	ts_run(&r, "$HSMCERT renew --key 'pkcs11:object=www;type=private' --acme \"$ACME\" "
+		   "--acme-roots \"$ROOTS\"");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "www: not due"), "%s", r.out);
+	cr_assert(strstr(r.out, "Nothing due"), "%s", r.out);
+	cr_assert_eq(ts_count_objects("test"), before);
+	ts_result_free(&r);
+}
+
+Test(acme, renew_all_twice_renews_once)
+{
+	json_t *first, *second;
+	json_t *item;
+	size_t i;
+
+	json_decref(enroll_json("--acme \"$ACME\" --label www --type ec:P-256 --cn localhost "
+				"--json"));
+	json_decref(enroll_json("--acme \"$ACME\" --label api --type ec:P-256 --cn localhost "
+				"--json"));
+	first = renew_json(0, "--all --days 2 --acme \"$ACME_LONG\"");
+	cr_assert_eq(json_integer_value(json_object_get(first, "checked")), 2);
+	cr_assert_eq(json_integer_value(json_object_get(first, "renewed")), 2);
+	second = renew_json(0, "--all --days 2 --acme \"$ACME_LONG\"");
+	/* The retired keys and the account key are not looked at; the new ones are not due. */
+	cr_assert_eq(json_integer_value(json_object_get(second, "checked")), 2);
+	cr_assert_eq(json_integer_value(json_object_get(second, "due")), 0);
+	cr_assert_eq(json_integer_value(json_object_get(second, "renewed")), 0);
+	cr_assert(json_is_null(json_object_get(second, "account")));
+	json_array_foreach(json_object_get(second, "certificates"), i, item)
+	{
+		cr_assert(json_is_false(json_object_get(item, "due")));
+		cr_assert(strstr(ct_str(item, "key"), "retired") == NULL);
+	}
+	json_decref(first);
+	json_decref(second);
+}
+
+Test(acme, failing_challenge_leaves_no_key)
+{
+	struct ts_result r;
+	char *keys;
+	char args[256];
+
+	/* The responder listens elsewhere: the CA cannot reach port 80. */
+	snprintf(args, sizeof(args), "--acme \"$ACME\" --label bad --cn localhost --http-port %d",
+		 free_port());
+	ts_run(&r, "$P80 $HSMCERT enroll --acme-roots \"$ROOTS\" %s", args);
+	ts_assert_status(&r, 4);
+	cr_assert(strstr(r.err, "http-01 challenge for localhost"), "%s", r.err);
+	cr_assert(strstr(r.err, "urn:ietf:params:acme:error:connection"), "%s", r.err);
+	cr_assert(strstr(r.err, "was undone"), "%s", r.err);
+	keys = p11_list("privkey");
+	cr_assert(strstr(keys, "bad") == NULL, "%s", keys);
+	/* The account exists at the CA now: its key stays for next time. */
+	cr_assert_eq(ct_count(keys, "Private Key Object"), 1, "%s", keys);
+	cr_assert(strstr(keys, "acme-account"), "%s", keys);
+	ts_result_free(&r);
+	free(keys);
+}
+
+Test(acme, busy_http_port_fails_before_the_token)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_ANY)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct ts_result r;
+	json_t *doc;
+
+	/* Someone (a web server) holds the port: the run stops before the CA or the token. */
+	cr_assert(fd >= 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(listen(fd, 1), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	ts_run(&r, "$HSMCERT enroll --acme-roots \"$ROOTS\" --acme \"$ACME\" --label busy "
+		   "--cn localhost --http-port %d --json",
+		   ntohs(a.sin_port));
+	close(fd);
+	ts_assert_status(&r, 4);
+	/* The library names the condition; the CLI adds the options that avoid it. */
+	cr_assert(strstr(r.err, "cannot listen on port"), "%s", r.err);
+	cr_assert(strstr(r.err, "--http-port N or --webroot DIR"), "%s", r.err);
+	doc = ct_json(&r);
+	cr_assert(strstr(json_string_value(json_object_get(json_object_get(doc, "error"),
+							     "message")),
+			 "--webroot DIR"));
+	cr_assert_eq(ts_count_objects("test"), 0);
+	json_decref(doc);
+	ts_result_free(&r);
+}
+
+Test(acme, webroot_files_are_removed)
+{
+	struct ts_result r;
+
+	free(ts_sh("mkdir -p www && echo index > www/index.html"));
+	/* A web server of our own on port 80, serving www/ while enroll writes into it. */
+	ts_run(&r, "$P80 sh -c '/usr/bin/python3 -m http.server 80 --bind 0.0.0.0 --directory www "
+		   ">web.log 2>&1 & echo $! > web.pid; "
+		   "for i in $(seq 1 100); do curl -sf http://127.0.0.1/index.html >/dev/null && "
+		   "break; sleep 0.1; done; "
+		   "$HSMCERT enroll --acme-roots \"$ROOTS\" --acme \"$ACME\" --label web --cn "
+		   "localhost --webroot www; rc=$?; kill $(cat web.pid); exit $rc'");
+	ts_assert_status(&r, 0);
+	/* The CA fetched the answer from the web server; the files and folders are gone. */
+	cr_assert(strstr(ts_read("web.log", NULL), "/.well-known/acme-challenge/"), "%s",
+		  ts_read("web.log", NULL));
+	cr_assert(!ts_exists("www/.well-known"));
+	cr_assert(ts_exists("www/index.html"));
+	ts_result_free(&r);
+}
+
+Test(acme, external_account_binding)
+{
+	struct ts_result r;
+	char *keys;
+
+	/*
+	 * Without the binding: refused before an account exists; the new account key goes.
+	 * No challenge is reached: a port of its own, not port 80 the other tests take turns on.
+	 */
+	ts_run(&r, "$HSMCERT enroll --acme-roots \"$ROOTS\" --acme \"$ACME_EAB\" --label e "
+		   "--cn localhost --http-port %d",
+		   free_port());
+	ts_assert_status(&r, 2);
+	cr_assert(strstr(r.err, "external account binding"), "%s", r.err);
+	cr_assert(strstr(r.err, "--eab-kid"), "%s", r.err);
+	keys = p11_list("privkey");
+	cr_assert_eq(ct_count(keys, "Private Key Object"), 0, "%s", keys);
+	ts_result_free(&r);
+	free(keys);
+
+	/* A wrong HMAC key: the CA refuses, nothing is left. */
+	ts_run(&r, "EAB=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA $P80 $HSMCERT enroll "
+		   "--acme-roots \"$ROOTS\" --acme \"$ACME_EAB\" --label e --cn localhost "
+		   "--eab-kid $(cut -d' ' -f1 eab) --eab-hmac-source env:EAB");
+	cr_assert_neq(r.status, 0, "%s", r.err);
+	keys = p11_list("privkey");
+	cr_assert_eq(ct_count(keys, "Private Key Object"), 0, "%s", keys);
+	ts_result_free(&r);
+	free(keys);
+
+	/* The CA's key id and HMAC key (from a file, as PINs): the account is created. */
+	free(ts_sh("cut -d' ' -f2 eab > hmac"));
+	ts_run(&r, "$P80 $HSMCERT enroll --acme-roots \"$ROOTS\" --acme \"$ACME_EAB\" --label e "
+		   "--cn localhost --eab-kid $(cut -d' ' -f1 eab) --eab-hmac-source file:hmac --json");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "\"created\": true") || strstr(r.out, "\"created\":true"), "%s",
+		  r.out);
+	ts_result_free(&r);
+}
+
+Test(acme, untrusted_server_or_chain_leaves_nothing)
+{
+	struct ts_result r;
+	char *keys;
+
+	free(ts_sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		   "-keyout other.key -out other.crt -days 2 -subj '/CN=Other Root' 2>/dev/null"));
+	/* TLS to a CA its roots do not vouch for: refused before anything is made. */
+	ts_run(&r, "$HSMCERT enroll --acme \"$ACME\" --acme-roots other.crt --label x "
+		   "--cn localhost --http-port %d", free_port());
+	ts_assert_status(&r, 4);
+	cr_assert(strstr(r.err, "certificate"), "%s", r.err);
+	ts_result_free(&r);
+	keys = p11_list("privkey");
+	cr_assert_eq(ct_count(keys, "Private Key Object"), 0, "%s", keys);
+	free(keys);
+
+	/* An issued chain that does not reach the trusted roots: refused, key removed, no file. */
+	enroll(&r, "--acme \"$ACME\" --roots other.crt --label x --cn localhost -o x.pem");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.err, "does not verify"), "%s", r.err);
+	cr_assert(!ts_exists("x.pem"));
+	keys = p11_list("privkey");
+	cr_assert(strstr(keys, "label:      x\n") == NULL, "%s", keys);
+	cr_assert_eq(ct_count(keys, "Private Key Object"), 1, "%s", keys); /* the account key */
+	ts_result_free(&r);
+	free(keys);
+}
+
+/* ---- a server that misbehaves (tests/support/fakeacme.py) --------------- */
+
+static void fake_start(const char *mode)
+{
+	free(ts_sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		   "-keyout fake.key -out fake.crt -days 2 -subj /CN=127.0.0.1 "
+		   "-addext subjectAltName=IP:127.0.0.1 2>/dev/null && "
+		   "/usr/bin/python3 \"$HSMCERT_SOURCE_DIR/tests/support/fakeacme.py\" %s fake.crt "
+		   "fake.key fake.port fake.log >/dev/null 2>&1 & echo $! > fake.pid; "
+		   "for i in $(seq 1 100); do [ -f fake.port ] && break; sleep 0.1; done; "
+		   "[ -f fake.port ]",
+		   mode));
+}
+
+/* enroll against the fake server fails with `want`, saying `needle`, leaving no key. */
+static void fake_enroll_fails(int want, const char *needle)
+{
+	struct ts_result r;
+	char *keys;
+
+	ts_run(&r, "$HSMCERT enroll --acme https://127.0.0.1:$(cat fake.port)/directory "
+		   "--acme-roots fake.crt --roots fake.crt --label k --cn localhost --http-port "
+		   "%d",
+		   free_port());
+	ts_assert_status(&r, want);
+	cr_assert(strstr(r.err, needle), "want '%s' in:\n%s", needle, r.err);
+	/* Nothing was made: neither the certificate's key nor an unregistered account key. */
+	keys = p11_list("privkey");
+	cr_assert_eq(ct_count(keys, "Private Key Object"), 0, "%s", keys);
+	ts_result_free(&r);
+	free(keys);
+}
+
+static void assert_fake_fails(const char *mode, int want, const char *needle)
+{
+	fake_start(mode);
+	fake_enroll_fails(want, needle);
+}
+
+Test(acme, server_answers_garbage)
+{
+	assert_fake_fails("garbage", 4, "directory is not JSON");
+}
+
+Test(acme, server_answers_wrong_types)
+{
+	assert_fake_fails("wrongtypes", 4, "\"newNonce\" is not a string");
+}
+
+Test(acme, server_answers_a_huge_body)
+{
+	assert_fake_fails("bigbody", 4, "larger than");
+}
+
+Test(acme, server_answers_a_problem_document)
+{
+	assert_fake_fails("problem", 4,
+			  "urn:ietf:params:acme:error:serverInternal: the account database is on "
+			  "fire");
+}
+
+Test(acme, server_answers_html_error)
+{
+	assert_fake_fails("html", 4, "HTTP 502 without a problem document");
+}
+
+Test(acme, terms_of_service_must_be_agreed)
+{
+	char *count;
+
+	fake_start("tos");
+	fake_enroll_fails(2, "terms.pdf");
+	fake_enroll_fails(2, "--agree-tos");
+	/* Looked for the account (twice: two runs), never tried to create one. */
+	count = ts_sh("grep -c '^/account$' fake.log");
+	cr_assert_str_eq(count, "2\n");
+	free(count);
+}
+
+Test(acme, waits_are_bounded)
+{
+	struct ts_result r;
+	char *keys, *polls;
+
+	fake_start("stuck");
+	ts_run(&r, "$HSMCERT enroll --acme https://127.0.0.1:$(cat fake.port)/directory "
+		   "--acme-roots fake.crt --roots fake.crt --label k --cn localhost --http-port %d "
+		   "--wait 3",
+		   free_port());
+	ts_assert_status(&r, 4);
+	cr_assert(strstr(r.err, "still pending after 3 s"), "%s", r.err);
+	keys = p11_list("privkey");
+	cr_assert(strstr(keys, "label:      k\n") == NULL, "%s", keys);
+	/* Retry-After: 1 was honoured: at most a handful of polls in 3 s, not a busy loop. */
+	polls = ts_sh("grep -c '^/authz/1$' fake.log");
+	cr_assert(atoi(polls) >= 1 && atoi(polls) <= 8, "%s polls", polls);
+	free(polls);
+	free(keys);
+	ts_result_free(&r);
+}
+
+Test(acme, bad_nonce_retries_are_bounded)
+{
+	char *count;
+
+	assert_fake_fails("badnonce", 1, "badNonce");
+	count = ts_sh("grep -c '^/account$' fake.log");
+	cr_assert_str_eq(count, "5\n");
+	free(count);
+}
+
+Test(acme, bad_options)
+{
+	static const char *const cases[][2] = {
+		{"--acme http://127.0.0.1/directory --label x --cn localhost", "https://"},
+		{"--label x --cn localhost", "--acme URL is required"},
+		{"--acme https://x/ --label x --key pkcs11:object=x --cn localhost", "not both"},
+		{"--acme https://x/ --label x --cn localhost --http-port 0", "--http-port"},
+		{"--acme https://x/ --label x --cn localhost --webroot . --http-port 81", "choose one"},
+		{"--acme https://x/ --label x --cn localhost --eab-kid k", "go together"},
+		{"--acme https://x/ --label x", "needs a host name"},
+		{"--acme https://x/ --label x --cn https://localhost/", "localhost"},
+	};
+	struct ts_result r;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ts_run(&r, "$HSMCERT enroll %s", cases[i][0]);
+		ts_assert_status(&r, 2);
+		cr_assert(strstr(r.err, cases[i][1]), "%s: want '%s' in:\n%s", cases[i][0],
+			  cases[i][1], r.err);
+		ts_result_free(&r);
+	}
+	/* An existing chain file without --force: refused before anything happens. */
+	ts_write("exists.pem", "keep me\n");
+	ts_run(&r, "$HSMCERT enroll --acme https://127.0.0.1:1/d --label x --cn localhost "
+		   "-o exists.pem");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.err, "--force"), "%s", r.err);
+	cr_assert_str_eq(ts_read("exists.pem", NULL), "keep me\n");
+	ts_result_free(&r);
+	ts_run(&r, "$HSMCERT renew --acme https://x/");
+	ts_assert_status(&r, 2);
+	ts_result_free(&r);
+	ts_run(&r, "$HSMCERT renew --all --days x --acme https://x/");
+	ts_assert_status(&r, 2);
+	ts_result_free(&r);
+	/* Nothing on the token. */
+	cr_assert_eq(ts_count_objects("test"), 0);
+}
