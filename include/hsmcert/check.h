@@ -86,6 +86,12 @@ typedef struct hc_check_tls_params {
  */
 hc_rc hc_check_tls(hc_check_result *result, const hc_check_tls_params *params, hc_error *err);
 
+/*
+ * The name a client would connect with: the certificate's first DNS name
+ * ("*." as "www."), else its CN; NULL when it names no host. Caller frees.
+ */
+char *hc_check_server_name(X509 *cert, const hc_cert_info *info);
+
 void hc_check_result_clear(hc_check_result *result);
 
 #endif

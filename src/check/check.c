@@ -358,8 +358,7 @@ out:
 	return rc;
 }
 
-/* The name a client would connect with: the first DNS name ("*." as "www."), else the CN. */
-static char *server_name_of(X509 *cert, const hc_cert_info *info)
+char *hc_check_server_name(X509 *cert, const hc_cert_info *info)
 {
 	char cn[256];
 	char *name = NULL;
@@ -392,7 +391,7 @@ hc_rc hc_check_tls(hc_check_result *r, const hc_check_tls_params *tp, hc_error *
 		return HC_CHECK;
 	}
 	r->server_name = tp->server_name ? strdup(tp->server_name)
-					 : server_name_of(r->cert, &r->cert_info);
+					 : hc_check_server_name(r->cert, &r->cert_info);
 	if (!r->server_name)
 		return hc_fail(err, HC_USAGE, "the certificate names no host: give --servername");
 	p = (hc_tls_params){

@@ -20,6 +20,7 @@ static const struct cli_command commands[] = {
 	{"import", cmd_import, usage_import, "store the CA's certificate next to its key"},
 	{"list", cmd_list, usage_list, "keys and certificates on the token, with status"},
 	{"check", cmd_check, usage_check, "prove a key, its certificate and chain work (--tls)"},
+	{"deploy", cmd_deploy, usage_deploy, "put the certificate in service in nginx or Apache"},
 	{"delete", cmd_delete, usage_delete, "destroy keys and certificates a URI names"},
 	{"backup", cmd_backup, usage_backup, "save keys wrapped: encrypted backup or PKCS#12"},
 	{"restore", cmd_restore, usage_restore, "restore a backup or PKCS#12 into the token"},
