@@ -14,6 +14,7 @@ enum {
 	OPT_WARN_DAYS,
 	OPT_TLS,
 	OPT_SERVERNAME,
+	OPT_CONNECT,
 };
 
 #define MAX_ROOTS 16
@@ -22,7 +23,8 @@ int usage_check(FILE *out)
 {
 	fprintf(out,
 		"Usage: hsmcert check --key URI [--chain FILE] [--roots PATH]... [--tls]\n"
-		"                     [--servername NAME] [--warn-days N] [--token URI]\n"
+		"                     [--connect HOST:PORT] [--servername NAME]\n"
+		"                     [--warn-days N] [--token URI]\n"
 		"                     [--pin-source SRC] [--passphrase-source SRC] [--json]\n\n"
 		"Is the key ready to serve? Its certificate is on the token, the key signs a\n"
 		"random challenge inside the token and the certificate verifies it, the chain\n"
@@ -39,6 +41,12 @@ int usage_check(FILE *out)
 		"                           libp11 and sends the chain, the client verifies it\n"
 		"                           against the roots and the server name (bounded to\n"
 		"                           %d seconds)\n"
+		"  --connect HOST:PORT      also connect to a running server as a TLS client:\n"
+		"                           the served chain must verify against the roots\n"
+		"                           for the server name, and the served leaf must carry\n"
+		"                           the token key's public key (so the server signed\n"
+		"                           with the token key); exit 1 when it does not, 4\n"
+		"                           when the server cannot be reached\n"
 		"  --servername NAME        the name the client checks (default: the\n"
 		"                           certificate's first DNS name, *. as www.)\n"
 		"  --warn-days N            warn when fewer days are left (default %d)\n\n"
@@ -47,6 +55,23 @@ int usage_check(FILE *out)
 		CLI_GLOBAL_USAGE,
 		HC_TLS_TIMEOUT_MS / 1000, HC_LIST_WARN_DAYS);
 	return 0;
+}
+
+static json_t *json_connect(const char *address, const hc_check_result *r)
+{
+	const hc_connect_result *c = &r->connect;
+
+	if (!r->connect_checked)
+		return json_null();
+	return json_pack("{s:s, s:s, s:b, s:b, s:b, s:b, s:s, s:s, s:s, s:o, s:o, s:o, s:I}",
+			 "address", address, "server_name", r->server_name, "handshake",
+			 c->handshake, "verified", c->verified, "leaf_matches_key",
+			 c->leaf_matches, "same_certificate", c->same_certificate, "protocol",
+			 c->protocol, "cipher", c->cipher, "signature", c->signature,
+			 "verify_error", c->verify_code ? json_string(c->verify_error) : json_null(),
+			 "leaf_subject", cli_json_string(c->leaf_subject), "leaf_sha256",
+			 c->leaf_sha256[0] ? json_string(c->leaf_sha256) : json_null(),
+			 "served_certificates", (json_int_t)c->served_count);
 }
 
 static json_t *json_result(json_t *token, const hc_check_result *r, time_t now)
@@ -97,6 +122,13 @@ static json_t *json_result(json_t *token, const hc_check_result *r, time_t now)
 			 "chain", chain, "tls", tls);
 }
 
+static json_t *json_with_connect(json_t *doc, const char *address, const hc_check_result *r)
+{
+	if (doc)
+		json_object_set_new(doc, "connect", json_connect(address, r));
+	return doc;
+}
+
 static void print_result(const char *token_label, const hc_check_result *r)
 {
 	size_t failed = 0;
@@ -136,6 +168,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 		{"warn-days", required_argument, NULL, OPT_WARN_DAYS},
 		{"tls", no_argument, NULL, OPT_TLS},
 		{"servername", required_argument, NULL, OPT_SERVERNAME},
+		{"connect", required_argument, NULL, OPT_CONNECT},
 		CLI_GLOBAL_OPTIONS};
 	const char *roots[MAX_ROOTS];
 	hc_check_params p = {.warn_days = HC_LIST_WARN_DAYS, .roots = roots};
@@ -143,7 +176,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	struct cli_token t = {0};
 	struct cli_passphrase pass;
 	bool tls = false;
-	const char *servername = NULL;
+	const char *servername = NULL, *connect = NULL;
 	json_t *token_json = NULL;
 	hc_secret *pin = NULL;
 	char *module = NULL, serial[17], label[33], names[256];
@@ -171,6 +204,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_TLS: tls = true; break;
 		case OPT_SERVERNAME: servername = optarg; break;
+		case OPT_CONNECT: connect = optarg; break;
 		default:
 			if ((r = cli_common_option(cli, c, optarg, usage_check)) != CLI_NEXT)
 				return r;
@@ -217,8 +251,16 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 			goto out;
 		}
 	}
+	if (connect && result.cert) {
+		rc = hc_check_connect(&result, connect, servername, 0, &err);
+		if (rc != HC_OK && rc != HC_CHECK) {
+			r = cli_fail(cli, &err);
+			goto out;
+		}
+	}
 	if (cli->json) {
-		r = cli_json_emit(json_result(token_json, &result, p.now));
+		r = cli_json_emit(json_with_connect(json_result(token_json, &result, p.now),
+						    connect, &result));
 		token_json = NULL;
 	} else {
 		print_result(label, &result);
