@@ -69,20 +69,6 @@ drop:
 	free(fix);
 }
 
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-
-static char *fmt(const char *f, ...)
-{
-	va_list ap;
-	char *s;
-
-	va_start(ap, f);
-	if (vasprintf(&s, f, ap) < 0)
-		s = NULL;
-	va_end(ap);
-	return s;
-}
-
 /* Every folder above `path` must let the user through (x). */
 static void check_path(const struct who *w, const char *path, hc_deploy_result *r)
 {
@@ -94,8 +80,8 @@ static void check_path(const struct who *w, const char *path, hc_deploy_result *
 	for (char *s = strchr(copy + 1, '/'); s; s = strchr(s + 1, '/')) {
 		*s = '\0';
 		if (stat(copy, &st) == 0 && !allowed(w, &st, 1))
-			problem(r, copy, fmt("%s cannot pass through the folder", w->user),
-				fmt("chmod o+x %s", copy));
+			problem(r, copy, deploy_text("%s cannot pass through the folder", w->user),
+				deploy_text("chmod o+x %s", copy));
 		*s = '/';
 	}
 	free(copy);
@@ -110,17 +96,17 @@ static void check_file(const struct who *w, const char *path, unsigned want, con
 
 	check_path(w, path, r);
 	if (stat(path, &st) != 0) {
-		problem(r, path, fmt("%s is missing", what), fmt("check %s", path));
+		problem(r, path, deploy_text("%s is missing", what), deploy_text("check %s", path));
 		return;
 	}
 	if (S_ISDIR(st.st_mode))
 		want |= 1;
 	if (!allowed(w, &st, want))
-		problem(r, path, fmt("%s cannot %s %s", w->user, rights, what),
-			recursive ? fmt("chown -R %s:%s %s", w->user, w->group, path)
+		problem(r, path, deploy_text("%s cannot %s %s", w->user, rights, what),
+			recursive ? deploy_text("chown -R %s:%s %s", w->user, w->group, path)
 			: S_ISDIR(st.st_mode)
-				? fmt("chgrp %s %s && chmod g+rx %s", w->group, path, path)
-				: fmt("chgrp %s %s && chmod g+r %s", w->group, path, path));
+				? deploy_text("chgrp %s %s && chmod g+rx %s", w->group, path, path)
+				: deploy_text("chgrp %s %s && chmod g+r %s", w->group, path, path));
 }
 
 /* directories.tokendir from a SoftHSM2 configuration; NULL when it names none. */
@@ -194,12 +180,12 @@ static void check_token_folder(const struct who *w, const char *folder, hc_deplo
 			continue;
 		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && !allowed(w, &st, 6)) {
 			problem(r, folder,
-				fmt("%s cannot read and write the token's files (%s is %s's, mode "
+				deploy_text("%s cannot read and write the token's files (%s is %s's, mode "
 				    "%03o)",
 				    w->user, path, getpwuid(st.st_uid) ? getpwuid(st.st_uid)->pw_name
 									: "another user's",
 				    (unsigned)(st.st_mode & 0777)),
-				fmt("chown -R %s:%s %s", w->user, w->group, folder));
+				deploy_text("chown -R %s:%s %s", w->user, w->group, folder));
 			free(path);
 			break;
 		}
@@ -239,8 +225,8 @@ void deploy_check_access(const struct deploy_plan *p, const hc_deploy_params *pa
 		struct stat st;
 		check_file(&w, r->pin_file, 4, "the PIN file", false, r);
 		if (stat(r->pin_file, &st) == 0 && (st.st_mode & 07))
-			problem(r, r->pin_file, fmt("the PIN file is readable by every user"),
-				fmt("chmod o-rwx %s", r->pin_file));
+			problem(r, r->pin_file, deploy_text("the PIN file is readable by every user"),
+				deploy_text("chmod o-rwx %s", r->pin_file));
 	}
 	if (asprintf(&page, "%s/%s/index.html", r->out_dir, DEPLOY_PAGE_DIR) >= 0)
 		check_file(&w, page, 4, "the served page", false, r);

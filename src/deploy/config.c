@@ -33,6 +33,7 @@ const char *deploy_config_name(hc_deploy_server server)
 	char *text = NULL;                                                                       \
 	size_t len = 0;                                                                          \
 	FILE *f = open_memstream(&text, &len);                                                   \
+	(void)len;                                                                               \
 	if (!f)                                                                                  \
 		return NULL
 
@@ -51,7 +52,6 @@ static char *text_end(FILE *f, char **text)
 char *deploy_openssl_cnf(const struct deploy_plan *p)
 {
 	TEXT_BEGIN(f, text, len);
-	(void)len;
 	fprintf(f,
 		"# Written by hsmcert deploy. The server reads it through OPENSSL_CONF=%s/%s\n"
 		"# in its environment: it loads libp11's PKCS#11 engine for the token's module,\n"
@@ -80,7 +80,6 @@ static void env_lines(FILE *f, const struct deploy_plan *p, const char *indent)
 char *deploy_site(const struct deploy_plan *p)
 {
 	TEXT_BEGIN(f, text, len);
-	(void)len;
 	fprintf(f,
 		"# Written by hsmcert deploy: %s with key '%s' on token '%s'.\n"
 		"# The key never leaves the token: the server signs through the PKCS#11 engine,\n"
@@ -183,7 +182,6 @@ static void apache_config(FILE *f, const struct deploy_plan *p)
 char *deploy_config(const struct deploy_plan *p)
 {
 	TEXT_BEGIN(f, text, len);
-	(void)len;
 	fprintf(f, "# Written by hsmcert deploy: a complete configuration around %s,\n"
 		   "# to try the site before copying it into the server's own. Run it with:\n",
 		deploy_site_name(p->server));
@@ -203,7 +201,6 @@ char *deploy_config(const struct deploy_plan *p)
 char *deploy_page(const struct deploy_plan *p)
 {
 	TEXT_BEGIN(f, text, len);
-	(void)len;
 	fprintf(f,
 		"<!DOCTYPE html>\n<html><head><title>%s</title></head>\n"
 		"<body><p>%s is served by %s with a key that stays on its PKCS#11 token.</p>"
@@ -214,9 +211,7 @@ char *deploy_page(const struct deploy_plan *p)
 
 /* ---- how to run it ----------------------------------------------------- */
 
-static char *joined(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static char *joined(const char *fmt, ...)
+char *deploy_text(const char *fmt, ...)
 {
 	va_list ap;
 	char *s;
@@ -232,7 +227,7 @@ hc_rc deploy_describe_run(const struct deploy_plan *p, hc_deploy_result *r, hc_e
 {
 	const char *d = p->dir, *conf = deploy_config_name(p->server);
 	const char *unit = p->server == HC_DEPLOY_NGINX ? "nginx" : "apache2";
-	char *env = joined("OPENSSL_CONF=%s/%s%s%s", d, DEPLOY_OPENSSL_FILE,
+	char *env = deploy_text("OPENSSL_CONF=%s/%s%s%s", d, DEPLOY_OPENSSL_FILE,
 			   p->softhsm2_conf ? " SOFTHSM2_CONF=" : "",
 			   p->softhsm2_conf ? p->softhsm2_conf : "");
 
@@ -240,13 +235,13 @@ hc_rc deploy_describe_run(const struct deploy_plan *p, hc_deploy_result *r, hc_e
 		return hc_fail(err, HC_IO, "out of memory");
 	r->environment = env;
 	if (p->server == HC_DEPLOY_NGINX) {
-		r->start_command = joined("%s nginx -p %s/ -e %s/error.log -c %s/%s", env, d, d, d, conf);
-		r->test_command = joined("%s nginx -t -p %s/ -e %s/error.log -c %s/%s", env, d, d, d, conf);
+		r->start_command = deploy_text("%s nginx -p %s/ -e %s/error.log -c %s/%s", env, d, d, d, conf);
+		r->test_command = deploy_text("%s nginx -t -p %s/ -e %s/error.log -c %s/%s", env, d, d, d, conf);
 		r->reload_command =
-			joined("%s nginx -p %s/ -e %s/error.log -c %s/%s -s reload", env, d, d, d, conf);
+			deploy_text("%s nginx -p %s/ -e %s/error.log -c %s/%s -s reload", env, d, d, d, conf);
 		r->stop_command =
-			joined("%s nginx -p %s/ -e %s/error.log -c %s/%s -s stop", env, d, d, d, conf);
-		r->install_note = joined(
+			deploy_text("%s nginx -p %s/ -e %s/error.log -c %s/%s -s stop", env, d, d, d, conf);
+		r->install_note = deploy_text(
 			"cp %s/%s /etc/nginx/sites-available/%s && ln -s ../sites-available/%s "
 			"/etc/nginx/sites-enabled/%s; add 'env OPENSSL_CONF;'%s to the main context of "
 			"/etc/nginx/nginx.conf; install the drop-in; systemctl daemon-reload && "
@@ -254,18 +249,18 @@ hc_rc deploy_describe_run(const struct deploy_plan *p, hc_deploy_result *r, hc_e
 			d, deploy_site_name(p->server), p->server_name, p->server_name, p->server_name,
 			p->softhsm2_conf ? " and 'env SOFTHSM2_CONF;'" : "");
 	} else {
-		r->start_command = joined("%s apache2 -d %s -f %s/%s -k start", env, d, d, conf);
-		r->test_command = joined("%s apache2 -t -d %s -f %s/%s", env, d, d, conf);
-		r->reload_command = joined("%s apache2 -d %s -f %s/%s -k graceful", env, d, d, conf);
-		r->stop_command = joined("%s apache2 -d %s -f %s/%s -k stop", env, d, d, conf);
-		r->install_note = joined(
+		r->start_command = deploy_text("%s apache2 -d %s -f %s/%s -k start", env, d, d, conf);
+		r->test_command = deploy_text("%s apache2 -t -d %s -f %s/%s", env, d, d, conf);
+		r->reload_command = deploy_text("%s apache2 -d %s -f %s/%s -k graceful", env, d, d, conf);
+		r->stop_command = deploy_text("%s apache2 -d %s -f %s/%s -k stop", env, d, d, conf);
+		r->install_note = deploy_text(
 			"cp %s/%s /etc/apache2/sites-available/%s.conf && a2enmod ssl && a2ensite %s; "
 			"make sure ports.conf has 'Listen %s'; install the drop-in; systemctl "
 			"daemon-reload && systemctl restart apache2",
 			d, deploy_site_name(p->server), p->server_name, p->server_name, p->listen);
 	}
-	r->systemd_unit = joined("%s.service", unit);
-	r->systemd_dropin = joined("# /etc/systemd/system/%s.service.d/hsmcert.conf\n"
+	r->systemd_unit = deploy_text("%s.service", unit);
+	r->systemd_dropin = deploy_text("# /etc/systemd/system/%s.service.d/hsmcert.conf\n"
 				   "[Service]\n"
 				   "Environment=OPENSSL_CONF=%s/%s\n"
 				   "%s%s%s",

@@ -29,6 +29,9 @@ char *deploy_site(const struct deploy_plan *p);
 char *deploy_config(const struct deploy_plan *p);
 char *deploy_page(const struct deploy_plan *p);
 
+/* A formatted string (caller frees); NULL when out of memory. */
+char *deploy_text(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 /* File names in the folder. */
 const char *deploy_site_name(hc_deploy_server server);
 const char *deploy_config_name(hc_deploy_server server);
