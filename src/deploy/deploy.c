@@ -46,8 +46,7 @@ static bool plain(const char *s, const char *extra)
 
 static hc_rc check_server_name(const char *name, hc_error *err)
 {
-	if (!*name || strlen(name) > 253 || !plain(name, "*") || strchr("/=~+,@", name[0]) ||
-	    strpbrk(name, "/=~+,@"))
+	if (!*name || strlen(name) > 253 || !plain(name, "*") || strpbrk(name, "/=~+,@"))
 		return hc_fail(err, HC_USAGE,
 			       "server name '%s' is not a host name (letters, digits, '-', '.', a "
 			       "leading '*.')",

@@ -445,3 +445,14 @@ Test(deploy_input, bad_listen_and_server_name)
 	ts_result_free(&r);
 	cr_assert(!ts_exists("site"));
 }
+
+Test(deploy_input, check_connect_bad_address)
+{
+	struct ts_result r;
+
+	ts_run(&r, "$HSMCERT check --key pkcs11:object=web --roots pki/root.crt --connect "
+		   "no-port-here");
+	ts_assert_status(&r, 2);
+	cr_assert(strstr(r.err, "is not HOST:PORT"), "%s", r.err);
+	ts_result_free(&r);
+}
