@@ -19,7 +19,7 @@ static const struct cli_command commands[] = {
 	{"chain", cmd_chain, usage_chain, "assemble and verify the chain a server sends"},
 	{"import", cmd_import, usage_import, "store the CA's certificate next to its key"},
 	{"list", cmd_list, usage_list, "keys and certificates on the token, with status"},
-	{"check", cmd_check, usage_check, "prove a key, its certificate and chain work (--tls)"},
+	{"check", cmd_check, usage_check, "prove a key, its certificate and chain work (--tls, --connect)"},
 	{"deploy", cmd_deploy, usage_deploy, "put the certificate in service in nginx or Apache"},
 	{"delete", cmd_delete, usage_delete, "destroy keys and certificates a URI names"},
 	{"backup", cmd_backup, usage_backup, "save keys wrapped: encrypted backup or PKCS#12"},
