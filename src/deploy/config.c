@@ -223,6 +223,10 @@ char *deploy_text(const char *fmt, ...)
 	return s;
 }
 
+/* The commands: nginx takes -t first and -s last; apache2 -k last. */
+#define NGINX_COMMAND "%s nginx%s -p %s/ -e %s/error.log -c %s/%s%s"
+#define APACHE_COMMAND "%s apache2%s -d %s -f %s/%s%s"
+
 hc_rc deploy_describe_run(const struct deploy_plan *p, hc_deploy_result *r, hc_error *err)
 {
 	const char *d = p->dir, *conf = deploy_config_name(p->server);
@@ -235,12 +239,10 @@ hc_rc deploy_describe_run(const struct deploy_plan *p, hc_deploy_result *r, hc_e
 		return hc_fail(err, HC_IO, "out of memory");
 	r->environment = env;
 	if (p->server == HC_DEPLOY_NGINX) {
-		r->start_command = deploy_text("%s nginx -p %s/ -e %s/error.log -c %s/%s", env, d, d, d, conf);
-		r->test_command = deploy_text("%s nginx -t -p %s/ -e %s/error.log -c %s/%s", env, d, d, d, conf);
-		r->reload_command =
-			deploy_text("%s nginx -p %s/ -e %s/error.log -c %s/%s -s reload", env, d, d, d, conf);
-		r->stop_command =
-			deploy_text("%s nginx -p %s/ -e %s/error.log -c %s/%s -s stop", env, d, d, d, conf);
+		r->start_command = deploy_text(NGINX_COMMAND, env, "", d, d, d, conf, "");
+		r->test_command = deploy_text(NGINX_COMMAND, env, " -t", d, d, d, conf, "");
+		r->reload_command = deploy_text(NGINX_COMMAND, env, "", d, d, d, conf, " -s reload");
+		r->stop_command = deploy_text(NGINX_COMMAND, env, "", d, d, d, conf, " -s stop");
 		r->install_note = deploy_text(
 			"cp %s/%s /etc/nginx/sites-available/%s && ln -s ../sites-available/%s "
 			"/etc/nginx/sites-enabled/%s; add 'env OPENSSL_CONF;'%s to the main context of "
@@ -249,10 +251,10 @@ hc_rc deploy_describe_run(const struct deploy_plan *p, hc_deploy_result *r, hc_e
 			d, deploy_site_name(p->server), p->server_name, p->server_name, p->server_name,
 			p->softhsm2_conf ? " and 'env SOFTHSM2_CONF;'" : "");
 	} else {
-		r->start_command = deploy_text("%s apache2 -d %s -f %s/%s -k start", env, d, d, conf);
-		r->test_command = deploy_text("%s apache2 -t -d %s -f %s/%s", env, d, d, conf);
-		r->reload_command = deploy_text("%s apache2 -d %s -f %s/%s -k graceful", env, d, d, conf);
-		r->stop_command = deploy_text("%s apache2 -d %s -f %s/%s -k stop", env, d, d, conf);
+		r->start_command = deploy_text(APACHE_COMMAND, env, "", d, d, conf, " -k start");
+		r->test_command = deploy_text(APACHE_COMMAND, env, " -t", d, d, conf, "");
+		r->reload_command = deploy_text(APACHE_COMMAND, env, "", d, d, conf, " -k graceful");
+		r->stop_command = deploy_text(APACHE_COMMAND, env, "", d, d, conf, " -k stop");
 		r->install_note = deploy_text(
 			"cp %s/%s /etc/apache2/sites-available/%s.conf && a2enmod ssl && a2ensite %s; "
 			"make sure ports.conf has 'Listen %s'; install the drop-in; systemctl "
