@@ -113,8 +113,15 @@ static void print_result(const hc_check_result *c, const hc_deploy_result *r,
 		printf("  %-13s %s  %s\n", r->files[i].role, mode, r->files[i].path);
 	}
 	printf("  %-13s %s\n", "key", r->key_uri);
-	printf("  %-13s %zu certificate%s\n\n", "chain", r->chain_count,
+	printf("  %-13s %zu certificate%s\n", "chain", r->chain_count,
 	       r->chain_count == 1 ? "" : "s");
+	printf("  %-13s %s\n\n", "access",
+	       r->problem_count	       ? "PROBLEMS for the service user (below)"
+	       : r->token_files_checked ? "the service user reaches the token's files, the PIN "
+					  "file and the page"
+					: "the service user reaches the PIN file and the page; the "
+					  "token's own access (device, network) is the module's "
+					  "business, not checked");
 	printf("Try it (the variables must be in the server's environment when it starts):\n"
 	       "  start   %s\n  test    %s\n  reload  %s\n  stop    %s\n\n",
 	       r->start_command, r->test_command, r->reload_command, r->stop_command);

@@ -456,3 +456,30 @@ Test(deploy_input, check_connect_bad_address)
 	cr_assert(strstr(r.err, "is not HOST:PORT"), "%s", r.err);
 	ts_result_free(&r);
 }
+
+/* --test reports the server's own verdict: a failed test and a crashed one are exit 1. */
+Test(deploy_input, server_test_failure_is_reported)
+{
+	struct ts_result r;
+	json_t *doc;
+
+	free(ts_sh("chown -R www-data:www-data tokens && mkdir bin && printf '#!/bin/sh\\necho "
+		   "\\\"nginx: [emerg] refused by the fake\\\" >&2\\nexit 1\\n' > bin/nginx && "
+		   "chmod +x bin/nginx"));
+	ts_run(&r, "PATH=$PWD/bin:$PATH $HSMCERT deploy nginx --key pkcs11:object=web --out-dir "
+		   "site --roots pki/root.crt --test --json");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.err, "configuration test failed (exit 1)"), "%s", r.err);
+	doc = ct_json(&r);
+	cr_assert(json_is_false(json_object_get(json_object_get(doc, "test"), "passed")));
+	cr_assert(strstr(ct_str(doc, "test.output"), "refused by the fake"), "%s", r.out);
+	json_decref(doc);
+	ts_result_free(&r);
+
+	free(ts_sh("printf '#!/bin/sh\\nkill -SEGV $$\\n' > bin/nginx"));
+	ts_run(&r, "PATH=$PWD/bin:$PATH $HSMCERT deploy nginx --key pkcs11:object=web --out-dir "
+		   "site --roots pki/root.crt --test --force");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.err, "crashed (signal 11)"), "%s", r.err);
+	ts_result_free(&r);
+}
