@@ -61,6 +61,20 @@ void hc_error_prefix(hc_error *err, const char *fmt, ...)
 	snprintf(err->message, sizeof(err->message), "%s: %s", prefix, old);
 }
 
+hc_rc hc_error_hint(hc_error *err, hc_hint hint, hc_rc rc)
+{
+	if (err)
+		err->hint = hint;
+	return rc;
+}
+
+hc_rc hc_error_input(hc_error *err, hc_input input, hc_rc rc)
+{
+	if (err)
+		err->input = input;
+	return rc;
+}
+
 hc_rc hc_fail_ssl(hc_error *err, hc_rc rc, const char *fmt, ...)
 {
 	char what[768], reason[256] = "";

@@ -99,7 +99,7 @@ static hc_rc enforce(hc_session *s, const hc_keypair_spec *spec, CK_OBJECT_HANDL
 	if (spec->extractable && extractable != 1)
 		return hc_fail(err, HC_TOKEN,
 			       "the token made the private key non-extractable although "
-			       "--exportable was asked; key removed");
+			       "an exportable key was asked; key removed");
 	return HC_OK;
 }
 

@@ -172,11 +172,6 @@ void hc_module_close(hc_module *mod)
 	free(mod);
 }
 
-CK_FUNCTION_LIST *hc_module_functions(const hc_module *mod)
-{
-	return mod->fn;
-}
-
 const char *hc_module_path(const hc_module *mod)
 {
 	return mod->path;

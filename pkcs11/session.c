@@ -39,11 +39,6 @@ void hc_session_close(hc_session *session)
 	free(session);
 }
 
-CK_FUNCTION_LIST *hc_session_functions(const hc_session *session)
-{
-	return session->fn;
-}
-
 CK_SESSION_HANDLE hc_session_handle(const hc_session *session)
 {
 	return session->handle;

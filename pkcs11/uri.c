@@ -1,4 +1,4 @@
-/* PKCS#11 URIs (RFC 7512) through p11-kit, and token selection by URI. */
+/* PKCS#11 URIs (RFC 7512) through p11-kit; token selection is in select.c. */
 #include "internal.h"
 
 #include <p11-kit/uri.h>
@@ -65,10 +65,11 @@ hc_rc hc_uri_parse(const char *text, hc_uri **out, hc_error *err)
 		goto fail;
 	}
 	if (p11_kit_uri_get_pin_value(uri->p) || strstr(text, "pin-value=")) {
-		hc_fail(err, HC_USAGE,
-			"PKCS#11 URI '%s' carries pin-value: PINs are never given on the command "
-			"line; use pin-source=file:PATH or --pin-source",
-			uri->text);
+		hc_error_hint(err, HC_HINT_PIN_SOURCE,
+			      hc_fail(err, HC_USAGE,
+				      "PKCS#11 URI '%s' carries pin-value: PINs are never given on "
+				      "the command line",
+				      uri->text));
 		goto fail;
 	}
 	*out = uri;
@@ -202,59 +203,4 @@ char *hc_uri_for_object(const CK_TOKEN_INFO *token, CK_OBJECT_CLASS cls, const c
 	s = format_uri(p, P11_KIT_URI_FOR_OBJECT_ON_TOKEN);
 	p11_kit_uri_free(p);
 	return s;
-}
-
-/* Append "'label'" to a comma-separated list, keeping room for the rest of a message. */
-static void list_label(char *names, size_t cap, const CK_TOKEN_INFO *token)
-{
-	char label[33];
-	size_t used = strlen(names);
-
-	HC_P11_STRING(token->label, label);
-	if (used < cap - 40)
-		snprintf(names + used, cap - used, "%s'%s'", used ? ", " : "", label);
-}
-
-hc_rc hc_token_select(hc_module *mod, const hc_uri *uri, hc_slot *out, hc_error *err)
-{
-	hc_slot *slots = NULL;
-	size_t n = 0, matches = 0;
-	char names[512] = "", existing[512] = "";
-	hc_rc rc;
-
-	rc = hc_slots_list(mod, true, &slots, &n, err);
-	if (rc != HC_OK)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		if (!slots[i].has_token || !(slots[i].token.flags & CKF_TOKEN_INITIALIZED))
-			continue;
-		list_label(existing, sizeof(existing), &slots[i].token);
-		if (uri && !hc_uri_matches_slot(uri, mod, &slots[i]))
-			continue;
-		if (matches++ == 0)
-			*out = slots[i];
-		list_label(names, sizeof(names), &slots[i].token);
-	}
-	free(slots);
-
-	if (matches == 1)
-		return HC_OK;
-	if (matches == 0) {
-		/* A URI that names no token is the user's input (2), not a token failure. */
-		if (uri)
-			return hc_fail(err, HC_USAGE,
-				       "no initialised token matches %s (module %s); %s%s",
-				       hc_uri_text(uri), hc_module_path(mod),
-				       existing[0] ? "the tokens there: " : "it has no initialised "
-									    "token",
-				       existing);
-		return hc_fail(err, HC_TOKEN,
-			       "no initialised token found (module %s); create one with "
-			       "'hsmcert init-token'",
-			       hc_module_path(mod));
-	}
-	return hc_fail(err, HC_USAGE,
-		       "%zu tokens match %s: %s; name one with --token pkcs11:token=LABEL "
-		       "(or serial=)",
-		       matches, uri ? hc_uri_text(uri) : "(no --token given)", names);
 }

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 scripts/deps.sh
-HSMCERT_BUILD_DIR=build-bench scripts/build.sh -DCMAKE_BUILD_TYPE=Release -DHSMCERT_TESTS=OFF
+HSMCERT_BUILD_DIR=build-bench scripts/build.sh -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF
 export HSMCERT="$root/build-bench/hsmcert"
 
 # A fresh SoftHSM2 world for the run.

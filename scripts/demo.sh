@@ -11,7 +11,7 @@ scripts/build.sh
 hsmcert="$root/build/hsmcert"
 
 data=${XDG_DATA_HOME:-$HOME/.local/share}/hsmcert
-token_label=hsmcert-demo
+token_label="hsmcert-demo"
 mkdir -p "$data/tokens" && chmod 700 "$data"
 if [ ! -f "$data/softhsm2.conf" ]; then
 	cat >"$data/softhsm2.conf" <<CONF
@@ -29,7 +29,7 @@ umask 022
 export SOFTHSM2_CONF="$data/softhsm2.conf"
 export HSMCERT_MODULE=/usr/lib/softhsm/libsofthsm2.so
 export HSMCERT_TOKEN="pkcs11:token=$token_label"
-pin="--pin-source file:$data/user-pin"
+pin="--pin-source=file:$data/user-pin" # one word, so "$pin" quotes it
 
 step() { printf '\n\033[1m== %s\033[0m\n$ %s\n' "$1" "${2:-}"; }
 
@@ -37,17 +37,18 @@ if ! "$hsmcert" tokens --json | grep -q "\"label\": \"$token_label\""; then
 	step "Initialise the embedded token (first run)" \
 		"hsmcert init-token --free --label $token_label"
 	"$hsmcert" init-token --free --label "$token_label" \
-		--so-pin-source "file:$data/so-pin" $pin
+		--so-pin-source "file:$data/so-pin" "$pin"
 fi
 step "The token" "hsmcert tokens"
 "$hsmcert" tokens
 
 step "Generate a non-exportable RSA-2048 key inside the token" \
 	"hsmcert keygen --label web --if-missing"
-"$hsmcert" keygen --label web --if-missing $pin
+"$hsmcert" keygen --label web --if-missing "$pin"
 
 # Each later stage of the lifecycle is one file in scripts/demo.d, run in order.
 for stage in "$root"/scripts/demo.d/*.sh; do
+	# shellcheck source=/dev/null
 	[ -e "$stage" ] && . "$stage"
 done
 

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 
 export HSMCERT_BUILD_DIR=${HSMCERT_BUILD_DIR:-build-test}
-scripts/build.sh -DHSMCERT_TESTS=ON -DHSMCERT_SANITIZE=ON
+scripts/build.sh -DBUILD_TESTING=ON -DHSMCERT_SANITIZE=ON -DHSMCERT_WERROR=ON
 
 # p11-kit, SoftHSM2 and OpenSSL keep process-lifetime allocations; leaks of ours still fail.
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=0}

@@ -208,7 +208,8 @@ build() {
 		issue root1 v3_cross "$work/r3.csr" "$work/root3-cross.crt" 200101000000Z 361231000000Z
 
 	# The Sub CA, issued in 2020 and re-issued in 2025 with the same subject and key.
-	export AIA=$(url root3.der) CDP=$(url root3.arl)
+	AIA=$(url root3.der) CDP=$(url root3.arl)
+	export AIA CDP
 	new_ca sub 5001
 	new_key "$work/ca/sub/ca.key"
 	csr "$work/ca/sub/ca.key" "/C=HK/O=Test Post/CN=Test Sub CA 1" "$work/sub.csr"

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 scripts/deps.sh
 command -v valgrind >/dev/null || apt-get install -y -qq valgrind >/dev/null
 export HSMCERT_BUILD_DIR=${HSMCERT_BUILD_DIR:-build-valgrind}
-scripts/build.sh -DHSMCERT_TESTS=ON -DHSMCERT_SANITIZE=OFF
+scripts/build.sh -DBUILD_TESTING=ON -DHSMCERT_SANITIZE=OFF
 export HSMCERT_VALGRIND=1
 cd "$HSMCERT_BUILD_DIR"
 ctest -j2 --output-on-failure --timeout 1800 "$@"

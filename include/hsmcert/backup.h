@@ -173,6 +173,16 @@ hc_rc hc_backup_create(hc_session *session, const hc_backup_params *params,
 		       hc_backup_result *out, hc_error *err);
 void hc_backup_result_clear(hc_backup_result *result);
 
+/*
+ * The recipient of a .hsmb (SPEC: backup --to): the public key object that
+ * `uri` names on the recipient's token, opened by the caller (exactly one
+ * public key must match), or a PEM/DER public key or certificate file.
+ * HC_USAGE when the URI or the file names no usable key.
+ */
+hc_rc hc_backup_recipient_from_token(hc_session *session, const char *uri, EVP_PKEY **out,
+				     hc_error *err);
+hc_rc hc_backup_recipient_from_file(const char *path, EVP_PKEY **out, hc_error *err);
+
 /* Every private key on the token (for --all). */
 hc_rc hc_backup_list_keys(hc_session *session, CK_OBJECT_HANDLE **keys, size_t *count,
 			  hc_error *err);

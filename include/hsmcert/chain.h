@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "hsmcert/error.h"
-#include "hsmcert/passphrase.h"
+#include "hsmcert/x509.h"
 
 /*
  * Certificates and CRLs indexed by subject (CRLs by issuer), each with the
@@ -75,6 +75,13 @@ typedef struct hc_chain_options {
 	 * NULL: nothing.
 	 */
 	const char *missing_issuer_hint;
+	/*
+	 * The purpose OpenSSL's verifier checks the path for (X509_PURPOSE_*):
+	 * `check` asks X509_PURPOSE_SSL_SERVER, as a TLS client does, so a
+	 * certificate a client would refuse (no serverAuth) is not "verified".
+	 * 0: none (chain takes any certificate, a CA included).
+	 */
+	int purpose;
 	/* 0: the defaults above. */
 	long connect_timeout_ms, timeout_ms;
 	size_t max_cert_download, max_crl_download;
@@ -88,7 +95,7 @@ typedef enum hc_chain_role {
 } hc_chain_role;
 
 typedef enum hc_revocation {
-	HC_REV_NOT_CHECKED, /* not a CA certificate, or a trust anchor */
+	HC_REV_NOT_CHECKED, /* a trust anchor (trusted as configured), or not reached */
 	HC_REV_GOOD,	    /* a valid CRL/ARL of its issuer does not list it */
 	HC_REV_REVOKED,
 	HC_REV_UNKNOWN, /* no usable CRL/ARL of its issuer */
@@ -105,6 +112,16 @@ typedef struct hc_chain_link {
 	char *revoked_serial;	  /* lowercase hex */
 	time_t revoked_at;
 	char *revoked_reason;	  /* "keyCompromise", "unspecified"... */
+	/*
+	 * What was checked and against what, or why it could not be: "not
+	 * revoked per FILE (CRL number 2, next update ...)", "listed by ...",
+	 * "no usable CRL/ARL of its issuer ...; FILE: an ARL: covers CA
+	 * certificates only", "a trust anchor, trusted as configured".
+	 */
+	char *revocation_detail;
+	/* The CRL that decided (with crl_origin): its number (lowercase hex, NULL if none) and dates. */
+	char *crl_number;
+	time_t crl_this_update, crl_next_update; /* 0: none */
 } hc_chain_link;
 
 typedef enum hc_chain_verdict {
@@ -162,6 +179,18 @@ typedef struct hc_chain_result {
 	 * on the files given. `failure` names the URL and why.
 	 */
 	bool download_failed;
+	/*
+	 * The path the search verified, given to OpenSSL's own verifier
+	 * (X509_verify_cert) with the CRLs that decided each link, CRL checks on
+	 * every certificate (a missing CRL is tolerated only where the report
+	 * says revocation is unknown): `chain`, `check` and `check --tls` then
+	 * cannot disagree. When OpenSSL refuses, the chain is not verified and
+	 * `failure` says why.
+	 */
+	bool openssl_checked;
+	bool openssl_ok;
+	char *openssl_error; /* OpenSSL's words, NULL when it verified */
+	int openssl_error_depth; /* path index of the certificate it refused, -1 when none */
 } hc_chain_result;
 
 /*

@@ -20,6 +20,8 @@ typedef struct hc_check_params {
 	int warn_days;
 	time_t now;
 	const hc_passphrase_ask *passphrase; /* for PKCS#12 chain or roots; NULL: refused */
+	/* appended to "no issuer for ...": what the caller's user can do (hc_chain_options) */
+	const char *missing_issuer_hint;
 } hc_check_params;
 
 typedef enum hc_check_outcome {

@@ -3,7 +3,6 @@
 #define HSMCERT_IMPORT_H
 
 #include "hsmcert/certstore.h"
-#include "hsmcert/passphrase.h"
 #include "hsmcert/x509.h"
 
 typedef struct hc_import_params {

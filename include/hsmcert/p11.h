@@ -7,6 +7,7 @@
 #ifndef HSMCERT_P11_H
 #define HSMCERT_P11_H
 
+#include <openssl/evp.h>
 #include <p11-kit/pkcs11.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -63,7 +64,6 @@ enum {
 /* Load and initialise a module; NULL path means the p11-kit proxy. */
 hc_rc hc_module_open(const char *path, unsigned flags, hc_module **out, hc_error *err);
 void hc_module_close(hc_module *mod);
-CK_FUNCTION_LIST *hc_module_functions(const hc_module *mod);
 const char *hc_module_path(const hc_module *mod);
 const CK_INFO *hc_module_info(const hc_module *mod);
 
@@ -134,9 +134,36 @@ char *hc_uri_for_object(const CK_TOKEN_INFO *token, CK_OBJECT_CLASS cls, const c
 			const unsigned char *id, size_t id_len);
 
 /*
- * Select exactly one initialised token. uri NULL: the only initialised token.
- * No match: HC_TOKEN; several: HC_USAGE naming them.
+ * Token selection, one place for every command (pkcs11/select.c). A query
+ * names slots by the state of their token, a slot ID, a URI (each optional).
  */
+typedef enum hc_token_state {
+	HC_TOKEN_INITIALISED,	/* tokens ready to use (the default) */
+	HC_TOKEN_PRESENT,	/* any slot holding a token */
+	HC_TOKEN_UNINITIALISED, /* tokens that still need C_InitToken */
+	HC_TOKEN_ANY_SLOT,	/* every slot, with or without a token */
+} hc_token_state;
+
+typedef struct hc_token_query {
+	const hc_uri *uri; /* NULL: any */
+	bool by_slot_id;
+	CK_SLOT_ID slot_id;
+	hc_token_state state;
+} hc_token_query;
+
+bool hc_token_query_matches(const hc_token_query *query, const hc_module *mod,
+			    const hc_slot *slot);
+/* Every slot the query matches, in the module's order. Caller frees *slots. */
+hc_rc hc_token_find(hc_module *mod, const hc_token_query *query, hc_slot **slots,
+		    size_t *count, hc_error *err);
+/*
+ * The one slot the query names (with `first`: the first of several). No
+ * match: HC_USAGE when a URI or slot ID named nothing, HC_TOKEN when the
+ * module has no such token; several: HC_USAGE naming them.
+ */
+hc_rc hc_token_pick(hc_module *mod, const hc_token_query *query, bool first, hc_slot *out,
+		    hc_error *err);
+/* hc_token_pick of the one initialised token `uri` names (uri NULL: the only one). */
 hc_rc hc_token_select(hc_module *mod, const hc_uri *uri, hc_slot *out, hc_error *err);
 
 /* C_InitToken: label is blank-padded to 32 bytes here. Longer labels: HC_USAGE. */
@@ -150,7 +177,6 @@ typedef struct hc_session hc_session;
 hc_rc hc_session_open(hc_module *mod, const hc_slot *slot, bool rw, hc_session **out,
 		      hc_error *err);
 void hc_session_close(hc_session *session);
-CK_FUNCTION_LIST *hc_session_functions(const hc_session *session);
 CK_SESSION_HANDLE hc_session_handle(const hc_session *session);
 const hc_slot *hc_session_slot(const hc_session *session);
 hc_module *hc_session_module(const hc_session *session);
@@ -282,5 +308,28 @@ hc_rc hc_key_wrap(hc_session *session, CK_MECHANISM *mech, CK_OBJECT_HANDLE wrap
 hc_rc hc_key_unwrap(hc_session *session, CK_MECHANISM *mech, CK_OBJECT_HANDLE unwrapping,
 		    const unsigned char *wrapped, size_t wrapped_len, CK_ATTRIBUTE *tmpl,
 		    CK_ULONG count, CK_OBJECT_HANDLE *out, hc_error *err);
+
+/*
+ * A token's private key as an OpenSSL EVP_PKEY (libp11, pkcs11/evp_key.c),
+ * for TLS. libp11 loads the module itself and finalises it (C_Finalize, and
+ * C_CloseAllSessions when it releases its slots) on close, which ends every
+ * other session on that module in the process: close those first.
+ */
+typedef struct hc_evp_key hc_evp_key;
+typedef struct hc_evp_key_params {
+	const char *module_path;  /* the module the key is on (the p11-kit proxy too) */
+	const char *token_serial; /* the token, as CK_TOKEN_INFO reports it */
+	const char *token_label;
+	const unsigned char *key_id; /* the private key's CKA_ID */
+	size_t key_id_len;
+	const char *key_label; /* to tell keys apart that share an id */
+	const hc_secret *pin;  /* NULL: protected authentication path */
+} hc_evp_key_params;
+
+/* HC_TOKEN when libp11 cannot load the module, log in or find the key. */
+hc_rc hc_evp_key_open(const hc_evp_key_params *params, hc_evp_key **out, hc_error *err);
+/* Valid until hc_evp_key_close. */
+EVP_PKEY *hc_evp_key_pkey(const hc_evp_key *key);
+void hc_evp_key_close(hc_evp_key *key);
 
 #endif

@@ -22,13 +22,7 @@
 #define HC_TLS_TIMEOUT_MS 20000
 
 typedef struct hc_tls_params {
-	const char *module_path;  /* the module the key is on (the p11-kit proxy too) */
-	const char *token_serial; /* the token, as CK_TOKEN_INFO reports it */
-	const char *token_label;
-	const unsigned char *key_id; /* the private key's CKA_ID */
-	size_t key_id_len;
-	const char *key_label; /* to tell keys apart that share an id */
-	const hc_secret *pin;  /* NULL: protected authentication path */
+	hc_evp_key_params key; /* the token key the server signs with (through libp11) */
 	X509 *leaf;	       /* the certificate the server sends */
 	STACK_OF(X509) *chain; /* the intermediates (and cross certificates) it sends */
 	X509_STORE *roots;     /* what the client trusts */

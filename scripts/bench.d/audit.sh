@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154,SC2317 # $root etc. set by scripts/bench.sh; functions are run by name
 # audit of a token with 2,000 RSA key pairs against pkcs11-tool --list-objects
 # and p11tool --list-all-privkeys on the same token: whole process, median
 # wall time, ratio, and peak memory against the module's own footprint.

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154,SC2317 # $root etc. set by scripts/bench.sh; functions are run by name
 # chain: path building over a pool of 5,000 CA certificates, against
 # `openssl verify -untrusted POOL` on the same input (same leaf, same roots).
 # The pool (4,994 unrelated CA certificates plus the test PKI's downloads) is

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154,SC2317 # $root etc. set by scripts/bench.sh; functions are run by name
 # One CSR from an existing RSA-2048 token key, whole process, against the
 # peers a user would otherwise run: openssl with the libp11 engine and
 # GnuTLS's certtool, all with the module named (no p11-kit proxy) and the

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154,SC2317 # $root etc. set by scripts/bench.sh; functions are run by name
 # list of a token with thousands of objects: the audit benchmark's 2,000 RSA
 # key pairs (shared cache, see audit.sh) copied once, with certificates
 # imported for the first LIST_BENCH_CERTS keys. Against pkcs11-tool

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2154 # $hsmcert, $pin, $data, step: set by scripts/demo.sh
 # Stage: chain. From the files a user downloads from the CA's site (Sub CA as
 # PKCS#7, the old Sub CA they forgot to delete, the cross certificate as DER,
 # an ARL...) to the chain the server must send, verified by openssl against

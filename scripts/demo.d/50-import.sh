@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2154 # $hsmcert, $pin, $data, step: set by scripts/demo.sh
 # Stage: "Complete Pending Request" and prove the deployment: import the
 # certificate next to its key with the chain of stage 40, list the token, and
 # check it with a real TLS handshake whose server signs with the token key.
@@ -13,21 +13,21 @@ fi
 
 step "Complete the pending request: the certificate goes next to its key (found by public key), the CA certificates beside it, older ones replaced" \
 	"hsmcert import --cert web.crt --chain $(basename "$demo_chain") --replace"
-"$hsmcert" import --cert "$data/web.crt" --chain "$demo_chain" --replace $pin
+"$hsmcert" import --cert "$data/web.crt" --chain "$demo_chain" --replace "$pin"
 
 step "Importing the same certificate again changes nothing" \
 	"hsmcert import --cert web.crt"
-"$hsmcert" import --cert "$data/web.crt" $pin | head -1
+"$hsmcert" import --cert "$data/web.crt" "$pin" | head -1
 
 step "The token's inventory: keys with their certificates, thumbprints and status" \
 	"hsmcert list"
-"$hsmcert" list $pin
+"$hsmcert" list "$pin"
 
 step "Proof that it works: the key signs in the token, the chain verifies, and a TLS handshake with the token key (through libp11) is verified by a client that trusts only $demo_trust" \
 	"hsmcert check --key 'pkcs11:object=web' --roots $(basename "$demo_roots") --tls"
-"$hsmcert" check --key 'pkcs11:object=web' --roots "$demo_roots" --tls $pin
+"$hsmcert" check --key 'pkcs11:object=web' --roots "$demo_roots" --tls "$pin"
 
 step "What a server that forgot its intermediate would get" \
 	"hsmcert check --key 'pkcs11:object=web' --chain root3-cross.crt --roots $(basename "$demo_roots") --tls"
 "$hsmcert" check --key 'pkcs11:object=web' --chain "$demo_pki/root3-cross.crt" \
-	--roots "$demo_roots" --tls $pin || echo "(exit $? — the handshake fails like a client would)"
+	--roots "$demo_roots" --tls "$pin" || echo "(exit $? — the handshake fails like a client would)"

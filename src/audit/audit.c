@@ -13,7 +13,9 @@ hc_rc hc_audit_policy_parse(const char *text, hc_audit_policy *out, hc_error *er
 	else if (strcmp(text, "none") == 0)
 		*out = HC_POLICY_NONE;
 	else
-		return hc_fail(err, HC_USAGE, "--policy '%s': use non-exportable or none", text);
+		return hc_error_input(err, HC_INPUT_POLICY,
+				      hc_fail(err, HC_USAGE, "'%s': use non-exportable or none",
+					      text));
 	return HC_OK;
 }
 

@@ -175,7 +175,9 @@ static hc_rc load_trust(const hc_check_params *p, X509_STORE **out, hc_error *er
 			continue;
 		}
 		if (!(dir = opendir(p->roots[i]))) {
-			rc = hc_fail(err, HC_IO, "--roots %s: cannot read the folder", p->roots[i]);
+			rc = hc_error_input(err, HC_INPUT_ROOTS,
+			                    hc_fail(err, HC_IO, "%s: cannot read the folder",
+			                            p->roots[i]));
 			break;
 		}
 		while (rc == HC_OK && (e = readdir(dir)) != NULL) {
@@ -189,7 +191,7 @@ static hc_rc load_trust(const hc_check_params *p, X509_STORE **out, hc_error *er
 		closedir(dir);
 	}
 	if (rc != HC_OK) {
-		hc_error_prefix(err, "--roots");
+		hc_error_input(err, HC_INPUT_ROOTS, rc);
 		X509_STORE_free(store);
 		return rc;
 	}
@@ -222,8 +224,9 @@ static hc_rc check_chain(const hc_check_params *p, hc_check_result *r, STACK_OF(
 	hc_chain_options opt = {
 		.at = p->now,
 		.target_origin = "token",
-		.missing_issuer_hint = " (give it with --chain FILE or --roots PATH; 'hsmcert "
-				       "chain --fetch' can download it from the AIA URL)",
+		/* What `check --tls`'s client asks of the path too. */
+		.purpose = X509_PURPOSE_SSL_SERVER,
+		.missing_issuer_hint = p->missing_issuer_hint,
 	};
 	hc_rc rc;
 
@@ -238,7 +241,7 @@ static hc_rc check_chain(const hc_check_params *p, hc_check_result *r, STACK_OF(
 			goto out;
 	for (size_t i = 0; i < p->root_count; i++)
 		if ((rc = hc_chain_pool_add_path(roots, p->roots[i], err)) != HC_OK) {
-			hc_error_prefix(err, "--roots");
+			hc_error_input(err, HC_INPUT_ROOTS, rc);
 			goto out;
 		}
 	if (p->root_count == 0 && (rc = hc_chain_pool_add_system_roots(roots, err)) != HC_OK)
@@ -310,7 +313,7 @@ hc_rc hc_check_key(hc_session *session, const hc_check_params *p, hc_check_resul
 		return hc_fail(err, HC_IO, "out of memory");
 	if (p->chain_path &&
 	    (rc = hc_x509_load_file_ask(p->chain_path, p->passphrase, &chain_file, err))) {
-		hc_error_prefix(err, "--chain");
+		hc_error_input(err, HC_INPUT_CHAIN, rc);
 		goto out;
 	}
 	if ((rc = load_trust(p, &r->trust, err)) != HC_OK ||
@@ -320,7 +323,7 @@ hc_rc hc_check_key(hc_session *session, const hc_check_params *p, hc_check_resul
 	if (!r->cert) {
 		check_add_item(r, "certificate", HC_CHECK_FAIL,
 			 "key '%s' has no certificate on the token (pending): import the one the "
-			 "CA issued with 'hsmcert import --cert FILE'",
+			 "CA issued with 'hsmcert import'",
 			 r->key.label);
 		goto out;
 	}
@@ -392,15 +395,11 @@ hc_rc hc_check_tls(hc_check_result *r, const hc_check_tls_params *tp, hc_error *
 	r->server_name = tp->server_name ? strdup(tp->server_name)
 					 : hc_check_server_name(r->cert, &r->cert_info);
 	if (!r->server_name)
-		return hc_fail(err, HC_USAGE, "the certificate names no host: give --servername");
+		return hc_error_hint(err, HC_HINT_SERVER_NAME,
+		                     hc_fail(err, HC_USAGE, "the certificate names no host"));
 	p = (hc_tls_params){
-		.module_path = tp->module_path,
-		.token_serial = tp->token_serial,
-		.token_label = tp->token_label,
-		.key_id = r->key.id,
-		.key_id_len = r->key.id_len,
-		.key_label = r->key.label,
-		.pin = tp->pin,
+		.key = {tp->module_path, tp->token_serial, tp->token_label, r->key.id,
+			r->key.id_len, r->key.label, tp->pin},
 		.leaf = r->cert,
 		.chain = r->served,
 		.roots = r->trust,

@@ -10,7 +10,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <libp11.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -23,95 +22,6 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-
-/* ---- the token key through libp11 ----------------------------------- */
-
-struct token_key {
-	PKCS11_CTX *ctx;
-	bool loaded;
-	PKCS11_SLOT *slots;
-	unsigned int nslots;
-	EVP_PKEY *pkey;
-};
-
-static PKCS11_SLOT *find_slot(const hc_tls_params *p, struct token_key *tk)
-{
-	for (unsigned int i = 0; i < tk->nslots; i++) {
-		PKCS11_TOKEN *t = tk->slots[i].token;
-		if (t && t->initialized && t->serialnr && t->label &&
-		    strcmp(t->serialnr, p->token_serial) == 0 &&
-		    strcmp(t->label, p->token_label) == 0)
-			return &tk->slots[i];
-	}
-	return NULL;
-}
-
-static PKCS11_KEY *find_key(const hc_tls_params *p, PKCS11_KEY *keys, unsigned int n)
-{
-	PKCS11_KEY *by_id = NULL;
-
-	for (unsigned int i = 0; i < n; i++) {
-		if (keys[i].id_len != p->key_id_len ||
-		    (p->key_id_len && memcmp(keys[i].id, p->key_id, p->key_id_len) != 0))
-			continue;
-		if (!by_id)
-			by_id = &keys[i];
-		if (p->key_label && keys[i].label && strcmp(keys[i].label, p->key_label) == 0)
-			return &keys[i];
-	}
-	return by_id;
-}
-
-static hc_rc token_key_open(const hc_tls_params *p, struct token_key *tk, hc_error *err)
-{
-	PKCS11_SLOT *slot;
-	PKCS11_KEY *keys = NULL, *key;
-	unsigned int nkeys = 0;
-
-	tk->ctx = PKCS11_CTX_new();
-	if (!tk->ctx)
-		return hc_fail(err, HC_IO, "out of memory");
-	if (PKCS11_CTX_load(tk->ctx, p->module_path) < 0)
-		return hc_fail_ssl(err, HC_TOKEN, "libp11 cannot load the module %s",
-				   p->module_path);
-	tk->loaded = true;
-	if (PKCS11_enumerate_slots(tk->ctx, &tk->slots, &tk->nslots) < 0)
-		return hc_fail_ssl(err, HC_TOKEN, "libp11 cannot list the slots of %s",
-				   p->module_path);
-	slot = find_slot(p, tk);
-	if (!slot)
-		return hc_fail(err, HC_TOKEN, "libp11 does not see token '%s' (serial %s) in %s",
-			       p->token_label, p->token_serial, p->module_path);
-	if (slot->token->loginRequired &&
-	    PKCS11_login(slot, 0, p->pin ? p->pin->data : NULL) < 0)
-		return hc_fail_ssl(err, HC_TOKEN, "libp11 cannot log in to token '%s'",
-				   p->token_label);
-	if (PKCS11_enumerate_keys(slot->token, &keys, &nkeys) < 0)
-		return hc_fail_ssl(err, HC_TOKEN, "libp11 cannot list the keys of token '%s'",
-				   p->token_label);
-	key = find_key(p, keys, nkeys);
-	if (!key)
-		return hc_fail(err, HC_TOKEN, "libp11 does not find the key '%s' on token '%s'",
-			       p->key_label ? p->key_label : "", p->token_label);
-	tk->pkey = PKCS11_get_private_key(key);
-	if (!tk->pkey)
-		return hc_fail_ssl(err, HC_TOKEN, "libp11 cannot use the key '%s'",
-				   p->key_label ? p->key_label : "");
-	return HC_OK;
-}
-
-/* Key first, then slots, then the module: libp11 finalises the module on unload. */
-static void token_key_close(struct token_key *tk)
-{
-	EVP_PKEY_free(tk->pkey);
-	if (tk->slots)
-		PKCS11_release_all_slots(tk->ctx, tk->slots, tk->nslots);
-	if (tk->loaded)
-		PKCS11_CTX_unload(tk->ctx);
-	if (tk->ctx)
-		PKCS11_CTX_free(tk->ctx);
-	memset(tk, 0, sizeof(*tk));
-}
 
 /* ---- loopback ------------------------------------------------------- */
 
@@ -376,7 +286,7 @@ hc_rc hc_tls_check(const hc_tls_params *p, hc_tls_result *out, hc_error *err)
 {
 	static const char ping[] = "hsmcert check --tls\n";
 	long long deadline = now_ms() + (p->timeout_ms > 0 ? p->timeout_ms : HC_TLS_TIMEOUT_MS);
-	struct token_key tk = {0};
+	hc_evp_key *tk = NULL;
 	struct side server = {.fd = -1}, client = {.fd = -1};
 	SSL_CTX *sctx = NULL, *cctx = NULL;
 	sigset_t pipe_set, old_mask;
@@ -391,8 +301,8 @@ hc_rc hc_tls_check(const hc_tls_params *p, hc_tls_result *out, hc_error *err)
 	pthread_sigmask(SIG_BLOCK, &pipe_set, &old_mask);
 	ERR_clear_error();
 
-	if ((rc = token_key_open(p, &tk, err)) != HC_OK ||
-	    (rc = make_contexts(p, tk.pkey, &sctx, &cctx, err)) != HC_OK ||
+	if ((rc = hc_evp_key_open(&p->key, &tk, err)) != HC_OK ||
+	    (rc = make_contexts(p, hc_evp_key_pkey(tk), &sctx, &cctx, err)) != HC_OK ||
 	    (rc = loopback_pair(&server.fd, &client.fd, &out->port, deadline, err)) != HC_OK)
 		goto out;
 	server.ssl = SSL_new(sctx);
@@ -443,7 +353,7 @@ out:
 		close(client.fd);
 	SSL_CTX_free(sctx);
 	SSL_CTX_free(cctx);
-	token_key_close(&tk);
+	hc_evp_key_close(tk);
 	ERR_clear_error();
 	while (sigtimedwait(&pipe_set, NULL, &zero) > 0)
 		;

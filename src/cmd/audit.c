@@ -511,13 +511,14 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 	hc_audit_report report = {0};
 	struct cli_token t = {0};
 	hc_error err = {0};
+	char text[CLI_ERROR_TEXT_SIZE];
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_POLICY:
 			if (hc_audit_policy_parse(optarg, &opts.policy, &err) != HC_OK)
-				return cli_usage_error(cli, "%s", err.message);
+				return cli_usage_error(cli, "%s", cli_error_text(&err, text, sizeof(text)));
 			break;
 		case OPT_PROBE: opts.probe = true; break;
 		default:

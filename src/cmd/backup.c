@@ -50,75 +50,27 @@ int usage_backup(FILE *out)
 	return 0;
 }
 
-/* --to: a public key on another token, or a PEM/DER public key or certificate file. */
+/* --to: a public key on another token (named by its own URI), or a key or certificate file. */
 static hc_rc load_recipient(const struct cli *cli, const char *to, EVP_PKEY **out,
 			    hc_error *err)
 {
+	struct cli other = *cli;
+	struct cli_token t;
 	hc_rc rc;
 
-	*out = NULL;
-	if (strncmp(to, "pkcs11:", 7) == 0) {
-		struct cli other = *cli;
-		struct cli_token t;
-		CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
-		CK_ATTRIBUTE tmpl[8];
-		CK_ULONG n = 0, count = 0;
-		CK_ATTRIBUTE *from_uri;
-		CK_OBJECT_HANDLE *found = NULL;
-		size_t nfound = 0;
-		hc_key_info info = {0};
-
+	if (strncmp(to, "pkcs11:", 7) != 0)
+		rc = hc_backup_recipient_from_file(to, out, err);
+	else {
 		/* The recipient's token is named by its own URI, not by --token. */
 		other.token_uri = NULL;
 		if ((rc = cli_token_open(&other, to, 0, &t, err)) != HC_OK)
 			return rc;
-		tmpl[n++] = (CK_ATTRIBUTE){CKA_CLASS, &cls, sizeof(cls)};
-		{
-			hc_uri *uri = NULL;
-			if ((rc = hc_uri_parse(to, &uri, err)) != HC_OK)
-				goto token_out;
-			from_uri = hc_uri_object_template(uri, &count);
-			for (CK_ULONG i = 0; i < count && n < 8; i++)
-				if (from_uri[i].type != CKA_CLASS)
-					tmpl[n++] = from_uri[i];
-			rc = hc_objects_find(t.session, tmpl, n, &found, &nfound, err);
-			hc_uri_free(uri);
-		}
-		if (rc == HC_OK && nfound != 1)
-			rc = hc_fail(err, HC_USAGE, "--to %s: %s", to,
-				     nfound ? "names several public keys"
-					    : "no public key matches on that token");
-		if (rc == HC_OK && (rc = hc_key_describe(t.session, found[0], &info, err)) == HC_OK)
-			rc = hc_key_public(t.session, &info, out, err);
-		hc_key_info_clear(&info);
-		free(found);
-token_out:
+		rc = hc_backup_recipient_from_token(t.session, to, out, err);
 		cli_token_close(&t);
-		return rc;
-	} else {
-		unsigned char *data = NULL;
-		size_t len = 0;
-		BIO *bio;
-		X509 *cert = NULL;
-		if ((rc = hc_file_read(to, 1u << 20, &data, &len, err)) != HC_OK)
-			return rc;
-		bio = BIO_new_mem_buf(data, (int)len);
-		if (bio && !(*out = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL))) {
-			const unsigned char *p = data;
-			BIO_reset(bio);
-			if ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) ||
-			    (p = data, cert = d2i_X509(NULL, &p, (long)len)))
-				*out = X509_get_pubkey(cert);
-			else if ((p = data, *out = d2i_PUBKEY(NULL, &p, (long)len)) == NULL)
-				rc = hc_fail(err, HC_USAGE, "--to %s: not a public key or certificate "
-					     "(PEM or DER)", to);
-		}
-		ERR_clear_error();
-		X509_free(cert);
-		BIO_free(bio);
-		free(data);
-		return rc;
 	}
+	if (rc == HC_USAGE)
+		hc_error_prefix(err, "--to");
+	return rc;
 }
 
 static json_t *json_protection(const hc_backup_params *p, const hc_backup_result *r)

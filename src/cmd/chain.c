@@ -59,14 +59,16 @@ int usage_chain(FILE *out)
 		"Path building: issuer by name, key identifier and signature; CA certificates\n"
 		"valid at the time with basicConstraints CA and keyCertSign, path lengths\n"
 		"honoured; of several certificates with one subject and key, the valid one with\n"
-		"the latest notBefore (the others are reported superseded). Each CA certificate\n"
-		"on the path is checked against its issuer's CRL/ARL when one is given or\n"
-		"fetched.\n\n"
-		"Exit status: 0 verified; 1 no valid path, or a certificate on it revoked (the\n"
-		"first missing or failing link is named), FILE exists, or a PKCS#12 passphrase\n"
-		"is wrong; 2 usage or malformed input; 4 file or network I/O, including a\n"
-		"missing issuer whose --fetch download failed (the report names the URL and\n"
-		"why).\n\n" CLI_GLOBAL_USAGE);
+		"the latest notBefore (the others are reported superseded). Every certificate\n"
+		"on the path, the leaf included, is checked against a current CRL/ARL of its\n"
+		"issuer that covers it, when one is given or fetched; the report says for each\n"
+		"whether it was checked and against which CRL. The path found is then verified\n"
+		"by OpenSSL's own verifier with the same CRLs (as `check --tls` is).\n\n"
+		"Exit status: 0 verified; 1 no valid path, a certificate on it revoked, or a\n"
+		"path OpenSSL's verifier refuses (the first missing or failing link is named),\n"
+		"FILE exists, or a PKCS#12 passphrase is wrong; 2 usage or malformed input;\n"
+		"4 file or network I/O, including a missing issuer whose --fetch download\n"
+		"failed (the report names the URL and why).\n\n" CLI_GLOBAL_USAGE);
 	return 0;
 }
 
@@ -150,8 +152,16 @@ static json_t *json_report(const hc_chain_result *r, const hc_chain_pool *pool,
 	for (size_t i = 0; i < r->link_count; i++) {
 		const hc_chain_link *l = &r->links[i];
 		json_t *j = json_cert(l->cert);
-		json_t *rev = json_pack("{s:s, s:o}", "status", hc_revocation_name(l->revocation),
-					"crl", cli_json_string(l->crl_origin));
+		json_t *rev = json_pack(
+			"{s:s, s:b, s:o, s:o, s:o, s:o, s:o}", "status",
+			hc_revocation_name(l->revocation), "checked",
+			l->revocation == HC_REV_GOOD || l->revocation == HC_REV_REVOKED, "crl",
+			cli_json_string(l->crl_origin), "crl_number", cli_json_string(l->crl_number),
+			"crl_this_update",
+			l->crl_this_update ? json_time(l->crl_this_update) : json_null(),
+			"crl_next_update",
+			l->crl_next_update ? json_time(l->crl_next_update) : json_null(), "detail",
+			cli_json_string(l->revocation_detail));
 		if (l->revocation == HC_REV_REVOKED) {
 			json_object_set_new(rev, "serial", cli_json_string(l->revoked_serial));
 			json_object_set_new(rev, "revoked_at", json_time(l->revoked_at));
@@ -196,10 +206,18 @@ static json_t *json_report(const hc_chain_result *r, const hc_chain_pool *pool,
 						f->what, "ok", f->ok, "from_cache", f->from_cache,
 						"message", cli_json_string(f->message)));
 	}
-	return json_pack("{s:b, s:o, s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
+	return json_pack("{s:b, s:o, s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
 			 "verified", r->verified, "at", json_time(r->at), "failure",
 			 cli_json_string(r->failure), "revoked", r->revoked, "download_failed",
-			 r->download_failed, "path", path, "roots", roots, "candidates", cands,
+			 r->download_failed, "openssl_verify",
+			 r->openssl_checked
+				 ? json_pack("{s:b, s:o, s:o}", "ok", r->openssl_ok, "error",
+					     cli_json_string(r->openssl_error), "depth",
+					     r->openssl_error_depth >= 0
+						     ? json_integer(r->openssl_error_depth)
+						     : json_null())
+				 : json_null(),
+			 "path", path, "roots", roots, "candidates", cands,
 			 "skipped_inputs", skipped, "skipped_crls", crls, "fetches", fetches,
 			 "output",
 			 output ? json_pack("{s:s, s:s, s:I}", "file", output, "format", format,
@@ -247,17 +265,20 @@ static void print_report(FILE *out, const hc_chain_result *r, const hc_chain_poo
 		fprintf(out, "                  %-12s%s\n", "from", l->origin);
 		if (l->why)
 			fprintf(out, "                  %-12s%s\n", "why", l->why);
-		if (l->revocation != HC_REV_NOT_CHECKED)
-			fprintf(out, "                  %-12s%s%s%s\n", "revocation",
-				l->revocation == HC_REV_REVOKED ? "REVOKED: "
-				: l->revocation == HC_REV_GOOD	? "not revoked per "
-								: "unknown: no usable CRL/ARL of its issuer",
-				l->revocation == HC_REV_REVOKED ? l->revocation_note
-				: l->crl_origin			? l->crl_origin
-								: "",
-				"");
+		fprintf(out, "                  %-12s%s%s\n", "revocation",
+			l->revocation == HC_REV_REVOKED	  ? "REVOKED: "
+			: l->revocation == HC_REV_UNKNOWN ? "unknown: "
+			: l->revocation == HC_REV_GOOD	  ? ""
+							  : "not checked: ",
+			l->revocation == HC_REV_REVOKED && l->revocation_note ? l->revocation_note
+			: l->revocation_detail				      ? l->revocation_detail
+									      : "");
 		free(s);
 	}
+	if (r->openssl_checked)
+		fprintf(out, "OpenSSL's verifier (CRL checks on every certificate): %s%s\n",
+			r->openssl_ok ? "verified" : "REFUSES: ",
+			r->openssl_ok ? "" : r->openssl_error ? r->openssl_error : "?");
 	if (r->root_count) {
 		fprintf(out, "Roots reached:\n");
 		for (size_t i = 0; i < r->root_count; i++)

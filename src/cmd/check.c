@@ -171,7 +171,12 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 		{"connect", required_argument, NULL, OPT_CONNECT},
 		CLI_GLOBAL_OPTIONS};
 	const char *roots[MAX_ROOTS];
-	hc_check_params p = {.warn_days = HC_LIST_WARN_DAYS, .roots = roots};
+	hc_check_params p = {
+		.warn_days = HC_LIST_WARN_DAYS,
+		.roots = roots,
+		.missing_issuer_hint = " (give it with --chain FILE or --roots PATH; 'hsmcert "
+				       "chain --fetch' can download it from the AIA URL)",
+	};
 	hc_check_result result = {0};
 	struct cli_token t = {0};
 	struct cli_passphrase pass;

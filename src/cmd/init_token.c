@@ -27,61 +27,30 @@ int usage_init_token(FILE *out)
 	return 0;
 }
 
+/* --slot N | --free | --token URI: the token init-token may set up. */
 static hc_rc pick_slot(hc_module *mod, const char *slot_arg, bool free_slot, const hc_uri *uri,
 		       hc_slot *out, hc_error *err)
 {
-	hc_slot *slots = NULL;
-	size_t n = 0, matches = 0;
-	CK_SLOT_ID want = 0;
-	char present[512] = ""; /* "ID 'label'" of every slot with a token, for the message */
+	hc_token_query q = {.uri = uri, .state = HC_TOKEN_PRESENT};
 	hc_rc rc;
 
 	if (slot_arg) {
 		char *end;
 		errno = 0;
-		want = strtoul(slot_arg, &end, 0);
+		q.slot_id = strtoul(slot_arg, &end, 0);
 		if (!*slot_arg || *end || errno)
 			return hc_fail(err, HC_USAGE, "--slot '%s' is not a slot number", slot_arg);
+		q.by_slot_id = true;
+		q.uri = NULL;
+	} else if (free_slot) {
+		q.state = HC_TOKEN_UNINITIALISED;
+		q.uri = NULL;
 	}
-	if ((rc = hc_slots_list(mod, true, &slots, &n, err)) != HC_OK)
-		return rc;
-	for (size_t i = 0; i < n; i++) {
-		bool ok = slots[i].has_token;
-		size_t used = strlen(present);
-		if (ok && used < sizeof(present) - 60) {
-			char label[33];
-			bool initialised = slots[i].token.flags & CKF_TOKEN_INITIALIZED;
-			HC_P11_STRING(slots[i].token.label, label);
-			snprintf(present + used, sizeof(present) - used, "%s%lu (%s%s%s)",
-				 used ? ", " : "", slots[i].id, initialised ? "'" : "",
-				 initialised ? label : "not initialised", initialised ? "'" : "");
-		}
-		if (slot_arg)
-			ok = ok && slots[i].id == want;
-		else if (free_slot)
-			ok = ok && !(slots[i].token.flags & CKF_TOKEN_INITIALIZED);
-		else
-			ok = ok && hc_uri_matches_slot(uri, mod, &slots[i]);
-		/* --free takes the first; a URI must name exactly one token it may erase. */
-		if (ok && matches++ == 0)
-			*out = slots[i];
-		if (ok && free_slot)
-			break;
-	}
-	free(slots);
-	if (matches > 1)
-		return hc_fail(err, HC_USAGE, "%zu tokens match %s: name one (token=, serial=)",
-			       matches, hc_uri_text(uri));
-	if (matches)
-		return HC_OK;
-	/* A --slot or URI that names no token is the user's input (2), not a token failure. */
-	if (slot_arg)
-		return hc_fail(err, HC_USAGE, "--slot %s: no slot with that ID holds a token; "
-			       "slots with a token: %s", slot_arg, present[0] ? present : "none");
-	if (free_slot)
-		return hc_fail(err, HC_TOKEN, "no slot with an uninitialised token");
-	return hc_fail(err, HC_USAGE, "no token matches %s; slots with a token: %s",
-		       hc_uri_text(uri), present[0] ? present : "none");
+	/* --free takes the first; a slot or URI must name exactly one token it may erase. */
+	rc = hc_token_pick(mod, &q, free_slot, out, err);
+	if (rc != HC_OK && slot_arg)
+		hc_error_prefix(err, "--slot %s", slot_arg);
+	return rc;
 }
 
 int cmd_init_token(struct cli *cli, int argc, char **argv)

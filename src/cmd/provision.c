@@ -47,7 +47,8 @@ static void show_progress(void *ctx, size_t done, size_t total, const hc_plan_en
 	if (o->status == HC_PROVISION_FAILED) {
 		if (p->bar)
 			fprintf(stderr, "\r\033[K");
-		cli_errorf(p->cli, "%s: %s", e->label, o->err.message);
+		char text[CLI_ERROR_TEXT_SIZE];
+		cli_errorf(p->cli, "%s: %s", e->label, cli_error_text(&o->err, text, sizeof(text)));
 	}
 	if (p->bar) {
 		fprintf(stderr, "\r[%.*s%*s] %zu/%zu %s\033[K", filled,
@@ -69,9 +70,11 @@ static json_t *summary_json(const struct cli_token *t, const hc_provision_plan *
 		json_t *e = json_pack("{s:s, s:s, s:o, s:s}", "label", plan->entries[i].label,
 				      "status", hc_provision_status_name(o->status), "key_uri",
 				      cli_json_string(o->key_uri), "csr", plan->entries[i].csr_path);
+		char text[CLI_ERROR_TEXT_SIZE];
 		if (o->status == HC_PROVISION_FAILED)
 			json_object_set_new(e, "error",
-					    json_pack("{s:s, s:i}", "message", o->err.message,
+					    json_pack("{s:s, s:i}", "message",
+						      cli_error_text(&o->err, text, sizeof(text)),
 						      "exit_code", (int)o->err.rc));
 		else
 			json_object_set_new(e, "key_type", json_string(o->key_type));
@@ -153,10 +156,12 @@ int cmd_provision(struct cli *cli, int argc, char **argv)
 	} else {
 		for (size_t i = 0; i < plan.count; i++) {
 			const hc_provision_outcome *o = &outcomes[i];
+			char text[CLI_ERROR_TEXT_SIZE];
 			printf("%-10s %-20s %s\n", hc_provision_status_name(o->status),
 			       plan.entries[i].label,
-			       o->status == HC_PROVISION_FAILED ? o->err.message
-								: plan.entries[i].csr_path);
+			       o->status == HC_PROVISION_FAILED
+				       ? cli_error_text(&o->err, text, sizeof(text))
+				       : plan.entries[i].csr_path);
 			/* SPEC: every object the tool creates is reported with its full URI. */
 			if (o->key_uri)
 				printf("%-10s %s\n", "", o->key_uri);

@@ -2,7 +2,7 @@
 #include "cli.h"
 
 #include "certview.h"
-#include "hsmcert/passphrase.h"
+#include "hsmcert/x509.h"
 #include "hsmcert/show.h"
 
 #include <stdlib.h>

@@ -243,8 +243,12 @@ int cmd_tokens(struct cli *cli, int argc, char **argv)
 		goto fail;
 	if (hc_module_open(cli->module_path, 0, &mod, &err) != HC_OK)
 		goto fail;
-	if (hc_slots_list(mod, false, &slots, &n, &err) != HC_OK)
-		goto fail;
+	{
+		/* Every slot (empty ones too), or those --token names. */
+		hc_token_query q = {.uri = filter, .state = HC_TOKEN_ANY_SLOT};
+		if (hc_token_find(mod, &q, &slots, &n, &err) != HC_OK)
+			goto fail;
+	}
 
 	HC_P11_STRING(hc_module_info(mod)->libraryDescription, desc);
 	HC_P11_STRING(hc_module_info(mod)->manufacturerID, manufacturer);
@@ -258,8 +262,6 @@ int cmd_tokens(struct cli *cli, int argc, char **argv)
 	json_object_set_new(doc, "slots", list);
 	for (size_t i = 0; i < n; i++) {
 		json_t *slot, *token = json_null();
-		if (filter && !hc_uri_matches_slot(filter, mod, &slots[i]))
-			continue;
 		HC_P11_STRING(slots[i].info.slotDescription, desc);
 		HC_P11_STRING(slots[i].info.manufacturerID, manufacturer);
 		if (slots[i].has_token) {

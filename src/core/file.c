@@ -33,7 +33,8 @@ hc_rc hc_file_check_writable(const char *path, bool force, hc_error *err)
 	if (strcmp(path, "-") == 0 || force)
 		return HC_OK;
 	if (lstat(path, &st) == 0)
-		return hc_fail(err, HC_CHECK, "%s exists; use --force to replace it", path);
+		return hc_error_hint(err, HC_HINT_FORCE_REPLACE,
+				     hc_fail(err, HC_CHECK, "%s exists", path));
 	return HC_OK;
 }
 
@@ -80,8 +81,8 @@ hc_rc hc_file_write_atomic(const char *path, const void *data, size_t len, mode_
 	if (!force) {
 		if (link(tmp, path) != 0) {
 			rc = errno == EEXIST
-				     ? hc_fail(err, HC_CHECK, "%s exists; use --force to replace it",
-					       path)
+				     ? hc_error_hint(err, HC_HINT_FORCE_REPLACE,
+						     hc_fail(err, HC_CHECK, "%s exists", path))
 				     : hc_fail(err, HC_IO, "creating %s: %s", path, strerror(errno));
 			goto fail;
 		}

@@ -22,9 +22,11 @@ static hc_rc plan_wildcard(const char *wildcard, hc_subject *subject, hc_csr_pla
 	hc_rc rc;
 
 	if (hc_subject_get(subject, NID_commonName))
-		return hc_fail(err, HC_USAGE, "--wildcard sets the CN to *.%s; leave CN=%s out of "
-			       "the subject", domain, hc_subject_get(subject, NID_commonName));
-	if ((rc = hc_hostname_normalize(domain, "--wildcard", 0, &base, err)) != HC_OK)
+		return hc_error_input(err, HC_INPUT_WILDCARD,
+				      hc_fail(err, HC_USAGE, "it sets the CN to *.%s; leave CN=%s "
+					      "out of the subject",
+					      domain, hc_subject_get(subject, NID_commonName)));
+	if ((rc = hc_hostname_normalize(domain, "wildcard", 0, &base, err)) != HC_OK)
 		return rc;
 	if (asprintf(&out->common_name, "*.%s", base) < 0) {
 		out->common_name = NULL;
@@ -32,9 +34,9 @@ static hc_rc plan_wildcard(const char *wildcard, hc_subject *subject, hc_csr_pla
 	}
 	if (rc == HC_OK)
 		rc = hc_altnames_add_typed(&out->sans, HC_ALTNAME_DNS, out->common_name,
-					   "--wildcard", err);
+					   "wildcard", err);
 	if (rc == HC_OK)
-		rc = hc_altnames_add_typed(&out->sans, HC_ALTNAME_DNS, base, "--wildcard", err);
+		rc = hc_altnames_add_typed(&out->sans, HC_ALTNAME_DNS, base, "wildcard", err);
 	free(base);
 	return rc;
 }
@@ -102,11 +104,12 @@ hc_rc hc_csr_plan_make(const hc_csr_params *p, hc_csr_plan *out, hc_error *err)
 		goto fail;
 	for (size_t i = 0; p->sans && i < p->sans->count; i++)
 		if ((rc = hc_altnames_add_typed(&out->sans, p->sans->items[i].type,
-						p->sans->items[i].value, "--san", err)) != HC_OK)
+						p->sans->items[i].value, "SAN", err)) != HC_OK)
 			goto fail;
 	if (out->sans.count == 0) {
-		rc = hc_fail(err, HC_USAGE, "a server certificate request needs a host name: give "
-			     "CN= in the subject, --cn, --san or --wildcard");
+		rc = hc_error_hint(err, HC_HINT_HOST_NAME,
+				   hc_fail(err, HC_USAGE,
+					   "a server certificate request needs a host name"));
 		goto fail;
 	}
 	if ((rc = hc_subject_to_name(&subject, &out->subject, err)) != HC_OK ||

@@ -74,7 +74,7 @@ static void check_key(struct violations *v, const hc_keytype *t)
 	hc_keytype_format(t, have, sizeof(have));
 	if (v->profile == HC_PROFILE_HKPOST && (t->ckk != CKK_RSA || t->bits != 2048))
 		violation(v, "key", "Hongkong Post requires an RSA key of exactly 2048 bits; this "
-			  "key is %s (use --type rsa:2048)", have);
+			  "key is %s (make it rsa:2048)", have);
 	if (v->profile == HC_PROFILE_CABF) {
 		bool ok = (t->ckk == CKK_RSA && t->bits >= 2048 && t->bits % 8 == 0) ||
 			  (t->ckk == CKK_EC && (t->curve_nid == NID_X9_62_prime256v1 ||
@@ -143,7 +143,7 @@ static void check_cabf_names(struct violations *v, const hc_altnames *sans)
 {
 	if (sans->count == 0)
 		violation(v, "SANs", "a TLS server certificate needs at least one subjectAltName "
-			  "(give CN=, --san or --wildcard)");
+			  "(give a CN, a SAN or a wildcard domain)");
 	for (size_t i = 0; i < sans->count; i++) {
 		const hc_altname *a = &sans->items[i];
 		switch (a->type) {
@@ -178,7 +178,7 @@ static void check_hkpost_names(struct violations *v, const hc_csr_plan *plan)
 			  country[0] ? " (got C=" : "", country, country[0] ? ")" : "");
 	if (EVP_MD_get_type(plan->md) != NID_sha256 || plan->pss)
 		violation(v, "signature", "Hongkong Post requires sha256WithRSAEncryption (SHA-256, "
-			  "PKCS#1 v1.5)%s", plan->pss ? "; leave out --pss" : "; use --md sha256");
+			  "PKCS#1 v1.5)%s", plan->pss ? "; sign with PKCS#1 v1.5, not PSS" : "; sign with SHA-256");
 }
 
 /* Everything the profile says about names and digests (the key is checked with the key). */

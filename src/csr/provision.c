@@ -299,8 +299,11 @@ static void provision_entry(hc_session *s, const hc_plan_entry *e, bool force,
 		if ((rc = hc_key_describe(s, found[0], &info, &o->err)) == HC_OK) {
 			rc = request_matches(s, &info, e->csr_path, &matches, &o->err);
 			if (rc == HC_OK && !matches)
-				rc = hc_fail(&o->err, HC_CHECK, "%s is a request for another key "
-					     "than '%s'; --force replaces it", e->csr_path, e->label);
+				rc = hc_error_hint(&o->err, HC_HINT_FORCE_REPLACE,
+						   hc_fail(&o->err, HC_CHECK,
+							   "%s is a request for another key than "
+							   "'%s'",
+							   e->csr_path, e->label));
 			if (rc == HC_OK) {
 				o->status = HC_PROVISION_EXISTING;
 				o->key_uri = strdup(info.uri);

@@ -189,17 +189,19 @@ hc_rc hc_req_config_load(const char *path, hc_req_config *out, hc_error *err)
 	}
 	/* NCONF says "no such file" and "syntax error" alike; tell I/O from content. */
 	if (!(probe = fopen(path, "r"))) {
-		rc = hc_fail(err, HC_IO, "--config %s: %s", path, strerror(errno));
+		rc = hc_error_input(err, HC_INPUT_CONFIG,
+				    hc_fail(err, HC_IO, "%s: %s", path, strerror(errno)));
 		goto out;
 	}
 	fclose(probe);
 	if (NCONF_load(conf, path, &errline) <= 0) {
 		if (errline > 0)
-			rc = hc_fail_ssl(err, HC_USAGE, "--config %s: line %ld is not valid", path,
+			rc = hc_fail_ssl(err, HC_USAGE, "%s: line %ld is not valid", path,
 					 errline);
 		else
-			rc = hc_fail_ssl(err, HC_USAGE, "--config %s is not an OpenSSL config",
+			rc = hc_fail_ssl(err, HC_USAGE, "%s is not an OpenSSL config",
 					 path);
+		hc_error_input(err, HC_INPUT_CONFIG, rc);
 		goto out;
 	}
 	dn = conf_string(conf, "req", "distinguished_name");
@@ -217,15 +219,17 @@ hc_rc hc_req_config_load(const char *path, hc_req_config *out, hc_error *err)
 	if (rc != HC_OK)
 		goto out;
 	if (md && strcmp(md, "default") != 0 && (rc = hc_sign_md_parse(md, &out->md, err))) {
-		hc_error_prefix(err, "--config %s default_md", path);
+		hc_error_prefix(err, "%s default_md", path);
+		hc_error_input(err, HC_INPUT_CONFIG, rc);
 		goto out;
 	}
 	if (bits) {
 		char *end;
 		unsigned long b = strtoul(bits, &end, 10);
 		if (*end || (b != 2048 && b != 3072 && b != 4096)) {
-			rc = hc_fail(err, HC_USAGE, "--config %s: default_bits = %s; use 2048, 3072 "
-				     "or 4096", path, bits);
+			rc = hc_error_input(err, HC_INPUT_CONFIG,
+					    hc_fail(err, HC_USAGE, "%s: default_bits = %s; use 2048, "
+						    "3072 or 4096", path, bits));
 			goto out;
 		}
 		out->default_bits = (unsigned)b;

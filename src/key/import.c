@@ -184,10 +184,11 @@ static hc_rc gather(struct import_run *run, hc_x509_bundle *certs, hc_x509_bundl
 			continue;
 		if (!is_ca(c)) {
 			char *subject = hc_x509_name_text(X509_get_subject_name(c));
-			rc = hc_fail(err, HC_USAGE,
-				     "--chain %s: '%s' is not a CA certificate (no basicConstraints "
-				     "CA:TRUE); nothing was stored",
-				     p->chain_path, subject ? subject : "?");
+			rc = hc_error_input(err, HC_INPUT_CHAIN,
+					    hc_fail(err, HC_USAGE,
+						    "%s: '%s' is not a CA certificate (no "
+						    "basicConstraints CA:TRUE); nothing was stored",
+						    p->chain_path, subject ? subject : "?"));
 			free(subject);
 			return rc;
 		}
@@ -208,7 +209,8 @@ static hc_rc check_label(struct import_run *run, hc_error *err)
 	if (!label)
 		return HC_OK;
 	if (!*label)
-		return hc_fail(err, HC_USAGE, "--label must not be empty");
+		return hc_error_input(err, HC_INPUT_LABEL,
+				      hc_fail(err, HC_USAGE, "must not be empty"));
 	rc = hc_key_find(run->session, CKO_PRIVATE_KEY, label, NULL, 0, &found, &n, err);
 	for (size_t i = 0; rc == HC_OK && i < n; i++)
 		if (found[i] != run->out->key.handle)

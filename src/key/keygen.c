@@ -62,10 +62,11 @@ static hc_rc check_unused(hc_session *s, const hc_keygen_params *p, CK_OBJECT_HA
 			return rc;
 		free(found);
 		if (n > 0)
-			return hc_fail(err, HC_CHECK,
-				       "label '%s' already exists on the token (%zu object%s); "
-				       "choose another label, or --if-missing to accept it",
-				       p->label, n, n == 1 ? "" : "s");
+			return hc_error_hint(err, HC_HINT_IF_MISSING,
+					     hc_fail(err, HC_CHECK,
+						     "label '%s' already exists on the token "
+						     "(%zu object%s)",
+						     p->label, n, n == 1 ? "" : "s"));
 	}
 	if (p->id) {
 		rc = hc_key_find(s, CK_UNAVAILABLE_INFORMATION, NULL, p->id, p->id_len, &found, &n,
@@ -145,8 +146,9 @@ hc_rc hc_keygen(hc_session *s, const hc_keygen_params *p, hc_keygen_result *out,
 	spec.extractable = p->exportable;
 	spec.recipient = p->recipient;
 	if (p->recipient && p->type.ckk != CKK_RSA)
-		return hc_fail(err, HC_USAGE, "a backup recipient key is RSA (backups are sent to "
-			       "it with RSA-OAEP): use --type rsa:2048 or larger");
+		return hc_error_hint(err, HC_HINT_RECIPIENT_TYPE,
+				     hc_fail(err, HC_USAGE, "a backup recipient key is RSA (backups "
+					     "are sent to it with RSA-OAEP)"));
 	if (p->type.ckk == CKK_EC) {
 		rc = hc_keytype_ec_params(&p->type, &params, &params_len, err);
 		if (rc != HC_OK)

@@ -77,7 +77,7 @@ static hc_rc check_request(const hc_key_info *key, const EVP_MD **md, bool pss,
 		return hc_fail(err, HC_USAGE, "key '%s' is of type %s: only RSA and EC keys can "
 			       "sign here", key->label ? key->label : "", hc_ckk_name(key->type.ckk));
 	if (pss && key->type.ckk != CKK_RSA)
-		return hc_fail(err, HC_USAGE, "--pss needs an RSA key; key '%s' is EC",
+		return hc_fail(err, HC_USAGE, "RSA-PSS needs an RSA key; key '%s' is EC",
 			       key->label ? key->label : "");
 	if (key->cls != CKO_PRIVATE_KEY)
 		return hc_fail(err, HC_USAGE, "object '%s' is not a private key: only a private "

@@ -311,8 +311,9 @@ hc_rc hc_subject_parse(const char *text, hc_subject *out, hc_error *err)
 	while (*ps.p == ' ')
 		ps.p++;
 	if (*ps.p == '\0')
-		return hc_fail(err, HC_USAGE, "the subject is empty: give at least CN=..., e.g. "
-			       "--subject 'CN=www.example.hk,O=My Org,C=HK'");
+		return hc_error_hint(err, HC_HINT_SUBJECT_EXAMPLE,
+				     hc_fail(err, HC_USAGE,
+					     "the subject is empty: give at least CN=..."));
 	if (*ps.p == '/') {
 		ps.separator = '/';
 		ps.p++;
@@ -326,7 +327,7 @@ hc_rc hc_subject_parse(const char *text, hc_subject *out, hc_error *err)
 		/* Leave `out` as it was: a failed parse adds nothing. */
 		while (out->count > before)
 			free(out->attrs[--out->count].value);
-		hc_error_prefix(err, "--subject");
+		hc_error_input(err, HC_INPUT_SUBJECT, rc);
 	}
 	return rc;
 }

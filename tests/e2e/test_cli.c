@@ -178,3 +178,39 @@ Test(cli, json_as_an_option_value_is_not_json)
 	cr_assert(strstr(r.err, "C_GenerateKeyPair failed"), "%s", r.err);
 	ts_result_free(&r);
 }
+
+/*
+ * The library names the condition and the input; the CLI words the advice with
+ * its flags (src/cmd/advice.c), the same on stderr and in the JSON document.
+ */
+Test(cli, library_conditions_become_flag_advice)
+{
+	struct ts_result r;
+	json_t *doc;
+	const char *message;
+
+	ts_run(&r, "$HSMCERT keygen --label web --type ec:P-256 >/dev/null && "
+		   "$HSMCERT csr --key pkcs11:object=web --ou x");
+	ts_assert_status(&r, 2);
+	cr_assert(strstr(r.err, "a server certificate request needs a host name: give CN= in the "
+				"subject, --cn, --san or --wildcard"),
+		  "%s", r.err);
+	ts_result_free(&r);
+
+	ts_run(&r, "$HSMCERT keygen --json --label web --type ec:P-256");
+	ts_assert_status(&r, 1);
+	doc = json_loads(r.out, 0, NULL);
+	cr_assert(doc, "%s", r.out);
+	message = json_string_value(json_object_get(json_object_get(doc, "error"), "message"));
+	cr_assert(message && strstr(message, "label 'web' already exists on the token (") &&
+			  strstr(message, "); choose another label, or --if-missing to accept it"),
+		  "%s", r.out);
+	cr_assert(strstr(r.err, "--if-missing to accept it"), "%s", r.err);
+	json_decref(doc);
+	ts_result_free(&r);
+
+	ts_run(&r, "$HSMCERT audit --policy bogus");
+	ts_assert_status(&r, 2);
+	cr_assert(strstr(r.err, "--policy: 'bogus': use non-exportable or none"), "%s", r.err);
+	ts_result_free(&r);
+}

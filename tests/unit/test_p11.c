@@ -195,3 +195,111 @@ Test(names, ckr_cka_ckm)
 	cr_assert_str_eq(hc_ckm_name(CKM_RSA_PKCS_KEY_PAIR_GEN), "CKM_RSA_PKCS_KEY_PAIR_GEN");
 	cr_assert_str_eq(hc_ckr_name(0x8badf00dUL), "CKR_0x8badf00d");
 }
+
+/*
+ * Token selection (pkcs11/select.c), the one function behind the commands'
+ * --token, init-token's --slot/--free and the `tokens --token` filter. Two
+ * initialised tokens ("test", "other") and SoftHSM2's free slot.
+ */
+TestSuite(select, .init = ts_setup_token, .fini = ts_teardown);
+
+static hc_module *open_softhsm(void)
+{
+	hc_module *mod = NULL;
+	hc_error err = {0};
+
+	cr_assert_eq(hc_module_open(TS_SOFTHSM, 0, &mod, &err), HC_OK, "%s", err.message);
+	return mod;
+}
+
+static hc_uri *uri_of(const char *text)
+{
+	hc_uri *u = NULL;
+	hc_error err = {0};
+
+	cr_assert_eq(hc_uri_parse(text, &u, &err), HC_OK, "%s", err.message);
+	return u;
+}
+
+static char *label_of(const hc_slot *slot)
+{
+	char label[33];
+
+	HC_P11_STRING(slot->token.label, label);
+	return strdup(label);
+}
+
+Test(select, query_by_state_uri_and_slot)
+{
+	hc_module *mod;
+	hc_uri *u = uri_of("pkcs11:token=other");
+	hc_token_query q = {.state = HC_TOKEN_INITIALISED};
+	hc_slot *slots = NULL, picked;
+	size_t n = 0, all = 0;
+	hc_error err = {0};
+	char *label;
+
+	ts_add_token("other");
+	mod = open_softhsm();
+	cr_assert_eq(hc_token_find(mod, &q, &slots, &n, &err), HC_OK, "%s", err.message);
+	cr_assert_eq(n, 2);
+	free(slots);
+	/* SoftHSM2 keeps one slot with an uninitialised token. */
+	q.state = HC_TOKEN_UNINITIALISED;
+	cr_assert_eq(hc_token_find(mod, &q, &slots, &n, &err), HC_OK);
+	cr_assert_eq(n, 1);
+	cr_assert_not(slots[0].token.flags & CKF_TOKEN_INITIALIZED);
+	free(slots);
+	q.state = HC_TOKEN_ANY_SLOT;
+	cr_assert_eq(hc_token_find(mod, &q, &slots, &all, &err), HC_OK);
+	cr_assert_geq(all, 3);
+	free(slots);
+
+	/* By URI: exactly one. */
+	q = (hc_token_query){.uri = u, .state = HC_TOKEN_INITIALISED};
+	cr_assert_eq(hc_token_pick(mod, &q, false, &picked, &err), HC_OK, "%s", err.message);
+	label = label_of(&picked);
+	cr_assert_str_eq(label, "other");
+	free(label);
+	/* By slot ID: the one just picked. */
+	q = (hc_token_query){.by_slot_id = true, .slot_id = picked.id, .state = HC_TOKEN_PRESENT};
+	cr_assert_eq(hc_token_pick(mod, &q, false, &picked, &err), HC_OK, "%s", err.message);
+	label = label_of(&picked);
+	cr_assert_str_eq(label, "other");
+	free(label);
+	/* hc_token_select is the same query with initialised tokens. */
+	cr_assert_eq(hc_token_select(mod, u, &picked, &err), HC_OK);
+	hc_uri_free(u);
+	hc_module_close(mod);
+}
+
+Test(select, none_or_several_are_clear_errors)
+{
+	hc_module *mod;
+	hc_uri *none = uri_of("pkcs11:token=nosuch");
+	hc_token_query q = {.state = HC_TOKEN_INITIALISED};
+	hc_slot picked;
+	hc_error err = {0};
+
+	ts_add_token("other");
+	mod = open_softhsm();
+	/* Two initialised tokens and no URI: the user must name one; both are listed. */
+	cr_assert_eq(hc_token_pick(mod, &q, false, &picked, &err), HC_USAGE);
+	cr_assert(strstr(err.message, "2 tokens match") && strstr(err.message, "'test'") &&
+			  strstr(err.message, "'other'"),
+		  "%s", err.message);
+	/* `first` takes the first of several (init-token --free). */
+	cr_assert_eq(hc_token_pick(mod, &q, true, &picked, &err), HC_OK, "%s", err.message);
+	/* A URI that names nothing is the user's input, and says what is there. */
+	q.uri = none;
+	cr_assert_eq(hc_token_pick(mod, &q, false, &picked, &err), HC_USAGE);
+	cr_assert(strstr(err.message, "no initialised token matches pkcs11:token=nosuch") &&
+			  strstr(err.message, "'test'"),
+		  "%s", err.message);
+	/* A slot ID without a token. */
+	q = (hc_token_query){.by_slot_id = true, .slot_id = 987654321, .state = HC_TOKEN_PRESENT};
+	cr_assert_eq(hc_token_pick(mod, &q, false, &picked, &err), HC_USAGE);
+	cr_assert(strstr(err.message, "no slot with ID 987654321"), "%s", err.message);
+	hc_uri_free(none);
+	hc_module_close(mod);
+}

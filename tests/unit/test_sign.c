@@ -148,7 +148,7 @@ Test(sign, pss_needs_rsa_and_digest_names_are_checked)
 	cr_assert_eq(hc_sign_data(t.session, &key, NULL, true, (const unsigned char *)"x", 1, &sig,
 				  &len, &err),
 		     HC_USAGE);
-	cr_assert(strstr(err.message, "--pss needs an RSA key"), "%s", err.message);
+	cr_assert(strstr(err.message, "RSA-PSS needs an RSA key"), "%s", err.message);
 	cr_assert_null(sig);
 	cr_assert_eq(hc_sign_md_parse("md5", &md, &err), HC_USAGE);
 	cr_assert(strstr(err.message, "md5"), "%s", err.message);

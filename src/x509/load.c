@@ -1,6 +1,8 @@
-/* Content-detected X.509 inputs and certificate descriptions (see hsmcert/x509.h). */
+/*
+ * Content-detected X.509 inputs (see hsmcert/x509.h): PEM, DER, PKCS#7,
+ * PKCS#12, with the passphrase asked for only when a PKCS#12 is met.
+ */
 #include "hsmcert/x509.h"
-#include "hsmcert/passphrase.h"
 
 #include "hsmcert/file.h"
 #include "hsmcert/hex.h"
@@ -8,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <openssl/bn.h>
+#include <openssl/crypto.h>
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -317,7 +320,42 @@ out:
 	return rc;
 }
 
-/* A passphrase known in advance, handed to the on-demand loader (passphrase.h). */
+/* ---- PKCS#12 among certificate inputs: the passphrase when one is met ---- */
+
+hc_rc hc_x509_load_mem_ask(const unsigned char *data, size_t len, const char *name,
+			   const hc_passphrase_ask *ask, hc_x509_bundle *out, hc_error *err)
+{
+	const hc_secret *pass = NULL;
+	bool pkcs12 = hc_x509_is_pkcs12(data, len);
+	hc_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	if (pkcs12 && ask && ask->fn && (rc = ask->fn(ask->ctx, name, &pass, err)) != HC_OK)
+		hc_error_prefix(err, "%s is PKCS#12", name);
+	else
+		rc = hc_x509_load_mem(data, len, name, pass, out, err);
+	if (rc != HC_OK && pkcs12)
+		out->format = HC_FMT_PKCS12; /* the bundle is empty; the caller may ask what it was */
+	return rc;
+}
+
+hc_rc hc_x509_load_file_ask(const char *path, const hc_passphrase_ask *ask, hc_x509_bundle *out,
+			    hc_error *err)
+{
+	unsigned char *data = NULL;
+	size_t len = 0;
+	hc_rc rc;
+
+	memset(out, 0, sizeof(*out));
+	if ((rc = hc_file_read(path, HC_X509_MAX_FILE, &data, &len, err)) != HC_OK)
+		return rc;
+	rc = hc_x509_load_mem_ask(data, len, path, ask, out, err);
+	OPENSSL_cleanse(data, len); /* a PKCS#12 holds a private key */
+	free(data);
+	return rc;
+}
+
+/* A passphrase known in advance, handed to the on-demand loader. */
 static hc_rc known_passphrase(void *ctx, const char *name, const hc_secret **out, hc_error *err)
 {
 	(void)name;
@@ -332,226 +370,4 @@ hc_rc hc_x509_load_file(const char *path, const hc_secret *pass, hc_x509_bundle 
 	hc_passphrase_ask ask = {known_passphrase, (void *)pass};
 
 	return hc_x509_load_file_ask(path, &ask, out, err);
-}
-
-/* ---- descriptions -------------------------------------------------- */
-
-char *hc_x509_name_text(const X509_NAME *name)
-{
-	/* One line, the name's own order, UTF-8 kept as UTF-8, RFC 4514 escapes. */
-	unsigned long flags = XN_FLAG_SEP_CPLUS_SPC | XN_FLAG_FN_SN | XN_FLAG_DUMP_UNKNOWN_FIELDS |
-			      ASN1_STRFLGS_ESC_2253 | ASN1_STRFLGS_ESC_CTRL |
-			      ASN1_STRFLGS_UTF8_CONVERT | ASN1_STRFLGS_DUMP_UNKNOWN |
-			      ASN1_STRFLGS_DUMP_DER;
-	BIO *bio = BIO_new(BIO_s_mem());
-	char *text = NULL, *p;
-	long n;
-
-	if (!bio)
-		return NULL;
-	if (X509_NAME_print_ex(bio, name, 0, flags) >= 0 && (n = BIO_get_mem_data(bio, &p)) >= 0)
-		text = strndup(p, (size_t)n);
-	BIO_free(bio);
-	return text;
-}
-
-void hc_x509_thumbprints(X509 *cert, char sha1[41], char sha256[65])
-{
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int n = 0;
-	char *hex;
-
-	sha1[0] = sha256[0] = '\0';
-	if (X509_digest(cert, EVP_sha1(), md, &n) && (hex = hc_hex_encode(md, n))) {
-		snprintf(sha1, 41, "%s", hex);
-		free(hex);
-	}
-	if (X509_digest(cert, EVP_sha256(), md, &n) && (hex = hc_hex_encode(md, n))) {
-		snprintf(sha256, 65, "%s", hex);
-		free(hex);
-	}
-}
-
-void hc_pkey_describe(const EVP_PKEY *pkey, char *type, size_t len, unsigned *bits)
-{
-	int id = pkey ? EVP_PKEY_get_base_id(pkey) : NID_undef;
-	char group[64] = "";
-	const char *nist;
-
-	*bits = pkey ? (unsigned)EVP_PKEY_get_bits(pkey) : 0;
-	switch (id) {
-	case EVP_PKEY_RSA:
-		snprintf(type, len, "rsa:%u", *bits);
-		break;
-	case EVP_PKEY_RSA_PSS:
-		snprintf(type, len, "rsa-pss:%u", *bits);
-		break;
-	case EVP_PKEY_EC:
-		EVP_PKEY_get_utf8_string_param(pkey, "group", group, sizeof(group), NULL);
-		nist = EC_curve_nid2nist(OBJ_sn2nid(group));
-		snprintf(type, len, "ec:%s", nist ? nist : group);
-		break;
-	case EVP_PKEY_ED25519:
-		snprintf(type, len, "ed25519");
-		break;
-	case EVP_PKEY_ED448:
-		snprintf(type, len, "ed448");
-		break;
-	default:
-		snprintf(type, len, "%s", id != NID_undef ? OBJ_nid2sn(id) : "unknown");
-	}
-}
-
-static hc_rc san_set(hc_san *s, const char *type, const char *value, size_t n, hc_error *err)
-{
-	s->type = strdup(type);
-	s->value = strndup(value, n);
-	if (!s->type || !s->value)
-		return hc_fail(err, HC_IO, "out of memory");
-	if (strcmp(type, "DNS") == 0)
-		s->ulabel = hc_hostname_to_unicode(s->value);
-	return HC_OK;
-}
-
-hc_rc hc_sans_from_extensions(const STACK_OF(X509_EXTENSION) *exts, hc_san **sans,
-			      size_t *count, hc_error *err)
-{
-	GENERAL_NAMES *names = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
-	hc_san *list = NULL;
-	size_t n = 0;
-	hc_rc rc = HC_OK;
-
-	*sans = NULL;
-	*count = 0;
-	if (!names)
-		return HC_OK;
-	list = calloc((size_t)sk_GENERAL_NAME_num(names) + 1, sizeof(*list));
-	if (!list) {
-		GENERAL_NAMES_free(names);
-		return hc_fail(err, HC_IO, "out of memory");
-	}
-	for (int i = 0; rc == HC_OK && i < sk_GENERAL_NAME_num(names); i++) {
-		const GENERAL_NAME *g = sk_GENERAL_NAME_value(names, i);
-		const ASN1_STRING *s;
-		char ip[INET6_ADDRSTRLEN] = "";
-		switch (g->type) {
-		case GEN_DNS:
-		case GEN_EMAIL:
-		case GEN_URI:
-			s = g->d.ia5;
-			rc = san_set(&list[n++], g->type == GEN_DNS ? "DNS"
-						 : g->type == GEN_EMAIL ? "email" : "URI",
-				     (const char *)ASN1_STRING_get0_data(s),
-				     (size_t)ASN1_STRING_length(s), err);
-			break;
-		case GEN_IPADD:
-			s = g->d.ip;
-			if (ASN1_STRING_length(s) == 4)
-				inet_ntop(AF_INET, ASN1_STRING_get0_data(s), ip, sizeof(ip));
-			else if (ASN1_STRING_length(s) == 16)
-				inet_ntop(AF_INET6, ASN1_STRING_get0_data(s), ip, sizeof(ip));
-			rc = san_set(&list[n++], "IP", ip[0] ? ip : "(malformed)",
-				     strlen(ip[0] ? ip : "(malformed)"), err);
-			break;
-		default:
-			rc = san_set(&list[n++], "other", "", 0, err);
-		}
-	}
-	GENERAL_NAMES_free(names);
-	if (rc != HC_OK) {
-		hc_sans_free(list, n);
-		return rc;
-	}
-	*sans = list;
-	*count = n;
-	return HC_OK;
-}
-
-void hc_sans_free(hc_san *sans, size_t count)
-{
-	for (size_t i = 0; sans && i < count; i++) {
-		free(sans[i].type);
-		free(sans[i].value);
-		free(sans[i].ulabel);
-	}
-	free(sans);
-}
-
-time_t hc_asn1_time_to_time(const ASN1_TIME *t)
-{
-	struct tm tm;
-
-	if (!t || !ASN1_TIME_to_tm(t, &tm))
-		return (time_t)-1;
-	return timegm(&tm);
-}
-
-long hc_days_until(time_t t, time_t now)
-{
-	double d = difftime(t, now) / 86400.0;
-	long days = (long)d;
-	return (d < 0 && (double)days != d) ? days - 1 : days;
-}
-
-void hc_time_iso8601(time_t t, char out[21])
-{
-	struct tm tm;
-
-	if (!gmtime_r(&t, &tm) || !strftime(out, 21, "%Y-%m-%dT%H:%M:%SZ", &tm))
-		snprintf(out, 21, "unknown");
-}
-
-hc_rc hc_cert_describe(X509 *cert, hc_cert_info *out, hc_error *err)
-{
-	BASIC_CONSTRAINTS *bc;
-	BIGNUM *serial;
-	char *hex;
-	int nid;
-	hc_rc rc;
-
-	memset(out, 0, sizeof(*out));
-	out->subject = hc_x509_name_text(X509_get_subject_name(cert));
-	out->issuer = hc_x509_name_text(X509_get_issuer_name(cert));
-	serial = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL);
-	hex = serial ? BN_bn2hex(serial) : NULL;
-	if (hex) {
-		for (char *p = hex; *p; p++)
-			*p = (char)(*p >= 'A' && *p <= 'F' ? *p - 'A' + 'a' : *p);
-		out->serial = strdup(hex);
-	}
-	OPENSSL_free(hex);
-	BN_free(serial);
-	out->not_before = hc_asn1_time_to_time(X509_get0_notBefore(cert));
-	out->not_after = hc_asn1_time_to_time(X509_get0_notAfter(cert));
-	hc_x509_thumbprints(cert, out->sha1, out->sha256);
-	hc_pkey_describe(X509_get0_pubkey(cert), out->key_type, sizeof(out->key_type),
-			 &out->key_bits);
-	nid = X509_get_signature_nid(cert);
-	out->signature_algorithm = strdup(nid != NID_undef ? OBJ_nid2ln(nid) : "unknown");
-	bc = X509_get_ext_d2i(cert, NID_basic_constraints, NULL, NULL);
-	out->is_ca = bc && bc->ca;
-	out->path_len = bc && bc->pathlen ? ASN1_INTEGER_get(bc->pathlen) : -1;
-	BASIC_CONSTRAINTS_free(bc);
-	out->self_signed = X509_self_signed(cert, 1) == 1;
-	ERR_clear_error();
-	if (!out->subject || !out->issuer || !out->serial || !out->signature_algorithm) {
-		hc_cert_info_clear(out);
-		return hc_fail(err, HC_IO, "out of memory");
-	}
-	rc = hc_sans_from_extensions(X509_get0_extensions(cert), &out->sans, &out->san_count, err);
-	if (rc != HC_OK)
-		hc_cert_info_clear(out);
-	return rc;
-}
-
-void hc_cert_info_clear(hc_cert_info *info)
-{
-	if (!info)
-		return;
-	free(info->subject);
-	free(info->issuer);
-	free(info->serial);
-	free(info->signature_algorithm);
-	hc_sans_free(info->sans, info->san_count);
-	memset(info, 0, sizeof(*info));
 }

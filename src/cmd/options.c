@@ -1,0 +1,75 @@
+/* Global options: parsing, the environment, where --json stands (see cli.h). */
+#include "cli.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int cli_common_option(struct cli *cli, int opt, const char *arg, cli_usage_fn usage)
+{
+	switch (opt) {
+	case CLI_OPT_MODULE:
+		cli->module_path = arg;
+		return CLI_NEXT;
+	case CLI_OPT_TOKEN:
+		cli->token_uri = arg;
+		cli->token_from_env = false;
+		return CLI_NEXT;
+	case CLI_OPT_PIN_SOURCE:
+		cli->pin_source = arg;
+		return CLI_NEXT;
+	case CLI_OPT_SO_PIN_SOURCE:
+		cli->so_pin_source = arg;
+		return CLI_NEXT;
+	case CLI_OPT_PASSPHRASE_SOURCE:
+		cli->passphrase_source = arg;
+		return CLI_NEXT;
+	case CLI_OPT_JSON:
+		cli->json = true;
+		return CLI_NEXT;
+	case CLI_OPT_HELP:
+		usage(stdout);
+		return 0;
+	case ':':
+	case '?':
+		return cli_option_error(cli);
+	default:
+		return cli_usage_error(cli, "unhandled option %d", opt);
+	}
+}
+
+/* --json, an abbreviation getopt_long would take for it (--js...), or a misused --json=X. */
+static bool is_json_option(const char *arg)
+{
+	size_t n = strlen(arg);
+
+	if (strncmp(arg, "--json=", 7) == 0)
+		return true;
+	return n >= 4 && n <= 6 && strncmp(arg, "--json", n) == 0;
+}
+
+void cli_set_arguments(struct cli *cli, int argc, char **argv)
+{
+	const char *v = getenv("HSMCERT_JSON");
+
+	cli->argc = argc;
+	cli->argv = argv;
+	if (v && *v && strcmp(v, "0") != 0)
+		cli->json_requested = true;
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (is_json_option(argv[i]))
+			cli->json_requested = true;
+}
+
+void cli_apply_environment(struct cli *cli)
+{
+	const char *v;
+
+	if (!cli->module_path && (v = getenv("HSMCERT_MODULE")) && *v)
+		cli->module_path = v;
+	if (!cli->token_uri && (v = getenv("HSMCERT_TOKEN")) && *v) {
+		cli->token_uri = v;
+		cli->token_from_env = true;
+	}
+	if (!cli->json && (v = getenv("HSMCERT_JSON")) && *v && strcmp(v, "0") != 0)
+		cli->json = true;
+}
