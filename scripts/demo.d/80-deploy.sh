@@ -1,5 +1,6 @@
-# shellcheck shell=bash
-# Stage 70: "Assign services to the certificate". When nginx is installed,
+# shellcheck shell=bash disable=SC2154 # $hsmcert, $pin, $data, step: set by scripts/demo.sh
+# Stage 80: "Assign services to the certificate", after the certificates are
+# issued (stages 30-50, and ACME's stage 70). When nginx is installed,
 # deploy puts key 'web' of stage 50 in service, the printed start command runs
 # nginx on a free 127.0.0.1 port, check --connect proves from the client side
 # that the served chain verifies and the handshake was signed with the token
@@ -19,15 +20,17 @@ else
 		"hsmcert deploy nginx --key 'pkcs11:object=web' --out-dir deploy-nginx --listen 127.0.0.1:$dp_port --service-user $dp_user --chain $(basename "$demo_chain") --roots $(basename "$demo_roots") --test --force"
 	"$hsmcert" deploy nginx --key 'pkcs11:object=web' --out-dir "$dp_dir" \
 		--listen "127.0.0.1:$dp_port" --service-user "$dp_user" --chain "$demo_chain" \
-		--roots "$demo_roots" --test --force $pin
+		--roots "$demo_roots" --test --force "$pin"
 
 	dp_env=$("$hsmcert" deploy nginx --key 'pkcs11:object=web' --out-dir "$dp_dir" \
 		--listen "127.0.0.1:$dp_port" --service-user "$dp_user" --chain "$demo_chain" \
-		--roots "$demo_roots" --force --json $pin |
+		--roots "$demo_roots" --force --json "$pin" |
 		sed -n 's/^ *"environment": "\(.*\)",$/\1/p')
+	# VAR=VALUE words (deploy refuses paths that would need quoting): split on purpose.
+	read -ra dp_env_words <<<"$dp_env"
 	dp_nginx=(nginx -p "$dp_dir/" -e "$dp_dir/error.log" -c "$dp_dir/nginx.conf")
 	step "Start nginx with what deploy wrote, unchanged" "$dp_env ${dp_nginx[*]}"
-	env $dp_env "${dp_nginx[@]}"
+	env "${dp_env_words[@]}" "${dp_nginx[@]}"
 	for _ in $(seq 100); do # bounded: 10 s
 		(exec 3<>"/dev/tcp/127.0.0.1/$dp_port") 2>/dev/null && break
 		sleep 0.1
@@ -37,9 +40,9 @@ else
 	step "From the client side: the served chain verifies and the leaf is the token key's" \
 		"hsmcert check --key 'pkcs11:object=web' --roots $(basename "$demo_roots") --connect 127.0.0.1:$dp_port"
 	"$hsmcert" check --key 'pkcs11:object=web' --roots "$demo_roots" \
-		--connect "127.0.0.1:$dp_port" $pin || dp_rc=$?
+		--connect "127.0.0.1:$dp_port" "$pin" || dp_rc=$?
 
 	step "Stop nginx (the stop command needs the environment too)" "$dp_env ${dp_nginx[*]} -s stop"
-	env $dp_env "${dp_nginx[@]}" -s stop
+	env "${dp_env_words[@]}" "${dp_nginx[@]}" -s stop
 	[ "$dp_rc" -eq 0 ] || exit "$dp_rc"
 fi
