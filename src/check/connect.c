@@ -198,7 +198,8 @@ hc_rc hc_check_connect(hc_check_result *r, const char *address, const char *serv
 		r->server_name = server_name ? strdup(server_name)
 					     : hc_check_server_name(r->cert, &r->cert_info);
 	if (!r->server_name)
-		return hc_fail(err, HC_USAGE, "the certificate names no host: give the server name");
+		return hc_error_hint(err, HC_HINT_SERVER_NAME,
+				     hc_fail(err, HC_USAGE, "the certificate names no host"));
 	/* A server that hangs up mid-write must be an error here, not a SIGPIPE. */
 	sigemptyset(&pipe_set);
 	sigaddset(&pipe_set, SIGPIPE);

@@ -224,7 +224,7 @@ int cmd_deploy(struct cli *cli, int argc, char **argv)
 	dp.pin = t.pin;
 	dp.softhsm2_conf = softhsm2_conf;
 	if (hc_deploy_write(&dp, &result, &err) != HC_OK) {
-		if (err.rc == HC_CHECK && strstr(err.message, " exists"))
+		if (err.hint == HC_HINT_FORCE_REPLACE)
 			hc_error_prefix(&err, "nothing written");
 		r = cli_fail(cli, &err);
 		goto out;

@@ -275,7 +275,8 @@ hc_rc hc_deploy_write(const hc_deploy_params *params, hc_deploy_result *r, hc_er
 	if (!r->service_user || !r->listen)
 		return hc_fail(err, HC_IO, "out of memory");
 	if (!r->server_name)
-		return hc_fail(err, HC_USAGE, "the certificate names no host: give the server name");
+		return hc_error_hint(err, HC_HINT_DEPLOY_NAME,
+				     hc_fail(err, HC_USAGE, "the certificate names no host"));
 	if ((rc = check_server_name(r->server_name, err)) != HC_OK ||
 	    (rc = parse_listen(r->listen, &vhost, err)) != HC_OK)
 		goto out;

@@ -355,7 +355,8 @@ Test(deploy_input, existing_files_need_force)
 	ts_run(&r, "$HSMCERT deploy apache --key pkcs11:object=web --out-dir site --roots "
 		   "pki/root.crt --listen 8444");
 	ts_assert_status(&r, 1);
-	cr_assert(strstr(r.err, "exists"), "%s", r.err);
+	cr_assert(strstr(r.err, "nothing written: "), "%s", r.err);
+	cr_assert(strstr(r.err, "exists; use --force to replace it"), "%s", r.err);
 	after = ts_sh("cat site/*.conf site/chain.pem site/token.pin | sha256sum");
 	cr_assert_str_eq(before, after);
 	free(after);
