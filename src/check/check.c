@@ -258,12 +258,13 @@ static hc_rc check_chain(const hc_check_params *p, hc_check_result *r, STACK_OF(
 		/* The served chain starts with the leaf; TLS takes that separately. */
 		X509_free(sk_X509_shift(served));
 		r->served = served;
-		check_add_item(r, "chain", HC_CHECK_PASS, "verified to '%s' (%d certificate%s served)",
-			 r->chain.root_count ? r->chain.roots[0].subject : "a trusted root",
-			 sk_X509_num(served) + 1, sk_X509_num(served) ? "s" : "");
+		check_add_item(r, "chain", HC_CHECK_PASS,
+			       "verified to '%s' (%d certificate%s served)",
+			       r->chain.root_count ? r->chain.roots[0].subject : "a trusted root",
+			       sk_X509_num(served) + 1, sk_X509_num(served) ? "s" : "");
 	} else if (rc == HC_CHECK) {
 		check_add_item(r, "chain", HC_CHECK_FAIL, "%s",
-			 r->chain.failure ? r->chain.failure : err->message);
+			       r->chain.failure ? r->chain.failure : err->message);
 		rc = serve_as_given(r, given, err);
 	}
 out:
@@ -284,19 +285,20 @@ static void check_validity(const hc_check_params *p, hc_check_result *r)
 	switch (r->status) {
 	case HC_STATUS_EXPIRED:
 		check_add_item(r, "validity", HC_CHECK_FAIL, "expired on %s (%ld days ago)", date,
-			 -r->days_left);
+			       -r->days_left);
 		break;
 	case HC_STATUS_NOT_YET_VALID:
 		hc_time_iso8601(r->cert_info.not_before, date);
 		check_add_item(r, "validity", HC_CHECK_FAIL, "not valid before %s", date);
 		break;
 	case HC_STATUS_EXPIRING:
-		check_add_item(r, "validity", HC_CHECK_WARN, "expires on %s: %ld days left (under %d)",
-			 date, r->days_left, p->warn_days);
+		check_add_item(r, "validity", HC_CHECK_WARN,
+			       "expires on %s: %ld days left (under %d)", date, r->days_left,
+			       p->warn_days);
 		break;
 	default:
-		check_add_item(r, "validity", HC_CHECK_PASS, "%ld days left (until %s)", r->days_left,
-			 date);
+		check_add_item(r, "validity", HC_CHECK_PASS, "%ld days left (until %s)",
+			       r->days_left, date);
 	}
 }
 
@@ -321,10 +323,11 @@ hc_rc hc_check_key(hc_session *session, const hc_check_params *p, hc_check_resul
 	    (rc = find_certificates(session, r, p->now, given, err)) != HC_OK)
 		goto out;
 	if (!r->cert) {
-		check_add_item(r, "certificate", HC_CHECK_FAIL,
-			 "key '%s' has no certificate on the token (pending): import the one the "
-			 "CA issued with 'hsmcert import'",
-			 r->key.label);
+		check_add_item(
+			r, "certificate", HC_CHECK_FAIL,
+			"key '%s' has no certificate on the token (pending): import the one the "
+			"CA issued with 'hsmcert import'",
+			r->key.label);
 		goto out;
 	}
 	check_add_item(r, "certificate", HC_CHECK_PASS, "%s", r->cert_info.subject);
@@ -332,8 +335,9 @@ hc_rc hc_check_key(hc_session *session, const hc_check_params *p, hc_check_resul
 	/* The key signs a fresh challenge in the token; the certificate's key verifies it. */
 	rc = hc_key_prove(session, &r->key, X509_get0_pubkey(r->cert), &proof);
 	if (rc == HC_OK)
-		check_add_item(r, "key_matches", HC_CHECK_PASS,
-			 "a random challenge signed in the token verifies with the certificate");
+		check_add_item(
+			r, "key_matches", HC_CHECK_PASS,
+			"a random challenge signed in the token verifies with the certificate");
 	else if (rc == HC_CHECK)
 		check_add_item(r, "key_matches", HC_CHECK_FAIL, "%s", proof.message);
 	else {
@@ -409,10 +413,11 @@ hc_rc hc_check_tls(hc_check_result *r, const hc_check_tls_params *tp, hc_error *
 	rc = hc_tls_check(&p, &r->tls, &why);
 	r->tls_checked = true;
 	if (rc == HC_OK)
-		check_add_item(r, "tls", HC_CHECK_PASS,
-			 "%s handshake with %s as %s verified; the server signed with the token "
-			 "key (%s)",
-			 r->tls.protocol, r->tls.cipher, r->server_name, r->tls.signature);
+		check_add_item(
+			r, "tls", HC_CHECK_PASS,
+			"%s handshake with %s as %s verified; the server signed with the token "
+			"key (%s)",
+			r->tls.protocol, r->tls.cipher, r->server_name, r->tls.signature);
 	else if (rc == HC_CHECK)
 		check_add_item(r, "tls", HC_CHECK_FAIL, "%s", why.message);
 	else {
