@@ -45,6 +45,22 @@ typedef struct hc_check_item {
 
 #define HC_CHECK_MAX_ITEMS 8
 
+/* What a TLS client saw of a running server (check --connect). */
+typedef struct hc_connect_result {
+	bool handshake;	   /* the handshake finished */
+	bool verified;	   /* the served chain verified to the roots, for the server name */
+	bool leaf_matches; /* the served leaf's public key is the token key's */
+	bool same_certificate; /* ... and it is the very certificate on the token */
+	char protocol[16];
+	char cipher[64];
+	char signature[64]; /* the server's handshake signature: "ECDSA+SHA256" */
+	long verify_code;
+	char verify_error[128];
+	char *leaf_subject;
+	char leaf_sha256[65];
+	size_t served_count; /* certificates the server sent, the leaf included */
+} hc_connect_result;
+
 typedef struct hc_check_result {
 	hc_key_info key;
 	X509 *cert; /* the key's certificate in use; NULL when it has none */
@@ -59,6 +75,8 @@ typedef struct hc_check_result {
 	X509_STORE *trust;	/* the roots, for the TLS client */
 	hc_tls_result tls;
 	bool tls_checked;
+	hc_connect_result connect;
+	bool connect_checked;
 	char *server_name;
 	hc_check_item items[HC_CHECK_MAX_ITEMS];
 	size_t item_count;
@@ -90,6 +108,23 @@ typedef struct hc_check_tls_params {
  * why). HC_OK or HC_CHECK like hc_check_key; it adds to the same items.
  */
 hc_rc hc_check_tls(hc_check_result *result, const hc_check_tls_params *params, hc_error *err);
+
+/*
+ * The "connect" check, after hc_check_key: a TLS client connects to a
+ * running server at `address` (HOST:PORT, [V6]:PORT), sends `server_name`
+ * (NULL: the certificate's), verifies the served chain against
+ * result->trust and the name, and compares the served leaf's public key
+ * with the token key's. HC_OK or HC_CHECK as the item says; HC_IO when the
+ * server cannot be reached; HC_USAGE for a malformed address.
+ */
+hc_rc hc_check_connect(hc_check_result *result, const char *address, const char *server_name,
+		       int timeout_ms, hc_error *err);
+
+/*
+ * The name a client would connect with: the certificate's first DNS name
+ * ("*." as "www."), else its CN; NULL when it names no host. Caller frees.
+ */
+char *hc_check_server_name(X509 *cert, const hc_cert_info *info);
 
 void hc_check_result_clear(hc_check_result *result);
 

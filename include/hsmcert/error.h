@@ -31,6 +31,7 @@ typedef enum hc_hint {
 	HC_HINT_NAME_KEY,	 /* one key must be named (PKCS#12 holds one) */
 	HC_HINT_NAME_LABEL,	 /* a restored key needs a label */
 	HC_HINT_SERVER_NAME,	 /* the TLS server name must be given */
+	HC_HINT_DEPLOY_NAME,	 /* the name a deployed server serves must be given */
 	HC_HINT_PIN_SOURCE,	 /* where a PIN may come from instead */
 	HC_HINT_TOKEN_URI,	 /* several tokens match: name one */
 	HC_HINT_AGREE_TOS,	 /* a new ACME account needs the CA's terms agreed to */

@@ -1,6 +1,7 @@
 /* SPEC: check. Each check is recorded with its outcome; the first hard error stops. */
 #include "hsmcert/check.h"
 #include "hsmcert/file.h"
+#include "internal.h"
 
 #include "hsmcert/certstore.h"
 #include "hsmcert/sign.h"
@@ -24,10 +25,7 @@ const char *hc_check_outcome_name(hc_check_outcome outcome)
 	}
 }
 
-static void add_item(hc_check_result *r, const char *name, hc_check_outcome outcome,
-		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static void add_item(hc_check_result *r, const char *name, hc_check_outcome outcome,
+void check_add_item(hc_check_result *r, const char *name, hc_check_outcome outcome,
 		     const char *fmt, ...)
 {
 	hc_check_item *item;
@@ -59,6 +57,7 @@ void hc_check_result_clear(hc_check_result *r)
 	sk_X509_pop_free(r->served, X509_free);
 	X509_STORE_free(r->trust);
 	hc_tls_result_clear(&r->tls);
+	free(r->connect.leaf_subject);
 	free(r->server_name);
 	for (size_t i = 0; i < r->item_count; i++)
 		free(r->items[i].detail);
@@ -261,12 +260,13 @@ static hc_rc check_chain(const hc_check_params *p, hc_check_result *r, STACK_OF(
 		/* The served chain starts with the leaf; TLS takes that separately. */
 		X509_free(sk_X509_shift(served));
 		r->served = served;
-		add_item(r, "chain", HC_CHECK_PASS, "verified to '%s' (%d certificate%s served)",
-			 r->chain.root_count ? r->chain.roots[0].subject : "a trusted root",
-			 sk_X509_num(served) + 1, sk_X509_num(served) ? "s" : "");
+		check_add_item(r, "chain", HC_CHECK_PASS,
+			       "verified to '%s' (%d certificate%s served)",
+			       r->chain.root_count ? r->chain.roots[0].subject : "a trusted root",
+			       sk_X509_num(served) + 1, sk_X509_num(served) ? "s" : "");
 	} else if (rc == HC_CHECK) {
-		add_item(r, "chain", HC_CHECK_FAIL, "%s",
-			 r->chain.failure ? r->chain.failure : err->message);
+		check_add_item(r, "chain", HC_CHECK_FAIL, "%s",
+			       r->chain.failure ? r->chain.failure : err->message);
 		rc = serve_as_given(r, given, err);
 	}
 out:
@@ -286,20 +286,21 @@ static void check_validity(const hc_check_params *p, hc_check_result *r)
 	hc_time_iso8601(r->cert_info.not_after, date);
 	switch (r->status) {
 	case HC_STATUS_EXPIRED:
-		add_item(r, "validity", HC_CHECK_FAIL, "expired on %s (%ld days ago)", date,
-			 -r->days_left);
+		check_add_item(r, "validity", HC_CHECK_FAIL, "expired on %s (%ld days ago)", date,
+			       -r->days_left);
 		break;
 	case HC_STATUS_NOT_YET_VALID:
 		hc_time_iso8601(r->cert_info.not_before, date);
-		add_item(r, "validity", HC_CHECK_FAIL, "not valid before %s", date);
+		check_add_item(r, "validity", HC_CHECK_FAIL, "not valid before %s", date);
 		break;
 	case HC_STATUS_EXPIRING:
-		add_item(r, "validity", HC_CHECK_WARN, "expires on %s: %ld days left (under %d)",
-			 date, r->days_left, p->warn_days);
+		check_add_item(r, "validity", HC_CHECK_WARN,
+			       "expires on %s: %ld days left (under %d)", date, r->days_left,
+			       p->warn_days);
 		break;
 	default:
-		add_item(r, "validity", HC_CHECK_PASS, "%ld days left (until %s)", r->days_left,
-			 date);
+		check_add_item(r, "validity", HC_CHECK_PASS, "%ld days left (until %s)",
+			       r->days_left, date);
 	}
 }
 
@@ -324,21 +325,23 @@ hc_rc hc_check_key(hc_session *session, const hc_check_params *p, hc_check_resul
 	    (rc = find_certificates(session, r, p->now, given, err)) != HC_OK)
 		goto out;
 	if (!r->cert) {
-		add_item(r, "certificate", HC_CHECK_FAIL,
-			 "key '%s' has no certificate on the token (pending): import the one the "
-			 "CA issued with 'hsmcert import'",
-			 r->key.label);
+		check_add_item(
+			r, "certificate", HC_CHECK_FAIL,
+			"key '%s' has no certificate on the token (pending): import the one the "
+			"CA issued with 'hsmcert import'",
+			r->key.label);
 		goto out;
 	}
-	add_item(r, "certificate", HC_CHECK_PASS, "%s", r->cert_info.subject);
+	check_add_item(r, "certificate", HC_CHECK_PASS, "%s", r->cert_info.subject);
 
 	/* The key signs a fresh challenge in the token; the certificate's key verifies it. */
 	rc = hc_key_prove(session, &r->key, X509_get0_pubkey(r->cert), &proof);
 	if (rc == HC_OK)
-		add_item(r, "key_matches", HC_CHECK_PASS,
-			 "a random challenge signed in the token verifies with the certificate");
+		check_add_item(
+			r, "key_matches", HC_CHECK_PASS,
+			"a random challenge signed in the token verifies with the certificate");
 	else if (rc == HC_CHECK)
-		add_item(r, "key_matches", HC_CHECK_FAIL, "%s", proof.message);
+		check_add_item(r, "key_matches", HC_CHECK_FAIL, "%s", proof.message);
 	else {
 		*err = proof;
 		goto out;
@@ -363,8 +366,7 @@ out:
 	return rc;
 }
 
-/* The name a client would connect with: the first DNS name ("*." as "www."), else the CN. */
-static char *server_name_of(X509 *cert, const hc_cert_info *info)
+char *hc_check_server_name(X509 *cert, const hc_cert_info *info)
 {
 	char cn[256];
 	char *name = NULL;
@@ -393,11 +395,11 @@ hc_rc hc_check_tls(hc_check_result *r, const hc_check_tls_params *tp, hc_error *
 	hc_rc rc;
 
 	if (!r->cert) {
-		add_item(r, "tls", HC_CHECK_SKIPPED, "no certificate to serve");
+		check_add_item(r, "tls", HC_CHECK_SKIPPED, "no certificate to serve");
 		return HC_CHECK;
 	}
 	r->server_name = tp->server_name ? strdup(tp->server_name)
-					 : server_name_of(r->cert, &r->cert_info);
+					 : hc_check_server_name(r->cert, &r->cert_info);
 	if (!r->server_name)
 		return hc_error_hint(err, HC_HINT_SERVER_NAME,
 		                     hc_fail(err, HC_USAGE, "the certificate names no host"));
@@ -419,12 +421,13 @@ hc_rc hc_check_tls(hc_check_result *r, const hc_check_tls_params *tp, hc_error *
 	rc = hc_tls_check(&p, &r->tls, &why);
 	r->tls_checked = true;
 	if (rc == HC_OK)
-		add_item(r, "tls", HC_CHECK_PASS,
-			 "%s handshake with %s as %s verified; the server signed with the token "
-			 "key (%s)",
-			 r->tls.protocol, r->tls.cipher, r->server_name, r->tls.signature);
+		check_add_item(
+			r, "tls", HC_CHECK_PASS,
+			"%s handshake with %s as %s verified; the server signed with the token "
+			"key (%s)",
+			r->tls.protocol, r->tls.cipher, r->server_name, r->tls.signature);
 	else if (rc == HC_CHECK)
-		add_item(r, "tls", HC_CHECK_FAIL, "%s", why.message);
+		check_add_item(r, "tls", HC_CHECK_FAIL, "%s", why.message);
 	else {
 		*err = why;
 		return rc;

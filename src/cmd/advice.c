@@ -17,6 +17,7 @@ static const char *const hint_text[] = {
 	[HC_HINT_NAME_KEY] = ": name it with --key",
 	[HC_HINT_NAME_LABEL] = ": name the key with --label",
 	[HC_HINT_SERVER_NAME] = ": give --servername",
+	[HC_HINT_DEPLOY_NAME] = ": give --server-name",
 	[HC_HINT_PIN_SOURCE] = "; use pin-source=file:PATH or --pin-source",
 	[HC_HINT_TOKEN_URI] = "; name one with --token pkcs11:token=LABEL (or serial=)",
 	[HC_HINT_AGREE_TOS] = "; --agree-tos agrees to them",

@@ -17,6 +17,7 @@ enum {
 	OPT_SERVERNAME,
 	OPT_ALL,
 	OPT_TIMEOUT,
+	OPT_CONNECT,
 };
 
 #define MAX_ROOTS 16
@@ -25,8 +26,8 @@ int usage_check(FILE *out)
 {
 	fprintf(out,
 		"Usage: hsmcert check (--key URI | --all) [--chain FILE] [--roots PATH]... [--tls]\n"
-		"                     [--servername NAME] [--timeout SECONDS] [--warn-days N]\n"
-		"                     [--token URI]\n"
+		"                     [--connect HOST:PORT] [--servername NAME] [--timeout SECONDS]\n"
+		"                     [--warn-days N] [--token URI]\n"
 		"                     [--pin-source SRC] [--passphrase-source SRC] [--json]\n\n"
 		"Is the key ready to serve? Its certificate is on the token, the key signs a\n"
 		"random challenge inside the token and the certificate verifies it, the chain\n"
@@ -44,8 +45,15 @@ int usage_check(FILE *out)
 		"                           process: the server signs with the token key through\n"
 		"                           libp11 and sends the chain, the client verifies it\n"
 		"                           against the roots and the server name\n"
-		"  --timeout SECONDS        bound of --tls, from loading the module for libp11\n"
-		"                           to the last byte exchanged (default %d)\n"
+		"  --connect HOST:PORT      also connect to a running server as a TLS client:\n"
+		"                           the served chain must verify against the roots\n"
+		"                           for the server name, and the served leaf must carry\n"
+		"                           the token key's public key (so the server signed\n"
+		"                           with the token key); exit 1 when it does not, 4\n"
+		"                           when the server cannot be reached\n"
+		"  --timeout SECONDS        bound of --tls (from loading the module for libp11\n"
+		"                           to the last byte exchanged) and of --connect\n"
+		"                           (default %d)\n"
 		"  --servername NAME        the name the client checks (default: the\n"
 		"                           certificate's first DNS name, *. as www.)\n"
 		"  --warn-days N            warn when fewer days are left (default %d)\n\n"
@@ -56,6 +64,23 @@ int usage_check(FILE *out)
 		CLI_GLOBAL_USAGE,
 		HC_TLS_TIMEOUT_MS / 1000, HC_LIST_WARN_DAYS);
 	return 0;
+}
+
+static json_t *json_connect(const char *address, const hc_check_result *r)
+{
+	const hc_connect_result *c = &r->connect;
+
+	if (!r->connect_checked)
+		return json_null();
+	return json_pack("{s:s, s:s, s:b, s:b, s:b, s:b, s:s, s:s, s:s, s:o, s:o, s:o, s:I}",
+			 "address", address, "server_name", r->server_name, "handshake",
+			 c->handshake, "verified", c->verified, "leaf_matches_key",
+			 c->leaf_matches, "same_certificate", c->same_certificate, "protocol",
+			 c->protocol, "cipher", c->cipher, "signature", c->signature,
+			 "verify_error", c->verify_code ? json_string(c->verify_error) : json_null(),
+			 "leaf_subject", cli_json_string(c->leaf_subject), "leaf_sha256",
+			 c->leaf_sha256[0] ? json_string(c->leaf_sha256) : json_null(),
+			 "served_certificates", (json_int_t)c->served_count);
 }
 
 static json_t *json_result(json_t *token, const hc_check_result *r, time_t now)
@@ -108,6 +133,13 @@ static json_t *json_result(json_t *token, const hc_check_result *r, time_t now)
 	return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "passed", !r->failed, "token",
 			 token, "key", cli_json_key(&r->key), "certificate", cert, "checks", items,
 			 "chain", chain, "tls", tls);
+}
+
+static json_t *json_with_connect(json_t *doc, const char *address, const hc_check_result *r)
+{
+	if (doc)
+		json_object_set_new(doc, "connect", json_connect(address, r));
+	return doc;
 }
 
 static void print_result(const char *token_label, const hc_check_result *r)
@@ -185,6 +217,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 		{"tls", no_argument, NULL, OPT_TLS},
 		{"servername", required_argument, NULL, OPT_SERVERNAME},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"connect", required_argument, NULL, OPT_CONNECT},
 		CLI_GLOBAL_OPTIONS};
 	const char *roots[MAX_ROOTS];
 	hc_check_params p = {
@@ -199,7 +232,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	struct cli_passphrase pass;
 	bool tls = false, all = false;
 	int timeout_ms = 0;
-	const char *servername = NULL;
+	const char *servername = NULL, *connect = NULL;
 	json_t *token_json = NULL;
 	hc_secret *pin = NULL;
 	char *module = NULL, *init_args = NULL, serial[17], label[33], names[256];
@@ -237,6 +270,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 							    "(1 to 3600), not '%s'", optarg);
 			timeout_ms = (int)v * 1000;
 			break;
+		case OPT_CONNECT: connect = optarg; break;
 		default:
 			if ((r = cli_common_option(cli, c, optarg, usage_check)) != CLI_NEXT)
 				return r;
@@ -249,6 +283,8 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 					    "use --all");
 	if (all && servername)
 		return cli_usage_error(cli, "--servername names one key's server: use it with --key");
+	if (all && connect)
+		return cli_usage_error(cli, "--connect checks one key's server: use it with --key");
 	p.now = time(NULL);
 	cli_passphrase_init(&pass, cli);
 	p.passphrase = &pass.ask;
@@ -313,10 +349,18 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 			goto out;
 		}
 	}
+	if (connect && results[0].cert) {
+		rc = hc_check_connect(&results[0], connect, servername, timeout_ms, &err);
+		if (rc != HC_OK && rc != HC_CHECK) {
+			r = cli_fail(cli, &err);
+			goto out;
+		}
+	}
 	for (size_t i = 0; i < nkeys; i++)
 		failed += results[i].failed;
 	if (cli->json && !all) {
-		r = cli_json_emit(json_result(token_json, &results[0], p.now));
+		r = cli_json_emit(json_with_connect(json_result(token_json, &results[0], p.now),
+						    connect, &results[0]));
 		token_json = NULL;
 	} else if (cli->json) {
 		json_t *keys = json_array();
