@@ -14,14 +14,22 @@
 typedef enum hc_audit_policy {
 	HC_POLICY_NON_EXPORTABLE = 0, /* sensitive, never extractable, generated on the token */
 	HC_POLICY_NONE,		      /* inventory only: no verdicts */
+	HC_POLICY_SIGN_ONLY,	      /* private keys neither decrypt, unwrap nor derive */
+	HC_POLICY_NON_EXPORTABLE_SIGN_ONLY, /* both of the above */
 } hc_audit_policy;
 
-/* "non-exportable" / "none" to the enum; anything else is HC_USAGE. */
+/*
+ * "non-exportable", "sign-only", "non-exportable,sign-only" (either order) or
+ * "none" to the enum; anything else is HC_USAGE.
+ */
 hc_rc hc_audit_policy_parse(const char *text, hc_audit_policy *out, hc_error *err);
 const char *hc_audit_policy_name(hc_audit_policy policy);
 
-/* The most reasons one key can collect: one per policy attribute, and two from probing. */
-#define HC_AUDIT_MAX_REASONS 8
+/*
+ * The most reasons one key can collect: one per policy attribute (six
+ * non-exportable, three sign-only) and two from probing.
+ */
+#define HC_AUDIT_MAX_REASONS 12
 /* Secret attributes probed per key: RSA's six CRT parts, or CKA_VALUE. */
 #define HC_AUDIT_MAX_READS 6
 

@@ -142,6 +142,9 @@ typedef struct hc_backup_params {
 	EVP_PKEY *recipient;	     /* HSMB recipient mode: an RSA public key */
 	const CK_OBJECT_HANDLE *keys; /* private keys to save */
 	size_t key_count;
+	/* Called after each key of an hsmb (saved or not), for a progress display. */
+	void (*progress)(void *ctx, size_t done, size_t total, const char *label);
+	void *progress_ctx;
 } hc_backup_params;
 
 typedef struct hc_backup_item {
@@ -187,6 +190,13 @@ hc_rc hc_backup_recipient_from_file(const char *path, EVP_PKEY **out, hc_error *
 hc_rc hc_backup_list_keys(hc_session *session, CK_OBJECT_HANDLE **keys, size_t *count,
 			  hc_error *err);
 
+/*
+ * HC_CHECK, with the reason backup gives, when the key says it is not
+ * extractable: checked before a passphrase is asked for a key that cannot
+ * leave. A key that does not say (unknown) is left to the wrap to decide.
+ */
+hc_rc hc_backup_check_extractable(const hc_key_info *key, hc_error *err);
+
 /* ---- restore (SPEC: restore) ---------------------------------------- */
 
 typedef struct hc_restore_params {
@@ -197,7 +207,21 @@ typedef struct hc_restore_params {
 	int exportable;		     /* -1 as recorded (PFX: no), 0 or 1 */
 	bool force;		     /* replace keys with the same label or id */
 	const char *label;	     /* override (a file with one key) */
+	unsigned usages;	     /* HC_USAGE_* to set, or 0: as recorded (PFX: sign) */
 } hc_restore_params;
+
+/*
+ * A restored private key's usages (SPEC restore): exactly these are true and
+ * every other one is set false explicitly, whatever the token's defaults.
+ */
+enum {
+	HC_USAGE_SIGN = 1 << 0,
+	HC_USAGE_DECRYPT = 1 << 1,
+	HC_USAGE_UNWRAP = 1 << 2,
+	HC_USAGE_DERIVE = 1 << 3,
+};
+/* "sign,decrypt" (names: sign decrypt unwrap derive) to HC_USAGE_* bits; else HC_USAGE. */
+hc_rc hc_usage_parse(const char *text, unsigned *out, hc_error *err);
 
 typedef struct hc_restore_item {
 	hc_key_info key;

@@ -76,6 +76,12 @@ typedef struct hc_chain_options {
 	 */
 	const char *missing_issuer_hint;
 	/*
+	 * The same when the certificate names its issuer's URL (AIA caIssuers):
+	 * replaces missing_issuer_hint then, so a hint about downloading is only
+	 * given when there is something to download. NULL: missing_issuer_hint.
+	 */
+	const char *missing_issuer_aia_hint;
+	/*
 	 * The purpose OpenSSL's verifier checks the path for (X509_PURPOSE_*):
 	 * `check` asks X509_PURPOSE_SSL_SERVER, as a TLS client does, so a
 	 * certificate a client would refuse (no serverAuth) is not "verified".

@@ -22,6 +22,8 @@ typedef struct hc_check_params {
 	const hc_passphrase_ask *passphrase; /* for PKCS#12 chain or roots; NULL: refused */
 	/* appended to "no issuer for ...": what the caller's user can do (hc_chain_options) */
 	const char *missing_issuer_hint;
+	/* the same when the certificate names its issuer's URL (AIA caIssuers) */
+	const char *missing_issuer_aia_hint;
 } hc_check_params;
 
 typedef enum hc_check_outcome {

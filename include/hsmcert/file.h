@@ -23,4 +23,11 @@ hc_rc hc_file_check_writable(const char *path, bool force, hc_error *err);
 hc_rc hc_file_read(const char *path, size_t max, unsigned char **data, size_t *len,
 		   hc_error *err);
 
+/*
+ * DIR/NAME with one slash between them, however many DIR ends with ("out/"
+ * and "out" give "out/x"; "/" gives "/x"), so printed paths never hold "//".
+ * NULL when out of memory. Caller frees.
+ */
+char *hc_path_join(const char *dir, const char *name);
+
 #endif

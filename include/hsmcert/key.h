@@ -36,6 +36,10 @@ typedef struct hc_key_info {
 #define HC_KEY_FLAG_FIELD(field, cka, name, column) int field;
 	HC_KEY_FLAGS(HC_KEY_FLAG_FIELD) /* key_flags.h */
 #undef HC_KEY_FLAG_FIELD
+	/* Usages (SPEC audit): what the token lets the key do. */
+#define HC_KEY_USAGE_FIELD(field, cka, name, secret_only) int field;
+	HC_KEY_USAGES(HC_KEY_USAGE_FIELD)
+#undef HC_KEY_USAGE_FIELD
 	CK_ULONG key_gen_mechanism; /* CK_UNAVAILABLE_INFORMATION when unknown */
 	/* Public parts when the object carries them (raw big-endian / DER). */
 	unsigned char *modulus, *public_exponent, *ec_params, *ec_point;
@@ -54,7 +58,7 @@ hc_rc hc_key_describe(hc_session *session, CK_OBJECT_HANDLE object, hc_key_info 
  * It leaves `uri` NULL: a caller holding thousands of keys formats each URI
  * when it prints the key (hc_inventory_uri), not for every key at once.
  */
-#define HC_KEY_ATTR_COUNT 22
+#define HC_KEY_ATTR_COUNT 28
 extern const CK_ATTRIBUTE_TYPE hc_key_attr_types[HC_KEY_ATTR_COUNT];
 hc_rc hc_key_info_from_attrs(CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs, hc_key_info *out,
 			     hc_error *err);
@@ -69,6 +73,14 @@ typedef struct hc_key_flag {
 } hc_key_flag;
 extern const hc_key_flag hc_key_flags[HC_KEY_FLAG_COUNT];
 int hc_key_flag_value(const hc_key_info *key, size_t i);
+/* The usages by position in HC_KEY_USAGES, likewise. */
+typedef struct hc_key_usage {
+	const char *name; /* "sign" */
+	bool secret_only; /* reported for secret keys only */
+	CK_ATTRIBUTE_TYPE type;
+} hc_key_usage;
+extern const hc_key_usage hc_key_usages[HC_KEY_USAGE_COUNT];
+int hc_key_usage_value(const hc_key_info *key, size_t i);
 /* hc_attr_applicable_fn for key templates: RSA parts on RSA keys, the EC point on public keys. */
 bool hc_key_attr_applicable(const CK_ATTRIBUTE *attrs, CK_ULONG count, CK_ATTRIBUTE_TYPE type);
 void hc_key_info_clear(hc_key_info *info);

@@ -26,4 +26,20 @@
 #define HC_KEY_FLAG_COUNT_ONE(field, cka, name, column) +1
 enum { HC_KEY_FLAG_COUNT = 0 HC_KEY_FLAGS(HC_KEY_FLAG_COUNT_ONE) };
 
+/*
+ * The usages (SPEC audit, restore): what the token lets a key do, listed
+ * once. X(field, cka, name, secret_only): wrap and encrypt are reported for
+ * secret keys only (a private key neither wraps nor encrypts).
+ */
+#define HC_KEY_USAGES(X)                                                                         \
+	X(sign, CKA_SIGN, "sign", false)                                                         \
+	X(decrypt, CKA_DECRYPT, "decrypt", false)                                                \
+	X(unwrap, CKA_UNWRAP, "unwrap", false)                                                   \
+	X(derive, CKA_DERIVE, "derive", false)                                                   \
+	X(wrap, CKA_WRAP, "wrap", true)                                                          \
+	X(encrypt, CKA_ENCRYPT, "encrypt", true)
+
+#define HC_KEY_USAGE_COUNT_ONE(field, cka, name, secret_only) +1
+enum { HC_KEY_USAGE_COUNT = 0 HC_KEY_USAGES(HC_KEY_USAGE_COUNT_ONE) };
+
 #endif

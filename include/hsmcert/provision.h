@@ -37,6 +37,15 @@ hc_rc hc_provision_plan_load(const char *path, const char *out_dir, hc_provision
 			     hc_error *err);
 void hc_provision_plan_clear(hc_provision_plan *plan);
 
+/*
+ * What can be checked on the open token before any key is generated: every
+ * entry's output folder exists and is writable (HC_IO), and the token lists
+ * the key generation mechanism for each key type with the size in range, and
+ * a signature mechanism for the request (HC_TOKEN). A token that will not
+ * list its mechanisms is not judged here. Each error names the entry.
+ */
+hc_rc hc_provision_preflight(hc_session *session, const hc_provision_plan *plan, hc_error *err);
+
 typedef enum hc_provision_status {
 	HC_PROVISION_PENDING = 0,
 	HC_PROVISION_CREATED,  /* key pair generated and request written */

@@ -12,16 +12,28 @@ hc_rc hc_audit_policy_parse(const char *text, hc_audit_policy *out, hc_error *er
 		*out = HC_POLICY_NON_EXPORTABLE;
 	else if (strcmp(text, "none") == 0)
 		*out = HC_POLICY_NONE;
+	else if (strcmp(text, "sign-only") == 0)
+		*out = HC_POLICY_SIGN_ONLY;
+	else if (strcmp(text, "non-exportable,sign-only") == 0 ||
+		 strcmp(text, "sign-only,non-exportable") == 0)
+		*out = HC_POLICY_NON_EXPORTABLE_SIGN_ONLY;
 	else
 		return hc_error_input(err, HC_INPUT_POLICY,
-				      hc_fail(err, HC_USAGE, "'%s': use non-exportable or none",
+				      hc_fail(err, HC_USAGE,
+					      "'%s': use non-exportable, sign-only, "
+					      "non-exportable,sign-only or none",
 					      text));
 	return HC_OK;
 }
 
 const char *hc_audit_policy_name(hc_audit_policy policy)
 {
-	return policy == HC_POLICY_NONE ? "none" : "non-exportable";
+	switch (policy) {
+	case HC_POLICY_NONE: return "none";
+	case HC_POLICY_SIGN_ONLY: return "sign-only";
+	case HC_POLICY_NON_EXPORTABLE_SIGN_ONLY: return "non-exportable,sign-only";
+	default: return "non-exportable";
+	}
 }
 
 const char *hc_audit_key_class(const hc_audit_key *key)
@@ -56,8 +68,38 @@ static void add_reason(hc_audit_key *k, const char *reason)
 		k->reasons[k->reason_count++] = reason;
 }
 
-static void apply_policy(hc_audit_key *k)
+/*
+ * sign-only (SPEC audit): a TLS server key signs and does nothing else. Private
+ * keys only: a secret key (a wrapping key) has other jobs by nature.
+ */
+static const struct {
+	size_t offset;
+	const char *fails, *unknown;
+} sign_only_rules[] = {
+	{offsetof(hc_key_info, decrypt), "can decrypt", "decrypt unknown"},
+	{offsetof(hc_key_info, unwrap), "can unwrap", "unwrap unknown"},
+	{offsetof(hc_key_info, derive), "can derive", "derive unknown"},
+};
+
+static void apply_sign_only(hc_audit_key *k)
 {
+	if (k->key->cls != CKO_PRIVATE_KEY)
+		return;
+	for (size_t i = 0; i < sizeof(sign_only_rules) / sizeof(sign_only_rules[0]); i++) {
+		int v = *(const int *)((const char *)k->key + sign_only_rules[i].offset);
+		if (v < 0)
+			add_reason(k, sign_only_rules[i].unknown);
+		else if (v)
+			add_reason(k, sign_only_rules[i].fails);
+	}
+}
+
+static void apply_policy(hc_audit_key *k, hc_audit_policy policy)
+{
+	if (policy == HC_POLICY_SIGN_ONLY || policy == HC_POLICY_NON_EXPORTABLE_SIGN_ONLY)
+		apply_sign_only(k);
+	if (policy == HC_POLICY_SIGN_ONLY)
+		goto verdict;
 	for (size_t i = 0; i < N_RULES; i++) {
 		int v = *(const int *)((const char *)k->key + policy_rules[i].offset);
 		if (v < 0)
@@ -76,6 +118,7 @@ static void apply_policy(hc_audit_key *k)
 			break;
 		}
 	}
+verdict:
 	k->pass = k->reason_count == 0;
 }
 
@@ -210,9 +253,9 @@ hc_rc hc_audit_run(hc_session *session, const hc_audit_options *options, hc_audi
 			out->keys[i].probe = &out->probes_[i];
 		probe_all(session, out);
 	}
-	if (options->policy == HC_POLICY_NON_EXPORTABLE) {
+	if (options->policy != HC_POLICY_NONE) {
 		for (size_t i = 0; i < n; i++) {
-			apply_policy(&out->keys[i]);
+			apply_policy(&out->keys[i], options->policy);
 			out->violations += !out->keys[i].pass;
 		}
 	}

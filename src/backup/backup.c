@@ -194,16 +194,30 @@ out:
  * The answer a key that may not leave gets. Not a failure of the run: the
  * caller reports it and sets the exit status.
  */
+static void format_not_extractable(char *out, size_t len, const char *label, CK_RV ckr)
+{
+	snprintf(out, len,
+	         "%s: the key is not extractable (CKA_EXTRACTABLE=false%s%s); only the HSM "
+	         "vendor's own key backup or cloning (between HSMs of the same make) can copy "
+	         "it, or generate a new key and have its certificate re-issued",
+	         label, ckr != CKR_OK ? ", C_WrapKey: " : "", ckr != CKR_OK ? hc_ckr_name(ckr) : "");
+}
+
 void backup_not_extractable(hc_backup_item *item, CK_RV ckr)
 {
 	item->attribute = "CKA_EXTRACTABLE";
 	item->ckr = ckr;
-	snprintf(item->reason, sizeof(item->reason),
-	         "%s: the key is not extractable (CKA_EXTRACTABLE=false%s%s); only the HSM "
-	         "vendor's own key backup or cloning (between HSMs of the same make) can copy "
-	         "it, or generate a new key and have its certificate re-issued",
-	         item->key.label, ckr != CKR_OK ? ", C_WrapKey: " : "",
-	         ckr != CKR_OK ? hc_ckr_name(ckr) : "");
+	format_not_extractable(item->reason, sizeof(item->reason), item->key.label, ckr);
+}
+
+hc_rc hc_backup_check_extractable(const hc_key_info *key, hc_error *err)
+{
+	char reason[sizeof(err->message)];
+
+	if (key->extractable != 0)
+		return HC_OK;
+	format_not_extractable(reason, sizeof(reason), key->label, CKR_OK);
+	return hc_fail(err, HC_CHECK, "%s", reason);
 }
 
 /* Wrap one key; *wrapped false when the token says it may not leave. */
@@ -268,14 +282,16 @@ static hc_rc backup_hsmb(hc_session *s, const hc_backup_params *p, hc_backup_res
 		if ((rc = wrap_one(s, pr.kek, &out->items[i], p->keys[i], &e->wrapped_key, &wrapped,
 		                   err)) != HC_OK)
 			goto out;
-		if (!wrapped)
-			continue;
-		f->entry_count++;
-		e->wrap_mechanism = CKM_AES_KEY_WRAP_PAD;
-		if ((rc = fill_entry(s, &out->items[i], p->keys[i], e, err)) != HC_OK)
-			goto out;
-		out->items[i].saved = true;
-		out->saved++;
+		if (wrapped) {
+			f->entry_count++;
+			e->wrap_mechanism = CKM_AES_KEY_WRAP_PAD;
+			if ((rc = fill_entry(s, &out->items[i], p->keys[i], e, err)) != HC_OK)
+				goto out;
+			out->items[i].saved = true;
+			out->saved++;
+		}
+		if (p->progress)
+			p->progress(p->progress_ctx, i + 1, out->count, out->items[i].key.label);
 	}
 	if (out->saved)
 		rc = hc_backup_encode(f, pr.mac_key, &out->data, &out->len, err);

@@ -120,6 +120,8 @@ typedef struct restore_ctx {
 hc_rc restore_keys(restore_ctx *c);
 hc_rc restore_hsmb(restore_ctx *c);
 hc_rc restore_pfx(restore_ctx *c);
+/* Usages asked for (HC_USAGE_* bits) replace what the file records; 0: as recorded. */
+void restore_set_usages(pending *k, unsigned usages);
 /* CKA_ID convention: SHA-1 of the modulus or of the uncompressed EC point. */
 hc_rc restore_objects_default_id(EVP_PKEY *pub, unsigned char **id, size_t *len, hc_error *err);
 /* The public key object beside the restored private key. */

@@ -21,6 +21,7 @@
 #include <openssl/pkcs12.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +80,75 @@ out:
 	return rc;
 }
 
+void restore_set_usages(pending *k, unsigned usages)
+{
+	if (!usages)
+		return;
+	k->sign = usages & HC_USAGE_SIGN;
+	k->decrypt = usages & HC_USAGE_DECRYPT;
+	k->unwrap = usages & HC_USAGE_UNWRAP;
+	k->derive = usages & HC_USAGE_DERIVE;
+}
+
+hc_rc hc_usage_parse(const char *text, unsigned *out, hc_error *err)
+{
+	static const struct {
+		const char *name;
+		unsigned bit;
+	} names[] = {{"sign", HC_USAGE_SIGN},
+	             {"decrypt", HC_USAGE_DECRYPT},
+	             {"unwrap", HC_USAGE_UNWRAP},
+	             {"derive", HC_USAGE_DERIVE}};
+	const char *p = text;
+
+	*out = 0;
+	while (*p) {
+		size_t n = strcspn(p, ","), i;
+		for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+			if (strlen(names[i].name) == n && strncmp(p, names[i].name, n) == 0)
+				break;
+		if (i == sizeof(names) / sizeof(names[0]))
+			return hc_fail(err, HC_USAGE,
+			               "usage '%.*s' in '%s': use sign, decrypt, unwrap or derive, "
+			               "separated by commas",
+			               (int)n, p, text);
+		*out |= names[i].bit;
+		p += n;
+		if (*p == ',' && *++p == '\0')
+			break;
+	}
+	if (!*out)
+		return hc_fail(err, HC_USAGE, "usage '%s' names no usage", text);
+	return HC_OK;
+}
+
+/*
+ * The token may still have added a usage (a template is a request): read back,
+ * a restored key with more power than asked is refused, not reported.
+ */
+static hc_rc check_usages(restore_ctx *c, const pending *k, const hc_key_info *key)
+{
+	static const struct {
+		size_t key_off, want_off;
+		const char *name;
+	} u[] = {
+		{offsetof(hc_key_info, decrypt), offsetof(pending, decrypt), "decrypt"},
+		{offsetof(hc_key_info, unwrap), offsetof(pending, unwrap), "unwrap"},
+		{offsetof(hc_key_info, derive), offsetof(pending, derive), "derive"},
+	};
+
+	for (size_t i = 0; i < sizeof(u) / sizeof(u[0]); i++) {
+		int have = *(const int *)((const char *)key + u[i].key_off);
+		bool want = *(const bool *)((const char *)k + u[i].want_off);
+		if (have == 1 && !want)
+			return hc_fail(c->err, HC_TOKEN,
+			               "the token gave the restored key '%s' the usage %s that was "
+			               "not asked for (CKA_%s false in the template)",
+			               k->label, u[i].name, u[i].name);
+	}
+	return HC_OK;
+}
+
 /* Create, store, prove: everything for one key. */
 static hc_rc restore_one(restore_ctx *c, pending *k, hc_restore_item *item)
 {
@@ -89,7 +159,8 @@ static hc_rc restore_one(restore_ctx *c, pending *k, hc_restore_item *item)
 	if ((rc = restore_objects_unwrap_private(c, k, &priv)) != HC_OK ||
 	    (rc = restore_objects_create_public(c, k, &pub)) != HC_OK ||
 	    (rc = restore_objects_store_certificates(c, k, item)) != HC_OK ||
-	    (rc = hc_key_describe(c->s, priv, &item->key, c->err)) != HC_OK)
+	    (rc = hc_key_describe(c->s, priv, &item->key, c->err)) != HC_OK ||
+	    (rc = check_usages(c, k, &item->key)) != HC_OK)
 		return rc;
 	item->public_uri = hc_uri_for_object(&hc_session_slot(c->s)->token, CKO_PUBLIC_KEY,
 	                                     k->label, k->id, k->id_len);

@@ -82,6 +82,7 @@ static hc_rc pending_from_entry(restore_ctx *c, const hc_backup_entry *e, pendin
 	k->decrypt = flag(e, CKA_DECRYPT, false);
 	k->unwrap = flag(e, CKA_UNWRAP, false);
 	k->derive = flag(e, CKA_DERIVE, false);
+	restore_set_usages(k, c->p->usages);
 	k->always_authenticate = flag(e, CKA_ALWAYS_AUTHENTICATE, false);
 	if (e->certificate.len) {
 		if ((rc = certificate_from(&e->certificate, &k->cert, name, c->err)) != HC_OK)

@@ -132,6 +132,7 @@ hc_rc restore_objects_unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT
 	CK_KEY_TYPE kt = k->key_type;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	hc_template t = {0};
+	CK_ULONG base;
 	hc_rc rc;
 
 	hc_template_add(&t, CKA_CLASS, &cls, sizeof(cls));
@@ -140,20 +141,44 @@ hc_rc restore_objects_unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT
 	hc_template_add(&t, CKA_PRIVATE, k->private_ ? &yes : &no, sizeof(CK_BBOOL));
 	hc_template_add(&t, CKA_SENSITIVE, &yes, sizeof(yes));
 	hc_template_add(&t, CKA_EXTRACTABLE, k->extractable ? &yes : &no, sizeof(CK_BBOOL));
-	hc_template_add(&t, CKA_SIGN, k->sign ? &yes : &no, sizeof(CK_BBOOL));
 	hc_template_add(&t, CKA_LABEL, k->label, strlen(k->label));
 	hc_template_add(&t, CKA_ID, k->id, k->id_len);
-	/* Other usages only when recorded: least privilege for everything else. */
-	if (k->decrypt)
-		hc_template_add(&t, CKA_DECRYPT, &yes, sizeof(yes));
-	if (k->unwrap)
-		hc_template_add(&t, CKA_UNWRAP, &yes, sizeof(yes));
-	if (k->derive)
-		hc_template_add(&t, CKA_DERIVE, &yes, sizeof(yes));
+	/*
+	 * Exactly the recorded usages, the others false in so many words: a token
+	 * fills what a template leaves out with its defaults (SoftHSM2: decrypt
+	 * and unwrap true), and a key that only signed must only sign.
+	 */
 	if (k->always_authenticate)
 		hc_template_add(&t, CKA_ALWAYS_AUTHENTICATE, &yes, sizeof(yes));
+	base = t.count;
+	hc_template_add(&t, CKA_SIGN, k->sign ? &yes : &no, sizeof(CK_BBOOL));
+	hc_template_add(&t, CKA_DECRYPT, k->decrypt ? &yes : &no, sizeof(CK_BBOOL));
+	hc_template_add(&t, CKA_UNWRAP, k->unwrap ? &yes : &no, sizeof(CK_BBOOL));
+	hc_template_add(&t, CKA_DERIVE, k->derive ? &yes : &no, sizeof(CK_BBOOL));
 	rc = hc_key_unwrap(c->s, &kw, c->unwrapper, k->blob, k->blob_len, t.attrs, t.count, out,
 	                   c->err);
+	if (rc != HC_OK && c->err->has_ckr &&
+	    (c->err->ckr == CKR_ATTRIBUTE_TYPE_INVALID || c->err->ckr == CKR_ATTRIBUTE_VALUE_INVALID ||
+	     c->err->ckr == CKR_TEMPLATE_INCONSISTENT)) {
+		/*
+		 * A token that will not take a usage it lacks set to false (an RSA key's
+		 * CKA_DERIVE, say): ask for the true ones only. restore_check_usages
+		 * reads the key back and refuses it if the token then added one.
+		 */
+		t.count = base;
+		hc_template_add(&t, CKA_SIGN, &yes, sizeof(yes));
+		if (k->decrypt)
+			hc_template_add(&t, CKA_DECRYPT, &yes, sizeof(yes));
+		if (k->unwrap)
+			hc_template_add(&t, CKA_UNWRAP, &yes, sizeof(yes));
+		if (k->derive)
+			hc_template_add(&t, CKA_DERIVE, &yes, sizeof(yes));
+		if (!k->sign)
+			t.attrs[base] = (CK_ATTRIBUTE){CKA_SIGN, &no, sizeof(no)};
+		hc_error_clear(c->err);
+		rc = hc_key_unwrap(c->s, &kw, c->unwrapper, k->blob, k->blob_len, t.attrs, t.count, out,
+		                   c->err);
+	}
 	if (rc != HC_OK) {
 		/* The tag verified, so this is the token's refusal, not a damaged file. */
 		hc_error_prefix(c->err, "unwrapping '%s' into the token", k->label);

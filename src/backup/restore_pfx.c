@@ -118,7 +118,8 @@ hc_rc restore_pfx(restore_ctx *c)
 	}
 	k->extractable = c->p->exportable == 1;
 	k->private_ = true;
-	k->sign = true;
+	k->sign = true; /* a PKCS#12 records no usages: sign only */
+	restore_set_usages(k, c->p->usages);
 	if ((rc = restore_objects_default_id(bundle.pkey, &k->id, &k->id_len, c->err)) != HC_OK)
 		goto out;
 	/* The key enters the token only wrapped, under a key the token and host share briefly. */

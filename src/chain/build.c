@@ -233,6 +233,31 @@ static void keep_path(struct chain_build *b)
 	}
 }
 
+/* Whether the certificate names its issuer's http(s) URL (AIA caIssuers). */
+static bool has_ca_issuers_url(X509 *cert)
+{
+	AUTHORITY_INFO_ACCESS *aia = X509_get_ext_d2i(cert, NID_info_access, NULL, NULL);
+	bool found = false;
+
+	for (int i = 0; aia && i < sk_ACCESS_DESCRIPTION_num(aia) && !found; i++) {
+		ACCESS_DESCRIPTION *ad = sk_ACCESS_DESCRIPTION_value(aia, i);
+		found = OBJ_obj2nid(ad->method) == NID_ad_ca_issuers &&
+		        ad->location->type == GEN_URI;
+	}
+	AUTHORITY_INFO_ACCESS_free(aia);
+	return found;
+}
+
+/* The caller's advice for a missing issuer: the download hint only when there is a URL. */
+static const char *missing_hint(struct chain_build *b, X509 *child)
+{
+	if (b->opt->fetch)
+		return "";
+	if (b->opt->missing_issuer_aia_hint && has_ca_issuers_url(child))
+		return b->opt->missing_issuer_aia_hint;
+	return b->opt->missing_issuer_hint ? b->opt->missing_issuer_hint : "";
+}
+
 /* Failure text for a certificate none of whose candidate issuers worked. */
 static char *describe_missing(struct chain_build *b, X509 *child, size_t n,
                               const char *first_origin, const char *first_reason,
@@ -250,9 +275,7 @@ static char *describe_missing(struct chain_build *b, X509 *child, size_t n,
 	else if (n == 0)
 		msg = chain_report_format(
 		    "no issuer for %s: %s is not among the intermediates or the roots%s", who,
-		    issuer ? issuer : "?",
-		    b->opt->fetch || !b->opt->missing_issuer_hint ? ""
-		                                                  : b->opt->missing_issuer_hint);
+		    issuer ? issuer : "?", missing_hint(b, child));
 	else if (download_failure)
 		msg = chain_report_format(
 		    "no usable issuer for %s: %s (%s) %s; downloading another failed: %s", who,

@@ -468,7 +468,7 @@ hc_rc hc_chain_pool_add_path(hc_chain_pool *p, const char *path, hc_error *err)
 		char *full;
 		if (de->d_name[0] == '.')
 			continue;
-		if (asprintf(&full, "%s/%s", path, de->d_name) < 0 ||
+		if (!(full = hc_path_join(path, de->d_name)) ||
 		    !hc_array_grow(&names, &cap, n, sizeof(*names))) {
 			rc = hc_fail(err, HC_IO, "out of memory");
 			goto out;

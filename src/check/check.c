@@ -1,5 +1,6 @@
 /* SPEC: check. Each check is recorded with its outcome; the first hard error stops. */
 #include "hsmcert/check.h"
+#include "hsmcert/file.h"
 
 #include "hsmcert/certstore.h"
 #include "hsmcert/sign.h"
@@ -183,7 +184,7 @@ static hc_rc load_trust(const hc_check_params *p, X509_STORE **out, hc_error *er
 		}
 		while (rc == HC_OK && (e = readdir(dir)) != NULL) {
 			char *path;
-			if (e->d_name[0] == '.' || asprintf(&path, "%s/%s", p->roots[i], e->d_name) < 0)
+			if (e->d_name[0] == '.' || !(path = hc_path_join(p->roots[i], e->d_name)))
 				continue;
 			if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
 				rc = store_add_file(store, path, false, p->passphrase, err);
@@ -228,6 +229,7 @@ static hc_rc check_chain(const hc_check_params *p, hc_check_result *r, STACK_OF(
 		/* What `check --tls`'s client asks of the path too. */
 		.purpose = X509_PURPOSE_SSL_SERVER,
 		.missing_issuer_hint = p->missing_issuer_hint,
+		.missing_issuer_aia_hint = p->missing_issuer_aia_hint,
 	};
 	hc_rc rc;
 

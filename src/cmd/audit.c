@@ -18,12 +18,13 @@ enum {
 int usage_audit(FILE *out)
 {
 	fprintf(out,
-		"Usage: hsmcert audit [--policy non-exportable|none] [--probe] [--json]\n"
+		"Usage: hsmcert audit [--policy POLICY] [--probe] [--json]\n"
 		"                     [--token URI] [--pin-source SRC]\n\n"
 		"Report, for every private and secret key on the token, the attributes that\n"
 		"decide whether it can leave the token (sensitive, extractable,\n"
 		"always_sensitive, never_extractable, local, key_gen_mechanism, private,\n"
 		"modifiable, copyable, destroyable, wrap_with_trusted, always_authenticate),\n"
+		"its usages (sign, decrypt, unwrap, derive; wrap and encrypt for secret keys),\n"
 		"its type, size, label, id and URI, and the certificate it belongs to; with\n"
 		"the token's identity (module, library, manufacturer, model, serial,\n"
 		"firmware, hardware or software slot), the time and the tool's version.\n"
@@ -33,6 +34,11 @@ int usage_audit(FILE *out)
 		"                           and generated on the token (local, with a key\n"
 		"                           generation mechanism); each failing attribute is\n"
 		"                           named\n"
+		"  --policy sign-only       a private key passes only when it can neither\n"
+		"                           decrypt, unwrap nor derive (a TLS server key);\n"
+		"                           secret keys are not judged by it\n"
+		"  --policy non-exportable,sign-only\n"
+		"                           both\n"
 		"  --policy none            inventory only: no verdicts\n"
 		"  --probe                  also try to read each key's secret attributes and\n"
 		"                           to wrap it under a fresh session AES key\n"
@@ -246,9 +252,9 @@ enum { COL_LABEL, COL_CLASS, COL_TYPE, COL_FIRST_FLAG };
 
 /*
  * The table's columns: label, class, type, then every key flag that has a
- * column header (key_flags.h), then the generation mechanism and the verdict.
+ * column header (key_flags.h), then the generation mechanism, the usages and the verdict.
  */
-#define MAX_COLS (COL_FIRST_FLAG + HC_KEY_FLAG_COUNT + 2)
+#define MAX_COLS (COL_FIRST_FLAG + HC_KEY_FLAG_COUNT + 3)
 
 struct table {
 	size_t flag[HC_KEY_FLAG_COUNT]; /* hc_key_flags index of each flag column */
@@ -261,12 +267,13 @@ static void table_init(struct table *t)
 	for (size_t i = 0; i < HC_KEY_FLAG_COUNT; i++)
 		if (hc_key_flags[i].column)
 			t->flag[t->n_flags++] = i;
-	t->n_cols = COL_FIRST_FLAG + t->n_flags + 2; /* + GEN-MECH, VERDICT */
+	t->n_cols = COL_FIRST_FLAG + t->n_flags + 3; /* + GEN-MECH, USAGES, VERDICT */
 }
 
-/* The row's cells; `type`, `mech` and `label` are the caller's buffers. */
+/* The row's cells; `type`, `mech`, `label` and `usages` are the caller's buffers. */
 static void row_cells(const struct table *t, const hc_audit_report *r, const hc_audit_key *k,
-		      const char **cells, char type[32], char mech[48], char label[128])
+		      const char **cells, char type[32], char mech[48], char label[128],
+		      char usages[96])
 {
 	hc_keytype_format(&k->key->type, type, 32);
 	snprintf(mech, 48, "%s",
@@ -279,7 +286,8 @@ static void row_cells(const struct table *t, const hc_audit_report *r, const hc_
 	for (size_t i = 0; i < t->n_flags; i++)
 		cells[COL_FIRST_FLAG + i] = cli_yes_no(hc_key_flag_value(k->key, t->flag[i]));
 	cells[COL_FIRST_FLAG + t->n_flags] = mech;
-	cells[COL_FIRST_FLAG + t->n_flags + 1] = verdict(r, k);
+	cells[COL_FIRST_FLAG + t->n_flags + 1] = cli_usages_text(k->key, usages, 96);
+	cells[COL_FIRST_FLAG + t->n_flags + 2] = verdict(r, k);
 }
 
 static void print_row(const struct table *t, const char **cells, const size_t *width)
@@ -294,7 +302,7 @@ static void print_table(const hc_audit_report *r)
 	struct table t;
 	const char *cells[MAX_COLS];
 	size_t width[MAX_COLS];
-	char type[32], mech[48], label[128];
+	char type[32], mech[48], label[128], usages[96];
 
 	table_init(&t);
 	cells[COL_LABEL] = "LABEL";
@@ -303,19 +311,20 @@ static void print_table(const hc_audit_report *r)
 	for (size_t i = 0; i < t.n_flags; i++)
 		cells[COL_FIRST_FLAG + i] = hc_key_flags[t.flag[i]].column;
 	cells[COL_FIRST_FLAG + t.n_flags] = "GEN-MECHANISM";
-	cells[COL_FIRST_FLAG + t.n_flags + 1] = "VERDICT";
+	cells[COL_FIRST_FLAG + t.n_flags + 1] = "USAGES";
+	cells[COL_FIRST_FLAG + t.n_flags + 2] = "VERDICT";
 	for (size_t c = 0; c < t.n_cols; c++)
 		width[c] = strlen(cells[c]);
 	for (size_t i = 0; i < r->key_count; i++) {
 		const char *row[MAX_COLS];
-		row_cells(&t, r, &r->keys[i], row, type, mech, label);
+		row_cells(&t, r, &r->keys[i], row, type, mech, label, usages);
 		for (size_t c = 0; c < t.n_cols; c++)
 			if (strlen(row[c]) > width[c])
 				width[c] = strlen(row[c]);
 	}
 	print_row(&t, cells, width);
 	for (size_t i = 0; i < r->key_count; i++) {
-		row_cells(&t, r, &r->keys[i], cells, type, mech, label);
+		row_cells(&t, r, &r->keys[i], cells, type, mech, label, usages);
 		print_row(&t, cells, width);
 	}
 	printf("\n");
@@ -356,7 +365,7 @@ static void print_key_details(const hc_audit_report *r, const hc_audit_key *k)
 				 k->key->id_len);
 	char *uri = hc_inventory_uri(&r->inventory, k->key->cls, k->key->label, k->key->id,
 				     k->key->id_len);
-	char text[512];
+	char text[512], usages[96];
 
 	printf("\n%s (%s key): %s",
 	       k->key->label[0] ? printable(k->key->label, text, sizeof(text)) : "(no label)",
@@ -365,6 +374,7 @@ static void print_key_details(const hc_audit_report *r, const hc_audit_key *k)
 		printf("%s%s", i ? ", " : ": ", k->reasons[i]);
 	printf("\n    %-14s%s\n    %-14s%s\n", "ID", id && id[0] ? id : "(none)", "URI",
 	       uri ? uri : "(out of memory)");
+	printf("    %-14s%s\n", "Usages", cli_usages_text(k->key, usages, sizeof(usages)));
 	for (size_t i = 0; k->pair && i < k->pair->cert_count; i++) {
 		const hc_inv_cert *c = &r->inventory.certs[k->pair->certs[i]];
 		char *subject = cert_subject(c);
@@ -474,7 +484,7 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 	char text[CLI_ERROR_TEXT_SIZE];
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1) {
 		switch (c) {
 		case OPT_POLICY:
 			if (hc_audit_policy_parse(optarg, &opts.policy, &err) != HC_OK)

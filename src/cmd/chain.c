@@ -397,7 +397,7 @@ static int parse_args(struct cli *cli, int argc, char **argv, struct chain_args 
 	bool ok = true;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "o:", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT "o:", options, NULL)) != -1) {
 		switch (c) {
 		case OPT_CERT: a->cert = optarg; break;
 		case OPT_INTERMEDIATES:
@@ -466,7 +466,7 @@ int cmd_chain(struct cli *cli, int argc, char **argv)
 	opt.cache_dir = a.cache;
 	opt.no_cross = a.no_cross;
 	opt.target_origin = a.cert;
-	opt.missing_issuer_hint = " (--fetch downloads it from the AIA URL)";
+	opt.missing_issuer_aia_hint = " (--fetch downloads it from the AIA URL)";
 
 	if ((a.output && hc_file_check_writable(a.output, a.force, &err) != HC_OK) ||
 	    hc_chain_pool_new(&pool, &err) != HC_OK || hc_chain_pool_new(&roots, &err) != HC_OK ||

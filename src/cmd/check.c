@@ -3,6 +3,7 @@
 
 #include "certview.h"
 #include "hsmcert/check.h"
+#include "hsmcert/list.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@ enum {
 	OPT_WARN_DAYS,
 	OPT_TLS,
 	OPT_SERVERNAME,
+	OPT_ALL,
 };
 
 #define MAX_ROOTS 16
@@ -21,7 +23,7 @@ enum {
 int usage_check(FILE *out)
 {
 	fprintf(out,
-		"Usage: hsmcert check --key URI [--chain FILE] [--roots PATH]... [--tls]\n"
+		"Usage: hsmcert check (--key URI | --all) [--chain FILE] [--roots PATH]... [--tls]\n"
 		"                     [--servername NAME] [--warn-days N] [--token URI]\n"
 		"                     [--pin-source SRC] [--passphrase-source SRC] [--json]\n\n"
 		"Is the key ready to serve? Its certificate is on the token, the key signs a\n"
@@ -29,6 +31,8 @@ int usage_check(FILE *out)
 		"verifies to a trusted root, and the certificate is in date. Exit status 1\n"
 		"when any check fails, naming it.\n\n"
 		"  --key URI                the private key, e.g. 'pkcs11:object=web'\n"
+		"  --all                    every key on the token that has a certificate,\n"
+		"                           one report each; exit 1 when any fails\n"
 		"  --chain FILE             the CA certificates the server sends (PEM, DER,\n"
 		"                           PKCS#7 or PKCS#12); default: the CA certificates on\n"
 		"                           the token\n"
@@ -44,6 +48,8 @@ int usage_check(FILE *out)
 		"  --warn-days N            warn when fewer days are left (default %d)\n\n"
 		"A PKCS#12's passphrase comes from --passphrase-source, HSMCERT_PASSPHRASE or a\n"
 		"no-echo prompt, asked for only when a PKCS#12 is given; a wrong one is exit 1.\n\n"
+		"Exit status: 0 every check passed; 1 a check failed (with --all: for any\n"
+		"key), or a wrong passphrase; 2 usage; 3 token error or wrong PIN.\n\n"
 		CLI_GLOBAL_USAGE,
 		HC_TLS_TIMEOUT_MS / 1000, HC_LIST_WARN_DAYS);
 	return 0;
@@ -92,6 +98,10 @@ static json_t *json_result(json_t *token, const hc_check_result *r, time_t now)
 	} else {
 		cert = json_null();
 	}
+	if (!token)
+		return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o}", "passed", !r->failed, "key",
+				 cli_json_key(&r->key), "certificate", cert, "checks", items,
+				 "chain", chain, "tls", tls);
 	return json_pack("{s:b, s:o, s:o, s:o, s:o, s:o, s:o}", "passed", !r->failed, "token",
 			 token, "key", cli_json_key(&r->key), "certificate", cert, "checks", items,
 			 "chain", chain, "tls", tls);
@@ -127,10 +137,45 @@ static void failed_names(const hc_check_result *r, char *out, size_t len)
 				 r->items[i].name);
 }
 
+/*
+ * --all: the URIs of every private key on the token that has a certificate,
+ * in token order. Each names the key by label and id.
+ */
+static hc_rc keys_with_certificates(hc_session *s, time_t now, char ***uris, size_t *count,
+				    hc_error *err)
+{
+	hc_listing l = {0};
+	hc_rc rc;
+
+	*uris = NULL;
+	*count = 0;
+	if ((rc = hc_listing_load(s, now, HC_LIST_WARN_DAYS, &l, err)) != HC_OK)
+		return rc;
+	if (!(*uris = calloc(l.key_count + 1, sizeof(**uris)))) {
+		rc = hc_fail(err, HC_IO, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < l.key_count; i++) {
+		const hc_key_info *k = &l.keys[i].key->info;
+		if (l.keys[i].cert_count == 0)
+			continue;
+		if (!((*uris)[*count] = hc_inventory_uri(&l.inventory, k->cls, k->label, k->id,
+							  k->id_len))) {
+			rc = hc_fail(err, HC_IO, "out of memory");
+			goto out;
+		}
+		(*count)++;
+	}
+out:
+	hc_listing_clear(&l);
+	return rc;
+}
+
 int cmd_check(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{"key", required_argument, NULL, OPT_KEY},
+		{"all", no_argument, NULL, OPT_ALL},
 		{"chain", required_argument, NULL, OPT_CHAIN},
 		{"roots", required_argument, NULL, OPT_ROOTS},
 		{"warn-days", required_argument, NULL, OPT_WARN_DAYS},
@@ -141,26 +186,30 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	hc_check_params p = {
 		.warn_days = HC_LIST_WARN_DAYS,
 		.roots = roots,
-		.missing_issuer_hint = " (give it with --chain FILE or --roots PATH; 'hsmcert "
-				       "chain --fetch' can download it from the AIA URL)",
+		.missing_issuer_hint = " (give it with --chain FILE or --roots PATH)",
+		.missing_issuer_aia_hint = " (give it with --chain FILE or --roots PATH; 'hsmcert "
+		                           "chain --fetch' can download it from the AIA URL)",
 	};
-	hc_check_result result = {0};
+	hc_check_result *results = NULL;
 	struct cli_token t = {0};
 	struct cli_passphrase pass;
-	bool tls = false;
+	bool tls = false, all = false;
 	const char *servername = NULL;
 	json_t *token_json = NULL;
 	hc_secret *pin = NULL;
 	char *module = NULL, serial[17], label[33], names[256];
+	char **uris = NULL, *one_uri[1] = {NULL};
+	size_t nkeys = 0, failed = 0;
 	hc_error err = {0};
 	hc_rc rc;
 	char *end;
 	long v;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1) {
 		switch (c) {
 		case OPT_KEY: p.key_uri = optarg; break;
+		case OPT_ALL: all = true; break;
 		case OPT_CHAIN: p.chain_path = optarg; break;
 		case OPT_ROOTS:
 			if (p.root_count == MAX_ROOTS)
@@ -183,8 +232,11 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	}
 	if ((r = cli_no_arguments(cli, argc, argv)) != CLI_NEXT)
 		return r;
-	if (!p.key_uri)
-		return cli_usage_error(cli, "--key URI is required: the private key to check");
+	if (!p.key_uri == !all)
+		return cli_usage_error(cli, "name the private key to check with --key URI, or "
+					    "use --all");
+	if (all && servername)
+		return cli_usage_error(cli, "--servername names one key's server: use it with --key");
 	p.now = time(NULL);
 	cli_passphrase_init(&pass, cli);
 	p.passphrase = &pass.ask;
@@ -194,11 +246,33 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 		r = cli_fail(cli, &err);
 		goto out;
 	}
-	rc = hc_check_key(t.session, &p, &result, &err);
-	/* HC_CHECK without a failed item is an input refused before checking (a wrong passphrase). */
-	if (rc != HC_OK && (rc != HC_CHECK || !result.failed)) {
+	if (all) {
+		if (keys_with_certificates(t.session, p.now, &uris, &nkeys, &err) != HC_OK) {
+			r = cli_fail(cli, &err);
+			goto out;
+		}
+		if (nkeys == 0) {
+			hc_fail(&err, HC_CHECK, "token '%s' holds no key with a certificate", t.label);
+			r = cli_fail(cli, &err);
+			goto out;
+		}
+	} else {
+		one_uri[0] = (char *)p.key_uri;
+		nkeys = 1;
+	}
+	if (!(results = calloc(nkeys, sizeof(*results)))) {
+		hc_fail(&err, HC_IO, "out of memory");
 		r = cli_fail(cli, &err);
 		goto out;
+	}
+	for (size_t i = 0; i < nkeys; i++) {
+		p.key_uri = all ? uris[i] : one_uri[0];
+		rc = hc_check_key(t.session, &p, &results[i], &err);
+		/* HC_CHECK without a failed item is an input refused before checking. */
+		if (rc != HC_OK && (rc != HC_CHECK || !results[i].failed)) {
+			r = cli_fail(cli, &err);
+			goto out;
+		}
 	}
 	token_json = cli_json_token(&t);
 	snprintf(label, sizeof(label), "%s", t.label);
@@ -208,7 +282,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	t.pin = NULL;
 	/* libp11 ends every session on the module when it lets go: close ours first. */
 	cli_token_close(&t);
-	if (tls && result.cert) {
+	for (size_t i = 0; tls && i < nkeys; i++) {
 		hc_check_tls_params tp = {
 			.module_path = module,
 			.token_serial = serial,
@@ -216,27 +290,58 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 			.pin = pin,
 			.server_name = servername,
 		};
-		rc = hc_check_tls(&result, &tp, &err);
+		if (!results[i].cert)
+			continue;
+		rc = hc_check_tls(&results[i], &tp, &err);
 		if (rc != HC_OK && rc != HC_CHECK) {
 			r = cli_fail(cli, &err);
 			goto out;
 		}
 	}
-	if (cli->json) {
-		r = cli_json_emit(json_result(token_json, &result, p.now));
+	for (size_t i = 0; i < nkeys; i++)
+		failed += results[i].failed;
+	if (cli->json && !all) {
+		r = cli_json_emit(json_result(token_json, &results[0], p.now));
+		token_json = NULL;
+	} else if (cli->json) {
+		json_t *keys = json_array();
+		for (size_t i = 0; i < nkeys; i++)
+			json_array_append_new(keys, json_result(NULL, &results[i], p.now));
+		r = cli_json_emit(json_pack("{s:b, s:o, s:{s:I, s:I, s:I}, s:o}", "passed",
+					    failed == 0, "token", token_json, "summary", "checked",
+					    (json_int_t)nkeys, "passed", (json_int_t)(nkeys - failed),
+					    "failed", (json_int_t)failed, "keys", keys));
 		token_json = NULL;
 	} else {
-		print_result(label, &result);
+		for (size_t i = 0; i < nkeys; i++) {
+			if (i)
+				printf("\n");
+			print_result(label, &results[i]);
+		}
+		if (all)
+			printf("\n%zu key%s checked: %zu passed, %zu failed\n", nkeys,
+			       nkeys == 1 ? "" : "s", nkeys - failed, failed);
 		r = 0;
 	}
-	if (r == 0 && result.failed) {
-		failed_names(&result, names, sizeof(names));
-		cli_errorf(cli, "check failed: %s", names);
-		r = HC_CHECK;
+	for (size_t i = 0; r == 0 && i < nkeys; i++) {
+		if (!results[i].failed)
+			continue;
+		failed_names(&results[i], names, sizeof(names));
+		if (all)
+			cli_errorf(cli, "check failed for key '%s': %s", results[i].key.label, names);
+		else
+			cli_errorf(cli, "check failed: %s", names);
 	}
+	if (r == 0 && failed)
+		r = HC_CHECK;
 out:
 	json_decref(token_json);
-	hc_check_result_clear(&result);
+	for (size_t i = 0; results && i < nkeys; i++)
+		hc_check_result_clear(&results[i]);
+	free(results);
+	for (size_t i = 0; all && uris && i < nkeys; i++)
+		free(uris[i]);
+	free(uris);
 	hc_secret_free(pin);
 	free(module);
 	cli_token_close(&t);

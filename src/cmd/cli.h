@@ -57,6 +57,7 @@ enum {
 	CLI_OPT_PASSPHRASE_SOURCE,
 	CLI_OPT_JSON,
 	CLI_OPT_HELP,
+	CLI_OPT_PIN_VALUE, /* --pin, --so-pin, --passphrase: refused, see options.c */
 	CLI_OPT_FIRST_COMMAND_OPTION = 0x1100, /* commands number their own options from here */
 };
 
@@ -67,7 +68,14 @@ enum {
 		{"so-pin-source", required_argument, NULL, CLI_OPT_SO_PIN_SOURCE},               \
 		{"passphrase-source", required_argument, NULL, CLI_OPT_PASSPHRASE_SOURCE},       \
 		{"json", no_argument, NULL, CLI_OPT_JSON},                                       \
-		{"help", no_argument, NULL, CLI_OPT_HELP}, {NULL, 0, NULL, 0}
+		{"help", no_argument, NULL, CLI_OPT_HELP},                                       \
+		/* Named exactly, so getopt does not take them for --pin-source abbreviated. */ \
+		{"pin", optional_argument, NULL, CLI_OPT_PIN_VALUE},                             \
+		{"so-pin", optional_argument, NULL, CLI_OPT_PIN_VALUE},                          \
+		{"passphrase", optional_argument, NULL, CLI_OPT_PIN_VALUE}, {NULL, 0, NULL, 0}
+
+/* Short options every command accepts: -h, the same as --help. */
+#define CLI_SHORT "h"
 
 /* The usage lines for the global options, shared by every command's --help. */
 #define CLI_GLOBAL_USAGE                                                                         \
@@ -79,7 +87,7 @@ enum {
 	"  --so-pin-source SRC      SO PIN, same forms (HSMCERT_SO_PIN)\n"                       \
 	"  --passphrase-source SRC  passphrase, same forms (HSMCERT_PASSPHRASE)\n"               \
 	"  --json                   one JSON document on stdout (HSMCERT_JSON=1)\n"             \
-	"  --help                   this text\n"
+	"  -h, --help               this text\n"
 
 /*
  * Handle a getopt result that is not the command's own. Returns CLI_NEXT to

@@ -23,6 +23,7 @@ HC_COMMAND(show)
 HC_COMMAND(audit)
 HC_COMMAND(chain)
 HC_COMMAND(provision)
+HC_COMMAND(export)
 
 #undef HC_COMMAND
 

@@ -6,18 +6,23 @@
 
 enum {
 	OPT_KEY = CLI_OPT_FIRST_COMMAND_OPTION,
+	OPT_CONFIG,
 };
 
 int usage_csr(FILE *out)
 {
 	fprintf(out,
-		"Usage: hsmcert csr --key URI (--subject DN | --cn NAME ...) [--san NAME]...\n"
-		"                   [--wildcard DOMAIN] [--profile hkpost|cabf] [--md DIGEST]\n"
-		"                   [--pss] [-o FILE [--force]] [--der]\n\n"
+		"Usage: hsmcert csr --key URI (--subject DN | --cn NAME ... | --config FILE)\n"
+		"                   [--san NAME]... [--wildcard DOMAIN] [--profile hkpost|cabf]\n"
+		"                   [--md DIGEST] [--pss] [-o FILE [--force]] [--der]\n\n"
 		"Write a certificate request (PKCS#10) for a key on the token, signed inside\n"
 		"the token. Names are checked before anything is signed.\n\n"
 		"  --key URI                the private key, e.g. 'pkcs11:object=mail' (the\n"
 		"                           token part selects the token unless --token)\n"
+		"  --config FILE            an OpenSSL req config, as request reads it: subject\n"
+		"                           ([req] distinguished_name), SANs ([alt_names]),\n"
+		"                           req_extensions, default_md; default_bits does not\n"
+		"                           apply (the key exists); options override it\n"
 		CSR_CLI_USAGE "\n" CLI_GLOBAL_USAGE);
 	return 0;
 }
@@ -25,9 +30,11 @@ int usage_csr(FILE *out)
 int cmd_csr(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {{"key", required_argument, NULL, OPT_KEY},
+						{"config", required_argument, NULL, OPT_CONFIG},
 						CSR_CLI_OPTIONS, CLI_GLOBAL_OPTIONS};
 	struct csr_cli o = {0};
-	const char *key_uri = NULL;
+	const char *key_uri = NULL, *config_path = NULL;
+	hc_req_config config = {0};
 	hc_csr_plan plan = {0};
 	hc_csr_output output = {0};
 	hc_csr_result result = {0};
@@ -37,9 +44,11 @@ int cmd_csr(struct cli *cli, int argc, char **argv)
 	int c, r;
 
 	csr_cli_init();
-	while ((c = getopt_long(argc, argv, CSR_CLI_SHORT, options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT CSR_CLI_SHORT, options, NULL)) != -1) {
 		if (c == OPT_KEY)
 			key_uri = optarg;
+		else if (c == OPT_CONFIG)
+			config_path = optarg;
 		else if (!csr_cli_option(&o, c, optarg) &&
 			 (r = cli_common_option(cli, c, optarg, usage_csr)) != CLI_NEXT)
 			goto out;
@@ -51,8 +60,16 @@ int cmd_csr(struct cli *cli, int argc, char **argv)
 				    "--key 'pkcs11:object=mail'");
 		goto out;
 	}
+	if (config_path && hc_req_config_load(config_path, &config, &err) != HC_OK) {
+		r = cli_fail(cli, &err);
+		goto out;
+	}
+	if (!o.md)
+		o.md = config.md;
 	/* Everything the user typed is checked before the token is opened. */
-	if (csr_cli_plan(&o, NULL, NULL, NULL, NULL, &plan, &err) != HC_OK ||
+	if (csr_cli_plan(&o, config_path ? &config.subject : NULL,
+			 config_path ? &config.sans : NULL, config.extensions, NULL, &plan,
+			 &err) != HC_OK ||
 	    csr_cli_output(cli, &o, &output, &err) != HC_OK ||
 	    cli_token_open(cli, key_uri, CLI_TOKEN_LOGIN, &t, &err) != HC_OK ||
 	    hc_key_select_private(t.session, key_uri, &key, &err) != HC_OK ||
@@ -73,6 +90,7 @@ out:
 	hc_csr_result_clear(&result);
 	hc_key_info_clear(&key);
 	hc_csr_plan_clear(&plan);
+	hc_req_config_clear(&config);
 	cli_token_close(&t);
 	csr_cli_clear(&o);
 	return r;

@@ -70,7 +70,7 @@ int cmd_delete(struct cli *cli, int argc, char **argv)
 	const char *uri_text;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1) {
 		switch (c) {
 		case OPT_YES: yes = true; break;
 		case OPT_ALL_MATCHING: all_matching = true; break;

@@ -120,7 +120,7 @@ int cmd_import(struct cli *cli, int argc, char **argv)
 	time_t now = time(NULL);
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1) {
 		switch (c) {
 		case OPT_CERT: p.cert_path = optarg; break;
 		case OPT_CHAIN: p.chain_path = optarg; break;

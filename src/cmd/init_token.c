@@ -22,7 +22,12 @@ int usage_init_token(FILE *out)
 		"  --label LABEL            the new token label (1-32 bytes)\n"
 		"  --force                  erase a token that holds objects\n\n"
 		"The SO PIN comes from --so-pin-source or HSMCERT_SO_PIN, the new user PIN\n"
-		"from --pin-source or HSMCERT_PIN; on a terminal both are asked twice.\n\n"
+		"from --pin-source or HSMCERT_PIN; on a terminal both are asked twice.\n"
+		"Both PINs' lengths are checked against the token's limits before anything\n"
+		"is changed. Should setting the user PIN fail after the token was erased,\n"
+		"the error says so and gives the command that finishes the job.\n\n"
+		"Exit status: 0 initialised; 1 the token holds objects (no --force);\n"
+		"2 usage, or a PIN of the wrong length; 3 token error.\n\n"
 		CLI_GLOBAL_USAGE);
 	return 0;
 }
@@ -53,6 +58,62 @@ static hc_rc pick_slot(hc_module *mod, const char *slot_arg, bool free_slot, con
 	return rc;
 }
 
+/* `text` single-quoted for a POSIX shell when it needs quoting. */
+static void shell_word(char *out, size_t len, const char *text)
+{
+	size_t n = 0;
+
+	if (text[strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+			      "-_./:=@%+,")] == '\0' && *text) {
+		snprintf(out, len, "%s", text);
+		return;
+	}
+	n += (size_t)snprintf(out, len, "'");
+	for (; *text && n + 5 < len; text++)
+		n += (size_t)snprintf(out + n, len - n, *text == '\'' ? "'\\''" : "%c", *text);
+	snprintf(out + n, len - n, "'");
+}
+
+/*
+ * SPEC init-token: C_InitToken succeeded and a later step did not. The token
+ * is erased and has no user PIN; say so, and give the command that finishes
+ * it (init-token again: a token with no user PIN and no objects is
+ * re-initialised without --force).
+ */
+static void advise_finish(const struct cli *cli, const hc_slot *slot, hc_error *err)
+{
+	char label[33], uri_word[600], label_word[140], module_word[600] = "", src[600] = "";
+	char *uri = hc_uri_for_token(&slot->token);
+	size_t n;
+
+	HC_P11_STRING(slot->token.label, label);
+	shell_word(uri_word, sizeof(uri_word), uri ? uri : "pkcs11:");
+	shell_word(label_word, sizeof(label_word), label);
+	if (cli->module_path) {
+		char w[560];
+		shell_word(w, sizeof(w), cli->module_path);
+		snprintf(module_word, sizeof(module_word), " --module %s", w);
+	}
+	if (cli->so_pin_source) {
+		char w[560];
+		shell_word(w, sizeof(w), cli->so_pin_source);
+		n = strlen(src);
+		snprintf(src + n, sizeof(src) - n, " --so-pin-source %s", w);
+	}
+	if (cli->pin_source) {
+		char w[560];
+		shell_word(w, sizeof(w), cli->pin_source);
+		n = strlen(src);
+		snprintf(src + n, sizeof(src) - n, " --pin-source %s", w);
+	}
+	n = strlen(err->message);
+	snprintf(err->message + n, sizeof(err->message) - n,
+		 "\nthe token was already erased and initialised as '%s', but it has no user PIN; "
+		 "finish with:\n  hsmcert init-token%s --token %s --label %s%s",
+		 label, module_word, uri_word, label_word, src);
+	free(uri);
+}
+
 int cmd_init_token(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
@@ -72,7 +133,7 @@ int cmd_init_token(struct cli *cli, int argc, char **argv)
 	char *token_uri = NULL, serial[17], new_label[33];
 	int c, r, selectors;
 
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1) {
 		switch (c) {
 		case OPT_SLOT: slot_arg = optarg; break;
 		case OPT_FREE: free_slot = true; break;
@@ -109,8 +170,11 @@ int cmd_init_token(struct cli *cli, int argc, char **argv)
 
 	{
 		hc_token_init_params p = {label, so_pin, user_pin, force};
-		if (hc_token_init(mod, &slot, &p, &result, &err) != HC_OK)
+		if (hc_token_init(mod, &slot, &p, &result, &err) != HC_OK) {
+			if (result.half_initialised)
+				advise_finish(cli, &result.slot, &err);
 			goto fail;
+		}
 	}
 	token_uri = hc_uri_for_token(&result.slot.token);
 	HC_P11_STRING(result.slot.token.serialNumber, serial);

@@ -18,7 +18,7 @@ int usage_keygen(FILE *out)
 		"private and sensitive, and not extractable unless --exportable.\n\n"
 		"  --label LABEL            the key's friendly name (CKA_LABEL)\n"
 		"  --type TYPE              rsa:2048 (default), rsa:3072, rsa:4096, ec:P-256,\n"
-		"                           ec:P-384\n"
+		"                           ec:P-384 (also prime256v1, secp256r1, secp384r1)\n"
 		"  --id HEX                 CKA_ID; default: SHA-1 of the modulus or EC point\n"
 		"  --exportable             CKA_EXTRACTABLE true: the key may leave the token\n"
 		"                           wrapped (see backup); it stays sensitive\n"
@@ -44,7 +44,7 @@ int cmd_keygen(struct cli *cli, int argc, char **argv)
 	hc_error err = {0};
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1) {
 		if (cli_keygen_option(&k, c, optarg))
 			continue;
 		switch (c) {

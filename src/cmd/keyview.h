@@ -9,6 +9,13 @@
 
 /* {label, id, uri, type, bits, attributes:{sensitive, extractable, ...}} */
 json_t *cli_json_key(const hc_key_info *key);
+/*
+ * The key's usages {sign, decrypt, unwrap, derive[, wrap, encrypt]} as
+ * tri-states (wrap and encrypt for secret keys only), and as text: the
+ * allowed ones ("sign", "none"), then "(unknown: ...)" for those not reported.
+ */
+json_t *cli_json_usages(const hc_key_info *key);
+const char *cli_usages_text(const hc_key_info *key, char *buf, size_t len);
 /* The same as aligned text lines, each indented by `indent` spaces. */
 void cli_print_key(const hc_key_info *key, int indent);
 

@@ -11,12 +11,14 @@
 
 enum {
 	OPT_WARN_DAYS = CLI_OPT_FIRST_COMMAND_OPTION,
+	OPT_EXPIRING,
 };
 
 int usage_list(FILE *out)
 {
 	fprintf(out,
-		"Usage: hsmcert list [--warn-days N] [--token URI] [--pin-source SRC] [--json]\n\n"
+		"Usage: hsmcert list [--warn-days N | --expiring DAYS] [--token URI]\n"
+		"                    [--pin-source SRC] [--json]\n\n"
 		"The token's inventory: every key pair with its certificates (paired by public\n"
 		"key), certificates without a key, and the CA certificates stored beside them.\n"
 		"For each key: label, id, URI, type and size, exportable or not; for each\n"
@@ -25,7 +27,14 @@ int usage_list(FILE *out)
 		"certificate yet), valid, expiring, expired, not_yet_valid, orphan (a\n"
 		"certificate without its key).\n\n"
 		"  --warn-days N            a certificate ending within N days is expiring\n"
-		"                           (default %d)\n\n" CLI_GLOBAL_USAGE,
+		"                           (default %d)\n"
+		"  --expiring DAYS          for monitoring: list only the certificates with\n"
+		"                           fewer than DAYS days left, expired included (each\n"
+		"                           key's newest certificate, and the CA certificates\n"
+		"                           on the token); exit 1 when there is any\n\n"
+		"Exit status: 0 listed (with --expiring: none expiring); 1 with --expiring,\n"
+		"a certificate has fewer than DAYS days left; 2 usage; 3 token error or wrong\n"
+		"PIN; 4 I/O.\n\n" CLI_GLOBAL_USAGE,
 		HC_LIST_WARN_DAYS);
 	return 0;
 }
@@ -158,12 +167,94 @@ static void print_listing(const struct cli_token *t, const hc_listing *l)
 	cli_print_unreadable(&l->inventory);
 }
 
+/* ---- --expiring: the certificates that need attention, for monitoring ---- */
+
+struct expiring {
+	const hc_list_cert *cert;
+	const hc_key_info *key; /* NULL for a CA certificate */
+};
+
+/*
+ * The certificates in service with fewer than `days` days left: each key's
+ * newest certificate (older ones are superseded) and the CA certificates.
+ */
+static size_t collect_expiring(const hc_listing *l, long days, struct expiring *out)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < l->key_count; i++) {
+		const hc_list_key *k = &l->keys[i];
+		if (k->cert_count && k->certs[0].readable && k->certs[0].days_left < days)
+			out[n++] = (struct expiring){&k->certs[0], &k->key->info};
+	}
+	for (size_t i = 0; i < l->authority_count; i++)
+		if (l->authorities[i].readable && l->authorities[i].days_left < days)
+			out[n++] = (struct expiring){&l->authorities[i], NULL};
+	return n;
+}
+
+static int report_expiring(const struct cli *cli, const struct cli_token *t,
+			   const hc_listing *l, long days)
+{
+	struct expiring *e = calloc(l->key_count + l->authority_count + 1, sizeof(*e));
+	size_t n;
+	int r = 0;
+
+	if (!e) {
+		cli_errorf(cli, "out of memory");
+		return HC_IO;
+	}
+	n = collect_expiring(l, days, e);
+	if (cli->json) {
+		json_t *list = json_array();
+		char now[21];
+		for (size_t i = 0; i < n; i++) {
+			json_t *j = json_cert(l, e[i].cert);
+			json_object_set_new(j, "role", json_string(e[i].key ? "key" : "authority"));
+			json_object_set_new(j, "key_uri",
+					    e[i].key ? owned_string(key_uri(l, e[i].key))
+						     : json_null());
+			json_array_append_new(list, j);
+		}
+		hc_time_iso8601(l->now, now);
+		r = cli_json_emit(json_pack("{s:o, s:s, s:I, s:I, s:o}", "token",
+					    cli_json_token(t), "now", now, "expiring_days",
+					    (json_int_t)days, "count", (json_int_t)n,
+					    "certificates", list));
+	} else if (n == 0) {
+		printf("Token '%s': no certificate has fewer than %ld days left\n", t->label, days);
+	} else {
+		printf("Token '%s': %zu certificate%s with fewer than %ld days left\n", t->label, n,
+		       n == 1 ? "" : "s", days);
+		printf("%-9s  %-20s  %-9s  %s\n", "DAYS", "NOT AFTER", "ROLE", "SUBJECT / URI");
+		for (size_t i = 0; i < n; i++) {
+			const hc_list_cert *c = e[i].cert;
+			char not_after[21];
+			char *uri = e[i].key ? key_uri(l, e[i].key)
+					     : hc_inventory_uri(&l->inventory, CKO_CERTIFICATE,
+								c->object->label, c->object->id,
+								c->object->id_len);
+			hc_time_iso8601(c->info.not_after, not_after);
+			printf("%-9ld  %-20s  %-9s  %s\n%-9s  %-20s  %-9s  %s\n", c->days_left,
+			       not_after, e[i].key ? "key" : "CA", c->info.subject, "", "", "",
+			       uri ? uri : "(out of memory)");
+			free(uri);
+		}
+	}
+	free(e);
+	if (r == 0 && fflush(stdout) != 0)
+		r = HC_IO;
+	return r == 0 && n ? HC_CHECK : r;
+}
+
 int cmd_list(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{"warn-days", required_argument, NULL, OPT_WARN_DAYS},
+		{"expiring", required_argument, NULL, OPT_EXPIRING},
 		CLI_GLOBAL_OPTIONS};
 	int warn_days = HC_LIST_WARN_DAYS;
+	long expiring = -1;
 	hc_listing listing = {0};
 	struct cli_token t = {0};
 	hc_error err = {0};
@@ -171,7 +262,7 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 	long v;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1) {
 		switch (c) {
 		case OPT_WARN_DAYS:
 			v = strtol(optarg, &end, 10);
@@ -179,6 +270,13 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 				return cli_usage_error(cli, "--warn-days wants a number of days "
 							    "(0 to 36500), not '%s'", optarg);
 			warn_days = (int)v;
+			break;
+		case OPT_EXPIRING:
+			v = strtol(optarg, &end, 10);
+			if (!*optarg || *end || v < 0 || v > 36500)
+				return cli_usage_error(cli, "--expiring wants a number of days "
+							    "(0 to 36500), not '%s'", optarg);
+			expiring = v;
 			break;
 		default:
 			if ((r = cli_common_option(cli, c, optarg, usage_list)) != CLI_NEXT)
@@ -192,7 +290,9 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 		r = cli_fail(cli, &err);
 		goto out;
 	}
-	if (cli->json) {
+	if (expiring >= 0) {
+		r = report_expiring(cli, &t, &listing, expiring);
+	} else if (cli->json) {
 		r = cli_json_emit(json_listing(&t, &listing));
 	} else {
 		print_listing(&t, &listing);

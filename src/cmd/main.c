@@ -18,6 +18,7 @@ static const struct cli_command commands[] = {
 	{"provision", cmd_provision, usage_provision, "keys and requests for many entries of a plan"},
 	{"chain", cmd_chain, usage_chain, "assemble and verify the chain a server sends"},
 	{"import", cmd_import, usage_import, "store the CA's certificate next to its key"},
+	{"export", cmd_export, usage_export, "write a certificate (and chain) from the token"},
 	{"list", cmd_list, usage_list, "keys and certificates on the token, with status"},
 	{"check", cmd_check, usage_check, "prove a key, its certificate and chain work (--tls)"},
 	{"delete", cmd_delete, usage_delete, "destroy keys and certificates a URI names"},
@@ -35,7 +36,7 @@ static int usage_main(FILE *out)
 		     "Commands:\n");
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		fprintf(out, "  %-12s %s\n", commands[i].name, commands[i].summary);
-	fprintf(out, "\n" CLI_GLOBAL_USAGE "  --version                print the version\n\n"
+	fprintf(out, "\n" CLI_GLOBAL_USAGE "  -V, --version            print the version\n\n"
 		     "Exit status: 0 success, 1 a check failed or existing state was protected,\n"
 		     "2 usage or malformed input, 3 token or PKCS#11 error, 4 file or network "
 		     "I/O.\n");
@@ -60,9 +61,11 @@ int main(int argc, char **argv)
 
 	setlocale(LC_CTYPE, "");
 	cli_set_arguments(&cli, argc, argv);
-	opterr = 1;
+	opterr = 0; /* bad options are reported by messages.c, with the one error prefix */
 	/* "+": stop at the command name; its own options are parsed by the command. */
-	while ((c = getopt_long(argc, argv, "+", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+hV", options, NULL)) != -1) {
+		if (c == 'h')
+			return usage_main(stdout);
 		if (c == 'V') {
 			printf("hsmcert %s (%s)\n", HSMCERT_VERSION, OpenSSL_version(OPENSSL_VERSION));
 			return 0;

@@ -8,8 +8,8 @@ static void emit_error_document(const struct cli *cli, hc_rc rc, const char *mes
 				const hc_error *err);
 
 /*
- * getopt has told stderr what was wrong; the JSON document needs the same in
- * words, rebuilt from the argument getopt stopped at.
+ * getopt was told to be quiet (opterr is 0): the message, for stderr and the
+ * JSON document, is rebuilt from the argument getopt stopped at.
  */
 int cli_option_error(const struct cli *cli)
 {
@@ -30,7 +30,8 @@ int cli_option_error(const struct cli *cli)
 		snprintf(message, sizeof(message), "option '%.*s' takes no value", name_len, arg);
 	else
 		snprintf(message, sizeof(message), "option '%s' needs a value", arg);
-	/* getopt already wrote its own message to stderr. */
+	/* opterr is 0 (main.c): the message comes here, with the prefix every error has. */
+	cli_errorf(cli, "%s", message);
 	fprintf(stderr, "Try 'hsmcert %s%s--help'.\n", cli->command ? cli->command : "",
 		cli->command ? " " : "");
 	if (cli->json || cli->json_requested)
@@ -78,7 +79,7 @@ int cli_usage_error(const struct cli *cli, const char *fmt, ...)
 
 	va_start(ap, fmt);
 	va_copy(again, ap);
-	vmessage(cli, "", fmt, ap);
+	vmessage(cli, "error: ", fmt, ap);
 	vsnprintf(message, sizeof(message), fmt, again);
 	va_end(again);
 	va_end(ap);

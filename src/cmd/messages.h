@@ -28,8 +28,9 @@ int cli_no_arguments(const struct cli *cli, int argc, char **argv);
 int cli_fail(const struct cli *cli, const hc_error *err);
 
 /*
- * getopt rejected an option (it has told stderr why): point at --help, and
- * with --json answer with the error document. Returns 2.
+ * getopt rejected an option (quietly: opterr is 0): say why with the error
+ * prefix, point at --help, and with --json answer with the error document.
+ * Returns 2.
  */
 int cli_option_error(const struct cli *cli);
 

@@ -4,6 +4,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * --pin 1234 (the habit pkcs11-tool teaches) would put the secret in the
+ * shell history and the process list; the option is named to refuse it,
+ * never to use it, and the value is not echoed.
+ */
+static int pin_on_command_line(const struct cli *cli)
+{
+	const char *arg = optind >= 1 && optind <= cli->argc && cli->argv ? cli->argv[optind - 1]
+									   : "";
+	bool passphrase = strstr(arg, "--passphrase") == arg;
+	bool so = strstr(arg, "--so-pin") == arg;
+
+	if (passphrase)
+		return cli_usage_error(cli, "passphrases are not taken on the command line; use "
+					    "--passphrase-source env:VAR (or file:PATH, fd:N)");
+	return cli_usage_error(cli, "PINs are not taken on the command line; use %s env:VAR "
+				    "(or file:PATH, fd:N)",
+			       so ? "--so-pin-source" : "--pin-source");
+}
+
 int cli_common_option(struct cli *cli, int opt, const char *arg, cli_usage_fn usage)
 {
 	switch (opt) {
@@ -27,8 +47,11 @@ int cli_common_option(struct cli *cli, int opt, const char *arg, cli_usage_fn us
 		cli->json = true;
 		return CLI_NEXT;
 	case CLI_OPT_HELP:
+	case 'h':
 		usage(stdout);
 		return 0;
+	case CLI_OPT_PIN_VALUE:
+		return pin_on_command_line(cli);
 	case ':':
 	case '?':
 		return cli_option_error(cli);

@@ -1,5 +1,6 @@
 /* SPEC: provision PLAN. */
 #include "cli.h"
+#include "progress.h"
 
 #include "hsmcert/provision.h"
 
@@ -17,7 +18,12 @@ int usage_provision(FILE *out)
 		"Generate a key pair and a certificate request for every entry of a plan\n"
 		"file. Entries already done are reported, not redone: an existing key gets\n"
 		"its missing request; a key whose request file exists and matches is left\n"
-		"alone. The whole plan is checked before the token is touched.\n\n"
+		"alone. The whole plan is checked before the token is touched, then,\n"
+		"before the first key is generated, what the token and the file system can\n"
+		"tell: every output folder exists and is writable, and the token lists the\n"
+		"key generation mechanism (and size) for each key type and a mechanism to\n"
+		"sign the requests. No key is generated for an entry that cannot be\n"
+		"completed.\n\n"
 		"  -j, --jobs N             parallel token sessions (default 1; SoftHSM2\n"
 		"                           tokens: always 1, see docs)\n"
 		"  --out-dir DIR            where relative \"csr\" paths go (default: the\n"
@@ -26,7 +32,11 @@ int usage_provision(FILE *out)
 		"PLAN is JSON: {\"defaults\": {...}, \"keys\": [{...}, ...]} or an array of\n"
 		"entries, each with \"label\" (required), \"type\", \"subject\" or\n"
 		"\"cn\"/\"o\"/\"ou\"/\"l\"/\"st\"/\"c\", \"sans\" (array), \"wildcard\", \"profile\",\n"
-		"\"md\", \"pss\", \"exportable\", \"csr\" (default LABEL.csr).\n\n" CLI_GLOBAL_USAGE);
+		"\"md\", \"pss\", \"exportable\", \"csr\" (default LABEL.csr).\n\n"
+		"Exit status: 0 every entry done; 1 an entry was refused to protect existing\n"
+		"state; 2 a bad plan; 3 the token lacks what the plan needs, or failed;\n"
+		"4 an output folder is missing or not writable, or a file I/O error.\n\n"
+		CLI_GLOBAL_USAGE);
 	return 0;
 }
 
@@ -39,25 +49,17 @@ static void show_progress(void *ctx, size_t done, size_t total, const hc_plan_en
 			  const hc_provision_outcome *o)
 {
 	struct progress *p = ctx;
-	const int width = 30;
-	int filled = (int)(done * (size_t)width / total);
 
 	if (p->cli->json && !p->bar)
 		return;
 	if (o->status == HC_PROVISION_FAILED) {
 		if (p->bar)
-			fprintf(stderr, "\r\033[K");
+			cli_progress_clear();
 		char text[CLI_ERROR_TEXT_SIZE];
 		cli_errorf(p->cli, "%s: %s", e->label, cli_error_text(&o->err, text, sizeof(text)));
 	}
-	if (p->bar) {
-		fprintf(stderr, "\r[%.*s%*s] %zu/%zu %s\033[K", filled,
-			"==============================", width - filled, "", done, total,
-			e->label);
-		if (done == total)
-			fputc('\n', stderr);
-		fflush(stderr);
-	}
+	if (p->bar)
+		cli_progress_draw(done, total, e->label);
 }
 
 static json_t *summary_json(const struct cli_token *t, const hc_provision_plan *plan,
@@ -107,7 +109,7 @@ int cmd_provision(struct cli *cli, int argc, char **argv)
 	hc_rc rc;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "j:", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT "j:", options, NULL)) != -1) {
 		switch (c) {
 		case 'j':
 		case OPT_JOBS: {
@@ -135,17 +137,19 @@ int cmd_provision(struct cli *cli, int argc, char **argv)
 		hc_provision_plan_clear(&plan);
 		return cli_fail(cli, &(hc_error){.rc = HC_IO, .message = "out of memory"});
 	}
-	if (cli_token_open(cli, NULL, CLI_TOKEN_RW | CLI_TOKEN_LOGIN, &t, &err) != HC_OK) {
+	/* SPEC: no key is generated for an entry that cannot be completed. */
+	if (cli_token_open(cli, NULL, CLI_TOKEN_RW | CLI_TOKEN_LOGIN, &t, &err) != HC_OK ||
+	    hc_provision_preflight(t.session, &plan, &err) != HC_OK) {
 		r = cli_fail(cli, &err);
 		goto out;
 	}
 	if (jobs > 1 && !hc_token_threads_safe(&t.slot)) {
-		fprintf(stderr, "hsmcert provision: note: --jobs %lu ignored: SoftHSM2 loses objects "
+		fprintf(stderr, "hsmcert provision: warning: --jobs %lu ignored: SoftHSM2 loses objects "
 				"created from several threads at once; one session is used\n",
 			jobs);
 		jobs = 1;
 	}
-	progress.bar = isatty(STDERR_FILENO);
+	progress.bar = cli_progress_wanted();
 	rc = hc_provision_run(t.session, &plan, (unsigned)jobs, force, show_progress, &progress,
 			      outcomes, &err);
 	for (size_t i = 0; i < plan.count; i++)

@@ -6,27 +6,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_CONFIG = CLI_OPT_KEYGEN_END };
+enum { OPT_CONFIG = CLI_OPT_KEYGEN_END, OPT_VERBOSE };
 
 int usage_request(FILE *out)
 {
 	fprintf(out,
 		"Usage: hsmcert request --label LABEL [--type TYPE] [--id HEX] [--exportable]\n"
 		"                       [--if-missing] [--config FILE] (--subject DN | --cn ...)\n"
-		"                       [--san NAME]... [--profile hkpost|cabf] [-o FILE]\n\n"
+		"                       [--san NAME]... [--profile hkpost|cabf] [-o FILE]\n"
+		"                       [--verbose]\n\n"
 		"Generate a key pair inside the token and a certificate request for it, signed\n"
 		"inside the token. If the request cannot be made, signed, verified or written,\n"
 		"the new key pair is destroyed: nothing is left on the token.\n\n"
 		"Key (as keygen):\n"
 		"  --label LABEL            the key's friendly name (CKA_LABEL)\n"
 		"  --type TYPE              rsa:2048 (default), rsa:3072, rsa:4096, ec:P-256,\n"
-		"                           ec:P-384\n"
+		"                           ec:P-384 (also prime256v1, secp256r1, secp384r1)\n"
 		"  --id HEX                 CKA_ID; default: SHA-1 of the modulus or EC point\n"
 		"  --exportable             CKA_EXTRACTABLE true (still sensitive)\n"
 		"  --if-missing             use the key of that label if it exists (kept on failure)\n"
 		"  --config FILE            an OpenSSL req config: [req] distinguished_name,\n"
 		"                           req_extensions (subjectAltName = @alt_names, ...),\n"
 		"                           prompt, default_md, default_bits; options override it\n"
+		"  --verbose                also list the new key's attributes (--json always\n"
+		"                           has them)\n"
 		CSR_CLI_USAGE "\n" CLI_GLOBAL_USAGE);
 	return 0;
 }
@@ -56,7 +59,7 @@ static hc_rc key_params(struct cli_keygen *k, const hc_req_config *config, unsig
 
 static void print_text(struct cli *cli, const struct csr_cli *o, const hc_csr_output *output,
 		       const hc_keygen_result *key, const hc_csr_result *csr,
-		       const struct cli_token *t)
+		       const struct cli_token *t, bool verbose)
 {
 	char type[32];
 	bool to_stdout = !output->path || strcmp(output->path, "-") == 0;
@@ -69,23 +72,29 @@ static void print_text(struct cli *cli, const struct csr_cli *o, const hc_csr_ou
 			  t->label, key->key.uri);
 		return;
 	}
-	if (key->created)
-		printf("Generated %s key pair '%s' on token '%s'\n", type, key->key.label, t->label);
-	else
-		printf("Key pair '%s' (%s) already exists on token '%s': used it\n", key->key.label,
-		       type, t->label);
-	cli_print_key(&key->key, 2);
-	printf("  %-20s%s\n\n", "Public key URI", key->public_uri ? key->public_uri : "");
+	/* What the user asked for first: the request; then where its key is. */
 	csr_cli_print(o, output, csr, &key->key);
+	if (key->created)
+		printf("\nGenerated %s key pair '%s' on token '%s'\n", type, key->key.label,
+		       t->label);
+	else
+		printf("\nKey pair '%s' (%s) already exists on token '%s': used it\n",
+		       key->key.label, type, t->label);
+	if (!verbose)
+		return;
+	cli_print_key(&key->key, 2);
+	printf("  %-20s%s\n", "Public key URI", key->public_uri ? key->public_uri : "");
 }
 
 int cmd_request(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
 		CLI_KEYGEN_OPTIONS, {"config", required_argument, NULL, OPT_CONFIG},
+		{"verbose", no_argument, NULL, OPT_VERBOSE},
 		CSR_CLI_OPTIONS, CLI_GLOBAL_OPTIONS};
 	struct csr_cli o = {0};
 	const char *config_path = NULL;
+	bool verbose = false;
 	struct cli_keygen k = {0};
 	hc_keygen_params *kp = &k.params;
 	hc_req_config config = {0};
@@ -99,11 +108,12 @@ int cmd_request(struct cli *cli, int argc, char **argv)
 	int c, r;
 
 	csr_cli_init();
-	while ((c = getopt_long(argc, argv, CSR_CLI_SHORT, options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT CSR_CLI_SHORT, options, NULL)) != -1) {
 		if (cli_keygen_option(&k, c, optarg))
 			continue;
 		switch (c) {
 		case OPT_CONFIG: config_path = optarg; break;
+		case OPT_VERBOSE: verbose = true; break;
 		default:
 			if (!csr_cli_option(&o, c, optarg) &&
 			    (r = cli_common_option(cli, c, optarg, usage_request)) != CLI_NEXT)
@@ -137,7 +147,7 @@ int cmd_request(struct cli *cli, int argc, char **argv)
 					    cli_json_token(&t), "key", cli_json_generated(&key),
 					    "request", csr_cli_json(&o, &output, &csr)));
 	} else {
-		print_text(cli, &o, &output, &key, &csr, &t);
+		print_text(cli, &o, &output, &key, &csr, &t, verbose);
 		r = 0;
 	}
 	cli_keygen_warnings(cli, &key);

@@ -12,13 +12,15 @@ enum {
 	OPT_NO_EXPORTABLE,
 	OPT_LABEL,
 	OPT_FORCE,
+	OPT_USAGE,
 };
 
 int usage_restore(FILE *out)
 {
 	fprintf(out,
 		"Usage: hsmcert restore FILE [--exportable | --no-exportable] [--label LABEL]\n"
-		"                       [--force] [--token URI] [--passphrase-source SRC]\n\n"
+		"                       [--usage LIST] [--force] [--token URI]\n"
+		"                       [--passphrase-source SRC]\n\n"
 		"Restore keys from an hsmcert backup (.hsmb) or a PKCS#12 file (.pfx/.p12,\n"
 		"legacy 3DES/RC2 files included) into the token. The key enters the token only\n"
 		"wrapped (C_UnwrapKey) and is sensitive; its certificate and CA certificates\n"
@@ -32,6 +34,11 @@ int usage_restore(FILE *out)
 		"                           for a PKCS#12)\n"
 		"  --label LABEL            the key's label (a file with one key; default: the\n"
 		"                           recorded label or the PKCS#12 friendly name)\n"
+		"  --usage LIST             the key's usages, from sign, decrypt, unwrap and\n"
+		"                           derive, comma-separated (default: as recorded in\n"
+		"                           an hsmb; sign for a PKCS#12). Exactly these are\n"
+		"                           set and the others set false, whatever the token's\n"
+		"                           defaults; a token that adds one is refused\n"
 		"  --force                  replace a key with the same label or id, after the\n"
 		"                           restored key is proved\n\n"
 		"If a step fails, what this run created is removed again; should that fail\n"
@@ -120,6 +127,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		{"no-exportable", no_argument, NULL, OPT_NO_EXPORTABLE},
 		{"label", required_argument, NULL, OPT_LABEL},
 		{"force", no_argument, NULL, OPT_FORCE},
+		{"usage", required_argument, NULL, OPT_USAGE},
 		CLI_GLOBAL_OPTIONS};
 	hc_restore_params p = {.exportable = -1};
 	hc_restore_result result = {0};
@@ -131,7 +139,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	hc_error err = {0};
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1) {
 		switch (c) {
 		case OPT_EXPORTABLE:
 		case OPT_NO_EXPORTABLE:
@@ -142,6 +150,10 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 			break;
 		case OPT_LABEL: p.label = optarg; break;
 		case OPT_FORCE: p.force = true; break;
+		case OPT_USAGE:
+			if (hc_usage_parse(optarg, &p.usages, &err) != HC_OK)
+				return cli_usage_error(cli, "--usage: %s", err.message);
+			break;
 		default:
 			if ((r = cli_common_option(cli, c, optarg, usage_restore)) != CLI_NEXT)
 				return r;

@@ -1,5 +1,6 @@
 /* SPEC: show FILE — certificates, requests, CRLs, PKCS#7 and PKCS#12, as a person checks them. */
 #include "cli.h"
+#include "show_hsmb.h"
 
 #include "certview.h"
 #include "hsmcert/x509.h"
@@ -15,6 +16,9 @@ int usage_show(FILE *out)
 		"Describe what a file holds, the way to check it before submitting or\n"
 		"installing it: certificates, certificate requests, CRLs (PEM, DER, any number\n"
 		"in one PEM bundle), PKCS#7 (.p7b) and PKCS#12 (.pfx, with its passphrase).\n"
+		"An hsmcert backup (.hsmb) is shown without passphrase or token: version,\n"
+		"creation, protection, and each key's label, id, type, recorded attributes\n"
+		"and certificates; its authentication needs the secret and is not checked.\n"
 		"Subject, SANs (U-labels beside A-labels), key, signature algorithm,\n"
 		"validity, SHA-1 and SHA-256 thumbprints, extensions. \"-\" reads stdin.\n"
 		"Exit status 1 when a request's signature does not verify.\n\n" CLI_GLOBAL_USAGE);
@@ -250,13 +254,19 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 	hc_rc rc;
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1)
 		if ((r = cli_common_option(cli, c, optarg, usage_show)) != CLI_NEXT)
 			return r;
 	if (optind + 1 != argc)
 		return cli_usage_error(cli, optind >= argc ? "FILE is required"
 							   : "one FILE at a time");
 	path = argv[optind];
+	{
+		bool shown;
+		r = show_hsmb_if_backup(cli, path, &shown);
+		if (shown)
+			goto out;
+	}
 	cli_passphrase_init(&pass, cli);
 	rc = hc_x509_load_file_ask(path, &pass.ask, &bundle, &err);
 	cli_passphrase_clear(&pass);

@@ -229,7 +229,7 @@ int cmd_tokens(struct cli *cli, int argc, char **argv)
 	hc_error err = {0};
 	int c, r;
 
-	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1) {
 		if (c == OPT_MECHANISMS)
 			with_mechanisms = true;
 		else if ((r = cli_common_option(cli, c, optarg, usage_tokens)) != CLI_NEXT)

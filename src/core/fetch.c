@@ -2,6 +2,7 @@
 #include "hsmcert/fetch.h"
 
 #include "hsmcert/array.h"
+#include "hsmcert/file.h"
 #include "hsmcert/hex.h"
 
 #include <curl/curl.h>
@@ -149,8 +150,7 @@ char *hc_fetch_cache_path(const char *dir, const char *url)
 		return NULL;
 	if (!(hex = hc_hex_encode(md, mdlen)))
 		return NULL;
-	if (asprintf(&path, "%s/%s", dir, hex) < 0)
-		path = NULL;
+	path = hc_path_join(dir, hex);
 	free(hex);
 	return path;
 }

@@ -162,3 +162,17 @@ hc_rc hc_file_read(const char *path, size_t max, unsigned char **data, size_t *l
 	*len = n;
 	return HC_OK;
 }
+
+char *hc_path_join(const char *dir, const char *name)
+{
+	size_t n = strlen(dir);
+	char *out = NULL;
+
+	while (n > 1 && dir[n - 1] == '/')
+		n--;
+	while (*name == '/')
+		name++;
+	if (asprintf(&out, "%.*s%s%s", (int)n, dir, n && dir[n - 1] == '/' ? "" : "/", name) < 0)
+		return NULL;
+	return out;
+}

@@ -34,7 +34,7 @@ const char *hc_profile_name(hc_profile profile)
 	}
 }
 
-/* Violations collected into one message: "profile X: rule (a): ...; rule (b): ...". */
+/* Violations collected into one message, one rule per line: "profile X (2 rules):\n  rule 'a': ...". */
 struct violations {
 	hc_profile profile;
 	char text[sizeof(((hc_error *)0)->message) - 64];
@@ -50,8 +50,7 @@ __attribute__((format(printf, 3, 4))) static void violation(struct violations *v
 
 	if (used + 16 >= sizeof(v->text))
 		return;
-	snprintf(v->text + used, sizeof(v->text) - used, "%srule '%s': ", v->count ? "; " : "",
-		 rule);
+	snprintf(v->text + used, sizeof(v->text) - used, "\n  rule '%s': ", rule);
 	used = strlen(v->text);
 	va_start(ap, fmt);
 	vsnprintf(v->text + used, sizeof(v->text) - used, fmt, ap);
@@ -63,7 +62,7 @@ static hc_rc violations_result(const struct violations *v, hc_error *err)
 {
 	if (v->count == 0)
 		return HC_OK;
-	return hc_fail(err, HC_USAGE, "the request breaks profile %s (%d rule%s): %s",
+	return hc_fail(err, HC_USAGE, "the request breaks profile %s (%d rule%s):%s",
 		       hc_profile_name(v->profile), v->count, v->count == 1 ? "" : "s", v->text);
 }
 

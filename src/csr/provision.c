@@ -70,13 +70,9 @@ static hc_rc check_known_fields(json_t *obj, hc_error *err)
 
 static char *output_path(const char *base, const char *path)
 {
-	char *out = NULL;
-
 	if (path[0] == '/')
 		return strdup(path);
-	if (asprintf(&out, "%s/%s", base, path) < 0)
-		return NULL;
-	return out;
+	return hc_path_join(base, path);
 }
 
 static hc_rc load_entry(json_t *entry, json_t *defaults, const char *base, hc_plan_entry *e,

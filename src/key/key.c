@@ -24,8 +24,20 @@ static const struct {
 };
 #define N_TYPES (sizeof(known_types) / sizeof(known_types[0]))
 
+/* Other names users bring for the same curves: OpenSSL's and SEC 2's, with or without "ec:". */
+static const struct {
+	const char *name;
+	int nid;
+} curve_aliases[] = {
+	{"prime256v1", NID_X9_62_prime256v1}, {"secp256r1", NID_X9_62_prime256v1},
+	{"P-256", NID_X9_62_prime256v1},      {"secp384r1", NID_secp384r1},
+	{"P-384", NID_secp384r1},
+};
+
 hc_rc hc_keytype_parse(const char *text, hc_keytype *out, hc_error *err)
 {
+	const char *curve = strncasecmp(text, "ec:", 3) == 0 ? text + 3 : text;
+
 	for (size_t i = 0; i < N_TYPES; i++) {
 		if (strcasecmp(text, known_types[i].name) == 0) {
 			*out = (hc_keytype){known_types[i].ckk, known_types[i].bits,
@@ -33,9 +45,16 @@ hc_rc hc_keytype_parse(const char *text, hc_keytype *out, hc_error *err)
 			return HC_OK;
 		}
 	}
+	for (size_t i = 0; i < sizeof(curve_aliases) / sizeof(curve_aliases[0]); i++) {
+		if (strcasecmp(curve, curve_aliases[i].name) == 0) {
+			int nid = curve_aliases[i].nid;
+			*out = (hc_keytype){CKK_EC, nid == NID_secp384r1 ? 384 : 256, nid};
+			return HC_OK;
+		}
+	}
 	return hc_fail(err, HC_USAGE,
-		       "unknown key type '%s': use rsa:2048, rsa:3072, rsa:4096, ec:P-256 or "
-		       "ec:P-384",
+		       "unknown key type '%s': use rsa:2048, rsa:3072, rsa:4096, ec:P-256 "
+		       "(prime256v1, secp256r1) or ec:P-384 (secp384r1)",
 		       text);
 }
 
@@ -109,23 +128,30 @@ static unsigned char *take(CK_ATTRIBUTE *a, size_t *len)
 
 /* The template hc_key_describe reads: the identity, the key flags, then the public parts. */
 #define A_FLAG_INDEX(field, cka, name, column) A_FLAG_##field,
+#define A_USAGE_INDEX(field, cka, name, secret_only) A_USAGE_##field,
 enum {
 	A_CLASS, A_KEY_TYPE, A_LABEL, A_ID,
 	HC_KEY_FLAGS(A_FLAG_INDEX)
 	A_KEY_GEN_MECHANISM, A_MODULUS, A_PUBLIC_EXPONENT, A_EC_PARAMS, A_EC_POINT, A_VALUE_LEN,
+	HC_KEY_USAGES(A_USAGE_INDEX)
 	A_COUNT
 };
 #define A_FIRST_FLAG A_FLAG_token
+#define A_FIRST_USAGE A_USAGE_sign
 #undef A_FLAG_INDEX
+#undef A_USAGE_INDEX
 
 #define FLAG_TYPE(field, cka, name, column) cka,
+#define USAGE_TYPE(field, cka, name, secret_only) cka,
 const CK_ATTRIBUTE_TYPE hc_key_attr_types[HC_KEY_ATTR_COUNT] = {
 	CKA_CLASS, CKA_KEY_TYPE, CKA_LABEL, CKA_ID,
 	HC_KEY_FLAGS(FLAG_TYPE)
 	CKA_KEY_GEN_MECHANISM, CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS, CKA_EC_POINT,
 	CKA_VALUE_LEN,
+	HC_KEY_USAGES(USAGE_TYPE)
 };
 #undef FLAG_TYPE
+#undef USAGE_TYPE
 _Static_assert(A_COUNT == HC_KEY_ATTR_COUNT, "hc_key_attr_types and A_* differ");
 
 #define FLAG_ENTRY(field, cka, name, column) {name, column, cka},
@@ -141,6 +167,21 @@ int hc_key_flag_value(const hc_key_info *key, size_t i)
 	default: return -1;
 	}
 #undef FLAG_CASE
+}
+
+#define USAGE_ENTRY(field, cka, name, secret_only) {name, secret_only, cka},
+const hc_key_usage hc_key_usages[HC_KEY_USAGE_COUNT] = {HC_KEY_USAGES(USAGE_ENTRY)};
+#undef USAGE_ENTRY
+
+int hc_key_usage_value(const hc_key_info *key, size_t i)
+{
+#define USAGE_CASE(field, cka, name, secret_only)                                                \
+	case A_USAGE_##field - A_FIRST_USAGE: return key->field;
+	switch (i) {
+		HC_KEY_USAGES(USAGE_CASE)
+	default: return -1;
+	}
+#undef USAGE_CASE
 }
 
 bool hc_key_attr_applicable(const CK_ATTRIBUTE *attrs, CK_ULONG count, CK_ATTRIBUTE_TYPE type)
@@ -205,6 +246,9 @@ hc_rc hc_key_info_from_attrs(CK_OBJECT_HANDLE object, CK_ATTRIBUTE *a, hc_key_in
 #define FLAG_TAKE(field, cka, name, column) out->field = hc_attr_bool(&a[A_FLAG_##field]);
 	HC_KEY_FLAGS(FLAG_TAKE)
 #undef FLAG_TAKE
+#define USAGE_TAKE(field, cka, name, secret_only) out->field = hc_attr_bool(&a[A_USAGE_##field]);
+	HC_KEY_USAGES(USAGE_TAKE)
+#undef USAGE_TAKE
 	out->key_gen_mechanism = hc_attr_ulong(&a[A_KEY_GEN_MECHANISM], &v)
 					 ? v
 					 : CK_UNAVAILABLE_INFORMATION;

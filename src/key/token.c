@@ -1,6 +1,7 @@
 /* SPEC: init-token — never wipe keys by accident. */
 #include "hsmcert/token.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,38 @@ static long count_public_objects(hc_module *mod, const hc_slot *slot)
 	return count;
 }
 
+/* One PIN's length in the token's range; a maximum of 0 or unavailable is no maximum. */
+static hc_rc check_pin_length(const CK_TOKEN_INFO *t, const hc_secret *pin, const char *name,
+			      hc_error *err)
+{
+	CK_ULONG min = t->ulMinPinLen, max = t->ulMaxPinLen;
+	bool has_max = max != 0 && max != CK_UNAVAILABLE_INFORMATION;
+
+	if (!pin)
+		return HC_OK;
+	if (pin->len < min || (has_max && pin->len > max)) {
+		char range[48];
+		if (has_max)
+			snprintf(range, sizeof(range), "%lu to %lu bytes", (unsigned long)min,
+				 (unsigned long)max);
+		else
+			snprintf(range, sizeof(range), "at least %lu bytes", (unsigned long)min);
+		return hc_fail(err, HC_USAGE,
+			       "the %s is %zu bytes; this token takes %s (ulMinPinLen/ulMaxPinLen): "
+			       "nothing was changed",
+			       name, pin->len, range);
+	}
+	return HC_OK;
+}
+
+hc_rc hc_token_check_pin_lengths(const CK_TOKEN_INFO *token, const hc_secret *so_pin,
+				 const hc_secret *user_pin, hc_error *err)
+{
+	hc_rc rc = check_pin_length(token, so_pin, "SO PIN", err);
+
+	return rc != HC_OK ? rc : check_pin_length(token, user_pin, "user PIN", err);
+}
+
 hc_rc hc_token_init(hc_module *mod, const hc_slot *slot, const hc_token_init_params *p,
 		    hc_token_init_result *out, hc_error *err)
 {
@@ -37,6 +70,8 @@ hc_rc hc_token_init(hc_module *mod, const hc_slot *slot, const hc_token_init_par
 		return hc_fail(err, HC_TOKEN, "slot %lu has no token", slot->id);
 	if (slot->token.flags & CKF_WRITE_PROTECTED)
 		return hc_fail(err, HC_TOKEN, "the token in slot %lu is write-protected", slot->id);
+	if ((rc = hc_token_check_pin_lengths(&slot->token, p->so_pin, p->user_pin, err)) != HC_OK)
+		return rc;
 
 	if (slot->token.flags & CKF_TOKEN_INITIALIZED) {
 		char label[33];
@@ -66,21 +101,36 @@ hc_rc hc_token_init(hc_module *mod, const hc_slot *slot, const hc_token_init_par
 	if (rc != HC_OK)
 		return rc;
 
+	/*
+	 * From here on the token is erased: any failure leaves it initialised
+	 * without a user PIN, and the caller must be able to say so.
+	 */
+	out->half_initialised = true;
 	/* The user PIN is set by the SO in a read-write session on the new token. */
 	slots_after = *slot;
 	if ((rc = hc_slot_refresh(mod, &slots_after, err)) != HC_OK)
-		return rc;
+		goto out;
+	out->slot = slots_after;
 	if ((rc = hc_session_open(mod, &slots_after, true, &s, err)) != HC_OK)
-		return rc;
+		goto out;
 	rc = hc_session_login(s, CKU_SO, p->so_pin, err);
 	if (rc == HC_OK)
 		rc = hc_session_init_pin(s, p->user_pin, err);
 	hc_session_logout(s, NULL);
 	hc_session_close(s);
 	if (rc != HC_OK)
-		return rc;
+		goto out;
+	/* The PIN is set: a failure to re-read the token's flags is not a half-made token. */
+	out->half_initialised = false;
 	if ((rc = hc_slot_refresh(mod, &slots_after, err)) != HC_OK)
 		return rc;
 	out->slot = slots_after;
 	return HC_OK;
+out:
+	/* Re-read so the caller names the token as it is now (a new label and serial). */
+	if (hc_slot_refresh(mod, &slots_after, NULL) == HC_OK)
+		out->slot = slots_after;
+	else if (!out->slot.has_token)
+		out->slot = *slot;
+	return rc;
 }

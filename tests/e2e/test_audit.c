@@ -257,7 +257,7 @@ Test(audit, usage_errors_exit_2)
 
 	ts_run(&r, "$HSMCERT audit --policy lax");
 	ts_assert_status(&r, 2);
-	cr_assert(strstr(r.err, "non-exportable or none"), "%s", r.err);
+	cr_assert(strstr(r.err, "sign-only") && strstr(r.err, "none"), "%s", r.err);
 	ts_result_free(&r);
 	ts_run(&r, "$HSMCERT audit extra");
 	ts_assert_status(&r, 2);
@@ -575,6 +575,97 @@ Test(audit, key_unwrapped_by_restore_fails_even_non_exportable)
 	cr_assert(has_reason(k, "imported: not local"), "%s", r.out);
 	cr_assert(has_reason(k, "was once extractable"), "%s", r.out);
 	cr_assert_not(has_reason(k, "extractable"), "%s", r.out);
+	json_decref(doc);
+	ts_result_free(&r);
+}
+
+/* Whether pkcs11-tool's "Usage:" line of a key names `word`. */
+static bool usage_has(const char *usage, const char *word)
+{
+	return access_has(usage, word);
+}
+
+/* SPEC audit: usages in text and JSON, as pkcs11-tool -O reports them; --policy sign-only. */
+Test(audit, usages_match_pkcs11_tool_and_sign_only_policy)
+{
+	static const char *usages[] = {"sign", "decrypt", "unwrap", "derive"};
+	static const char *labels[] = {"web", "ec", "outside"};
+	struct ts_result r;
+	json_t *doc;
+
+	keygen("--label web");
+	keygen("--label ec --type ec:P-256");
+	write_imported_key("outside");
+	doc = audit_json(&r, "--policy none", 0);
+	for (size_t i = 0; i < sizeof(labels) / sizeof(labels[0]); i++) {
+		json_t *u = json_object_get(key_named(doc, labels[i]), "usages");
+		char *line = privkey_field(labels[i], "Usage");
+		for (size_t f = 0; f < sizeof(usages) / sizeof(usages[0]); f++)
+			cr_assert_eq(json_is_true(json_object_get(u, usages[f])),
+				     usage_has(line, usages[f]),
+				     "%s: %s differs; pkcs11-tool says '%s'", labels[i], usages[f],
+				     line);
+		cr_assert_null(json_object_get(u, "wrap"), "wrap is for secret keys only");
+		free(line);
+	}
+	json_decref(doc);
+	ts_result_free(&r);
+
+	/* The imported key decrypts (pkcs11-tool's default): sign-only fails on it, by name. */
+	{
+		char *line = privkey_field("outside", "Usage");
+		cr_assert(usage_has(line, "decrypt"), "%s", line);
+		free(line);
+	}
+	doc = audit_json(&r, "--policy sign-only", 1);
+	cr_assert_str_eq(json_string_value(json_object_get(key_named(doc, "web"), "verdict")),
+			 "pass");
+	cr_assert_str_eq(json_string_value(json_object_get(key_named(doc, "ec"), "verdict")),
+			 "pass");
+	cr_assert(has_reason(key_named(doc, "outside"), "can decrypt"), "%s", r.out);
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "audit"), "policy")),
+			 "sign-only");
+	json_decref(doc);
+	ts_result_free(&r);
+
+	/* Text: a USAGES column and a Usages line per key. */
+	ts_run(&r, "$HSMCERT audit --policy non-exportable,sign-only");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.out, "USAGES"), "%s", r.out);
+	cr_assert(strstr(r.out, "Usages        sign\n"), "%s", r.out);
+	cr_assert(strstr(r.out, "can decrypt"), "%s", r.out);
+	ts_result_free(&r);
+}
+
+/*
+ * A secret key's usages include wrap and encrypt, as pkcs11-tool -O lists them.
+ * (pkcs11-tool 0.23 never reads CKA_SIGN of a secret key — a PKCS#11 spy log
+ * shows only CKA_VERIFY asked — so sign is reported but not compared.)
+ */
+Test(audit, secret_key_usages_match_pkcs11_tool)
+{
+	static const char *usages[] = {"decrypt", "unwrap", "derive", "wrap", "encrypt"};
+	struct ts_result r;
+	json_t *doc, *k, *u;
+	char *line;
+
+	sh_ok(P11TOOL " --keygen --key-type AES:32 --label kek --id 44 --sensitive >/dev/null 2>&1");
+	line = ts_sh(P11TOOL " --list-objects --type secrkey 2>/dev/null | grep 'Usage:' | "
+			     "sed 's/^ *Usage: *//'");
+	doc = audit_json(&r, "--policy sign-only", 0);
+	k = key_named(doc, "kek");
+	u = json_object_get(k, "usages");
+	for (size_t i = 0; i < sizeof(usages) / sizeof(usages[0]); i++) {
+		cr_assert(json_is_boolean(json_object_get(u, usages[i])), "%s missing: %s",
+			  usages[i], r.out);
+		cr_assert_eq(json_is_true(json_object_get(u, usages[i])), usage_has(line, usages[i]),
+			     "%s differs; pkcs11-tool says '%s'", usages[i], line);
+	}
+	cr_assert(usage_has(line, "wrap") && usage_has(line, "encrypt"), "%s", line);
+	cr_assert(json_is_boolean(json_object_get(u, "sign")), "%s", r.out);
+	/* sign-only judges TLS server keys, not wrapping keys. */
+	cr_assert_str_eq(json_string_value(json_object_get(k, "verdict")), "pass");
+	free(line);
 	json_decref(doc);
 	ts_result_free(&r);
 }

@@ -314,10 +314,13 @@ Test(backup, non_extractable_key_is_refused_with_reason)
 	struct ts_result r;
 
 	make_key("locked", "rsa:2048", false, false);
-	ts_run(&r, "$HSMCERT --token pkcs11:token=test backup --key pkcs11:object=locked -o k.hsmb");
+	/* Said before a passphrase is asked for: none is available here, and none is needed. */
+	ts_run(&r, "unset HSMCERT_PASSPHRASE; $HSMCERT --token pkcs11:token=test backup "
+		   "--key pkcs11:object=locked -o k.hsmb");
 	ts_assert_status(&r, 1);
-	cr_assert(strstr(r.out, "CKA_EXTRACTABLE=false"), "%s", r.out);
-	cr_assert(strstr(r.out, "cloning"), "%s", r.out);
+	cr_assert(strstr(r.err, "CKA_EXTRACTABLE=false"), "%s", r.err);
+	cr_assert(strstr(r.err, "cloning"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "passphrase"), "%s", r.err);
 	cr_assert(!ts_exists("k.hsmb"));
 	ts_result_free(&r);
 	ts_run(&r, "$HSMCERT --token pkcs11:token=test backup --key pkcs11:object=locked -o k.pfx");
@@ -883,4 +886,175 @@ Test(backup, usage_errors)
 	ts_assert_status(&r, 0);
 	cr_assert(strstr(r.out, "--no-exportable"));
 	ts_result_free(&r);
+}
+
+/* pkcs11-tool's "Usage:" line for the private key `label` on `token` (independent of us). */
+static char *usage_line(const char *token, const char *label)
+{
+	return ts_sh("pkcs11-tool --module %s --token-label %s --login --pin %s --list-objects "
+		     "--type privkey 2>/dev/null | grep -A8 \"label: *%s$\" | grep 'Usage:' | "
+		     "sed 's/^ *Usage: *//'",
+		     TS_SOFTHSM, token, TS_PIN, label);
+}
+
+/*
+ * SPEC restore: a key that only signed signs only, whatever the token's
+ * defaults (SoftHSM2 makes an unwrapped key decrypt and unwrap unless told).
+ */
+Test(backup, restore_sets_exactly_the_recorded_usages)
+{
+	struct ts_result r;
+	json_t *doc, *u;
+	char *usage;
+
+	make_key("web", "rsa:2048", true, true);
+	usage = usage_line("test", "web");
+	cr_assert_str_eq(usage, "sign\n", "keygen made: %s", usage);
+	free(usage);
+	backup_key("web", "web.hsmb", NULL);
+	backup_key("web", "web.pfx", NULL);
+
+	ts_run(&r, "$HSMCERT --token pkcs11:token=second --json restore web.hsmb");
+	ts_assert_status(&r, 0);
+	/* First what pkcs11-tool sees on the token, then what we report. */
+	usage = usage_line("second", "web");
+	cr_assert_str_eq(usage, "sign\n", "restored from hsmb: %s", usage);
+	free(usage);
+	doc = ts_json(&r);
+	u = json_object_get(json_array_get(json_object_get(doc, "keys"), 0), "usages");
+	cr_assert(json_is_true(json_object_get(u, "sign")), "%s", r.out);
+	cr_assert(json_is_false(json_object_get(u, "decrypt")), "%s", r.out);
+	cr_assert(json_is_false(json_object_get(u, "unwrap")), "%s", r.out);
+	cr_assert(json_is_false(json_object_get(u, "derive")), "%s", r.out);
+	json_decref(doc);
+	ts_result_free(&r);
+
+	/* A PKCS#12 records no usages: sign only (fresh tokens: the id is the same key's). */
+	ts_add_token("third");
+	ts_add_token("fourth");
+	ts_run(&r, "$HSMCERT --token pkcs11:token=third restore web.pfx --label frompfx");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "usages              sign\n"), "%s", r.out);
+	ts_result_free(&r);
+	usage = usage_line("third", "frompfx");
+	cr_assert_str_eq(usage, "sign\n", "restored from pfx: %s", usage);
+	free(usage);
+
+	/* --usage says otherwise: exactly that. */
+	ts_run(&r, "$HSMCERT --token pkcs11:token=fourth restore web.pfx --label both "
+		   "--usage sign,decrypt");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	usage = usage_line("fourth", "both");
+	cr_assert_str_eq(usage, "decrypt, sign\n", "restored with --usage: %s", usage);
+	free(usage);
+
+	ts_run(&r, "$HSMCERT --token pkcs11:token=second restore web.pfx --label bad "
+		   "--usage sign,encipher");
+	ts_assert_status(&r, 2);
+	cr_assert(strstr(r.err, "encipher"), "%s", r.err);
+	ts_result_free(&r);
+}
+
+/*
+ * SPEC show of a .hsmb: no passphrase, no token; what the file records, and
+ * that its authentication is not checkable without the secret.
+ */
+Test(backup, show_hsmb_without_passphrase_or_token)
+{
+	struct ts_result r;
+	json_t *doc, *key, *prot;
+	char *fp, *want;
+
+	make_key("web", "rsa:2048", true, true);
+	backup_key("web", "web.hsmb", NULL);
+	/* No passphrase anywhere, and a module that does not exist: neither is touched. */
+	ts_run(&r, "unset HSMCERT_PASSPHRASE; HSMCERT_MODULE=/nonexistent.so $HSMCERT show "
+		   "web.hsmb");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "hsmcert backup (hsmb), format version 1, 1 key"), "%s", r.out);
+	cr_assert(strstr(r.out, "scrypt N=2^18 r=8 p=1"), "%s", r.out);
+	cr_assert(strstr(r.out, "Authentication      not checked"), "%s", r.out);
+	cr_assert(strstr(r.out, "Key 1 of 1: web"), "%s", r.out);
+	cr_assert(strstr(r.out, "extractable yes"), "%s", r.out);
+	cr_assert(strstr(r.out, "sign yes"), "%s", r.out);
+	cr_assert(strstr(r.out, "CN=web.example.hk"), "%s", r.out);
+	ts_result_free(&r);
+
+	ts_run(&r, "unset HSMCERT_PASSPHRASE; HSMCERT_MODULE=/nonexistent.so $HSMCERT show "
+		   "--json web.hsmb");
+	ts_assert_status(&r, 0);
+	doc = ts_json(&r);
+	cr_assert_str_eq(json_string_value(json_object_get(doc, "format")), "hsmb");
+	cr_assert(json_is_null(json_object_get(doc, "authenticated")));
+	prot = json_object_get(doc, "protection");
+	cr_assert_str_eq(json_string_value(json_object_get(prot, "kdf")), "scrypt");
+	cr_assert_eq(json_integer_value(json_object_get(prot, "n")), 1 << 18);
+	key = json_array_get(json_object_get(doc, "keys"), 0);
+	cr_assert_str_eq(json_string_value(json_object_get(key, "label")), "web");
+	cr_assert_str_eq(json_string_value(json_object_get(key, "type")), "rsa:2048");
+	want = ts_read("web.id", NULL);
+	cr_assert_str_eq(json_string_value(json_object_get(key, "id")), want);
+	free(want);
+	cr_assert(json_is_true(json_object_get(json_object_get(key, "attributes"), "sign")));
+	cr_assert_eq(json_array_size(json_object_get(key, "ca_certificates")), 2);
+	/* The recorded certificate is the one openssl sees in web.crt. */
+	fp = ts_sh("openssl x509 -in web.crt -noout -fingerprint -sha256 | cut -d= -f2 | "
+		   "tr -d ':\\n' | tr A-F a-f");
+	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(key, "certificate"),
+							   "sha256")),
+			 fp);
+	free(fp);
+	json_decref(doc);
+	ts_result_free(&r);
+}
+
+/*
+ * backup --all: a progress bar on a terminal (script(1) gives it one), none
+ * when standard error is not a terminal; the exit status a cron job reads:
+ * 1 while a key could not be saved, 0 once every key asked for was.
+ */
+Test(backup, all_shows_progress_on_a_terminal_and_exits_for_cron)
+{
+	struct ts_result r;
+
+	make_key("one", "rsa:2048", true, false);
+	make_key("two", "ec:P-256", true, false);
+	make_key("locked", "ec:P-256", false, false);
+	ts_run(&r, "script -qec \"$HSMCERT --token pkcs11:token=test backup --all -o tty.hsmb; "
+		   "echo exit=\\$?\" /dev/null");
+	cr_assert(strstr(r.out, "] 1/3 ") && strstr(r.out, "] 3/3 "), "%s", r.out);
+	cr_assert(strstr(r.out, "[==============================] 3/3"), "%s", r.out);
+	cr_assert(strstr(r.out, "exit=1"), "%s", r.out);
+	ts_result_free(&r);
+
+	ts_run(&r, "$HSMCERT --token pkcs11:token=test backup --all -o pipe.hsmb");
+	ts_assert_status(&r, 1);
+	cr_assert_null(strstr(r.err, "] 1/3 "), "a bar without a terminal: %s", r.err);
+	cr_assert(strstr(r.out, "NOT saved"), "%s", r.out);
+	ts_result_free(&r);
+
+	free(ts_sh("$HSMCERT --token pkcs11:token=test delete --yes pkcs11:object=locked"));
+	ts_run(&r, "$HSMCERT --token pkcs11:token=test backup --all -o done.hsmb");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+}
+
+/*
+ * A token that will not take CKA_DERIVE=false gets the true usages only, and
+ * its defaults are then read back: SoftHSM2 makes the key decrypt, so the
+ * restore is refused (more power than recorded) and nothing stays behind.
+ */
+Test(backup, restore_refuses_a_token_that_adds_usages)
+{
+	struct ts_result r;
+
+	make_key("web", "rsa:2048", true, false);
+	backup_key("web", "web.hsmb", NULL);
+	ts_run(&r, "HSMCERT_FAULT_UNWRAP_REJECT_ATTR=0x10C $HSMCERT --module $HSMCERT_FAULTMOD "
+		   "--token pkcs11:token=second restore web.hsmb");
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "usage decrypt that was not asked for"), "%s", r.err);
+	ts_result_free(&r);
+	cr_assert_eq(ts_count_objects("second"), 0);
 }

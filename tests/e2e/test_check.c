@@ -291,3 +291,53 @@ Test(check, libp11_ends_other_sessions_on_the_module)
 	hc_module_close(mod);
 	hc_secret_free(pin);
 }
+
+/*
+ * SPEC check --all: every key that has a certificate, one report each (a key
+ * without one is not checked); exit 1 when any fails, naming the key. The
+ * verdicts agree with openssl verify on the same certificates.
+ */
+Test(check, all_keys_with_certificates)
+{
+	struct ts_result r;
+	json_t *doc, *keys;
+	char *v;
+
+	web("rsa:2048", "now-1", "now+365", true);
+	ct_keygen("mail", "ec:P-256");
+	ct_leaf("mail", "mail.crt", "now-1", "now+100");
+	free(ts_sh("$HSMCERT import --cert mail.crt >/dev/null"));
+	ct_keygen("pending", "ec:P-256");
+
+	doc = ct_run_json(0, "check --all --roots pki/root.crt --tls");
+	keys = json_object_get(doc, "keys");
+	cr_assert_eq(json_array_size(keys), 2);
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(doc, "summary"),
+							"passed")), 2);
+	for (size_t i = 0; i < 2; i++) {
+		json_t *k = json_array_get(keys, i);
+		cr_assert(json_is_true(json_object_get(k, "passed")));
+		cr_assert(json_is_true(json_object_get(json_object_get(k, "tls"), "verified")));
+	}
+	json_decref(doc);
+	v = ts_sh("openssl verify -CAfile pki/root.crt -untrusted pki/sub.crt web.crt mail.crt");
+	cr_assert(strstr(v, "web.crt: OK") && strstr(v, "mail.crt: OK"), "%s", v);
+	free(v);
+
+	/* One expired certificate: exit 1 naming that key; the other still passes. */
+	ct_keygen("old", "rsa:2048");
+	ct_leaf("old", "old.crt", "2020-01-01", "2021-01-01");
+	ct_write_cert("old.crt", "old", "99");
+	ts_run(&r, "$HSMCERT check --all --roots pki/root.crt");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.out, "3 keys checked: 2 passed, 1 failed"), "%s", r.out);
+	cr_assert(strstr(r.err, "check failed for key 'old': validity"), "%s", r.err);
+	ts_result_free(&r);
+	v = ts_sh("openssl verify -CAfile pki/root.crt -untrusted pki/sub.crt old.crt 2>&1 || true");
+	cr_assert(strstr(v, "certificate has expired"), "%s", v);
+	free(v);
+
+	ts_run(&r, "$HSMCERT check --all --key pkcs11:object=web");
+	ts_assert_status(&r, 2);
+	ts_result_free(&r);
+}

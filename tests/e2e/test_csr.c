@@ -572,3 +572,43 @@ Test(request, long_config_uri_is_kept_whole)
 	cr_assert_eq(atoi(n), 4 + 12 + 1100, "%s", n);
 	free(n);
 }
+
+/* SPEC csr: --config works for an existing key too; openssl reads the same subject from it. */
+Test(csr, openssl_config_for_an_existing_key)
+{
+	char *text, *theirs, *ours;
+
+	keygen("web", "ec:P-256");
+	ts_write("req.cnf", "[ req ]\n"
+			    "default_bits = 4096\n"
+			    "default_md = sha384\n"
+			    "prompt = no\n"
+			    "distinguished_name = dn\n"
+			    "req_extensions = v3_req\n"
+			    "[ dn ]\n"
+			    "C = HK\n"
+			    "O = My Organization\n"
+			    "CN = www.myserver.com\n"
+			    "[ v3_req ]\n"
+			    "extendedKeyUsage = serverAuth\n"
+			    "subjectAltName = @alt_names\n"
+			    "[ alt_names ]\n"
+			    "DNS.1 = www.myserver.com\n"
+			    "DNS.2 = www.myserver2.com\n");
+	run_ok("$HSMCERT csr --key pkcs11:object=web --config req.cnf -o web.csr");
+	text = openssl_text("web.csr", "PEM");
+	assert_contains(text, "NIST CURVE: P-256"); /* the existing key: default_bits is moot */
+	assert_contains(text, "ecdsa-with-SHA384");
+	assert_contains(text, "DNS:www.myserver.com, DNS:www.myserver2.com\n");
+	assert_contains(text, "TLS Web Server Authentication");
+	free(text);
+	assert_same_public_key("web.csr", "web");
+	run_ok("openssl ecparam -name prime256v1 -genkey -noout -out soft.key 2>/dev/null");
+	theirs = ts_sh("openssl req -new -config req.cnf -key soft.key | openssl req -noout "
+		       "-subject");
+	ours = ts_sh("openssl req -in web.csr -noout -subject");
+	cr_assert_str_eq(ours, theirs);
+	free(ours);
+	free(theirs);
+	refused("csr --key pkcs11:object=web --config /nonexistent.cnf", 4, "nonexistent");
+}

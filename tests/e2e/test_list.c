@@ -231,3 +231,63 @@ Test(list, hundreds_of_objects, .timeout = 300)
 	cr_assert_eq(json_array_size(json_object_get(doc, "orphans")), ORPHANS);
 	json_decref(doc);
 }
+
+/*
+ * SPEC list --expiring DAYS: the certificates in service with fewer than DAYS
+ * days left, expired included; exit 1 when any (for monitoring), 0 otherwise.
+ * Each verdict agrees with openssl x509 -checkend.
+ */
+Test(list, expiring_for_monitoring)
+{
+	struct ts_result r;
+	json_t *doc, *certs;
+	char *check;
+
+	ct_pki();
+	ct_keygen("good", "rsa:2048");
+	ct_keygen("soon", "ec:P-256");
+	ct_keygen("old", "rsa:2048");
+	ct_keygen("waiting", "ec:P-256");
+	ct_leaf("good", "good.crt", "now-1", "now+365");
+	ct_leaf("soon", "soon.crt", "now-300", "now+10");
+	ct_leaf("old", "old.crt", "2020-01-01", "2021-01-01");
+	for (const char *const *n = (const char *const[]){"good", "soon", NULL}; *n; n++)
+		free(ts_sh("$HSMCERT import --cert %s.crt >/dev/null", *n));
+	ct_write_cert("old.crt", "old", "99");
+
+	doc = ct_run_json(1, "list --expiring 30");
+	certs = json_object_get(doc, "certificates");
+	cr_assert_eq(json_integer_value(json_object_get(doc, "count")), 2);
+	cr_assert_eq(json_array_size(certs), 2);
+	cr_assert_not_null(ct_find(certs, "label", "soon"));
+	cr_assert_not_null(ct_find(certs, "label", "old"));
+	cr_assert_null(ct_find(certs, "label", "good"));
+	json_decref(doc);
+	/* The same verdicts from openssl. */
+	check = ts_sh("for c in good soon old; do openssl x509 -in $c.crt -noout -checkend %d "
+		      ">/dev/null && echo \"$c ok\" || echo \"$c expiring\"; done",
+		      30 * 86400);
+	cr_assert_str_eq(check, "good ok\nsoon expiring\nold expiring\n");
+	free(check);
+
+	ts_run(&r, "$HSMCERT list --expiring 30");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.out, "2 certificates with fewer than 30 days left"), "%s", r.out);
+	cr_assert(strstr(r.out, "object=soon"), "%s", r.out);
+	cr_assert_null(strstr(r.out, "object=good"), "%s", r.out);
+	ts_result_free(&r);
+
+	/* Only the expired one has fewer than 5 days; with 0 days, still the expired one. */
+	doc = ct_run_json(1, "list --expiring 5");
+	cr_assert_eq(json_integer_value(json_object_get(doc, "count")), 1);
+	json_decref(doc);
+	free(ts_sh("$HSMCERT delete --yes 'pkcs11:object=old' >/dev/null"));
+	ts_run(&r, "$HSMCERT list --expiring 5");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "no certificate has fewer than 5 days left"), "%s", r.out);
+	ts_result_free(&r);
+
+	ts_run(&r, "$HSMCERT list --expiring soon");
+	ts_assert_status(&r, 2);
+	ts_result_free(&r);
+}

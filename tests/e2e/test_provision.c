@@ -150,3 +150,60 @@ Test(provision, a_failing_entry_leaves_nothing_and_others_complete)
 	ts_result_free(&r);
 	cr_assert_eq(ts_count_objects(TS_TOKEN), 6);
 }
+
+/*
+ * SPEC provision: what can be checked before a key is generated is checked
+ * first. A missing output folder, an unwritable one, or a token without the
+ * key type: refused before any C_GenerateKeyPair (the fault module would fail
+ * one with a CKR the message would then name), and the token is unchanged.
+ */
+Test(provision, checks_everything_before_the_first_keygen)
+{
+	struct ts_result r;
+
+	ts_write("plan.json", plan3);
+	/* out/ does not exist (the case): every entry would have wasted a key. */
+	ts_run(&r, "HSMCERT_FAULT_FAIL=C_GenerateKeyPair=0x120 $HSMCERT --module $HSMCERT_FAULTMOD "
+		   "provision plan.json");
+	ts_assert_status(&r, 4);
+	cr_assert(strstr(r.err, "entry 'mail'") && strstr(r.err, "out/mail.csr"), "%s", r.err);
+	cr_assert(strstr(r.err, "nothing was generated"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "C_GenerateKeyPair"), "a key generation was tried: %s",
+		       r.err);
+	ts_result_free(&r);
+	cr_assert_eq(ts_count_objects(TS_TOKEN), 0);
+
+	/* --out-dir naming a file, not a folder. */
+	ts_write("notadir", "x");
+	ts_run(&r, "HSMCERT_FAULT_FAIL=C_GenerateKeyPair=0x120 $HSMCERT --module $HSMCERT_FAULTMOD "
+		   "provision plan.json --out-dir notadir");
+	ts_assert_status(&r, 4);
+	cr_assert_null(strstr(r.err, "C_GenerateKeyPair"), "%s", r.err);
+	ts_result_free(&r);
+
+	/* A token without EC key generation: web02 (ec:P-256) cannot be completed. */
+	free(ts_sh("mkdir out"));
+	ts_run(&r, "HSMCERT_FAULT_HIDE_MECH=0x1040 HSMCERT_FAULT_FAIL=C_GenerateKeyPair=0x120 "
+		   "$HSMCERT --module $HSMCERT_FAULTMOD provision plan.json");
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "entry 'web02'") && strstr(r.err, "ec:P-256 keys") &&
+			  strstr(r.err, "KEY_PAIR_GEN"),
+		  "%s", r.err);
+	cr_assert_null(strstr(r.err, "C_GenerateKeyPair"), "%s", r.err);
+	ts_result_free(&r);
+	cr_assert_eq(ts_count_objects(TS_TOKEN), 0);
+	/* pkcs11-tool, through the same module, agrees the mechanism is gone. */
+	{
+		char *m = ts_sh("HSMCERT_FAULT_HIDE_MECH=0x1040 pkcs11-tool --module "
+				"$HSMCERT_FAULTMOD --token-label test -M 2>/dev/null | "
+				"grep -c 'EC-KEY-PAIR-GEN' || true");
+		cr_assert_eq(atoi(m), 0, "%s", m);
+		free(m);
+	}
+
+	/* And with everything in place, the same plan runs. */
+	ts_run(&r, "$HSMCERT provision plan.json");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	cr_assert_eq(ts_count_objects(TS_TOKEN), 6);
+}

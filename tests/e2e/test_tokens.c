@@ -262,3 +262,69 @@ Test(init_token, wrong_so_pin_names_the_tries_left)
 	ts_assert_status(&r, 0);
 	ts_result_free(&r);
 }
+
+/*
+ * SPEC init-token: PIN lengths are checked against the token's limits
+ * (SoftHSM2: 4 to 255) before anything changes; the slot stays uninitialised.
+ */
+Test(init_token, pin_lengths_checked_before_anything_changes)
+{
+	struct ts_result r;
+	char *out;
+
+	ts_run(&r, "HSMCERT_SO_PIN=123 $HSMCERT init-token --free --label short");
+	ts_assert_status(&r, 2);
+	cr_assert(strstr(r.err, "SO PIN") && strstr(r.err, "3 bytes") &&
+		  strstr(r.err, "4 to 255"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "CKR_PIN_INCORRECT"), "%s", r.err);
+	ts_result_free(&r);
+	ts_run(&r, "HSMCERT_PIN=12 $HSMCERT init-token --free --label short");
+	ts_assert_status(&r, 2);
+	cr_assert(strstr(r.err, "user PIN") && strstr(r.err, "2 bytes"), "%s", r.err);
+	ts_result_free(&r);
+	/* Independent view: nothing was initialised. */
+	out = ts_sh("softhsm2-util --show-slots | grep -c 'Label:.*short' || true");
+	cr_assert_eq(atoi(out), 0, "a token was initialised: %s", out);
+	free(out);
+}
+
+/*
+ * A failure after C_InitToken succeeded: the token is erased and has no user
+ * PIN. The error says so and gives the command that finishes it, which works.
+ */
+Test(init_token, half_initialised_token_is_reported_with_the_command_that_finishes_it)
+{
+	struct ts_result r;
+	char *cmd, *end, *out;
+
+	ts_run(&r, "HSMCERT_FAULT_FAIL=C_InitPIN $HSMCERT --module $HSMCERT_FAULTMOD "
+		   "init-token --free --label half");
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "C_InitPIN") && strstr(r.err, "CKR_DEVICE_ERROR"), "%s", r.err);
+	cr_assert(strstr(r.err, "already erased"), "%s", r.err);
+	cr_assert(strstr(r.err, "no user PIN"), "%s", r.err);
+	cmd = strstr(r.err, "  hsmcert init-token --");
+	cr_assert(cmd && strstr(cmd, " --token 'pkcs11:") && strstr(cmd, "token=half"), "%s", r.err);
+	cmd = strdup(cmd + strlen("  hsmcert "));
+	end = strchr(cmd, '\n');
+	if (end)
+		*end = '\0';
+	ts_result_free(&r);
+	out = ts_sh("softhsm2-util --show-slots | grep -B2 'Label:.*half' | "
+		    "grep -c 'User PIN init.: *no' || true");
+	cr_assert_eq(atoi(out), 1, "%s", out);
+	free(out);
+
+	/* The command as printed (the user PIN from HSMCERT_PIN) finishes the job. */
+	ts_run(&r, "$HSMCERT %s", cmd);
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	free(cmd);
+	out = ts_sh("softhsm2-util --show-slots | grep -B2 'Label:.*half' | "
+		    "grep -c 'User PIN init.: *yes' || true");
+	cr_assert_eq(atoi(out), 1, "%s", out);
+	free(out);
+	ts_run(&r, "$HSMCERT keygen --token pkcs11:token=half --label k");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+}

@@ -10,6 +10,7 @@
  *                                          work (to test a rollback after a failure)
  *   HSMCERT_FAULT_REJECT_ATTR=0xTYPE       C_GenerateKeyPair refuses a private-key
  *                                          template holding TYPE
+ *   HSMCERT_FAULT_UNWRAP_REJECT_ATTR=0xTYPE C_UnwrapKey refuses a template holding TYPE
  *   HSMCERT_FAULT_EXTRACTABLE_DEFAULT=1    generated private keys are extractable
  *                                          unless the template says otherwise
  *   HSMCERT_FAULT_NO_SET_EXTRACTABLE=1     C_SetAttributeValue refuses CKA_EXTRACTABLE
@@ -18,6 +19,10 @@
  *   HSMCERT_FAULT_PAD_MODULUS=1            C_GetAttributeValue returns CKA_MODULUS with a
  *                                          leading zero byte, as tokens that give it a
  *                                          fixed width do
+ *   HSMCERT_FAULT_HIDE_MECH=0xM[,0xM...]   a token that does not have them at all: left
+ *                                          out of C_GetMechanismList, CKR_MECHANISM_INVALID
+ *                                          from C_GetMechanismInfo, C_GenerateKeyPair
+ *                                          and C_SignInit
  */
 #include <dlfcn.h>
 #include <p11-kit/pkcs11.h>
@@ -78,6 +83,8 @@ static CK_RV injected(const char *name)
 			return injected_rv;                                                      \
 	} while (0)
 
+static bool mechanism_listed(const char *var, CK_MECHANISM_TYPE mech);
+
 static CK_RV f_Login(CK_SESSION_HANDLE s, CK_USER_TYPE u, CK_UTF8CHAR_PTR pin, CK_ULONG len)
 {
 	FAIL_IF_ASKED(C_Login);
@@ -102,6 +109,8 @@ static CK_RV f_GenerateKeyPair(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_ATTRI
 	bool has_extractable = false;
 
 	FAIL_IF_ASKED(C_GenerateKeyPair);
+	if (m && mechanism_listed("HSMCERT_FAULT_HIDE_MECH", m->mechanism))
+		return CKR_MECHANISM_INVALID;
 	if (npriv >= 63)
 		return CKR_TEMPLATE_INCONSISTENT;
 	for (CK_ULONG i = 0; i < npriv; i++) {
@@ -190,10 +199,10 @@ static CK_RV f_FindObjectsInit(CK_SESSION_HANDLE s, CK_ATTRIBUTE_PTR t, CK_ULONG
 	return real->C_FindObjectsInit(s, t, n);
 }
 
-/* Is `mech` in the comma-separated list of HSMCERT_FAULT_NO_MECH? */
-static bool mechanism_removed(CK_MECHANISM_TYPE mech)
+/* Is `mech` in the comma-separated list of the variable `var`? */
+static bool mechanism_listed(const char *var, CK_MECHANISM_TYPE mech)
 {
-	const char *p = getenv("HSMCERT_FAULT_NO_MECH");
+	const char *p = getenv(var);
 	char *end;
 
 	while (p && *p) {
@@ -202,6 +211,42 @@ static bool mechanism_removed(CK_MECHANISM_TYPE mech)
 		p = *end == ',' ? end + 1 : NULL;
 	}
 	return false;
+}
+
+static bool mechanism_removed(CK_MECHANISM_TYPE mech)
+{
+	return mechanism_listed("HSMCERT_FAULT_NO_MECH", mech) ||
+	       mechanism_listed("HSMCERT_FAULT_HIDE_MECH", mech);
+}
+
+static CK_RV f_GetMechanismList(CK_SLOT_ID slot, CK_MECHANISM_TYPE_PTR list, CK_ULONG_PTR count)
+{
+	CK_MECHANISM_TYPE all[512];
+	CK_ULONG n = 512, kept = 0;
+	CK_RV rv;
+
+	if (!getenv("HSMCERT_FAULT_HIDE_MECH"))
+		return real->C_GetMechanismList(slot, list, count);
+	if ((rv = real->C_GetMechanismList(slot, all, &n)) != CKR_OK)
+		return rv;
+	for (CK_ULONG i = 0; i < n; i++)
+		if (!mechanism_listed("HSMCERT_FAULT_HIDE_MECH", all[i]))
+			all[kept++] = all[i];
+	if (list && *count < kept) {
+		*count = kept;
+		return CKR_BUFFER_TOO_SMALL;
+	}
+	if (list)
+		memcpy(list, all, kept * sizeof(*all));
+	*count = kept;
+	return CKR_OK;
+}
+
+static CK_RV f_GetMechanismInfo(CK_SLOT_ID slot, CK_MECHANISM_TYPE m, CK_MECHANISM_INFO_PTR info)
+{
+	if (mechanism_listed("HSMCERT_FAULT_HIDE_MECH", m))
+		return CKR_MECHANISM_INVALID;
+	return real->C_GetMechanismInfo(slot, m, info);
 }
 
 static CK_RV f_SignInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE k)
@@ -243,7 +288,12 @@ static CK_RV f_UnwrapKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HAND
 			 CK_BYTE_PTR w, CK_ULONG wl, CK_ATTRIBUTE_PTR t, CK_ULONG n,
 			 CK_OBJECT_HANDLE_PTR k)
 {
+	const char *reject = getenv("HSMCERT_FAULT_UNWRAP_REJECT_ATTR");
+
 	FAIL_IF_ASKED(C_UnwrapKey);
+	for (CK_ULONG i = 0; reject && i < n; i++)
+		if (t[i].type == strtoul(reject, NULL, 0))
+			return CKR_ATTRIBUTE_TYPE_INVALID;
 	return real->C_UnwrapKey(s, m, u, w, wl, t, n, k);
 }
 
@@ -258,6 +308,12 @@ static CK_RV f_InitToken(CK_SLOT_ID slot, CK_UTF8CHAR_PTR pin, CK_ULONG len, CK_
 {
 	FAIL_IF_ASKED(C_InitToken);
 	return real->C_InitToken(slot, pin, len, label);
+}
+
+static CK_RV f_InitPIN(CK_SESSION_HANDLE s, CK_UTF8CHAR_PTR pin, CK_ULONG len)
+{
+	FAIL_IF_ASKED(C_InitPIN);
+	return real->C_InitPIN(s, pin, len);
 }
 
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
@@ -287,6 +343,9 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 		ours.C_UnwrapKey = f_UnwrapKey;
 		ours.C_GenerateKey = f_GenerateKey;
 		ours.C_InitToken = f_InitToken;
+		ours.C_InitPIN = f_InitPIN;
+		ours.C_GetMechanismList = f_GetMechanismList;
+		ours.C_GetMechanismInfo = f_GetMechanismInfo;
 	}
 	*list = &ours;
 	return CKR_OK;
