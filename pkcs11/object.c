@@ -1,6 +1,7 @@
 /* Object search, attributes, creation and destruction. */
 #include "internal.h"
 
+#include "hsmcert/array.h"
 #include "hsmcert/key_flags.h"
 
 #include <stdlib.h>
@@ -36,15 +37,9 @@ hc_rc hc_objects_find(hc_session *s, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
 		return hc_fail_p11(err, "C_FindObjectsInit", rv, "searching objects");
 	for (;;) {
 		CK_ULONG got = 0;
-		if (n + HC_FIND_BATCH > cap) {
-			CK_OBJECT_HANDLE *grown;
-			cap = cap ? cap * 2 : HC_FIND_BATCH;
-			grown = realloc(list, cap * sizeof(*list));
-			if (!grown) {
-				rc = hc_fail(err, HC_IO, "out of memory");
-				break;
-			}
-			list = grown;
+		if (!hc_array_reserve(&list, &cap, n + HC_FIND_BATCH, sizeof(*list))) {
+			rc = hc_fail(err, HC_IO, "out of memory");
+			break;
 		}
 		rv = s->fn->C_FindObjects(s->handle, list + n, HC_FIND_BATCH, &got);
 		if (rv != CKR_OK) {

@@ -11,6 +11,9 @@ root=$PWD
 scripts/deps.sh
 HSMCERT_BUILD_DIR=build-bench scripts/build.sh -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF
 export HSMCERT="$root/build-bench/hsmcert"
+# shellcheck source=scripts/softhsm2-module.sh
+. scripts/softhsm2-module.sh
+MODULE=$(softhsm2_module)
 
 # A fresh SoftHSM2 world for the run.
 BENCH_DIR=$(mktemp -d /tmp/hsmcert-bench.XXXXXX)
@@ -22,7 +25,7 @@ objectstore.backend = file
 log.level = ERROR
 CONF
 export SOFTHSM2_CONF="$BENCH_DIR/softhsm2.conf"
-export MODULE=/usr/lib/softhsm/libsofthsm2.so HSMCERT_MODULE=/usr/lib/softhsm/libsofthsm2.so
+export MODULE HSMCERT_MODULE=$MODULE
 export PIN=1234 SO_PIN=12345678 HSMCERT_PIN=1234
 
 # median_of_us MICROSECONDS...: their median in milliseconds.

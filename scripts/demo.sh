@@ -9,6 +9,9 @@ root=$PWD
 scripts/deps.sh
 scripts/build.sh
 hsmcert="$root/build/hsmcert"
+# shellcheck source=scripts/softhsm2-module.sh
+. scripts/softhsm2-module.sh
+softhsm2=$(softhsm2_module)
 
 data=${XDG_DATA_HOME:-$HOME/.local/share}/hsmcert
 token_label="hsmcert-demo"
@@ -27,7 +30,7 @@ umask 077
 umask 022
 
 export SOFTHSM2_CONF="$data/softhsm2.conf"
-export HSMCERT_MODULE=/usr/lib/softhsm/libsofthsm2.so
+export HSMCERT_MODULE=$softhsm2
 export HSMCERT_TOKEN="pkcs11:token=$token_label"
 pin="--pin-source=file:$data/user-pin" # one word, so "$pin" quotes it
 

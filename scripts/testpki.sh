@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# A test PKI that mimics a public CA in the middle of a root migration, built
-# with the openssl CLI only. The tests (tests/test_chain.c, issue 5's tests)
-# and the demo share it.
+# The test PKIs of the tests, the demo and the benchmarks, made with openssl
+# and GnuTLS's certtool, never with hsmcert: the tests check us against
+# others. Two kinds:
 #
-# Usage:
+# The migration PKI: a public CA in the middle of a root migration, fixed
+# dates and serials, built once and cached (openssl ca with a CA database).
 #   scripts/testpki.sh build DIR [PORT]   build the PKI into DIR (PORT: the
 #                                          loopback HTTP port that AIA and CRL
 #                                          URLs name, default 8080). Cached: a
@@ -21,7 +22,32 @@
 #                                          SECONDS (default 300). Run it in the
 #                                          background and stop it by its PID.
 #
-# What DIR holds (all keys EC P-256 to keep the build fast; serials fixed):
+# A mini PKI, fresh keys each time, for certificates of keys on a token with
+# any dates (made with certtool, which issues for a bare public key with any
+# notBefore; OpenSSL 3.0's CLI cannot):
+#   scripts/testpki.sh mini DIR
+#       DIR/root.{key,crt} "Test Root" (self-signed), DIR/sub.{key,crt}
+#       "Test Sub CA" issued by it; EC P-256 keys for speed.
+#   scripts/testpki.sh leaf DIR LABEL OUT [FROM [TO [CN [ISSUER]]]]
+#       a server certificate for the public key of the key pair labelled
+#       LABEL on the token (read with pkcs11-tool), issued by ISSUER (sub or
+#       root; default sub), valid FROM..TO ("2025-01-01" or "now+N" days;
+#       default now-1..now+365), CN default www.example.test (also a SAN).
+#       The token: TESTPKI_TOKEN (default "test"), PIN (default 1234), in the
+#       module HSMCERT_SOFTHSM2_MODULE or else SoftHSM2's as
+#       scripts/softhsm2-module.sh finds it; SOFTHSM2_CONF as the caller set it.
+#   scripts/testpki.sh ca DIR NAME SUBJECT_CN FROM TO [ISSUER]
+#       another CA certificate with its own key: DIR/NAME.{key,crt}; with
+#       ISSUER=self (the default) it is self-signed, else issued by DIR/ISSUER.
+#   scripts/testpki.sh reissue DIR NAME NEWNAME FROM TO
+#       the CA certificate DIR/NAME.crt re-issued by the same issuer with the
+#       same subject and key and new dates (a re-issued Sub CA).
+#   scripts/testpki.sh selfleaf OUT CN
+#       a self-signed server certificate (not a CA) for a fresh key that is on
+#       no token: what an orphan looks like.
+#
+# What a migration PKI's DIR holds (all keys EC P-256 to keep the build fast;
+# serials fixed):
 #   root1.crt       "Test Global Root CA": the older, widely trusted root
 #                   (2010-2036)
 #   root3.crt       "Test Root CA 3", self-signed (2020-2045)
@@ -58,6 +84,8 @@
 # Leaves are valid 2025-09-01..2035-01-01; certificates with fixed dates make
 # the choices deterministic (the re-issued Sub CA wins by notBefore).
 set -euo pipefail
+# shellcheck source=scripts/softhsm2-module.sh
+. "$(dirname "$0")/softhsm2-module.sh"
 
 die() { echo "testpki: $*" >&2; exit 2; }
 
@@ -270,18 +298,18 @@ PY
 	} >"$work/sub-badext.pem"
 
 	# Leaves.
-	leaf() { # NAME CA CN AIA CDP
+	build_leaf() { # NAME CA CN AIA CDP
 		new_key "$work/$1.key"
 		csr "$work/$1.key" "/C=HK/O=Test Web/CN=$3" "$work/$1.csr" "DNS:$3"
 		AIA=$4 CDP=$5 issue "$2" v3_leaf "$work/$1.csr" "$work/$1.crt" \
 			250901000000Z 350101000000Z
 	}
-	leaf leaf sub www.example.test "$(url sub.der)" "$(url sub.crl)"
-	leaf ev-leaf ev ev.example.test "$(url ev.p7c)" "$(url ev.crl)"
-	leaf expired-leaf expired old.example.test "$(url expired.der)" "$(url expired.crl)"
-	leaf revoked-leaf revoked bad.example.test "$(url revoked.der)" "$(url revoked.crl)"
-	leaf big-leaf ev big.example.test "$(url big.der)" "$(url ev.crl)"
-	leaf dead-leaf ev dead.example.test "http://127.0.0.1:1/ev.der" "$(url ev.crl)"
+	build_leaf leaf sub www.example.test "$(url sub.der)" "$(url sub.crl)"
+	build_leaf ev-leaf ev ev.example.test "$(url ev.p7c)" "$(url ev.crl)"
+	build_leaf expired-leaf expired old.example.test "$(url expired.der)" "$(url expired.crl)"
+	build_leaf revoked-leaf revoked bad.example.test "$(url revoked.der)" "$(url revoked.crl)"
+	build_leaf big-leaf ev big.example.test "$(url big.der)" "$(url ev.crl)"
+	build_leaf dead-leaf ev dead.example.test "http://127.0.0.1:1/ev.der" "$(url ev.crl)"
 
 	for ca in root1 root3 sub ev expired revoked; do
 		cp "$work/ca/$ca/ca.crt" "$work/$ca.crt"
@@ -336,6 +364,120 @@ sign() {
 	flock -u 9
 }
 
+# ---- the mini PKI (certtool) -----------------------------------------
+
+# when SPEC: "2025-01-01" -> certtool date, "now+N"/"now-N" -> days from now.
+when() {
+	case $1 in
+	now[+-]*) date -u -d "${1#now} days" '+%Y-%m-%d %H:%M:%S' ;;
+	*) echo "$1 00:00:00" ;;
+	esac
+}
+
+random_serial() { printf '0x%s' "$(openssl rand -hex 8)"; }
+
+# certtool_issue TEMPLATE OUT ISSUER_CRT ISSUER_KEY (--load-pubkey or --load-privkey in args)
+certtool_issue() {
+	local tmpl=$1 out=$2 ca_crt=$3 ca_key=$4
+	shift 4
+	certtool --generate-certificate "$@" --load-ca-certificate "$ca_crt" \
+		--load-ca-privkey "$ca_key" --template "$tmpl" --outfile "$out" >/dev/null 2>&1 ||
+		die "certtool failed for $out"
+}
+
+ca_template() { # FILE CN FROM TO
+	cat >"$1" <<T
+cn = "$2"
+organization = "Test PKI"
+serial = $(random_serial)
+activation_date = "$(when "$3")"
+expiration_date = "$(when "$4")"
+ca
+cert_signing_key
+crl_signing_key
+T
+}
+
+mini_ca() { # DIR NAME CN FROM TO [ISSUER]
+	local dir=$1 name=$2 cn=$3 from=$4 to=$5 issuer=${6:-self}
+	new_key "$dir/$name.key"
+	ca_template "$dir/$name.tmpl" "$cn" "$from" "$to"
+	if [ "$issuer" = self ]; then
+		certtool --generate-self-signed --load-privkey "$dir/$name.key" \
+			--template "$dir/$name.tmpl" --outfile "$dir/$name.crt" >/dev/null 2>&1 ||
+			die "certtool failed for $name"
+	else
+		certtool_issue "$dir/$name.tmpl" "$dir/$name.crt" "$dir/$issuer.crt" \
+			"$dir/$issuer.key" --load-privkey "$dir/$name.key"
+	fi
+	rm -f "$dir/$name.tmpl"
+}
+
+mini() {
+	local dir=$1
+	mkdir -p "$dir"
+	mini_ca "$dir" root "Test Root" 2020-01-01 2045-01-01 self
+	mini_ca "$dir" sub "Test Sub CA" 2024-01-01 2040-01-01 root
+}
+
+reissue() { # DIR NAME NEWNAME FROM TO
+	local dir=$1 name=$2 new=$3 issuer=sub issuer_cn cn
+	issuer_cn=$(openssl x509 -in "$dir/$name.crt" -noout -issuer -nameopt multiline |
+		sed -n 's/^ *commonName *= *//p')
+	cn=$(openssl x509 -in "$dir/$name.crt" -noout -subject -nameopt multiline |
+		sed -n 's/^ *commonName *= *//p')
+	[ "$issuer_cn" = "Test Root" ] && issuer=root
+	ca_template "$dir/$new.tmpl" "$cn" "$4" "$5"
+	cp "$dir/$name.key" "$dir/$new.key"
+	certtool_issue "$dir/$new.tmpl" "$dir/$new.crt" "$dir/$issuer.crt" "$dir/$issuer.key" \
+		--load-privkey "$dir/$new.key"
+	rm -f "$dir/$new.tmpl"
+}
+
+token_leaf() { # DIR LABEL OUT [FROM [TO [CN [ISSUER]]]]
+	local dir=$1 label=$2 out=$3 from=${4:-now-1} to=${5:-now+365}
+	local cn=${6:-www.example.test} issuer=${7:-sub} token=${TESTPKI_TOKEN:-test} module
+	module=$(softhsm2_module) || die "no PKCS#11 module to read the key '$label' from"
+	# pkcs11-tool (p11tool takes seconds here; pkcs11-tool 0.23 cannot read P-384).
+	pkcs11-tool --module "$module" --token-label "$token" --login --pin "${PIN:-1234}" \
+		--read-object --type pubkey --label "$label" -o "$out.pub.der" >/dev/null 2>&1 ||
+		die "no public key '$label' on token $token"
+	openssl pkey -pubin -inform DER -in "$out.pub.der" -out "$out.pub" 2>/dev/null ||
+		die "cannot read the public key of '$label'"
+	rm -f "$out.pub.der"
+	cat >"$out.tmpl" <<T
+cn = "$cn"
+dns_name = "$cn"
+serial = $(random_serial)
+activation_date = "$(when "$from")"
+expiration_date = "$(when "$to")"
+tls_www_server
+signing_key
+encryption_key
+T
+	certtool_issue "$out.tmpl" "$out" "$dir/$issuer.crt" "$dir/$issuer.key" \
+		--load-pubkey "$out.pub"
+	rm -f "$out.tmpl" "$out.pub"
+}
+
+selfleaf() { # OUT CN
+	local out=$1 cn=$2
+	new_key "$out.key"
+	cat >"$out.tmpl" <<T
+cn = "$cn"
+dns_name = "$cn"
+serial = $(random_serial)
+expiration_days = 30
+tls_www_server
+signing_key
+T
+	certtool --generate-self-signed --load-privkey "$out.key" --template "$out.tmpl" \
+		--outfile "$out" >/dev/null 2>&1 || die "certtool failed for $out"
+	rm -f "$out.tmpl" "$out.key"
+}
+
+# ---- serving --------------------------------------------------------
+
 serve() {
 	local www=$1 portfile=$2 seconds=${3:-300}
 	[ -d "$www" ] || die "no directory $www"
@@ -361,5 +503,10 @@ case "${1:-}" in
 build) [ $# -ge 2 ] || die "usage: $0 build DIR [PORT]"; build "$2" "${3:-8080}" ;;
 sign) [ $# -ge 4 ] || die "usage: $0 sign DIR CSR OUT [DAYS]"; sign "$2" "$3" "$4" "${5:-365}" ;;
 serve) [ $# -ge 3 ] || die "usage: $0 serve WWWDIR PORTFILE [SECONDS]"; serve "$2" "$3" "${4:-300}" ;;
+mini) [ $# -eq 2 ] || die "usage: $0 mini DIR"; mini "$2" ;;
+leaf) [ $# -ge 4 ] || die "usage: $0 leaf DIR LABEL OUT [FROM [TO [CN [ISSUER]]]]"; shift; token_leaf "$@" ;;
+ca) [ $# -ge 6 ] || die "usage: $0 ca DIR NAME SUBJECT_CN FROM TO [ISSUER]"; shift; mini_ca "$@" ;;
+reissue) [ $# -eq 6 ] || die "usage: $0 reissue DIR NAME NEWNAME FROM TO"; shift; reissue "$@" ;;
+selfleaf) [ $# -eq 3 ] || die "usage: $0 selfleaf OUT CN"; selfleaf "$2" "$3" ;;
 *) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//' >&2; exit 2 ;;
 esac

@@ -24,7 +24,10 @@ cd "$work"
 mkdir tokens
 printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
 	"$work" >softhsm2.conf
-export SOFTHSM2_CONF=$work/softhsm2.conf HSMCERT_MODULE=/usr/lib/softhsm/libsofthsm2.so
+# shellcheck source=scripts/softhsm2-module.sh
+. "$src/scripts/softhsm2-module.sh"
+HSMCERT_MODULE=$(softhsm2_module) || exit 1
+export SOFTHSM2_CONF=$work/softhsm2.conf HSMCERT_MODULE
 export HSMCERT_PIN=12345678 HSMCERT_SO_PIN=87654321 HSMCERT_PASSPHRASE='correct horse battery staple'
 
 step() { # NAME ARGS...: one hsmcert run, timed

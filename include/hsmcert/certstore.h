@@ -103,6 +103,7 @@ typedef struct hc_doomed {
 typedef struct hc_removal {
 	hc_doomed *objects;
 	size_t count;
+	size_t cap;    /* entries allocated: the hc_removal_* functions keep it */
 	size_t groups; /* distinct things named: a key with its companions counts once */
 } hc_removal;
 

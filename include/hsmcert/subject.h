@@ -24,6 +24,7 @@ typedef struct hc_subject_attr {
 typedef struct hc_subject {
 	hc_subject_attr *attrs;
 	size_t count;
+	size_t cap; /* entries allocated: the hc_subject_* functions keep it */
 } hc_subject;
 
 /*
@@ -99,6 +100,7 @@ typedef struct hc_altname {
 typedef struct hc_altnames {
 	hc_altname *items;
 	size_t count;
+	size_t cap; /* entries allocated: the hc_altnames_* functions keep it */
 } hc_altnames;
 
 /* "DNS", "IP", "email", "URI" */

@@ -23,11 +23,11 @@ log.level = ERROR
 CONF
 	echo "importing $LIST_BENCH_CERTS certificates into a copy of the audit token (once)" >&2
 	pki=$dir/pki
-	SOFTHSM2_CONF=$conf "$root/tests/support/mkcert.sh" pki "$pki"
+	"$root/scripts/testpki.sh" mini "$pki"
 	for ((i = 0; i < LIST_BENCH_CERTS; i++)); do
 		label=$(printf 'key%05d' "$i")
-		SOFTHSM2_CONF=$conf PIN=$PIN TS_MODULE=$MODULE TS_TOKEN_LABEL=audit \
-			"$root/tests/support/mkcert.sh" leaf "$pki" "$label" "$pki/$label.crt" \
+		SOFTHSM2_CONF=$conf PIN=$PIN HSMCERT_SOFTHSM2_MODULE=$MODULE TESTPKI_TOKEN=audit \
+			"$root/scripts/testpki.sh" leaf "$pki" "$label" "$pki/$label.crt" \
 			now-1 now+365 "$label.example.test"
 		SOFTHSM2_CONF=$conf "$HSMCERT" --token pkcs11:token=audit import \
 			--cert "$pki/$label.crt" >/dev/null

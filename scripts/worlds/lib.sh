@@ -12,7 +12,9 @@ WORLDS_CACHE=${HSMCERT_WORLDS_CACHE:-${HSMCERT_BUILD_DIR:-$WORLDS_DIR/../../buil
 mkdir -p "$WORLDS_CACHE" && WORLDS_CACHE=$(cd "$WORLDS_CACHE" && pwd)
 WORLD_PIN=${WORLD_PIN:-12345678}
 WORLD_SO_PIN=${WORLD_SO_PIN:-87654321}
-SOFTHSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
+# shellcheck source=scripts/softhsm2-module.sh
+. "$WORLDS_DIR/../softhsm2-module.sh"
+SOFTHSM_MODULE=$(softhsm2_module) || exit 1
 
 die() { echo "world: $*" >&2; exit 1; }
 

@@ -6,6 +6,7 @@
 
 #include "internal.h"
 
+#include "hsmcert/array.h"
 #include "hsmcert/x509.h"
 
 #include <openssl/crypto.h>
@@ -114,6 +115,7 @@ static hc_rc parse_entry(parse_ctx *c, cursor *cur, hc_backup_entry *e)
 	bool have_type = false, have_mech = false, have_attrs = false, more;
 	uint32_t v32;
 	unsigned type = 0;
+	size_t cap_cas = 0;
 	cursor v;
 	hc_rc rc;
 
@@ -173,21 +175,19 @@ static hc_rc parse_entry(parse_ctx *c, cursor *cur, hc_backup_entry *e)
 			if ((rc = take_blob(c, &v, &e->certificate, "certificate", false)) != HC_OK)
 				return rc;
 			break;
-		case REC_CA_CERTIFICATE: {
-			hc_blob *grown;
+		case REC_CA_CERTIFICATE:
 			if (e->ca_count >= MAX_CA)
 				return malformed(c, &v, "too many CA certificates", NULL);
-			grown = realloc(e->ca_certificates, (e->ca_count + 1) * sizeof(*grown));
-			if (!grown)
+			if (!hc_array_grow(&e->ca_certificates, &cap_cas, e->ca_count,
+					   sizeof(*e->ca_certificates)))
 				return hc_fail(c->err, HC_IO, "out of memory");
-			e->ca_certificates = grown;
-			grown[e->ca_count] = (hc_blob){0};
+			e->ca_certificates[e->ca_count] = (hc_blob){0};
 			e->ca_count++;
-			rc = take_blob(c, &v, &grown[e->ca_count - 1], "CA certificate", false);
+			rc = take_blob(c, &v, &e->ca_certificates[e->ca_count - 1],
+				       "CA certificate", false);
 			if (rc != HC_OK)
 				return rc;
 			break;
-		}
 		default:
 			return malformed(c, &v, "unknown record in a key entry", NULL);
 		}
@@ -260,6 +260,7 @@ hc_rc hc_backup_parse(const unsigned char *data, size_t len, const char *name, h
 	bool have_created = false, have_scrypt = false, have_hash = false, more;
 	cursor cur, v;
 	unsigned type = 0;
+	size_t cap_entries = 0;
 	uint32_t v32;
 	hc_rc rc;
 
@@ -315,23 +316,20 @@ hc_rc hc_backup_parse(const unsigned char *data, size_t len, const char *name, h
 			                                         : &out->wrapped_mac_key,
 			               "recipient record", false);
 			break;
-		case REC_KEY: {
-			hc_backup_entry *grown;
+		case REC_KEY:
 			if (out->entry_count >= MAX_KEYS) {
 				rc = malformed(&c, &v, "too many keys", NULL);
 				break;
 			}
-			grown = realloc(out->entries, (out->entry_count + 1) * sizeof(*grown));
-			if (!grown) {
+			if (!hc_array_grow(&out->entries, &cap_entries, out->entry_count,
+					   sizeof(*out->entries))) {
 				rc = hc_fail(err, HC_IO, "out of memory");
 				break;
 			}
-			out->entries = grown;
-			memset(&grown[out->entry_count], 0, sizeof(*grown));
+			memset(&out->entries[out->entry_count], 0, sizeof(*out->entries));
 			out->entry_count++;
-			rc = parse_entry(&c, &v, &grown[out->entry_count - 1]);
+			rc = parse_entry(&c, &v, &out->entries[out->entry_count - 1]);
 			break;
-		}
 		default:
 			rc = malformed(&c, &v, "unknown record", NULL);
 		}

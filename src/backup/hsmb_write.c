@@ -6,8 +6,11 @@
 
 #include "internal.h"
 
+#include "hsmcert/array.h"
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,18 +26,9 @@ static void buf_put(buf *b, const void *p, size_t n)
 {
 	if (b->failed)
 		return;
-	if (b->len + n > b->cap) {
-		size_t cap = b->cap ? b->cap : 4096;
-		unsigned char *grown;
-		while (cap < b->len + n)
-			cap *= 2;
-		grown = realloc(b->data, cap);
-		if (!grown) {
-			b->failed = true;
-			return;
-		}
-		b->data = grown;
-		b->cap = cap;
+	if (n > SIZE_MAX - b->len || !hc_array_reserve(&b->data, &b->cap, b->len + n, 1)) {
+		b->failed = true;
+		return;
 	}
 	memcpy(b->data + b->len, p, n);
 	b->len += n;

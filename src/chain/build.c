@@ -210,9 +210,11 @@ static void keep_path(struct chain_build *b)
 	free(r->links);
 	r->link_count = 0;
 	if (!(r->links = calloc(b->depth + 4, sizeof(*r->links)))) {
+		b->caplinks = 0;
 		b->fatal = hc_fail(b->err, HC_IO, "out of memory");
 		return;
 	}
+	b->caplinks = b->depth + 4;
 	for (size_t i = 0; i < b->depth; i++) {
 		hc_chain_link *l = &r->links[i];
 		X509_up_ref(b->path[i]);

@@ -99,8 +99,8 @@ static hc_rc cross_root(struct chain_build *b, struct chain_cross *x, hc_chain_l
 			continue;
 		found = true;
 		if (b->depth >= CHAIN_MAX_DEPTH) {
-			rc = chain_report_add_root(b->res, c[i].cert, issuer ? issuer : "?",
-			                           "cross certificate", true, b->err);
+			rc = chain_report_add_root(b, c[i].cert, issuer ? issuer : "?",
+						   "cross certificate", true);
 			break;
 		}
 		/* Its revocation against the other root's ARL, when there is one. */
@@ -110,15 +110,15 @@ static hc_rc cross_root(struct chain_build *b, struct chain_cross *x, hc_chain_l
 		chain_revocation_check(b, b->depth - 1, c[i].cert);
 		chain_revocation_to_link(&b->rev[b->depth - 1], link);
 		b->depth--;
-		rc = chain_report_add_root(b->res, c[i].cert, issuer ? issuer : "?",
-		                           "cross certificate", true, b->err);
+		rc = chain_report_add_root(b, c[i].cert, issuer ? issuer : "?", "cross certificate",
+					   true);
 	}
 	if (!found && !(link->revocation_detail =
 	                    strdup("its issuer is not among the roots: no CRL of it checked")))
 		rc = hc_fail(b->err, HC_IO, "out of memory");
 	if (!found && rc == HC_OK)
-		rc = chain_report_add_root(b->res, NULL, issuer ? issuer : "?", "cross certificate",
-		                           false, b->err);
+		rc = chain_report_add_root(b, NULL, issuer ? issuer : "?", "cross certificate",
+					   false);
 	free(c);
 	free(issuer);
 	return rc;
@@ -135,20 +135,15 @@ hc_rc chain_cross_finish(struct chain_build *b, struct chain_cross **xout, size_
 	hc_rc rc;
 
 	root->role = r->link_count == 1 ? HC_LINK_TARGET : HC_LINK_ROOT;
-	rc = chain_report_add_root(r, root->cert, subject, "path", true, b->err);
+	rc = chain_report_add_root(b, root->cert, subject, "path", true);
 	free(subject);
 	if (rc == HC_OK)
 		rc = find_crosses(b, root->cert, &x, &nx);
 	for (size_t j = 0; j < nx && rc == HC_OK; j++)
 		served += x[j].verdict == HC_CAND_CROSS || x[j].verdict == HC_CAND_CROSS_LEFT_OUT;
-	if (rc == HC_OK && served) {
-		hc_chain_link *bigger =
-		    realloc(r->links, (r->link_count + served) * sizeof(*bigger));
-		if (!bigger)
-			rc = hc_fail(b->err, HC_IO, "out of memory");
-		else
-			r->links = bigger;
-	}
+	if (rc == HC_OK && served &&
+	    !hc_array_reserve(&r->links, &b->caplinks, r->link_count + served, sizeof(*r->links)))
+		rc = hc_fail(b->err, HC_IO, "out of memory");
 	b->depth = r->link_count;
 	for (size_t j = 0; j < nx && rc == HC_OK; j++) {
 		hc_chain_link link = {0};

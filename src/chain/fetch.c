@@ -38,15 +38,13 @@ static void log_fetch(struct chain_build *b, const char *url, const char *what, 
                       bool from_cache, const char *message)
 {
 	hc_chain_result *r = b->res;
-	hc_chain_fetch_log *bigger = realloc(r->fetches, (r->fetch_count + 1) * sizeof(*bigger));
 
-	if (!bigger) {
+	if (!hc_array_grow(&r->fetches, &b->capfetches, r->fetch_count, sizeof(*r->fetches))) {
 		b->fatal = hc_fail(b->err, HC_IO, "out of memory");
 		return;
 	}
-	r->fetches = bigger;
-	bigger[r->fetch_count++] =
-	    (hc_chain_fetch_log){strdup(url), strdup(what), ok, from_cache, strdup(message)};
+	r->fetches[r->fetch_count++] = (hc_chain_fetch_log){strdup(url), strdup(what), ok,
+							    from_cache, strdup(message)};
 }
 
 /*

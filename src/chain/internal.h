@@ -55,7 +55,7 @@ struct hc_chain_pool {
 	struct pool_crl *crls;
 	size_t ncrls, capcrls;
 	hc_chain_skipped *skipped;
-	size_t nskipped;
+	size_t nskipped, capskipped;
 	const hc_passphrase_ask *ask; /* for PKCS#12 files */
 };
 
@@ -71,8 +71,8 @@ X509 *chain_pool_cert(hc_chain_pool *p, long i);
 /* Everything a loaded bundle holds goes into the pool; a bad certificate is skipped. */
 hc_rc chain_pool_add_bundle(hc_chain_pool *p, hc_x509_bundle *b, const char *origin, size_t *added,
                             hc_error *err);
-hc_rc chain_pool_add_skipped(hc_chain_skipped **list, size_t *count, const char *origin,
-                             const char *reason, hc_error *err);
+hc_rc chain_pool_add_skipped(hc_chain_skipped **list, size_t *count, size_t *cap,
+			     const char *origin, const char *reason, hc_error *err);
 
 /* ---- build.c: the search ------------------------------------------- */
 
@@ -122,6 +122,9 @@ struct chain_build {
 	char **fetched; /* URLs already tried */
 	size_t nfetched, capfetched;
 	long long fetch_deadline_ms; /* CLOCK_MONOTONIC: every download ends by then */
+
+	/* Entries allocated in res's lists (its counts are the entries used). */
+	size_t caplinks, capcandidates, caproots, capcrl_skipped, capfetches;
 };
 
 bool chain_build_valid_at(X509 *cert, time_t at, char *why, size_t n);
@@ -204,8 +207,8 @@ char *chain_report_subject(X509 *cert);
 /* Lowercase hex ("?" when it cannot be had). */
 char *chain_report_serial(X509 *cert);
 const char *chain_report_crl_reason(long reason);
-hc_rc chain_report_add_root(hc_chain_result *r, X509 *cert, const char *subject, const char *via,
-                            bool trusted, hc_error *err);
+hc_rc chain_report_add_root(struct chain_build *b, X509 *cert, const char *subject, const char *via,
+			    bool trusted);
 /* Every candidate for every link: chosen, superseded, cross, alternative, rejected. */
 hc_rc chain_report_candidates(struct chain_build *b, struct chain_cross *x, size_t nx);
 

@@ -327,19 +327,19 @@ const hc_chain_skipped *hc_chain_pool_skipped(const hc_chain_pool *p, size_t *co
 	return p->skipped;
 }
 
-hc_rc chain_pool_add_skipped(hc_chain_skipped **list, size_t *count, const char *origin,
-                             const char *reason, hc_error *err)
+hc_rc chain_pool_add_skipped(hc_chain_skipped **list, size_t *count, size_t *cap,
+			     const char *origin, const char *reason, hc_error *err)
 {
-	hc_chain_skipped *bigger = realloc(*list, (*count + 1) * sizeof(**list));
+	hc_chain_skipped *s;
 
-	if (!bigger)
+	if (!hc_array_grow(list, cap, *count, sizeof(**list)))
 		return hc_fail(err, HC_IO, "out of memory");
-	*list = bigger;
-	bigger[*count].origin = strdup(origin);
-	bigger[*count].reason = strdup(reason);
-	if (!bigger[*count].origin || !bigger[*count].reason) {
-		free(bigger[*count].origin);
-		free(bigger[*count].reason);
+	s = &(*list)[*count];
+	s->origin = strdup(origin);
+	s->reason = strdup(reason);
+	if (!s->origin || !s->reason) {
+		free(s->origin);
+		free(s->reason);
 		return hc_fail(err, HC_IO, "out of memory");
 	}
 	(*count)++;
@@ -367,8 +367,8 @@ X509 *chain_pool_cert(hc_chain_pool *p, long i)
 		         "%s: a certificate that does not parse or has malformed "
 		         "extensions",
 		         e->origin)))
-			chain_pool_add_skipped(&p->skipped, &p->nskipped, e->origin, reason,
-			                       &ignored);
+			chain_pool_add_skipped(&p->skipped, &p->nskipped, &p->capskipped, e->origin,
+					       reason, &ignored);
 		free(reason);
 		return NULL;
 	}
@@ -387,8 +387,8 @@ hc_rc chain_pool_add_bundle(hc_chain_pool *p, hc_x509_bundle *b, const char *ori
 		size_t before = p->ncerts;
 		rc = hc_chain_pool_add_cert(p, sk_X509_value(b->certs, i), origin, &bad);
 		if (rc == HC_USAGE)
-			rc = chain_pool_add_skipped(&p->skipped, &p->nskipped, origin, bad.message,
-			                            err);
+			rc = chain_pool_add_skipped(&p->skipped, &p->nskipped, &p->capskipped,
+						    origin, bad.message, err);
 		else if (rc != HC_OK)
 			*err = bad;
 		if (rc != HC_OK)
@@ -435,7 +435,8 @@ static hc_rc pool_add_file(hc_chain_pool *p, const char *path, bool in_directory
 			*err = bad;
 			return rc;
 		}
-		return chain_pool_add_skipped(&p->skipped, &p->nskipped, path, bad.message, err);
+		return chain_pool_add_skipped(&p->skipped, &p->nskipped, &p->capskipped, path,
+					      bad.message, err);
 	}
 	rc = chain_pool_add_bundle(p, &b, path, NULL, err);
 	hc_x509_bundle_clear(&b);

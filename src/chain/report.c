@@ -66,17 +66,16 @@ char *chain_report_format(const char *fmt, ...)
 	return s;
 }
 
-static hc_rc add_candidate(hc_chain_result *r, X509 *cert, const char *origin, X509 *issued,
-                           hc_chain_verdict verdict, const char *reason, hc_error *err)
+static hc_rc add_candidate(struct chain_build *b, X509 *cert, const char *origin, X509 *issued,
+			   hc_chain_verdict verdict, const char *reason)
 {
-	hc_chain_candidate *bigger =
-	    realloc(r->candidates, (r->candidate_count + 1) * sizeof(*bigger));
+	hc_chain_result *r = b->res;
 	hc_chain_candidate *c;
 
-	if (!bigger)
-		return hc_fail(err, HC_IO, "out of memory");
-	r->candidates = bigger;
-	c = &bigger[r->candidate_count];
+	if (!hc_array_grow(&r->candidates, &b->capcandidates, r->candidate_count,
+			   sizeof(*r->candidates)))
+		return hc_fail(b->err, HC_IO, "out of memory");
+	c = &r->candidates[r->candidate_count];
 	c->cert = cert;
 	X509_up_ref(cert);
 	c->origin = strdup(origin);
@@ -85,21 +84,20 @@ static hc_rc add_candidate(hc_chain_result *r, X509 *cert, const char *origin, X
 	c->reason = strdup(reason);
 	r->candidate_count++;
 	if (!c->origin || !c->issued || !c->reason)
-		return hc_fail(err, HC_IO, "out of memory");
+		return hc_fail(b->err, HC_IO, "out of memory");
 	return HC_OK;
 }
 
-hc_rc chain_report_add_root(hc_chain_result *r, X509 *cert, const char *subject, const char *via,
-                            bool trusted, hc_error *err)
+hc_rc chain_report_add_root(struct chain_build *b, X509 *cert, const char *subject, const char *via,
+			    bool trusted)
 {
-	hc_chain_root *bigger = realloc(r->roots, (r->root_count + 1) * sizeof(*bigger));
+	hc_chain_result *r = b->res;
 
-	if (!bigger)
-		return hc_fail(err, HC_IO, "out of memory");
-	r->roots = bigger;
+	if (!hc_array_grow(&r->roots, &b->caproots, r->root_count, sizeof(*r->roots)))
+		return hc_fail(b->err, HC_IO, "out of memory");
 	if (cert)
 		X509_up_ref(cert);
-	bigger[r->root_count++] = (hc_chain_root){cert, strdup(subject), strdup(via), trusted};
+	r->roots[r->root_count++] = (hc_chain_root){cert, strdup(subject), strdup(via), trusted};
 	return HC_OK;
 }
 
@@ -165,13 +163,13 @@ hc_rc chain_report_candidates(struct chain_build *b, struct chain_cross *x, size
 			if (is_cross)
 				continue; /* reported below */
 			if (chosen && X509_cmp(cert, chosen) == 0) {
-				rc = add_candidate(
-				    r, cert, c[k].origin, l->cert, HC_CAND_CHOSEN,
-				    c[k].anchor ? "trust anchor" : "issuer on the path", b->err);
+				rc = add_candidate(b, cert, c[k].origin, l->cert, HC_CAND_CHOSEN,
+						   c[k].anchor ? "trust anchor"
+							       : "issuer on the path");
 			} else if (!chain_build_can_issue(b, i, l->cert, cert, c[k].anchor, why,
 			                                  sizeof(why))) {
-				rc = add_candidate(r, cert, c[k].origin, l->cert, HC_CAND_REJECTED,
-				                   why, b->err);
+				rc = add_candidate(b, cert, c[k].origin, l->cert, HC_CAND_REJECTED,
+						   why);
 			} else if (chosen && !c[k].anchor && chain_build_same_key(cert, chosen) &&
 			           X509_NAME_cmp(X509_get_issuer_name(cert),
 			                         X509_get_issuer_name(chosen)) == 0 &&
@@ -183,25 +181,23 @@ hc_rc chain_report_candidates(struct chain_build *b, struct chain_cross *x, size
 				    "notBefore)",
 				    serial);
 				superseded++;
-				rc =
-				    add_candidate(r, cert, c[k].origin, l->cert, HC_CAND_SUPERSEDED,
-				                  s ? s : "superseded", b->err);
+				rc = add_candidate(b, cert, c[k].origin, l->cert,
+						   HC_CAND_SUPERSEDED, s ? s : "superseded");
 				free(serial);
 				free(s);
 			} else if (dead ||
 			           (!c[k].anchor && (X509_get_extension_flags(cert) & EXFLAG_SS))) {
-				rc = add_candidate(r, cert, c[k].origin, l->cert, HC_CAND_REJECTED,
-				                   dead ? dead : "self-signed, not among the roots",
-				                   b->err);
+				rc = add_candidate(b, cert, c[k].origin, l->cert, HC_CAND_REJECTED,
+						   dead ? dead
+							: "self-signed, not among the roots");
 			} else {
 				rc = add_candidate(
-				    r, cert, c[k].origin, l->cert,
-				    chosen ? HC_CAND_ALTERNATIVE : HC_CAND_REJECTED,
-				    chosen ? "usable, but another candidate was preferred"
-				    : r->revoked
-				        ? "its issuer, but the certificate it issued is revoked"
-				        : "usable, but the path above it failed",
-				    b->err);
+					b, cert, c[k].origin, l->cert,
+					chosen ? HC_CAND_ALTERNATIVE : HC_CAND_REJECTED,
+					chosen ? "usable, but another candidate was preferred"
+					: r->revoked
+						? "its issuer, but the certificate it issued is revoked"
+						: "usable, but the path above it failed");
 			}
 		}
 		free(c);
@@ -212,8 +208,8 @@ hc_rc chain_report_candidates(struct chain_build *b, struct chain_cross *x, size
 	if (rc == HC_OK && r->link_count && !(r->links[0].why = why_chosen(b, 0, 0)))
 		rc = hc_fail(b->err, HC_IO, "out of memory");
 	for (size_t j = 0; j < nx && rc == HC_OK; j++)
-		rc = add_candidate(r, x[j].cert, x[j].origin, r->links[r->link_count - 1].cert,
-		                   x[j].verdict, x[j].reason, b->err);
+		rc = add_candidate(b, x[j].cert, x[j].origin, r->links[r->link_count - 1].cert,
+				   x[j].verdict, x[j].reason);
 	return rc;
 }
 

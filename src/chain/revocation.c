@@ -24,8 +24,8 @@ static void note_crl_skipped(struct chain_build *b, const char *origin, const ch
 	for (size_t i = 0; i < r->crl_skipped_count; i++)
 		if (strcmp(r->crl_skipped[i].origin, origin) == 0)
 			return;
-	if (chain_pool_add_skipped(&r->crl_skipped, &r->crl_skipped_count, origin, reason,
-	                           b->err) != HC_OK)
+	if (chain_pool_add_skipped(&r->crl_skipped, &r->crl_skipped_count, &b->capcrl_skipped,
+				   origin, reason, b->err) != HC_OK)
 		b->fatal = HC_IO;
 }
 

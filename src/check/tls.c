@@ -213,6 +213,7 @@ static bool transfer(struct side *from, struct side *to, const char *data, int l
 static void describe_session(SSL *client, hc_tls_result *out)
 {
 	STACK_OF(X509) *chain = SSL_get0_verified_chain(client);
+	int n = chain ? sk_X509_num(chain) : 0;
 	int type = NID_undef, md = NID_undef;
 	const char *alg;
 
@@ -227,14 +228,12 @@ static void describe_session(SSL *client, hc_tls_result *out)
 					: "unknown";
 	snprintf(out->signature, sizeof(out->signature), "%s+%s", alg,
 		 md != NID_undef ? OBJ_nid2sn(md) : "none");
-	for (int i = 0; chain && i < sk_X509_num(chain); i++) {
-		char **grown = realloc(out->verified_chain, (size_t)(i + 1) * sizeof(*grown));
-		if (!grown)
-			return;
-		out->verified_chain = grown;
+	/* The chain's length is known: one allocation, not one per entry. */
+	if (n <= 0 || !(out->verified_chain = calloc((size_t)n, sizeof(*out->verified_chain))))
+		return;
+	for (int i = 0; i < n; i++)
 		out->verified_chain[i] = hc_x509_name_text(X509_get_subject_name(sk_X509_value(chain, i)));
-		out->verified_count = (size_t)i + 1;
-	}
+	out->verified_count = (size_t)n;
 }
 
 static hc_rc make_contexts(const hc_tls_params *p, EVP_PKEY *pkey, SSL_CTX **sctx,

@@ -3,6 +3,7 @@
 
 #include "certview.h"
 
+#include "hsmcert/array.h"
 #include "hsmcert/chain.h"
 #include "hsmcert/file.h"
 #include "hsmcert/x509.h"
@@ -104,16 +105,15 @@ struct chain_args {
 	const char *cert, *at, *cache, *output, *format;
 	const char **intermediates, **roots, **crls;
 	size_t n_intermediates, n_roots, n_crls;
+	size_t cap_intermediates, cap_roots, cap_crls;
 	bool fetch, no_cross, include_root, force;
 };
 
-static bool push_arg(const char ***list, size_t *n, const char *value)
+static bool push_arg(const char ***list, size_t *n, size_t *cap, const char *value)
 {
-	const char **bigger = realloc(*list, (*n + 1) * sizeof(**list));
-	if (!bigger)
+	if (!hc_array_grow(list, cap, *n, sizeof(**list)))
 		return false;
-	bigger[(*n)++] = value;
-	*list = bigger;
+	(*list)[(*n)++] = value;
 	return true;
 }
 
@@ -405,10 +405,13 @@ static int parse_args(struct cli *cli, int argc, char **argv, struct chain_args 
 		switch (c) {
 		case OPT_CERT: a->cert = optarg; break;
 		case OPT_INTERMEDIATES:
-			ok &= push_arg(&a->intermediates, &a->n_intermediates, optarg);
+			ok &= push_arg(&a->intermediates, &a->n_intermediates,
+				       &a->cap_intermediates, optarg);
 			break;
-		case OPT_ROOTS: ok &= push_arg(&a->roots, &a->n_roots, optarg); break;
-		case OPT_CRL: ok &= push_arg(&a->crls, &a->n_crls, optarg); break;
+		case OPT_ROOTS:
+			ok &= push_arg(&a->roots, &a->n_roots, &a->cap_roots, optarg);
+			break;
+		case OPT_CRL: ok &= push_arg(&a->crls, &a->n_crls, &a->cap_crls, optarg); break;
 		case OPT_AT: a->at = optarg; break;
 		case OPT_FETCH: a->fetch = true; break;
 		case OPT_CACHE: a->cache = optarg; break;

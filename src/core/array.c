@@ -4,16 +4,16 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-bool hc_array_grow(void *array, size_t *cap, size_t count, size_t elem)
+bool hc_array_reserve(void *array, size_t *cap, size_t need, size_t elem)
 {
 	void **p = array;
 	size_t n;
 	void *bigger;
 
-	if (count < *cap)
+	if (need <= *cap)
 		return true;
-	/* At least double, and past `count` whatever *cap said. */
-	for (n = *cap ? *cap : 16; n <= count; n *= 2)
+	/* At least double, and up to `need` whatever *cap said. */
+	for (n = *cap ? *cap : 16; n < need; n *= 2)
 		if (n > SIZE_MAX / 2)
 			return false;
 	if (elem && n > SIZE_MAX / elem)
@@ -23,4 +23,9 @@ bool hc_array_grow(void *array, size_t *cap, size_t count, size_t elem)
 	*p = bigger;
 	*cap = n;
 	return true;
+}
+
+bool hc_array_grow(void *array, size_t *cap, size_t count, size_t elem)
+{
+	return count < SIZE_MAX && hc_array_reserve(array, cap, count + 1, elem);
 }

@@ -1,6 +1,7 @@
 /* HTTP downloads for chain --fetch (see hsmcert/fetch.h). */
 #include "hsmcert/fetch.h"
 
+#include "hsmcert/array.h"
 #include "hsmcert/file.h"
 #include "hsmcert/hex.h"
 #include "hsmcert/version.h"
@@ -76,16 +77,8 @@ static size_t body_write(char *ptr, size_t size, size_t nmemb, void *user)
 		b->too_big = true;
 		return 0; /* aborts the transfer */
 	}
-	if (b->len + n + 1 > b->cap) {
-		size_t cap = b->cap ? b->cap : 16384;
-		unsigned char *grown;
-		while (cap < b->len + n + 1)
-			cap *= 2;
-		if (!(grown = realloc(b->data, cap)))
-			return 0;
-		b->data = grown;
-		b->cap = cap;
-	}
+	if (!hc_array_reserve(&b->data, &b->cap, b->len + n + 1, 1)) /* and a NUL */
+		return 0;
 	memcpy(b->data + b->len, ptr, n);
 	b->len += n;
 	return n;

@@ -5,6 +5,7 @@
  */
 #include "hsmcert/certstore.h"
 
+#include "hsmcert/array.h"
 #include "hsmcert/x509.h"
 
 #include <stdio.h>
@@ -131,7 +132,7 @@ static hc_rc plan_add(hc_session *session, hc_removal *removal, CK_OBJECT_HANDLE
 {
 	hc_key_info info = {0};
 	hc_stored_cert cert = {0};
-	hc_doomed *grown, *d;
+	hc_doomed *d;
 	hc_rc rc;
 
 	if ((d = find_planned(removal, handle)) != NULL) {
@@ -145,12 +146,11 @@ static hc_rc plan_add(hc_session *session, hc_removal *removal, CK_OBJECT_HANDLE
 	if (info.cls == CKO_CERTIFICATE &&
 	    (rc = hc_certstore_read(session, handle, &cert, err)) != HC_OK)
 		goto out;
-	grown = realloc(removal->objects, (removal->count + 1) * sizeof(*grown));
-	if (!grown) {
+	if (!hc_array_grow(&removal->objects, &removal->cap, removal->count,
+			   sizeof(*removal->objects))) {
 		rc = hc_fail(err, HC_IO, "out of memory");
 		goto out;
 	}
-	removal->objects = grown;
 	d = &removal->objects[removal->count];
 	*d = (hc_doomed){
 		.handle = handle,

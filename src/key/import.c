@@ -5,6 +5,7 @@
  */
 #include "hsmcert/import.h"
 
+#include "hsmcert/array.h"
 #include "hsmcert/rollback.h"
 
 #include <openssl/x509v3.h>
@@ -16,6 +17,7 @@ struct import_run {
 	hc_session *session;
 	const hc_import_params *params;
 	hc_import_result *out;
+	size_t capcas;	  /* out->cas entries allocated */
 	hc_rollback undo; /* certificates stored and labels set: undone if a later step fails */
 	hc_stored_cert *stored; /* certificates on the token before this import */
 	size_t nstored;
@@ -82,17 +84,14 @@ static hc_rc imported_init(hc_imported_cert *c, X509 *cert, const char *label,
 static hc_rc add_ca(struct import_run *run, X509 *cert, hc_error *err)
 {
 	hc_import_result *out = run->out;
-	hc_imported_cert *grown;
 
 	if (out->leaf.cert && X509_cmp(cert, out->leaf.cert) == 0)
 		return HC_OK;
 	for (size_t i = 0; i < out->ca_count; i++)
 		if (X509_cmp(cert, out->cas[i].cert) == 0)
 			return HC_OK;
-	grown = realloc(out->cas, (out->ca_count + 1) * sizeof(*grown));
-	if (!grown)
+	if (!hc_array_grow(&out->cas, &run->capcas, out->ca_count, sizeof(*out->cas)))
 		return hc_fail(err, HC_IO, "out of memory");
-	out->cas = grown;
 	out->ca_count++;
 	return imported_init(&out->cas[out->ca_count - 1], cert, NULL, NULL, 0,
 			     HC_CERT_CATEGORY_AUTHORITY, err);

@@ -1,6 +1,8 @@
 /* SPEC: csr — host names (IDN to A-labels with libidn2) and subjectAltName entries. */
 #include "hsmcert/subject.h"
 
+#include "hsmcert/array.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <idn2.h>
@@ -313,7 +315,6 @@ hc_rc hc_altnames_add_typed(hc_altnames *list, hc_altname_type type, const char 
 			    const char *what, hc_error *err)
 {
 	char ip[INET6_ADDRSTRLEN], *norm = NULL;
-	hc_altname *grown;
 	hc_rc rc = HC_OK;
 
 	switch (type) {
@@ -344,12 +345,10 @@ hc_rc hc_altnames_add_typed(hc_altnames *list, hc_altname_type type, const char 
 		free(norm);
 		return HC_OK;
 	}
-	grown = realloc(list->items, (list->count + 1) * sizeof(*grown));
-	if (!grown) {
+	if (!hc_array_grow(&list->items, &list->cap, list->count, sizeof(*list->items))) {
 		free(norm);
 		return hc_fail(err, HC_IO, "out of memory");
 	}
-	list->items = grown;
 	list->items[list->count++] = (hc_altname){type, norm};
 	return HC_OK;
 }
@@ -439,5 +438,5 @@ void hc_altnames_clear(hc_altnames *list)
 		free(list->items[i].value);
 	free(list->items);
 	list->items = NULL;
-	list->count = 0;
+	list->count = list->cap = 0;
 }

@@ -1,6 +1,8 @@
 /* SPEC: csr, subject — the three forms people type, checked and encoded the way CAs expect. */
 #include "hsmcert/subject.h"
 
+#include "hsmcert/array.h"
+
 #include <ctype.h>
 #include <openssl/objects.h>
 #include <stdlib.h>
@@ -85,16 +87,12 @@ static hc_rc type_lookup(const char *name, int *nid, hc_error *err)
 
 static hc_rc append(hc_subject *s, int nid, const char *value, size_t len, hc_error *err)
 {
-	hc_subject_attr *grown = realloc(s->attrs, (s->count + 1) * sizeof(*grown));
 	char *copy = strndup(value, len);
 
-	if (!grown || !copy) {
+	if (!copy || !hc_array_grow(&s->attrs, &s->cap, s->count, sizeof(*s->attrs))) {
 		free(copy);
-		if (grown)
-			s->attrs = grown;
 		return hc_fail(err, HC_IO, "out of memory");
 	}
-	s->attrs = grown;
 	s->attrs[s->count++] = (hc_subject_attr){nid, copy};
 	return HC_OK;
 }
@@ -108,14 +106,8 @@ struct buf {
 
 static bool buf_put(struct buf *b, char c)
 {
-	if (b->len + 2 > b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 64;
-		char *d = realloc(b->data, cap);
-		if (!d)
-			return false;
-		b->data = d;
-		b->cap = cap;
-	}
+	if (!hc_array_reserve(&b->data, &b->cap, b->len + 2, 1)) /* c and the NUL */
+		return false;
 	b->data[b->len++] = c;
 	b->data[b->len] = '\0';
 	return true;
@@ -389,7 +381,7 @@ void hc_subject_clear(hc_subject *s)
 		free(s->attrs[i].value);
 	free(s->attrs);
 	s->attrs = NULL;
-	s->count = 0;
+	s->count = s->cap = 0;
 }
 
 /* ---- checking and encoding ------------------------------------------- */

@@ -113,7 +113,7 @@ Test(check, untrusted_root_and_wrong_name_fail)
 	json_t *doc;
 
 	web("ec:P-256", "now-1", "now+365", true);
-	free(ts_sh(CT_MKCERT " ca pki other 'Other Root' 2020-01-01 2045-01-01"));
+	free(ts_sh(CT_TESTPKI " ca pki other 'Other Root' 2020-01-01 2045-01-01"));
 	doc = ct_run_json(1, "check --key pkcs11:object=web --roots pki/other.crt --tls");
 	cr_assert_str_eq(outcome(doc, "chain"), "fail");
 	cr_assert_str_eq(outcome(doc, "tls"), "fail");

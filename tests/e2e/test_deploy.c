@@ -167,7 +167,7 @@ static void serve_and_prove(const char *server, const char *foreground, const ch
 	 * server starts: token files written later would be root's, out of the
 	 * workers' reach.
 	 */
-	free(ts_sh(CT_MKCERT " ca pki other 'Other Root' now-1 now+30 self"));
+	free(ts_sh(CT_TESTPKI " ca pki other 'Other Root' now-1 now+30 self"));
 	ct_keygen("web2", "ec:P-256");
 	ct_leaf("web2", "web2.crt", "now-1", "now+365");
 	free(ts_sh("$HSMCERT import --cert web2.crt >/dev/null && chown -R www-data:www-data "

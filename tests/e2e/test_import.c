@@ -226,7 +226,7 @@ Test(import, replace_removes_older_certificate_and_old_sub_ca)
 	ct_pki();
 	ct_keygen("web", "rsa:2048");
 	/* Last year's certificate with the Sub CA as first issued. */
-	free(ts_sh(CT_MKCERT " reissue pki sub sub-old 2021-01-01 2039-01-01"));
+	free(ts_sh(CT_TESTPKI " reissue pki sub sub-old 2021-01-01 2039-01-01"));
 	ct_leaf("web", "old.crt", "now-300", "now+60");
 	json_decref(ct_run_json(0, "import --cert old.crt --chain pki/sub-old.crt"));
 	cr_assert_eq(ts_count_objects(TS_TOKEN), 4);

@@ -36,7 +36,7 @@ Test(list, statuses)
 	/* import refuses an expired certificate; one that expired on the token is the case. */
 	ct_write_cert("old.crt", "old", "99");
 	/* An orphan: a certificate whose key is not on this token. */
-	free(ts_sh(CT_MKCERT " selfleaf gone.crt gone.example.test"));
+	free(ts_sh(CT_TESTPKI " selfleaf gone.crt gone.example.test"));
 	ct_write_cert("gone.crt", "gone", "77");
 
 	doc = ct_run_json(0, "list");
@@ -207,8 +207,8 @@ Test(list, hundreds_of_objects, .timeout = 300)
 		   KEYS));
 	ct_leaf("k7", "k7.crt", "now-1", "now+365");
 	free(ts_sh("$HSMCERT import --cert k7.crt >/dev/null"));
-	free(ts_sh(CT_MKCERT " selfleaf gone.crt gone.example.test && openssl x509 -in gone.crt "
-		   "-outform DER -out gone.der"));
+	free(ts_sh(CT_TESTPKI " selfleaf gone.crt gone.example.test && openssl x509 -in gone.crt "
+			      "-outform DER -out gone.der"));
 	/* k7's certificate again under other ids (paired by key), and certificates of no key. */
 	free(ts_sh("openssl x509 -in k7.crt -outform DER -out k7.der && for i in $(seq %d); do "
 		   "pkcs11-tool --module %s --token-label test --login --pin %s --write-object "

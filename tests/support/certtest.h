@@ -1,7 +1,7 @@
 /*
  * Helpers shared by the import, list, delete and check tests: keys made with
- * hsmcert keygen, certificates made for them by tests/support/mkcert.sh (certtool and
- * openssl, not hsmcert), and JSON output parsed with jansson.
+ * hsmcert keygen, certificates made for them by scripts/testpki.sh's mini PKI (certtool
+ * and openssl, not hsmcert), and JSON output parsed with jansson.
  */
 #ifndef HSMCERT_TEST_CERTTEST_H
 #define HSMCERT_TEST_CERTTEST_H
@@ -12,12 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CT_MKCERT "\"$HSMCERT_SOURCE_DIR/tests/support/mkcert.sh\""
+#define CT_TESTPKI "\"$HSMCERT_SOURCE_DIR/scripts/testpki.sh\""
 
 /* A root and a Sub CA in ./pki. */
 static inline void ct_pki(void)
 {
-	free(ts_sh(CT_MKCERT " pki pki"));
+	free(ts_sh(CT_TESTPKI " mini pki"));
 }
 
 static inline void ct_keygen(const char *label, const char *type)
@@ -25,10 +25,10 @@ static inline void ct_keygen(const char *label, const char *type)
 	free(ts_sh("$HSMCERT keygen --label '%s' --type %s >/dev/null", label, type));
 }
 
-/* A certificate for key `label`, by the Sub CA, valid FROM..TO (mkcert.sh forms). */
+/* A certificate for key `label`, by the Sub CA, valid FROM..TO (testpki.sh leaf forms). */
 static inline void ct_leaf(const char *label, const char *out, const char *from, const char *to)
 {
-	free(ts_sh(CT_MKCERT " leaf pki '%s' '%s' %s %s", label, out, from, to));
+	free(ts_sh(CT_TESTPKI " leaf pki '%s' '%s' %s %s", label, out, from, to));
 }
 
 /*

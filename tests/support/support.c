@@ -27,7 +27,7 @@ static void setup_world(void)
 	ts_write(path, conf);
 	setenv("SOFTHSM2_CONF", path, 1);
 	setenv("HSMCERT_MODULE", TS_SOFTHSM, 1);
-	setenv("TS_MODULE", TS_SOFTHSM, 1); /* mkcert.sh */
+	setenv("HSMCERT_SOFTHSM2_MODULE", TS_SOFTHSM, 1); /* scripts/testpki.sh leaf */
 	setenv("HSMCERT_FAULT_TARGET", TS_SOFTHSM, 1);
 	setenv("HSMCERT_PIN", TS_PIN, 1);
 	setenv("HSMCERT_SO_PIN", TS_SO_PIN, 1);

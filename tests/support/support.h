@@ -11,7 +11,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* SoftHSM2's module, as tests/CMakeLists.txt found it (also $TS_MODULE for scripts). */
+/*
+ * SoftHSM2's module, as tests/CMakeLists.txt found it; exported to commands as
+ * $HSMCERT_SOFTHSM2_MODULE, which scripts/testpki.sh reads.
+ */
 #ifndef TS_SOFTHSM
 #error "TS_SOFTHSM: build the tests through tests/CMakeLists.txt, which finds SoftHSM2"
 #endif
