@@ -31,9 +31,9 @@ const char *hc_cap_state_name(hc_cap_state state)
 }
 
 static void add(probe *p, const char *id, const char *what, hc_cap_state state, const char *fmt,
-                ...) __attribute__((format(printf, 5, 6)));
+		...) __attribute__((format(printf, 5, 6)));
 static void add(probe *p, const char *id, const char *what, hc_cap_state state, const char *fmt,
-                ...)
+		...)
 {
 	hc_capability *c;
 	va_list ap;
@@ -69,17 +69,17 @@ static void destroy(probe *p, CK_OBJECT_HANDLE *h)
 /* ---- key generation ---------------------------------------------------- */
 
 static void keygen(probe *p, const char *id, const char *what, CK_KEY_TYPE kt, CK_ULONG bits,
-                   const unsigned char *params, size_t params_len, bool generate,
-                   CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
+		   const unsigned char *params, size_t params_len, bool generate,
+		   CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv)
 {
 	CK_MECHANISM_TYPE m = kt == CKK_RSA ? CKM_RSA_PKCS_KEY_PAIR_GEN : CKM_EC_KEY_PAIR_GEN;
 	const hc_mechanism *mi = find(p, m);
 	hc_keypair_spec spec = {.key_type = kt,
-	                        .rsa_bits = bits,
-	                        .ec_params = params,
-	                        .ec_params_len = params_len,
-	                        .label = PROBE_LABEL,
-	                        .session = true};
+				.rsa_bits = bits,
+				.ec_params = params,
+				.ec_params_len = params_len,
+				.label = PROBE_LABEL,
+				.session = true};
 	hc_keypair_notes notes;
 	hc_error err = {0};
 
@@ -109,7 +109,7 @@ static void keygen(probe *p, const char *id, const char *what, CK_KEY_TYPE kt, C
 		char added[160] = "";
 		for (size_t i = 0; i < notes.added_count; i++)
 			snprintf(added + strlen(added), sizeof(added) - strlen(added), "%s%s",
-			         i ? ", " : "; the token adds ", hc_cka_name(notes.added[i]));
+				 i ? ", " : "; the token adds ", hc_cka_name(notes.added[i]));
 		add(p, id, what, HC_CAP_YES, "generated (session objects) with the %s template%s",
 		    notes.minimal_template ? "smaller" : "least-privilege", added);
 	}
@@ -131,8 +131,8 @@ static CK_RV try_sign(probe *p, CK_MECHANISM *mech, CK_OBJECT_HANDLE key, CK_ULO
 	if (key == CK_INVALID_HANDLE)
 		return CKR_KEY_HANDLE_INVALID;
 	rv = hc_sign(p->s, key, mech, data, len, &sig, &sig_len, &err) == HC_OK
-	         ? CKR_OK
-	         : (err.has_ckr ? err.ckr : CKR_GENERAL_ERROR);
+		     ? CKR_OK
+		     : (err.has_ckr ? err.ckr : CKR_GENERAL_ERROR);
 	free(sig);
 	return rv;
 }
@@ -142,7 +142,7 @@ static CK_RV try_sign(probe *p, CK_MECHANISM *mech, CK_OBJECT_HANDLE key, CK_ULO
  * mechanism, else the raw one over a digest made on the host.
  */
 static void signature(probe *p, const char *id, const char *what, CK_MECHANISM *mech,
-                      CK_MECHANISM *raw, CK_ULONG raw_len, CK_OBJECT_HANDLE key)
+		      CK_MECHANISM *raw, CK_ULONG raw_len, CK_OBJECT_HANDLE key)
 {
 	CK_RV rv = try_sign(p, mech, key, 32), rv_raw = CKR_MECHANISM_INVALID;
 
@@ -175,13 +175,13 @@ static X509 *throwaway_certificate(void)
 	X509 *x = X509_new();
 	X509_NAME *n = X509_NAME_new();
 	bool ok = k && x && n &&
-	          X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
-	                                     (const unsigned char *)PROBE_LABEL, -1, -1, 0) &&
-	          X509_set_subject_name(x, n) && X509_set_issuer_name(x, n) &&
-	          ASN1_INTEGER_set(X509_get_serialNumber(x), 1) &&
-	          X509_gmtime_adj(X509_getm_notBefore(x), 0) &&
-	          X509_gmtime_adj(X509_getm_notAfter(x), 3600) && X509_set_pubkey(x, k) &&
-	          X509_sign(x, k, EVP_sha256());
+		  X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC,
+					     (const unsigned char *)PROBE_LABEL, -1, -1, 0) &&
+		  X509_set_subject_name(x, n) && X509_set_issuer_name(x, n) &&
+		  ASN1_INTEGER_set(X509_get_serialNumber(x), 1) &&
+		  X509_gmtime_adj(X509_getm_notBefore(x), 0) &&
+		  X509_gmtime_adj(X509_getm_notAfter(x), 3600) && X509_set_pubkey(x, k) &&
+		  X509_sign(x, k, EVP_sha256());
 
 	X509_NAME_free(n);
 	EVP_PKEY_free(k);
@@ -215,24 +215,24 @@ static void certificate(probe *p)
 	}
 	{
 		CK_ATTRIBUTE t[] = {
-		    {CKA_CLASS, &cls, sizeof(cls)},
-		    {CKA_CERTIFICATE_TYPE, &type, sizeof(type)},
-		    {CKA_TOKEN, &no, sizeof(no)},
-		    {CKA_CERTIFICATE_CATEGORY, &category, sizeof(category)},
-		    {CKA_VALUE, der, (CK_ULONG)der_len},
-		    {CKA_SUBJECT, subject, (CK_ULONG)subject_len},
-		    /* self-signed: the issuer is the subject (NSS needs issuer and serial) */
-		    {CKA_ISSUER, subject, (CK_ULONG)subject_len},
-		    {CKA_SERIAL_NUMBER, serial, (CK_ULONG)serial_len},
-		    {CKA_LABEL, PROBE_LABEL, sizeof(PROBE_LABEL) - 1},
-		    {CKA_ID, "\x01", 1},
+			{CKA_CLASS, &cls, sizeof(cls)},
+			{CKA_CERTIFICATE_TYPE, &type, sizeof(type)},
+			{CKA_TOKEN, &no, sizeof(no)},
+			{CKA_CERTIFICATE_CATEGORY, &category, sizeof(category)},
+			{CKA_VALUE, der, (CK_ULONG)der_len},
+			{CKA_SUBJECT, subject, (CK_ULONG)subject_len},
+			/* self-signed: the issuer is the subject (NSS needs issuer and serial) */
+			{CKA_ISSUER, subject, (CK_ULONG)subject_len},
+			{CKA_SERIAL_NUMBER, serial, (CK_ULONG)serial_len},
+			{CKA_LABEL, PROBE_LABEL, sizeof(PROBE_LABEL) - 1},
+			{CKA_ID, "\x01", 1},
 		};
 		if (hc_object_create_optional(p->s, t, sizeof(t) / sizeof(t[0]), optional, 1, &h,
-		                              &dropped, &err) == HC_OK)
+					      &dropped, &err) == HC_OK)
 			add(p, "certificate_import", "certificate import", HC_CAP_YES, "%s",
 			    dropped ? "stored without CKA_CERTIFICATE_CATEGORY, which the token "
-			              "rejects (CA certificates are not marked as authorities)"
-			            : "X.509 certificate object accepted");
+				      "rejects (CA certificates are not marked as authorities)"
+				    : "X.509 certificate object accepted");
 		else
 			add(p, "certificate_import", "certificate import", HC_CAP_NO,
 			    "C_CreateObject of a certificate: %s",
@@ -255,10 +255,10 @@ static void wrapping(probe *p)
 	for (size_t i = 0; i < p->wrap.test_count; i++) {
 		const hc_wrap_test *t = &p->wrap.tests[i];
 		const char *id = t->mechanism == HC_CKM_AES_KEY_WRAP_KWP ? "wrap_aes_key_wrap_kwp"
-		                                                         : "wrap_aes_key_wrap_pad";
+									 : "wrap_aes_key_wrap_pad";
 		const char *what = t->mechanism == HC_CKM_AES_KEY_WRAP_KWP
-		                       ? "wrap CKM_AES_KEY_WRAP_KWP"
-		                       : "wrap CKM_AES_KEY_WRAP_PAD";
+					   ? "wrap CKM_AES_KEY_WRAP_KWP"
+					   : "wrap CKM_AES_KEY_WRAP_PAD";
 		if (t->meaning == HC_WRAP_RFC5649)
 			add(p, id, what, HC_CAP_YES,
 			    "RFC 5649: known-answer test against OpenSSL "
@@ -307,22 +307,22 @@ static void unwrap(probe *p, const char *id, const char *what, bool cbc)
 	CK_KEY_TYPE kt = ec ? CKK_EC : CKK_RSA;
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	CK_ATTRIBUTE t[] = {
-	    {CKA_CLASS, &cls, sizeof(cls)},
-	    {CKA_KEY_TYPE, &kt, sizeof(kt)},
-	    {CKA_TOKEN, &no, sizeof(no)},
-	    {CKA_PRIVATE, &yes, sizeof(yes)},
-	    {CKA_SENSITIVE, &yes, sizeof(yes)},
-	    {CKA_EXTRACTABLE, &no, sizeof(no)},
-	    {CKA_SIGN, &yes, sizeof(yes)},
-	    {CKA_DECRYPT, &no, sizeof(no)},
-	    {CKA_LABEL, PROBE_LABEL, sizeof(PROBE_LABEL) - 1},
-	    {CKA_ID, "\x01", 1},
+		{CKA_CLASS, &cls, sizeof(cls)},
+		{CKA_KEY_TYPE, &kt, sizeof(kt)},
+		{CKA_TOKEN, &no, sizeof(no)},
+		{CKA_PRIVATE, &yes, sizeof(yes)},
+		{CKA_SENSITIVE, &yes, sizeof(yes)},
+		{CKA_EXTRACTABLE, &no, sizeof(no)},
+		{CKA_SIGN, &yes, sizeof(yes)},
+		{CKA_DECRYPT, &no, sizeof(no)},
+		{CKA_LABEL, PROBE_LABEL, sizeof(PROBE_LABEL) - 1},
+		{CKA_ID, "\x01", 1},
 	};
 	CK_RV rv;
 
 	if (der_len <= 0 || !ctx || der_len > 2048 ||
 	    EVP_EncryptInit_ex(ctx, cbc ? EVP_aes_256_cbc() : EVP_aes_256_wrap_pad(), NULL,
-	                       kek_value, cbc ? iv : NULL) != 1 ||
+			       kek_value, cbc ? iv : NULL) != 1 ||
 	    EVP_EncryptUpdate(ctx, blob, &n1, der, der_len) != 1 ||
 	    EVP_EncryptFinal_ex(ctx, blob + n1, &n2) != 1) {
 		add(p, id, what, HC_CAP_UNKNOWN, "could not prepare a test key");
@@ -331,7 +331,7 @@ static void unwrap(probe *p, const char *id, const char *what, bool cbc)
 	rv = hc_p11_session_secret(p->s, CKK_AES, kek_value, sizeof(kek_value), true, &kek);
 	if (rv == CKR_OK)
 		rv = p->s->fn->C_UnwrapKey(p->s->handle, &mech, kek, blob, (CK_ULONG)(n1 + n2), t,
-		                           sizeof(t) / sizeof(t[0]), &key);
+					   sizeof(t) / sizeof(t[0]), &key);
 	if (rv == CKR_OK)
 		add(p, id, what, HC_CAP_YES, "an %s key wrapped on the host unwrapped with %s",
 		    ec ? "EC" : "RSA", hc_ckm_name(m));
@@ -355,19 +355,19 @@ static void pkcs12(probe *p)
 	const char *via = rfc ? hc_ckm_name(p->wrap.mechanism) : "CKM_AES_CBC_PAD";
 	bool ec = find(p, CKM_EC_KEY_PAIR_GEN) != NULL;
 	hc_keypair_spec spec = {.key_type = ec ? CKK_EC : CKK_RSA,
-	                        .rsa_bits = 2048,
-	                        .ec_params = p256,
-	                        .ec_params_len = sizeof(p256),
-	                        .label = PROBE_LABEL,
-	                        .extractable = true,
-	                        .session = true};
+				.rsa_bits = 2048,
+				.ec_params = p256,
+				.ec_params_len = sizeof(p256),
+				.label = PROBE_LABEL,
+				.extractable = true,
+				.session = true};
 	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, priv = CK_INVALID_HANDLE;
 	CK_OBJECT_HANDLE kek = CK_INVALID_HANDLE;
 	static const unsigned char kek_value[32] = {9, 9, 9};
 	unsigned char iv[16] = {0}, *blob = NULL;
 	size_t blob_len = 0;
 	CK_MECHANISM mech = {rfc ? p->wrap.mechanism : CKM_AES_CBC_PAD, rfc ? NULL : iv,
-	                     rfc ? 0 : sizeof(iv)};
+			     rfc ? 0 : sizeof(iv)};
 	hc_error err = {0};
 
 	if (!rfc && !p->wrap.cbc_pad_wrap) {
@@ -432,16 +432,16 @@ hc_rc hc_capabilities_probe(hc_session *s, hc_capabilities *out, hc_error *err)
 {
 	static const unsigned char p384[] = {0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22};
 	probe p = {.s = s,
-	           .out = out,
-	           .rsa_pub = CK_INVALID_HANDLE,
-	           .rsa_priv = CK_INVALID_HANDLE,
-	           .ec_pub = CK_INVALID_HANDLE,
-	           .ec_priv = CK_INVALID_HANDLE};
+		   .out = out,
+		   .rsa_pub = CK_INVALID_HANDLE,
+		   .rsa_priv = CK_INVALID_HANDLE,
+		   .ec_pub = CK_INVALID_HANDLE,
+		   .ec_priv = CK_INVALID_HANDLE};
 	CK_RSA_PKCS_PSS_PARAMS pss = {CKM_SHA256, CKG_MGF1_SHA256, 32};
 	CK_MECHANISM v15 = {CKM_SHA256_RSA_PKCS, NULL, 0},
-	             pssm = {CKM_SHA256_RSA_PKCS_PSS, &pss, sizeof(pss)},
-	             ecdsa = {CKM_ECDSA, NULL, 0}, v15_raw = {CKM_RSA_PKCS, NULL, 0},
-	             pss_raw = {CKM_RSA_PKCS_PSS, &pss, sizeof(pss)};
+		     pssm = {CKM_SHA256_RSA_PKCS_PSS, &pss, sizeof(pss)},
+		     ecdsa = {CKM_ECDSA, NULL, 0}, v15_raw = {CKM_RSA_PKCS, NULL, 0},
+		     pss_raw = {CKM_RSA_PKCS_PSS, &pss, sizeof(pss)};
 	hc_rc rc;
 
 	memset(out, 0, sizeof(*out));
@@ -459,7 +459,7 @@ hc_rc hc_capabilities_probe(hc_session *s, hc_capabilities *out, hc_error *err)
 	       false, NULL, NULL);
 	/* 51 bytes: a SHA-256 DigestInfo; 32: a SHA-256 digest. */
 	signature(&p, "csr_rsa_pkcs1", "CSR signature RSA PKCS#1 v1.5", &v15, &v15_raw, 51,
-	          p.rsa_priv);
+		  p.rsa_priv);
 	signature(&p, "csr_rsa_pss", "CSR signature RSA-PSS", &pssm, &pss_raw, 32, p.rsa_priv);
 	signature(&p, "csr_ecdsa", "CSR signature ECDSA", &ecdsa, NULL, 0, p.ec_priv);
 	destroy(&p, &p.rsa_priv);

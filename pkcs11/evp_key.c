@@ -36,11 +36,11 @@ struct hc_evp_key {
  * answered, so the error names the libp11 call and the C_ functions it makes.
  */
 static const char *const phase_names[][2] = {
-    {"PKCS11_CTX_load", "C_Initialize"},
-    {"PKCS11_enumerate_slots", "C_GetSlotList, C_GetTokenInfo"},
-    {"PKCS11_login", "C_OpenSession, C_Login"},
-    {"PKCS11_enumerate_keys", "C_FindObjects, C_GetAttributeValue"},
-    {"PKCS11_get_private_key", "C_GetAttributeValue"},
+	{"PKCS11_CTX_load", "C_Initialize"},
+	{"PKCS11_enumerate_slots", "C_GetSlotList, C_GetTokenInfo"},
+	{"PKCS11_login", "C_OpenSession, C_Login"},
+	{"PKCS11_enumerate_keys", "C_FindObjects, C_GetAttributeValue"},
+	{"PKCS11_get_private_key", "C_GetAttributeValue"},
 };
 enum { PHASE_LOAD, PHASE_SLOTS, PHASE_LOGIN, PHASE_KEYS, PHASE_KEY };
 
@@ -95,12 +95,12 @@ static hc_rc libp11_failed(struct libp11_job *job, const char *what)
 		if (lib && strcmp(lib, "PKCS#11 module") == 0) {
 			ERR_clear_error();
 			hc_fail_p11(&job->err, ph[0], ERR_GET_REASON(code), "libp11 %s (%s)", what,
-			            ph[1]);
+				    ph[1]);
 			return HC_TOKEN;
 		}
 	}
 	return hc_fail(&job->err, HC_TOKEN, "libp11 %s: %s failed without a PKCS#11 error (%s)",
-	               what, ph[0], ph[1]);
+		       what, ph[0], ph[1]);
 }
 
 static hc_rc open_key(struct libp11_job *job)
@@ -130,8 +130,8 @@ static hc_rc open_key(struct libp11_job *job)
 	slot = find_slot(job);
 	if (!slot)
 		return hc_fail(&job->err, HC_TOKEN,
-		               "libp11 does not see token '%s' (serial %s) in %s", job->label,
-		               job->serial, job->module_path);
+			       "libp11 does not see token '%s' (serial %s) in %s", job->label,
+			       job->serial, job->module_path);
 	job->phase = PHASE_LOGIN;
 	if (slot->token->loginRequired && PKCS11_login(slot, 0, job->pin) < 0) {
 		snprintf(what, sizeof(what), "cannot log in to token '%s'", job->label);
@@ -145,13 +145,13 @@ static hc_rc open_key(struct libp11_job *job)
 	key = find_key(job, keys, nkeys);
 	if (!key)
 		return hc_fail(&job->err, HC_TOKEN,
-		               "libp11 does not find the key '%s' on token '%s'",
-		               job->key_label ? job->key_label : "", job->label);
+			       "libp11 does not find the key '%s' on token '%s'",
+			       job->key_label ? job->key_label : "", job->label);
 	job->phase = PHASE_KEY;
 	tk->pkey = PKCS11_get_private_key(key);
 	if (!tk->pkey) {
 		snprintf(what, sizeof(what), "cannot use the key '%s'",
-		         job->key_label ? job->key_label : "");
+			 job->key_label ? job->key_label : "");
 		return libp11_failed(job, what);
 	}
 	return HC_OK;
@@ -231,8 +231,8 @@ static struct libp11_job *job_new(const hc_evp_key_params *p)
 	job->key_id_len = p->key_id_len;
 	job->pin = p->pin ? OPENSSL_strndup(p->pin->data, p->pin->len) : NULL;
 	if (!job->tk || !job->module_path || !job->serial || !job->label || !job->key_id ||
-	    (p->key_label && !job->key_label) ||
-	    (p->init_args && !job->init_args) || (p->pin && !job->pin)) {
+	    (p->key_label && !job->key_label) || (p->init_args && !job->init_args) ||
+	    (p->pin && !job->pin)) {
 		job_free(job);
 		return NULL;
 	}
@@ -242,7 +242,7 @@ static struct libp11_job *job_new(const hc_evp_key_params *p)
 }
 
 hc_rc hc_evp_key_open(const hc_evp_key_params *params, long timeout_ms, hc_evp_key **out,
-                      hc_error *err)
+		      hc_error *err)
 {
 	struct libp11_job *job = job_new(params);
 	struct timespec until;
@@ -275,10 +275,10 @@ hc_rc hc_evp_key_open(const hc_evp_key_params *params, long timeout_ms, hc_evp_k
 		job->abandoned = true;
 		pthread_mutex_unlock(&job->lock);
 		return hc_fail(err, HC_TOKEN,
-		               "libp11 did not return from %s (%s) within %ld.%03ld seconds: the "
-		               "module may refuse libp11 a session (CKR_SESSION_COUNT: close other "
-		               "applications' sessions) or not answer",
-		               ph[0], ph[1], timeout_ms / 1000, timeout_ms % 1000);
+			       "libp11 did not return from %s (%s) within %ld.%03ld seconds: the "
+			       "module may refuse libp11 a session (CKR_SESSION_COUNT: close other "
+			       "applications' sessions) or not answer",
+			       ph[0], ph[1], timeout_ms / 1000, timeout_ms % 1000);
 	}
 	pthread_mutex_unlock(&job->lock);
 	rc = job->rc;

@@ -39,7 +39,7 @@ void hc_p11_note_pin_state(CK_FUNCTION_LIST *fn, CK_SLOT_ID slot, CK_USER_TYPE u
  * A session secret key with a known value: a key-encryption key (wrap and
  * unwrap) when `kek`, else an extractable, non-sensitive secret to be wrapped.
  */
-CK_RV hc_p11_session_secret(hc_session *s, CK_KEY_TYPE kt, const unsigned char *value,
-			    CK_ULONG len, bool kek, CK_OBJECT_HANDLE *out);
+CK_RV hc_p11_session_secret(hc_session *s, CK_KEY_TYPE kt, const unsigned char *value, CK_ULONG len,
+			    bool kek, CK_OBJECT_HANDLE *out);
 
 #endif

@@ -4,7 +4,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /*
  * The templates tried, most precise first (SPEC: templates are negotiated).
  * FULL: least privilege, every usage but the one asked said false, and
@@ -99,8 +98,8 @@ static void sweep(hc_session *s, const hc_keypair_spec *spec)
 				     {CKA_ID, (void *)spec->id, spec->id_len}};
 		CK_OBJECT_HANDLE *found = NULL;
 		size_t n = 0;
-		if (hc_objects_find(s, t, spec->id && spec->id_len ? 3 : 2, &found, &n,
-				    &ignored) != HC_OK)
+		if (hc_objects_find(s, t, spec->id && spec->id_len ? 3 : 2, &found, &n, &ignored) !=
+		    HC_OK)
 			continue;
 		for (size_t i = 0; i < n; i++)
 			s->fn->C_DestroyObject(s->handle, found[i]);
@@ -188,7 +187,7 @@ static hc_rc enforce(hc_session *s, const hc_keypair_spec *spec, CK_OBJECT_HANDL
 static hc_rc check_mechanism(hc_session *s, const hc_keypair_spec *spec, hc_error *err)
 {
 	CK_MECHANISM_TYPE m = spec->key_type == CKK_RSA ? CKM_RSA_PKCS_KEY_PAIR_GEN
-						       : CKM_EC_KEY_PAIR_GEN;
+							: CKM_EC_KEY_PAIR_GEN;
 	CK_MECHANISM_INFO info;
 	CK_RV rv = s->fn->C_GetMechanismInfo(s->slot.id, m, &info);
 

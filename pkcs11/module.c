@@ -24,7 +24,8 @@ static CK_RV load_failed(hc_module *mod, hc_error *err)
 	return CKR_GENERAL_ERROR;
 }
 
-/* C_Initialize on a module we hold raw; one that someone else initialised is not ours to finalise. */
+/* C_Initialize on a module we hold raw; one that someone else initialised is not ours to finalise.
+ */
 static CK_RV initialize(hc_module *mod, CK_C_INITIALIZE_ARGS *args, hc_error *err)
 {
 	CK_RV rv = mod->fn->C_Initialize(args);
@@ -222,8 +223,8 @@ hc_rc hc_module_open(const char *path, unsigned flags, hc_module **out, hc_error
 	 * A relative path is made absolute: p11-kit would look for it under its
 	 * own module directory (--module ./lib.so would name another file).
 	 */
-	if (!mod || !(mod->path = strchr(path, '/') && path[0] != '/' ? absolute(path)
-								      : strdup(path))) {
+	if (!mod ||
+	    !(mod->path = strchr(path, '/') && path[0] != '/' ? absolute(path) : strdup(path))) {
 		free(mod);
 		return hc_fail(err, HC_IO, "out of memory");
 	}

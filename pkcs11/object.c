@@ -67,16 +67,25 @@ static CK_ULONG fixed_size(CK_ATTRIBUTE_TYPE t)
 {
 #define FLAG_CASE(field, cka, name, column) case cka:
 	switch (t) {
-	HC_KEY_FLAGS(FLAG_CASE)
+		HC_KEY_FLAGS(FLAG_CASE)
 	case CKA_TRUSTED:
-	case CKA_SIGN: case CKA_VERIFY: case CKA_DECRYPT: case CKA_ENCRYPT: case CKA_WRAP:
-	case CKA_UNWRAP: case CKA_DERIVE: case CKA_SIGN_RECOVER: case CKA_VERIFY_RECOVER:
-		return sizeof(CK_BBOOL);
-	case CKA_CLASS: case CKA_KEY_TYPE: case CKA_CERTIFICATE_TYPE: case CKA_KEY_GEN_MECHANISM:
-	case CKA_MODULUS_BITS: case CKA_VALUE_LEN: case CKA_CERTIFICATE_CATEGORY:
-		return sizeof(CK_ULONG);
-	default:
-		return 0;
+	case CKA_SIGN:
+	case CKA_VERIFY:
+	case CKA_DECRYPT:
+	case CKA_ENCRYPT:
+	case CKA_WRAP:
+	case CKA_UNWRAP:
+	case CKA_DERIVE:
+	case CKA_SIGN_RECOVER:
+	case CKA_VERIFY_RECOVER: return sizeof(CK_BBOOL);
+	case CKA_CLASS:
+	case CKA_KEY_TYPE:
+	case CKA_CERTIFICATE_TYPE:
+	case CKA_KEY_GEN_MECHANISM:
+	case CKA_MODULUS_BITS:
+	case CKA_VALUE_LEN:
+	case CKA_CERTIFICATE_CATEGORY: return sizeof(CK_ULONG);
+	default: return 0;
 	}
 #undef FLAG_CASE
 }
@@ -199,15 +208,16 @@ hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBU
 		goto out;
 	}
 	for (CK_ULONG i = 0; i < count; i++) {
-		if (attrs[i].ulValueLen != CK_UNAVAILABLE_INFORMATION && attrs[i].ulValueLen <= cap[i])
+		if (attrs[i].ulValueLen != CK_UNAVAILABLE_INFORMATION &&
+		    attrs[i].ulValueLen <= cap[i])
 			continue;
-		if (!fixed_size(attrs[i].type) &&
-		    (rv == CKR_BUFFER_TOO_SMALL || !applicable ||
-		     applicable(attrs, count, attrs[i].type)))
+		if (!fixed_size(attrs[i].type) && (rv == CKR_BUFFER_TOO_SMALL || !applicable ||
+						   applicable(attrs, count, attrs[i].type)))
 			retry[nretry++] = (CK_ATTRIBUTE){attrs[i].type, NULL, 0};
 	}
 	for (CK_ULONG i = 0; i < count; i++)
-		if (attrs[i].ulValueLen == CK_UNAVAILABLE_INFORMATION || attrs[i].ulValueLen > cap[i])
+		if (attrs[i].ulValueLen == CK_UNAVAILABLE_INFORMATION ||
+		    attrs[i].ulValueLen > cap[i])
 			mark_unavailable(&attrs[i]);
 	if (nretry == 0)
 		goto out;
@@ -368,7 +378,8 @@ hc_rc hc_object_create_optional(hc_session *s, CK_ATTRIBUTE *tmpl, CK_ULONG coun
 	if (rv != CKR_ATTRIBUTE_TYPE_INVALID && rv != CKR_ATTRIBUTE_VALUE_INVALID &&
 	    rv != CKR_TEMPLATE_INCONSISTENT)
 		return hc_fail_p11(err, "C_CreateObject", rv, "creating object");
-	/* openCryptoki 3.8 knows no CKA_CERTIFICATE_CATEGORY: try again without the optional ones. */
+	/* openCryptoki 3.8 knows no CKA_CERTIFICATE_CATEGORY: try again without the optional ones.
+	 */
 	if (!(kept = calloc(count ? count : 1, sizeof(*kept))))
 		return hc_fail(err, HC_IO, "out of memory");
 	for (CK_ULONG i = 0; i < count; i++) {

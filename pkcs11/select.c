@@ -15,14 +15,10 @@ static bool state_matches(hc_token_state state, const hc_slot *slot)
 	bool initialised = slot->has_token && (slot->token.flags & CKF_TOKEN_INITIALIZED);
 
 	switch (state) {
-	case HC_TOKEN_ANY_SLOT:
-		return true;
-	case HC_TOKEN_PRESENT:
-		return slot->has_token;
-	case HC_TOKEN_INITIALISED:
-		return initialised;
-	case HC_TOKEN_UNINITIALISED:
-		return slot->has_token && !initialised;
+	case HC_TOKEN_ANY_SLOT: return true;
+	case HC_TOKEN_PRESENT: return slot->has_token;
+	case HC_TOKEN_INITIALISED: return initialised;
+	case HC_TOKEN_UNINITIALISED: return slot->has_token && !initialised;
 	}
 	return false;
 }
@@ -37,7 +33,7 @@ bool hc_token_query_matches(const hc_token_query *q, const hc_module *mod, const
 }
 
 hc_rc hc_token_find(hc_module *mod, const hc_token_query *q, hc_slot **out, size_t *count,
-                    hc_error *err)
+		    hc_error *err)
 {
 	hc_slot *slots = NULL;
 	size_t n = 0, kept = 0;
@@ -67,8 +63,8 @@ static void list_token(char *names, size_t cap, const hc_slot *slot, bool with_i
 	HC_P11_STRING(slot->token.label, label);
 	if (with_id)
 		snprintf(names + used, cap - used, "%s%lu (%s%s%s)", used ? ", " : "", slot->id,
-		         initialised ? "'" : "", initialised ? label : "not initialised",
-		         initialised ? "'" : "");
+			 initialised ? "'" : "", initialised ? label : "not initialised",
+			 initialised ? "'" : "");
 	else
 		snprintf(names + used, cap - used, "%s'%s'", used ? ", " : "", label);
 }
@@ -85,7 +81,7 @@ static void describe_query(const hc_token_query *q, char *out, size_t n)
 }
 
 hc_rc hc_token_pick(hc_module *mod, const hc_token_query *q, bool first, hc_slot *out,
-                    hc_error *err)
+		    hc_error *err)
 {
 	hc_slot *slots = NULL;
 	size_t n = 0, matches = 0;
@@ -114,30 +110,30 @@ hc_rc hc_token_pick(hc_module *mod, const hc_token_query *q, bool first, hc_slot
 		return HC_OK;
 	describe_query(q, asked, sizeof(asked));
 	if (matches > 1)
-		return hc_error_hint(err, HC_HINT_TOKEN_URI,
-		                     hc_fail(err, HC_USAGE, "%zu tokens match %s: %s", matches,
-		                             asked, names));
+		return hc_error_hint(
+			err, HC_HINT_TOKEN_URI,
+			hc_fail(err, HC_USAGE, "%zu tokens match %s: %s", matches, asked, names));
 	/* A URI or slot ID that names no token is the user's input (2), not a token failure. */
 	if (q->by_slot_id)
 		return hc_fail(err, HC_USAGE,
-		               "no slot with ID %lu holds a token; slots with a token: %s",
-		               q->slot_id, present[0] ? present : "none");
+			       "no slot with ID %lu holds a token; slots with a token: %s",
+			       q->slot_id, present[0] ? present : "none");
 	if (q->uri && initialised_only)
 		return hc_fail(err, HC_USAGE, "no initialised token matches %s (module %s); %s%s",
-		               asked, hc_module_path(mod),
-		               present[0] ? "the tokens there: " : "it has no initialised token",
-		               present);
+			       asked, hc_module_path(mod),
+			       present[0] ? "the tokens there: " : "it has no initialised token",
+			       present);
 	if (q->uri)
 		return hc_fail(err, HC_USAGE,
-		               "no token matches %s (module %s); slots with a token: %s", asked,
-		               hc_module_path(mod), present[0] ? present : "none");
+			       "no token matches %s (module %s); slots with a token: %s", asked,
+			       hc_module_path(mod), present[0] ? present : "none");
 	if (q->state == HC_TOKEN_UNINITIALISED)
 		return hc_fail(err, HC_TOKEN, "no slot with an uninitialised token (module %s)",
-		               hc_module_path(mod));
+			       hc_module_path(mod));
 	return hc_fail(err, HC_TOKEN,
-	               "no initialised token found (module %s); create one with "
-	               "'hsmcert init-token'",
-	               hc_module_path(mod));
+		       "no initialised token found (module %s); create one with "
+		       "'hsmcert init-token'",
+		       hc_module_path(mod));
 }
 
 hc_rc hc_token_select(hc_module *mod, const hc_uri *uri, hc_slot *out, hc_error *err)

@@ -5,8 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-hc_rc hc_session_open(hc_module *mod, const hc_slot *slot, bool rw, hc_session **out,
-		      hc_error *err)
+hc_rc hc_session_open(hc_module *mod, const hc_slot *slot, bool rw, hc_session **out, hc_error *err)
 {
 	hc_session *s = calloc(1, sizeof(*s));
 	CK_FLAGS flags = CKF_SERIAL_SESSION | (rw ? CKF_RW_SESSION : 0);

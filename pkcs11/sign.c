@@ -16,14 +16,14 @@
 #include <string.h>
 
 hc_rc hc_sign(hc_session *s, CK_OBJECT_HANDLE key, CK_MECHANISM *mech, const unsigned char *data,
-              size_t data_len, unsigned char **sig, size_t *sig_len, hc_error *err)
+	      size_t data_len, unsigned char **sig, size_t *sig_len, hc_error *err)
 {
 	return hc_sign_reauth(s, key, mech, false, data, data_len, sig, sig_len, err);
 }
 
 hc_rc hc_sign_reauth(hc_session *s, CK_OBJECT_HANDLE key, CK_MECHANISM *mech, bool reauth,
-                     const unsigned char *data, size_t data_len, unsigned char **sig,
-                     size_t *sig_len, hc_error *err)
+		     const unsigned char *data, size_t data_len, unsigned char **sig,
+		     size_t *sig_len, hc_error *err)
 {
 	CK_ULONG len = 0;
 	unsigned char *buf;
@@ -33,30 +33,30 @@ hc_rc hc_sign_reauth(hc_session *s, CK_OBJECT_HANDLE key, CK_MECHANISM *mech, bo
 	*sig_len = 0;
 	if (reauth && !s->pin)
 		return hc_fail(err, HC_TOKEN,
-		               "the key needs the user PIN for each signature "
-		               "(CKA_ALWAYS_AUTHENTICATE) and this session has none");
+			       "the key needs the user PIN for each signature "
+			       "(CKA_ALWAYS_AUTHENTICATE) and this session has none");
 	rv = s->fn->C_SignInit(s->handle, mech, key);
 	if (rv != CKR_OK)
 		return hc_fail_p11(err, "C_SignInit", rv, "signing with %s",
-		                   hc_ckm_name(mech->mechanism));
+				   hc_ckm_name(mech->mechanism));
 	if (reauth) {
 		/* PKCS#11 4.9: an always-authenticate key signs once per context-specific login. */
 		rv = s->fn->C_Login(s->handle, CKU_CONTEXT_SPECIFIC, (CK_UTF8CHAR_PTR)s->pin->data,
-		                    s->pin->len);
+				    s->pin->len);
 		if (rv != CKR_OK) {
 			unsigned char scratch[1024];
 			CK_ULONG n = sizeof(scratch);
 			s->fn->C_Sign(s->handle, (CK_BYTE_PTR)data, data_len, scratch, &n);
 			return hc_fail_p11(err, "C_Login", rv,
-			                   "the PIN for this signature "
-			                   "(CKA_ALWAYS_AUTHENTICATE)");
+					   "the PIN for this signature "
+					   "(CKA_ALWAYS_AUTHENTICATE)");
 		}
 	}
 	/* Ask the length first; this call keeps the operation active per the spec. */
 	rv = s->fn->C_Sign(s->handle, (CK_BYTE_PTR)data, data_len, NULL, &len);
 	if (rv != CKR_OK)
 		return hc_fail_p11(err, "C_Sign", rv, "signing with %s",
-		                   hc_ckm_name(mech->mechanism));
+				   hc_ckm_name(mech->mechanism));
 	buf = malloc(len ? len : 1);
 	if (!buf)
 		return hc_fail(err, HC_IO, "out of memory");
@@ -64,7 +64,7 @@ hc_rc hc_sign_reauth(hc_session *s, CK_OBJECT_HANDLE key, CK_MECHANISM *mech, bo
 	if (rv != CKR_OK) {
 		free(buf);
 		return hc_fail_p11(err, "C_Sign", rv, "signing with %s",
-		                   hc_ckm_name(mech->mechanism));
+				   hc_ckm_name(mech->mechanism));
 	}
 	*sig = buf;
 	*sig_len = len;
@@ -102,17 +102,23 @@ static hc_rc check_request(const hc_key_info *key, const EVP_MD **md, bool pss,
 		*md = EVP_sha256();
 	*dm = digest_find(*md);
 	if (!*dm)
-		return hc_fail(err, HC_USAGE, "digest %s is not supported for signing: use "
-			       "sha256, sha384 or sha512", EVP_MD_get0_name(*md));
+		return hc_fail(err, HC_USAGE,
+			       "digest %s is not supported for signing: use "
+			       "sha256, sha384 or sha512",
+			       EVP_MD_get0_name(*md));
 	if (key->type.ckk != CKK_RSA && key->type.ckk != CKK_EC)
-		return hc_fail(err, HC_USAGE, "key '%s' is of type %s: only RSA and EC keys can "
-			       "sign here", key->label ? key->label : "", hc_ckk_name(key->type.ckk));
+		return hc_fail(err, HC_USAGE,
+			       "key '%s' is of type %s: only RSA and EC keys can "
+			       "sign here",
+			       key->label ? key->label : "", hc_ckk_name(key->type.ckk));
 	if (pss && key->type.ckk != CKK_RSA)
 		return hc_fail(err, HC_USAGE, "RSA-PSS needs an RSA key; key '%s' is EC",
 			       key->label ? key->label : "");
 	if (key->cls != CKO_PRIVATE_KEY)
-		return hc_fail(err, HC_USAGE, "object '%s' is not a private key: only a private "
-			       "key can sign", key->label ? key->label : "");
+		return hc_fail(err, HC_USAGE,
+			       "object '%s' is not a private key: only a private "
+			       "key can sign",
+			       key->label ? key->label : "");
 	return HC_OK;
 }
 
@@ -165,8 +171,8 @@ static bool mechanism_unsupported(const hc_error *err)
 
 /* hc_sign's buffer is malloc'd; ours are OPENSSL_malloc'd so callers free one way. */
 static hc_rc token_sign(hc_session *s, const hc_key_info *key, CK_MECHANISM *mech,
-			const unsigned char *data, size_t len, unsigned char **sig,
-			size_t *sig_len, hc_error *err)
+			const unsigned char *data, size_t len, unsigned char **sig, size_t *sig_len,
+			hc_error *err)
 {
 	unsigned char *raw = NULL;
 	size_t raw_len = 0;
@@ -237,9 +243,10 @@ static hc_rc sign_ec(hc_session *s, const hc_key_info *key, const EVP_MD *md,
 		return rc;
 	if (key->type.bits && rs_len != 2 * ((key->type.bits + 7) / 8)) {
 		OPENSSL_free(rs);
-		return hc_fail(err, HC_TOKEN,
-			       "the token's ECDSA signature is %zu bytes, not r||s of a %u-bit curve",
-			       rs_len, key->type.bits);
+		return hc_fail(
+			err, HC_TOKEN,
+			"the token's ECDSA signature is %zu bytes, not r||s of a %u-bit curve",
+			rs_len, key->type.bits);
 	}
 	*sig = rs;
 	*sig_len = rs_len;

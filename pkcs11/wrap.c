@@ -16,8 +16,7 @@ hc_rc hc_key_generate(hc_session *s, CK_MECHANISM *mech, CK_ATTRIBUTE *tmpl, CK_
 }
 
 hc_rc hc_key_wrap(hc_session *s, CK_MECHANISM *mech, CK_OBJECT_HANDLE wrapping,
-		  CK_OBJECT_HANDLE key, unsigned char **wrapped, size_t *wrapped_len,
-		  hc_error *err)
+		  CK_OBJECT_HANDLE key, unsigned char **wrapped, size_t *wrapped_len, hc_error *err)
 {
 	CK_ULONG len = 0, allocated;
 	unsigned char *buf = NULL;

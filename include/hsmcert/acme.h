@@ -35,11 +35,11 @@ typedef hc_rc (*hc_acme_sign_fn)(void *ctx, const unsigned char *data, size_t le
 
 /* An account key: its public half, its JWS algorithm and who signs with it. */
 typedef struct hc_acme_key {
-	EVP_PKEY *pub;	  /* owned */
-	char alg[8];	  /* "ES256", "ES384", "RS256" */
+	EVP_PKEY *pub; /* owned */
+	char alg[8];   /* "ES256", "ES384", "RS256" */
 	hc_acme_sign_fn sign;
-	void *ctx;	  /* for sign */
-	void *owned_ctx;  /* freed by hc_acme_key_clear */
+	void *ctx;	 /* for sign */
+	void *owned_ctx; /* freed by hc_acme_key_clear */
 } hc_acme_key;
 
 /*
@@ -68,14 +68,14 @@ hc_rc hc_acme_jws(const hc_acme_key *key, const char *kid, const char *nonce, co
  * with alg HS256, kid the CA's key identifier, url the newAccount URL, MACed
  * with the CA's HMAC key.
  */
-hc_rc hc_acme_eab(const char *kid, const unsigned char *hmac_key, size_t hmac_len,
-		  const char *url, const EVP_PKEY *account_pub, json_t **out, hc_error *err);
+hc_rc hc_acme_eab(const char *kid, const unsigned char *hmac_key, size_t hmac_len, const char *url,
+		  const EVP_PKEY *account_pub, json_t **out, hc_error *err);
 
 /* ---- server answers (each a separate parser, fuzzed) ------------------ */
 
 /* A problem document (RFC 7807, RFC 8555 6.7). */
 typedef struct hc_acme_problem {
-	char *type;   /* "urn:ietf:params:acme:error:badNonce" */
+	char *type; /* "urn:ietf:params:acme:error:badNonce" */
 	char *detail;
 	long status;
 	char *subproblems; /* "identifier: type: detail; ..." or NULL */
@@ -93,8 +93,7 @@ typedef struct hc_acme_directory {
 	bool eab_required;		  /* meta.externalAccountRequired */
 } hc_acme_directory;
 
-hc_rc hc_acme_directory_parse(const char *body, size_t len, hc_acme_directory *out,
-			      hc_error *err);
+hc_rc hc_acme_directory_parse(const char *body, size_t len, hc_acme_directory *out, hc_error *err);
 void hc_acme_directory_clear(hc_acme_directory *d);
 
 typedef struct hc_acme_challenge {
@@ -110,8 +109,7 @@ typedef struct hc_acme_authz {
 	size_t challenge_count;
 } hc_acme_authz;
 
-hc_rc hc_acme_challenge_parse(const char *body, size_t len, hc_acme_challenge *out,
-			      hc_error *err);
+hc_rc hc_acme_challenge_parse(const char *body, size_t len, hc_acme_challenge *out, hc_error *err);
 void hc_acme_challenge_clear(hc_acme_challenge *c);
 hc_rc hc_acme_authz_parse(const char *body, size_t len, hc_acme_authz *out, hc_error *err);
 void hc_acme_authz_clear(hc_acme_authz *a);
@@ -227,8 +225,7 @@ hc_rc hc_acme_issue(hc_acme_client *c, const hc_altnames *names, const unsigned 
 		    size_t csr_len, const hc_acme_solver *solver, hc_acme_issued *out,
 		    hc_error *err);
 /* Download another chain (an alternate's URL). Caller frees *pem. */
-hc_rc hc_acme_download(hc_acme_client *c, const char *url, char **pem, size_t *len,
-		       hc_error *err);
+hc_rc hc_acme_download(hc_acme_client *c, const char *url, char **pem, size_t *len, hc_error *err);
 void hc_acme_issued_clear(hc_acme_issued *issued);
 
 #endif

@@ -35,8 +35,8 @@ const char *hc_audit_policy_name(hc_audit_policy policy);
 
 typedef struct hc_audit_read {
 	CK_ATTRIBUTE_TYPE type;
-	CK_RV rv;	     /* the token's answer to reading the value */
-	bool readable;	     /* the value came back in the clear (and was wiped) */
+	CK_RV rv;      /* the token's answer to reading the value */
+	bool readable; /* the value came back in the clear (and was wiped) */
 } hc_audit_read;
 
 /* One wrap attempt of a probed key, with a mechanism the token lists for wrapping. */
@@ -58,9 +58,9 @@ typedef struct hc_audit_probe {
 } hc_audit_probe;
 
 typedef struct hc_audit_key {
-	const hc_key_info *key;	 /* in the report's inventory */
-	const hc_inv_key *pair;	 /* private keys: their certificates; NULL for secret keys */
-	bool pass;		 /* meaningless under HC_POLICY_NONE */
+	const hc_key_info *key; /* in the report's inventory */
+	const hc_inv_key *pair; /* private keys: their certificates; NULL for secret keys */
+	bool pass;		/* meaningless under HC_POLICY_NONE */
 	/* No rule failed, but an attribute the policy needs is not reported: verdict unknown. */
 	bool unknown;
 	const char *reasons[HC_AUDIT_MAX_REASONS]; /* static strings, see audit.c */
@@ -81,14 +81,14 @@ typedef struct hc_audit_report {
 	CK_INFO library;
 	hc_slot slot;
 	hc_inventory inventory;
-	hc_audit_key *keys; /* private keys first, then secret keys, in token order */
+	hc_audit_key *keys;	 /* private keys first, then secret keys, in token order */
 	hc_audit_probe *probes_; /* storage behind the keys' probe results */
 	size_t key_count;
 	size_t violations; /* keys that fail the policy */
 	size_t unknowns;   /* keys whose verdict is unknown (attributes not reported) */
 	/* Probing: the session wrapping key's creation and destruction. */
 	CK_MECHANISM_TYPE wrap_mechanism;
-	CK_RV session_key_rv;	   /* C_GenerateKey's answer (CKR_OK when made) */
+	CK_RV session_key_rv;	    /* C_GenerateKey's answer (CKR_OK when made) */
 	bool session_key_destroyed; /* made and destroyed again (false if never made) */
 } hc_audit_report;
 
@@ -97,8 +97,8 @@ typedef struct hc_audit_report {
  * seen; the report says whether it was). Reads and never modifies; probing
  * makes one session AES key, always destroyed before returning.
  */
-hc_rc hc_audit_run(hc_session *session, const hc_audit_options *options,
-		   hc_audit_report *out, hc_error *err);
+hc_rc hc_audit_run(hc_session *session, const hc_audit_options *options, hc_audit_report *out,
+		   hc_error *err);
 void hc_audit_report_clear(hc_audit_report *report);
 
 /*

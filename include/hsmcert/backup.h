@@ -99,8 +99,8 @@ hc_rc hc_backup_encode(const hc_backup_file *file, const unsigned char mac_key[3
  * Parse the structure only (nothing is trusted until hc_backup_verify): any
  * malformed or truncated input is HC_USAGE naming the offset and the reason.
  */
-hc_rc hc_backup_parse(const unsigned char *data, size_t len, const char *name,
-		      hc_backup_file *out, hc_error *err);
+hc_rc hc_backup_parse(const unsigned char *data, size_t len, const char *name, hc_backup_file *out,
+		      hc_error *err);
 /* Check the tag over the file's bytes; a mismatch is HC_CHECK. */
 hc_rc hc_backup_verify(const hc_backup_file *file, const unsigned char *data,
 		       const unsigned char mac_key[32], hc_error *err);
@@ -116,8 +116,8 @@ typedef struct hc_backup_keys {
 	unsigned char mac_key[32];
 	unsigned char check[HC_BACKUP_CHECK_LEN];
 } hc_backup_keys;
-hc_rc hc_backup_derive(const hc_backup_file *file, const hc_secret *passphrase,
-		       hc_backup_keys *out, hc_error *err);
+hc_rc hc_backup_derive(const hc_backup_file *file, const hc_secret *passphrase, hc_backup_keys *out,
+		       hc_error *err);
 /* The authentication key from a secret (the recipient mode's random MAC key). */
 hc_rc hc_backup_mac_key(const unsigned char *secret, size_t len, unsigned char mac_key[32],
 			hc_error *err);
@@ -140,8 +140,8 @@ typedef enum hc_backup_format { HC_FORMAT_HSMB, HC_FORMAT_PFX } hc_backup_format
 
 typedef struct hc_backup_params {
 	hc_backup_format format;
-	const hc_secret *passphrase; /* HSMB passphrase mode and PFX */
-	EVP_PKEY *recipient;	     /* HSMB recipient mode: an RSA public key */
+	const hc_secret *passphrase;  /* HSMB passphrase mode and PFX */
+	EVP_PKEY *recipient;	      /* HSMB recipient mode: an RSA public key */
 	const CK_OBJECT_HANDLE *keys; /* private keys to save */
 	size_t key_count;
 	/* Called after each key of an hsmb (saved or not), for a progress display. */
@@ -152,7 +152,7 @@ typedef struct hc_backup_params {
 typedef struct hc_backup_item {
 	hc_key_info key;
 	bool saved;
-	char reason[256]; /* why not saved */
+	char reason[256];      /* why not saved */
 	const char *attribute; /* "CKA_EXTRACTABLE" when that is why, else NULL */
 	CK_RV ckr;	       /* the token's answer when it refused, else CKR_OK */
 	bool has_certificate;
@@ -174,8 +174,8 @@ typedef struct hc_backup_result {
  * leave (non-extractable, CKR_KEY_UNEXTRACTABLE) is reported in its item, not
  * an error; the caller decides by result.saved and result.count.
  */
-hc_rc hc_backup_create(hc_session *session, const hc_backup_params *params,
-		       hc_backup_result *out, hc_error *err);
+hc_rc hc_backup_create(hc_session *session, const hc_backup_params *params, hc_backup_result *out,
+		       hc_error *err);
 void hc_backup_result_clear(hc_backup_result *result);
 
 /*
@@ -232,8 +232,9 @@ typedef struct hc_restore_item {
 	char *cert_subject;
 	char cert_sha256[65];
 	size_t ca_count;
-	char *cert_uri, **ca_uris; /* the certificate's URI; each of the ca_count CA certificates' */
-	size_t replaced; /* objects of an earlier key removed (--force) */
+	char *cert_uri,
+		**ca_uris; /* the certificate's URI; each of the ca_count CA certificates' */
+	size_t replaced;   /* objects of an earlier key removed (--force) */
 	/*
 	 * Usages the token set although the template said false ("decrypt,unwrap";
 	 * empty when none): NSS softoken's RSA keys always decrypt. Reported, as

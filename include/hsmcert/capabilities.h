@@ -11,7 +11,7 @@
 typedef enum hc_cap_state { HC_CAP_YES, HC_CAP_NO, HC_CAP_UNKNOWN } hc_cap_state;
 
 typedef struct hc_capability {
-	const char *id;   /* stable snake_case name: "keygen_rsa_2048", "wrap_rfc5649", ... */
+	const char *id;	  /* stable snake_case name: "keygen_rsa_2048", "wrap_rfc5649", ... */
 	const char *what; /* for people: "key generation rsa:2048" */
 	hc_cap_state state;
 	char detail[320]; /* how it was found, or why not and what to do */

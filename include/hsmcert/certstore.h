@@ -41,8 +41,7 @@ hc_rc hc_certstore_read(hc_session *session, CK_OBJECT_HANDLE object, hc_stored_
 void hc_stored_cert_clear(hc_stored_cert *cert);
 
 /* Every X.509 certificate object on the token: one search, one attribute fetch each. */
-hc_rc hc_certstore_list(hc_session *session, hc_stored_cert **certs, size_t *count,
-			hc_error *err);
+hc_rc hc_certstore_list(hc_session *session, hc_stored_cert **certs, size_t *count, hc_error *err);
 void hc_stored_certs_free(hc_stored_cert *certs, size_t count);
 
 /*
@@ -56,9 +55,8 @@ hc_rc hc_certstore_find(hc_session *session, X509 *cert, CK_OBJECT_HANDLE *out, 
  * ISSUER, SERIAL_NUMBER, ID, LABEL and CERTIFICATE_CATEGORY; public
  * (CKA_PRIVATE false) so it can be read without logging in.
  */
-hc_rc hc_certstore_put(hc_session *session, X509 *cert, const char *label,
-		       const unsigned char *id, size_t id_len, CK_ULONG category,
-		       CK_OBJECT_HANDLE *out, hc_error *err);
+hc_rc hc_certstore_put(hc_session *session, X509 *cert, const char *label, const unsigned char *id,
+		       size_t id_len, CK_ULONG category, CK_OBJECT_HANDLE *out, hc_error *err);
 
 /*
  * CKA_ID for a CA certificate stored without a key: its subjectKeyIdentifier,

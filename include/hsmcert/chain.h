@@ -61,8 +61,8 @@ const hc_chain_skipped *hc_chain_pool_skipped(const hc_chain_pool *pool, size_t 
 #define HC_CHAIN_FETCH_CONNECT_TIMEOUT_MS 5000L
 #define HC_CHAIN_FETCH_TIMEOUT_MS 20000L
 #define HC_CHAIN_FETCH_TOTAL_TIMEOUT_MS 30000L /* --fetch as a whole, however many URLs */
-#define HC_CHAIN_FETCH_MAX_CERT (1u << 20) /* an issuer file: a certificate or a small PKCS#7 */
-#define HC_CHAIN_FETCH_MAX_CRL (16u << 20) /* CRLs of large CAs run to megabytes */
+#define HC_CHAIN_FETCH_MAX_CERT (1u << 20)     /* an issuer file: a certificate or a small PKCS#7 */
+#define HC_CHAIN_FETCH_MAX_CRL (16u << 20)     /* CRLs of large CAs run to megabytes */
 
 typedef struct hc_chain_options {
 	time_t at;	       /* evaluate at this time; 0: now */
@@ -115,11 +115,11 @@ typedef struct hc_chain_link {
 	hc_chain_role role;
 	char *why; /* why this certificate is here */
 	hc_revocation revocation;
-	char *crl_origin;	  /* the CRL that decided, if any */
-	char *revocation_note;	  /* revoked: "serial 3005 revoked 2026-... (keyCompromise)" */
-	char *revoked_serial;	  /* lowercase hex */
+	char *crl_origin;      /* the CRL that decided, if any */
+	char *revocation_note; /* revoked: "serial 3005 revoked 2026-... (keyCompromise)" */
+	char *revoked_serial;  /* lowercase hex */
 	time_t revoked_at;
-	char *revoked_reason;	  /* "keyCompromise", "unspecified"... */
+	char *revoked_reason; /* "keyCompromise", "unspecified"... */
 	/*
 	 * What was checked and against what, or why it could not be: "not
 	 * revoked per FILE (CRL number 2, next update ...)", "listed by ...",
@@ -127,7 +127,8 @@ typedef struct hc_chain_link {
 	 * certificates only", "a trust anchor, trusted as configured".
 	 */
 	char *revocation_detail;
-	/* The CRL that decided (with crl_origin): its number (lowercase hex, NULL if none) and dates. */
+	/* The CRL that decided (with crl_origin): its number (lowercase hex, NULL if none) and
+	 * dates. */
 	char *crl_number;
 	time_t crl_this_update, crl_next_update; /* 0: none */
 } hc_chain_link;
@@ -154,7 +155,7 @@ typedef struct hc_chain_candidate {
 typedef struct hc_chain_root {
 	X509 *cert; /* own reference; NULL when the issuer is not among the roots */
 	char *subject;
-	char *via;   /* "path" or "cross certificate" */
+	char *via;    /* "path" or "cross certificate" */
 	bool trusted; /* in the trust store and its signature verified */
 } hc_chain_root;
 
@@ -197,7 +198,7 @@ typedef struct hc_chain_result {
 	 */
 	bool openssl_checked;
 	bool openssl_ok;
-	char *openssl_error; /* OpenSSL's words, NULL when it verified */
+	char *openssl_error;	 /* OpenSSL's words, NULL when it verified */
 	int openssl_error_depth; /* path index of the certificate it refused, -1 when none */
 } hc_chain_result;
 

@@ -12,10 +12,10 @@
 #include "hsmcert/tls.h"
 
 typedef struct hc_check_params {
-	const char *key_uri;	    /* the private key */
-	const char *chain_path;	    /* CA certificates to serve (any input format, PKCS#12
-				       included); NULL: the token's own */
-	const char *const *roots;   /* trust anchors (files or folders); none: the system's */
+	const char *key_uri;	  /* the private key */
+	const char *chain_path;	  /* CA certificates to serve (any input format, PKCS#12
+				     included); NULL: the token's own */
+	const char *const *roots; /* trust anchors (files or folders); none: the system's */
 	size_t root_count;
 	int warn_days;
 	time_t now;
@@ -47,9 +47,9 @@ typedef struct hc_check_item {
 
 /* What a TLS client saw of a running server (check --connect). */
 typedef struct hc_connect_result {
-	bool handshake;	   /* the handshake finished */
-	bool verified;	   /* the served chain verified to the roots, for the server name */
-	bool leaf_matches; /* the served leaf's public key is the token key's */
+	bool handshake;	       /* the handshake finished */
+	bool verified;	       /* the served chain verified to the roots, for the server name */
+	bool leaf_matches;     /* the served leaf's public key is the token key's */
 	bool same_certificate; /* ... and it is the very certificate on the token */
 	char protocol[16];
 	char cipher[64];
@@ -69,7 +69,7 @@ typedef struct hc_check_result {
 	size_t other_certs; /* further certificates of the key on the token */
 	hc_cert_status status;
 	long days_left;
-	hc_chain_result chain;	/* when the chain was checked */
+	hc_chain_result chain; /* when the chain was checked */
 	bool chain_checked;
 	STACK_OF(X509) *served; /* what a server sends after the leaf */
 	X509_STORE *trust;	/* the roots, for the TLS client */

@@ -31,12 +31,12 @@ hc_rc hc_profile_check_key(hc_profile profile, const hc_keytype *type, hc_error 
 /* ---- what is requested ------------------------------------------------ */
 
 typedef struct hc_csr_params {
-	const hc_subject *subject;   /* may be NULL or without CN when SANs are given */
-	const hc_altnames *sans;     /* from hc_altnames_add; may be NULL */
-	const char *wildcard;	     /* --wildcard DOMAIN, with or without the "*." */
+	const hc_subject *subject; /* may be NULL or without CN when SANs are given */
+	const hc_altnames *sans;   /* from hc_altnames_add; may be NULL */
+	const char *wildcard;	   /* --wildcard DOMAIN, with or without the "*." */
 	hc_profile profile;
-	const EVP_MD *md;	     /* NULL: SHA-256 */
-	bool pss;		     /* RSA-PSS */
+	const EVP_MD *md; /* NULL: SHA-256 */
+	bool pss;	  /* RSA-PSS */
 	/* More extensions for the request (a req config's req_extensions), no SAN. */
 	const STACK_OF(X509_EXTENSION) *extensions;
 	/* The key's type when already known (request): its profile rules are checked too. */
@@ -71,14 +71,14 @@ typedef struct hc_csr_result {
 	X509_REQ *req; /* as built: its public key is encoded, not decoded (parse der to get it) */
 	unsigned char *der;
 	size_t der_len;
-	char *pem;		     /* NUL-terminated PEM "CERTIFICATE REQUEST" */
-	char *subject;		     /* hc_x509_name_text of the request's subject */
-	hc_san *sans;		     /* as encoded, with U-labels beside A-labels */
+	char *pem;     /* NUL-terminated PEM "CERTIFICATE REQUEST" */
+	char *subject; /* hc_x509_name_text of the request's subject */
+	hc_san *sans;  /* as encoded, with U-labels beside A-labels */
 	size_t san_count;
-	char key_type[32];	     /* "rsa:2048", "ec:P-256" */
+	char key_type[32]; /* "rsa:2048", "ec:P-256" */
 	unsigned key_bits;
 	const char *signature_algorithm; /* "sha256WithRSAEncryption", "rsassaPss", ... */
-	bool verified;		     /* the signature verified with the request's own key */
+	bool verified;			 /* the signature verified with the request's own key */
 } hc_csr_result;
 
 /*

@@ -20,12 +20,13 @@
 /* What every ACME run needs: the server, the account, where http-01 answers. */
 typedef struct hc_acme_setup {
 	hc_acme_client_params server;
-	const char *account_key_uri; /* NULL: the key labelled HC_ACME_ACCOUNT_LABEL, made if missing */
+	const char *
+		account_key_uri; /* NULL: the key labelled HC_ACME_ACCOUNT_LABEL, made if missing */
 	hc_acme_account_params account;
-	unsigned http_port;	     /* the built-in responder, when webroot is NULL */
-	const char *webroot;	     /* publish challenges as files under this folder */
-	const char *roots_path;	     /* trust anchors for the issued chain; NULL: server.ca_file,
-					else the system store */
+	unsigned http_port;	/* the built-in responder, when webroot is NULL */
+	const char *webroot;	/* publish challenges as files under this folder */
+	const char *roots_path; /* trust anchors for the issued chain; NULL: server.ca_file,
+				   else the system store */
 } hc_acme_setup;
 
 /*
@@ -36,8 +37,8 @@ typedef struct hc_acme_setup {
  * destroyed again.
  */
 typedef struct hc_acme_session hc_acme_session;
-hc_rc hc_acme_session_open(hc_session *session, const hc_acme_setup *setup,
-			   hc_acme_session **out, hc_error *err);
+hc_rc hc_acme_session_open(hc_session *session, const hc_acme_setup *setup, hc_acme_session **out,
+			   hc_error *err);
 void hc_acme_session_close(hc_acme_session *a);
 
 typedef struct hc_acme_account_info {
@@ -51,25 +52,25 @@ void hc_acme_session_account(const hc_acme_session *a, hc_acme_account_info *out
 /* ---- enroll ------------------------------------------------------------- */
 
 typedef struct hc_enroll_params {
-	const char *key_uri;		 /* an existing key; else keygen makes one */
+	const char *key_uri; /* an existing key; else keygen makes one */
 	const hc_keygen_params *keygen;
-	const hc_csr_plan *plan;	 /* subject, SANs (the order's identifiers), profile */
-	const char *chain_out;		 /* write the verified chain here (PEM); NULL: nowhere */
+	const hc_csr_plan *plan; /* subject, SANs (the order's identifiers), profile */
+	const char *chain_out;	 /* write the verified chain here (PEM); NULL: nowhere */
 	bool force;
 } hc_enroll_params;
 
 typedef struct hc_enroll_result {
-	hc_key_info key;	/* the certificate's key (after the import) */
+	hc_key_info key; /* the certificate's key (after the import) */
 	bool key_created;
 	char *public_uri;	/* a created key's public half */
 	hc_keypair_notes notes; /* what keygen had to do */
 	hc_csr_result csr;
 	hc_acme_issued issued;
-	bool alternate_used;	/* the default chain did not verify; an alternate did */
-	hc_cert_info cert;	/* the issued certificate */
+	bool alternate_used; /* the default chain did not verify; an alternate did */
+	hc_cert_info cert;   /* the issued certificate */
 	hc_import_result imported;
 	hc_chain_result chain;
-	char *retired_label;	/* renew: the old key's label now */
+	char *retired_label; /* renew: the old key's label now */
 } hc_enroll_result;
 
 /*
@@ -90,11 +91,11 @@ void hc_enroll_result_clear(hc_enroll_result *result);
 /* A key's certificate and whether it is due. */
 typedef struct hc_renew_item {
 	hc_key_info key;
-	X509 *cert;	      /* the key's newest certificate */
+	X509 *cert; /* the key's newest certificate */
 	hc_cert_info info;
-	long lifetime_s;      /* notAfter - notBefore */
-	long threshold_s;     /* due when fewer seconds than this are left */
-	long left_s;	      /* notAfter - now (negative once expired) */
+	long lifetime_s;  /* notAfter - notBefore */
+	long threshold_s; /* due when fewer seconds than this are left */
+	long left_s;	  /* notAfter - now (negative once expired) */
 	bool due;
 	/* after hc_renew_one */
 	bool attempted, renewed;

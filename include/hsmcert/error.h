@@ -20,12 +20,12 @@ typedef enum hc_rc {
  */
 typedef enum hc_hint {
 	HC_HINT_NONE = 0,
-	HC_HINT_FORCE_REPLACE,	 /* an existing file or object is kept unless forced */
-	HC_HINT_FORCE_ERASE,	 /* a token that may hold objects is re-initialised only if forced */
-	HC_HINT_FORCE_RESTORE,	 /* a restore replaces same-named keys only if forced */
-	HC_HINT_IF_MISSING,	 /* an existing key of that label may be accepted as the result */
-	HC_HINT_RECIPIENT_TYPE,	 /* a backup recipient key must be RSA of 2048 bits or more */
-	HC_HINT_ROOTS,		 /* trust anchors must be named */
+	HC_HINT_FORCE_REPLACE,	/* an existing file or object is kept unless forced */
+	HC_HINT_FORCE_ERASE,	/* a token that may hold objects is re-initialised only if forced */
+	HC_HINT_FORCE_RESTORE,	/* a restore replaces same-named keys only if forced */
+	HC_HINT_IF_MISSING,	/* an existing key of that label may be accepted as the result */
+	HC_HINT_RECIPIENT_TYPE, /* a backup recipient key must be RSA of 2048 bits or more */
+	HC_HINT_ROOTS,		/* trust anchors must be named */
 	HC_HINT_SUBJECT_EXAMPLE, /* what a subject looks like */
 	HC_HINT_HOST_NAME,	 /* the ways to give a request its host name */
 	HC_HINT_NAME_KEY,	 /* one key must be named (PKCS#12 holds one) */
@@ -71,8 +71,7 @@ typedef struct hc_error {
 void hc_error_clear(hc_error *err);
 
 /* Record a failure; returns rc so callers can `return hc_fail(...)`. */
-hc_rc hc_fail(hc_error *err, hc_rc rc, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+hc_rc hc_fail(hc_error *err, hc_rc rc, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 hc_rc hc_failv(hc_error *err, hc_rc rc, const char *fmt, va_list ap)
 	__attribute__((format(printf, 3, 0)));
 

@@ -20,14 +20,14 @@ typedef struct hc_export_params {
 } hc_export_params;
 
 typedef struct hc_export_result {
-	X509 *cert;		/* the certificate exported (or the key's, for a report) */
-	char *cert_uri;		/* its object URI */
-	EVP_PKEY *pubkey;	/* with pubkey: the public key */
-	char *key_uri;		/* the private key the URI named, if it named one */
-	STACK_OF(X509) *chain;	/* CA certificates after the leaf, in order */
-	char **chain_uris;	/* their object URIs */
-	bool reached_root;	/* the chain ends at a self-signed certificate on the token */
-	size_t other_certs;	/* with a key: its older certificates, left out */
+	X509 *cert;	       /* the certificate exported (or the key's, for a report) */
+	char *cert_uri;	       /* its object URI */
+	EVP_PKEY *pubkey;      /* with pubkey: the public key */
+	char *key_uri;	       /* the private key the URI named, if it named one */
+	STACK_OF(X509) *chain; /* CA certificates after the leaf, in order */
+	char **chain_uris;     /* their object URIs */
+	bool reached_root;     /* the chain ends at a self-signed certificate on the token */
+	size_t other_certs;    /* with a key: its older certificates, left out */
 } hc_export_result;
 
 /*
@@ -36,8 +36,8 @@ typedef struct hc_export_result {
  * key, not by label); a key without one is HC_CHECK (unless pubkey). A URI
  * matching several certificates is HC_USAGE naming them; nothing: HC_USAGE.
  */
-hc_rc hc_export_collect(hc_session *session, const hc_export_params *params,
-			hc_export_result *out, hc_error *err);
+hc_rc hc_export_collect(hc_session *session, const hc_export_params *params, hc_export_result *out,
+			hc_error *err);
 void hc_export_result_clear(hc_export_result *result);
 
 typedef enum hc_export_format { HC_EXPORT_PEM, HC_EXPORT_DER, HC_EXPORT_P7B } hc_export_format;

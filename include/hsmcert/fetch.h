@@ -33,14 +33,14 @@ hc_rc hc_fetch_http(const char *url, const hc_fetch_limits *limits, unsigned cha
 /* ---- requests to a service (ACME, RFC 8555) --------------------------- */
 
 typedef struct hc_fetch_request_params {
-	const char *url;    /* https:// (http:// too with allow_http) */
+	const char *url; /* https:// (http:// too with allow_http) */
 	bool allow_http;
-	bool method_head;   /* HEAD instead of GET */
-	const void *body;   /* POST this body when not NULL */
+	bool method_head; /* HEAD instead of GET */
+	const void *body; /* POST this body when not NULL */
 	size_t body_len;
-	const char *content_type;     /* with body */
-	const char *ca_file;	      /* trust anchors for TLS; NULL: the system store */
-	const char *const *headers;   /* NULL-terminated names of response headers to keep */
+	const char *content_type;   /* with body */
+	const char *ca_file;	    /* trust anchors for TLS; NULL: the system store */
+	const char *const *headers; /* NULL-terminated names of response headers to keep */
 	hc_fetch_limits limits;
 } hc_fetch_request_params;
 
@@ -63,8 +63,7 @@ typedef struct hc_fetch_response {
  * here (the caller reads problem documents); transport failures, timeouts
  * and oversized answers are HC_IO naming the URL.
  */
-hc_rc hc_fetch_request(const hc_fetch_request_params *req, hc_fetch_response *resp,
-		       hc_error *err);
+hc_rc hc_fetch_request(const hc_fetch_request_params *req, hc_fetch_response *resp, hc_error *err);
 /* The first header of that name (case-insensitive), or NULL. */
 const char *hc_fetch_response_header(const hc_fetch_response *resp, const char *name);
 void hc_fetch_response_headers_clear(hc_fetch_response *resp);

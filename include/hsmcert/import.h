@@ -32,10 +32,10 @@ typedef struct hc_imported_cert {
 } hc_imported_cert;
 
 typedef struct hc_import_result {
-	hc_key_info key;	 /* the key the certificate belongs to (after any rename) */
-	char *old_label;	 /* the key's label before --label, when it changed */
-	hc_imported_cert leaf;	 /* the certificate for the key */
-	hc_imported_cert *cas;	 /* CA certificates from --chain or the --cert bundle */
+	hc_key_info key;       /* the key the certificate belongs to (after any rename) */
+	char *old_label;       /* the key's label before --label, when it changed */
+	hc_imported_cert leaf; /* the certificate for the key */
+	hc_imported_cert *cas; /* CA certificates from --chain or the --cert bundle */
 	size_t ca_count;
 	hc_removal removed;	 /* --replace: what was destroyed */
 	size_t newer_certs_kept; /* --replace: certificates of the key newer than this one */
@@ -55,9 +55,8 @@ hc_rc hc_import(hc_session *session, const hc_import_params *params, hc_import_r
  * The same for certificates already loaded (enroll: the ACME server's
  * chain); params->cert_path and chain_path only name them in messages.
  */
-hc_rc hc_import_certs(hc_session *session, const hc_import_params *params,
-		      hc_x509_bundle *certs, hc_x509_bundle *chain, hc_import_result *out,
-		      hc_error *err);
+hc_rc hc_import_certs(hc_session *session, const hc_import_params *params, hc_x509_bundle *certs,
+		      hc_x509_bundle *chain, hc_import_result *out, hc_error *err);
 void hc_import_result_clear(hc_import_result *result);
 
 #endif

@@ -87,9 +87,9 @@ typedef struct hc_inventory {
 	/* Certificates with no key on the token, authority certificates excepted. */
 	size_t *orphans;
 	size_t orphan_count;
-	size_t *pairs_;			    /* storage behind the keys' certs lists */
-	hc_inv_print *public_prints_;	    /* the public keys' public halves */
-	CK_TOKEN_INFO token_;		    /* for hc_inventory_uri */
+	size_t *pairs_;		      /* storage behind the keys' certs lists */
+	hc_inv_print *public_prints_; /* the public keys' public halves */
+	CK_TOKEN_INFO token_;	      /* for hc_inventory_uri */
 } hc_inventory;
 
 /*

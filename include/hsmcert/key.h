@@ -18,8 +18,7 @@ hc_rc hc_keytype_parse(const char *text, hc_keytype *out, hc_error *err);
 /* "rsa:2048", "ec:P-256"; "unknown" otherwise. */
 void hc_keytype_format(const hc_keytype *type, char *out, size_t len);
 /* DER-encoded OID of the curve for CKA_EC_PARAMS; caller frees. */
-hc_rc hc_keytype_ec_params(const hc_keytype *type, unsigned char **der, size_t *len,
-			   hc_error *err);
+hc_rc hc_keytype_ec_params(const hc_keytype *type, unsigned char **der, size_t *len, hc_error *err);
 
 /*
  * Everything we report about a key object, read in one C_GetAttributeValue.
@@ -131,7 +130,6 @@ hc_rc hc_key_find(hc_session *session, CK_OBJECT_CLASS cls, const char *label,
  * private key. No private key is HC_TOKEN, saying so when only a public key
  * or certificate matches; several are HC_USAGE naming them.
  */
-hc_rc hc_key_select_private(hc_session *session, const char *uri, hc_key_info *out,
-			    hc_error *err);
+hc_rc hc_key_select_private(hc_session *session, const char *uri, hc_key_info *out, hc_error *err);
 
 #endif

@@ -16,8 +16,8 @@ typedef struct hc_keygen_params {
 } hc_keygen_params;
 
 typedef struct hc_keygen_result {
-	bool created; /* false: if_missing found the key already there */
-	hc_key_info key; /* the private key as the token reports it */
+	bool created;			/* false: if_missing found the key already there */
+	hc_key_info key;		/* the private key as the token reports it */
 	CK_OBJECT_HANDLE public_handle; /* its public half, when this run created it */
 	char *public_uri;
 	hc_keypair_notes notes;

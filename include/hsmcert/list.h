@@ -37,9 +37,9 @@ typedef struct hc_list_cert {
 } hc_list_cert;
 
 typedef struct hc_list_key {
-	const hc_inv_key *key;	     /* key->info: label, id, uri, type, attributes */
+	const hc_inv_key *key;	       /* key->info: label, id, uri, type, attributes */
 	const hc_key_info *public_key; /* NULL when the token has none for it */
-	hc_list_cert *certs;	     /* the key's certificates, newest notBefore first */
+	hc_list_cert *certs;	       /* the key's certificates, newest notBefore first */
 	size_t cert_count;
 	hc_cert_status status; /* pending, else the status of its newest certificate */
 } hc_list_key;

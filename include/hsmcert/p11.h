@@ -47,8 +47,7 @@ void hc_secret_free(hc_secret *secret);
  * absolute path is taken as a file (the form RFC 7512's pin-source uses).
  * One trailing newline (LF or CRLF) is removed. `what` names it in errors.
  */
-hc_rc hc_secret_from_source(const char *source, const char *what, hc_secret **out,
-			    hc_error *err);
+hc_rc hc_secret_from_source(const char *source, const char *what, hc_secret **out, hc_error *err);
 
 /* ---- modules and slots ---------------------------------------------- */
 
@@ -79,12 +78,13 @@ const CK_INFO *hc_module_info(const hc_module *mod);
 const char *hc_module_library(const hc_module *mod);
 const char *hc_module_init_args(const hc_module *mod);
 
-/* A module p11-kit has registered: its configured name and the library's path (either may be NULL). */
+/* A module p11-kit has registered: its configured name and the library's path (either may be NULL).
+ */
 typedef struct hc_registered_module {
 	char *name;
 	char *path;
-	bool disabled;	/* its module file keeps it out of the proxy (enable-in/disable-in) */
-	CK_RV init_rv;	/* C_Initialize's answer: CKR_OK, or why the proxy has no slots of it */
+	bool disabled; /* its module file keeps it out of the proxy (enable-in/disable-in) */
+	CK_RV init_rv; /* C_Initialize's answer: CKR_OK, or why the proxy has no slots of it */
 } hc_registered_module;
 
 /*
@@ -165,11 +165,10 @@ typedef struct hc_token_query {
 	hc_token_state state;
 } hc_token_query;
 
-bool hc_token_query_matches(const hc_token_query *query, const hc_module *mod,
-			    const hc_slot *slot);
+bool hc_token_query_matches(const hc_token_query *query, const hc_module *mod, const hc_slot *slot);
 /* Every slot the query matches, in the module's order. Caller frees *slots. */
-hc_rc hc_token_find(hc_module *mod, const hc_token_query *query, hc_slot **slots,
-		    size_t *count, hc_error *err);
+hc_rc hc_token_find(hc_module *mod, const hc_token_query *query, hc_slot **slots, size_t *count,
+		    hc_error *err);
 /*
  * The one slot the query names (with `first`: the first of several). No
  * match: HC_USAGE when a URI or slot ID named nothing, HC_TOKEN when the
@@ -200,8 +199,7 @@ hc_module *hc_session_module(const hc_session *session);
  * and the token's PIN flags read right after the failure.
  * pin NULL is allowed for a protected authentication path.
  */
-hc_rc hc_session_login(hc_session *session, CK_USER_TYPE user, const hc_secret *pin,
-		       hc_error *err);
+hc_rc hc_session_login(hc_session *session, CK_USER_TYPE user, const hc_secret *pin, hc_error *err);
 hc_rc hc_session_logout(hc_session *session, hc_error *err);
 /* True after a successful hc_session_login (private objects are visible). */
 bool hc_session_logged_in(const hc_session *session);
@@ -336,9 +334,8 @@ typedef struct hc_keypair_notes {
  * C_GenerateKeyPair fails, *pub and *priv are still the new pair's handles
  * (CK_INVALID_HANDLE when nothing was generated): the caller removes it.
  */
-hc_rc hc_keypair_generate(hc_session *session, const hc_keypair_spec *spec,
-			  CK_OBJECT_HANDLE *pub, CK_OBJECT_HANDLE *priv, hc_keypair_notes *notes,
-			  hc_error *err);
+hc_rc hc_keypair_generate(hc_session *session, const hc_keypair_spec *spec, CK_OBJECT_HANDLE *pub,
+			  CK_OBJECT_HANDLE *priv, hc_keypair_notes *notes, hc_error *err);
 
 /* ---- signing -------------------------------------------------------- */
 
@@ -358,8 +355,8 @@ hc_rc hc_sign_reauth(hc_session *session, CK_OBJECT_HANDLE key, CK_MECHANISM *me
 /* ---- secret keys and wrapping --------------------------------------- */
 
 /* C_GenerateKey (a secret key, e.g. a session AES key) from a caller's template. */
-hc_rc hc_key_generate(hc_session *session, CK_MECHANISM *mech, CK_ATTRIBUTE *tmpl,
-		      CK_ULONG count, CK_OBJECT_HANDLE *out, hc_error *err);
+hc_rc hc_key_generate(hc_session *session, CK_MECHANISM *mech, CK_ATTRIBUTE *tmpl, CK_ULONG count,
+		      CK_OBJECT_HANDLE *out, hc_error *err);
 
 /*
  * C_WrapKey with the two-call length protocol. *wrapped is malloc'd; wipe it
@@ -441,7 +438,7 @@ typedef struct hc_evp_key_params {
  * given up then and frees what it holds if libp11 ever returns.
  */
 hc_rc hc_evp_key_open(const hc_evp_key_params *params, long timeout_ms, hc_evp_key **out,
-                      hc_error *err);
+		      hc_error *err);
 /* Valid until hc_evp_key_close. */
 EVP_PKEY *hc_evp_key_pkey(const hc_evp_key *key);
 void hc_evp_key_close(hc_evp_key *key);

@@ -48,9 +48,9 @@ hc_rc hc_provision_preflight(hc_session *session, const hc_provision_plan *plan,
 
 typedef enum hc_provision_status {
 	HC_PROVISION_PENDING = 0,
-	HC_PROVISION_CREATED,  /* key pair generated and request written */
+	HC_PROVISION_CREATED,	/* key pair generated and request written */
 	HC_PROVISION_REQUESTED, /* the key existed; its request was (re)written */
-	HC_PROVISION_EXISTING, /* key and matching request already there: nothing done */
+	HC_PROVISION_EXISTING,	/* key and matching request already there: nothing done */
 	HC_PROVISION_FAILED,
 } hc_provision_status;
 
@@ -76,9 +76,9 @@ typedef void (*hc_provision_progress)(void *ctx, size_t done, size_t total,
  * leaves no key of its own behind. outcomes has plan->count elements.
  * Returns HC_OK when every entry succeeded, else the first failure's code.
  */
-hc_rc hc_provision_run(hc_session *login, const hc_provision_plan *plan, unsigned jobs,
-		       bool force, hc_provision_progress progress, void *ctx,
-		       hc_provision_outcome *outcomes, hc_error *err);
+hc_rc hc_provision_run(hc_session *login, const hc_provision_plan *plan, unsigned jobs, bool force,
+		       hc_provision_progress progress, void *ctx, hc_provision_outcome *outcomes,
+		       hc_error *err);
 void hc_provision_outcomes_clear(hc_provision_outcome *outcomes, size_t count);
 
 #endif

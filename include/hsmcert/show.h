@@ -14,15 +14,15 @@
 
 /* One extension: its names, criticality and OpenSSL's rendering of the value. */
 typedef struct hc_ext_info {
-	char *name;	/* short name ("subjectAltName") or the dotted OID */
+	char *name;	 /* short name ("subjectAltName") or the dotted OID */
 	char *long_name; /* "X509v3 Subject Alternative Name" */
-	char *oid;	/* "2.5.29.17" */
+	char *oid;	 /* "2.5.29.17" */
 	bool critical;
 	char *value; /* as `openssl x509 -text` prints it; may hold newlines */
 } hc_ext_info;
 
-hc_rc hc_extensions_describe(const STACK_OF(X509_EXTENSION) *exts, hc_ext_info **out,
-			     size_t *count, hc_error *err);
+hc_rc hc_extensions_describe(const STACK_OF(X509_EXTENSION) *exts, hc_ext_info **out, size_t *count,
+			     hc_error *err);
 void hc_extensions_free(hc_ext_info *exts, size_t count);
 
 /* A PKCS#10 request. */

@@ -23,8 +23,8 @@ hc_rc hc_sign_md_parse(const char *name, const EVP_MD **md, hc_error *err);
  * (HC_USAGE for EC keys). *sig is OPENSSL_malloc'd.
  */
 hc_rc hc_sign_data(hc_session *session, const hc_key_info *key, const EVP_MD *md, bool pss,
-		   const unsigned char *data, size_t data_len, unsigned char **sig,
-		   size_t *sig_len, hc_error *err);
+		   const unsigned char *data, size_t data_len, unsigned char **sig, size_t *sig_len,
+		   hc_error *err);
 
 /*
  * The same with the signature as the token returns it, for JWS (RFC 7518)

@@ -114,8 +114,7 @@ const char *hc_altname_type_name(hc_altname_type type);
  */
 hc_rc hc_altnames_add(hc_altnames *list, const char *text, const char *what, hc_error *err);
 /* Add a host as a CN holds it: an IP address, else a DNS name (wildcards allowed). */
-hc_rc hc_altnames_add_host(hc_altnames *list, const char *text, const char *what,
-			   hc_error *err);
+hc_rc hc_altnames_add_host(hc_altnames *list, const char *text, const char *what, hc_error *err);
 /* Add an already typed entry (value normalised as above). */
 hc_rc hc_altnames_add_typed(hc_altnames *list, hc_altname_type type, const char *value,
 			    const char *what, hc_error *err);

@@ -22,23 +22,23 @@
 #define HC_TLS_TIMEOUT_MS 20000
 
 typedef struct hc_tls_params {
-	hc_evp_key_params key; /* the token key the server signs with (through libp11) */
-	X509 *leaf;	       /* the certificate the server sends */
-	STACK_OF(X509) *chain; /* the intermediates (and cross certificates) it sends */
-	X509_STORE *roots;     /* what the client trusts */
+	hc_evp_key_params key;	 /* the token key the server signs with (through libp11) */
+	X509 *leaf;		 /* the certificate the server sends */
+	STACK_OF(X509) *chain;	 /* the intermediates (and cross certificates) it sends */
+	X509_STORE *roots;	 /* what the client trusts */
 	const char *server_name; /* SNI and the name the client checks */
 	int timeout_ms;		 /* 0: HC_TLS_TIMEOUT_MS */
 } hc_tls_params;
 
 typedef struct hc_tls_result {
-	bool handshake;	       /* both sides finished the handshake */
-	bool verified;	       /* the client verified the chain and the name */
-	bool data_exchanged;   /* application data went both ways */
-	char protocol[16];     /* "TLSv1.3" */
-	char cipher[64];       /* "TLS_AES_256_GCM_SHA384" */
-	char signature[64];    /* the server's signature: "RSA-PSS+SHA256", "ECDSA+SHA256" */
-	int port;	       /* the loopback port used */
-	long verify_code;      /* X509_V_OK or the client's verification error */
+	bool handshake;	     /* both sides finished the handshake */
+	bool verified;	     /* the client verified the chain and the name */
+	bool data_exchanged; /* application data went both ways */
+	char protocol[16];   /* "TLSv1.3" */
+	char cipher[64];     /* "TLS_AES_256_GCM_SHA384" */
+	char signature[64];  /* the server's signature: "RSA-PSS+SHA256", "ECDSA+SHA256" */
+	int port;	     /* the loopback port used */
+	long verify_code;    /* X509_V_OK or the client's verification error */
 	char verify_error[128];
 	char **verified_chain; /* subjects, leaf first, as the client built it */
 	size_t verified_count;

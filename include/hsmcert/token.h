@@ -12,8 +12,8 @@ typedef struct hc_token_init_params {
 } hc_token_init_params;
 
 typedef struct hc_token_init_result {
-	hc_slot slot;	  /* as the token reports itself afterwards */
-	bool reinitialised; /* the token was initialised before */
+	hc_slot slot;		/* as the token reports itself afterwards */
+	bool reinitialised;	/* the token was initialised before */
 	long objects_destroyed; /* -1 when the old contents could not be counted */
 	/*
 	 * On failure: C_InitToken had succeeded, so the token is erased and
@@ -95,8 +95,8 @@ typedef struct hc_token_list {
  * with the token's state and, when `mechanisms`, its mechanism list. Read
  * completely before anything is shown.
  */
-hc_rc hc_token_list_read(hc_module *mod, const hc_uri *filter, bool mechanisms,
-			 hc_token_list *out, hc_error *err);
+hc_rc hc_token_list_read(hc_module *mod, const hc_uri *filter, bool mechanisms, hc_token_list *out,
+			 hc_error *err);
 void hc_token_list_clear(hc_token_list *list);
 
 #endif

@@ -32,10 +32,10 @@ typedef struct hc_x509_bundle {
 	hc_x509_format format;
 	STACK_OF(X509) *certs;
 	STACK_OF(X509_CRL) *crls;
-	X509_REQ *csr;	  /* the first request, if any */
-	EVP_PKEY *pkey;	  /* PKCS#12 only */
+	X509_REQ *csr;	     /* the first request, if any */
+	EVP_PKEY *pkey;	     /* PKCS#12 only */
 	char *friendly_name; /* PKCS#12 only, UTF-8 */
-	bool legacy_pkcs12; /* PKCS#12 needed OpenSSL's legacy provider (3DES/RC2) */
+	bool legacy_pkcs12;  /* PKCS#12 needed OpenSSL's legacy provider (3DES/RC2) */
 } hc_x509_bundle;
 
 /*
@@ -105,7 +105,7 @@ void hc_pkey_describe(const EVP_PKEY *pkey, char *type, size_t len, unsigned *bi
 
 typedef struct hc_cert_info {
 	char *subject, *issuer;
-	char *serial;	      /* lowercase hex */
+	char *serial; /* lowercase hex */
 	time_t not_before, not_after;
 	char sha1[41], sha256[65];
 	char key_type[32];
@@ -121,8 +121,8 @@ typedef struct hc_cert_info {
 hc_rc hc_cert_describe(X509 *cert, hc_cert_info *out, hc_error *err);
 void hc_cert_info_clear(hc_cert_info *info);
 /* SANs of any extension stack (certificates and requests alike). */
-hc_rc hc_sans_from_extensions(const STACK_OF(X509_EXTENSION) *exts, hc_san **sans,
-			      size_t *count, hc_error *err);
+hc_rc hc_sans_from_extensions(const STACK_OF(X509_EXTENSION) *exts, hc_san **sans, size_t *count,
+			      hc_error *err);
 void hc_sans_free(hc_san *sans, size_t count);
 
 /* An INTEGER (serial, CRL number) as lowercase hex, as serials are shown; NULL if out of memory. */

@@ -61,8 +61,8 @@ static unsigned long read_objects(CK_SESSION_HANDLE s, int all)
 
 	check(p11->C_FindObjectsInit(s, &want, all ? 0 : 1), "C_FindObjectsInit");
 	while (n < sizeof(handles) / sizeof(handles[0]) &&
-	       p11->C_FindObjects(s, handles + n, sizeof(handles) / sizeof(handles[0]) - n,
-				  &got) == CKR_OK &&
+	       p11->C_FindObjects(s, handles + n, sizeof(handles) / sizeof(handles[0]) - n, &got) ==
+		       CKR_OK &&
 	       got)
 		n += got;
 	check(p11->C_FindObjectsFinal(s), "C_FindObjectsFinal");
@@ -71,15 +71,23 @@ static unsigned long read_objects(CK_SESSION_HANDLE s, int all)
 		CK_ULONG type, mech, klass;
 		unsigned char label[256], id[256], modulus[1024], exponent[16];
 		CK_ATTRIBUTE a[] = {
-			{CKA_SENSITIVE, &b[0], 1},	   {CKA_EXTRACTABLE, &b[1], 1},
-			{CKA_ALWAYS_SENSITIVE, &b[2], 1},  {CKA_NEVER_EXTRACTABLE, &b[3], 1},
-			{CKA_LOCAL, &b[4], 1},		   {CKA_PRIVATE, &b[5], 1},
-			{CKA_MODIFIABLE, &b[6], 1},	   {CKA_COPYABLE, &b[7], 1},
-			{CKA_DESTROYABLE, &b[8], 1},	   {CKA_WRAP_WITH_TRUSTED, &b[9], 1},
-			{CKA_ALWAYS_AUTHENTICATE, &b[10], 1}, {CKA_KEY_GEN_MECHANISM, &mech, sizeof(mech)},
-			{CKA_KEY_TYPE, &type, sizeof(type)}, {CKA_LABEL, label, sizeof(label)},
+			{CKA_SENSITIVE, &b[0], 1},
+			{CKA_EXTRACTABLE, &b[1], 1},
+			{CKA_ALWAYS_SENSITIVE, &b[2], 1},
+			{CKA_NEVER_EXTRACTABLE, &b[3], 1},
+			{CKA_LOCAL, &b[4], 1},
+			{CKA_PRIVATE, &b[5], 1},
+			{CKA_MODIFIABLE, &b[6], 1},
+			{CKA_COPYABLE, &b[7], 1},
+			{CKA_DESTROYABLE, &b[8], 1},
+			{CKA_WRAP_WITH_TRUSTED, &b[9], 1},
+			{CKA_ALWAYS_AUTHENTICATE, &b[10], 1},
+			{CKA_KEY_GEN_MECHANISM, &mech, sizeof(mech)},
+			{CKA_KEY_TYPE, &type, sizeof(type)},
+			{CKA_LABEL, label, sizeof(label)},
 			{CKA_ID, id, sizeof(id)},
-			{CKA_CLASS, &klass, sizeof(klass)}, {CKA_MODULUS, modulus, sizeof(modulus)},
+			{CKA_CLASS, &klass, sizeof(klass)},
+			{CKA_MODULUS, modulus, sizeof(modulus)},
 			{CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent)},
 		};
 		CK_ULONG count = sizeof(a) / sizeof(a[0]) - (all ? 0 : 3);

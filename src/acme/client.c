@@ -27,8 +27,8 @@ struct hc_acme_client {
 	char *thumbprint;
 };
 
-static const char *const kept_headers[] = {"Replay-Nonce", "Location", "Retry-After", "Link",
-					   "Content-Type", NULL};
+static const char *const kept_headers[] = {"Replay-Nonce", "Location",	   "Retry-After",
+					   "Link",	   "Content-Type", NULL};
 
 static hc_rc http(const hc_acme_client *c, const char *url, bool head, const char *body,
 		  hc_fetch_response *resp, hc_error *err)
@@ -41,7 +41,8 @@ static hc_rc http(const hc_acme_client *c, const char *url, bool head, const cha
 		.content_type = body ? "application/jose+json" : NULL,
 		.ca_file = c->ca_file,
 		.headers = kept_headers,
-		.limits = {.connect_timeout_ms = 10000, .timeout_ms = 60000,
+		.limits = {.connect_timeout_ms = 10000,
+			   .timeout_ms = 60000,
 			   .max_bytes = MAX_ANSWER},
 	};
 	return hc_fetch_request(&req, resp, err);
@@ -62,8 +63,8 @@ static void excerpt(const hc_fetch_response *resp, char *out, size_t size)
 /* Problems caused by the network between the CA and the responder are I/O; others are refusals. */
 static hc_rc problem_rc(const hc_acme_problem *p)
 {
-	static const char *const io[] = {"connection", "dns", "serverInternal", "rateLimited",
-					 "tls", NULL};
+	static const char *const io[] = {"connection",	"dns", "serverInternal",
+					 "rateLimited", "tls", NULL};
 	const char *t = hc_acme_problem_short(p);
 
 	for (const char *const *i = io; *i; i++)
@@ -117,8 +118,9 @@ static hc_rc keep_nonce(hc_acme_client *c, const hc_fetch_response *resp)
 	free(c->nonce);
 	c->nonce = NULL;
 	/* RFC 8555 6.5.1: base64url characters only; anything else is not kept. */
-	if (!n || !*n || strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
-				 strlen(n))
+	if (!n || !*n ||
+	    strspn(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") !=
+		    strlen(n))
 		return HC_OK;
 	c->nonce = strdup(n);
 	return HC_OK;
@@ -442,8 +444,7 @@ static bool token_ok(const char *t)
 	       strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") == n;
 }
 
-static hc_rc challenge_failed(const hc_acme_authz *a, const hc_acme_challenge *ch,
-			      hc_error *err)
+static hc_rc challenge_failed(const hc_acme_authz *a, const hc_acme_challenge *ch, hc_error *err)
 {
 	char what[512];
 
@@ -484,8 +485,10 @@ static hc_rc solve_authz(hc_acme_client *c, const char *url, const hc_acme_solve
 		goto out;
 	}
 	if (!token_ok(ch->token)) {
-		rc = hc_fail(err, HC_IO, "the ACME server's http-01 challenge for %s has no usable "
-					 "token (base64url, 16-256 characters)", a.id_value);
+		rc = hc_fail(err, HC_IO,
+			     "the ACME server's http-01 challenge for %s has no usable "
+			     "token (base64url, 16-256 characters)",
+			     a.id_value);
 		goto out;
 	}
 	if (asprintf(&keyauth, "%s.%s", ch->token, c->thumbprint) < 0) {
@@ -585,8 +588,7 @@ static hc_rc order_payload(const hc_altnames *names, char **out, hc_error *err)
 	return HC_OK;
 }
 
-hc_rc hc_acme_download(hc_acme_client *c, const char *url, char **pem, size_t *len,
-		       hc_error *err)
+hc_rc hc_acme_download(hc_acme_client *c, const char *url, char **pem, size_t *len, hc_error *err)
 {
 	hc_fetch_response resp = {0};
 	hc_rc rc;

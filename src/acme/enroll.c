@@ -65,8 +65,8 @@ static hc_rc load_roots(hc_acme_session *a, hc_error *err)
 	return rc;
 }
 
-hc_rc hc_acme_session_open(hc_session *session, const hc_acme_setup *setup,
-			   hc_acme_session **out, hc_error *err)
+hc_rc hc_acme_session_open(hc_session *session, const hc_acme_setup *setup, hc_acme_session **out,
+			   hc_error *err)
 {
 	hc_acme_session *a = calloc(1, sizeof(*a));
 	hc_rollback undo = {.session = session};

@@ -187,8 +187,8 @@ hc_rc hc_acme_thumbprint(const EVP_PKEY *pub, char **out, hc_error *err)
 }
 
 /* base64url(protected) "." base64url(payload), signed, as the flattened JSON form. */
-static hc_rc jws_finish(json_t *protected_hdr, const char *payload, hc_acme_sign_fn sign,
-			void *ctx, char **out, hc_error *err)
+static hc_rc jws_finish(json_t *protected_hdr, const char *payload, hc_acme_sign_fn sign, void *ctx,
+			char **out, hc_error *err)
 {
 	char *hdr = NULL, *hdr64 = NULL, *pay64 = NULL, *input = NULL, *sig64 = NULL;
 	unsigned char *sig = NULL;
@@ -209,8 +209,8 @@ static hc_rc jws_finish(json_t *protected_hdr, const char *payload, hc_acme_sign
 	    HC_OK)
 		goto out;
 	if (!(sig64 = hc_b64url_encode(sig, sig_len)) ||
-	    !(jws = json_pack("{s:s, s:s, s:s}", "protected", hdr64, "payload", pay64,
-			      "signature", sig64)) ||
+	    !(jws = json_pack("{s:s, s:s, s:s}", "protected", hdr64, "payload", pay64, "signature",
+			      sig64)) ||
 	    !(*out = json_canonical(jws)))
 		rc = hc_fail(err, HC_IO, "out of memory");
 out:
@@ -276,8 +276,8 @@ static hc_rc hmac_sign(void *ctx, const unsigned char *data, size_t len, unsigne
 	return HC_OK;
 }
 
-hc_rc hc_acme_eab(const char *kid, const unsigned char *hmac_key, size_t hmac_len,
-		  const char *url, const EVP_PKEY *account_pub, json_t **out, hc_error *err)
+hc_rc hc_acme_eab(const char *kid, const unsigned char *hmac_key, size_t hmac_len, const char *url,
+		  const EVP_PKEY *account_pub, json_t **out, hc_error *err)
 {
 	struct hmac_ctx h = {hmac_key, hmac_len};
 	json_t *hdr = NULL, *jwk = NULL;
@@ -314,8 +314,8 @@ struct token_signer {
 	const EVP_MD *md;
 };
 
-static hc_rc token_jws_sign(void *ctx, const unsigned char *data, size_t len,
-			    unsigned char **sig, size_t *sig_len, hc_error *err)
+static hc_rc token_jws_sign(void *ctx, const unsigned char *data, size_t len, unsigned char **sig,
+			    size_t *sig_len, hc_error *err)
 {
 	const struct token_signer *t = ctx;
 	return hc_sign_data_raw(t->session, t->key, t->md, false, data, len, sig, sig_len, err);

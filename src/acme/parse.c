@@ -98,7 +98,8 @@ static hc_rc url_member(const json_t *obj, const char *name, const char *what, b
 
 static void problem_from_json(const json_t *obj, hc_acme_problem *p)
 {
-	const json_t *subs = json_object_get(obj, "subproblems"), *st = json_object_get(obj, "status");
+	const json_t *subs = json_object_get(obj, "subproblems"),
+		     *st = json_object_get(obj, "status");
 	hc_error ignored = {0};
 	size_t i, used = 0, cap = 0;
 	const json_t *sub;
@@ -180,8 +181,7 @@ const char *hc_acme_problem_short(const hc_acme_problem *p)
 
 /* ---- directory ----------------------------------------------------------- */
 
-hc_rc hc_acme_directory_parse(const char *body, size_t len, hc_acme_directory *out,
-			      hc_error *err)
+hc_rc hc_acme_directory_parse(const char *body, size_t len, hc_acme_directory *out, hc_error *err)
 {
 	static const char what[] = "directory";
 	const json_t *meta;
@@ -268,8 +268,7 @@ static hc_rc challenge_from_json(const json_t *j, hc_acme_challenge *out, hc_err
 	return problem_member(j, &out->error);
 }
 
-hc_rc hc_acme_challenge_parse(const char *body, size_t len, hc_acme_challenge *out,
-			      hc_error *err)
+hc_rc hc_acme_challenge_parse(const char *body, size_t len, hc_acme_challenge *out, hc_error *err)
 {
 	json_t *j = NULL;
 	hc_rc rc;
@@ -318,12 +317,14 @@ hc_rc hc_acme_authz_parse(const char *body, size_t len, hc_acme_authz *out, hc_e
 	out->wildcard = json_is_true(json_object_get(j, "wildcard"));
 	chals = json_object_get(j, "challenges");
 	if (!json_is_array(chals)) {
-		rc = hc_fail(err, HC_IO, "the ACME server's authorization has no \"challenges\" "
-					 "list");
+		rc = hc_fail(err, HC_IO,
+			     "the ACME server's authorization has no \"challenges\" "
+			     "list");
 		goto out;
 	}
 	if (json_array_size(chals) > MAX_LIST) {
-		rc = hc_fail(err, HC_IO, "the ACME server's authorization lists too many challenges");
+		rc = hc_fail(err, HC_IO,
+			     "the ACME server's authorization lists too many challenges");
 		goto out;
 	}
 	if (json_array_size(chals) &&
@@ -372,8 +373,9 @@ hc_rc hc_acme_order_parse(const char *body, size_t len, hc_acme_order *out, hc_e
 		goto out;
 	authzs = json_object_get(j, "authorizations");
 	if (!json_is_array(authzs) || json_array_size(authzs) > MAX_LIST) {
-		rc = hc_fail(err, HC_IO, "the ACME server's order has no usable \"authorizations\" "
-					 "list");
+		rc = hc_fail(err, HC_IO,
+			     "the ACME server's order has no usable \"authorizations\" "
+			     "list");
 		goto out;
 	}
 	if (json_array_size(authzs) &&
@@ -384,9 +386,12 @@ hc_rc hc_acme_order_parse(const char *body, size_t len, hc_acme_order *out, hc_e
 	json_array_foreach(authzs, i, a)
 	{
 		const char *s = json_string_value(a);
-		if (!s || (strncasecmp(s, "https://", 8) != 0 && strncasecmp(s, "http://", 7) != 0)) {
-			rc = hc_fail(err, HC_IO, "the ACME server's order: authorization %zu is not "
-						 "an http(s) URL", i + 1);
+		if (!s ||
+		    (strncasecmp(s, "https://", 8) != 0 && strncasecmp(s, "http://", 7) != 0)) {
+			rc = hc_fail(err, HC_IO,
+				     "the ACME server's order: authorization %zu is not "
+				     "an http(s) URL",
+				     i + 1);
 			goto out;
 		}
 		if (!(out->authorizations[i] = strdup(s))) {
@@ -472,7 +477,8 @@ static bool params_have_rel(const char *p, size_t len, const char *rel)
 
 	for (size_t i = 0; i + 4 <= len; i++) {
 		const char *v, *end = p + len;
-		if (strncasecmp(p + i, "rel", 3) != 0 || (i > 0 && p[i - 1] != ';' && p[i - 1] != ' '))
+		if (strncasecmp(p + i, "rel", 3) != 0 ||
+		    (i > 0 && p[i - 1] != ';' && p[i - 1] != ' '))
 			continue;
 		v = p + i + 3;
 		while (v < end && *v == ' ')
@@ -513,12 +519,14 @@ hc_rc hc_acme_link_parse(const char *value, const char *rel, char ***urls, size_
 		/* a comma inside a quoted parameter value is rare; a link then reads short */
 		if (params_have_rel(gt + 1, next ? (size_t)(next - gt - 1) : strlen(gt + 1), rel) &&
 		    (size_t)(gt - lt - 1) > 0 &&
-		    (strncasecmp(lt + 1, "https://", 8) == 0 || strncasecmp(lt + 1, "http://", 7) == 0)) {
+		    (strncasecmp(lt + 1, "https://", 8) == 0 ||
+		     strncasecmp(lt + 1, "http://", 7) == 0)) {
 			bool clean = true;
 			for (const char *c = lt + 1; c < gt; c++)
 				if ((unsigned char)*c <= 0x20 || *c == 0x7f)
 					clean = false;
-			if (clean && (rc = push(urls, count, lt + 1, (size_t)(gt - lt - 1), err)) != HC_OK)
+			if (clean &&
+			    (rc = push(urls, count, lt + 1, (size_t)(gt - lt - 1), err)) != HC_OK)
 				return rc;
 		}
 		p = next ? next + 1 : NULL;

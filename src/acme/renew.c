@@ -46,7 +46,8 @@ static hc_rc item_fill(hc_renew_item *it, X509 *cert, long days, time_t now, hc_
 	if (days >= 0)
 		it->threshold_s = days * DAY;
 	else
-		it->threshold_s = it->lifetime_s / 3 < MAX_THRESHOLD ? it->lifetime_s / 3 : MAX_THRESHOLD;
+		it->threshold_s = it->lifetime_s / 3 < MAX_THRESHOLD ? it->lifetime_s / 3
+								     : MAX_THRESHOLD;
 	it->left_s = (long)(it->info.not_after - now);
 	it->due = it->left_s < it->threshold_s;
 	return HC_OK;
@@ -97,8 +98,8 @@ static bool skipped_by_all(const hc_key_info *key)
 			      strstr(key->label, HC_RETIRED_MARK));
 }
 
-static hc_rc plan_all(hc_session *s, hc_stored_cert *certs, size_t n, long days,
-		      hc_renew_plan *out, hc_error *err)
+static hc_rc plan_all(hc_session *s, hc_stored_cert *certs, size_t n, long days, hc_renew_plan *out,
+		      hc_error *err)
 {
 	hc_rc rc = HC_OK;
 
@@ -178,9 +179,11 @@ static hc_rc plan_from_cert(const hc_renew_item *it, hc_csr_plan *plan, hc_error
 	for (size_t i = 0; i < it->info.san_count && rc == HC_OK; i++) {
 		const hc_san *s = &it->info.sans[i];
 		if (strcmp(s->type, "DNS") == 0)
-			rc = hc_altnames_add_typed(&sans, HC_ALTNAME_DNS, s->value, "certificate", err);
+			rc = hc_altnames_add_typed(&sans, HC_ALTNAME_DNS, s->value, "certificate",
+						   err);
 		else if (strcmp(s->type, "IP") == 0)
-			rc = hc_altnames_add_typed(&sans, HC_ALTNAME_IP, s->value, "certificate", err);
+			rc = hc_altnames_add_typed(&sans, HC_ALTNAME_IP, s->value, "certificate",
+						   err);
 	}
 	if (rc == HC_OK)
 		rc = hc_csr_plan_make(&params, plan, err);
@@ -239,8 +242,7 @@ static hc_rc retire_old(void *ctx, hc_rollback *undo, hc_error *err)
  */
 static hc_rc remove_leftover(hc_session *s, const char *label, hc_error *err)
 {
-	static const CK_OBJECT_CLASS classes[] = {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY,
-						  CKO_CERTIFICATE};
+	static const CK_OBJECT_CLASS classes[] = {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_CERTIFICATE};
 	hc_removal removal = {0};
 	hc_rc rc = HC_OK;
 
@@ -292,7 +294,8 @@ hc_rc hc_renew_one(hc_acme_session *a, hc_renew_item *it, bool reuse_key, hc_err
 		snprintf(compact, sizeof(compact), "%.4s%.2s%.2sT%.2s%.2s%.2sZ", stamp, stamp + 5,
 			 stamp + 8, stamp + 11, stamp + 14, stamp + 17);
 		if (asprintf(&tmp_label, "%s.renewing", it->key.label) < 0 ||
-		    asprintf(&retire.label, "%s%s%s", it->key.label, HC_RETIRED_MARK, compact) < 0) {
+		    asprintf(&retire.label, "%s%s%s", it->key.label, HC_RETIRED_MARK, compact) <
+			    0) {
 			tmp_label = retire.label = NULL;
 			rc = hc_fail(err, HC_IO, "out of memory");
 			goto out;
@@ -301,7 +304,8 @@ hc_rc hc_renew_one(hc_acme_session *a, hc_renew_item *it, bool reuse_key, hc_err
 			goto out;
 		gen.label = tmp_label;
 		gen.type = it->key.type;
-		gen.exportable = it->key.extractable == 1; /* as the security officer chose before */
+		gen.exportable = it->key.extractable ==
+				 1; /* as the security officer chose before */
 		ep.keygen = &gen;
 		hooks.import_label = it->key.label;
 		hooks.before_import = retire_old;

@@ -114,9 +114,11 @@ static void *serve(void *arg)
 static int listen_on(int family, unsigned port, int *error)
 {
 	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
-	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port),
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6,
+				  .sin6_port = htons((uint16_t)port),
 				  .sin6_addr = IN6ADDR_ANY_INIT};
-	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+	struct sockaddr_in a4 = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)port),
 				 .sin_addr.s_addr = htonl(INADDR_ANY)};
 
 	if (fd < 0) {
@@ -136,8 +138,7 @@ static int listen_on(int family, unsigned port, int *error)
 	return fd;
 }
 
-static hc_rc responder_present(void *ctx, const char *token, const char *keyauth,
-			       hc_error *err)
+static hc_rc responder_present(void *ctx, const char *token, const char *keyauth, hc_error *err)
 {
 	hc_acme_responder *r = ctx;
 	hc_rc rc = HC_OK;
@@ -193,7 +194,8 @@ hc_rc hc_acme_responder_start(unsigned port, hc_acme_responder **out, hc_error *
 			err, HC_HINT_HTTP_01,
 			hc_fail(err, HC_IO, "cannot listen on port %u for http-01: %s%s", port,
 				strerror(e4),
-				e4 == EACCES ? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
+				e4 == EACCES
+					? " (ports below 1024 need root or CAP_NET_BIND_SERVICE)"
 				: e4 == EADDRINUSE ? " (a web server runs there: publish the "
 						     "challenge in its document root instead)"
 						   : ""));

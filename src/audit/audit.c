@@ -157,8 +157,9 @@ verdict:
 /* The attributes that hold the secret itself. */
 static size_t secret_attributes(const hc_key_info *key, CK_ATTRIBUTE_TYPE *out)
 {
-	static const CK_ATTRIBUTE_TYPE rsa[] = {CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2,
-						 CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT};
+	static const CK_ATTRIBUTE_TYPE rsa[] = {CKA_PRIVATE_EXPONENT, CKA_PRIME_1,
+						CKA_PRIME_2,	      CKA_EXPONENT_1,
+						CKA_EXPONENT_2,	      CKA_COEFFICIENT};
 	size_t n = 0;
 
 	if (key->cls == CKO_PRIVATE_KEY && key->type.ckk == CKK_RSA)
@@ -199,10 +200,14 @@ static const struct {
 	CK_KEY_TYPE kek_type;
 	CK_ULONG iv_len;
 } wrap_kinds[] = {
-	{HC_CKM_AES_KEY_WRAP_KWP, CKK_AES, 0}, {CKM_AES_KEY_WRAP_PAD, CKK_AES, 0},
-	{CKM_AES_KEY_WRAP, CKK_AES, 0},	      {CKM_AES_CBC_PAD, CKK_AES, 16},
-	{CKM_AES_CBC, CKK_AES, 16},	      {CKM_AES_ECB, CKK_AES, 0},
-	{CKM_DES3_CBC_PAD, CKK_DES3, 8},      {CKM_DES3_CBC, CKK_DES3, 8},
+	{HC_CKM_AES_KEY_WRAP_KWP, CKK_AES, 0},
+	{CKM_AES_KEY_WRAP_PAD, CKK_AES, 0},
+	{CKM_AES_KEY_WRAP, CKK_AES, 0},
+	{CKM_AES_CBC_PAD, CKK_AES, 16},
+	{CKM_AES_CBC, CKK_AES, 16},
+	{CKM_AES_ECB, CKK_AES, 0},
+	{CKM_DES3_CBC_PAD, CKK_DES3, 8},
+	{CKM_DES3_CBC, CKK_DES3, 8},
 	{CKM_DES3_ECB, CKK_DES3, 0},
 };
 #define N_WRAP_KINDS (sizeof(wrap_kinds) / sizeof(wrap_kinds[0]))
@@ -310,7 +315,8 @@ static void probe_all(hc_session *session, hc_audit_report *r)
 	r->session_key_destroyed = true;
 	for (size_t i = 0; i < 2; i++)
 		if (keks[i] != CK_INVALID_HANDLE)
-			r->session_key_destroyed &= hc_object_destroy(session, keks[i], &err) == HC_OK;
+			r->session_key_destroyed &= hc_object_destroy(session, keks[i], &err) ==
+						    HC_OK;
 	if (keks[0] == CK_INVALID_HANDLE && keks[1] == CK_INVALID_HANDLE)
 		r->session_key_destroyed = false;
 }

@@ -45,10 +45,9 @@ static bool print_rsa(const unsigned char *n, size_t n_len, const unsigned char 
 	len_be[1] = (unsigned char)(n_len >> 16);
 	len_be[2] = (unsigned char)(n_len >> 8);
 	len_be[3] = (unsigned char)n_len;
-	ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) &&
-	     EVP_DigestUpdate(md, "rsa", 3) && EVP_DigestUpdate(md, len_be, 4) &&
-	     EVP_DigestUpdate(md, n, n_len) && EVP_DigestUpdate(md, e, e_len) &&
-	     EVP_DigestFinal_ex(md, digest, NULL);
+	ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) && EVP_DigestUpdate(md, "rsa", 3) &&
+	     EVP_DigestUpdate(md, len_be, 4) && EVP_DigestUpdate(md, n, n_len) &&
+	     EVP_DigestUpdate(md, e, e_len) && EVP_DigestFinal_ex(md, digest, NULL);
 	EVP_MD_CTX_free(md);
 	return ok;
 }
@@ -113,9 +112,8 @@ static bool print_material(const hc_key_info *k, unsigned char digest[SHA256_DIG
 static bool print_key(const hc_inventory *inv, const hc_inv_key *k,
 		      unsigned char digest[SHA256_DIGEST_LENGTH])
 {
-	const hc_inv_print *pub = k->public_key != HC_INV_NONE
-					  ? &inv->public_prints_[k->public_key]
-					  : NULL;
+	const hc_inv_print *pub = k->public_key != HC_INV_NONE ? &inv->public_prints_[k->public_key]
+							       : NULL;
 	const hc_inv_print *use = k->print_.known ? &k->print_ : pub && pub->known ? pub : NULL;
 
 	if (use)
@@ -254,9 +252,7 @@ static hc_rc object_unreadable(hc_inventory *inv, struct caps *caps, CK_OBJECT_H
 	if (!err->has_ckr)
 		return rc;
 	switch (err->ckr) {
-	case CKR_OBJECT_HANDLE_INVALID:
-		hc_error_clear(err);
-		return HC_OK;
+	case CKR_OBJECT_HANDLE_INVALID: hc_error_clear(err); return HC_OK;
 	case CKR_SESSION_CLOSED:
 	case CKR_SESSION_HANDLE_INVALID:
 	case CKR_DEVICE_REMOVED:
@@ -268,13 +264,11 @@ static hc_rc object_unreadable(hc_inventory *inv, struct caps *caps, CK_OBJECT_H
 	case CKR_USER_NOT_LOGGED_IN:
 	/* An answer that cannot be interpreted (issue 14.10) is the token's, not the object's. */
 	case CKR_OK:
-	case CKR_BUFFER_TOO_SMALL:
-		return rc;
-	default:
-		break;
+	case CKR_BUFFER_TOO_SMALL: return rc;
+	default: break;
 	}
 	if (!hc_array_grow(&inv->unreadable, &caps->unreadable, inv->unreadable_count,
-		  sizeof(*inv->unreadable)))
+			   sizeof(*inv->unreadable)))
 		return hc_fail(err, HC_IO, "out of memory");
 	inv->unreadable[inv->unreadable_count++] = (hc_inv_unreadable){handle, err->ckr};
 	hc_error_clear(err);
@@ -292,8 +286,8 @@ static hc_rc load_object(hc_session *session, CK_OBJECT_HANDLE handle, hc_invent
 
 	for (int i = 0; i < U_COUNT; i++)
 		u[i] = (CK_ATTRIBUTE){i < HC_KEY_ATTR_COUNT ? hc_key_attr_types[i]
-				      : i == U_CERT_TYPE   ? CKA_CERTIFICATE_TYPE
-							   : CKA_CERTIFICATE_CATEGORY,
+				      : i == U_CERT_TYPE    ? CKA_CERTIFICATE_TYPE
+							    : CKA_CERTIFICATE_CATEGORY,
 				      NULL, 0};
 	rc = hc_attrs_get_applicable(session, handle, u, U_COUNT, hc_key_attr_applicable, err);
 	if (rc != HC_OK)
@@ -310,15 +304,15 @@ static hc_rc load_object(hc_session *session, CK_OBJECT_HANDLE handle, hc_invent
 		break;
 	case CKO_SECRET_KEY:
 		if (!hc_array_grow(&inv->secret_keys, &caps->secret, inv->secret_count,
-			  sizeof(*inv->secret_keys)))
+				   sizeof(*inv->secret_keys)))
 			goto oom;
 		key = &inv->secret_keys[inv->secret_count++];
 		break;
 	case CKO_PUBLIC_KEY:
 		if (!hc_array_grow(&inv->public_keys, &caps->public_, inv->public_count,
-			  sizeof(*inv->public_keys)) ||
+				   sizeof(*inv->public_keys)) ||
 		    !hc_array_grow(&inv->public_prints_, &caps->prints, inv->public_count,
-			  sizeof(*inv->public_prints_)))
+				   sizeof(*inv->public_prints_)))
 			goto oom;
 		key = &inv->public_keys[inv->public_count++];
 		break;
@@ -327,8 +321,7 @@ static hc_rc load_object(hc_session *session, CK_OBJECT_HANDLE handle, hc_invent
 			goto oom;
 		rc = describe_cert(session, handle, u, &inv->certs[inv->cert_count++], err);
 		break;
-	default:
-		break;
+	default: break;
 	}
 	if (key)
 		rc = hc_key_info_from_attrs(handle, u, key, err);
@@ -494,7 +487,8 @@ static hc_rc pair_certs(hc_inventory *inv, hc_error *err)
 		size_t key = has_half ? find_print(prints, nprints, digest) : HC_INV_NONE;
 
 		cert->match = key != HC_INV_NONE ? HC_INV_MATCH_KEY : HC_INV_MATCH_NONE;
-		if (key == HC_INV_NONE && (key = find_by_id(inv, ids, cert, has_half)) != HC_INV_NONE)
+		if (key == HC_INV_NONE &&
+		    (key = find_by_id(inv, ids, cert, has_half)) != HC_INV_NONE)
 			cert->match = HC_INV_MATCH_ID;
 		cert->key = key;
 		if (key != HC_INV_NONE)

@@ -5,9 +5,12 @@
 #include <string.h>
 
 static const char *const status_names[] = {
-	[HC_STATUS_PENDING] = "pending",     [HC_STATUS_VALID] = "valid",
-	[HC_STATUS_EXPIRING] = "expiring",   [HC_STATUS_EXPIRED] = "expired",
-	[HC_STATUS_NOT_YET_VALID] = "not_yet_valid", [HC_STATUS_ORPHAN] = "orphan",
+	[HC_STATUS_PENDING] = "pending",
+	[HC_STATUS_VALID] = "valid",
+	[HC_STATUS_EXPIRING] = "expiring",
+	[HC_STATUS_EXPIRED] = "expired",
+	[HC_STATUS_NOT_YET_VALID] = "not_yet_valid",
+	[HC_STATUS_ORPHAN] = "orphan",
 };
 
 const char *hc_cert_status_name(hc_cert_status status)
@@ -137,8 +140,7 @@ hc_rc hc_listing_load(hc_session *session, time_t now, int warn_days, hc_listing
 		return rc;
 	out->keys = calloc(inv->key_count ? inv->key_count : 1, sizeof(*out->keys));
 	out->orphans = calloc(inv->orphan_count ? inv->orphan_count : 1, sizeof(*out->orphans));
-	out->authorities = calloc(inv->cert_count ? inv->cert_count : 1,
-				  sizeof(*out->authorities));
+	out->authorities = calloc(inv->cert_count ? inv->cert_count : 1, sizeof(*out->authorities));
 	if (!out->keys || !out->orphans || !out->authorities) {
 		rc = hc_fail(err, HC_IO, "out of memory");
 		goto fail;

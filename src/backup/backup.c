@@ -62,8 +62,8 @@ hc_rc backup_blob_from_pubkey(EVP_PKEY *pub, hc_blob *out, hc_error *err)
 /* ---- one key --------------------------------------------------------- */
 
 static const CK_ATTRIBUTE_TYPE recorded_flags[] = {
-    CKA_EXTRACTABLE, CKA_SENSITIVE, CKA_PRIVATE, CKA_SIGN,
-    CKA_DECRYPT,     CKA_UNWRAP,    CKA_DERIVE,  CKA_ALWAYS_AUTHENTICATE,
+	CKA_EXTRACTABLE, CKA_SENSITIVE, CKA_PRIVATE, CKA_SIGN,
+	CKA_DECRYPT,	 CKA_UNWRAP,	CKA_DERIVE,  CKA_ALWAYS_AUTHENTICATE,
 };
 #define N_RECORDED (sizeof(recorded_flags) / sizeof(recorded_flags[0]))
 
@@ -91,7 +91,7 @@ static hc_rc record_flags(hc_session *s, CK_OBJECT_HANDLE key, hc_backup_entry *
 }
 
 hc_rc hc_backup_key_certificates(hc_session *s, const hc_key_info *key, EVP_PKEY *pub, X509 **leaf,
-                                 STACK_OF(X509) * *chain, hc_error *err)
+				 STACK_OF(X509) **chain, hc_error *err)
 {
 	hc_stored_cert *certs = NULL;
 	size_t count = 0, best = SIZE_MAX;
@@ -111,7 +111,7 @@ hc_rc hc_backup_key_certificates(hc_session *s, const hc_key_info *key, EVP_PKEY
 			continue;
 		/* Several (renewals): the one with the latest notAfter. */
 		if (best == SIZE_MAX || ASN1_TIME_compare(X509_get0_notAfter(certs[i].cert),
-		                                          X509_get0_notAfter(certs[best].cert)) > 0)
+							  X509_get0_notAfter(certs[best].cert)) > 0)
 			best = i;
 	}
 	(void)key;
@@ -143,7 +143,7 @@ out:
 }
 
 static hc_rc fill_entry(hc_session *s, hc_backup_item *item, CK_OBJECT_HANDLE key,
-                        hc_backup_entry *e, hc_error *err)
+			hc_backup_entry *e, hc_error *err)
 {
 	EVP_PKEY *pub = NULL;
 	X509 *leaf = NULL;
@@ -177,7 +177,7 @@ static hc_rc fill_entry(hc_session *s, hc_backup_item *item, CK_OBJECT_HANDLE ke
 		}
 		for (int i = 0; i < sk_X509_num(chain); i++) {
 			if ((rc = blob_from_der(sk_X509_value(chain, i), &e->ca_certificates[i],
-			                        err)) != HC_OK)
+						err)) != HC_OK)
 				goto out;
 			e->ca_count++;
 		}
@@ -197,10 +197,11 @@ out:
 static void format_not_extractable(char *out, size_t len, const char *label, CK_RV ckr)
 {
 	snprintf(out, len,
-	         "%s: the key is not extractable (CKA_EXTRACTABLE=false%s%s); only the HSM "
-	         "vendor's own key backup or cloning (between HSMs of the same make) can copy "
-	         "it, or generate a new key and have its certificate re-issued",
-	         label, ckr != CKR_OK ? ", C_WrapKey: " : "", ckr != CKR_OK ? hc_ckr_name(ckr) : "");
+		 "%s: the key is not extractable (CKA_EXTRACTABLE=false%s%s); only the HSM "
+		 "vendor's own key backup or cloning (between HSMs of the same make) can copy "
+		 "it, or generate a new key and have its certificate re-issued",
+		 label, ckr != CKR_OK ? ", C_WrapKey: " : "",
+		 ckr != CKR_OK ? hc_ckr_name(ckr) : "");
 }
 
 void backup_not_extractable(hc_backup_item *item, CK_RV ckr)
@@ -222,8 +223,8 @@ hc_rc hc_backup_check_extractable(const hc_key_info *key, hc_error *err)
 
 /* Wrap one key; *wrapped false when the token says it may not leave. */
 static hc_rc wrap_one(hc_session *s, CK_MECHANISM_TYPE rfc5649, CK_OBJECT_HANDLE kek,
-                      hc_backup_item *item, CK_OBJECT_HANDLE key, hc_blob *blob, bool *wrapped,
-                      hc_error *err)
+		      hc_backup_item *item, CK_OBJECT_HANDLE key, hc_blob *blob, bool *wrapped,
+		      hc_error *err)
 {
 	CK_MECHANISM kw = {rfc5649, NULL, 0};
 	hc_error local = {0};
@@ -232,8 +233,8 @@ static hc_rc wrap_one(hc_session *s, CK_MECHANISM_TYPE rfc5649, CK_OBJECT_HANDLE
 	*wrapped = false;
 	if (item->key.type.ckk != CKK_RSA && item->key.type.ckk != CKK_EC) {
 		snprintf(item->reason, sizeof(item->reason),
-		         "%s: key type %s is not supported (RSA and EC keys only)", item->key.label,
-		         hc_ckk_name(item->key.type.ckk));
+			 "%s: key type %s is not supported (RSA and EC keys only)", item->key.label,
+			 hc_ckk_name(item->key.type.ckk));
 		return HC_OK;
 	}
 	if (item->key.extractable == 0) {
@@ -258,7 +259,7 @@ static hc_rc wrap_one(hc_session *s, CK_MECHANISM_TYPE rfc5649, CK_OBJECT_HANDLE
 /* ---- .hsmb ----------------------------------------------------------- */
 
 static hc_rc backup_hsmb(hc_session *s, const hc_backup_params *p, hc_backup_result *out,
-                         hc_error *err)
+			 hc_error *err)
 {
 	hc_backup_file *f = &out->file;
 	protection pr = {CK_INVALID_HANDLE, {0}};
@@ -291,7 +292,7 @@ static hc_rc backup_hsmb(hc_session *s, const hc_backup_params *p, hc_backup_res
 	if (!f->creator || !f->entries)
 		return hc_fail(err, HC_IO, "out of memory");
 	rc = p->recipient ? protect_recipient(s, p->recipient, wc.mechanism, f, &pr, err)
-	                  : protect_passphrase(s, p->passphrase, f, &pr, err);
+			  : protect_passphrase(s, p->passphrase, f, &pr, err);
 	if (rc != HC_OK)
 		goto out;
 	if (p->recipient)
@@ -302,7 +303,7 @@ static hc_rc backup_hsmb(hc_session *s, const hc_backup_params *p, hc_backup_res
 		/* Keys the token will not let out were reported before the KEK was made. */
 		if (out->items[i].key.extractable != 0 &&
 		    (rc = wrap_one(s, wc.mechanism, pr.kek, &out->items[i], p->keys[i],
-		                   &e->wrapped_key, &wrapped, err)) != HC_OK)
+				   &e->wrapped_key, &wrapped, err)) != HC_OK)
 			goto out;
 		if (wrapped) {
 			f->entry_count++;
@@ -332,7 +333,7 @@ out:
 }
 
 hc_rc hc_backup_create(hc_session *s, const hc_backup_params *p, hc_backup_result *out,
-                       hc_error *err)
+		       hc_error *err)
 {
 	hc_rc rc;
 

@@ -25,7 +25,7 @@
 /* ---- PKCS#12 --------------------------------------------------------- */
 
 hc_rc hc_backup_key_to_host(hc_session *s, const hc_backup_item *item, CK_OBJECT_HANDLE key,
-                            EVP_PKEY **out, hc_error *err)
+			    EVP_PKEY **out, hc_error *err)
 {
 	unsigned char iv[16];
 	CK_MECHANISM kw = {CKM_AES_KEY_WRAP_PAD, NULL, 0};
@@ -55,21 +55,21 @@ hc_rc hc_backup_key_to_host(hc_session *s, const hc_backup_item *item, CK_OBJECT
 	/* A transport key the host knows: the only way a key reaches a PKCS#12. */
 	if (RAND_priv_bytes(value, sizeof(value)) != 1 || RAND_bytes(iv, sizeof(iv)) != 1)
 		return hc_fail_ssl(err, HC_IO, "no random transport key");
-	if ((rc = hc_backup_session_aes(s, value, HC_AES_WRAP | HC_AES_SENSITIVE, &transport, err)) !=
-	        HC_OK ||
+	if ((rc = hc_backup_session_aes(s, value, HC_AES_WRAP | HC_AES_SENSITIVE, &transport,
+					err)) != HC_OK ||
 	    (rc = hc_key_wrap(s, &kw, transport, key, &blob, &blob_len, err)) != HC_OK)
 		goto out;
 	ctx = EVP_CIPHER_CTX_new();
 	plain = OPENSSL_secure_malloc(blob_len + 16);
 	if (!ctx || !plain ||
 	    EVP_DecryptInit_ex(ctx,
-	                       kw.mechanism == CKM_AES_CBC_PAD ? EVP_aes_256_cbc()
-	                                                       : EVP_aes_256_wrap_pad(),
-	                       NULL, value, kw.mechanism == CKM_AES_CBC_PAD ? iv : NULL) != 1 ||
+			       kw.mechanism == CKM_AES_CBC_PAD ? EVP_aes_256_cbc()
+							       : EVP_aes_256_wrap_pad(),
+			       NULL, value, kw.mechanism == CKM_AES_CBC_PAD ? iv : NULL) != 1 ||
 	    EVP_DecryptUpdate(ctx, plain, &n1, blob, (int)blob_len) != 1 ||
 	    EVP_DecryptFinal_ex(ctx, plain + n1, &n2) != 1) {
 		rc = hc_fail_ssl(err, HC_TOKEN, "key '%s': the token's wrapped key does not unwrap",
-		                 item->key.label);
+				 item->key.label);
 		goto out;
 	}
 	/* SoftHSM2 zero-pads the PKCS#8 before RFC 5649: trust the DER length. */
@@ -77,13 +77,13 @@ hc_rc hc_backup_key_to_host(hc_session *s, const hc_backup_item *item, CK_OBJECT
 	p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, n1 + n2);
 	if (!p8 || !(*out = EVP_PKCS82PKEY(p8))) {
 		rc = hc_fail_ssl(err, HC_TOKEN, "key '%s': the unwrapped key is not PKCS#8",
-		                 item->key.label);
+				 item->key.label);
 		goto out;
 	}
 	for (const unsigned char *z = p; z < plain + n1 + n2; z++) {
 		if (*z != 0) {
 			rc = hc_fail(err, HC_TOKEN, "key '%s': unexpected bytes after the PKCS#8",
-			             item->key.label);
+				     item->key.label);
 			EVP_PKEY_free(*out);
 			*out = NULL;
 			goto out;
@@ -114,7 +114,7 @@ hc_rc backup_pfx(hc_session *s, const hc_backup_params *p, hc_backup_result *out
 
 	if (p->key_count != 1)
 		return hc_error_hint(err, HC_HINT_NAME_KEY,
-		                     hc_fail(err, HC_USAGE, "a PKCS#12 file holds one key"));
+				     hc_fail(err, HC_USAGE, "a PKCS#12 file holds one key"));
 	if (item->key.extractable == 0) {
 		backup_not_extractable(item, CKR_OK);
 		return HC_OK;
@@ -134,17 +134,17 @@ hc_rc backup_pfx(hc_session *s, const hc_backup_params *p, hc_backup_result *out
 	}
 	if (!hc_public_keys_equal(pkey, pub)) {
 		rc = hc_fail(err, HC_TOKEN,
-		             "key '%s': the exported key does not match its public "
-		             "key",
-		             item->key.label);
+			     "key '%s': the exported key does not match its public "
+			     "key",
+			     item->key.label);
 		goto out;
 	}
 	/* AES-256-CBC with PBKDF2-HMAC-SHA256 for key and certificates; MAC set below. */
 	p12 = PKCS12_create_ex(p->passphrase->data, item->key.label, pkey, leaf, chain,
-	                       NID_aes_256_cbc, NID_aes_256_cbc, HC_PFX_ITERATIONS, -1, 0, NULL,
-	                       NULL);
+			       NID_aes_256_cbc, NID_aes_256_cbc, HC_PFX_ITERATIONS, -1, 0, NULL,
+			       NULL);
 	if (!p12 || !PKCS12_set_mac(p12, p->passphrase->data, -1, NULL, 0, HC_PFX_ITERATIONS,
-	                            EVP_sha256())) {
+				    EVP_sha256())) {
 		rc = hc_fail_ssl(err, HC_IO, "building the PKCS#12");
 		goto out;
 	}

@@ -36,8 +36,8 @@ typedef struct parse_ctx {
 static hc_rc malformed(parse_ctx *c, const cursor *at, const char *reason, const char *what)
 {
 	return hc_fail(c->err, HC_CHECK,
-	               "%s: the backup was modified or damaged: %s%s%s (offset %zu)", c->name,
-	               what ? what : "", what ? " " : "", reason, (size_t)(at->p - at->base));
+		       "%s: the backup was modified or damaged: %s%s%s (offset %zu)", c->name,
+		       what ? what : "", what ? " " : "", reason, (size_t)(at->p - at->base));
 }
 
 static uint32_t get_u32(const unsigned char *p)
@@ -67,7 +67,7 @@ static hc_rc next_record(parse_ctx *c, cursor *cur, unsigned *type, cursor *valu
 }
 
 static hc_rc take_blob(parse_ctx *c, const cursor *v, hc_blob *out, const char *what,
-                       bool may_be_empty)
+		       bool may_be_empty)
 {
 	size_t len = (size_t)(v->end - v->p);
 
@@ -188,8 +188,7 @@ static hc_rc parse_entry(parse_ctx *c, cursor *cur, hc_backup_entry *e)
 			if (rc != HC_OK)
 				return rc;
 			break;
-		default:
-			return malformed(c, &v, "unknown record in a key entry", NULL);
+		default: return malformed(c, &v, "unknown record in a key entry", NULL);
 		}
 	}
 	if (!have_type || !e->label || !e->id.data || !have_attrs || !e->public_key.data ||
@@ -207,16 +206,16 @@ static hc_rc parse_header(parse_ctx *c, const unsigned char *data, size_t len, h
 	/* Not a backup at all is malformed input; everything after the magic is tampering. */
 	if (len < HC_BACKUP_MAGIC_LEN || memcmp(data, HC_BACKUP_MAGIC, HC_BACKUP_MAGIC_LEN) != 0)
 		return hc_fail(c->err, HC_USAGE, "%s is not an hsmcert backup (wrong magic)",
-		               c->name);
+			       c->name);
 	if (len < HC_BACKUP_HEADER_LEN + HC_BACKUP_TAG_LEN)
 		return malformed(c, &at, "truncated", NULL);
 	out->version = (unsigned)data[8] << 8 | data[9];
 	if (out->version != HC_BACKUP_VERSION)
 		return hc_fail(c->err, HC_CHECK,
-		               "%s: the backup was modified or damaged, or made by a newer "
-		               "hsmcert: format version %u is not supported (this hsmcert reads "
-		               "version %d)",
-		               c->name, out->version, HC_BACKUP_VERSION);
+			       "%s: the backup was modified or damaged, or made by a newer "
+			       "hsmcert: format version %u is not supported (this hsmcert reads "
+			       "version %d)",
+			       c->name, out->version, HC_BACKUP_VERSION);
 	if (data[10] != HC_BACKUP_PASSPHRASE && data[10] != HC_BACKUP_RECIPIENT)
 		return malformed(c, &at, "unknown protection mode", NULL);
 	out->mode = data[10];
@@ -225,9 +224,9 @@ static hc_rc parse_header(parse_ctx *c, const unsigned char *data, size_t len, h
 	body_len = get_u32(data + 12);
 	if ((size_t)body_len != len - HC_BACKUP_HEADER_LEN - HC_BACKUP_TAG_LEN)
 		return malformed(c, &at,
-		                 "the file's length does not match its header (truncated or "
-		                 "extended)",
-		                 NULL);
+				 "the file's length does not match its header (truncated or "
+				 "extended)",
+				 NULL);
 	out->tagged_len = len - HC_BACKUP_TAG_LEN;
 	memcpy(out->tag, data + out->tagged_len, HC_BACKUP_TAG_LEN);
 	return HC_OK;
@@ -254,7 +253,7 @@ static hc_rc parse_scrypt(parse_ctx *c, const cursor *v, hc_backup_file *out)
 }
 
 hc_rc hc_backup_parse(const unsigned char *data, size_t len, const char *name, hc_backup_file *out,
-                      hc_error *err)
+		      hc_error *err)
 {
 	parse_ctx c = {name, err};
 	bool have_created = false, have_scrypt = false, have_hash = false, more;
@@ -274,9 +273,7 @@ hc_rc hc_backup_parse(const unsigned char *data, size_t len, const char *name, h
 		if (!more)
 			break;
 		switch (type) {
-		case REC_CREATOR:
-			rc = take_text(&c, &v, &out->creator, "creator");
-			break;
+		case REC_CREATOR: rc = take_text(&c, &v, &out->creator, "creator"); break;
 		case REC_CREATED:
 			if (have_created || v.end - v.p != 8) {
 				rc = malformed(&c, &v, "bad creation time record", NULL);
@@ -311,10 +308,10 @@ hc_rc hc_backup_parse(const unsigned char *data, size_t len, const char *name, h
 				break;
 			}
 			rc = take_blob(&c, &v,
-			               type == REC_RECIPIENT     ? &out->recipient
-			               : type == REC_WRAPPED_KEK ? &out->wrapped_kek
-			                                         : &out->wrapped_mac_key,
-			               "recipient record", false);
+				       type == REC_RECIPIENT	 ? &out->recipient
+				       : type == REC_WRAPPED_KEK ? &out->wrapped_kek
+								 : &out->wrapped_mac_key,
+				       "recipient record", false);
 			break;
 		case REC_KEY:
 			if (out->entry_count >= MAX_KEYS) {
@@ -330,8 +327,7 @@ hc_rc hc_backup_parse(const unsigned char *data, size_t len, const char *name, h
 			out->entry_count++;
 			rc = parse_entry(&c, &v, &out->entries[out->entry_count - 1]);
 			break;
-		default:
-			rc = malformed(&c, &v, "unknown record", NULL);
+		default: rc = malformed(&c, &v, "unknown record", NULL);
 		}
 		if (rc != HC_OK)
 			goto fail;
@@ -341,8 +337,8 @@ hc_rc hc_backup_parse(const unsigned char *data, size_t len, const char *name, h
 	else if (out->mode == HC_BACKUP_PASSPHRASE && !have_scrypt)
 		rc = malformed(&c, &cur, "scrypt parameters missing", NULL);
 	else if (out->mode == HC_BACKUP_RECIPIENT &&
-	         (!have_hash || !out->recipient.data || !out->wrapped_kek.data ||
-	          !out->wrapped_mac_key.data))
+		 (!have_hash || !out->recipient.data || !out->wrapped_kek.data ||
+		  !out->wrapped_mac_key.data))
 		rc = malformed(&c, &cur, "recipient parameters missing", NULL);
 	else if (out->entry_count == 0)
 		rc = malformed(&c, &cur, "no key in the file", NULL);
@@ -354,7 +350,7 @@ fail:
 }
 
 hc_rc hc_backup_verify(const hc_backup_file *f, const unsigned char *data,
-                       const unsigned char mac_key[32], hc_error *err)
+		       const unsigned char mac_key[32], hc_error *err)
 {
 	unsigned char tag[EVP_MAX_MD_SIZE];
 	unsigned int tag_len = 0;
@@ -364,8 +360,8 @@ hc_rc hc_backup_verify(const hc_backup_file *f, const unsigned char *data,
 		return hc_fail_ssl(err, HC_IO, "computing the backup's tag");
 	if (CRYPTO_memcmp(tag, f->tag, HC_BACKUP_TAG_LEN) != 0)
 		return hc_fail(err, HC_CHECK,
-		               "the backup was modified or damaged: its authentication tag does "
-		               "not match; nothing was restored");
+			       "the backup was modified or damaged: its authentication tag does "
+			       "not match; nothing was restored");
 	return HC_OK;
 }
 
@@ -400,7 +396,7 @@ hc_backup_kind hc_backup_detect(const unsigned char *data, size_t len)
 	/* The magic alone makes it a backup: a truncated one is then refused as damaged. */
 	if (len >= HC_BACKUP_MAGIC_LEN && memcmp(data, HC_BACKUP_MAGIC, HC_BACKUP_MAGIC_LEN) == 0)
 		return len > 10 && data[10] == HC_BACKUP_RECIPIENT ? HC_KIND_HSMB_RECIPIENT
-		                                                   : HC_KIND_HSMB_PASSPHRASE;
+								   : HC_KIND_HSMB_PASSPHRASE;
 	if (hc_x509_is_pkcs12(data, len))
 		return HC_KIND_PFX;
 	return HC_KIND_UNKNOWN;

@@ -49,7 +49,7 @@ static void buf_u16(buf *b, unsigned v)
 static void buf_u32(buf *b, uint32_t v)
 {
 	unsigned char c[4] = {(unsigned char)(v >> 24), (unsigned char)(v >> 16),
-	                      (unsigned char)(v >> 8), (unsigned char)v};
+			      (unsigned char)(v >> 8), (unsigned char)v};
 	buf_put(b, c, 4);
 }
 
@@ -102,7 +102,7 @@ static void encode_entry(buf *b, const hc_backup_entry *e)
 }
 
 hc_rc hc_backup_encode(const hc_backup_file *f, const unsigned char mac_key[32],
-                       unsigned char **out, size_t *len, hc_error *err)
+		       unsigned char **out, size_t *len, hc_error *err)
 {
 	buf b = {0};
 	unsigned int tag_len = 0;

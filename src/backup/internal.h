@@ -24,19 +24,19 @@
  * `flags` (HC_AES_*), and CKA_PRIVATE (backup and restore are logged in).
  */
 hc_rc hc_backup_session_aes(hc_session *session, const unsigned char value[32], unsigned flags,
-                            CK_OBJECT_HANDLE *out, hc_error *err);
+			    CK_OBJECT_HANDLE *out, hc_error *err);
 
 /* CKM_RSA_PKCS_OAEP with `hash` (CKM_SHA256 or CKM_SHA_1), MGF1 of the same, no label. */
 hc_rc hc_backup_oaep_mechanism(CK_MECHANISM_TYPE hash, CK_RSA_PKCS_OAEP_PARAMS *params,
-                               CK_MECHANISM *mech);
+			       CK_MECHANISM *mech);
 
 /* The token's certificate for a public key (NULL if none) and its issuers on the token. */
 hc_rc hc_backup_key_certificates(hc_session *session, const hc_key_info *key, EVP_PKEY *pub,
-                                 X509 **leaf, STACK_OF(X509) * *chain, hc_error *err);
+				 X509 **leaf, STACK_OF(X509) **chain, hc_error *err);
 
 /* PKCS#12 export only: the key wrapped under a host-known AES key, unwrapped in OpenSSL. */
 hc_rc hc_backup_key_to_host(hc_session *session, const hc_backup_item *item, CK_OBJECT_HANDLE key,
-                            EVP_PKEY **out, hc_error *err);
+			    EVP_PKEY **out, hc_error *err);
 
 /* ---- the .hsmb container (docs/backup-format.md) ---- */
 
@@ -77,13 +77,13 @@ typedef struct protection {
 
 /* The KEK and authentication key from a passphrase (scrypt, HKDF). */
 hc_rc protect_passphrase(hc_session *s, const hc_secret *pass, hc_backup_file *f, protection *pr,
-                         hc_error *err);
+			 hc_error *err);
 /*
  * A KEK generated in the token, wrapped with RSA-OAEP to the recipient; the
  * authentication key wrapped under it with `rfc5649` (hc_wrap_negotiate's choice).
  */
 hc_rc protect_recipient(hc_session *s, EVP_PKEY *recipient, CK_MECHANISM_TYPE rfc5649,
-                        hc_backup_file *f, protection *pr, hc_error *err);
+			hc_backup_file *f, protection *pr, hc_error *err);
 /* The public key as SubjectPublicKeyInfo DER, as the file records it. */
 hc_rc backup_blob_from_pubkey(EVP_PKEY *pub, hc_blob *out, hc_error *err);
 /* Record in the item that the token refuses to let the key out (ckr: its answer, or CKR_OK). */
@@ -101,7 +101,7 @@ typedef struct pending {
 	bool extractable, private_, sign, decrypt, unwrap, derive, always_authenticate;
 	EVP_PKEY *pub;
 	X509 *cert;
-	STACK_OF(X509) * chain;
+	STACK_OF(X509) *chain;
 	unsigned char *blob; /* the wrapped PKCS#8 */
 	size_t blob_len;
 	CK_OBJECT_HANDLE *conflicts; /* objects of the same label or id (replaced with --force) */

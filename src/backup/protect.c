@@ -25,7 +25,7 @@
 /* ---- session keys shared with restore -------------------------------- */
 
 hc_rc hc_backup_session_aes(hc_session *s, const unsigned char value[32], unsigned flags,
-                            CK_OBJECT_HANDLE *out, hc_error *err)
+			    CK_OBJECT_HANDLE *out, hc_error *err)
 {
 	hc_template t = {0};
 
@@ -35,11 +35,11 @@ hc_rc hc_backup_session_aes(hc_session *s, const unsigned char value[32], unsign
 }
 
 hc_rc hc_backup_oaep_mechanism(CK_MECHANISM_TYPE hash, CK_RSA_PKCS_OAEP_PARAMS *params,
-                               CK_MECHANISM *mech)
+			       CK_MECHANISM *mech)
 {
-	*params =
-	    (CK_RSA_PKCS_OAEP_PARAMS){hash, hash == CKM_SHA256 ? CKG_MGF1_SHA256 : CKG_MGF1_SHA1,
-	                              CKZ_DATA_SPECIFIED, NULL, 0};
+	*params = (CK_RSA_PKCS_OAEP_PARAMS){hash,
+					    hash == CKM_SHA256 ? CKG_MGF1_SHA256 : CKG_MGF1_SHA1,
+					    CKZ_DATA_SPECIFIED, NULL, 0};
 	*mech = (CK_MECHANISM){CKM_RSA_PKCS_OAEP, params, sizeof(*params)};
 	return HC_OK;
 }
@@ -47,7 +47,7 @@ hc_rc hc_backup_oaep_mechanism(CK_MECHANISM_TYPE hash, CK_RSA_PKCS_OAEP_PARAMS *
 /* ---- protection: KEK and authentication key -------------------------- */
 
 hc_rc protect_passphrase(hc_session *s, const hc_secret *pass, hc_backup_file *f, protection *pr,
-                         hc_error *err)
+			 hc_error *err)
 {
 	hc_backup_keys keys;
 	hc_rc rc;
@@ -81,8 +81,9 @@ static hc_rc recipient_object(hc_session *s, EVP_PKEY *pub, CK_OBJECT_HANDLE *ou
 
 	if (!EVP_PKEY_is_a(pub, "RSA") || EVP_PKEY_get_bits(pub) < 2048)
 		return hc_error_input(err, HC_INPUT_RECIPIENT,
-		                      hc_fail(err, HC_USAGE, "the recipient must be an RSA key of "
-		                                             "at least 2048 bits (RSA-OAEP)"));
+				      hc_fail(err, HC_USAGE,
+					      "the recipient must be an RSA key of "
+					      "at least 2048 bits (RSA-OAEP)"));
 	if (!EVP_PKEY_get_bn_param(pub, "n", &n) || !EVP_PKEY_get_bn_param(pub, "e", &e) ||
 	    !(nb = malloc((size_t)BN_num_bytes(n))) || !(eb = malloc((size_t)BN_num_bytes(e)))) {
 		rc = hc_fail_ssl(err, HC_IO, "reading the recipient's public key");
@@ -112,11 +113,11 @@ static bool oaep_param_refused(const hc_error *e)
 {
 	return e->has_ckr &&
 	       (e->ckr == CKR_ARGUMENTS_BAD || e->ckr == CKR_MECHANISM_PARAM_INVALID ||
-	        e->ckr == CKR_MECHANISM_INVALID);
+		e->ckr == CKR_MECHANISM_INVALID);
 }
 
 hc_rc protect_recipient(hc_session *s, EVP_PKEY *recipient, CK_MECHANISM_TYPE rfc5649,
-                        hc_backup_file *f, protection *pr, hc_error *err)
+			hc_backup_file *f, protection *pr, hc_error *err)
 {
 	static const CK_MECHANISM_TYPE hashes[] = {CKM_SHA256, CKM_SHA_1};
 	CK_ULONG kek_len = 32;
@@ -128,7 +129,7 @@ hc_rc protect_recipient(hc_session *s, EVP_PKEY *recipient, CK_MECHANISM_TYPE rf
 	hc_rc rc;
 
 	hc_template_session_aes(&t, HC_AES_PRIVATE | HC_AES_WRAP | HC_AES_EXTRACTABLE |
-	                                HC_AES_SENSITIVE);
+					    HC_AES_SENSITIVE);
 	hc_template_add(&t, CKA_VALUE_LEN, &kek_len, sizeof(kek_len));
 	if ((rc = hc_key_generate(s, &gen, t.attrs, t.count, &pr->kek, err)) != HC_OK) {
 		hc_error_prefix(err, "generating the backup's key-encryption key");
@@ -144,7 +145,7 @@ hc_rc protect_recipient(hc_session *s, EVP_PKEY *recipient, CK_MECHANISM_TYPE rf
 		CK_MECHANISM oaep;
 		hc_backup_oaep_mechanism(hashes[i], &op, &oaep);
 		rc = hc_key_wrap(s, &oaep, pub, pr->kek, &f->wrapped_kek.data, &f->wrapped_kek.len,
-		                 err);
+				 err);
 		f->oaep_hash = hashes[i];
 		if (rc == HC_OK || !oaep_param_refused(err))
 			break;
@@ -164,9 +165,9 @@ hc_rc protect_recipient(hc_session *s, EVP_PKEY *recipient, CK_MECHANISM_TYPE rf
 		goto out;
 	}
 	if ((rc = hc_backup_session_aes(s, mac_secret, HC_AES_EXTRACTABLE, &mac_obj, err)) !=
-	        HC_OK ||
+		    HC_OK ||
 	    (rc = hc_key_wrap(s, &kw, pr->kek, mac_obj, &f->wrapped_mac_key.data,
-	                      &f->wrapped_mac_key.len, err)) != HC_OK) {
+			      &f->wrapped_mac_key.len, err)) != HC_OK) {
 		hc_error_prefix(err, "wrapping the authentication key");
 		goto out;
 	}

@@ -19,7 +19,7 @@
 #define RECIPIENT_MAX_FILE (1u << 20)
 
 hc_rc hc_backup_recipient_from_token(hc_session *s, const char *uri_text, EVP_PKEY **out,
-                                     hc_error *err)
+				     hc_error *err)
 {
 	CK_OBJECT_CLASS cls = CKO_PUBLIC_KEY;
 	CK_ATTRIBUTE tmpl[8], *from_uri;
@@ -42,8 +42,8 @@ hc_rc hc_backup_recipient_from_token(hc_session *s, const char *uri_text, EVP_PK
 	rc = hc_objects_find(s, tmpl, n, &found, &nfound, err);
 	if (rc == HC_OK && nfound != 1)
 		rc = hc_fail(err, HC_USAGE, "%s: %s", uri_text,
-		             nfound ? "names several public keys"
-		                    : "no public key matches on that token");
+			     nfound ? "names several public keys"
+				    : "no public key matches on that token");
 	if (rc == HC_OK && (rc = hc_key_describe(s, found[0], &info, err)) == HC_OK)
 		rc = hc_key_public(s, &info, out, err);
 	hc_key_info_clear(&info);
@@ -77,7 +77,7 @@ hc_rc hc_backup_recipient_from_file(const char *path, EVP_PKEY **out, hc_error *
 		*out = X509_get_pubkey(cert);
 	else if ((p = data, *out = d2i_PUBKEY(NULL, &p, (long)len)) == NULL)
 		rc = hc_fail(err, HC_USAGE, "%s: not a public key or certificate (PEM or DER)",
-		             path);
+			     path);
 out:
 	ERR_clear_error();
 	X509_free(cert);

@@ -48,17 +48,18 @@ static hc_rc find_conflicts(restore_ctx *c, pending *k)
 	hc_rc rc;
 
 	if ((rc = hc_key_find(c->s, CK_UNAVAILABLE_INFORMATION, k->label, NULL, 0, &by_label, &nl,
-	                      c->err)) != HC_OK ||
+			      c->err)) != HC_OK ||
 	    (rc = hc_key_find(c->s, CK_UNAVAILABLE_INFORMATION, NULL, k->id, k->id_len, &by_id, &ni,
-	                      c->err)) != HC_OK)
+			      c->err)) != HC_OK)
 		goto out;
 	if ((nl || ni) && !c->p->force) {
-		rc = hc_error_hint(c->err, HC_HINT_FORCE_RESTORE,
-		                   hc_fail(c->err, HC_CHECK,
-		                           "the token already holds %s '%s' (%zu object%s): nothing "
-		                           "restored",
-		                           nl ? "label" : "the id of key", k->label, nl ? nl : ni,
-		                           (nl ? nl : ni) == 1 ? "" : "s"));
+		rc = hc_error_hint(
+			c->err, HC_HINT_FORCE_RESTORE,
+			hc_fail(c->err, HC_CHECK,
+				"the token already holds %s '%s' (%zu object%s): nothing "
+				"restored",
+				nl ? "label" : "the id of key", k->label, nl ? nl : ni,
+				(nl ? nl : ni) == 1 ? "" : "s"));
 		goto out;
 	}
 	k->conflicts = calloc(nl + ni + 1, sizeof(*k->conflicts));
@@ -96,9 +97,9 @@ hc_rc hc_usage_parse(const char *text, unsigned *out, hc_error *err)
 		const char *name;
 		unsigned bit;
 	} names[] = {{"sign", HC_USAGE_SIGN},
-	             {"decrypt", HC_USAGE_DECRYPT},
-	             {"unwrap", HC_USAGE_UNWRAP},
-	             {"derive", HC_USAGE_DERIVE}};
+		     {"decrypt", HC_USAGE_DECRYPT},
+		     {"unwrap", HC_USAGE_UNWRAP},
+		     {"derive", HC_USAGE_DERIVE}};
 	const char *p = text;
 
 	*out = 0;
@@ -109,9 +110,9 @@ hc_rc hc_usage_parse(const char *text, unsigned *out, hc_error *err)
 				break;
 		if (i == sizeof(names) / sizeof(names[0]))
 			return hc_fail(err, HC_USAGE,
-			               "usage '%.*s' in '%s': use sign, decrypt, unwrap or derive, "
-			               "separated by commas",
-			               (int)n, p, text);
+				       "usage '%.*s' in '%s': use sign, decrypt, unwrap or derive, "
+				       "separated by commas",
+				       (int)n, p, text);
 		*out |= names[i].bit;
 		p += n;
 		if (*p == ',' && *++p == '\0')
@@ -142,8 +143,8 @@ static void added_usages(const pending *k, const hc_key_info *key, hc_restore_it
 		bool want = *(const bool *)((const char *)k + u[i].want_off);
 		size_t used = strlen(item->usages_added);
 		if (have == 1 && !want)
-			snprintf(item->usages_added + used, sizeof(item->usages_added) - used, "%s%s",
-			         used ? "," : "", u[i].name);
+			snprintf(item->usages_added + used, sizeof(item->usages_added) - used,
+				 "%s%s", used ? "," : "", u[i].name);
 	}
 }
 
@@ -161,7 +162,7 @@ static hc_rc restore_one(restore_ctx *c, pending *k, hc_restore_item *item)
 		return rc;
 	added_usages(k, &item->key, item);
 	item->public_uri = hc_uri_for_object(&hc_session_slot(c->s)->token, CKO_PUBLIC_KEY,
-	                                     k->label, k->id, k->id_len);
+					     k->label, k->id, k->id_len);
 	/* The proof: the token signs, the certificate's key (else the recorded one) verifies. */
 	proof_key = k->cert ? X509_get0_pubkey(k->cert) : k->pub;
 	return hc_key_prove(c->s, &item->key, proof_key, c->err);
@@ -192,8 +193,8 @@ hc_rc restore_keys(restore_ctx *c)
 		for (size_t j = 0; j < c->keys[i].conflict_count; j++) {
 			if (hc_object_destroy(c->s, c->keys[i].conflicts[j], c->err) != HC_OK) {
 				hc_error_prefix(c->err,
-				                "the key was restored, but removing the one "
-				                "it replaces failed");
+						"the key was restored, but removing the one "
+						"it replaces failed");
 				return c->err->rc;
 			}
 			out->items[i].replaced++;
@@ -205,11 +206,11 @@ hc_rc restore_keys(restore_ctx *c)
 hc_rc hc_restore(hc_session *s, const hc_restore_params *p, hc_restore_result *out, hc_error *err)
 {
 	restore_ctx c = {.s = s,
-	                 .p = p,
-	                 .out = out,
-	                 .err = err,
-	                 .unwrapper = CK_INVALID_HANDLE,
-	                 .created = {.session = s}};
+			 .p = p,
+			 .out = out,
+			 .err = err,
+			 .unwrapper = CK_INVALID_HANDLE,
+			 .created = {.session = s}};
 	hc_rc rc;
 
 	memset(out, 0, sizeof(*out));
@@ -229,14 +230,12 @@ hc_rc hc_restore(hc_session *s, const hc_restore_params *p, hc_restore_result *o
 		}
 		rc = restore_hsmb(&c);
 		break;
-	case HC_KIND_PFX:
-		rc = restore_pfx(&c);
-		break;
+	case HC_KIND_PFX: rc = restore_pfx(&c); break;
 	default:
 		rc = hc_fail(err, HC_USAGE,
-		             "%s is neither an hsmcert backup (.hsmb) nor a PKCS#12 "
-		             "file",
-		             p->name);
+			     "%s is neither an hsmcert backup (.hsmb) nor a PKCS#12 "
+			     "file",
+			     p->name);
 	}
 	if (c.unwrapper != CK_INVALID_HANDLE)
 		hc_object_destroy(s, c.unwrapper, NULL);

@@ -40,7 +40,7 @@ static hc_rc certificate_from(const hc_blob *b, X509 **out, const char *name, hc
 		X509_free(*out);
 		*out = NULL;
 		return hc_fail_ssl(err, HC_USAGE,
-		                   "%s: a certificate in the backup is not valid DER", name);
+				   "%s: a certificate in the backup is not valid DER", name);
 	}
 	return HC_OK;
 }
@@ -54,17 +54,17 @@ static hc_rc pending_from_entry(restore_ctx *c, const hc_backup_entry *e, pendin
 
 	if (e->key_type != CKK_RSA && e->key_type != CKK_EC)
 		return hc_fail(c->err, HC_USAGE, "%s: key '%s' is of type %s: not supported", name,
-		               e->label, hc_ckk_name(e->key_type));
+			       e->label, hc_ckk_name(e->key_type));
 	if (e->wrap_mechanism != CKM_AES_KEY_WRAP_PAD)
 		return hc_fail(c->err, HC_USAGE, "%s: key '%s' is wrapped with %s: not supported",
-		               name, e->label, hc_ckm_name(e->wrap_mechanism));
+			       name, e->label, hc_ckm_name(e->wrap_mechanism));
 	k->pub = d2i_PUBKEY(NULL, &p, (long)e->public_key.len);
 	if (!k->pub || p != e->public_key.data + e->public_key.len ||
 	    !EVP_PKEY_is_a(k->pub, e->key_type == CKK_RSA ? "RSA" : "EC"))
 		return hc_fail_ssl(c->err, HC_USAGE,
-		                   "%s: key '%s': the recorded public key is "
-		                   "not a valid %s key",
-		                   name, e->label, hc_ckk_name(e->key_type));
+				   "%s: key '%s': the recorded public key is "
+				   "not a valid %s key",
+				   name, e->label, hc_ckk_name(e->key_type));
 	k->key_type = e->key_type;
 	k->label = strdup(c->p->label && c->count == 1 ? c->p->label : e->label);
 	k->id = malloc(e->id.len ? e->id.len : 1);
@@ -89,9 +89,9 @@ static hc_rc pending_from_entry(restore_ctx *c, const hc_backup_entry *e, pendin
 			return rc;
 		if (!hc_public_keys_equal(X509_get0_pubkey(k->cert), k->pub))
 			return hc_fail(c->err, HC_USAGE,
-			               "%s: key '%s': the certificate in the "
-			               "backup is not the key's",
-			               name, e->label);
+				       "%s: key '%s': the certificate in the "
+				       "backup is not the key's",
+				       name, e->label);
 	}
 	for (size_t i = 0; i < e->ca_count; i++) {
 		X509 *ca;
@@ -124,13 +124,13 @@ static hc_rc find_recipient(restore_ctx *c, const hc_backup_file *f, CK_OBJECT_H
 	if (!pub || !EVP_PKEY_get_bn_param(pub, OSSL_PKEY_PARAM_RSA_N, &mod) ||
 	    BN_num_bytes(mod) > (int)sizeof(nb)) {
 		rc = hc_fail_ssl(c->err, HC_USAGE, "%s: the recipient key is not an RSA key",
-		                 c->p->name);
+				 c->p->name);
 		goto out;
 	}
 	{
 		CK_ATTRIBUTE t[3] = {{CKA_CLASS, &cls, sizeof(cls)},
-		                     {CKA_KEY_TYPE, &kt, sizeof(kt)},
-		                     {CKA_MODULUS, nb, (CK_ULONG)BN_bn2bin(mod, nb)}};
+				     {CKA_KEY_TYPE, &kt, sizeof(kt)},
+				     {CKA_MODULUS, nb, (CK_ULONG)BN_bn2bin(mod, nb)}};
 		if ((rc = hc_objects_find(c->s, t, 3, &found, &n, c->err)) != HC_OK)
 			goto out;
 		/* Tokens that hide a private key's modulus: by its public key's id. */
@@ -149,7 +149,7 @@ static hc_rc find_recipient(restore_ctx *c, const hc_backup_file *f, CK_OBJECT_H
 				n = 0;
 				if (pubinfo.id && pubinfo.id_len)
 					rc = hc_key_find(c->s, CKO_PRIVATE_KEY, NULL, pubinfo.id,
-					                 pubinfo.id_len, &found, &n, c->err);
+							 pubinfo.id_len, &found, &n, c->err);
 				hc_key_info_clear(&pubinfo);
 				if (rc != HC_OK)
 					goto out;
@@ -158,9 +158,9 @@ static hc_rc find_recipient(restore_ctx *c, const hc_backup_file *f, CK_OBJECT_H
 	}
 	if (n == 0) {
 		rc = hc_fail(c->err, HC_CHECK,
-		             "%s is addressed to another token: this token holds no private key "
-		             "for the recipient public key (SHA-256 %s); nothing restored",
-		             c->p->name, fp);
+			     "%s is addressed to another token: this token holds no private key "
+			     "for the recipient public key (SHA-256 %s); nothing restored",
+			     c->p->name, fp);
 		goto out;
 	}
 	*out = found[0];
@@ -168,7 +168,7 @@ static hc_rc find_recipient(restore_ctx *c, const hc_backup_file *f, CK_OBJECT_H
 		hc_key_info info;
 		if (hc_key_describe(c->s, found[0], &info, NULL) == HC_OK) {
 			snprintf(c->out->recipient_uri, sizeof(c->out->recipient_uri), "%s",
-			         info.uri);
+				 info.uri);
 			hc_key_info_clear(&info);
 		}
 	}
@@ -197,10 +197,8 @@ static bool unwrap_data_fault(const hc_error *e)
 	case CKR_WRAPPED_KEY_LEN_RANGE:
 	case CKR_DATA_INVALID:
 	case CKR_DATA_LEN_RANGE:
-	case CKR_GENERAL_ERROR:
-		return true;
-	default:
-		return false;
+	case CKR_GENERAL_ERROR: return true;
+	default: return false;
 	}
 }
 
@@ -209,9 +207,9 @@ static hc_rc unwrap_token_fault(restore_ctx *c, const hc_error *e, const char *w
 {
 	*c->err = *e;
 	hc_error_prefix(c->err,
-	                "%s: the token failed while unwrapping %s (the backup file was "
-	                "not judged; nothing restored)",
-	                c->p->name, what);
+			"%s: the token failed while unwrapping %s (the backup file was "
+			"not judged; nothing restored)",
+			c->p->name, what);
 	return c->err->rc ? c->err->rc : HC_TOKEN;
 }
 
@@ -231,35 +229,35 @@ static hc_rc open_recipient(restore_ctx *c, const hc_backup_file *f, unsigned ch
 	hc_backup_oaep_mechanism(f->oaep_hash, &op, &oaep);
 	hc_template_session_aes(&t, HC_AES_PRIVATE | HC_AES_UNWRAP | HC_AES_SENSITIVE);
 	if (hc_key_unwrap(c->s, &oaep, recipient, f->wrapped_kek.data, f->wrapped_kek.len, t.attrs,
-	                  t.count,
-	                  &c->unwrapper, &local) != HC_OK) {
+			  t.count, &c->unwrapper, &local) != HC_OK) {
 		if (local.has_ckr && local.ckr == CKR_KEY_FUNCTION_NOT_PERMITTED)
 			return hc_fail(c->err, HC_CHECK,
-			               "%s: the recipient key on this token may not unwrap "
-			               "(CKA_UNWRAP is false); nothing restored",
-			               c->p->name);
+				       "%s: the recipient key on this token may not unwrap "
+				       "(CKA_UNWRAP is false); nothing restored",
+				       c->p->name);
 		if (!unwrap_data_fault(&local))
 			return unwrap_token_fault(c, &local, "its key-encryption key");
 		return hc_fail(c->err, HC_CHECK,
-		               "%s: the recipient key cannot open this backup (%s: %s): the file "
-		               "was modified or is for another key; nothing restored",
-		               c->p->name, local.function, hc_ckr_name(local.ckr));
+			       "%s: the recipient key cannot open this backup (%s: %s): the file "
+			       "was modified or is for another key; nothing restored",
+			       c->p->name, local.function, hc_ckr_name(local.ckr));
 	}
 	/* The MAC key comes out as a non-sensitive session key: it guards no secret. */
 	hc_template_session_aes(&mac_t, HC_AES_PRIVATE | HC_AES_EXTRACTABLE);
 	if (hc_key_unwrap(c->s, &kw, c->unwrapper, f->wrapped_mac_key.data, f->wrapped_mac_key.len,
-	                  mac_t.attrs, mac_t.count, &mac_obj, &local) != HC_OK) {
+			  mac_t.attrs, mac_t.count, &mac_obj, &local) != HC_OK) {
 		if (!unwrap_data_fault(&local))
 			return unwrap_token_fault(c, &local, "its authentication key");
-		return hc_fail(c->err, HC_CHECK,
-		               "%s: the backup was modified or damaged: its authentication key does "
-		               "not unwrap (%s); nothing restored",
-		               c->p->name, hc_ckr_name(local.ckr));
+		return hc_fail(
+			c->err, HC_CHECK,
+			"%s: the backup was modified or damaged: its authentication key does "
+			"not unwrap (%s); nothing restored",
+			c->p->name, hc_ckr_name(local.ckr));
 	}
 	rc = hc_attrs_get(c->s, mac_obj, &value, 1, c->err);
 	if (rc == HC_OK && (!hc_attr_available(&value) || value.ulValueLen != 32))
 		rc = hc_fail(c->err, HC_CHECK,
-		             "%s: the backup's authentication key is not 32 bytes", c->p->name);
+			     "%s: the backup's authentication key is not 32 bytes", c->p->name);
 	if (rc == HC_OK)
 		rc = hc_backup_mac_key(value.pValue, 32, mac_key, c->err);
 	if (value.pValue)
@@ -280,14 +278,14 @@ static hc_rc open_passphrase(restore_ctx *c, const hc_backup_file *f, unsigned c
 		return rc;
 	if (CRYPTO_memcmp(keys.check, f->check, sizeof(keys.check)) != 0) {
 		rc = hc_fail(c->err, HC_CHECK,
-		             "%s: wrong passphrase (or the file's passphrase "
-		             "parameters were modified); nothing restored",
-		             c->p->name);
+			     "%s: wrong passphrase (or the file's passphrase "
+			     "parameters were modified); nothing restored",
+			     c->p->name);
 		goto out;
 	}
 	memcpy(mac_key, keys.mac_key, 32);
 	rc = hc_backup_session_aes(c->s, keys.kek, HC_AES_UNWRAP | HC_AES_SENSITIVE, &c->unwrapper,
-	                           c->err);
+				   c->err);
 	if (rc != HC_OK)
 		hc_error_prefix(c->err, "importing the passphrase key into the token");
 out:
@@ -304,7 +302,7 @@ hc_rc restore_hsmb(restore_ctx *c)
 	if ((rc = hc_backup_parse(c->p->data, c->p->len, c->p->name, &f, c->err)) != HC_OK)
 		return rc;
 	rc = f.mode == HC_BACKUP_PASSPHRASE ? open_passphrase(c, &f, mac_key)
-	                                    : open_recipient(c, &f, mac_key);
+					    : open_recipient(c, &f, mac_key);
 	if (rc == HC_OK && (rc = hc_backup_verify(&f, c->p->data, mac_key, c->err)) != HC_OK)
 		hc_error_prefix(c->err, "%s", c->p->name);
 	OPENSSL_cleanse(mac_key, sizeof(mac_key));
@@ -317,9 +315,9 @@ hc_rc restore_hsmb(restore_ctx *c)
 	}
 	c->count = f.entry_count;
 	if (c->p->label && c->count != 1) {
-		rc = hc_error_input(c->err, HC_INPUT_LABEL,
-		                    hc_fail(c->err, HC_USAGE, "%s holds %zu keys", c->p->name,
-		                            c->count));
+		rc = hc_error_input(
+			c->err, HC_INPUT_LABEL,
+			hc_fail(c->err, HC_USAGE, "%s holds %zu keys", c->p->name, c->count));
 		goto out;
 	}
 	for (size_t i = 0; i < f.entry_count && rc == HC_OK; i++)

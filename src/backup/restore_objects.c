@@ -26,7 +26,7 @@
 
 /* Every object this run creates is remembered with the names its URI is made of. */
 static hc_rc remember(restore_ctx *c, CK_OBJECT_HANDLE h, CK_OBJECT_CLASS cls, const char *label,
-                      const unsigned char *id, size_t id_len)
+		      const unsigned char *id, size_t id_len)
 {
 	return hc_rollback_created(&c->created, h, cls, label, id, id_len, c->err);
 }
@@ -51,7 +51,7 @@ hc_rc restore_objects_default_id(EVP_PKEY *pub, unsigned char **id, size_t *len,
 		raw_len = (size_t)BN_bn2bin(n, raw);
 		BN_free(n);
 	} else if (!EVP_PKEY_get_octet_string_param(pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, raw,
-	                                            sizeof(raw), &raw_len)) {
+						    sizeof(raw), &raw_len)) {
 		return hc_fail_ssl(err, HC_USAGE, "reading the EC point");
 	}
 	*id = malloc(HC_KEY_ID_LEN);
@@ -96,11 +96,11 @@ hc_rc restore_objects_create_public(restore_ctx *c, const pending *k, CK_OBJECT_
 		char group[64];
 		ASN1_OBJECT *oid;
 		if (!EVP_PKEY_get_utf8_string_param(k->pub, OSSL_PKEY_PARAM_GROUP_NAME, group,
-		                                    sizeof(group), NULL) ||
+						    sizeof(group), NULL) ||
 		    !(oid = OBJ_nid2obj(OBJ_sn2nid(group))) ||
 		    (params_len = i2d_ASN1_OBJECT(oid, &params)) <= 0 ||
 		    !EVP_PKEY_get_octet_string_param(k->pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-		                                     point, sizeof(point), &point_len) ||
+						     point, sizeof(point), &point_len) ||
 		    !(os = ASN1_OCTET_STRING_new()) ||
 		    !ASN1_OCTET_STRING_set(os, point, (int)point_len) ||
 		    (point_der_len = i2d_ASN1_OCTET_STRING(os, &point_der)) <= 0) {
@@ -156,9 +156,10 @@ hc_rc restore_objects_unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT
 	hc_template_add(&t, CKA_UNWRAP, k->unwrap ? &yes : &no, sizeof(CK_BBOOL));
 	hc_template_add(&t, CKA_DERIVE, k->derive ? &yes : &no, sizeof(CK_BBOOL));
 	rc = hc_key_unwrap(c->s, &kw, c->unwrapper, k->blob, k->blob_len, t.attrs, t.count, out,
-	                   c->err);
+			   c->err);
 	if (rc != HC_OK && c->err->has_ckr &&
-	    (c->err->ckr == CKR_ATTRIBUTE_TYPE_INVALID || c->err->ckr == CKR_ATTRIBUTE_VALUE_INVALID ||
+	    (c->err->ckr == CKR_ATTRIBUTE_TYPE_INVALID ||
+	     c->err->ckr == CKR_ATTRIBUTE_VALUE_INVALID ||
 	     c->err->ckr == CKR_TEMPLATE_INCONSISTENT)) {
 		/*
 		 * A token that will not take a usage it lacks set to false (an RSA key's
@@ -176,8 +177,8 @@ hc_rc restore_objects_unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT
 		if (!k->sign)
 			t.attrs[base] = (CK_ATTRIBUTE){CKA_SIGN, &no, sizeof(no)};
 		hc_error_clear(c->err);
-		rc = hc_key_unwrap(c->s, &kw, c->unwrapper, k->blob, k->blob_len, t.attrs, t.count, out,
-		                   c->err);
+		rc = hc_key_unwrap(c->s, &kw, c->unwrapper, k->blob, k->blob_len, t.attrs, t.count,
+				   out, c->err);
 	}
 	if (rc != HC_OK) {
 		/* The tag verified, so this is the token's refusal, not a damaged file. */
@@ -200,14 +201,14 @@ static void keep(pending *k, CK_OBJECT_HANDLE h)
 
 /* A certificate object's URI: from the names it was stored with, else as the token has it. */
 static hc_rc certificate_uri(restore_ctx *c, CK_OBJECT_HANDLE h, const char *label,
-                             const unsigned char *id, size_t id_len, char **uri)
+			     const unsigned char *id, size_t id_len, char **uri)
 {
 	hc_stored_cert had = {0};
 	hc_rc rc;
 
 	if (label) {
 		*uri = hc_uri_for_object(&hc_session_slot(c->s)->token, CKO_CERTIFICATE, label, id,
-		                         id_len);
+					 id_len);
 		return *uri ? HC_OK : hc_fail(c->err, HC_IO, "out of memory");
 	}
 	if ((rc = hc_certstore_read(c->s, h, &had, c->err)) != HC_OK)
@@ -220,8 +221,8 @@ static hc_rc certificate_uri(restore_ctx *c, CK_OBJECT_HANDLE h, const char *lab
 
 /* One certificate beside the key: the token's identical one, or stored (and remembered). */
 static hc_rc store_certificate(restore_ctx *c, pending *k, X509 *cert, const char *label,
-                               const unsigned char *id, size_t id_len, CK_ULONG category,
-                               char **uri)
+			       const unsigned char *id, size_t id_len, CK_ULONG category,
+			       char **uri)
 {
 	CK_OBJECT_HANDLE h;
 	hc_rc rc;
@@ -246,7 +247,7 @@ hc_rc restore_objects_store_certificates(restore_ctx *c, pending *k, hc_restore_
 	if (!k->cert)
 		return HC_OK;
 	if ((rc = store_certificate(c, k, k->cert, k->label, k->id, k->id_len,
-	                            HC_CERT_CATEGORY_TOKEN_USER, &item->cert_uri)) != HC_OK)
+				    HC_CERT_CATEGORY_TOKEN_USER, &item->cert_uri)) != HC_OK)
 		return rc;
 	item->ca_uris = calloc((size_t)sk_X509_num(k->chain) + 1, sizeof(*item->ca_uris));
 	if (!item->ca_uris)
@@ -259,10 +260,10 @@ hc_rc restore_objects_store_certificates(restore_ctx *c, pending *k, hc_restore_
 
 		if ((rc = hc_cert_default_id(ca, &id, &id_len, c->err)) == HC_OK) {
 			label = hc_cert_default_label(ca);
-			rc = label
-			         ? store_certificate(c, k, ca, label, id, id_len,
-			                             HC_CERT_CATEGORY_AUTHORITY, &item->ca_uris[i])
-			         : hc_fail(c->err, HC_IO, "out of memory");
+			rc = label ? store_certificate(c, k, ca, label, id, id_len,
+						       HC_CERT_CATEGORY_AUTHORITY,
+						       &item->ca_uris[i])
+				   : hc_fail(c->err, HC_IO, "out of memory");
 		}
 		free(label);
 		free(id);

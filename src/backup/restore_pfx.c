@@ -29,7 +29,7 @@
  * (RFC 5649, or AES-CBC-PAD with its IV); the clear copy wiped.
  */
 static hc_rc wrap_on_host(EVP_PKEY *pkey, const unsigned char kek[32], const CK_MECHANISM *mech,
-                          pending *k, hc_error *err)
+			  pending *k, hc_error *err)
 {
 	bool cbc = mech->mechanism == CKM_AES_CBC_PAD;
 	PKCS8_PRIV_KEY_INFO *p8 = EVP_PKEY2PKCS8(pkey);
@@ -46,7 +46,7 @@ static hc_rc wrap_on_host(EVP_PKEY *pkey, const unsigned char kek[32], const CK_
 	EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
 	if (!k->blob ||
 	    EVP_EncryptInit_ex(ctx, cbc ? EVP_aes_256_cbc() : EVP_aes_256_wrap_pad(), NULL, kek,
-	                       cbc ? mech->pParameter : NULL) != 1 ||
+			       cbc ? mech->pParameter : NULL) != 1 ||
 	    EVP_EncryptUpdate(ctx, k->blob, &n1, der, der_len) != 1 ||
 	    EVP_EncryptFinal_ex(ctx, k->blob + n1, &n2) != 1) {
 		rc = hc_fail_ssl(err, HC_IO, "wrapping the key for the token");
@@ -70,7 +70,7 @@ hc_rc restore_pfx(restore_ctx *c)
 
 	if (!c->p->passphrase)
 		return hc_fail(c->err, HC_USAGE, "%s is a PKCS#12 file: its passphrase is needed",
-		               c->p->name);
+			       c->p->name);
 	rc = hc_x509_load_mem(c->p->data, c->p->len, c->p->name, c->p->passphrase, &bundle, c->err);
 	if (rc != HC_OK)
 		return rc;
@@ -92,14 +92,15 @@ hc_rc restore_pfx(restore_ctx *c)
 		k->key_type = CKK_EC;
 	else {
 		rc = hc_fail(c->err, HC_USAGE,
-		             "%s: the key is %s: only RSA and EC keys are "
-		             "supported",
-		             c->p->name, EVP_PKEY_get0_type_name(bundle.pkey));
+			     "%s: the key is %s: only RSA and EC keys are "
+			     "supported",
+			     c->p->name, EVP_PKEY_get0_type_name(bundle.pkey));
 		goto out;
 	}
 	if (!c->p->label && (!bundle.friendly_name || !*bundle.friendly_name)) {
-		rc = hc_error_hint(c->err, HC_HINT_NAME_LABEL,
-		                   hc_fail(c->err, HC_USAGE, "%s has no friendly name", c->p->name));
+		rc = hc_error_hint(
+			c->err, HC_HINT_NAME_LABEL,
+			hc_fail(c->err, HC_USAGE, "%s has no friendly name", c->p->name));
 		goto out;
 	}
 	k->label = strdup(c->p->label ? c->p->label : bundle.friendly_name);
@@ -147,8 +148,8 @@ hc_rc restore_pfx(restore_ctx *c)
 		c->unwrap_mech = (CK_MECHANISM){CKM_AES_CBC_PAD, c->iv, sizeof(c->iv)};
 	}
 	if ((rc = wrap_on_host(bundle.pkey, kek, &c->unwrap_mech, k, c->err)) == HC_OK)
-		rc = hc_backup_session_aes(c->s, kek, HC_AES_UNWRAP | HC_AES_SENSITIVE, &c->unwrapper,
-		                           c->err);
+		rc = hc_backup_session_aes(c->s, kek, HC_AES_UNWRAP | HC_AES_SENSITIVE,
+					   &c->unwrapper, c->err);
 	OPENSSL_cleanse(kek, sizeof(kek));
 	if (rc != HC_OK)
 		goto out;

@@ -65,7 +65,7 @@ bool chain_build_self_issued(X509 *cert)
  * On no, `why` says the first reason.
  */
 bool chain_build_can_issue(const struct chain_build *b, size_t index, X509 *child, X509 *cand,
-                           bool anchor, char *why, size_t n)
+			   bool anchor, char *why, size_t n)
 {
 	const ASN1_OCTET_STRING *akid = X509_get0_authority_key_id(child);
 	const ASN1_OCTET_STRING *skid = X509_get0_subject_key_id(cand);
@@ -80,8 +80,8 @@ bool chain_build_can_issue(const struct chain_build *b, size_t index, X509 *chil
 	}
 	if (akid && skid && ASN1_OCTET_STRING_cmp(akid, skid) != 0) {
 		snprintf(why, n,
-		         "key identifier differs from the issued certificate's "
-		         "authority key identifier");
+			 "key identifier differs from the issued certificate's "
+			 "authority key identifier");
 		return false;
 	}
 	if (!key || X509_verify(child, key) != 1) {
@@ -105,8 +105,8 @@ bool chain_build_can_issue(const struct chain_build *b, size_t index, X509 *chil
 			below++;
 	if (pathlen >= 0 && below > pathlen) {
 		snprintf(why, n,
-		         "path length constraint %ld exceeded (%ld CA certificates below it)",
-		         pathlen, below);
+			 "path length constraint %ld exceeded (%ld CA certificates below it)",
+			 pathlen, below);
 		return false;
 	}
 	return true;
@@ -119,7 +119,7 @@ static bool grow_candidates(struct chain_candidate **c, size_t *cap, size_t n)
 
 /* Trust anchors first, then the pool (skipping copies of anchors). */
 bool chain_build_collect(const struct chain_build *b, const X509_NAME *issuer,
-                         struct chain_candidate **out, size_t *count)
+			 struct chain_candidate **out, size_t *count)
 {
 	unsigned long hash = chain_pool_name_hash(issuer);
 	struct chain_candidate *c = NULL;
@@ -135,7 +135,7 @@ bool chain_build_collect(const struct chain_build *b, const X509_NAME *issuer,
 			    X509_NAME_cmp(X509_get_subject_name(cert), issuer) != 0)
 				continue;
 			if (k == 1 && chain_pool_contains_der(b->roots, hash, p->certs[i].der,
-			                                      p->certs[i].der_len))
+							      p->certs[i].der_len))
 				continue;
 			if (!grow_candidates(&c, &cap, n)) {
 				free(c);
@@ -220,15 +220,15 @@ static void keep_path(struct chain_build *b)
 		X509_up_ref(b->path[i]);
 		l->cert = b->path[i];
 		l->origin = strdup(b->origin[i]);
-		l->role = i == 0                               ? HC_LINK_TARGET
-		          : (b->anchored && i == b->depth - 1) ? HC_LINK_ROOT
-		                                               : HC_LINK_INTERMEDIATE;
+		l->role = i == 0			       ? HC_LINK_TARGET
+			  : (b->anchored && i == b->depth - 1) ? HC_LINK_ROOT
+							       : HC_LINK_INTERMEDIATE;
 		chain_revocation_to_link(&b->rev[i], l);
 		if (!l->revocation_detail)
-			l->revocation_detail =
-			    strdup(l->role == HC_LINK_ROOT || (b->anchored && b->depth == 1)
-			               ? "a trust anchor, trusted as configured"
-			               : "no issuer was found for it");
+			l->revocation_detail = strdup(
+				l->role == HC_LINK_ROOT || (b->anchored && b->depth == 1)
+					? "a trust anchor, trusted as configured"
+					: "no issuer was found for it");
 		r->link_count++;
 	}
 }
@@ -242,7 +242,7 @@ static bool has_ca_issuers_url(X509 *cert)
 	for (int i = 0; aia && i < sk_ACCESS_DESCRIPTION_num(aia) && !found; i++) {
 		ACCESS_DESCRIPTION *ad = sk_ACCESS_DESCRIPTION_value(aia, i);
 		found = OBJ_obj2nid(ad->method) == NID_ad_ca_issuers &&
-		        ad->location->type == GEN_URI;
+			ad->location->type == GEN_URI;
 	}
 	AUTHORITY_INFO_ACCESS_free(aia);
 	return found;
@@ -260,8 +260,8 @@ static const char *missing_hint(struct chain_build *b, X509 *child)
 
 /* Failure text for a certificate none of whose candidate issuers worked. */
 static char *describe_missing(struct chain_build *b, X509 *child, size_t n,
-                              const char *first_origin, const char *first_reason,
-                              const char *download_failure)
+			      const char *first_origin, const char *first_reason,
+			      const char *download_failure)
 {
 	char *who = chain_report_subject(child);
 	char *issuer = hc_x509_name_text(X509_get_issuer_name(child));
@@ -269,20 +269,20 @@ static char *describe_missing(struct chain_build *b, X509 *child, size_t n,
 
 	if (n == 0 && download_failure)
 		msg = chain_report_format(
-		    "no issuer for %s: %s is not among the intermediates or the roots, "
-		    "and downloading it failed: %s",
-		    who, issuer ? issuer : "?", download_failure);
+			"no issuer for %s: %s is not among the intermediates or the roots, "
+			"and downloading it failed: %s",
+			who, issuer ? issuer : "?", download_failure);
 	else if (n == 0)
 		msg = chain_report_format(
-		    "no issuer for %s: %s is not among the intermediates or the roots%s", who,
-		    issuer ? issuer : "?", missing_hint(b, child));
+			"no issuer for %s: %s is not among the intermediates or the roots%s", who,
+			issuer ? issuer : "?", missing_hint(b, child));
 	else if (download_failure)
 		msg = chain_report_format(
-		    "no usable issuer for %s: %s (%s) %s; downloading another failed: %s", who,
-		    issuer ? issuer : "?", first_origin, first_reason, download_failure);
+			"no usable issuer for %s: %s (%s) %s; downloading another failed: %s", who,
+			issuer ? issuer : "?", first_origin, first_reason, download_failure);
 	else
 		msg = chain_report_format("no usable issuer for %s: %s (%s) %s", who,
-		                          issuer ? issuer : "?", first_origin, first_reason);
+					  issuer ? issuer : "?", first_origin, first_reason);
 	free(who);
 	free(issuer);
 	return msg;
@@ -292,7 +292,7 @@ static bool extend(struct chain_build *b);
 
 /* What the candidates tried so far for one certificate came to. */
 struct attempt {
-	size_t n;                 /* candidates found by name */
+	size_t n;		  /* candidates found by name */
 	const char *first_origin; /* the first one refused, and why */
 	char first_reason[256];
 };
@@ -325,7 +325,7 @@ static bool try_issuers(struct chain_build *b, struct attempt *a)
 			continue;
 		}
 		if (!chain_build_can_issue(b, index, child, c[i].cert, c[i].anchor, why,
-		                           sizeof(why))) {
+					   sizeof(why))) {
 			if (!a->first_reason[0]) {
 				snprintf(a->first_reason, sizeof(a->first_reason), "%s", why);
 				a->first_origin = c[i].origin;
@@ -341,8 +341,8 @@ static bool try_issuers(struct chain_build *b, struct attempt *a)
 			char *who = chain_report_subject(child);
 			b->anchored = false;
 			b->depth--;
-			set_failure(
-			    b, chain_report_format("%s is revoked: %s", who, b->rev[index].note));
+			set_failure(b, chain_report_format("%s is revoked: %s", who,
+							   b->rev[index].note));
 			free(who);
 			b->res->revoked = true;
 			b->stop = true;
@@ -357,7 +357,7 @@ static bool try_issuers(struct chain_build *b, struct attempt *a)
 		if (X509_get_extension_flags(c[i].cert) & EXFLAG_SS) {
 			char *who = chain_report_subject(c[i].cert);
 			char *msg = chain_report_format(
-			    "%s (%s) is self-signed but not among the roots", who, c[i].origin);
+				"%s (%s) is self-signed but not among the roots", who, c[i].origin);
 			note_dead_end(b, c[i].cert, "self-signed, not among the roots");
 			b->depth--;
 			if (!b->failure)
@@ -391,7 +391,7 @@ static bool extend(struct chain_build *b)
 
 	if (b->depth >= CHAIN_MAX_DEPTH) {
 		set_failure(b, chain_report_format("the path is longer than %d certificates",
-		                                   CHAIN_MAX_DEPTH));
+						   CHAIN_MAX_DEPTH));
 		keep_path(b);
 		return false;
 	}
@@ -401,7 +401,7 @@ static bool extend(struct chain_build *b)
 	if (!done && !b->fatal && !b->stop && !b->failure) {
 		keep_path(b);
 		set_failure(b, describe_missing(b, child, a.n, a.first_origin, a.first_reason,
-		                                got.download_failed ? got.failure : NULL));
+						got.download_failed ? got.failure : NULL));
 		/* The issuer's download was needed and failed: I/O, not a verdict on the files. */
 		b->res->download_failed = got.download_failed;
 	}
@@ -416,19 +416,19 @@ static void openssl_refused(struct chain_build *b)
 {
 	hc_chain_result *r = b->res;
 	int depth = r->openssl_error_depth;
-	char *who =
-	    depth >= 0 && (size_t)depth < b->depth ? chain_report_subject(b->path[depth]) : NULL;
+	char *who = depth >= 0 && (size_t)depth < b->depth ? chain_report_subject(b->path[depth])
+							   : NULL;
 
 	free(b->failure);
 	b->failure = NULL;
 	set_failure(b, chain_report_format("OpenSSL's verifier refuses the path: %s%s%s",
-	                                   r->openssl_error ? r->openssl_error : "?",
-	                                   who ? " at " : "", who ? who : ""));
+					   r->openssl_error ? r->openssl_error : "?",
+					   who ? " at " : "", who ? who : ""));
 	free(who);
 }
 
 hc_rc hc_chain_build(X509 *target, hc_chain_pool *pool, hc_chain_pool *roots,
-                     const hc_chain_options *opt, hc_chain_result *result, hc_error *err)
+		     const hc_chain_options *opt, hc_chain_result *result, hc_error *err)
 {
 	static const hc_chain_options defaults = {0};
 	struct chain_build b = {0};
@@ -441,15 +441,16 @@ hc_rc hc_chain_build(X509 *target, hc_chain_pool *pool, hc_chain_pool *roots,
 	memset(result, 0, sizeof(*result));
 	if (opt && opt->fetch && opt->cache_dir && mkdir(opt->cache_dir, 0755) != 0 &&
 	    errno != EEXIST)
-		return hc_error_input(err, HC_INPUT_CACHE,
-		                      hc_fail(err, HC_IO, "%s: %s", opt->cache_dir, strerror(errno)));
+		return hc_error_input(
+			err, HC_INPUT_CACHE,
+			hc_fail(err, HC_IO, "%s: %s", opt->cache_dir, strerror(errno)));
 	b.pool = pool;
 	b.roots = roots;
 	b.opt = opt ? opt : &defaults;
 	b.at = b.opt->at ? b.opt->at : time(NULL);
-	b.fetch_deadline_ms =
-	    chain_fetch_now_ms() + (b.opt->total_timeout_ms ? b.opt->total_timeout_ms
-	                                                    : HC_CHAIN_FETCH_TOTAL_TIMEOUT_MS);
+	b.fetch_deadline_ms = chain_fetch_now_ms() + (b.opt->total_timeout_ms
+							      ? b.opt->total_timeout_ms
+							      : HC_CHAIN_FETCH_TOTAL_TIMEOUT_MS);
 	b.res = result;
 	b.err = err;
 	result->at = b.at;

@@ -14,7 +14,7 @@
  * superseded.
  */
 static hc_rc find_crosses(struct chain_build *b, X509 *root, struct chain_cross **out,
-                          size_t *count)
+			  size_t *count)
 {
 	struct chain_candidate *c = NULL;
 	struct chain_cross *x = NULL;
@@ -43,7 +43,7 @@ static hc_rc find_crosses(struct chain_build *b, X509 *root, struct chain_cross 
 		for (size_t j = 0; j < nx; j++)
 			if (x[j].verdict == HC_CAND_CROSS &&
 			    X509_NAME_cmp(X509_get_issuer_name(x[j].cert),
-			                  X509_get_issuer_name(cert)) == 0)
+					  X509_get_issuer_name(cert)) == 0)
 				same_issuer = &x[j];
 		x[nx].cert = cert;
 		x[nx].origin = c[i].origin;
@@ -53,22 +53,22 @@ static hc_rc find_crosses(struct chain_build *b, X509 *root, struct chain_cross 
 		if (!is_ca || !chain_build_valid_at(cert, b->at, why, sizeof(why))) {
 			x[nx].verdict = HC_CAND_REJECTED;
 			snprintf(x[nx].reason, sizeof(x[nx].reason),
-			         "cross certificate for the root: %s", why);
+				 "cross certificate for the root: %s", why);
 		} else if (same_issuer) {
 			char *s = chain_report_serial(same_issuer->cert);
 			x[nx].verdict = HC_CAND_SUPERSEDED;
 			snprintf(x[nx].reason, sizeof(x[nx].reason),
-			         "cross certificate superseded by serial %s (later notBefore)", s);
+				 "cross certificate superseded by serial %s (later notBefore)", s);
 			free(s);
 		} else {
 			char *issuer = hc_x509_name_text(X509_get_issuer_name(cert));
 			x[nx].verdict = b->opt->no_cross ? HC_CAND_CROSS_LEFT_OUT : HC_CAND_CROSS;
 			snprintf(x[nx].reason, sizeof(x[nx].reason),
-			         "cross certificate for the root, issued by %s: %s",
-			         issuer ? issuer : "?",
-			         b->opt->no_cross
-			             ? "left out, as asked"
-			             : "served, for clients that trust only that root");
+				 "cross certificate for the root, issued by %s: %s",
+				 issuer ? issuer : "?",
+				 b->opt->no_cross
+					 ? "left out, as asked"
+					 : "served, for clients that trust only that root");
 			free(issuer);
 		}
 		nx++;
@@ -113,8 +113,8 @@ static hc_rc cross_root(struct chain_build *b, struct chain_cross *x, hc_chain_l
 		rc = chain_report_add_root(b, c[i].cert, issuer ? issuer : "?", "cross certificate",
 					   true);
 	}
-	if (!found && !(link->revocation_detail =
-	                    strdup("its issuer is not among the roots: no CRL of it checked")))
+	if (!found && !(link->revocation_detail = strdup(
+				"its issuer is not among the roots: no CRL of it checked")))
 		rc = hc_fail(b->err, HC_IO, "out of memory");
 	if (!found && rc == HC_OK)
 		rc = chain_report_add_root(b, NULL, issuer ? issuer : "?", "cross certificate",
@@ -153,7 +153,7 @@ hc_rc chain_cross_finish(struct chain_build *b, struct chain_cross **xout, size_
 		if (link.revocation == HC_REV_REVOKED && x[j].verdict == HC_CAND_CROSS) {
 			x[j].verdict = HC_CAND_REJECTED;
 			snprintf(x[j].reason, sizeof(x[j].reason), "cross certificate revoked: %s",
-			         link.revocation_note ? link.revocation_note : "");
+				 link.revocation_note ? link.revocation_note : "");
 		}
 		if (x[j].verdict != HC_CAND_CROSS) {
 			chain_build_link_clear(&link);

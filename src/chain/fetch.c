@@ -35,7 +35,7 @@ static bool already_fetched(struct chain_build *b, const char *url)
 }
 
 static void log_fetch(struct chain_build *b, const char *url, const char *what, bool ok,
-                      bool from_cache, const char *message)
+		      bool from_cache, const char *message)
 {
 	hc_chain_result *r = b->res;
 
@@ -53,14 +53,14 @@ static void log_fetch(struct chain_build *b, const char *url, const char *what, 
  * and `got` remembers a failed transfer so the caller can say it was I/O.
  */
 static void fetch_into_pool(struct chain_build *b, const char *url, bool crl,
-                            struct chain_fetch_outcome *got)
+			    struct chain_fetch_outcome *got)
 {
 	const hc_chain_options *o = b->opt;
 	hc_fetch_limits lim = {
-	    o->connect_timeout_ms ? o->connect_timeout_ms : HC_CHAIN_FETCH_CONNECT_TIMEOUT_MS,
-	    o->timeout_ms ? o->timeout_ms : HC_CHAIN_FETCH_TIMEOUT_MS,
-	    crl ? (o->max_crl_download ? o->max_crl_download : HC_CHAIN_FETCH_MAX_CRL)
-	        : (o->max_cert_download ? o->max_cert_download : HC_CHAIN_FETCH_MAX_CERT)};
+		o->connect_timeout_ms ? o->connect_timeout_ms : HC_CHAIN_FETCH_CONNECT_TIMEOUT_MS,
+		o->timeout_ms ? o->timeout_ms : HC_CHAIN_FETCH_TIMEOUT_MS,
+		crl ? (o->max_crl_download ? o->max_crl_download : HC_CHAIN_FETCH_MAX_CRL)
+		    : (o->max_cert_download ? o->max_cert_download : HC_CHAIN_FETCH_MAX_CERT)};
 	const char *what = crl ? "crl" : "issuer";
 	unsigned char *data = NULL;
 	size_t len = 0;
@@ -81,8 +81,8 @@ static void fetch_into_pool(struct chain_build *b, const char *url, bool crl,
 		/* A cached CRL past its nextUpdate is fetched again. */
 		if (hc_x509_load_mem(data, len, url, NULL, &bundle, &e) != HC_OK ||
 		    (crl && (sk_X509_CRL_num(bundle.crls) == 0 ||
-		             !chain_revocation_crl_current(sk_X509_CRL_value(bundle.crls, 0),
-		                                           time(NULL))))) {
+			     !chain_revocation_crl_current(sk_X509_CRL_value(bundle.crls, 0),
+							   time(NULL))))) {
 			hc_x509_bundle_clear(&bundle);
 			free(data);
 			data = NULL;
@@ -94,10 +94,11 @@ static void fetch_into_pool(struct chain_build *b, const char *url, bool crl,
 		long long left = b->fetch_deadline_ms - chain_fetch_now_ms();
 		if (left <= 0) {
 			hc_fail(&e, HC_IO,
-			        "%s: not fetched: the %ld seconds all downloads may take are spent", url,
-			        (o->total_timeout_ms ? o->total_timeout_ms
-			                             : HC_CHAIN_FETCH_TOTAL_TIMEOUT_MS) /
-			            1000);
+				"%s: not fetched: the %ld seconds all downloads may take are spent",
+				url,
+				(o->total_timeout_ms ? o->total_timeout_ms
+						     : HC_CHAIN_FETCH_TOTAL_TIMEOUT_MS) /
+					1000);
 		} else {
 			if (lim.timeout_ms > left)
 				lim.timeout_ms = (long)left;
@@ -129,7 +130,7 @@ static void fetch_into_pool(struct chain_build *b, const char *url, bool crl,
 		goto out;
 	}
 	snprintf(msg, sizeof(msg), "%d certificate(s), %d CRL(s)", sk_X509_num(bundle.certs),
-	         sk_X509_CRL_num(bundle.crls));
+		 sk_X509_CRL_num(bundle.crls));
 	log_fetch(b, url, what, true, from_cache, msg);
 out:
 	hc_x509_bundle_clear(&bundle);
@@ -146,9 +147,9 @@ bool chain_fetch_issuers(struct chain_build *b, X509 *cert, struct chain_fetch_o
 		ACCESS_DESCRIPTION *ad = sk_ACCESS_DESCRIPTION_value(aia, i);
 		if (OBJ_obj2nid(ad->method) == NID_ad_ca_issuers && ad->location->type == GEN_URI)
 			fetch_into_pool(b,
-			                (const char *)ASN1_STRING_get0_data(
-			                    ad->location->d.uniformResourceIdentifier),
-			                false, got);
+					(const char *)ASN1_STRING_get0_data(
+						ad->location->d.uniformResourceIdentifier),
+					false, got);
 	}
 	AUTHORITY_INFO_ACCESS_free(aia);
 	return got->added > before;
@@ -166,9 +167,9 @@ void chain_fetch_crls(struct chain_build *b, X509 *cert)
 			GENERAL_NAME *gn = sk_GENERAL_NAME_value(dp->distpoint->name.fullname, j);
 			if (gn->type == GEN_URI)
 				fetch_into_pool(b,
-				                (const char *)ASN1_STRING_get0_data(
-				                    gn->d.uniformResourceIdentifier),
-				                true, NULL);
+						(const char *)ASN1_STRING_get0_data(
+							gn->d.uniformResourceIdentifier),
+						true, NULL);
 		}
 	}
 	sk_DIST_POINT_pop_free(dps, DIST_POINT_free);

@@ -64,13 +64,13 @@ struct hc_chain_pool {
 
 unsigned long chain_pool_name_hash(const X509_NAME *name);
 bool chain_pool_contains_der(const hc_chain_pool *p, unsigned long hash, const unsigned char *der,
-                             long len);
+			     long len);
 bool chain_pool_contains(const hc_chain_pool *p, X509 *cert);
 /* The certificate of entry i, parsed on first use; NULL when it does not parse. */
 X509 *chain_pool_cert(hc_chain_pool *p, long i);
 /* Everything a loaded bundle holds goes into the pool; a bad certificate is skipped. */
 hc_rc chain_pool_add_bundle(hc_chain_pool *p, hc_x509_bundle *b, const char *origin, size_t *added,
-                            hc_error *err);
+			    hc_error *err);
 hc_rc chain_pool_add_skipped(hc_chain_skipped **list, size_t *count, size_t *cap,
 			     const char *origin, const char *reason, hc_error *err);
 
@@ -137,10 +137,10 @@ bool chain_build_self_issued(X509 *cert);
  * On no, `why` says the first reason.
  */
 bool chain_build_can_issue(const struct chain_build *b, size_t index, X509 *child, X509 *cand,
-                           bool anchor, char *why, size_t n);
+			   bool anchor, char *why, size_t n);
 /* Trust anchors first, then the pool (skipping copies of anchors). */
 bool chain_build_collect(const struct chain_build *b, const X509_NAME *issuer,
-                         struct chain_candidate **out, size_t *count);
+			 struct chain_candidate **out, size_t *count);
 /* qsort order: anchors first, then the latest notBefore. */
 int chain_build_candidate_order(const void *pa, const void *pb);
 const char *chain_build_dead_end_reason(const struct chain_build *b, X509 *cert);
@@ -150,7 +150,7 @@ void chain_build_link_clear(hc_chain_link *l);
 
 /* What the downloads for one certificate gave. */
 struct chain_fetch_outcome {
-	size_t added;         /* certificates new to the pool */
+	size_t added;	      /* certificates new to the pool */
 	bool download_failed; /* a transfer failed (network, HTTP status, size limit) */
 	char failure[384];    /* the first such failure: URL and why */
 };

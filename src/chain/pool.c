@@ -16,7 +16,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-
 unsigned long chain_pool_name_hash(const X509_NAME *name)
 {
 	int ok = 0;
@@ -85,7 +84,7 @@ static bool rehash(hc_chain_pool *p)
 }
 
 bool chain_pool_contains_der(const hc_chain_pool *p, unsigned long hash, const unsigned char *der,
-                             long len)
+			     long len)
 {
 	CHAIN_POOL_FOR_EACH(p, hash, i)
 	{
@@ -100,8 +99,9 @@ bool chain_pool_contains(const hc_chain_pool *p, X509 *cert)
 {
 	unsigned char *der = NULL;
 	int len = i2d_X509(cert, &der);
-	bool found = len > 0 && chain_pool_contains_der(
-	                            p, chain_pool_name_hash(X509_get_subject_name(cert)), der, len);
+	bool found = len > 0 &&
+		     chain_pool_contains_der(p, chain_pool_name_hash(X509_get_subject_name(cert)),
+					     der, len);
 
 	OPENSSL_free(der);
 	return found;
@@ -109,7 +109,7 @@ bool chain_pool_contains(const hc_chain_pool *p, X509 *cert)
 
 /* Add an entry owning `der` (and `cert`, when already parsed). False: out of memory. */
 static bool pool_insert(hc_chain_pool *p, unsigned char *der, long len, X509 *cert,
-                        unsigned long hash, const char *origin)
+			unsigned long hash, const char *origin)
 {
 	struct pool_cert *e;
 	size_t slot;
@@ -143,11 +143,11 @@ hc_rc hc_chain_pool_add_cert(hc_chain_pool *p, X509 *cert, const char *origin, h
 	    (X509_get_extension_flags(cert) & EXFLAG_INVALID)) {
 		ERR_clear_error();
 		return hc_fail(err, HC_USAGE, "%s: a certificate with malformed extensions",
-		               origin);
+			       origin);
 	}
 	if ((len = i2d_X509(cert, &der)) <= 0)
 		return hc_fail_ssl(err, HC_USAGE, "%s: a certificate that cannot be encoded",
-		                   origin);
+				   origin);
 	if (chain_pool_contains_der(p, hash, der, len)) {
 		OPENSSL_free(der);
 		return HC_OK;
@@ -165,7 +165,7 @@ hc_rc hc_chain_pool_add_cert(hc_chain_pool *p, X509 *cert, const char *origin, h
  * validity, subject) with OpenSSL's bounds-checked TLV reader.
  */
 static bool der_subject(const unsigned char *der, long len, const unsigned char **subject,
-                        long *subject_len)
+			long *subject_len)
 {
 	const unsigned char *p = der, *q, *end;
 	long l;
@@ -228,7 +228,7 @@ struct lazy_cert {
  * pool alone for the full loader (which also words the errors).
  */
 static hc_rc pool_add_lazy(hc_chain_pool *p, const unsigned char *data, size_t len,
-                           const char *origin, bool *done, hc_error *err)
+			   const char *origin, bool *done, hc_error *err)
 {
 	struct lazy_cert *certs = NULL;
 	size_t n = 0, cap = 0;
@@ -364,9 +364,9 @@ X509 *chain_pool_cert(hc_chain_pool *p, long i)
 		ERR_clear_error();
 		e->broken = true;
 		if ((reason = chain_report_format(
-		         "%s: a certificate that does not parse or has malformed "
-		         "extensions",
-		         e->origin)))
+			     "%s: a certificate that does not parse or has malformed "
+			     "extensions",
+			     e->origin)))
 			chain_pool_add_skipped(&p->skipped, &p->nskipped, &p->capskipped, e->origin,
 					       reason, &ignored);
 		free(reason);
@@ -378,7 +378,7 @@ X509 *chain_pool_cert(hc_chain_pool *p, long i)
 
 /* Everything a loaded bundle holds goes into the pool; a bad certificate is skipped. */
 hc_rc chain_pool_add_bundle(hc_chain_pool *p, hc_x509_bundle *b, const char *origin, size_t *added,
-                            hc_error *err)
+			    hc_error *err)
 {
 	hc_error bad = {0};
 	hc_rc rc;
@@ -510,5 +510,5 @@ hc_rc hc_chain_pool_add_system_roots(hc_chain_pool *p, hc_error *err)
 	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode))
 		return hc_chain_pool_add_path(p, dir, err);
 	return hc_error_hint(err, HC_HINT_ROOTS,
-	                     hc_fail(err, HC_IO, "no system trust store (%s, %s)", file, dir));
+			     hc_fail(err, HC_IO, "no system trust store (%s, %s)", file, dir));
 }

@@ -19,8 +19,8 @@ const char *hc_chain_role_name(hc_chain_role role)
 
 const char *hc_chain_verdict_name(hc_chain_verdict v)
 {
-	static const char *const names[] = {"chosen",         "superseded",  "cross",
-	                                    "cross_left_out", "alternative", "rejected"};
+	static const char *const names[] = {"chosen",	      "superseded",  "cross",
+					    "cross_left_out", "alternative", "rejected"};
 	return v <= HC_CAND_REJECTED ? names[v] : "?";
 }
 
@@ -34,9 +34,9 @@ const char *hc_revocation_name(hc_revocation r)
 const char *chain_report_crl_reason(long reason)
 {
 	static const char *const names[] = {
-	    "unspecified",   "keyCompromise",        "cACompromise",    "affiliationChanged",
-	    "superseded",    "cessationOfOperation", "certificateHold", "(unused)",
-	    "removeFromCRL", "privilegeWithdrawn",   "aACompromise",
+		"unspecified",	 "keyCompromise",	 "cACompromise",    "affiliationChanged",
+		"superseded",	 "cessationOfOperation", "certificateHold", "(unused)",
+		"removeFromCRL", "privilegeWithdrawn",	 "aACompromise",
 	};
 	return reason >= 0 && reason <= 10 ? names[reason] : "unknown";
 }
@@ -113,16 +113,16 @@ static char *why_chosen(struct chain_build *b, size_t i, size_t superseded)
 		s = strdup("the certificate to chain");
 	else if (l->role == HC_LINK_ROOT)
 		s = chain_report_format(
-		    "trust anchor that issued %s (name, key identifier and signature match)",
-		    child);
+			"trust anchor that issued %s (name, key identifier and signature match)",
+			child);
 	else
 		s = chain_report_format(
-		    "issuer of %s: name, key identifier and signature match; a CA with "
-		    "keyCertSign, valid at %s%s",
-		    child, t,
-		    superseded ? "; the latest notBefore among certificates of this subject "
-		                 "and key"
-		               : "");
+			"issuer of %s: name, key identifier and signature match; a CA with "
+			"keyCertSign, valid at %s%s",
+			child, t,
+			superseded ? "; the latest notBefore among certificates of this subject "
+				     "and key"
+				   : "");
 	free(child);
 	return s;
 }
@@ -167,26 +167,26 @@ hc_rc chain_report_candidates(struct chain_build *b, struct chain_cross *x, size
 						   c[k].anchor ? "trust anchor"
 							       : "issuer on the path");
 			} else if (!chain_build_can_issue(b, i, l->cert, cert, c[k].anchor, why,
-			                                  sizeof(why))) {
+							  sizeof(why))) {
 				rc = add_candidate(b, cert, c[k].origin, l->cert, HC_CAND_REJECTED,
 						   why);
 			} else if (chosen && !c[k].anchor && chain_build_same_key(cert, chosen) &&
-			           X509_NAME_cmp(X509_get_issuer_name(cert),
-			                         X509_get_issuer_name(chosen)) == 0 &&
-			           ASN1_TIME_compare(X509_get0_notBefore(cert),
-			                             X509_get0_notBefore(chosen)) <= 0) {
+				   X509_NAME_cmp(X509_get_issuer_name(cert),
+						 X509_get_issuer_name(chosen)) == 0 &&
+				   ASN1_TIME_compare(X509_get0_notBefore(cert),
+						     X509_get0_notBefore(chosen)) <= 0) {
 				char *serial = chain_report_serial(chosen);
 				s = chain_report_format(
-				    "superseded by serial %s (same subject and key, later "
-				    "notBefore)",
-				    serial);
+					"superseded by serial %s (same subject and key, later "
+					"notBefore)",
+					serial);
 				superseded++;
 				rc = add_candidate(b, cert, c[k].origin, l->cert,
 						   HC_CAND_SUPERSEDED, s ? s : "superseded");
 				free(serial);
 				free(s);
 			} else if (dead ||
-			           (!c[k].anchor && (X509_get_extension_flags(cert) & EXFLAG_SS))) {
+				   (!c[k].anchor && (X509_get_extension_flags(cert) & EXFLAG_SS))) {
 				rc = add_candidate(b, cert, c[k].origin, l->cert, HC_CAND_REJECTED,
 						   dead ? dead
 							: "self-signed, not among the roots");
@@ -251,7 +251,7 @@ void hc_chain_result_clear(hc_chain_result *r)
 
 /* ---- output -------------------------------------------------------- */
 
-STACK_OF(X509) * hc_chain_served(const hc_chain_result *r, bool include_root)
+STACK_OF(X509) *hc_chain_served(const hc_chain_result *r, bool include_root)
 {
 	STACK_OF(X509) *out = sk_X509_new_null();
 
@@ -277,8 +277,8 @@ STACK_OF(X509) * hc_chain_served(const hc_chain_result *r, bool include_root)
 	return out;
 }
 
-hc_rc hc_chain_encode(STACK_OF(X509) * certs, bool p7b, unsigned char **data, size_t *len,
-                      hc_error *err)
+hc_rc hc_chain_encode(STACK_OF(X509) *certs, bool p7b, unsigned char **data, size_t *len,
+		      hc_error *err)
 {
 	BIO *bio = BIO_new(BIO_s_mem());
 	PKCS7 *p7 = NULL;

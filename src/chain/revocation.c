@@ -62,14 +62,14 @@ static bool crl_of_issuer(struct chain_build *b, size_t i, X509 *issuer, bool no
 	    !(X509_get_key_usage(issuer) & KU_CRL_SIGN)) {
 		if (note)
 			note_crl_skipped(b, b->pool->crls[i].origin,
-			                 "its issuer's keyUsage lacks cRLSign");
+					 "its issuer's keyUsage lacks cRLSign");
 		return false;
 	}
 	if (!key || X509_CRL_verify(crl, key) != 1) {
 		ERR_clear_error();
 		if (note)
 			note_crl_skipped(b, b->pool->crls[i].origin,
-			                 "the signature does not verify with its issuer's key");
+					 "the signature does not verify with its issuer's key");
 		return false;
 	}
 	return true;
@@ -98,9 +98,10 @@ static bool dp_name_matches(const DIST_POINT_NAME *idp_name, X509 *cert)
 		     j++)
 			for (int k = 0; k < sk_GENERAL_NAME_num(idp_name->name.fullname) && !match;
 			     k++)
-				match = GENERAL_NAME_cmp(
-				            sk_GENERAL_NAME_value(dp->distpoint->name.fullname, j),
-				            sk_GENERAL_NAME_value(idp_name->name.fullname, k)) == 0;
+				match = GENERAL_NAME_cmp(sk_GENERAL_NAME_value(
+								 dp->distpoint->name.fullname, j),
+							 sk_GENERAL_NAME_value(
+								 idp_name->name.fullname, k)) == 0;
 	}
 	sk_DIST_POINT_pop_free(dps, DIST_POINT_free);
 	return match;
@@ -162,7 +163,7 @@ static bool crl_covers(X509_CRL *crl, X509 *cert, char *why, size_t n)
  * CRL for this certificate).
  */
 static X509_CRL *best_crl(struct chain_build *b, X509 *cert, X509 *issuer, const char **origin,
-                          char *none, size_t n)
+			  char *none, size_t n)
 {
 	X509_CRL *best = NULL;
 	char t[21], why[128];
@@ -177,7 +178,7 @@ static X509_CRL *best_crl(struct chain_build *b, X509 *cert, X509 *issuer, const
 			const ASN1_TIME *next = X509_CRL_get0_nextUpdate(crl);
 			if (X509_cmp_time(X509_CRL_get0_lastUpdate(crl), &b->at) > 0)
 				snprintf(why, sizeof(why),
-				         "not yet valid (thisUpdate in the future)");
+					 "not yet valid (thisUpdate in the future)");
 			else if (!next)
 				snprintf(why, sizeof(why), "no nextUpdate");
 			else {
@@ -197,7 +198,7 @@ static X509_CRL *best_crl(struct chain_build *b, X509 *cert, X509 *issuer, const
 		if (!best || crl_number(crl) > crl_number(best) ||
 		    (crl_number(crl) == crl_number(best) &&
 		     ASN1_TIME_compare(X509_CRL_get0_lastUpdate(crl),
-		                       X509_CRL_get0_lastUpdate(best)) > 0)) {
+				       X509_CRL_get0_lastUpdate(best)) > 0)) {
 			best = crl;
 			*origin = from;
 		}
@@ -223,7 +224,7 @@ static long entry_reason(X509_REVOKED *entry)
  * undoes a hold: neither counts from a CRL that is not current.
  */
 static X509_CRL *crl_listing_permanently(struct chain_build *b, X509 *issuer, X509 *cert,
-                                         X509_REVOKED **entry, const char **origin)
+					 X509_REVOKED **entry, const char **origin)
 {
 	char why[128];
 
@@ -258,7 +259,7 @@ static void unnote_crl_skipped(struct chain_build *b, const char *origin)
 		free(r->crl_skipped[i].origin);
 		free(r->crl_skipped[i].reason);
 		memmove(&r->crl_skipped[i], &r->crl_skipped[i + 1],
-		        (r->crl_skipped_count - i - 1) * sizeof(*r->crl_skipped));
+			(r->crl_skipped_count - i - 1) * sizeof(*r->crl_skipped));
 		r->crl_skipped_count--;
 		return;
 	}
@@ -334,9 +335,9 @@ bool chain_revocation_check(struct chain_build *b, size_t index, X509 *issuer)
 	if (!listed_by) {
 		who = hc_x509_name_text(X509_get_subject_name(issuer));
 		rev->state = HC_REV_UNKNOWN;
-		rev->detail =
-		    chain_report_format("no usable CRL/ARL of its issuer %s%s%s%s", who ? who : "?",
-		                        none[0] ? " (" : "", none, none[0] ? ")" : "");
+		rev->detail = chain_report_format("no usable CRL/ARL of its issuer %s%s%s%s",
+						  who ? who : "?", none[0] ? " (" : "", none,
+						  none[0] ? ")" : "");
 		free(who);
 		return true;
 	}
@@ -349,8 +350,9 @@ bool chain_revocation_check(struct chain_build *b, size_t index, X509 *issuer)
 	rev->serial = chain_report_serial(cert);
 	hc_time_iso8601(rev->when, t);
 	rev->note = chain_report_format(
-	    "serial %s revoked on %s (%s) by %s%s", rev->serial, t, rev->reason ? rev->reason : "?",
-	    origin, stale ? " (a CRL that is not current: revocation is permanent)" : "");
+		"serial %s revoked on %s (%s) by %s%s", rev->serial, t,
+		rev->reason ? rev->reason : "?", origin,
+		stale ? " (a CRL that is not current: revocation is permanent)" : "");
 	id = crl_identity(listed_by);
 	rev->detail = chain_report_format("listed by %s (%s)", origin, id ? id : "?");
 	free(id);
@@ -370,8 +372,8 @@ void chain_revocation_to_link(const struct chain_rev *rev, hc_chain_link *l)
 		l->crl_number = crl_number_hex(rev->crl);
 		l->crl_this_update = hc_asn1_time_to_time(X509_CRL_get0_lastUpdate(rev->crl));
 		if (X509_CRL_get0_nextUpdate(rev->crl))
-			l->crl_next_update =
-			    hc_asn1_time_to_time(X509_CRL_get0_nextUpdate(rev->crl));
+			l->crl_next_update = hc_asn1_time_to_time(
+				X509_CRL_get0_nextUpdate(rev->crl));
 	}
 }
 
@@ -441,7 +443,7 @@ hc_rc chain_revocation_openssl(struct chain_build *b)
 	X509_VERIFY_PARAM_set_time(param, b->at);
 	/* The anchor may be a Sub CA the user trusts directly (--roots names it). */
 	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_CRL_CHECK | X509_V_FLAG_CRL_CHECK_ALL |
-	                                       X509_V_FLAG_PARTIAL_CHAIN);
+						   X509_V_FLAG_PARTIAL_CHAIN);
 	ok = X509_verify_cert(ctx);
 	error = X509_STORE_CTX_get_error(ctx);
 	r->openssl_checked = true;
@@ -451,7 +453,7 @@ hc_rc chain_revocation_openssl(struct chain_build *b)
 		/* The search read the same CRLs; should OpenSSL still find a revocation, say so. */
 		r->revoked = r->revoked || error == X509_V_ERR_CERT_REVOKED;
 		r->openssl_error = strdup(error != X509_V_OK ? X509_verify_cert_error_string(error)
-		                                             : "verification failed");
+							     : "verification failed");
 		if (!r->openssl_error)
 			rc = hc_fail(b->err, HC_IO, "out of memory");
 	}

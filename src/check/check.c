@@ -25,8 +25,8 @@ const char *hc_check_outcome_name(hc_check_outcome outcome)
 	}
 }
 
-void check_add_item(hc_check_result *r, const char *name, hc_check_outcome outcome,
-		     const char *fmt, ...)
+void check_add_item(hc_check_result *r, const char *name, hc_check_outcome outcome, const char *fmt,
+		    ...)
 {
 	hc_check_item *item;
 	va_list ap;
@@ -142,7 +142,8 @@ static hc_rc store_add_file(X509_STORE *store, const char *path, bool named,
 	hc_rc rc = hc_x509_load_file_ask(path, ask, &b, err);
 
 	if (rc != HC_OK) {
-		/* In a folder, a file that is no certificate is skipped, as chain does; a PKCS#12 is not. */
+		/* In a folder, a file that is no certificate is skipped, as chain does; a PKCS#12
+		 * is not. */
 		if (!named && b.format != HC_FMT_PKCS12)
 			rc = HC_OK;
 		goto out;
@@ -176,9 +177,9 @@ static hc_rc load_trust(const hc_check_params *p, X509_STORE **out, hc_error *er
 			continue;
 		}
 		if (!(dir = opendir(p->roots[i]))) {
-			rc = hc_error_input(err, HC_INPUT_ROOTS,
-			                    hc_fail(err, HC_IO, "%s: cannot read the folder",
-			                            p->roots[i]));
+			rc = hc_error_input(
+				err, HC_INPUT_ROOTS,
+				hc_fail(err, HC_IO, "%s: cannot read the folder", p->roots[i]));
 			break;
 		}
 		while (rc == HC_OK && (e = readdir(dir)) != NULL) {
@@ -238,8 +239,8 @@ static hc_rc check_chain(const hc_check_params *p, hc_check_result *r, STACK_OF(
 	hc_chain_pool_ask_passphrase(roots, p->passphrase);
 	for (int i = 0; i < sk_X509_num(given); i++)
 		if ((rc = hc_chain_pool_add_cert(pool, sk_X509_value(given, i),
-						 p->chain_path ? p->chain_path : "token",
-						 err)) != HC_OK)
+						 p->chain_path ? p->chain_path : "token", err)) !=
+		    HC_OK)
 			goto out;
 	for (size_t i = 0; i < p->root_count; i++)
 		if ((rc = hc_chain_pool_add_path(roots, p->roots[i], err)) != HC_OK) {
@@ -304,8 +305,7 @@ static void check_validity(const hc_check_params *p, hc_check_result *r)
 	}
 }
 
-hc_rc hc_check_key(hc_session *session, const hc_check_params *p, hc_check_result *r,
-		   hc_error *err)
+hc_rc hc_check_key(hc_session *session, const hc_check_params *p, hc_check_result *r, hc_error *err)
 {
 	STACK_OF(X509) *given = sk_X509_new_null();
 	hc_x509_bundle chain_file = {0};
@@ -382,8 +382,8 @@ char *hc_check_server_name(X509 *cert, const hc_cert_info *info)
 		}
 		return strdup(v);
 	}
-	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn,
-				      sizeof(cn)) > 0)
+	if (X509_NAME_get_text_by_NID(X509_get_subject_name(cert), NID_commonName, cn, sizeof(cn)) >
+	    0)
 		return strdup(cn);
 	return NULL;
 }
@@ -402,7 +402,7 @@ hc_rc hc_check_tls(hc_check_result *r, const hc_check_tls_params *tp, hc_error *
 					 : hc_check_server_name(r->cert, &r->cert_info);
 	if (!r->server_name)
 		return hc_error_hint(err, HC_HINT_SERVER_NAME,
-		                     hc_fail(err, HC_USAGE, "the certificate names no host"));
+				     hc_fail(err, HC_USAGE, "the certificate names no host"));
 	p = (hc_tls_params){
 		.key = {.module_path = tp->module_path,
 			.init_args = tp->init_args,

@@ -63,8 +63,7 @@ static hc_rc split_address(const char *address, char *host, size_t host_len, cha
 	snprintf(port, port_len, "%s", colon + 1);
 	return HC_OK;
 bad:
-	return hc_fail(err, HC_USAGE, "'%s' is not HOST:PORT (port 1-65535; [IPv6]:PORT)",
-		       address);
+	return hc_fail(err, HC_USAGE, "'%s' is not HOST:PORT (port 1-65535; [IPv6]:PORT)", address);
 }
 
 /* A connected TCP socket to the first address that answers, within the deadline. */
@@ -228,9 +227,8 @@ hc_rc hc_check_connect(hc_check_result *r, const char *address, const char *serv
 		if (e)
 			ERR_error_string_n(e, why, sizeof(why));
 		else
-			snprintf(why, sizeof(why), "%s", now_ms() >= deadline
-								 ? "timed out"
-								 : "the connection was closed");
+			snprintf(why, sizeof(why), "%s",
+				 now_ms() >= deadline ? "timed out" : "the connection was closed");
 		check_add_item(r, "connect", HC_CHECK_FAIL, "TLS handshake with %s failed: %s",
 			       address, why);
 		goto out;

@@ -40,8 +40,7 @@ static int remaining_ms(long long deadline)
 }
 
 /* A connected pair of non-blocking sockets over 127.0.0.1; nothing else can reach it. */
-static hc_rc loopback_pair(int *server, int *client, int *port, long long deadline,
-			   hc_error *err)
+static hc_rc loopback_pair(int *server, int *client, int *port, long long deadline, hc_error *err)
 {
 	struct sockaddr_in addr = {.sin_family = AF_INET}, mine;
 	socklen_t len = sizeof(addr), mine_len = sizeof(mine);
@@ -222,22 +221,23 @@ static void describe_session(SSL *client, hc_tls_result *out)
 	SSL_get_peer_signature_type_nid(client, &type);
 	SSL_get_peer_signature_nid(client, &md);
 	alg = type == EVP_PKEY_RSA_PSS ? "RSA-PSS"
-	      : type == EVP_PKEY_RSA	? "RSA-PKCS1"
-	      : type == EVP_PKEY_EC	? "ECDSA"
-	      : type != NID_undef	? OBJ_nid2sn(type)
-					: "unknown";
+	      : type == EVP_PKEY_RSA   ? "RSA-PKCS1"
+	      : type == EVP_PKEY_EC    ? "ECDSA"
+	      : type != NID_undef      ? OBJ_nid2sn(type)
+				       : "unknown";
 	snprintf(out->signature, sizeof(out->signature), "%s+%s", alg,
 		 md != NID_undef ? OBJ_nid2sn(md) : "none");
 	/* The chain's length is known: one allocation, not one per entry. */
 	if (n <= 0 || !(out->verified_chain = calloc((size_t)n, sizeof(*out->verified_chain))))
 		return;
 	for (int i = 0; i < n; i++)
-		out->verified_chain[i] = hc_x509_name_text(X509_get_subject_name(sk_X509_value(chain, i)));
+		out->verified_chain[i] = hc_x509_name_text(
+			X509_get_subject_name(sk_X509_value(chain, i)));
 	out->verified_count = (size_t)n;
 }
 
-static hc_rc make_contexts(const hc_tls_params *p, EVP_PKEY *pkey, SSL_CTX **sctx,
-			   SSL_CTX **cctx, hc_error *err)
+static hc_rc make_contexts(const hc_tls_params *p, EVP_PKEY *pkey, SSL_CTX **sctx, SSL_CTX **cctx,
+			   hc_error *err)
 {
 	*sctx = SSL_CTX_new(TLS_server_method());
 	*cctx = SSL_CTX_new(TLS_client_method());
@@ -248,8 +248,9 @@ static hc_rc make_contexts(const hc_tls_params *p, EVP_PKEY *pkey, SSL_CTX **sct
 	if (SSL_CTX_use_certificate(*sctx, p->leaf) != 1)
 		return hc_fail_ssl(err, HC_CHECK, "the server cannot use the certificate");
 	if (SSL_CTX_use_PrivateKey(*sctx, pkey) != 1)
-		return hc_fail_ssl(err, HC_CHECK, "the server cannot use the token key with the "
-						  "certificate");
+		return hc_fail_ssl(err, HC_CHECK,
+				   "the server cannot use the token key with the "
+				   "certificate");
 	for (int i = 0; p->chain && i < sk_X509_num(p->chain); i++)
 		if (SSL_CTX_add1_chain_cert(*sctx, sk_X509_value(p->chain, i)) != 1)
 			return hc_fail_ssl(err, HC_IO, "cannot add a chain certificate");
@@ -336,7 +337,7 @@ hc_rc hc_tls_check(const hc_tls_params *p, hc_tls_result *out, hc_error *err)
 	if (!transfer(&client, &server, ping, (int)strlen(ping), deadline) ||
 	    !transfer(&server, &client, ping, (int)strlen(ping), deadline)) {
 		rc = hc_fail(err, HC_CHECK, "TLS data exchange failed: %s",
-			     server.failed ? server.error
+			     server.failed   ? server.error
 			     : client.failed ? client.error
 					     : "timed out");
 		goto out;

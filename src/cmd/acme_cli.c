@@ -80,8 +80,9 @@ hc_rc acme_cli_finish(struct acme_cli *a, hc_error *err)
 		return hc_fail(err, HC_USAGE, "--acme %s: an ACME directory is an https:// URL",
 			       s->server.directory_url);
 	if (s->webroot && a->http_port_given)
-		return hc_fail(err, HC_USAGE, "--http-port and --webroot are two ways to answer "
-					      "http-01: choose one");
+		return hc_fail(err, HC_USAGE,
+			       "--http-port and --webroot are two ways to answer "
+			       "http-01: choose one");
 	if (!!s->account.eab_kid != !!a->eab_hmac_source)
 		return hc_fail(err, HC_USAGE, "--eab-kid and --eab-hmac-source go together");
 	a->contacts[a->contact_count] = NULL;

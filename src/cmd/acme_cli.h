@@ -25,36 +25,38 @@ enum {
 	ACME_OPT_WAIT,
 };
 
-#define ACME_CLI_OPTIONS                                                                         \
-	{"acme", required_argument, NULL, ACME_OPT_ACME},                                        \
-		{"account-key", required_argument, NULL, ACME_OPT_ACCOUNT_KEY},                  \
-		{"contact", required_argument, NULL, ACME_OPT_CONTACT},                          \
-		{"agree-tos", no_argument, NULL, ACME_OPT_AGREE_TOS},                            \
-		{"eab-kid", required_argument, NULL, ACME_OPT_EAB_KID},                          \
-		{"eab-hmac-source", required_argument, NULL, ACME_OPT_EAB_HMAC_SOURCE},          \
-		{"http-port", required_argument, NULL, ACME_OPT_HTTP_PORT},                      \
-		{"webroot", required_argument, NULL, ACME_OPT_WEBROOT},                          \
-		{"acme-roots", required_argument, NULL, ACME_OPT_ACME_ROOTS},                    \
-		{"roots", required_argument, NULL, ACME_OPT_ROOTS},                              \
-		{"wait", required_argument, NULL, ACME_OPT_WAIT}
+#define ACME_CLI_OPTIONS                                                                           \
+	{"acme", required_argument, NULL, ACME_OPT_ACME},                                          \
+		{"account-key", required_argument, NULL, ACME_OPT_ACCOUNT_KEY},                    \
+		{"contact", required_argument, NULL, ACME_OPT_CONTACT},                            \
+		{"agree-tos", no_argument, NULL, ACME_OPT_AGREE_TOS},                              \
+		{"eab-kid", required_argument, NULL, ACME_OPT_EAB_KID},                            \
+		{"eab-hmac-source", required_argument, NULL, ACME_OPT_EAB_HMAC_SOURCE},            \
+		{"http-port", required_argument, NULL, ACME_OPT_HTTP_PORT},                        \
+		{"webroot", required_argument, NULL, ACME_OPT_WEBROOT},                            \
+		{"acme-roots", required_argument, NULL, ACME_OPT_ACME_ROOTS},                      \
+		{"roots", required_argument, NULL, ACME_OPT_ROOTS},                                \
+	{                                                                                          \
+		"wait", required_argument, NULL, ACME_OPT_WAIT                                     \
+	}
 
-#define ACME_CLI_USAGE                                                                           \
-	"ACME (RFC 8555):\n"                                                                     \
-	"  --acme URL               the CA's directory URL (https://); required\n"               \
-	"  --account-key URI        the account key on the token; default: the key\n"           \
-	"                           labelled 'acme-account', made on first use (EC\n"           \
-	"                           P-256, sensitive, never extractable)\n"                     \
-	"  --contact URI            account contact, e.g. mailto:pki@example.hk (repeatable)\n"  \
-	"  --agree-tos              agree to the CA's terms of service (new accounts)\n"         \
-	"  --eab-kid ID             External Account Binding key id from the CA\n"               \
-	"  --eab-hmac-source SRC    its HMAC key (base64url) from env:VAR, file:PATH or fd:N\n"  \
-	"  --http-port N            answer http-01 on port N, only while the order runs\n"       \
-	"                           (default 80)\n"                                              \
-	"  --webroot DIR            or write the answers under DIR/.well-known/acme-challenge/\n" \
-	"                           for a running web server (removed afterwards)\n"             \
-	"  --acme-roots FILE        trust anchors for the CA's TLS (default: system store)\n"    \
-	"  --roots PATH             trust anchors for the issued chain (default: --acme-roots\n" \
-	"                           if given, else the system store)\n"                          \
+#define ACME_CLI_USAGE                                                                             \
+	"ACME (RFC 8555):\n"                                                                       \
+	"  --acme URL               the CA's directory URL (https://); required\n"                 \
+	"  --account-key URI        the account key on the token; default: the key\n"              \
+	"                           labelled 'acme-account', made on first use (EC\n"              \
+	"                           P-256, sensitive, never extractable)\n"                        \
+	"  --contact URI            account contact, e.g. mailto:pki@example.hk (repeatable)\n"    \
+	"  --agree-tos              agree to the CA's terms of service (new accounts)\n"           \
+	"  --eab-kid ID             External Account Binding key id from the CA\n"                 \
+	"  --eab-hmac-source SRC    its HMAC key (base64url) from env:VAR, file:PATH or fd:N\n"    \
+	"  --http-port N            answer http-01 on port N, only while the order runs\n"         \
+	"                           (default 80)\n"                                                \
+	"  --webroot DIR            or write the answers under DIR/.well-known/acme-challenge/\n"  \
+	"                           for a running web server (removed afterwards)\n"               \
+	"  --acme-roots FILE        trust anchors for the CA's TLS (default: system store)\n"      \
+	"  --roots PATH             trust anchors for the issued chain (default: --acme-roots\n"   \
+	"                           if given, else the system store)\n"                            \
 	"  --wait SECONDS           longest wait for the CA at each step (default 300)\n"
 
 struct acme_cli {

@@ -29,16 +29,11 @@ _Static_assert(sizeof(hint_text) / sizeof(hint_text[0]) == HC_HINT_COUNT,
 
 /* The flag that gave the input, put before the message. */
 static const char *const input_flag[] = {
-	[HC_INPUT_NONE] = NULL,
-	[HC_INPUT_CHAIN] = "--chain",
-	[HC_INPUT_ROOTS] = "--roots",
-	[HC_INPUT_CACHE] = "--cache",
-	[HC_INPUT_CONFIG] = "--config",
-	[HC_INPUT_SUBJECT] = "--subject",
-	[HC_INPUT_LABEL] = "--label",
-	[HC_INPUT_POLICY] = "--policy",
-	[HC_INPUT_RECIPIENT] = "--to",
-	[HC_INPUT_WILDCARD] = "--wildcard",
+	[HC_INPUT_NONE] = NULL,		[HC_INPUT_CHAIN] = "--chain",
+	[HC_INPUT_ROOTS] = "--roots",	[HC_INPUT_CACHE] = "--cache",
+	[HC_INPUT_CONFIG] = "--config", [HC_INPUT_SUBJECT] = "--subject",
+	[HC_INPUT_LABEL] = "--label",	[HC_INPUT_POLICY] = "--policy",
+	[HC_INPUT_RECIPIENT] = "--to",	[HC_INPUT_WILDCARD] = "--wildcard",
 };
 _Static_assert(sizeof(input_flag) / sizeof(input_flag[0]) == HC_INPUT_COUNT,
 	       "every hc_input has its flag");
@@ -46,7 +41,7 @@ _Static_assert(sizeof(input_flag) / sizeof(input_flag[0]) == HC_INPUT_COUNT,
 const char *cli_error_text(const hc_error *err, char *buf, size_t size)
 {
 	const char *flag = err->input > 0 && err->input < HC_INPUT_COUNT ? input_flag[err->input]
-									    : NULL;
+									 : NULL;
 	const char *hint = err->hint > 0 && err->hint < HC_HINT_COUNT ? hint_text[err->hint] : NULL;
 
 	snprintf(buf, size, "%s%s%s%s", flag ? flag : "", flag ? ": " : "",

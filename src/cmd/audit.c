@@ -89,10 +89,11 @@ static json_t *cert_json(const hc_inventory *inv, const hc_inv_cert *c)
 
 	cert_not_after(c, not_after);
 	if (uri)
-		j = json_pack("{s:o, s:o, s:s, s:o, s:o, s:s}", "label", cli_json_text(c->label), "id",
-			      cli_json_string(id), "uri", uri, "subject", cli_json_string(subject),
-			      "not_after", not_after[0] ? json_string(not_after) : json_null(),
-			      "paired_by", hc_inv_match_name(c->match));
+		j = json_pack("{s:o, s:o, s:s, s:o, s:o, s:s}", "label", cli_json_text(c->label),
+			      "id", cli_json_string(id), "uri", uri, "subject",
+			      cli_json_string(subject), "not_after",
+			      not_after[0] ? json_string(not_after) : json_null(), "paired_by",
+			      hc_inv_match_name(c->match));
 	free(id);
 	free(uri);
 	free(subject);
@@ -105,21 +106,21 @@ static json_t *probe_json(const hc_audit_key *k)
 	json_t *reads = json_array(), *wrap;
 
 	for (size_t i = 0; i < p->read_count; i++)
-		json_array_append_new(reads,
-				      json_pack("{s:s, s:s, s:b}", "attribute",
-						hc_cka_name(p->reads[i].type), "ckr",
-						hc_ckr_name(p->reads[i].rv), "readable",
-						p->reads[i].readable));
+		json_array_append_new(reads, json_pack("{s:s, s:s, s:b}", "attribute",
+						       hc_cka_name(p->reads[i].type), "ckr",
+						       hc_ckr_name(p->reads[i].rv), "readable",
+						       p->reads[i].readable));
 	/* Every wrap mechanism the token lists; an empty list: none listed, nothing tried. */
 	wrap = json_array();
 	for (size_t i = 0; i < p->wrap_count; i++) {
 		const hc_audit_wrap *w = &p->wraps[i];
-		json_array_append_new(
-			wrap, json_pack("{s:s, s:b, s:s, s:o}", "mechanism", hc_ckm_name(w->mechanism),
-					"tried", w->tried, "ckr", hc_ckr_name(w->rv), "wrapped_bytes",
-					w->tried && w->rv == CKR_OK
-						? json_integer((json_int_t)w->wrapped_len)
-						: json_null()));
+		json_array_append_new(wrap,
+				      json_pack("{s:s, s:b, s:s, s:o}", "mechanism",
+						hc_ckm_name(w->mechanism), "tried", w->tried, "ckr",
+						hc_ckr_name(w->rv), "wrapped_bytes",
+						w->tried && w->rv == CKR_OK
+							? json_integer((json_int_t)w->wrapped_len)
+							: json_null()));
 	}
 	return json_pack("{s:o, s:o, s:b}", "reads", reads, "wraps", wrap, "secret_readable",
 			 p->secret_readable);
@@ -141,17 +142,18 @@ static json_t *key_json(const hc_audit_report *r, const hc_audit_key *k)
 	for (size_t i = 0; i < k->reason_count; i++)
 		json_array_append_new(reasons, json_string(k->reasons[i]));
 	for (size_t i = 0; k->pair && i < k->pair->cert_count; i++)
-		json_array_append_new(certs, cert_json(&r->inventory,
-						       &r->inventory.certs[k->pair->certs[i]]));
+		json_array_append_new(
+			certs, cert_json(&r->inventory, &r->inventory.certs[k->pair->certs[i]]));
 	json_object_set_new(j, "class", json_string(hc_audit_key_class(k)));
 	json_object_set_new(j, "certificates", certs);
 	if (r->options.policy == HC_POLICY_NONE) {
 		json_object_set_new(j, "verdict", json_null());
 		json_decref(reasons);
 	} else {
-		json_object_set_new(j, "verdict", json_string(k->pass	 ? "pass"
-							      : k->unknown ? "unknown"
-									   : "fail"));
+		json_object_set_new(j, "verdict",
+				    json_string(k->pass	     ? "pass"
+						: k->unknown ? "unknown"
+							     : "fail"));
 		json_object_set_new(j, "reasons", reasons);
 	}
 	if (r->options.probe)
@@ -172,44 +174,49 @@ static json_t *head_json(const struct cli_token *t, const hc_audit_report *r)
 	json_object_set_new(token, "firmware_version", cli_json_version(ti->firmwareVersion));
 	HC_P11_STRING(r->slot.info.slotDescription, desc);
 	HC_P11_STRING(r->slot.info.manufacturerID, manufacturer);
-	head = json_pack("{s:{s:s, s:s, s:s, s:s, s:b, s:b}, s:o}", "audit", "time", when,
-			 "tool", "hsmcert", "tool_version", HSMCERT_VERSION, "policy",
+	head = json_pack("{s:{s:s, s:s, s:s, s:s, s:b, s:b}, s:o}", "audit", "time", when, "tool",
+			 "hsmcert", "tool_version", HSMCERT_VERSION, "policy",
 			 hc_audit_policy_name(r->options.policy), "probe", r->options.probe,
 			 "logged_in", r->logged_in, "token", token);
 	HC_P11_STRING(r->library.libraryDescription, desc);
 	HC_P11_STRING(r->library.manufacturerID, manufacturer);
-	json_object_set_new(head, "module",
-			    json_pack("{s:s, s:s, s:s, s:o, s:o}", "path", r->module_path,
-				      "manufacturer", manufacturer, "description", desc,
-				      "library_version", cli_json_version(r->library.libraryVersion),
-				      "cryptoki_version", cli_json_version(r->library.cryptokiVersion)));
+	json_object_set_new(
+		head, "module",
+		json_pack("{s:s, s:s, s:s, s:o, s:o}", "path", r->module_path, "manufacturer",
+			  manufacturer, "description", desc, "library_version",
+			  cli_json_version(r->library.libraryVersion), "cryptoki_version",
+			  cli_json_version(r->library.cryptokiVersion)));
 	HC_P11_STRING(r->slot.info.slotDescription, desc);
 	HC_P11_STRING(r->slot.info.manufacturerID, manufacturer);
 	json_object_set_new(head, "slot",
-			    json_pack("{s:I, s:s, s:s, s:b, s:b, s:b}", "id", (json_int_t)r->slot.id,
-				      "description", desc, "manufacturer", manufacturer, "hardware",
-				      !software_slot(r), "software_token", software_slot(r),
-				      "removable", (r->slot.info.flags & CKF_REMOVABLE_DEVICE) != 0));
+			    json_pack("{s:I, s:s, s:s, s:b, s:b, s:b}", "id",
+				      (json_int_t)r->slot.id, "description", desc, "manufacturer",
+				      manufacturer, "hardware", !software_slot(r), "software_token",
+				      software_slot(r), "removable",
+				      (r->slot.info.flags & CKF_REMOVABLE_DEVICE) != 0));
 	json_object_set_new(
 		head, "summary",
-		json_pack("{s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:I, s:s}", "keys", (json_int_t)r->key_count,
-			  "private_keys", (json_int_t)private_keys, "secret_keys",
-			  (json_int_t)(r->key_count - private_keys), "passed",
+		json_pack("{s:I, s:I, s:I, s:o, s:o, s:o, s:I, s:I, s:s}", "keys",
+			  (json_int_t)r->key_count, "private_keys", (json_int_t)private_keys,
+			  "secret_keys", (json_int_t)(r->key_count - private_keys), "passed",
 			  r->options.policy == HC_POLICY_NONE
 				  ? json_null()
-				  : json_integer((json_int_t)(r->key_count - r->violations - r->unknowns)),
+				  : json_integer((json_int_t)(r->key_count - r->violations -
+							      r->unknowns)),
 			  "failed",
-			  r->options.policy == HC_POLICY_NONE ? json_null()
-							      : json_integer((json_int_t)r->violations),
+			  r->options.policy == HC_POLICY_NONE
+				  ? json_null()
+				  : json_integer((json_int_t)r->violations),
 			  "unknown",
-			  r->options.policy == HC_POLICY_NONE ? json_null()
-							      : json_integer((json_int_t)r->unknowns),
+			  r->options.policy == HC_POLICY_NONE
+				  ? json_null()
+				  : json_integer((json_int_t)r->unknowns),
 			  "orphan_certificates", (json_int_t)r->inventory.orphan_count,
 			  "unreadable_objects", (json_int_t)r->inventory.unreadable_count, "result",
-			  r->options.policy == HC_POLICY_NONE		 ? "inventory"
+			  r->options.policy == HC_POLICY_NONE		   ? "inventory"
 			  : r->violations || r->inventory.unreadable_count ? "fail"
-			  : r->unknowns					 ? "unknown"
-									 : "pass"));
+			  : r->unknowns					   ? "unknown"
+									   : "pass"));
 	json_object_set_new(head, "unreadable_objects", cli_json_unreadable(&r->inventory));
 	if (r->options.probe)
 		json_object_set_new(head, "probe",
@@ -230,8 +237,9 @@ static int print_json(const struct cli_token *t, const hc_audit_report *r)
 		complete = json_array_append_new(keys, key_json(r, &r->keys[i])) == 0;
 	for (size_t i = 0; complete && i < r->inventory.orphan_count; i++)
 		complete = json_array_append_new(
-				   orphans, cert_json(&r->inventory,
-						      &r->inventory.certs[r->inventory.orphans[i]])) == 0;
+				   orphans,
+				   cert_json(&r->inventory,
+					     &r->inventory.certs[r->inventory.orphans[i]])) == 0;
 	if (!complete) {
 		json_decref(doc);
 		json_decref(keys);
@@ -359,9 +367,8 @@ static void print_probe(const hc_audit_report *r, const hc_audit_probe *p)
 			printf(" (%zu bytes wrapped)", w->wrapped_len);
 		printf("\n    %-14s", "");
 	}
-	printf("%s\n",
-	       p->secret_readable ? "THE SECRET CAN LEAVE THE TOKEN"
-				  : "the secret did not leave the token");
+	printf("%s\n", p->secret_readable ? "THE SECRET CAN LEAVE THE TOKEN"
+					  : "the secret did not leave the token");
 }
 
 static void print_key_details(const hc_audit_report *r, const hc_audit_key *k)
@@ -372,8 +379,7 @@ static void print_key_details(const hc_audit_report *r, const hc_audit_key *k)
 				     k->key->id_len);
 	char usages[96];
 
-	printf("\n%s (%s key): %s",
-	       k->key->label[0] ? cli_text(k->key->label) : "(no label)",
+	printf("\n%s (%s key): %s", k->key->label[0] ? cli_text(k->key->label) : "(no label)",
 	       k->key->cls == CKO_SECRET_KEY ? "secret" : "private", verdict(r, k));
 	for (size_t i = 0; i < k->reason_count; i++)
 		printf("%s%s", i ? ", " : ": ", k->reasons[i]);
@@ -386,8 +392,7 @@ static void print_key_details(const hc_audit_report *r, const hc_audit_key *k)
 		char not_after[21];
 		cert_not_after(c, not_after);
 		printf("    %-14s%s, not after %s (paired by %s)\n", "Certificate",
-		       subject ? cli_text(subject)
-			       : "(not an X.509 certificate)",
+		       subject ? cli_text(subject) : "(not an X.509 certificate)",
 		       not_after[0] ? not_after : "unknown", hc_inv_match_name(c->match));
 		free(subject);
 	}
@@ -408,11 +413,11 @@ static void print_text(const struct cli_token *t, const hc_audit_report *r)
 	HC_P11_STRING(ti->manufacturerID, manufacturer);
 	HC_P11_STRING(ti->model, model);
 	HC_P11_STRING(ti->serialNumber, serial);
-	printf("Key audit of token '%s' at %s by hsmcert %s\n\n",
-	       cli_text(t->label), when, HSMCERT_VERSION);
+	printf("Key audit of token '%s' at %s by hsmcert %s\n\n", cli_text(t->label), when,
+	       HSMCERT_VERSION);
 	printf("%-12s%s %s, serial %s, firmware %u.%u, hardware %u.%u\n", "Token",
-	       cli_text(manufacturer), cli_text(model), cli_text(serial), ti->firmwareVersion.major, ti->firmwareVersion.minor,
-	       ti->hardwareVersion.major, ti->hardwareVersion.minor);
+	       cli_text(manufacturer), cli_text(model), cli_text(serial), ti->firmwareVersion.major,
+	       ti->firmwareVersion.minor, ti->hardwareVersion.major, ti->hardwareVersion.minor);
 	printf("%-12s%s\n", "URI", t->token_uri ? t->token_uri : "");
 	HC_P11_STRING(r->slot.info.slotDescription, desc);
 	if (software_slot(r))
@@ -447,16 +452,15 @@ static void print_text(const struct cli_token *t, const hc_audit_report *r)
 		char *uri = hc_inventory_uri(&r->inventory, CKO_CERTIFICATE, c->label, c->id,
 					     c->id_len);
 		printf("%sOrphan certificate (no key on the token): %s  %s\n", i ? "" : "\n",
-		       cli_text(subject ? subject : c->label),
-		       uri ? uri : "(out of memory)");
+		       cli_text(subject ? subject : c->label), uri ? uri : "(out of memory)");
 		free(subject);
 		free(uri);
 	}
 	cli_print_unreadable(&r->inventory);
 	printf("\n");
 	if (r->options.policy == HC_POLICY_NONE)
-		printf("Result: inventory of %zu key%s (--policy none: no verdicts)\n", r->key_count,
-		       r->key_count == 1 ? "" : "s");
+		printf("Result: inventory of %zu key%s (--policy none: no verdicts)\n",
+		       r->key_count, r->key_count == 1 ? "" : "s");
 	else if (r->violations)
 		printf("Result: FAIL: %zu of %zu key%s violate%s the %s policy\n", r->violations,
 		       r->key_count, r->key_count == 1 ? "" : "s", r->violations == 1 ? "s" : "",
@@ -482,10 +486,9 @@ static void print_text(const struct cli_token *t, const hc_audit_report *r)
 
 int cmd_audit(struct cli *cli, int argc, char **argv)
 {
-	static const struct option options[] = {
-		{"policy", required_argument, NULL, OPT_POLICY},
-		{"probe", no_argument, NULL, OPT_PROBE},
-		CLI_GLOBAL_OPTIONS};
+	static const struct option options[] = {{"policy", required_argument, NULL, OPT_POLICY},
+						{"probe", no_argument, NULL, OPT_PROBE},
+						CLI_GLOBAL_OPTIONS};
 	hc_audit_options opts = {HC_POLICY_NON_EXPORTABLE, false};
 	hc_audit_report report = {0};
 	struct cli_token t = {0};
@@ -497,7 +500,8 @@ int cmd_audit(struct cli *cli, int argc, char **argv)
 		switch (c) {
 		case OPT_POLICY:
 			if (hc_audit_policy_parse(optarg, &opts.policy, &err) != HC_OK)
-				return cli_usage_error(cli, "%s", cli_error_text(&err, text, sizeof(text)));
+				return cli_usage_error(cli, "%s",
+						       cli_error_text(&err, text, sizeof(text)));
 			break;
 		case OPT_PROBE: opts.probe = true; break;
 		default:

@@ -56,8 +56,7 @@ int usage_backup(FILE *out)
 }
 
 /* --to: a public key on another token (named by its own URI), or a key or certificate file. */
-static hc_rc load_recipient(const struct cli *cli, const char *to, EVP_PKEY **out,
-			    hc_error *err)
+static hc_rc load_recipient(const struct cli *cli, const char *to, EVP_PKEY **out, hc_error *err)
 {
 	struct cli other = *cli;
 	struct cli_token t;
@@ -89,16 +88,17 @@ static json_t *json_protection(const hc_backup_params *p, const hc_backup_result
 				 r->file.oaep_hash == CKM_SHA256 ? "sha256" : "sha1", "mgf1",
 				 r->file.oaep_hash == CKM_SHA256 ? "sha256" : "sha1",
 				 "recipient_sha256", r->recipient_sha256);
-	return json_pack("{s:s, s:s, s:I, s:I, s:I}", "mode", "passphrase", "kdf", "scrypt",
-			 "n", (json_int_t)1 << r->file.scrypt_log2_n, "r",
-			 (json_int_t)r->file.scrypt_r, "p", (json_int_t)r->file.scrypt_p);
+	return json_pack("{s:s, s:s, s:I, s:I, s:I}", "mode", "passphrase", "kdf", "scrypt", "n",
+			 (json_int_t)1 << r->file.scrypt_log2_n, "r", (json_int_t)r->file.scrypt_r,
+			 "p", (json_int_t)r->file.scrypt_p);
 }
 
 static void print_protection(const hc_backup_params *p, const hc_backup_result *r)
 {
 	if (p->format == HC_FORMAT_PFX)
 		printf("  %-20sPKCS#12, AES-256-CBC, PBKDF2-HMAC-SHA256 (%d iterations), "
-		       "SHA-256 MAC\n", "Protection", HC_PFX_ITERATIONS);
+		       "SHA-256 MAC\n",
+		       "Protection", HC_PFX_ITERATIONS);
 	else if (p->recipient)
 		printf("  %-20sRSA-OAEP (%s) to recipient key SHA-256 %s\n", "Protection",
 		       r->file.oaep_hash == CKM_SHA256 ? "SHA-256" : "SHA-1", r->recipient_sha256);
@@ -119,12 +119,13 @@ static int report(const struct cli *cli, const struct cli_token *t, const char *
 			json_object_set_new(k, "certificate_sha256",
 					    it->has_certificate ? json_string(it->cert_sha256)
 								: json_null());
-			json_object_set_new(k, "ca_certificates", json_integer((json_int_t)it->ca_count));
+			json_object_set_new(k, "ca_certificates",
+					    json_integer((json_int_t)it->ca_count));
 			json_object_set_new(k, "reason",
 					    it->saved ? json_null() : json_string(it->reason));
 			json_object_set_new(k, "attribute", cli_json_string(it->attribute));
-			json_object_set_new(k, "ckr", it->ckr != CKR_OK
-							      ? json_string(hc_ckr_name(it->ckr))
+			json_object_set_new(k, "ckr",
+					    it->ckr != CKR_OK ? json_string(hc_ckr_name(it->ckr))
 							      : json_null());
 			json_array_append_new(keys, k);
 		}
@@ -168,14 +169,13 @@ static void progress(void *ctx, size_t done, size_t total, const char *label)
 
 int cmd_backup(struct cli *cli, int argc, char **argv)
 {
-	static const struct option options[] = {
-		{"key", required_argument, NULL, OPT_KEY},
-		{"all", no_argument, NULL, OPT_ALL},
-		{"output", required_argument, NULL, OPT_OUTPUT},
-		{"format", required_argument, NULL, OPT_FORMAT},
-		{"to", required_argument, NULL, OPT_TO},
-		{"force", no_argument, NULL, OPT_FORCE},
-		CLI_GLOBAL_OPTIONS};
+	static const struct option options[] = {{"key", required_argument, NULL, OPT_KEY},
+						{"all", no_argument, NULL, OPT_ALL},
+						{"output", required_argument, NULL, OPT_OUTPUT},
+						{"format", required_argument, NULL, OPT_FORMAT},
+						{"to", required_argument, NULL, OPT_TO},
+						{"force", no_argument, NULL, OPT_FORCE},
+						CLI_GLOBAL_OPTIONS};
 	const char *key_uri = NULL, *output = NULL, *format = NULL, *to = NULL;
 	bool all = false, force = false;
 	hc_backup_params p = {0};
@@ -221,7 +221,7 @@ int cmd_backup(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "--format %s: use hsmb or pfx", format);
 	if (p.format == HC_FORMAT_PFX && (all || to))
 		return cli_usage_error(cli, "--format pfx holds one key with its passphrase: "
-				       "--all and --to are for hsmb");
+					    "--all and --to are for hsmb");
 
 	/* Refuse early: nothing is asked or touched when the output exists. */
 	if (hc_file_check_writable(output, force, &err) != HC_OK)
@@ -274,7 +274,8 @@ int cmd_backup(struct cli *cli, int argc, char **argv)
 		}
 		/* Whoever gets the file can try passphrases offline, as fast as scrypt allows. */
 		if (pass->len < HC_BACKUP_MIN_PASSPHRASE) {
-			r = cli_usage_error(cli, "the backup passphrase has %zu characters: at least %d "
+			r = cli_usage_error(cli,
+					    "the backup passphrase has %zu characters: at least %d "
 					    "are needed (the file can be attacked offline)",
 					    pass->len, HC_BACKUP_MIN_PASSPHRASE);
 			goto out;
@@ -286,8 +287,8 @@ int cmd_backup(struct cli *cli, int argc, char **argv)
 		p.progress_ctx = NULL;
 	}
 	if (hc_backup_create(t.session, &p, &result, &err) != HC_OK ||
-	    (result.data && hc_file_write_atomic(output, result.data, result.len, 0600, force,
-						 &err) != HC_OK)) {
+	    (result.data &&
+	     hc_file_write_atomic(output, result.data, result.len, 0600, force, &err) != HC_OK)) {
 		if (p.progress)
 			cli_progress_clear();
 		r = cli_fail(cli, &err);

@@ -140,8 +140,8 @@ static json_t *json_cert(X509 *cert, time_t at)
 	return j;
 }
 
-static json_t *json_report(const hc_chain_result *r, const hc_chain_pool *pool,
-			   const char *output, const char *format, size_t written)
+static json_t *json_report(const hc_chain_result *r, const hc_chain_pool *pool, const char *output,
+			   const char *format, size_t written)
 {
 	json_t *path = json_array(), *cands = json_array(), *roots = json_array();
 	json_t *skipped = json_array(), *crls = json_array(), *fetches = json_array();
@@ -155,8 +155,8 @@ static json_t *json_report(const hc_chain_result *r, const hc_chain_pool *pool,
 			"{s:s, s:b, s:o, s:o, s:o, s:o, s:o}", "status",
 			hc_revocation_name(l->revocation), "checked",
 			l->revocation == HC_REV_GOOD || l->revocation == HC_REV_REVOKED, "crl",
-			cli_json_string(l->crl_origin), "crl_number", cli_json_string(l->crl_number),
-			"crl_this_update",
+			cli_json_string(l->crl_origin), "crl_number",
+			cli_json_string(l->crl_number), "crl_this_update",
 			l->crl_this_update ? json_time(l->crl_this_update) : json_null(),
 			"crl_next_update",
 			l->crl_next_update ? json_time(l->crl_next_update) : json_null(), "detail",
@@ -186,18 +186,19 @@ static json_t *json_report(const hc_chain_result *r, const hc_chain_pool *pool,
 		if (r->roots[i].cert)
 			hc_x509_thumbprints(r->roots[i].cert, sha1, sha256);
 		json_array_append_new(
-			roots, json_pack("{s:s, s:s, s:b, s:o}", "subject", r->roots[i].subject, "via",
-					 r->roots[i].via, "trusted", r->roots[i].trusted, "sha256",
-					 r->roots[i].cert ? json_string(sha256) : json_null()));
+			roots,
+			json_pack("{s:s, s:s, s:b, s:o}", "subject", r->roots[i].subject, "via",
+				  r->roots[i].via, "trusted", r->roots[i].trusted, "sha256",
+				  r->roots[i].cert ? json_string(sha256) : json_null()));
 	}
 	sk = hc_chain_pool_skipped(pool, &nsk);
 	for (size_t i = 0; i < nsk; i++)
 		json_array_append_new(skipped, json_pack("{s:s, s:s}", "origin", sk[i].origin,
 							 "reason", sk[i].reason));
 	for (size_t i = 0; i < r->crl_skipped_count; i++)
-		json_array_append_new(crls, json_pack("{s:s, s:s}", "origin",
-						      r->crl_skipped[i].origin, "reason",
-						      r->crl_skipped[i].reason));
+		json_array_append_new(crls,
+				      json_pack("{s:s, s:s}", "origin", r->crl_skipped[i].origin,
+						"reason", r->crl_skipped[i].reason));
 	for (size_t i = 0; i < r->fetch_count; i++) {
 		const hc_chain_fetch_log *f = &r->fetches[i];
 		json_array_append_new(fetches,
@@ -205,23 +206,21 @@ static json_t *json_report(const hc_chain_result *r, const hc_chain_pool *pool,
 						f->what, "ok", f->ok, "from_cache", f->from_cache,
 						"message", cli_json_string(f->message)));
 	}
-	return json_pack("{s:b, s:o, s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}",
-			 "verified", r->verified, "at", json_time(r->at), "failure",
-			 cli_json_string(r->failure), "revoked", r->revoked, "download_failed",
-			 r->download_failed, "openssl_verify",
-			 r->openssl_checked
-				 ? json_pack("{s:b, s:o, s:o}", "ok", r->openssl_ok, "error",
-					     cli_json_string(r->openssl_error), "depth",
-					     r->openssl_error_depth >= 0
-						     ? json_integer(r->openssl_error_depth)
-						     : json_null())
-				 : json_null(),
-			 "path", path, "roots", roots, "candidates", cands,
-			 "skipped_inputs", skipped, "skipped_crls", crls, "fetches", fetches,
-			 "output",
-			 output ? json_pack("{s:s, s:s, s:I}", "file", output, "format", format,
-					    "certificates", (json_int_t)written)
-				: json_null());
+	return json_pack(
+		"{s:b, s:o, s:o, s:b, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "verified",
+		r->verified, "at", json_time(r->at), "failure", cli_json_string(r->failure),
+		"revoked", r->revoked, "download_failed", r->download_failed, "openssl_verify",
+		r->openssl_checked ? json_pack("{s:b, s:o, s:o}", "ok", r->openssl_ok, "error",
+					       cli_json_string(r->openssl_error), "depth",
+					       r->openssl_error_depth >= 0
+						       ? json_integer(r->openssl_error_depth)
+						       : json_null())
+				   : json_null(),
+		"path", path, "roots", roots, "candidates", cands, "skipped_inputs", skipped,
+		"skipped_crls", crls, "fetches", fetches, "output",
+		output ? json_pack("{s:s, s:s, s:I}", "file", output, "format", format,
+				   "certificates", (json_int_t)written)
+		       : json_null());
 }
 
 static void print_cert(FILE *out, X509 *cert, const char *indent)
@@ -259,7 +258,8 @@ static void print_report(FILE *out, const hc_chain_result *r, const hc_chain_poo
 	for (size_t i = 0; i < r->link_count; i++) {
 		const hc_chain_link *l = &r->links[i];
 		char *s = subject_text(l->cert);
-		fprintf(out, "  %zu %-14s%s\n", i, hc_chain_role_name(l->role), s ? cli_text(s) : "?");
+		fprintf(out, "  %zu %-14s%s\n", i, hc_chain_role_name(l->role),
+			s ? cli_text(s) : "?");
 		print_cert(out, l->cert, "                  ");
 		fprintf(out, "                  %-12s%s\n", "from", cli_text(l->origin));
 		if (l->why)
@@ -278,7 +278,9 @@ static void print_report(FILE *out, const hc_chain_result *r, const hc_chain_poo
 	if (r->openssl_checked)
 		fprintf(out, "OpenSSL's verifier (CRL checks on every certificate): %s%s\n",
 			r->openssl_ok ? "verified" : "REFUSES: ",
-			r->openssl_ok ? "" : r->openssl_error ? cli_text(r->openssl_error) : "?");
+			r->openssl_ok	   ? ""
+			: r->openssl_error ? cli_text(r->openssl_error)
+					   : "?");
 	if (r->root_count) {
 		fprintf(out, "Roots reached:\n");
 		for (size_t i = 0; i < r->root_count; i++)
@@ -293,8 +295,9 @@ static void print_report(FILE *out, const hc_chain_result *r, const hc_chain_poo
 			char *s = subject_text(c->cert);
 			char nb[21];
 			hc_time_iso8601(hc_asn1_time_to_time(X509_get0_notBefore(c->cert)), nb);
-			fprintf(out, "  %-15s%s (notBefore %s, %s)\n", hc_chain_verdict_name(c->verdict),
-				s ? cli_text(s) : "?", nb, cli_text(c->origin));
+			fprintf(out, "  %-15s%s (notBefore %s, %s)\n",
+				hc_chain_verdict_name(c->verdict), s ? cli_text(s) : "?", nb,
+				cli_text(c->origin));
 			fprintf(out, "  %-15s%s\n", "", cli_text(c->reason));
 			free(s);
 		}
@@ -359,7 +362,8 @@ static hc_rc load_inputs(const struct chain_args *a, const hc_passphrase_ask *as
 			goto out;
 		}
 		if (hc_chain_pool_crl_count(pool) == before) {
-			rc = hc_fail(err, HC_USAGE, "--crl %s holds no CRL (or only ones given before)",
+			rc = hc_fail(err, HC_USAGE,
+				     "--crl %s holds no CRL (or only ones given before)",
 				     a->crls[i]);
 			goto out;
 		}
@@ -436,8 +440,9 @@ static int parse_args(struct cli *cli, int argc, char **argv, struct chain_args 
 	if (a->cache && !a->fetch)
 		return cli_usage_error(cli, "--cache needs --fetch");
 	if (a->output && strcmp(a->output, "-") == 0 && cli->json)
-		return cli_usage_error(cli, "-o - with --json would mix the chain and the report on "
-					    "standard output: write the chain to a file");
+		return cli_usage_error(cli,
+				       "-o - with --json would mix the chain and the report on "
+				       "standard output: write the chain to a file");
 	if (!a->output && (a->include_root || a->force))
 		return cli_usage_error(cli, "--include-root and --force need -o FILE");
 	return CLI_NEXT;
@@ -462,8 +467,8 @@ int cmd_chain(struct cli *cli, int argc, char **argv)
 	if ((r = parse_args(cli, argc, argv, &a)) != CLI_NEXT)
 		goto out;
 	if (a.at && !parse_time(a.at, &opt.at)) {
-		r = cli_usage_error(cli, "--at '%s': use 2026-01-31, 2026-01-31T12:00:00Z or @EPOCH",
-				    a.at);
+		r = cli_usage_error(
+			cli, "--at '%s': use 2026-01-31, 2026-01-31T12:00:00Z or @EPOCH", a.at);
 		goto out;
 	}
 	opt.fetch = a.fetch;

@@ -60,8 +60,7 @@ int usage_check(FILE *out)
 		"A PKCS#12's passphrase comes from --passphrase-source, HSMCERT_PASSPHRASE or a\n"
 		"no-echo prompt, asked for only when a PKCS#12 is given; a wrong one is exit 1.\n\n"
 		"Exit status: 0 every check passed; 1 a check failed (with --all: for any\n"
-		"key), or a wrong passphrase; 2 usage; 3 token error or wrong PIN.\n\n"
-		CLI_GLOBAL_USAGE,
+		"key), or a wrong passphrase; 2 usage; 3 token error or wrong PIN.\n\n" CLI_GLOBAL_USAGE,
 		HC_TLS_TIMEOUT_MS / 1000, HC_LIST_WARN_DAYS);
 	return 0;
 }
@@ -74,10 +73,10 @@ static json_t *json_connect(const char *address, const hc_check_result *r)
 		return json_null();
 	return json_pack("{s:s, s:s, s:b, s:b, s:b, s:b, s:s, s:s, s:s, s:o, s:o, s:o, s:I}",
 			 "address", address, "server_name", r->server_name, "handshake",
-			 c->handshake, "verified", c->verified, "leaf_matches_key",
-			 c->leaf_matches, "same_certificate", c->same_certificate, "protocol",
-			 c->protocol, "cipher", c->cipher, "signature", c->signature,
-			 "verify_error", c->verify_code ? json_string(c->verify_error) : json_null(),
+			 c->handshake, "verified", c->verified, "leaf_matches_key", c->leaf_matches,
+			 "same_certificate", c->same_certificate, "protocol", c->protocol, "cipher",
+			 c->cipher, "signature", c->signature, "verify_error",
+			 c->verify_code ? json_string(c->verify_error) : json_null(),
 			 "leaf_subject", cli_json_string(c->leaf_subject), "leaf_sha256",
 			 c->leaf_sha256[0] ? json_string(c->leaf_sha256) : json_null(),
 			 "served_certificates", (json_int_t)c->served_count);
@@ -88,10 +87,10 @@ static json_t *json_result(json_t *token, const hc_check_result *r, time_t now)
 	json_t *items = json_array(), *chain = json_null(), *tls = json_null(), *cert;
 
 	for (size_t i = 0; i < r->item_count; i++)
-		json_array_append_new(items, json_pack("{s:s, s:s, s:o}", "name", r->items[i].name,
-						       "result",
-						       hc_check_outcome_name(r->items[i].outcome),
-						       "detail", cli_json_string(r->items[i].detail)));
+		json_array_append_new(
+			items, json_pack("{s:s, s:s, s:o}", "name", r->items[i].name, "result",
+					 hc_check_outcome_name(r->items[i].outcome), "detail",
+					 cli_json_string(r->items[i].detail)));
 	if (r->chain_checked) {
 		json_t *path = json_array();
 		for (size_t i = 0; i < r->chain.link_count; i++) {
@@ -122,7 +121,8 @@ static json_t *json_result(json_t *token, const hc_check_result *r, time_t now)
 		cert = cli_json_cert(&r->cert_info, now);
 		json_object_set_new(cert, "uri", cli_json_string(r->cert_uri));
 		json_object_set_new(cert, "status", json_string(hc_cert_status_name(r->status)));
-		json_object_set_new(cert, "other_certificates", json_integer((json_int_t)r->other_certs));
+		json_object_set_new(cert, "other_certificates",
+				    json_integer((json_int_t)r->other_certs));
 	} else {
 		cert = json_null();
 	}
@@ -195,7 +195,7 @@ static hc_rc keys_with_certificates(hc_session *s, time_t now, char ***uris, siz
 		if (l.keys[i].cert_count == 0)
 			continue;
 		if (!((*uris)[*count] = hc_inventory_uri(&l.inventory, k->cls, k->label, k->id,
-							  k->id_len))) {
+							 k->id_len))) {
 			rc = hc_fail(err, HC_IO, "out of memory");
 			goto out;
 		}
@@ -225,7 +225,7 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 		.roots = roots,
 		.missing_issuer_hint = " (give it with --chain FILE or --roots PATH)",
 		.missing_issuer_aia_hint = " (give it with --chain FILE or --roots PATH; 'hsmcert "
-		                           "chain --fetch' can download it from the AIA URL)",
+					   "chain --fetch' can download it from the AIA URL)",
 	};
 	hc_check_result *results = NULL;
 	struct cli_token t = {0};
@@ -257,8 +257,10 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 		case OPT_WARN_DAYS:
 			v = strtol(optarg, &end, 10);
 			if (!*optarg || *end || v < 0 || v > 36500)
-				return cli_usage_error(cli, "--warn-days wants a number of days "
-							    "(0 to 36500), not '%s'", optarg);
+				return cli_usage_error(cli,
+						       "--warn-days wants a number of days "
+						       "(0 to 36500), not '%s'",
+						       optarg);
 			p.warn_days = (int)v;
 			break;
 		case OPT_TLS: tls = true; break;
@@ -266,8 +268,10 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 		case OPT_TIMEOUT:
 			v = strtol(optarg, &end, 10);
 			if (!*optarg || *end || v < 1 || v > 3600)
-				return cli_usage_error(cli, "--timeout wants a number of seconds "
-							    "(1 to 3600), not '%s'", optarg);
+				return cli_usage_error(cli,
+						       "--timeout wants a number of seconds "
+						       "(1 to 3600), not '%s'",
+						       optarg);
 			timeout_ms = (int)v * 1000;
 			break;
 		case OPT_CONNECT: connect = optarg; break;
@@ -282,7 +286,8 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 		return cli_usage_error(cli, "name the private key to check with --key URI, or "
 					    "use --all");
 	if (all && servername)
-		return cli_usage_error(cli, "--servername names one key's server: use it with --key");
+		return cli_usage_error(cli,
+				       "--servername names one key's server: use it with --key");
 	if (all && connect)
 		return cli_usage_error(cli, "--connect checks one key's server: use it with --key");
 	p.now = time(NULL);
@@ -300,7 +305,8 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 			goto out;
 		}
 		if (nkeys == 0) {
-			hc_fail(&err, HC_CHECK, "token '%s' holds no key with a certificate", t.label);
+			hc_fail(&err, HC_CHECK, "token '%s' holds no key with a certificate",
+				t.label);
 			r = cli_fail(cli, &err);
 			goto out;
 		}
@@ -366,10 +372,10 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 		json_t *keys = json_array();
 		for (size_t i = 0; i < nkeys; i++)
 			json_array_append_new(keys, json_result(NULL, &results[i], p.now));
-		r = cli_json_emit(json_pack("{s:b, s:o, s:{s:I, s:I, s:I}, s:o}", "passed",
-					    failed == 0, "token", token_json, "summary", "checked",
-					    (json_int_t)nkeys, "passed", (json_int_t)(nkeys - failed),
-					    "failed", (json_int_t)failed, "keys", keys));
+		r = cli_json_emit(json_pack(
+			"{s:b, s:o, s:{s:I, s:I, s:I}, s:o}", "passed", failed == 0, "token",
+			token_json, "summary", "checked", (json_int_t)nkeys, "passed",
+			(json_int_t)(nkeys - failed), "failed", (json_int_t)failed, "keys", keys));
 		token_json = NULL;
 	} else {
 		for (size_t i = 0; i < nkeys; i++) {
@@ -387,7 +393,8 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 			continue;
 		failed_names(&results[i], names, sizeof(names));
 		if (all)
-			cli_errorf(cli, "check failed for key '%s': %s", results[i].key.label, names);
+			cli_errorf(cli, "check failed for key '%s': %s", results[i].key.label,
+				   names);
 		else
 			cli_errorf(cli, "check failed: %s", names);
 	}

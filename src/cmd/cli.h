@@ -35,7 +35,7 @@ struct cli {
 	 * getopt reaches it: a usage error found earlier still answers in JSON.
 	 */
 	bool json_requested;
-	int argc;    /* the argv getopt is parsing, to name a bad option */
+	int argc; /* the argv getopt is parsing, to name a bad option */
 	char **argv;
 };
 
@@ -61,32 +61,36 @@ enum {
 	CLI_OPT_FIRST_COMMAND_OPTION = 0x1100, /* commands number their own options from here */
 };
 
-#define CLI_GLOBAL_OPTIONS                                                                       \
-	{"module", required_argument, NULL, CLI_OPT_MODULE},                                     \
-		{"token", required_argument, NULL, CLI_OPT_TOKEN},                               \
-		{"pin-source", required_argument, NULL, CLI_OPT_PIN_SOURCE},                     \
-		{"so-pin-source", required_argument, NULL, CLI_OPT_SO_PIN_SOURCE},               \
-		{"passphrase-source", required_argument, NULL, CLI_OPT_PASSPHRASE_SOURCE},       \
-		{"json", no_argument, NULL, CLI_OPT_JSON},                                       \
-		{"help", no_argument, NULL, CLI_OPT_HELP},                                       \
-		/* Named exactly, so getopt does not take them for --pin-source abbreviated. */ \
-		{"pin", optional_argument, NULL, CLI_OPT_PIN_VALUE},                             \
-		{"so-pin", optional_argument, NULL, CLI_OPT_PIN_VALUE},                          \
-		{"passphrase", optional_argument, NULL, CLI_OPT_PIN_VALUE}, {NULL, 0, NULL, 0}
+#define CLI_GLOBAL_OPTIONS                                                                         \
+	{"module", required_argument, NULL, CLI_OPT_MODULE},                                       \
+		{"token", required_argument, NULL, CLI_OPT_TOKEN},                                 \
+		{"pin-source", required_argument, NULL, CLI_OPT_PIN_SOURCE},                       \
+		{"so-pin-source", required_argument, NULL, CLI_OPT_SO_PIN_SOURCE},                 \
+		{"passphrase-source", required_argument, NULL, CLI_OPT_PASSPHRASE_SOURCE},         \
+		{"json", no_argument, NULL, CLI_OPT_JSON},                                         \
+		{"help", no_argument, NULL,                                                        \
+		 CLI_OPT_HELP}, /* Named exactly, so getopt does not take them for --pin-source    \
+				   abbreviated. */                                                 \
+		{"pin", optional_argument, NULL, CLI_OPT_PIN_VALUE},                               \
+		{"so-pin", optional_argument, NULL, CLI_OPT_PIN_VALUE},                            \
+		{"passphrase", optional_argument, NULL, CLI_OPT_PIN_VALUE},                        \
+	{                                                                                          \
+		NULL, 0, NULL, 0                                                                   \
+	}
 
 /* Short options every command accepts: -h, the same as --help. */
 #define CLI_SHORT "h"
 
 /* The usage lines for the global options, shared by every command's --help. */
-#define CLI_GLOBAL_USAGE                                                                         \
-	"Global options (also before the command name):\n"                                       \
-	"  --module PATH            PKCS#11 module (HSMCERT_MODULE; default: p11-kit proxy)\n"   \
-	"  --token URI              token as a PKCS#11 URI, e.g. pkcs11:token=web01\n"           \
-	"                           (HSMCERT_TOKEN)\n"                                           \
-	"  --pin-source SRC         user PIN from env:VAR, file:PATH or fd:N (HSMCERT_PIN)\n"    \
-	"  --so-pin-source SRC      SO PIN, same forms (HSMCERT_SO_PIN)\n"                       \
-	"  --passphrase-source SRC  passphrase, same forms (HSMCERT_PASSPHRASE)\n"               \
-	"  --json                   one JSON document on stdout (HSMCERT_JSON=1)\n"             \
+#define CLI_GLOBAL_USAGE                                                                           \
+	"Global options (also before the command name):\n"                                         \
+	"  --module PATH            PKCS#11 module (HSMCERT_MODULE; default: p11-kit proxy)\n"     \
+	"  --token URI              token as a PKCS#11 URI, e.g. pkcs11:token=web01\n"             \
+	"                           (HSMCERT_TOKEN)\n"                                             \
+	"  --pin-source SRC         user PIN from env:VAR, file:PATH or fd:N (HSMCERT_PIN)\n"      \
+	"  --so-pin-source SRC      SO PIN, same forms (HSMCERT_SO_PIN)\n"                         \
+	"  --passphrase-source SRC  passphrase, same forms (HSMCERT_PASSPHRASE)\n"                 \
+	"  --json                   one JSON document on stdout (HSMCERT_JSON=1)\n"                \
 	"  -h, --help               this text\n"
 
 /*

@@ -4,8 +4,8 @@
 
 #include "cli.h"
 
-#define HC_COMMAND(name)                                                                         \
-	int cmd_##name(struct cli *cli, int argc, char **argv);                                  \
+#define HC_COMMAND(name)                                                                           \
+	int cmd_##name(struct cli *cli, int argc, char **argv);                                    \
 	int usage_##name(FILE *out);
 
 HC_COMMAND(tokens)

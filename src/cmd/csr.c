@@ -22,8 +22,8 @@ int usage_csr(FILE *out)
 		"  --config FILE            an OpenSSL req config, as request reads it: subject\n"
 		"                           ([req] distinguished_name), SANs ([alt_names]),\n"
 		"                           req_extensions, default_md; default_bits does not\n"
-		"                           apply (the key exists); options override it\n"
-		CSR_CLI_USAGE "\n" CLI_GLOBAL_USAGE);
+		"                           apply (the key exists); options override it\n" CSR_CLI_USAGE
+		"\n" CLI_GLOBAL_USAGE);
 	return 0;
 }
 
@@ -31,7 +31,8 @@ int cmd_csr(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {{"key", required_argument, NULL, OPT_KEY},
 						{"config", required_argument, NULL, OPT_CONFIG},
-						CSR_CLI_OPTIONS, CLI_GLOBAL_OPTIONS};
+						CSR_CLI_OPTIONS,
+						CLI_GLOBAL_OPTIONS};
 	struct csr_cli o = {0};
 	const char *key_uri = NULL, *config_path = NULL;
 	hc_req_config config = {0};
@@ -57,7 +58,7 @@ int cmd_csr(struct cli *cli, int argc, char **argv)
 		goto out;
 	if (!key_uri) {
 		r = cli_usage_error(cli, "--key URI is required: the token's private key, e.g. "
-				    "--key 'pkcs11:object=mail'");
+					 "--key 'pkcs11:object=mail'");
 		goto out;
 	}
 	if (config_path && hc_req_config_load(config_path, &config, &err) != HC_OK) {

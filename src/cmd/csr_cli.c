@@ -88,8 +88,8 @@ hc_rc csr_cli_plan(struct csr_cli *o, const hc_subject *base, const hc_altnames 
 			hc_error_prefix(err, "--%s", o->fields[i].type);
 	}
 	for (size_t i = 0; rc == HC_OK && base_sans && i < base_sans->count; i++)
-		rc = hc_altnames_add_typed(&sans, base_sans->items[i].type, base_sans->items[i].value,
-					   "config", err);
+		rc = hc_altnames_add_typed(&sans, base_sans->items[i].type,
+					   base_sans->items[i].value, "config", err);
 	for (size_t i = 0; rc == HC_OK && i < o->sans.count; i++)
 		rc = hc_altnames_add_typed(&sans, o->sans.items[i].type, o->sans.items[i].value,
 					   "--san", err);
@@ -119,7 +119,8 @@ hc_rc csr_cli_output(const struct cli *cli, const struct csr_cli *o, hc_csr_outp
 	/* With --json and no file, the PEM travels inside the JSON document. */
 	output->path = !to_stdout ? o->out : cli->json ? NULL : "-";
 	if (to_stdout && o->der && cli->json)
-		return hc_fail(err, HC_USAGE, "--der with --json needs -o FILE (the JSON document "
+		return hc_fail(err, HC_USAGE,
+			       "--der with --json needs -o FILE (the JSON document "
 			       "carries PEM)");
 	if (to_stdout && o->der && isatty(STDOUT_FILENO))
 		return hc_fail(err, HC_USAGE, "not writing DER to a terminal: use -o FILE");
@@ -128,8 +129,7 @@ hc_rc csr_cli_output(const struct cli *cli, const struct csr_cli *o, hc_csr_outp
 	return HC_OK;
 }
 
-json_t *csr_cli_json(const struct csr_cli *o, const hc_csr_output *output,
-		     const hc_csr_result *r)
+json_t *csr_cli_json(const struct csr_cli *o, const hc_csr_output *output, const hc_csr_result *r)
 {
 	json_t *sans = cli_json_sans(r->sans, r->san_count);
 	bool in_file = output->path && strcmp(output->path, "-") != 0;

@@ -29,42 +29,44 @@ enum {
 	CSR_OPT_FORCE,
 };
 
-#define CSR_CLI_OPTIONS                                                                          \
-	{"subject", required_argument, NULL, CSR_OPT_SUBJECT},                                   \
-		{"cn", required_argument, NULL, CSR_OPT_CN},                                     \
-		{"o", required_argument, NULL, CSR_OPT_O},                                       \
-		{"ou", required_argument, NULL, CSR_OPT_OU},                                     \
-		{"l", required_argument, NULL, CSR_OPT_L},                                       \
-		{"st", required_argument, NULL, CSR_OPT_ST},                                     \
-		{"c", required_argument, NULL, CSR_OPT_C},                                       \
-		{"san", required_argument, NULL, CSR_OPT_SAN},                                   \
-		{"wildcard", required_argument, NULL, CSR_OPT_WILDCARD},                         \
-		{"profile", required_argument, NULL, CSR_OPT_PROFILE},                           \
-		{"md", required_argument, NULL, CSR_OPT_MD},                                     \
-		{"pss", no_argument, NULL, CSR_OPT_PSS},                                         \
-		{"out", required_argument, NULL, CSR_OPT_OUT},                                   \
-		{"der", no_argument, NULL, CSR_OPT_DER},                                         \
-		{"force", no_argument, NULL, CSR_OPT_FORCE}
+#define CSR_CLI_OPTIONS                                                                            \
+	{"subject", required_argument, NULL, CSR_OPT_SUBJECT},                                     \
+		{"cn", required_argument, NULL, CSR_OPT_CN},                                       \
+		{"o", required_argument, NULL, CSR_OPT_O},                                         \
+		{"ou", required_argument, NULL, CSR_OPT_OU},                                       \
+		{"l", required_argument, NULL, CSR_OPT_L},                                         \
+		{"st", required_argument, NULL, CSR_OPT_ST},                                       \
+		{"c", required_argument, NULL, CSR_OPT_C},                                         \
+		{"san", required_argument, NULL, CSR_OPT_SAN},                                     \
+		{"wildcard", required_argument, NULL, CSR_OPT_WILDCARD},                           \
+		{"profile", required_argument, NULL, CSR_OPT_PROFILE},                             \
+		{"md", required_argument, NULL, CSR_OPT_MD},                                       \
+		{"pss", no_argument, NULL, CSR_OPT_PSS},                                           \
+		{"out", required_argument, NULL, CSR_OPT_OUT},                                     \
+		{"der", no_argument, NULL, CSR_OPT_DER},                                           \
+	{                                                                                          \
+		"force", no_argument, NULL, CSR_OPT_FORCE                                          \
+	}
 /* getopt's short options: -o FILE. */
 #define CSR_CLI_SHORT "o:"
 
-#define CSR_CLI_USAGE                                                                            \
-	"Subject (the CN is always also a SAN; encoded C, ST, L, O, OU, CN):\n"                  \
-	"  --subject DN             'CN=www.example.hk,O=My Org,C=HK' (RFC 4514),\n"             \
-	"                           '/C=HK/O=My Org/CN=www.example.hk' (OpenSSL), or\n"          \
+#define CSR_CLI_USAGE                                                                              \
+	"Subject (the CN is always also a SAN; encoded C, ST, L, O, OU, CN):\n"                    \
+	"  --subject DN             'CN=www.example.hk,O=My Org,C=HK' (RFC 4514),\n"               \
+	"                           '/C=HK/O=My Org/CN=www.example.hk' (OpenSSL), or\n"            \
 	"                           'C=HK,S=\"Hong Kong\",O=\"My Org\",CN=...' (Exchange)\n"       \
-	"  --cn --o --ou --l --st --c VALUE\n"                                                   \
-	"                           one field each; they override --subject (--ou repeats)\n"    \
-	"  --san NAME               a subjectAltName, repeatable: DNS name (default),\n"         \
-	"                           IP:ADDR, email:ADDR, URI:URI; IDNs become A-labels\n"        \
-	"  --wildcard DOMAIN        CN *.DOMAIN with SANs *.DOMAIN and DOMAIN\n"                 \
-	"  --profile NAME           check a CA's rules before signing: hkpost (RSA 2048,\n"      \
-	"                           SHA-256, C=HK) or cabf (CA/Browser Forum baseline)\n"        \
-	"  --md DIGEST              sha256 (default), sha384, sha512\n"                          \
-	"  --pss                    RSA-PSS signature (RSA keys)\n"                              \
-	"Output (the request's signature is verified before it is written):\n"                   \
-	"  -o, --out FILE           write the request to FILE (atomically); default stdout\n"    \
-	"  --der                    DER instead of PEM\n"                                        \
+	"  --cn --o --ou --l --st --c VALUE\n"                                                     \
+	"                           one field each; they override --subject (--ou repeats)\n"      \
+	"  --san NAME               a subjectAltName, repeatable: DNS name (default),\n"           \
+	"                           IP:ADDR, email:ADDR, URI:URI; IDNs become A-labels\n"          \
+	"  --wildcard DOMAIN        CN *.DOMAIN with SANs *.DOMAIN and DOMAIN\n"                   \
+	"  --profile NAME           check a CA's rules before signing: hkpost (RSA 2048,\n"        \
+	"                           SHA-256, C=HK) or cabf (CA/Browser Forum baseline)\n"          \
+	"  --md DIGEST              sha256 (default), sha384, sha512\n"                            \
+	"  --pss                    RSA-PSS signature (RSA keys)\n"                                \
+	"Output (the request's signature is verified before it is written):\n"                     \
+	"  -o, --out FILE           write the request to FILE (atomically); default stdout\n"      \
+	"  --der                    DER instead of PEM\n"                                          \
 	"  --force                  overwrite an existing FILE\n"
 
 struct csr_cli {
@@ -107,8 +109,7 @@ hc_rc csr_cli_output(const struct cli *cli, const struct csr_cli *o, hc_csr_outp
 		     hc_error *err);
 
 /* The report: text on stdout when the request went to a file, else nothing; or JSON. */
-json_t *csr_cli_json(const struct csr_cli *o, const hc_csr_output *output,
-		     const hc_csr_result *r);
+json_t *csr_cli_json(const struct csr_cli *o, const hc_csr_output *output, const hc_csr_result *r);
 void csr_cli_print(const struct csr_cli *o, const hc_csr_output *output, const hc_csr_result *r,
 		   const hc_key_info *key);
 

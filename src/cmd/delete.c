@@ -36,10 +36,10 @@ int usage_delete(FILE *out)
 static json_t *json_doomed(const hc_doomed *d)
 {
 	char *id = hc_hex_encode(d->id ? d->id : (const unsigned char *)"", d->id_len);
-	json_t *j = json_pack("{s:s, s:o, s:o, s:s, s:o, s:b}", "class", hc_object_class_name(d->cls),
-			      "label", cli_json_text(d->label), "id", cli_json_string(id), "uri",
-			      d->uri, "description", cli_json_text(d->what), "companion",
-			      d->companion);
+	json_t *j = json_pack("{s:s, s:o, s:o, s:s, s:o, s:b}", "class",
+			      hc_object_class_name(d->cls), "label", cli_json_text(d->label), "id",
+			      cli_json_string(id), "uri", d->uri, "description",
+			      cli_json_text(d->what), "companion", d->companion);
 	free(id);
 	return j;
 }
@@ -140,8 +140,7 @@ int cmd_delete(struct cli *cli, int argc, char **argv)
 		for (size_t i = 0; i < removal.count; i++)
 			json_array_append_new(list, json_doomed(&removal.objects[i]));
 		r = cli_json_emit(json_pack("{s:o, s:o, s:I}", "token", cli_json_token(&t),
-					    "destroyed", list, "count",
-					    (json_int_t)removal.count));
+					    "destroyed", list, "count", (json_int_t)removal.count));
 	} else {
 		printf("Destroyed %zu object%s on token '%s':\n", removal.count,
 		       removal.count == 1 ? "" : "s", cli_text(t.label));

@@ -116,7 +116,7 @@ static void print_result(const hc_check_result *c, const hc_deploy_result *r,
 	printf("  %-13s %zu certificate%s\n", "chain", r->chain_count,
 	       r->chain_count == 1 ? "" : "s");
 	printf("  %-13s %s\n\n", "access",
-	       r->problem_count	       ? "PROBLEMS for the service user (below)"
+	       r->problem_count		? "PROBLEMS for the service user (below)"
 	       : r->token_files_checked ? "the service user reaches the token's files, the PIN "
 					  "file and the page"
 					: "the service user reaches the PIN file and the page; the "
@@ -248,7 +248,8 @@ int cmd_deploy(struct cli *cli, int argc, char **argv)
 		r = r ? r : HC_CHECK;
 	}
 	if (test && !result.test_passed) {
-		cli_errorf(cli, "%s", err.message[0] ? err.message : "the configuration test failed");
+		cli_errorf(cli, "%s",
+			   err.message[0] ? err.message : "the configuration test failed");
 		r = r ? r : HC_CHECK;
 	}
 out:

@@ -36,8 +36,8 @@ int usage_enroll(FILE *out)
 		"  --label LABEL            or a new key pair's label (as keygen), with\n"
 		"  --type TYPE              rsa:2048 (default), rsa:3072, rsa:4096, ec:P-256,\n"
 		"                           ec:P-384; --id HEX, --exportable, --if-missing\n"
-		"  --config FILE            an OpenSSL req config (as request)\n"
-		CSR_CLI_USAGE ACME_CLI_USAGE "\n"
+		"  --config FILE            an OpenSSL req config (as request)\n" CSR_CLI_USAGE
+			ACME_CLI_USAGE "\n"
 		"Exit status: 1 the CA refused (its problem document is shown: type, detail and\n"
 		"the failing challenge), or the certificate or chain failed a check; 2 bad\n"
 		"options; 3 token error; 4 network (the CA could not reach the responder,\n"
@@ -56,13 +56,12 @@ static void print_text(const hc_acme_session *a, const struct cli_token *t,
 
 int cmd_enroll(struct cli *cli, int argc, char **argv)
 {
-	static const struct option options[] = {
-		CLI_KEYGEN_OPTIONS,
-		{"key", required_argument, NULL, OPT_KEY},
-		{"config", required_argument, NULL, OPT_CONFIG},
-		CSR_CLI_OPTIONS,
-		ACME_CLI_OPTIONS,
-		CLI_GLOBAL_OPTIONS};
+	static const struct option options[] = {CLI_KEYGEN_OPTIONS,
+						{"key", required_argument, NULL, OPT_KEY},
+						{"config", required_argument, NULL, OPT_CONFIG},
+						CSR_CLI_OPTIONS,
+						ACME_CLI_OPTIONS,
+						CLI_GLOBAL_OPTIONS};
 	struct csr_cli o = {0};
 	struct acme_cli ac;
 	struct cli_keygen k = {0};
@@ -100,8 +99,9 @@ int cmd_enroll(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (key_uri && (k.type_arg || k.id_arg || k.params.exportable || k.params.if_missing)) {
-		r = cli_usage_error(cli, "--type, --id, --exportable and --if-missing make a new key; "
-					 "--key names an existing one");
+		r = cli_usage_error(cli,
+				    "--type, --id, --exportable and --if-missing make a new key; "
+				    "--key names an existing one");
 		goto out;
 	}
 	if (o.der) {

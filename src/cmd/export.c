@@ -76,12 +76,12 @@ static int report(const struct cli *cli, const hc_export_result *r, const char *
 	if (cli->json && output) {
 		json_t *list = json_array();
 		for (size_t i = 0; i < nchain; i++)
-			json_array_append_new(list, cert_json(sk_X509_value(r->chain, (int)i),
-							      r->chain_uris[i]));
+			json_array_append_new(
+				list, cert_json(sk_X509_value(r->chain, (int)i), r->chain_uris[i]));
 		return cli_json_emit(json_pack(
 			"{s:s, s:s, s:s, s:o, s:o, s:o, s:o, s:I}", "file", output, "format",
-			format_name(fmt), "content", pubkey ? "public_key" : "certificate", "key_uri",
-			cli_json_string(r->key_uri), "certificate",
+			format_name(fmt), "content", pubkey ? "public_key" : "certificate",
+			"key_uri", cli_json_string(r->key_uri), "certificate",
 			r->cert ? cert_json(r->cert, r->cert_uri) : json_null(), "chain",
 			chain ? list : (json_decref(list), json_null()), "chain_complete",
 			chain ? json_boolean(r->reached_root) : json_null(), "older_certificates",
@@ -154,8 +154,9 @@ int cmd_export(struct cli *cli, int argc, char **argv)
 		}
 	}
 	if (optind + 1 != argc)
-		return cli_usage_error(cli, optind >= argc ? "name the certificate or key by its URI"
-							   : "one URI at a time");
+		return cli_usage_error(cli, optind >= argc
+						    ? "name the certificate or key by its URI"
+						    : "one URI at a time");
 	p.uri = argv[optind];
 	if (strcmp(format, "pem") == 0)
 		fmt = HC_EXPORT_PEM;

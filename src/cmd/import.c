@@ -40,8 +40,7 @@ int usage_import(FILE *out)
 		"A PKCS#12's passphrase comes from --passphrase-source, HSMCERT_PASSPHRASE or a\n"
 		"no-echo prompt, asked for only when a PKCS#12 is given.\n\n"
 		"Exit status 1 when no key on the token matches the certificate, the\n"
-		"certificate has expired, or a PKCS#12 passphrase is wrong (nothing is stored).\n\n"
-		CLI_GLOBAL_USAGE);
+		"certificate has expired, or a PKCS#12 passphrase is wrong (nothing is stored).\n\n" CLI_GLOBAL_USAGE);
 	return 0;
 }
 
@@ -74,9 +73,9 @@ static json_t *json_result(const struct cli_token *t, const hc_import_result *r,
 	}
 	return json_pack("{s:o, s:b, s:o, s:o, s:o, s:o, s:o, s:I}", "token", cli_json_token(t),
 			 "changed", r->changed, "key", cli_json_key(&r->key), "renamed_from",
-			 cli_json_string(r->old_label), "certificate",
-			 json_imported(&r->leaf, now), "ca_certificates", cas, "removed", removed,
-			 "newer_certificates_kept", (json_int_t)r->newer_certs_kept);
+			 cli_json_string(r->old_label), "certificate", json_imported(&r->leaf, now),
+			 "ca_certificates", cas, "removed", removed, "newer_certificates_kept",
+			 (json_int_t)r->newer_certs_kept);
 }
 
 static void print_result(const struct cli_token *t, const hc_import_result *r, time_t now)
@@ -106,12 +105,11 @@ static void print_result(const struct cli_token *t, const hc_import_result *r, t
 
 int cmd_import(struct cli *cli, int argc, char **argv)
 {
-	static const struct option options[] = {
-		{"cert", required_argument, NULL, OPT_CERT},
-		{"chain", required_argument, NULL, OPT_CHAIN},
-		{"label", required_argument, NULL, OPT_LABEL},
-		{"replace", no_argument, NULL, OPT_REPLACE},
-		CLI_GLOBAL_OPTIONS};
+	static const struct option options[] = {{"cert", required_argument, NULL, OPT_CERT},
+						{"chain", required_argument, NULL, OPT_CHAIN},
+						{"label", required_argument, NULL, OPT_LABEL},
+						{"replace", no_argument, NULL, OPT_REPLACE},
+						CLI_GLOBAL_OPTIONS};
 	hc_import_params p = {0};
 	hc_import_result result = {0};
 	struct cli_passphrase pass;

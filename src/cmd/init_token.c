@@ -27,8 +27,7 @@ int usage_init_token(FILE *out)
 		"is changed. Should setting the user PIN fail after the token was erased,\n"
 		"the error says so and gives the command that finishes the job.\n\n"
 		"Exit status: 0 initialised; 1 the token holds objects (no --force);\n"
-		"2 usage, or a PIN of the wrong length; 3 token error.\n\n"
-		CLI_GLOBAL_USAGE);
+		"2 usage, or a PIN of the wrong length; 3 token error.\n\n" CLI_GLOBAL_USAGE);
 	return 0;
 }
 
@@ -64,7 +63,8 @@ static void shell_word(char *out, size_t len, const char *text)
 	size_t n = 0;
 
 	if (text[strspn(text, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-			      "-_./:=@%+,")] == '\0' && *text) {
+			      "-_./:=@%+,")] == '\0' &&
+	    *text) {
 		snprintf(out, len, "%s", text);
 		return;
 	}
@@ -116,12 +116,11 @@ static void advise_finish(const struct cli *cli, const hc_slot *slot, hc_error *
 
 int cmd_init_token(struct cli *cli, int argc, char **argv)
 {
-	static const struct option options[] = {
-		{"slot", required_argument, NULL, OPT_SLOT},
-		{"free", no_argument, NULL, OPT_FREE},
-		{"label", required_argument, NULL, OPT_LABEL},
-		{"force", no_argument, NULL, OPT_FORCE},
-		CLI_GLOBAL_OPTIONS};
+	static const struct option options[] = {{"slot", required_argument, NULL, OPT_SLOT},
+						{"free", no_argument, NULL, OPT_FREE},
+						{"label", required_argument, NULL, OPT_LABEL},
+						{"force", no_argument, NULL, OPT_FORCE},
+						CLI_GLOBAL_OPTIONS};
 	const char *slot_arg = NULL, *label = NULL;
 	bool free_slot = false, force = false;
 	hc_module *mod = NULL;
@@ -180,14 +179,14 @@ int cmd_init_token(struct cli *cli, int argc, char **argv)
 	HC_P11_STRING(result.slot.token.serialNumber, serial);
 	HC_P11_STRING(result.slot.token.label, new_label);
 	if (cli->json) {
-		json_t *doc = json_pack(
-			"{s:{s:s, s:s, s:o, s:I}, s:b, s:o}", "token", "label", new_label, "serial",
-			serial, "uri", cli_json_string(token_uri), "slot",
-			(json_int_t)result.slot.id, "reinitialised", result.reinitialised,
-			"objects_destroyed",
-			result.reinitialised && result.objects_destroyed >= 0
-				? json_integer(result.objects_destroyed)
-				: json_null());
+		json_t *doc = json_pack("{s:{s:s, s:s, s:o, s:I}, s:b, s:o}", "token", "label",
+					new_label, "serial", serial, "uri",
+					cli_json_string(token_uri), "slot",
+					(json_int_t)result.slot.id, "reinitialised",
+					result.reinitialised, "objects_destroyed",
+					result.reinitialised && result.objects_destroyed >= 0
+						? json_integer(result.objects_destroyed)
+						: json_null());
 		r = cli_json_emit(doc);
 	} else {
 		printf("Initialised token '%s'%s\n", new_label,

@@ -26,16 +26,15 @@ int usage_keygen(FILE *out)
 		"                           (and id) and type exists\n"
 		"  --purpose PURPOSE        server (default): the key signs; recipient: an RSA\n"
 		"                           key that only unwraps backups made with\n"
-		"                           'backup --to' (token-to-token backup)\n\n"
-		CLI_GLOBAL_USAGE);
+		"                           'backup --to' (token-to-token backup)\n\n" CLI_GLOBAL_USAGE);
 	return 0;
 }
 
 int cmd_keygen(struct cli *cli, int argc, char **argv)
 {
-	static const struct option options[] = {
-		CLI_KEYGEN_OPTIONS, {"purpose", required_argument, NULL, OPT_PURPOSE},
-		CLI_GLOBAL_OPTIONS};
+	static const struct option options[] = {CLI_KEYGEN_OPTIONS,
+						{"purpose", required_argument, NULL, OPT_PURPOSE},
+						CLI_GLOBAL_OPTIONS};
 	struct cli_keygen k = {.type_arg = "rsa:2048"};
 	hc_keygen_params *p = &k.params;
 	hc_keygen_result result = {0};
@@ -52,8 +51,8 @@ int cmd_keygen(struct cli *cli, int argc, char **argv)
 			if (strcmp(optarg, "recipient") == 0)
 				p->recipient = true;
 			else if (strcmp(optarg, "server") != 0)
-				return cli_usage_error(cli, "--purpose is server or recipient, not '%s'",
-						       optarg);
+				return cli_usage_error(
+					cli, "--purpose is server or recipient, not '%s'", optarg);
 			break;
 		default:
 			if ((r = cli_common_option(cli, c, optarg, usage_keygen)) != CLI_NEXT)
@@ -80,7 +79,8 @@ int cmd_keygen(struct cli *cli, int argc, char **argv)
 
 	if (cli->json) {
 		r = cli_json_emit(json_pack("{s:b, s:o, s:o}", "created", result.created, "token",
-					    cli_json_token(&t), "key", cli_json_generated(&result)));
+					    cli_json_token(&t), "key",
+					    cli_json_generated(&result)));
 	} else {
 		char type[32];
 		hc_keytype_format(&result.key.type, type, sizeof(type));

@@ -24,16 +24,18 @@ json_t *cli_json_generated(const hc_keygen_result *result)
 void cli_keygen_warnings(const struct cli *cli, const hc_keygen_result *result)
 {
 	if (result->notes.minimal_template)
-		cli_warnf(cli, "the token refused the full key template (%s); generated with a "
-			       "smaller one and checked the result",
+		cli_warnf(cli,
+			  "the token refused the full key template (%s); generated with a "
+			  "smaller one and checked the result",
 			  hc_ckr_name(result->notes.full_template_rv));
 	if (result->notes.added_count) {
 		char names[512] = "";
 		for (size_t i = 0; i < result->notes.added_count; i++)
 			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
 				 i ? ", " : "", hc_cka_name(result->notes.added[i]));
-		cli_warnf(cli, "the token also set %s on the key pair (it does not keep them "
-			       "apart from the usage asked); 'hsmcert audit' reports them",
+		cli_warnf(cli,
+			  "the token also set %s on the key pair (it does not keep them "
+			  "apart from the usage asked); 'hsmcert audit' reports them",
 			  names);
 	}
 	if (result->notes.extractable_cleared)

@@ -20,12 +20,14 @@ enum {
 	CLI_OPT_IF_MISSING,
 	CLI_OPT_KEYGEN_END,
 };
-#define CLI_KEYGEN_OPTIONS                                                                       \
-	{"label", required_argument, NULL, CLI_OPT_LABEL},                                       \
-		{"id", required_argument, NULL, CLI_OPT_ID},                                     \
-		{"type", required_argument, NULL, CLI_OPT_TYPE},                                 \
-		{"exportable", no_argument, NULL, CLI_OPT_EXPORTABLE},                           \
-		{"if-missing", no_argument, NULL, CLI_OPT_IF_MISSING}
+#define CLI_KEYGEN_OPTIONS                                                                         \
+	{"label", required_argument, NULL, CLI_OPT_LABEL},                                         \
+		{"id", required_argument, NULL, CLI_OPT_ID},                                       \
+		{"type", required_argument, NULL, CLI_OPT_TYPE},                                   \
+		{"exportable", no_argument, NULL, CLI_OPT_EXPORTABLE},                             \
+	{                                                                                          \
+		"if-missing", no_argument, NULL, CLI_OPT_IF_MISSING                                \
+	}
 
 struct cli_keygen {
 	hc_keygen_params params;

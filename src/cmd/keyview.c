@@ -33,8 +33,9 @@ const char *cli_usages_text(const hc_key_info *key, char *buf, size_t len)
 		n += (size_t)snprintf(buf, len, "none");
 	for (size_t i = 0; i < HC_KEY_USAGE_COUNT; i++)
 		if (USAGE_APPLIES(key, i) && hc_key_usage_value(key, i) < 0)
-			n += (size_t)snprintf(buf + n, n < len ? len - n : 0, "%s%s",
-					      unknown++ ? "," : " (unknown: ", hc_key_usages[i].name);
+			n += (size_t)snprintf(
+				buf + n, n < len ? len - n : 0, "%s%s",
+				unknown++ ? "," : " (unknown: ", hc_key_usages[i].name);
 	if (unknown)
 		snprintf(buf + n, n < len ? len - n : 0, ")");
 	return buf;

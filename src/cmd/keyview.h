@@ -19,7 +19,6 @@ const char *cli_usages_text(const hc_key_info *key, char *buf, size_t len);
 /* The same as aligned text lines, each indented by `indent` spaces. */
 void cli_print_key(const hc_key_info *key, int indent);
 
-
 /* [{handle, ckr}]: the objects the token would not describe (they may be keys). */
 json_t *cli_json_unreadable(const hc_inventory *inv);
 /* The same as text lines after a blank line; nothing when there are none. */

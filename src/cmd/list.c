@@ -41,7 +41,9 @@ int usage_list(FILE *out)
 
 static const char *exportable_text(int extractable)
 {
-	return extractable < 0 ? "exportable: unknown" : extractable ? "exportable" : "not exportable";
+	return extractable < 0 ? "exportable: unknown"
+	       : extractable   ? "exportable"
+			       : "not exportable";
 }
 
 /* A string made for the document (NULL: out of memory, shown as null), then freed. */
@@ -66,11 +68,13 @@ static json_t *json_cert(const hc_listing *l, const hc_list_cert *c)
 
 	json_object_set_new(j, "label", cli_json_text(o->label ? o->label : ""));
 	json_object_set_new(j, "id", cli_json_string(id));
-	json_object_set_new(j, "uri", owned_string(hc_inventory_uri(&l->inventory, CKO_CERTIFICATE,
-								     o->label, o->id, o->id_len)));
-	json_object_set_new(j, "category", o->category == CK_UNAVAILABLE_INFORMATION
-						   ? json_null()
-						   : json_string(hc_cert_category_name(o->category)));
+	json_object_set_new(j, "uri",
+			    owned_string(hc_inventory_uri(&l->inventory, CKO_CERTIFICATE, o->label,
+							  o->id, o->id_len)));
+	json_object_set_new(j, "category",
+			    o->category == CK_UNAVAILABLE_INFORMATION
+				    ? json_null()
+				    : json_string(hc_cert_category_name(o->category)));
 	json_object_set_new(j, "status", json_string(hc_cert_status_name(c->status)));
 	json_object_set_new(j, "readable", json_boolean(c->readable));
 	if (o->match != HC_INV_MATCH_NONE)
@@ -100,7 +104,8 @@ static json_t *json_listing(const struct cli_token *t, const hc_listing *l)
 		json_object_set_new(j, "uri", owned_string(key_uri(l, info)));
 		json_object_set_new(j, "exportable", cli_json_tristate(info->extractable));
 		json_object_set_new(j, "status", json_string(hc_cert_status_name(k->status)));
-		json_object_set_new(j, "public_uri", pub ? owned_string(key_uri(l, pub)) : json_null());
+		json_object_set_new(j, "public_uri",
+				    pub ? owned_string(key_uri(l, pub)) : json_null());
 		json_object_set_new(j, "certificates", json_certs(l, k->certs, k->cert_count));
 		json_array_append_new(keys, j);
 	}
@@ -147,8 +152,8 @@ static void print_listing(const struct cli_token *t, const hc_listing *l)
 		char *uri = key_uri(l, info);
 
 		hc_keytype_format(&info->type, type, sizeof(type));
-		printf("\n%s  %s, %s  [%s]\n", info->label[0] ? cli_text(info->label) : "(no label)",
-		       type,
+		printf("\n%s  %s, %s  [%s]\n",
+		       info->label[0] ? cli_text(info->label) : "(no label)", type,
 		       exportable_text(info->extractable), hc_cert_status_name(k->status));
 		printf("  %-20s%s\n", "ID", id ? id : "");
 		printf("  %-20s%s\n", "Key URI", uri ? uri : "(out of memory)");
@@ -194,8 +199,8 @@ static size_t collect_expiring(const hc_listing *l, long days, struct expiring *
 	return n;
 }
 
-static int report_expiring(const struct cli *cli, const struct cli_token *t,
-			   const hc_listing *l, long days)
+static int report_expiring(const struct cli *cli, const struct cli_token *t, const hc_listing *l,
+			   long days)
 {
 	struct expiring *e = calloc(l->key_count + l->authority_count + 1, sizeof(*e));
 	size_t n;
@@ -218,10 +223,9 @@ static int report_expiring(const struct cli *cli, const struct cli_token *t,
 			json_array_append_new(list, j);
 		}
 		hc_time_iso8601(l->now, now);
-		r = cli_json_emit(json_pack("{s:o, s:s, s:I, s:I, s:o}", "token",
-					    cli_json_token(t), "now", now, "expiring_days",
-					    (json_int_t)days, "count", (json_int_t)n,
-					    "certificates", list));
+		r = cli_json_emit(json_pack("{s:o, s:s, s:I, s:I, s:o}", "token", cli_json_token(t),
+					    "now", now, "expiring_days", (json_int_t)days, "count",
+					    (json_int_t)n, "certificates", list));
 	} else if (n == 0) {
 		printf("Token '%s': no certificate has fewer than %ld days left\n", t->label, days);
 	} else {
@@ -268,15 +272,19 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 		case OPT_WARN_DAYS:
 			v = strtol(optarg, &end, 10);
 			if (!*optarg || *end || v < 0 || v > 36500)
-				return cli_usage_error(cli, "--warn-days wants a number of days "
-							    "(0 to 36500), not '%s'", optarg);
+				return cli_usage_error(cli,
+						       "--warn-days wants a number of days "
+						       "(0 to 36500), not '%s'",
+						       optarg);
 			warn_days = (int)v;
 			break;
 		case OPT_EXPIRING:
 			v = strtol(optarg, &end, 10);
 			if (!*optarg || *end || v < 0 || v > 36500)
-				return cli_usage_error(cli, "--expiring wants a number of days "
-							    "(0 to 36500), not '%s'", optarg);
+				return cli_usage_error(cli,
+						       "--expiring wants a number of days "
+						       "(0 to 36500), not '%s'",
+						       optarg);
 			expiring = v;
 			break;
 		default:

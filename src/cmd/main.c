@@ -29,7 +29,8 @@ static const struct cli_command commands[] = {
 	{"csr", cmd_csr, usage_csr, "certificate request signed by a key on the token"},
 	{"request", cmd_request, usage_request, "generate a key pair and its certificate request"},
 	{"show", cmd_show, usage_show, "describe certificates, requests, CRLs, PKCS#7, PKCS#12"},
-	{"provision", cmd_provision, usage_provision, "keys and requests for many entries of a plan"},
+	{"provision", cmd_provision, usage_provision,
+	 "keys and requests for many entries of a plan"},
 	{"chain", cmd_chain, usage_chain, "assemble and verify the chain a server sends"},
 	{"import", cmd_import, usage_import, "store the CA's certificate next to its key"},
 	{"export", cmd_export, usage_export, "write a certificate (and chain) from the token"},
@@ -85,7 +86,8 @@ static int run(int argc, char **argv)
 		if (c == 'h')
 			return usage_main(stdout);
 		if (c == 'V') {
-			printf("hsmcert %s (%s)\n", HSMCERT_VERSION, OpenSSL_version(OPENSSL_VERSION));
+			printf("hsmcert %s (%s)\n", HSMCERT_VERSION,
+			       OpenSSL_version(OPENSSL_VERSION));
 			return 0;
 		}
 		r = cli_common_option(&cli, c, optarg, usage_main);

@@ -18,7 +18,7 @@ static void emit_error_document(const struct cli *cli, hc_rc rc, const char *mes
 int cli_option_error(const struct cli *cli)
 {
 	const char *arg = optind >= 1 && optind <= cli->argc && cli->argv ? cli->argv[optind - 1]
-									   : NULL;
+									  : NULL;
 	int name_len = arg ? (int)strcspn(arg, "=") : 0; /* "--name" of "--name=value" */
 	char message[256];
 

@@ -12,51 +12,37 @@
 static int pin_on_command_line(const struct cli *cli)
 {
 	const char *arg = optind >= 1 && optind <= cli->argc && cli->argv ? cli->argv[optind - 1]
-									   : "";
+									  : "";
 	bool passphrase = strstr(arg, "--passphrase") == arg;
 	bool so = strstr(arg, "--so-pin") == arg;
 
 	if (passphrase)
 		return cli_usage_error(cli, "passphrases are not taken on the command line; use "
 					    "--passphrase-source env:VAR (or file:PATH, fd:N)");
-	return cli_usage_error(cli, "PINs are not taken on the command line; use %s env:VAR "
-				    "(or file:PATH, fd:N)",
+	return cli_usage_error(cli,
+			       "PINs are not taken on the command line; use %s env:VAR "
+			       "(or file:PATH, fd:N)",
 			       so ? "--so-pin-source" : "--pin-source");
 }
 
 int cli_common_option(struct cli *cli, int opt, const char *arg, cli_usage_fn usage)
 {
 	switch (opt) {
-	case CLI_OPT_MODULE:
-		cli->module_path = arg;
-		return CLI_NEXT;
+	case CLI_OPT_MODULE: cli->module_path = arg; return CLI_NEXT;
 	case CLI_OPT_TOKEN:
 		cli->token_uri = arg;
 		cli->token_from_env = false;
 		return CLI_NEXT;
-	case CLI_OPT_PIN_SOURCE:
-		cli->pin_source = arg;
-		return CLI_NEXT;
-	case CLI_OPT_SO_PIN_SOURCE:
-		cli->so_pin_source = arg;
-		return CLI_NEXT;
-	case CLI_OPT_PASSPHRASE_SOURCE:
-		cli->passphrase_source = arg;
-		return CLI_NEXT;
-	case CLI_OPT_JSON:
-		cli->json = true;
-		return CLI_NEXT;
+	case CLI_OPT_PIN_SOURCE: cli->pin_source = arg; return CLI_NEXT;
+	case CLI_OPT_SO_PIN_SOURCE: cli->so_pin_source = arg; return CLI_NEXT;
+	case CLI_OPT_PASSPHRASE_SOURCE: cli->passphrase_source = arg; return CLI_NEXT;
+	case CLI_OPT_JSON: cli->json = true; return CLI_NEXT;
 	case CLI_OPT_HELP:
-	case 'h':
-		usage(stdout);
-		return 0;
-	case CLI_OPT_PIN_VALUE:
-		return pin_on_command_line(cli);
+	case 'h': usage(stdout); return 0;
+	case CLI_OPT_PIN_VALUE: return pin_on_command_line(cli);
 	case ':':
-	case '?':
-		return cli_option_error(cli);
-	default:
-		return cli_usage_error(cli, "unhandled option %d", opt);
+	case '?': return cli_option_error(cli);
+	default: return cli_usage_error(cli, "unhandled option %d", opt);
 	}
 }
 

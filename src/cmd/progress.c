@@ -15,8 +15,8 @@ void cli_progress_draw(size_t done, size_t total, const char *label)
 	int filled = total ? (int)(done * (size_t)width / total) : width;
 
 	/* Labels come from the token: control characters must not redraw the terminal. */
-	fprintf(stderr, "\r[%.*s%*s] %zu/%zu ", filled, "==============================",
-		width - filled, "", done, total);
+	fprintf(stderr, "\r[%.*s%*s] %zu/%zu ", filled,
+		"==============================", width - filled, "", done, total);
 	for (const char *c = label ? label : ""; *c; c++)
 		fputc((unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c, stderr);
 	fputs("\033[K", stderr);

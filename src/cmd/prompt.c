@@ -62,8 +62,8 @@ static hc_rc prompt_tty(const char *prompt, hc_secret **out, hc_error *err)
 	return rc;
 }
 
-hc_rc cli_confirm(const struct cli *cli, const char *question, const char *yes_option,
-		  bool *yes, hc_error *err)
+hc_rc cli_confirm(const struct cli *cli, const char *question, const char *yes_option, bool *yes,
+		  hc_error *err)
 {
 	char answer[16] = "";
 	int fd;
@@ -89,13 +89,13 @@ static const struct {
 	[CLI_PASSPHRASE] = {"passphrase", "HSMCERT_PASSPHRASE", "--passphrase-source"},
 };
 
-hc_rc cli_secret(const struct cli *cli, enum cli_secret_kind kind, const hc_uri *uri,
-		 bool confirm, hc_secret **out, hc_error *err)
+hc_rc cli_secret(const struct cli *cli, enum cli_secret_kind kind, const hc_uri *uri, bool confirm,
+		 hc_secret **out, hc_error *err)
 {
 	const char *name = secret_kinds[kind].name;
-	const char *source = kind == CLI_USER_PIN	? cli->pin_source
-			     : kind == CLI_SO_PIN	? cli->so_pin_source
-							: cli->passphrase_source;
+	const char *source = kind == CLI_USER_PIN ? cli->pin_source
+			     : kind == CLI_SO_PIN ? cli->so_pin_source
+						  : cli->passphrase_source;
 	const char *value;
 	hc_secret *again = NULL;
 	char prompt[128];
@@ -103,7 +103,8 @@ hc_rc cli_secret(const struct cli *cli, enum cli_secret_kind kind, const hc_uri 
 
 	*out = NULL;
 	if (source || (kind == CLI_USER_PIN && uri && hc_uri_pin_source(uri))) {
-		rc = hc_secret_from_source(source ? source : hc_uri_pin_source(uri), name, out, err);
+		rc = hc_secret_from_source(source ? source : hc_uri_pin_source(uri), name, out,
+					   err);
 		if (rc == HC_OK && (*out)->warning)
 			cli_warnf(cli, "%s", (*out)->warning);
 		return rc;
@@ -138,8 +139,7 @@ fail:
 
 /* ---- passphrases for PKCS#12 inputs ----------------------------------- */
 
-static hc_rc passphrase_on_demand(void *ctx, const char *name, const hc_secret **out,
-				  hc_error *err)
+static hc_rc passphrase_on_demand(void *ctx, const char *name, const hc_secret **out, hc_error *err)
 {
 	struct cli_passphrase *p = ctx;
 	hc_rc rc;

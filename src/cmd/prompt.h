@@ -15,8 +15,8 @@ struct cli;
  * is HC_USAGE naming `yes_option`, the flag scripts use instead: nothing
  * destructive ever runs unconfirmed.
  */
-hc_rc cli_confirm(const struct cli *cli, const char *question, const char *yes_option,
-		  bool *yes, hc_error *err);
+hc_rc cli_confirm(const struct cli *cli, const char *question, const char *yes_option, bool *yes,
+		  hc_error *err);
 
 enum cli_secret_kind { CLI_USER_PIN, CLI_SO_PIN, CLI_PASSPHRASE };
 
@@ -25,8 +25,8 @@ enum cli_secret_kind { CLI_USER_PIN, CLI_SO_PIN, CLI_PASSPHRASE };
  * (user PIN only), the environment variable, a no-echo prompt on a terminal,
  * else an error. `confirm` asks twice on a terminal (new PINs, passphrases).
  */
-hc_rc cli_secret(const struct cli *cli, enum cli_secret_kind kind, const hc_uri *uri,
-		 bool confirm, hc_secret **out, hc_error *err);
+hc_rc cli_secret(const struct cli *cli, enum cli_secret_kind kind, const hc_uri *uri, bool confirm,
+		 hc_secret **out, hc_error *err);
 
 /* ---- passphrases for PKCS#12 inputs ----------------------------------- */
 

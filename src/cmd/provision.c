@@ -35,8 +35,7 @@ int usage_provision(FILE *out)
 		"\"md\", \"pss\", \"exportable\", \"csr\" (default LABEL.csr).\n\n"
 		"Exit status: 0 every entry done; 1 an entry was refused to protect existing\n"
 		"state; 2 a bad plan; 3 the token lacks what the plan needs, or failed;\n"
-		"4 an output folder is missing or not writable, or a file I/O error.\n\n"
-		CLI_GLOBAL_USAGE);
+		"4 an output folder is missing or not writable, or a file I/O error.\n\n" CLI_GLOBAL_USAGE);
 	return 0;
 }
 
@@ -71,7 +70,8 @@ static json_t *summary_json(const struct cli_token *t, const hc_provision_plan *
 		const hc_provision_outcome *o = &outcomes[i];
 		json_t *e = json_pack("{s:s, s:s, s:o, s:s}", "label", plan->entries[i].label,
 				      "status", hc_provision_status_name(o->status), "key_uri",
-				      cli_json_string(o->key_uri), "csr", plan->entries[i].csr_path);
+				      cli_json_string(o->key_uri), "csr",
+				      plan->entries[i].csr_path);
 		char text[CLI_ERROR_TEXT_SIZE];
 		if (o->status == HC_PROVISION_FAILED)
 			json_object_set_new(e, "error",
@@ -92,11 +92,10 @@ static json_t *summary_json(const struct cli_token *t, const hc_provision_plan *
 
 int cmd_provision(struct cli *cli, int argc, char **argv)
 {
-	static const struct option options[] = {
-		{"jobs", required_argument, NULL, OPT_JOBS},
-		{"out-dir", required_argument, NULL, OPT_OUT_DIR},
-		{"force", no_argument, NULL, OPT_FORCE},
-		CLI_GLOBAL_OPTIONS};
+	static const struct option options[] = {{"jobs", required_argument, NULL, OPT_JOBS},
+						{"out-dir", required_argument, NULL, OPT_OUT_DIR},
+						{"force", no_argument, NULL, OPT_FORCE},
+						CLI_GLOBAL_OPTIONS};
 	const char *out_dir = NULL;
 	unsigned long jobs = 1;
 	bool force = false;
@@ -144,8 +143,9 @@ int cmd_provision(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	if (jobs > 1 && !hc_token_threads_safe(&t.slot)) {
-		fprintf(stderr, "hsmcert provision: warning: --jobs %lu ignored: SoftHSM2 loses objects "
-				"created from several threads at once; one session is used\n",
+		fprintf(stderr,
+			"hsmcert provision: warning: --jobs %lu ignored: SoftHSM2 loses objects "
+			"created from several threads at once; one session is used\n",
 			jobs);
 		jobs = 1;
 	}

@@ -40,11 +40,10 @@ int usage_renew(FILE *out)
 		"  --hook CMD               run CMD with /bin/sh after each renewal (to reload a\n"
 		"                           server), with HSMCERT_KEY_URI, HSMCERT_KEY_LABEL and\n"
 		"                           HSMCERT_CERT_URI set; its output goes to stderr; a\n"
-		"                           hook that fails makes the run fail (exit 1)\n"
-		ACME_CLI_USAGE "\n"
+		"                           hook that fails makes the run fail (exit 1)\n" ACME_CLI_USAGE
+		"\n"
 		"Exit status: 0 nothing failed (renewed or not due); otherwise that of the\n"
-		"first failure, as enroll (1 CA refusal or check, 3 token, 4 network).\n\n"
-		CLI_GLOBAL_USAGE);
+		"first failure, as enroll (1 CA refusal or check, 3 token, 4 network).\n\n" CLI_GLOBAL_USAGE);
 	return 0;
 }
 
@@ -86,9 +85,9 @@ static json_t *json_item(const hc_renew_item *it, const struct hook_run *hook, t
 	json_t *j = json_pack("{s:o, s:o, s:o, s:I, s:I, s:I, s:b, s:b}", "key",
 			      cli_json_string(it->key.label), "uri", cli_json_string(it->key.uri),
 			      "certificate", cli_json_cert(&it->info, now), "seconds_left",
-			      (json_int_t)it->left_s, "lifetime_seconds", (json_int_t)it->lifetime_s,
-			      "threshold_seconds", (json_int_t)it->threshold_s, "due", it->due,
-			      "renewed", it->renewed);
+			      (json_int_t)it->left_s, "lifetime_seconds",
+			      (json_int_t)it->lifetime_s, "threshold_seconds",
+			      (json_int_t)it->threshold_s, "due", it->due, "renewed", it->renewed);
 
 	if (it->attempted && !it->renewed)
 		json_object_set_new(j, "error",
@@ -140,8 +139,7 @@ static void print_item(const hc_renew_item *it, const struct hook_run *hook, tim
 	}
 	printf("%s: renewed (%s were left)", label, left);
 	if (it->result.retired_label)
-		printf("; the old key is kept as '%s'",
-		       cli_text(it->result.retired_label));
+		printf("; the old key is kept as '%s'", cli_text(it->result.retired_label));
 	printf("\n");
 	acme_cli_print_enrolled(&it->result, NULL, now, 2);
 	if (hook->ran)
@@ -184,7 +182,8 @@ int cmd_renew(struct cli *cli, int argc, char **argv)
 		case OPT_DAYS:
 			days = strtol(optarg, &end, 10);
 			if (!*optarg || *end || days < 0 || days > 3650) {
-				r = cli_usage_error(cli, "--days %s: a number of days, 0-3650", optarg);
+				r = cli_usage_error(cli, "--days %s: a number of days, 0-3650",
+						    optarg);
 				goto out;
 			}
 			break;
@@ -253,12 +252,11 @@ int cmd_renew(struct cli *cli, int argc, char **argv)
 		items = json_array();
 		for (size_t i = 0; i < plan.count; i++)
 			json_array_append_new(items, json_item(&plan.items[i], &hooks[i], now));
-		r = cli_json_emit(json_pack("{s:o, s:o, s:I, s:I, s:I, s:I, s:o}", "token",
-					    cli_json_token(&t), "account",
-					    acme ? acme_cli_json_account(acme) : json_null(), "checked",
-					    (json_int_t)plan.count, "due", (json_int_t)due, "renewed",
-					    (json_int_t)renewed, "failed", (json_int_t)failed,
-					    "certificates", items));
+		r = cli_json_emit(json_pack(
+			"{s:o, s:o, s:I, s:I, s:I, s:I, s:o}", "token", cli_json_token(&t),
+			"account", acme ? acme_cli_json_account(acme) : json_null(), "checked",
+			(json_int_t)plan.count, "due", (json_int_t)due, "renewed",
+			(json_int_t)renewed, "failed", (json_int_t)failed, "certificates", items));
 	} else {
 		for (size_t i = 0; i < plan.count; i++)
 			print_item(&plan.items[i], &hooks[i], now);
@@ -272,7 +270,8 @@ int cmd_renew(struct cli *cli, int argc, char **argv)
 	for (size_t i = 0; i < plan.count; i++) {
 		char text[CLI_ERROR_TEXT_SIZE];
 		if (plan.items[i].attempted && !plan.items[i].renewed)
-			cli_errorf(cli, "%s: %s", plan.items[i].key.label ? plan.items[i].key.label : "",
+			cli_errorf(cli, "%s: %s",
+				   plan.items[i].key.label ? plan.items[i].key.label : "",
 				   cli_error_text(&plan.items[i].error, text, sizeof(text)));
 	}
 	if (r == 0 && first_rc != HC_OK)

@@ -27,8 +27,7 @@ int usage_request(FILE *out)
 		"                           req_extensions (subjectAltName = @alt_names, ...),\n"
 		"                           prompt, default_md, default_bits; options override it\n"
 		"  --verbose                also list the new key's attributes (--json always\n"
-		"                           has them)\n"
-		CSR_CLI_USAGE "\n" CLI_GLOBAL_USAGE);
+		"                           has them)\n" CSR_CLI_USAGE "\n" CLI_GLOBAL_USAGE);
 	return 0;
 }
 
@@ -63,10 +62,11 @@ static void print_text(struct cli *cli, const struct csr_cli *o, const hc_csr_ou
 
 int cmd_request(struct cli *cli, int argc, char **argv)
 {
-	static const struct option options[] = {
-		CLI_KEYGEN_OPTIONS, {"config", required_argument, NULL, OPT_CONFIG},
-		{"verbose", no_argument, NULL, OPT_VERBOSE},
-		CSR_CLI_OPTIONS, CLI_GLOBAL_OPTIONS};
+	static const struct option options[] = {CLI_KEYGEN_OPTIONS,
+						{"config", required_argument, NULL, OPT_CONFIG},
+						{"verbose", no_argument, NULL, OPT_VERBOSE},
+						CSR_CLI_OPTIONS,
+						CLI_GLOBAL_OPTIONS};
 	struct csr_cli o = {0};
 	const char *config_path = NULL;
 	bool verbose = false;

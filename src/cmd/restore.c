@@ -72,15 +72,15 @@ static int report(const struct cli *cli, const struct cli_token *t, const char *
 			for (size_t j = 0; j < it->ca_count; j++)
 				json_array_append_new(ca_uris, cli_json_string(it->ca_uris[j]));
 			json_object_set_new(k, "public_uri", cli_json_string(it->public_uri));
-			json_object_set_new(
-				k, "certificate",
-				it->has_certificate
-					? json_pack("{s:o, s:s, s:o}", "subject",
-						    cli_json_string(it->cert_subject), "sha256",
-						    it->cert_sha256, "uri",
-						    cli_json_string(it->cert_uri))
-					: json_null());
-			json_object_set_new(k, "ca_certificates", json_integer((json_int_t)it->ca_count));
+			json_object_set_new(k, "certificate",
+					    it->has_certificate
+						    ? json_pack("{s:o, s:s, s:o}", "subject",
+								cli_json_string(it->cert_subject),
+								"sha256", it->cert_sha256, "uri",
+								cli_json_string(it->cert_uri))
+						    : json_null());
+			json_object_set_new(k, "ca_certificates",
+					    json_integer((json_int_t)it->ca_count));
 			json_object_set_new(k, "ca_certificate_uris", ca_uris);
 			json_object_set_new(k, "proved", json_true());
 			json_object_set_new(k, "replaced", json_integer((json_int_t)it->replaced));
@@ -103,7 +103,8 @@ static int report(const struct cli *cli, const struct cli_token *t, const char *
 		cli_print_key(&it->key, 2);
 		printf("  %-20s%s\n", "Public key URI", it->public_uri ? it->public_uri : "");
 		if (it->has_certificate) {
-			printf("  %-20s%s\n", "Certificate", it->cert_subject ? it->cert_subject : "");
+			printf("  %-20s%s\n", "Certificate",
+			       it->cert_subject ? it->cert_subject : "");
 			printf("  %-20s%s\n", "SHA-256", it->cert_sha256);
 			printf("  %-20s%s\n", "Certificate URI", it->cert_uri ? it->cert_uri : "");
 		} else {
@@ -112,8 +113,9 @@ static int report(const struct cli *cli, const struct cli_token *t, const char *
 		for (size_t j = 0; j < it->ca_count; j++)
 			printf("  %-20s%s\n", j ? "" : "CA certificates", it->ca_uris[j]);
 		printf("  %-20s%s\n", "Proof",
-		       it->has_certificate ? "test signature verified with the certificate"
-					   : "test signature verified with the recorded public key");
+		       it->has_certificate
+			       ? "test signature verified with the certificate"
+			       : "test signature verified with the recorded public key");
 		if (it->replaced)
 			printf("  %-20s%zu object%s of the earlier key\n", "Replaced", it->replaced,
 			       it->replaced == 1 ? "" : "s");
@@ -146,7 +148,7 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 		case OPT_NO_EXPORTABLE:
 			if (p.exportable >= 0)
 				return cli_usage_error(cli, "--exportable and --no-exportable "
-						       "exclude each other");
+							    "exclude each other");
 			p.exportable = c == OPT_EXPORTABLE;
 			break;
 		case OPT_LABEL: p.label = optarg; break;
@@ -172,8 +174,8 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	p.len = len;
 	kind = hc_backup_detect(data, len);
 	if (kind == HC_KIND_UNKNOWN) {
-		hc_fail(&err, HC_USAGE, "%s is neither an hsmcert backup (.hsmb) nor a PKCS#12 file",
-			p.name);
+		hc_fail(&err, HC_USAGE,
+			"%s is neither an hsmcert backup (.hsmb) nor a PKCS#12 file", p.name);
 		r = cli_fail(cli, &err);
 		goto out;
 	}
@@ -191,9 +193,10 @@ int cmd_restore(struct cli *cli, int argc, char **argv)
 	}
 	for (size_t i = 0; i < result.count; i++)
 		if (result.items[i].usages_added[0])
-			cli_warnf(cli, "the token also gave '%s' the usage %s although the template "
-				       "set it false (it does not keep it apart from signing); 'hsmcert "
-				       "audit --policy sign-only' reports it",
+			cli_warnf(cli,
+				  "the token also gave '%s' the usage %s although the template "
+				  "set it false (it does not keep it apart from signing); 'hsmcert "
+				  "audit --policy sign-only' reports it",
 				  result.items[i].key.label, result.items[i].usages_added);
 	r = report(cli, &t, p.name, &result);
 out:

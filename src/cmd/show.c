@@ -54,8 +54,8 @@ static json_t *json_cert(const hc_cert_info *info, const hc_ext_info *exts, size
 {
 	json_t *j = cli_json_cert(info, now);
 
-	json_object_set_new(j, "path_len", info->path_len < 0 ? json_null()
-							      : json_integer(info->path_len));
+	json_object_set_new(j, "path_len",
+			    info->path_len < 0 ? json_null() : json_integer(info->path_len));
 	json_object_set_new(j, "self_signed", json_boolean(info->self_signed));
 	json_object_set_new(j, "extensions", json_extensions(exts, n));
 	return j;
@@ -79,14 +79,14 @@ static json_t *json_crl(const hc_crl_info *c, time_t now)
 				      json_pack("{s:s, s:o, s:o}", "serial", c->revoked[i].serial,
 						"date", json_time(c->revoked[i].date), "reason",
 						cli_json_string(c->revoked[i].reason)));
-	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:o}", "issuer", c->issuer,
-			 "last_update", json_time(c->last_update), "next_update",
-			 json_time(c->next_update), "days_left",
-			 c->next_update == (time_t)-1 ? json_null()
-						      : json_integer(hc_days_until(c->next_update, now)),
-			 "crl_number", cli_json_string(c->crl_number), "signature_algorithm",
-			 c->signature_algorithm, "revoked", revoked, "extensions",
-			 json_extensions(c->extensions, c->extension_count));
+	return json_pack(
+		"{s:s, s:o, s:o, s:o, s:o, s:s, s:o, s:o}", "issuer", c->issuer, "last_update",
+		json_time(c->last_update), "next_update", json_time(c->next_update), "days_left",
+		c->next_update == (time_t)-1 ? json_null()
+					     : json_integer(hc_days_until(c->next_update, now)),
+		"crl_number", cli_json_string(c->crl_number), "signature_algorithm",
+		c->signature_algorithm, "revoked", revoked, "extensions",
+		json_extensions(c->extensions, c->extension_count));
 }
 
 /* ---- text ------------------------------------------------------------ */
@@ -224,9 +224,10 @@ static int print_json(const char *path, const hc_show_report *r, time_t now)
 
 static int print_text(const char *path, const hc_show_report *r, time_t now)
 {
-	printf("%s: %zu certificate%s, %d request%s, %zu CRL%s (%s)\n", cli_text(path), r->cert_count,
-	       r->cert_count == 1 ? "" : "s", r->request ? 1 : 0, r->request ? "" : "s",
-	       r->crl_count, r->crl_count == 1 ? "" : "s", hc_x509_format_name(r->format));
+	printf("%s: %zu certificate%s, %d request%s, %zu CRL%s (%s)\n", cli_text(path),
+	       r->cert_count, r->cert_count == 1 ? "" : "s", r->request ? 1 : 0,
+	       r->request ? "" : "s", r->crl_count, r->crl_count == 1 ? "" : "s",
+	       hc_x509_format_name(r->format));
 	for (size_t i = 0; i < r->cert_count; i++) {
 		printf("\nCertificate %zu of %zu\n", i + 1, r->cert_count);
 		print_cert(&r->certs[i].info, r->certs[i].extensions, r->certs[i].extension_count,
@@ -264,8 +265,8 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 		if ((r = cli_common_option(cli, c, optarg, usage_show)) != CLI_NEXT)
 			return r;
 	if (optind + 1 != argc)
-		return cli_usage_error(cli, optind >= argc ? "FILE is required"
-							   : "one FILE at a time");
+		return cli_usage_error(cli,
+				       optind >= argc ? "FILE is required" : "one FILE at a time");
 	path = argv[optind];
 	/* Read once: a pipe or a FIFO gives its bytes one time only. */
 	if (hc_file_read(path, HC_X509_MAX_FILE, &data, &len, &err) != HC_OK)
@@ -285,7 +286,8 @@ int cmd_show(struct cli *cli, int argc, char **argv)
 		r = cli_fail(cli, &err);
 		goto out;
 	}
-	r = cli->json ? print_json(path, &report, time(NULL)) : print_text(path, &report, time(NULL));
+	r = cli->json ? print_json(path, &report, time(NULL))
+		      : print_text(path, &report, time(NULL));
 	if (r == 0 && report.request && !report.request->signature_verified) {
 		cli_errorf(cli, "the request's signature does not verify with its own public key: "
 				"do not submit it");

@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define AUTH_NOTE                                                                                \
-	"not checked: the HMAC-SHA256 over the whole file needs the passphrase (or the "        \
-	"recipient's private key); restore checks it before anything is changed, so "          \
+#define AUTH_NOTE                                                                                  \
+	"not checked: the HMAC-SHA256 over the whole file needs the passphrase (or the "           \
+	"recipient's private key); restore checks it before anything is changed, so "              \
 	"everything shown here is as the file claims"
 
 /* "CKA_SIGN" -> "sign", for JSON and text alike. */
@@ -188,12 +188,11 @@ int show_hsmb(const struct cli *cli, const char *path, const unsigned char *data
 		json_t *keys = json_array();
 		for (size_t i = 0; i < f.entry_count; i++)
 			json_array_append_new(keys, entry_json(&f.entries[i]));
-		r = cli_json_emit(json_pack("{s:s, s:s, s:I, s:s, s:o, s:o, s:o, s:s, s:o}", "file",
-					    path, "format", "hsmb", "version",
-					    (json_int_t)f.version, "created", created, "creator",
-					    cli_json_string(f.creator), "protection",
-					    protection_json(&f), "authenticated", json_null(),
-					    "authentication", AUTH_NOTE, "keys", keys));
+		r = cli_json_emit(json_pack(
+			"{s:s, s:s, s:I, s:s, s:o, s:o, s:o, s:s, s:o}", "file", path, "format",
+			"hsmb", "version", (json_int_t)f.version, "created", created, "creator",
+			cli_json_string(f.creator), "protection", protection_json(&f),
+			"authenticated", json_null(), "authentication", AUTH_NOTE, "keys", keys));
 		goto out;
 	}
 	printf("%s: hsmcert backup (hsmb), format version %u, %zu key%s\n", path, f.version,
@@ -219,6 +218,7 @@ out:
 int show_hsmb_if_backup(const struct cli *cli, const char *path, const unsigned char *data,
 			size_t len, bool *shown)
 {
-	*shown = len >= HC_BACKUP_MAGIC_LEN && memcmp(data, HC_BACKUP_MAGIC, HC_BACKUP_MAGIC_LEN) == 0;
+	*shown = len >= HC_BACKUP_MAGIC_LEN &&
+		 memcmp(data, HC_BACKUP_MAGIC, HC_BACKUP_MAGIC_LEN) == 0;
 	return *shown ? show_hsmb(cli, path, data, len) : 0;
 }

@@ -28,7 +28,7 @@ hc_rc cli_token_open(const struct cli *cli, const char *object_uri, unsigned fla
 		module = hc_uri_module_path(t->uri);
 
 	if ((rc = hc_module_open(module, flags & CLI_TOKEN_ONE_THREAD ? HC_MODULE_ONE_THREAD : 0,
-				   &t->module, err)) != HC_OK)
+				 &t->module, err)) != HC_OK)
 		goto fail;
 	if ((rc = hc_token_select(t->module, t->uri, &t->slot, err)) != HC_OK)
 		goto fail;
@@ -39,8 +39,8 @@ hc_rc cli_token_open(const struct cli *cli, const char *object_uri, unsigned fla
 		HC_P11_STRING(t->slot.token.label, label);
 		rc = hc_fail(err, HC_USAGE,
 			     "%s names another token than the one selected by %s ('%s')",
-			     hc_uri_text(object),
-			     cli->token_from_env ? "HSMCERT_TOKEN" : "--token", label);
+			     hc_uri_text(object), cli->token_from_env ? "HSMCERT_TOKEN" : "--token",
+			     label);
 		goto fail;
 	}
 	HC_P11_STRING(t->slot.token.label, t->label);
@@ -50,8 +50,8 @@ hc_rc cli_token_open(const struct cli *cli, const char *object_uri, unsigned fla
 	if ((flags & CLI_TOKEN_LOGIN) && (t->slot.token.flags & CKF_LOGIN_REQUIRED)) {
 		bool pad = t->slot.token.flags & CKF_PROTECTED_AUTHENTICATION_PATH;
 		if (!pad || cli->pin_source || getenv("HSMCERT_PIN")) {
-			const hc_uri *pin_uri =
-				t->uri && hc_uri_pin_source(t->uri) ? t->uri : object;
+			const hc_uri *pin_uri = t->uri && hc_uri_pin_source(t->uri) ? t->uri
+										    : object;
 			rc = cli_secret(cli, CLI_USER_PIN, pin_uri, false, &pin, err);
 			if (rc != HC_OK)
 				goto fail;

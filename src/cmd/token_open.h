@@ -38,6 +38,4 @@ void cli_token_close(struct cli_token *t);
 /* Token identity for JSON reports: label, serial, manufacturer, model, uri. */
 json_t *cli_json_token(const struct cli_token *t);
 
-
-
 #endif

@@ -12,20 +12,21 @@ enum { OPT_MECHANISMS = CLI_OPT_FIRST_COMMAND_OPTION, OPT_CAPABILITIES };
 
 int usage_tokens(FILE *out)
 {
-	fprintf(out, "Usage: hsmcert tokens [--mechanisms | --capabilities] [--module PATH] [--token URI]\n"
-		     "                      [--json]\n\n"
-		     "List the module's slots and tokens: label, manufacturer, model, serial,\n"
-		     "hardware or software slot, initialised, login required, PIN state,\n"
-		     "memory where known, and each token's PKCS#11 URI. Through p11-kit's\n"
-		     "proxy (no module named) it also names the registered modules.\n\n"
-		     "  --mechanisms             add key generation, signing and wrapping\n"
-		     "                           mechanisms with their key sizes\n"
-		     "  --capabilities           what hsmcert can do with the selected token:\n"
-		     "                           key types, CSR signatures, certificate import,\n"
-		     "                           wrap mechanisms (known-answer tested), restore,\n"
-		     "                           PKCS#12; probed with session objects that are\n"
-		     "                           destroyed again (logs in: PIN as for keygen)\n"
-		     "  --token URI              only the tokens the URI matches\n\n" CLI_GLOBAL_USAGE);
+	fprintf(out,
+		"Usage: hsmcert tokens [--mechanisms | --capabilities] [--module PATH] [--token URI]\n"
+		"                      [--json]\n\n"
+		"List the module's slots and tokens: label, manufacturer, model, serial,\n"
+		"hardware or software slot, initialised, login required, PIN state,\n"
+		"memory where known, and each token's PKCS#11 URI. Through p11-kit's\n"
+		"proxy (no module named) it also names the registered modules.\n\n"
+		"  --mechanisms             add key generation, signing and wrapping\n"
+		"                           mechanisms with their key sizes\n"
+		"  --capabilities           what hsmcert can do with the selected token:\n"
+		"                           key types, CSR signatures, certificate import,\n"
+		"                           wrap mechanisms (known-answer tested), restore,\n"
+		"                           PKCS#12; probed with session objects that are\n"
+		"                           destroyed again (logs in: PIN as for keygen)\n"
+		"  --token URI              only the tokens the URI matches\n\n" CLI_GLOBAL_USAGE);
 	return 0;
 }
 
@@ -103,8 +104,8 @@ static json_t *slot_json(const hc_token_entry *e)
 {
 	return json_pack("{s:I, s:o, s:o, s:b, s:b, s:o}", "id", (json_int_t)e->slot.id,
 			 "description", cli_json_text(e->description), "manufacturer",
-			 cli_json_text(e->slot_manufacturer),
-			 "hardware", (e->slot.info.flags & CKF_HW_SLOT) != 0, "removable",
+			 cli_json_text(e->slot_manufacturer), "hardware",
+			 (e->slot.info.flags & CKF_HW_SLOT) != 0, "removable",
 			 (e->slot.info.flags & CKF_REMOVABLE_DEVICE) != 0, "token",
 			 e->slot.has_token ? token_json(e) : json_null());
 }
@@ -112,25 +113,25 @@ static json_t *slot_json(const hc_token_entry *e)
 static int print_json(const hc_token_list *list)
 {
 	json_t *slots = json_array();
-	json_t *module = json_pack(
-		"{s:o, s:o, s:o, s:o, s:o}", "path", cli_json_text(list->module_path), "description",
-		cli_json_text(list->module_description), "manufacturer",
-		cli_json_text(list->module_manufacturer), "version",
-		cli_json_version(list->module_version), "cryptoki_version",
-		cli_json_version(list->cryptoki_version));
+	json_t *module = json_pack("{s:o, s:o, s:o, s:o, s:o}", "path",
+				   cli_json_text(list->module_path), "description",
+				   cli_json_text(list->module_description), "manufacturer",
+				   cli_json_text(list->module_manufacturer), "version",
+				   cli_json_version(list->module_version), "cryptoki_version",
+				   cli_json_version(list->cryptoki_version));
 
 	if (list->registered) {
 		json_t *regs = json_array();
 		for (size_t i = 0; i < list->registered_count; i++)
 			json_array_append_new(
-				regs,
-				json_pack("{s:o, s:o, s:b, s:o}", "name",
-					  cli_json_text(list->registered[i].name), "path",
-					  cli_json_text(list->registered[i].path), "disabled",
-					  list->registered[i].disabled, "initialize_error",
-					  list->registered[i].init_rv == CKR_OK
-						  ? json_null()
-						  : json_string(hc_ckr_name(list->registered[i].init_rv))));
+				regs, json_pack("{s:o, s:o, s:b, s:o}", "name",
+						cli_json_text(list->registered[i].name), "path",
+						cli_json_text(list->registered[i].path), "disabled",
+						list->registered[i].disabled, "initialize_error",
+						list->registered[i].init_rv == CKR_OK
+							? json_null()
+							: json_string(hc_ckr_name(
+								  list->registered[i].init_rv))));
 		json_object_set_new(module, "registered", regs);
 	}
 	for (size_t i = 0; i < list->count; i++)
@@ -261,8 +262,8 @@ static int capabilities(struct cli *cli)
 		json_t *list = json_array();
 		for (size_t i = 0; i < caps.count; i++)
 			json_array_append_new(
-				list, json_pack("{s:s, s:s, s:s, s:s}", "id", caps.items[i].id, "what",
-						caps.items[i].what, "state",
+				list, json_pack("{s:s, s:s, s:s, s:s}", "id", caps.items[i].id,
+						"what", caps.items[i].what, "state",
 						hc_cap_state_name(caps.items[i].state), "detail",
 						caps.items[i].detail));
 		r = cli_json_emit(json_pack("{s:o, s:o, s:I}", "token", cli_json_token(&t),
@@ -274,8 +275,9 @@ static int capabilities(struct cli *cli)
 			printf("  %-40s %-7s %s\n", caps.items[i].what,
 			       hc_cap_state_name(caps.items[i].state), caps.items[i].detail);
 		printf("\nProbes used session objects only%s.\n",
-		       caps.left_behind ? "; SOME COULD NOT BE DESTROYED (they end with the session)"
-					: ", all destroyed");
+		       caps.left_behind
+			       ? "; SOME COULD NOT BE DESTROYED (they end with the session)"
+			       : ", all destroyed");
 		r = 0;
 	}
 	cli_token_close(&t);
@@ -286,7 +288,8 @@ int cmd_tokens(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {
 		{"mechanisms", no_argument, NULL, OPT_MECHANISMS},
-		{"capabilities", no_argument, NULL, OPT_CAPABILITIES}, CLI_GLOBAL_OPTIONS};
+		{"capabilities", no_argument, NULL, OPT_CAPABILITIES},
+		CLI_GLOBAL_OPTIONS};
 	bool with_mechanisms = false, with_capabilities = false;
 	hc_module *mod = NULL;
 	hc_uri *filter = NULL;

@@ -8,8 +8,8 @@
 json_t *cli_json_token_identity(const hc_token_identity *id)
 {
 	return json_pack("{s:o, s:o, s:o, s:o, s:o}", "label", cli_json_text(id->label), "serial",
-	                 cli_json_text(id->serial), "manufacturer", cli_json_text(id->manufacturer),
-	                 "model", cli_json_text(id->model), "uri", cli_json_string(id->uri));
+			 cli_json_text(id->serial), "manufacturer", cli_json_text(id->manufacturer),
+			 "model", cli_json_text(id->model), "uri", cli_json_string(id->uri));
 }
 
 json_t *cli_json_version(CK_VERSION v)

@@ -221,8 +221,7 @@ const char *hc_fetch_response_header(const hc_fetch_response *resp, const char *
 	return NULL;
 }
 
-hc_rc hc_fetch_request(const hc_fetch_request_params *req, hc_fetch_response *resp,
-		       hc_error *err)
+hc_rc hc_fetch_request(const hc_fetch_request_params *req, hc_fetch_response *resp, hc_error *err)
 {
 	struct body body = {.max = req->limits.max_bytes};
 	struct headers hdrs = {.resp = resp, .wanted = req->headers};

@@ -32,9 +32,9 @@ static hc_rc write_all(int fd, const void *data, size_t len, const char *path, h
 
 static const char *file_kind(mode_t mode)
 {
-	return S_ISDIR(mode)    ? "a directory"
-	       : S_ISCHR(mode)  ? "a character device"
-	       : S_ISBLK(mode)  ? "a block device"
+	return S_ISDIR(mode)	? "a directory"
+	       : S_ISCHR(mode)	? "a character device"
+	       : S_ISBLK(mode)	? "a block device"
 	       : S_ISFIFO(mode) ? "a named pipe"
 	       : S_ISSOCK(mode) ? "a socket"
 				: "not a regular file";
@@ -114,8 +114,8 @@ static void remove_stale_temps(const char *dir, const char *prefix)
 		if (strncmp(de->d_name, prefix, plen) != 0)
 			continue;
 		pid = strtol(de->d_name + plen, &end, 10);
-		if (*end != '.' || pid <= 0 || pid == (long)getpid() ||
-		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+		if (*end != '.' || pid <= 0 || pid == (long)getpid() || kill((pid_t)pid, 0) == 0 ||
+		    errno != ESRCH)
 			continue;
 		if (snprintf(full, sizeof(full), "%s/%s", dir, de->d_name) >= (int)sizeof(full) ||
 		    lstat(full, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid())
@@ -142,8 +142,8 @@ static mode_t effective_mode(mode_t mode)
 	return mode & ~process_umask;
 }
 
-hc_rc hc_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
-			   bool force, hc_error *err)
+hc_rc hc_file_write_atomic(const char *path, const void *data, size_t len, mode_t mode, bool force,
+			   hc_error *err)
 {
 	char *tmp = NULL, *dircopy = NULL;
 	int fd = -1, dfd;
@@ -196,7 +196,8 @@ hc_rc hc_file_write_atomic(const char *path, const void *data, size_t len, mode_
 			rc = errno == EEXIST
 				     ? hc_error_hint(err, HC_HINT_FORCE_REPLACE,
 						     hc_fail(err, HC_CHECK, "%s exists", path))
-				     : hc_fail(err, HC_IO, "creating %s: %s", path, strerror(errno));
+				     : hc_fail(err, HC_IO, "creating %s: %s", path,
+					       strerror(errno));
 			goto fail;
 		}
 		unlink(tmp);
@@ -222,8 +223,7 @@ fail:
 	return rc;
 }
 
-hc_rc hc_file_read(const char *path, size_t max, unsigned char **data, size_t *len,
-		   hc_error *err)
+hc_rc hc_file_read(const char *path, size_t max, unsigned char **data, size_t *len, hc_error *err)
 {
 	bool is_stdin = strcmp(path, "-") == 0;
 	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);

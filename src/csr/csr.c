@@ -23,7 +23,8 @@ static hc_rc plan_wildcard(const char *wildcard, hc_subject *subject, hc_csr_pla
 
 	if (hc_subject_get(subject, NID_commonName))
 		return hc_error_input(err, HC_INPUT_WILDCARD,
-				      hc_fail(err, HC_USAGE, "it sets the CN to *.%s; leave CN=%s "
+				      hc_fail(err, HC_USAGE,
+					      "it sets the CN to *.%s; leave CN=%s "
 					      "out of the subject",
 					      domain, hc_subject_get(subject, NID_commonName)));
 	if ((rc = hc_hostname_normalize(domain, "wildcard", 0, &base, err)) != HC_OK)
@@ -33,8 +34,8 @@ static hc_rc plan_wildcard(const char *wildcard, hc_subject *subject, hc_csr_pla
 		rc = hc_fail(err, HC_IO, "out of memory");
 	}
 	if (rc == HC_OK)
-		rc = hc_altnames_add_typed(&out->sans, HC_ALTNAME_DNS, out->common_name,
-					   "wildcard", err);
+		rc = hc_altnames_add_typed(&out->sans, HC_ALTNAME_DNS, out->common_name, "wildcard",
+					   err);
 	if (rc == HC_OK)
 		rc = hc_altnames_add_typed(&out->sans, HC_ALTNAME_DNS, base, "wildcard", err);
 	free(base);
@@ -107,9 +108,9 @@ hc_rc hc_csr_plan_make(const hc_csr_params *p, hc_csr_plan *out, hc_error *err)
 						p->sans->items[i].value, "SAN", err)) != HC_OK)
 			goto fail;
 	if (out->sans.count == 0) {
-		rc = hc_error_hint(err, HC_HINT_HOST_NAME,
-				   hc_fail(err, HC_USAGE,
-					   "a server certificate request needs a host name"));
+		rc = hc_error_hint(
+			err, HC_HINT_HOST_NAME,
+			hc_fail(err, HC_USAGE, "a server certificate request needs a host name"));
 		goto fail;
 	}
 	if ((rc = hc_subject_to_name(&subject, &out->subject, err)) != HC_OK ||
@@ -198,8 +199,9 @@ static hc_rc set_public_key(X509_REQ *req, EVP_PKEY *pub, hc_error *err)
 		   (bits = OPENSSL_malloc(point_len)) &&
 		   EVP_PKEY_get_octet_string_param(pub, OSSL_PKEY_PARAM_PUB_KEY, bits, point_len,
 						   &point_len) &&
-		   X509_PUBKEY_set0_param(spki, OBJ_nid2obj(NID_X9_62_id_ecPublicKey), V_ASN1_OBJECT,
-					  OBJ_nid2obj(curve), bits, (int)point_len)) {
+		   X509_PUBKEY_set0_param(spki, OBJ_nid2obj(NID_X9_62_id_ecPublicKey),
+					  V_ASN1_OBJECT, OBJ_nid2obj(curve), bits,
+					  (int)point_len)) {
 		return HC_OK;
 	}
 	OPENSSL_free(bits);
@@ -252,8 +254,10 @@ hc_rc hc_csr_sign(hc_session *s, const hc_key_info *key, const hc_csr_plan *plan
 
 	memset(out, 0, sizeof(*out));
 	if (key->cls != CKO_PRIVATE_KEY)
-		return hc_fail(err, HC_USAGE, "'%s' is not a private key: a request is signed by "
-			       "the private key", key->uri ? key->uri : key->label);
+		return hc_fail(err, HC_USAGE,
+			       "'%s' is not a private key: a request is signed by "
+			       "the private key",
+			       key->uri ? key->uri : key->label);
 	if ((rc = hc_profile_check_key(plan->profile, &key->type, err)) != HC_OK)
 		return rc;
 	if ((rc = hc_key_public(s, key, &pub, err)) != HC_OK)
@@ -275,7 +279,8 @@ hc_rc hc_csr_sign(hc_session *s, const hc_key_info *key, const hc_csr_plan *plan
 	 */
 	if (X509_REQ_verify(out->req, pub) != 1) {
 		ERR_clear_error();
-		rc = hc_fail(err, HC_CHECK, "the token's signature on the request does not verify "
+		rc = hc_fail(err, HC_CHECK,
+			     "the token's signature on the request does not verify "
 			     "with key '%s''s public key: the key pair does not match",
 			     key->label ? key->label : "");
 		goto fail;

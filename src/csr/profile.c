@@ -34,16 +34,16 @@ const char *hc_profile_name(hc_profile profile)
 	}
 }
 
-/* Violations collected into one message, one rule per line: "profile X (2 rules):\n  rule 'a': ...". */
+/* Violations collected into one message, one rule per line: "profile X (2 rules):\n  rule 'a':
+ * ...". */
 struct violations {
 	hc_profile profile;
 	char text[sizeof(((hc_error *)0)->message) - 64];
 	int count;
 };
 
-__attribute__((format(printf, 3, 4))) static void violation(struct violations *v,
-							     const char *rule,
-							     const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static void violation(struct violations *v, const char *rule,
+							    const char *fmt, ...)
 {
 	size_t used = strlen(v->text);
 	va_list ap;
@@ -72,16 +72,20 @@ static void check_key(struct violations *v, const hc_keytype *t)
 
 	hc_keytype_format(t, have, sizeof(have));
 	if (v->profile == HC_PROFILE_HKPOST && (t->ckk != CKK_RSA || t->bits != 2048))
-		violation(v, "key", "Hongkong Post requires an RSA key of exactly 2048 bits; this "
-			  "key is %s (make it rsa:2048)", have);
+		violation(v, "key",
+			  "Hongkong Post requires an RSA key of exactly 2048 bits; this "
+			  "key is %s (make it rsa:2048)",
+			  have);
 	if (v->profile == HC_PROFILE_CABF) {
 		bool ok = (t->ckk == CKK_RSA && t->bits >= 2048 && t->bits % 8 == 0) ||
-			  (t->ckk == CKK_EC && (t->curve_nid == NID_X9_62_prime256v1 ||
-						t->curve_nid == NID_secp384r1));
+			  (t->ckk == CKK_EC &&
+			   (t->curve_nid == NID_X9_62_prime256v1 || t->curve_nid == NID_secp384r1));
 		if (!ok)
-			violation(v, "key", "the Baseline Requirements allow RSA of 2048 bits or "
-				  "more (a multiple of 8) or ECDSA on P-256 or P-384; this key is %s",
-				  have);
+			violation(
+				v, "key",
+				"the Baseline Requirements allow RSA of 2048 bits or "
+				"more (a multiple of 8) or ECDSA on P-256 or P-384; this key is %s",
+				have);
 	}
 }
 
@@ -97,9 +101,9 @@ hc_rc hc_profile_check_key(hc_profile profile, const hc_keytype *type, hc_error 
 static bool internal_dns_name(const char *name)
 {
 	static const char *const reserved[] = {
-		"local",   "localhost", "localdomain", "internal", "intranet", "lan",
-		"corp",	   "home",	"private",     "test",	   "example",  "invalid",
-		"onion",   "arpa",	"alt",	       "example.com", "example.net", "example.org",
+		"local", "localhost", "localdomain", "internal",    "intranet",	   "lan",
+		"corp",	 "home",      "private",     "test",	    "example",	   "invalid",
+		"onion", "arpa",      "alt",	     "example.com", "example.net", "example.org",
 	};
 	const char *dot = strrchr(name, '.');
 	size_t len = strlen(name);
@@ -141,28 +145,36 @@ static bool internal_ip(const char *text)
 static void check_cabf_names(struct violations *v, const hc_altnames *sans)
 {
 	if (sans->count == 0)
-		violation(v, "SANs", "a TLS server certificate needs at least one subjectAltName "
+		violation(v, "SANs",
+			  "a TLS server certificate needs at least one subjectAltName "
 			  "(give a CN, a SAN or a wildcard domain)");
 	for (size_t i = 0; i < sans->count; i++) {
 		const hc_altname *a = &sans->items[i];
 		switch (a->type) {
 		case HC_ALTNAME_DNS:
 			if (strchr(a->value, '_'))
-				violation(v, "no underscores", "'%s' contains '_', which public "
-					  "certificates may not carry", a->value);
+				violation(v, "no underscores",
+					  "'%s' contains '_', which public "
+					  "certificates may not carry",
+					  a->value);
 			if (internal_dns_name(a->value))
-				violation(v, "no internal names", "'%s' is not a public domain "
-					  "name (single label or reserved suffix)", a->value);
+				violation(v, "no internal names",
+					  "'%s' is not a public domain "
+					  "name (single label or reserved suffix)",
+					  a->value);
 			break;
 		case HC_ALTNAME_IP:
 			if (internal_ip(a->value))
-				violation(v, "no internal names", "IP address %s is private or "
-					  "reserved", a->value);
+				violation(v, "no internal names",
+					  "IP address %s is private or "
+					  "reserved",
+					  a->value);
 			break;
 		default:
-			violation(v, "SAN types", "%s:%s: a TLS server certificate carries DNS "
-				  "names and IP addresses only", hc_altname_type_name(a->type),
-				  a->value);
+			violation(v, "SAN types",
+				  "%s:%s: a TLS server certificate carries DNS "
+				  "names and IP addresses only",
+				  hc_altname_type_name(a->type), a->value);
 		}
 	}
 }
@@ -176,8 +188,10 @@ static void check_hkpost_names(struct violations *v, const hc_csr_plan *plan)
 		violation(v, "country", "Hongkong Post requires C=HK in the subject%s%s%s",
 			  country[0] ? " (got C=" : "", country, country[0] ? ")" : "");
 	if (EVP_MD_get_type(plan->md) != NID_sha256 || plan->pss)
-		violation(v, "signature", "Hongkong Post requires sha256WithRSAEncryption (SHA-256, "
-			  "PKCS#1 v1.5)%s", plan->pss ? "; sign with PKCS#1 v1.5, not PSS" : "; sign with SHA-256");
+		violation(v, "signature",
+			  "Hongkong Post requires sha256WithRSAEncryption (SHA-256, "
+			  "PKCS#1 v1.5)%s",
+			  plan->pss ? "; sign with PKCS#1 v1.5, not PSS" : "; sign with SHA-256");
 }
 
 /* Everything the profile says about names and digests (the key is checked with the key). */

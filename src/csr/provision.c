@@ -14,8 +14,8 @@
 /* ---- the plan ------------------------------------------------------- */
 
 static const char *const entry_fields[] = {
-	"label", "type", "subject", "cn", "o", "ou", "l", "st", "c", "sans", "wildcard",
-	"profile", "md", "pss", "exportable", "csr",
+	"label", "type", "subject",  "cn",	"o",  "ou",  "l",	   "st",
+	"c",	 "sans", "wildcard", "profile", "md", "pss", "exportable", "csr",
 };
 
 /* An entry's field, else the plan's default for it; NULL when neither has it. */
@@ -39,8 +39,7 @@ static hc_rc string_field(json_t *entry, json_t *defaults, const char *name, con
 	return HC_OK;
 }
 
-static hc_rc bool_field(json_t *entry, json_t *defaults, const char *name, bool *out,
-			hc_error *err)
+static hc_rc bool_field(json_t *entry, json_t *defaults, const char *name, bool *out, hc_error *err)
 {
 	json_t *v = field(entry, defaults, name);
 
@@ -58,7 +57,8 @@ static hc_rc check_known_fields(json_t *obj, hc_error *err)
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		bool known = false;
 		for (size_t i = 0; i < sizeof(entry_fields) / sizeof(entry_fields[0]); i++)
 			known = known || strcmp(key, entry_fields[i]) == 0;
@@ -165,19 +165,24 @@ hc_rc hc_provision_plan_load(const char *path, const char *out_dir, hc_provision
 	if (json_is_object(doc)) {
 		const char *key;
 		json_t *v;
-		json_object_foreach(doc, key, v) {
+		json_object_foreach(doc, key, v)
+		{
 			if (strcmp(key, "defaults") != 0 && strcmp(key, "keys") != 0) {
-				rc = hc_fail(err, HC_USAGE, "plan %s: unknown field \"%s\" (use "
-					     "\"defaults\" and \"keys\")", path, key);
+				rc = hc_fail(err, HC_USAGE,
+					     "plan %s: unknown field \"%s\" (use "
+					     "\"defaults\" and \"keys\")",
+					     path, key);
 				goto out;
 			}
 		}
 		defaults = json_object_get(doc, "defaults");
 		keys = json_object_get(doc, "keys");
-		if (defaults && (!json_is_object(defaults) ||
-				 json_object_get(defaults, "label") || json_object_get(defaults, "csr"))) {
-			rc = hc_fail(err, HC_USAGE, "plan %s: \"defaults\" must be an object "
-				     "without \"label\" or \"csr\"", path);
+		if (defaults && (!json_is_object(defaults) || json_object_get(defaults, "label") ||
+				 json_object_get(defaults, "csr"))) {
+			rc = hc_fail(err, HC_USAGE,
+				     "plan %s: \"defaults\" must be an object "
+				     "without \"label\" or \"csr\"",
+				     path);
 			goto out;
 		}
 		if (defaults && (rc = check_known_fields(defaults, err)) != HC_OK) {
@@ -186,8 +191,10 @@ hc_rc hc_provision_plan_load(const char *path, const char *out_dir, hc_provision
 		}
 	}
 	if (!json_is_array(keys) || json_array_size(keys) == 0) {
-		rc = hc_fail(err, HC_USAGE, "plan %s: no keys (expected an array of entries, or "
-			     "{\"keys\": [...]})", path);
+		rc = hc_fail(err, HC_USAGE,
+			     "plan %s: no keys (expected an array of entries, or "
+			     "{\"keys\": [...]})",
+			     path);
 		goto out;
 	}
 	dir_copy = strdup(path);
@@ -221,7 +228,8 @@ hc_rc hc_provision_plan_load(const char *path, const char *out_dir, hc_provision
 				     (long long)json_integer_value(seen));
 		if (rc == HC_OK &&
 		    (json_object_set_new(labels, e->label, json_integer((json_int_t)i + 1)) != 0 ||
-		     json_object_set_new(outputs, e->csr_path, json_integer((json_int_t)i + 1)) != 0))
+		     json_object_set_new(outputs, e->csr_path, json_integer((json_int_t)i + 1)) !=
+			     0))
 			rc = hc_fail(err, HC_IO, "out of memory");
 		if (rc != HC_OK) {
 			hc_error_prefix(err, "plan %s: entry %zu%s%s%s", path, i + 1,
@@ -265,8 +273,8 @@ const char *hc_provision_status_name(hc_provision_status status)
 }
 
 /* The key and its request are both there: is the request really this key's? */
-static hc_rc request_matches(hc_session *s, const hc_key_info *key, const char *path,
-			     bool *matches, hc_error *err)
+static hc_rc request_matches(hc_session *s, const hc_key_info *key, const char *path, bool *matches,
+			     hc_error *err)
 {
 	hc_x509_bundle b = {0};
 	EVP_PKEY *pub = NULL;
@@ -288,7 +296,9 @@ static void provision_entry(hc_session *s, const hc_plan_entry *e, bool force,
 			    hc_provision_outcome *o)
 {
 	CK_OBJECT_HANDLE *found = NULL;
-	hc_keygen_params kp = {.label = e->label, .type = e->type, .exportable = e->exportable,
+	hc_keygen_params kp = {.label = e->label,
+			       .type = e->type,
+			       .exportable = e->exportable,
 			       .if_missing = true};
 	hc_csr_output output = {e->csr_path, false, force};
 	hc_keygen_result key = {0};
@@ -380,12 +390,12 @@ static void *provision_worker(void *arg)
 	return NULL;
 }
 
-hc_rc hc_provision_run(hc_session *login, const hc_provision_plan *plan, unsigned jobs,
-		       bool force, hc_provision_progress progress, void *ctx,
-		       hc_provision_outcome *outcomes, hc_error *err)
+hc_rc hc_provision_run(hc_session *login, const hc_provision_plan *plan, unsigned jobs, bool force,
+		       hc_provision_progress progress, void *ctx, hc_provision_outcome *outcomes,
+		       hc_error *err)
 {
-	struct provision_run run = {plan, force, progress, ctx, outcomes,
-				    PTHREAD_MUTEX_INITIALIZER, 0, 0};
+	struct provision_run run = {plan, force, progress, ctx, outcomes, PTHREAD_MUTEX_INITIALIZER,
+				    0,	  0};
 	struct provision_worker *workers;
 	size_t started = 0;
 

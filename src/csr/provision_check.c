@@ -98,13 +98,13 @@ static hc_rc check_entry_mechanisms(const hc_plan_entry *e, const hc_mechanism *
 			       type);
 	/* The request is signed on the token: some signature mechanism must be there. */
 	if (rsa ? !(e->csr.pss ? find(m, n, CKM_SHA256_RSA_PKCS_PSS, CKF_SIGN) ||
-				       find(m, n, CKM_SHA384_RSA_PKCS_PSS, CKF_SIGN) ||
-				       find(m, n, CKM_SHA512_RSA_PKCS_PSS, CKF_SIGN) ||
-				       find(m, n, CKM_RSA_PKCS_PSS, CKF_SIGN)
-				     : find(m, n, CKM_SHA256_RSA_PKCS, CKF_SIGN) ||
-				       find(m, n, CKM_SHA384_RSA_PKCS, CKF_SIGN) ||
-				       find(m, n, CKM_SHA512_RSA_PKCS, CKF_SIGN) ||
-				       find(m, n, CKM_RSA_PKCS, CKF_SIGN))
+					 find(m, n, CKM_SHA384_RSA_PKCS_PSS, CKF_SIGN) ||
+					 find(m, n, CKM_SHA512_RSA_PKCS_PSS, CKF_SIGN) ||
+					 find(m, n, CKM_RSA_PKCS_PSS, CKF_SIGN)
+			       : find(m, n, CKM_SHA256_RSA_PKCS, CKF_SIGN) ||
+					 find(m, n, CKM_SHA384_RSA_PKCS, CKF_SIGN) ||
+					 find(m, n, CKM_SHA512_RSA_PKCS, CKF_SIGN) ||
+					 find(m, n, CKM_RSA_PKCS, CKF_SIGN))
 		: !find(m, n, CKM_ECDSA, CKF_SIGN))
 		return hc_fail(err, HC_TOKEN,
 			       "entry '%s': token '%s' lists no %s signature mechanism to sign the "

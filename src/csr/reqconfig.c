@@ -62,8 +62,10 @@ static hc_rc load_subject(CONF *conf, const char *path, const char *section, boo
 	hc_rc rc;
 
 	if (!values)
-		return hc_fail(err, HC_USAGE, "%s: distinguished_name names section [%s], which "
-			       "is not there", path, section);
+		return hc_fail(err, HC_USAGE,
+			       "%s: distinguished_name names section [%s], which "
+			       "is not there",
+			       path, section);
 	for (int i = 0; i < sk_CONF_VALUE_num(values); i++) {
 		const CONF_VALUE *v = sk_CONF_VALUE_value(values, i);
 		snprintf(type, sizeof(type), "%s", field_type(v->name));
@@ -83,16 +85,18 @@ static hc_rc load_subject(CONF *conf, const char *path, const char *section, boo
 }
 
 /* "DNS.1 = a", "IP.2 = 10.0.0.1", "email = x@y" in an alt_names section. */
-static hc_rc load_san_section(CONF *conf, const char *path, const char *section,
-			      hc_altnames *out, hc_error *err)
+static hc_rc load_san_section(CONF *conf, const char *path, const char *section, hc_altnames *out,
+			      hc_error *err)
 {
 	STACK_OF(CONF_VALUE) *values = conf_section(conf, section);
 	char what[160], *entry = NULL;
 	hc_rc rc;
 
 	if (!values)
-		return hc_fail(err, HC_USAGE, "%s: subjectAltName names section [%s], which is "
-			       "not there", path, section);
+		return hc_fail(err, HC_USAGE,
+			       "%s: subjectAltName names section [%s], which is "
+			       "not there",
+			       path, section);
 	for (int i = 0; i < sk_CONF_VALUE_num(values); i++) {
 		const CONF_VALUE *v = sk_CONF_VALUE_value(values, i);
 		size_t type_len = strcspn(v->name, ".");
@@ -101,8 +105,10 @@ static hc_rc load_san_section(CONF *conf, const char *path, const char *section,
 		    strncasecmp(v->name, "IP", type_len) != 0 &&
 		    strncasecmp(v->name, "email", type_len) != 0 &&
 		    strncasecmp(v->name, "URI", type_len) != 0)
-			return hc_fail(err, HC_USAGE, "%s: only DNS, IP, email and URI names are "
-				       "supported", what);
+			return hc_fail(err, HC_USAGE,
+				       "%s: only DNS, IP, email and URI names are "
+				       "supported",
+				       what);
 		/* Built to size: a long URI must be refused or kept whole, never cut. */
 		if (asprintf(&entry, "%.*s:%s", (int)type_len, v->name, v->value) < 0)
 			return hc_fail(err, HC_IO, "out of memory");
@@ -128,7 +134,8 @@ static hc_rc load_san_value(CONF *conf, const char *path, const char *value, hc_
 	if (!(copy = strdup(value)))
 		return hc_fail(err, HC_IO, "out of memory");
 	snprintf(what, sizeof(what), "%s subjectAltName", path);
-	for (char *t = strtok_r(copy, ",", &save); t && rc == HC_OK; t = strtok_r(NULL, ",", &save)) {
+	for (char *t = strtok_r(copy, ",", &save); t && rc == HC_OK;
+	     t = strtok_r(NULL, ",", &save)) {
 		char *end = t + strlen(t);
 		while (*t == ' ')
 			t++;
@@ -142,16 +149,18 @@ static hc_rc load_san_value(CONF *conf, const char *path, const char *value, hc_
 }
 
 /* req_extensions: SANs ours, every other extension as OpenSSL makes it. */
-static hc_rc load_extensions(CONF *conf, const char *path, const char *section,
-			     hc_req_config *out, hc_error *err)
+static hc_rc load_extensions(CONF *conf, const char *path, const char *section, hc_req_config *out,
+			     hc_error *err)
 {
 	STACK_OF(CONF_VALUE) *values = conf_section(conf, section);
 	X509V3_CTX ctx;
 	hc_rc rc;
 
 	if (!values)
-		return hc_fail(err, HC_USAGE, "%s: req_extensions names section [%s], which is "
-			       "not there", path, section);
+		return hc_fail(err, HC_USAGE,
+			       "%s: req_extensions names section [%s], which is "
+			       "not there",
+			       path, section);
 	X509V3_set_ctx(&ctx, NULL, NULL, NULL, NULL, 0);
 	X509V3_set_nconf(&ctx, conf);
 	for (int i = 0; i < sk_CONF_VALUE_num(values); i++) {
@@ -196,11 +205,9 @@ hc_rc hc_req_config_load(const char *path, hc_req_config *out, hc_error *err)
 	fclose(probe);
 	if (NCONF_load(conf, path, &errline) <= 0) {
 		if (errline > 0)
-			rc = hc_fail_ssl(err, HC_USAGE, "%s: line %ld is not valid", path,
-					 errline);
+			rc = hc_fail_ssl(err, HC_USAGE, "%s: line %ld is not valid", path, errline);
 		else
-			rc = hc_fail_ssl(err, HC_USAGE, "%s is not an OpenSSL config",
-					 path);
+			rc = hc_fail_ssl(err, HC_USAGE, "%s is not an OpenSSL config", path);
 		hc_error_input(err, HC_INPUT_CONFIG, rc);
 		goto out;
 	}
@@ -228,8 +235,10 @@ hc_rc hc_req_config_load(const char *path, hc_req_config *out, hc_error *err)
 		unsigned long b = strtoul(bits, &end, 10);
 		if (*end || (b != 2048 && b != 3072 && b != 4096)) {
 			rc = hc_error_input(err, HC_INPUT_CONFIG,
-					    hc_fail(err, HC_USAGE, "%s: default_bits = %s; use 2048, "
-						    "3072 or 4096", path, bits));
+					    hc_fail(err, HC_USAGE,
+						    "%s: default_bits = %s; use 2048, "
+						    "3072 or 4096",
+						    path, bits));
 			goto out;
 		}
 		out->default_bits = (unsigned)b;

@@ -180,11 +180,13 @@ static void check_token_folder(const struct who *w, const char *folder, hc_deplo
 			continue;
 		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && !allowed(w, &st, 6)) {
 			problem(r, folder,
-				deploy_text("%s cannot read and write the token's files (%s is %s's, mode "
-				    "%03o)",
-				    w->user, path, getpwuid(st.st_uid) ? getpwuid(st.st_uid)->pw_name
-									: "another user's",
-				    (unsigned)(st.st_mode & 0777)),
+				deploy_text(
+					"%s cannot read and write the token's files (%s is %s's, mode "
+					"%03o)",
+					w->user, path,
+					getpwuid(st.st_uid) ? getpwuid(st.st_uid)->pw_name
+							    : "another user's",
+					(unsigned)(st.st_mode & 0777)),
 				deploy_text("chown -R %s:%s %s", w->user, w->group, folder));
 			free(path);
 			break;
@@ -194,8 +196,7 @@ static void check_token_folder(const struct who *w, const char *folder, hc_deplo
 	closedir(d);
 }
 
-static void check_softhsm(const struct who *w, const hc_deploy_params *params,
-			  hc_deploy_result *r)
+static void check_softhsm(const struct who *w, const hc_deploy_params *params, hc_deploy_result *r)
 {
 	const char *conf = params->softhsm2_conf ? params->softhsm2_conf
 						 : "/etc/softhsm/softhsm2.conf";
@@ -225,7 +226,8 @@ void deploy_check_access(const struct deploy_plan *p, const hc_deploy_params *pa
 		struct stat st;
 		check_file(&w, r->pin_file, 4, "the PIN file", false, r);
 		if (stat(r->pin_file, &st) == 0 && (st.st_mode & 07))
-			problem(r, r->pin_file, deploy_text("the PIN file is readable by every user"),
+			problem(r, r->pin_file,
+				deploy_text("the PIN file is readable by every user"),
 				deploy_text("chmod o-rwx %s", r->pin_file));
 	}
 	if (asprintf(&page, "%s/%s/index.html", r->out_dir, DEPLOY_PAGE_DIR) >= 0)

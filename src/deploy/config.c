@@ -29,13 +29,13 @@ const char *deploy_config_name(hc_deploy_server server)
 }
 
 /* A text built with stdio; NULL when out of memory. */
-#define TEXT_BEGIN(f, text, len)                                                                 \
-	char *text = NULL;                                                                       \
-	size_t len = 0;                                                                          \
-	FILE *f = open_memstream(&text, &len);                                                   \
-	(void)len;                                                                               \
-	if (!f)                                                                                  \
-		return NULL
+#define TEXT_BEGIN(f, text, len)                                                                   \
+	char *text = NULL;                                                                         \
+	size_t len = 0;                                                                            \
+	FILE *f = open_memstream(&text, &len);                                                     \
+	(void)len;                                                                                 \
+	if (!f)                                                                                    \
+	return NULL
 
 /* Close the stream: its buffer is final only after fclose. */
 static char *text_end(FILE *f, char **text)
@@ -182,8 +182,9 @@ static void apache_config(FILE *f, const struct deploy_plan *p)
 char *deploy_config(const struct deploy_plan *p)
 {
 	TEXT_BEGIN(f, text, len);
-	fprintf(f, "# Written by hsmcert deploy: a complete configuration around %s,\n"
-		   "# to try the site before copying it into the server's own. Run it with:\n",
+	fprintf(f,
+		"# Written by hsmcert deploy: a complete configuration around %s,\n"
+		"# to try the site before copying it into the server's own. Run it with:\n",
 		deploy_site_name(p->server));
 	env_lines(f, p, "#   ");
 	if (p->server == HC_DEPLOY_NGINX) {
@@ -232,8 +233,8 @@ hc_rc deploy_describe_run(const struct deploy_plan *p, hc_deploy_result *r, hc_e
 	const char *d = p->dir, *conf = deploy_config_name(p->server);
 	const char *unit = p->server == HC_DEPLOY_NGINX ? "nginx" : "apache2";
 	char *env = deploy_text("OPENSSL_CONF=%s/%s%s%s", d, DEPLOY_OPENSSL_FILE,
-			   p->softhsm2_conf ? " SOFTHSM2_CONF=" : "",
-			   p->softhsm2_conf ? p->softhsm2_conf : "");
+				p->softhsm2_conf ? " SOFTHSM2_CONF=" : "",
+				p->softhsm2_conf ? p->softhsm2_conf : "");
 
 	if (!env)
 		return hc_fail(err, HC_IO, "out of memory");
@@ -241,19 +242,21 @@ hc_rc deploy_describe_run(const struct deploy_plan *p, hc_deploy_result *r, hc_e
 	if (p->server == HC_DEPLOY_NGINX) {
 		r->start_command = deploy_text(NGINX_COMMAND, env, "", d, d, d, conf, "");
 		r->test_command = deploy_text(NGINX_COMMAND, env, " -t", d, d, d, conf, "");
-		r->reload_command = deploy_text(NGINX_COMMAND, env, "", d, d, d, conf, " -s reload");
+		r->reload_command = deploy_text(NGINX_COMMAND, env, "", d, d, d, conf,
+						" -s reload");
 		r->stop_command = deploy_text(NGINX_COMMAND, env, "", d, d, d, conf, " -s stop");
 		r->install_note = deploy_text(
 			"cp %s/%s /etc/nginx/sites-available/%s && ln -s ../sites-available/%s "
 			"/etc/nginx/sites-enabled/%s; add 'env OPENSSL_CONF;'%s to the main context of "
 			"/etc/nginx/nginx.conf; install the drop-in; systemctl daemon-reload && "
 			"systemctl restart nginx",
-			d, deploy_site_name(p->server), p->server_name, p->server_name, p->server_name,
-			p->softhsm2_conf ? " and 'env SOFTHSM2_CONF;'" : "");
+			d, deploy_site_name(p->server), p->server_name, p->server_name,
+			p->server_name, p->softhsm2_conf ? " and 'env SOFTHSM2_CONF;'" : "");
 	} else {
 		r->start_command = deploy_text(APACHE_COMMAND, env, "", d, d, conf, " -k start");
 		r->test_command = deploy_text(APACHE_COMMAND, env, " -t", d, d, conf, "");
-		r->reload_command = deploy_text(APACHE_COMMAND, env, "", d, d, conf, " -k graceful");
+		r->reload_command = deploy_text(APACHE_COMMAND, env, "", d, d, conf,
+						" -k graceful");
 		r->stop_command = deploy_text(APACHE_COMMAND, env, "", d, d, conf, " -k stop");
 		r->install_note = deploy_text(
 			"cp %s/%s /etc/apache2/sites-available/%s.conf && a2enmod ssl && a2ensite %s; "
@@ -262,14 +265,13 @@ hc_rc deploy_describe_run(const struct deploy_plan *p, hc_deploy_result *r, hc_e
 			d, deploy_site_name(p->server), p->server_name, p->server_name, p->listen);
 	}
 	r->systemd_unit = deploy_text("%s.service", unit);
-	r->systemd_dropin = deploy_text("# /etc/systemd/system/%s.service.d/hsmcert.conf\n"
-				   "[Service]\n"
-				   "Environment=OPENSSL_CONF=%s/%s\n"
-				   "%s%s%s",
-				   unit, d, DEPLOY_OPENSSL_FILE,
-				   p->softhsm2_conf ? "Environment=SOFTHSM2_CONF=" : "",
-				   p->softhsm2_conf ? p->softhsm2_conf : "",
-				   p->softhsm2_conf ? "\n" : "");
+	r->systemd_dropin = deploy_text(
+		"# /etc/systemd/system/%s.service.d/hsmcert.conf\n"
+		"[Service]\n"
+		"Environment=OPENSSL_CONF=%s/%s\n"
+		"%s%s%s",
+		unit, d, DEPLOY_OPENSSL_FILE, p->softhsm2_conf ? "Environment=SOFTHSM2_CONF=" : "",
+		p->softhsm2_conf ? p->softhsm2_conf : "", p->softhsm2_conf ? "\n" : "");
 	if (!r->start_command || !r->test_command || !r->reload_command || !r->stop_command ||
 	    !r->install_note || !r->systemd_unit || !r->systemd_dropin)
 		return hc_fail(err, HC_IO, "out of memory");

@@ -1,4 +1,5 @@
-/* SPEC: deploy nginx|apache. Everything is validated and every text made before a file is written. */
+/* SPEC: deploy nginx|apache. Everything is validated and every text made before a file is written.
+ */
 #include "internal.h"
 
 #include "hsmcert/file.h"
@@ -107,12 +108,11 @@ static hc_rc make_dir(const char *dir, char **abs, hc_error *err)
 	return HC_OK;
 }
 
-/* The key's URI as the servers read it: characters outside the safe set %-encoded, pin-source added. */
-static char *server_key_uri(const hc_deploy_params *p, const hc_key_info *key,
-			    const char *pin_file)
+/* The key's URI as the servers read it: characters outside the safe set %-encoded, pin-source
+ * added. */
+static char *server_key_uri(const hc_deploy_params *p, const hc_key_info *key, const char *pin_file)
 {
-	char *uri = hc_uri_for_object(p->token, CKO_PRIVATE_KEY, key->label, key->id,
-				      key->id_len);
+	char *uri = hc_uri_for_object(p->token, CKO_PRIVATE_KEY, key->label, key->id, key->id_len);
 	char *out = NULL;
 	size_t n = 0, cap;
 
@@ -141,7 +141,8 @@ static hc_rc refuse_checked(const hc_check_result *c, hc_error *err)
 	for (size_t i = 0; i < c->item_count; i++)
 		if (c->items[i].outcome == HC_CHECK_FAIL)
 			return hc_fail(err, HC_CHECK, "not deployed: %s check failed: %s",
-				       c->items[i].name, c->items[i].detail ? c->items[i].detail : "");
+				       c->items[i].name,
+				       c->items[i].detail ? c->items[i].detail : "");
 	return hc_fail(err, HC_CHECK, "not deployed: key '%s' has no certificate on the token",
 		       c->key.label ? c->key.label : "");
 }
@@ -191,8 +192,8 @@ static hc_rc write_all(const hc_deploy_params *params, hc_deploy_result *r, char
 	hc_rc rc = HC_OK;
 
 	for (size_t i = 0; i < r->file_count; i++)
-		if (i != F_PAGE && (rc = hc_file_check_writable(r->files[i].path, params->force,
-								err)) != HC_OK)
+		if (i != F_PAGE &&
+		    (rc = hc_file_check_writable(r->files[i].path, params->force, err)) != HC_OK)
 			return rc;
 	for (const char *const *d = (const char *const[]){DEPLOY_PAGE_DIR, DEPLOY_RUN_DIR, NULL};
 	     *d; d++) {
@@ -220,7 +221,8 @@ static hc_rc write_all(const hc_deploy_params *params, hc_deploy_result *r, char
 				     (unsigned)pin_gid, strerror(errno));
 	}
 	if (rc != HC_OK) {
-		/* No partial deployment: what this call wrote goes again (replaced files stay replaced). */
+		/* No partial deployment: what this call wrote goes again (replaced files stay
+		 * replaced). */
 		for (size_t i = 0; i < r->file_count; i++)
 			if (wrote[i] && !existed[i])
 				unlink(r->files[i].path);
@@ -310,8 +312,9 @@ hc_rc hc_deploy_write(const hc_deploy_params *params, hc_deploy_result *r, hc_er
 	}
 	if (!plain(params->module_path, "") ||
 	    (params->softhsm2_conf && !plain(params->softhsm2_conf, ""))) {
-		rc = hc_fail(err, HC_USAGE, "module path %s or SoftHSM2 configuration %s has "
-					    "characters the configurations would need quoted",
+		rc = hc_fail(err, HC_USAGE,
+			     "module path %s or SoftHSM2 configuration %s has "
+			     "characters the configurations would need quoted",
 			     params->module_path,
 			     params->softhsm2_conf ? params->softhsm2_conf : "(none)");
 		goto out;

@@ -11,9 +11,9 @@ struct deploy_plan {
 	hc_deploy_server server;
 	const char *dir; /* absolute, no trailing slash */
 	const char *server_name;
-	const char *listen;	   /* as the server's listen directive takes it */
-	const char *vhost;	   /* Apache's <VirtualHost> address: "*:443" or ADDR:PORT */
-	const char *user, *group;  /* the service user and its primary group */
+	const char *listen;	  /* as the server's listen directive takes it */
+	const char *vhost;	  /* Apache's <VirtualHost> address: "*:443" or ADDR:PORT */
+	const char *user, *group; /* the service user and its primary group */
 	uid_t uid;
 	gid_t gid;
 	const char *module_path;

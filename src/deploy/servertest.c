@@ -153,8 +153,9 @@ hc_rc hc_deploy_test(const hc_deploy_params *params, hc_deploy_result *r, hc_err
 		r->test_passed = true;
 	else if (WIFSIGNALED(status))
 		/* libp11's engine crashes on a wrong PIN or a missing key (PITFALLS). */
-		rc = hc_fail(err, HC_CHECK, "%s's configuration test crashed (signal %d) while "
-					    "loading the key",
+		rc = hc_fail(err, HC_CHECK,
+			     "%s's configuration test crashed (signal %d) while "
+			     "loading the key",
 			     name, WTERMSIG(status));
 	else
 		rc = hc_fail(err, HC_CHECK, "%s's configuration test failed (exit %d)", name,

@@ -83,7 +83,7 @@ hc_rc hc_certstore_read(hc_session *session, CK_OBJECT_HANDLE object, hc_stored_
 		out->cert = d2i_X509(NULL, &p, (long)a[C_VALUE].ulValueLen);
 	}
 	out->category = hc_attr_ulong(&a[C_CATEGORY], &category) ? category
-								   : CK_UNAVAILABLE_INFORMATION;
+								 : CK_UNAVAILABLE_INFORMATION;
 	out->label = take_string(&a[C_LABEL]);
 	out->id = take_value(&a[C_ID], &out->id_len);
 	hc_attrs_release(a, C_COUNT);
@@ -107,8 +107,7 @@ void hc_stored_cert_clear(hc_stored_cert *cert)
 	memset(cert, 0, sizeof(*cert));
 }
 
-hc_rc hc_certstore_list(hc_session *session, hc_stored_cert **certs, size_t *count,
-			hc_error *err)
+hc_rc hc_certstore_list(hc_session *session, hc_stored_cert **certs, size_t *count, hc_error *err)
 {
 	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
 	CK_CERTIFICATE_TYPE type = CKC_X_509;
@@ -203,9 +202,8 @@ static hc_rc name_der(const X509_NAME *name, unsigned char **der, size_t *len, h
 	return HC_OK;
 }
 
-hc_rc hc_certstore_put(hc_session *session, X509 *cert, const char *label,
-		       const unsigned char *id, size_t id_len, CK_ULONG category,
-		       CK_OBJECT_HANDLE *out, hc_error *err)
+hc_rc hc_certstore_put(hc_session *session, X509 *cert, const char *label, const unsigned char *id,
+		       size_t id_len, CK_ULONG category, CK_OBJECT_HANDLE *out, hc_error *err)
 {
 	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
 	CK_CERTIFICATE_TYPE type = CKC_X_509;

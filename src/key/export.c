@@ -10,8 +10,8 @@
 #include <string.h>
 
 /* The stored certificates among `found` (handles a URI search returned). */
-static size_t certs_among(const hc_stored_cert *certs, size_t ncerts,
-			  const CK_OBJECT_HANDLE *found, size_t nfound, size_t *first)
+static size_t certs_among(const hc_stored_cert *certs, size_t ncerts, const CK_OBJECT_HANDLE *found,
+			  size_t nfound, size_t *first)
 {
 	size_t n = 0;
 
@@ -73,8 +73,9 @@ static hc_rc leaf_of_key(const hc_key_info *key, EVP_PKEY *pub, const hc_stored_
 			best = &certs[i];
 	}
 	if (!best)
-		return hc_fail(err, HC_CHECK, "no certificate on the token belongs to key '%s' (%s)",
-			       key->label, key->uri);
+		return hc_fail(err, HC_CHECK,
+			       "no certificate on the token belongs to key '%s' (%s)", key->label,
+			       key->uri);
 	out->other_certs = matches - 1;
 	return take_leaf(out, best, err);
 }
@@ -111,7 +112,8 @@ static hc_rc collect_chain(const hc_stored_cert *certs, size_t ncerts, bool incl
 	while (!self_signed(child) && steps++ < ncerts) {
 		const hc_stored_cert *best = NULL;
 		for (size_t i = 0; i < ncerts; i++) {
-			if (!certs[i].cert || certs[i].cert == child || !issued(certs[i].cert, child))
+			if (!certs[i].cert || certs[i].cert == child ||
+			    !issued(certs[i].cert, child))
 				continue;
 			if (!best || ASN1_TIME_compare(X509_get0_notBefore(certs[i].cert),
 						       X509_get0_notBefore(best->cert)) > 0)
@@ -164,8 +166,8 @@ hc_rc hc_export_collect(hc_session *s, const hc_export_params *p, hc_export_resu
 	if ((rc = hc_uri_parse(p->uri, &uri, err)) != HC_OK)
 		return rc;
 	if (!hc_uri_names_object(uri)) {
-		rc = hc_fail(err, HC_USAGE, "%s names no object: add object= or id=",
-			     hc_uri_text(uri));
+		rc = hc_fail(err, HC_USAGE,
+			     "%s names no object: add object= or id=", hc_uri_text(uri));
 		goto out;
 	}
 	cls = uri_class(uri);
@@ -203,7 +205,8 @@ hc_rc hc_export_collect(hc_session *s, const hc_export_params *p, hc_export_resu
 	}
 	if (p->pubkey) {
 		if (!pub && out->cert && (pub = X509_get_pubkey(out->cert)) == NULL) {
-			rc = hc_fail_ssl(err, HC_USAGE, "the certificate's public key is unreadable");
+			rc = hc_fail_ssl(err, HC_USAGE,
+					 "the certificate's public key is unreadable");
 			goto out;
 		}
 		out->pubkey = pub;

@@ -54,8 +54,7 @@ static bool is_ca(X509 *cert)
 
 /* Fill an imported_cert for `cert` (reference taken) with its description and target names. */
 static hc_rc imported_init(hc_imported_cert *c, X509 *cert, const char *label,
-			   const unsigned char *id, size_t id_len, CK_ULONG category,
-			   hc_error *err)
+			   const unsigned char *id, size_t id_len, CK_ULONG category, hc_error *err)
 {
 	hc_rc rc;
 
@@ -251,8 +250,8 @@ static hc_rc store(struct import_run *run, hc_imported_cert *c, hc_error *err)
 		had.id = NULL;
 		hc_stored_cert_clear(&had);
 	}
-	c->uri = hc_uri_for_object(&hc_session_slot(run->session)->token, CKO_CERTIFICATE,
-				   c->label, c->id, c->id_len);
+	c->uri = hc_uri_for_object(&hc_session_slot(run->session)->token, CKO_CERTIFICATE, c->label,
+				   c->id, c->id_len);
 	return c->uri ? HC_OK : hc_fail(err, HC_IO, "out of memory");
 }
 
@@ -292,7 +291,7 @@ static hc_rc relabel(struct import_run *run, CK_OBJECT_HANDLE handle, CK_OBJECT_
 	rc = hc_rollback_relabel(&run->undo, handle, cls, old_label, label, id, id_len, err);
 	if (rc != HC_OK) {
 		hc_error_prefix(err, "renaming the %s '%s' to '%s'",
-				cls == CKO_CERTIFICATE ? "certificate"
+				cls == CKO_CERTIFICATE	? "certificate"
 				: cls == CKO_PUBLIC_KEY ? "public key"
 							: "private key",
 				old_label, label);
@@ -417,22 +416,21 @@ hc_rc hc_import(hc_session *session, const hc_import_params *params, hc_import_r
 	memset(out, 0, sizeof(*out));
 	if ((rc = hc_x509_load_file_ask(params->cert_path, params->passphrase, &certs, err)) ==
 		    HC_OK &&
-	    (!params->chain_path || (rc = hc_x509_load_file_ask(params->chain_path,
-								params->passphrase, &chain, err)) ==
-					    HC_OK))
-		rc = hc_import_certs(session, params, &certs, params->chain_path ? &chain : NULL, out,
-				     err);
+	    (!params->chain_path ||
+	     (rc = hc_x509_load_file_ask(params->chain_path, params->passphrase, &chain, err)) ==
+		     HC_OK))
+		rc = hc_import_certs(session, params, &certs, params->chain_path ? &chain : NULL,
+				     out, err);
 	hc_x509_bundle_clear(&certs);
 	hc_x509_bundle_clear(&chain);
 	return rc;
 }
 
-hc_rc hc_import_certs(hc_session *session, const hc_import_params *params,
-		      hc_x509_bundle *certs, hc_x509_bundle *chain, hc_import_result *out,
-		      hc_error *err)
+hc_rc hc_import_certs(hc_session *session, const hc_import_params *params, hc_x509_bundle *certs,
+		      hc_x509_bundle *chain, hc_import_result *out, hc_error *err)
 {
-	struct import_run run = {.session = session, .params = params, .out = out,
-				 .undo = {.session = session}};
+	struct import_run run = {
+		.session = session, .params = params, .out = out, .undo = {.session = session}};
 	hc_rc rc;
 
 	memset(out, 0, sizeof(*out));

@@ -18,8 +18,8 @@ static const struct {
 	unsigned bits;
 	int nid;
 } known_types[] = {
-	{"rsa:2048", CKK_RSA, 2048, NID_undef},	   {"rsa:3072", CKK_RSA, 3072, NID_undef},
-	{"rsa:4096", CKK_RSA, 4096, NID_undef},	   {"ec:P-256", CKK_EC, 256, NID_X9_62_prime256v1},
+	{"rsa:2048", CKK_RSA, 2048, NID_undef},	  {"rsa:3072", CKK_RSA, 3072, NID_undef},
+	{"rsa:4096", CKK_RSA, 4096, NID_undef},	  {"ec:P-256", CKK_EC, 256, NID_X9_62_prime256v1},
 	{"ec:P-384", CKK_EC, 384, NID_secp384r1},
 };
 #define N_TYPES (sizeof(known_types) / sizeof(known_types[0]))
@@ -29,8 +29,10 @@ static const struct {
 	const char *name;
 	int nid;
 } curve_aliases[] = {
-	{"prime256v1", NID_X9_62_prime256v1}, {"secp256r1", NID_X9_62_prime256v1},
-	{"P-256", NID_X9_62_prime256v1},      {"secp384r1", NID_secp384r1},
+	{"prime256v1", NID_X9_62_prime256v1},
+	{"secp256r1", NID_X9_62_prime256v1},
+	{"P-256", NID_X9_62_prime256v1},
+	{"secp384r1", NID_secp384r1},
 	{"P-384", NID_secp384r1},
 };
 
@@ -63,9 +65,9 @@ void hc_keytype_format(const hc_keytype *type, char *out, size_t len)
 	if (type->ckk == CKK_RSA && type->bits)
 		snprintf(out, len, "rsa:%u", type->bits);
 	else if (type->ckk == CKK_EC && type->curve_nid != NID_undef)
-		snprintf(out, len, "ec:%s", EC_curve_nid2nist(type->curve_nid)
-						    ? EC_curve_nid2nist(type->curve_nid)
-						    : OBJ_nid2sn(type->curve_nid));
+		snprintf(out, len, "ec:%s",
+			 EC_curve_nid2nist(type->curve_nid) ? EC_curve_nid2nist(type->curve_nid)
+							    : OBJ_nid2sn(type->curve_nid));
 	else if (type->ckk == CKK_AES && type->bits)
 		snprintf(out, len, "aes:%u", type->bits);
 	else if (type->ckk == CKK_RSA)
@@ -76,8 +78,7 @@ void hc_keytype_format(const hc_keytype *type, char *out, size_t len)
 		snprintf(out, len, "%s", hc_ckk_name(type->ckk));
 }
 
-hc_rc hc_keytype_ec_params(const hc_keytype *type, unsigned char **der, size_t *len,
-			   hc_error *err)
+hc_rc hc_keytype_ec_params(const hc_keytype *type, unsigned char **der, size_t *len, hc_error *err)
 {
 	ASN1_OBJECT *oid = OBJ_nid2obj(type->curve_nid);
 	unsigned char *buf = NULL;
@@ -130,11 +131,17 @@ static unsigned char *take(CK_ATTRIBUTE *a, size_t *len)
 #define A_FLAG_INDEX(field, cka, name, column) A_FLAG_##field,
 #define A_USAGE_INDEX(field, cka, name, secret_only) A_USAGE_##field,
 enum {
-	A_CLASS, A_KEY_TYPE, A_LABEL, A_ID,
-	HC_KEY_FLAGS(A_FLAG_INDEX)
-	A_KEY_GEN_MECHANISM, A_MODULUS, A_PUBLIC_EXPONENT, A_EC_PARAMS, A_EC_POINT, A_VALUE_LEN,
-	HC_KEY_USAGES(A_USAGE_INDEX)
-	A_COUNT
+	A_CLASS,
+	A_KEY_TYPE,
+	A_LABEL,
+	A_ID,
+	HC_KEY_FLAGS(A_FLAG_INDEX) A_KEY_GEN_MECHANISM,
+	A_MODULUS,
+	A_PUBLIC_EXPONENT,
+	A_EC_PARAMS,
+	A_EC_POINT,
+	A_VALUE_LEN,
+	HC_KEY_USAGES(A_USAGE_INDEX) A_COUNT
 };
 #define A_FIRST_FLAG A_FLAG_token
 #define A_FIRST_USAGE A_USAGE_sign
@@ -143,13 +150,18 @@ enum {
 
 #define FLAG_TYPE(field, cka, name, column) cka,
 #define USAGE_TYPE(field, cka, name, secret_only) cka,
-const CK_ATTRIBUTE_TYPE hc_key_attr_types[HC_KEY_ATTR_COUNT] = {
-	CKA_CLASS, CKA_KEY_TYPE, CKA_LABEL, CKA_ID,
-	HC_KEY_FLAGS(FLAG_TYPE)
-	CKA_KEY_GEN_MECHANISM, CKA_MODULUS, CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS, CKA_EC_POINT,
-	CKA_VALUE_LEN,
-	HC_KEY_USAGES(USAGE_TYPE)
-};
+const CK_ATTRIBUTE_TYPE hc_key_attr_types[HC_KEY_ATTR_COUNT] = {CKA_CLASS,
+								CKA_KEY_TYPE,
+								CKA_LABEL,
+								CKA_ID,
+								HC_KEY_FLAGS(FLAG_TYPE)
+									CKA_KEY_GEN_MECHANISM,
+								CKA_MODULUS,
+								CKA_PUBLIC_EXPONENT,
+								CKA_EC_PARAMS,
+								CKA_EC_POINT,
+								CKA_VALUE_LEN,
+								HC_KEY_USAGES(USAGE_TYPE)};
 #undef FLAG_TYPE
 #undef USAGE_TYPE
 _Static_assert(A_COUNT == HC_KEY_ATTR_COUNT, "hc_key_attr_types and A_* differ");
@@ -160,7 +172,7 @@ const hc_key_flag hc_key_flags[HC_KEY_FLAG_COUNT] = {HC_KEY_FLAGS(FLAG_ENTRY)};
 
 int hc_key_flag_value(const hc_key_info *key, size_t i)
 {
-#define FLAG_CASE(field, cka, name, column)                                                      \
+#define FLAG_CASE(field, cka, name, column)                                                        \
 	case A_FLAG_##field - A_FIRST_FLAG: return key->field;
 	switch (i) {
 		HC_KEY_FLAGS(FLAG_CASE)
@@ -175,7 +187,7 @@ const hc_key_usage hc_key_usages[HC_KEY_USAGE_COUNT] = {HC_KEY_USAGES(USAGE_ENTR
 
 int hc_key_usage_value(const hc_key_info *key, size_t i)
 {
-#define USAGE_CASE(field, cka, name, secret_only)                                                \
+#define USAGE_CASE(field, cka, name, secret_only)                                                  \
 	case A_USAGE_##field - A_FIRST_USAGE: return key->field;
 	switch (i) {
 		HC_KEY_USAGES(USAGE_CASE)
@@ -203,16 +215,14 @@ bool hc_key_attr_applicable(const CK_ATTRIBUTE *attrs, CK_ULONG count, CK_ATTRIB
 		return (cls == CKO_PRIVATE_KEY || cls == CKO_PUBLIC_KEY) &&
 		       (ckk == CKK_EC || ckk == CK_UNAVAILABLE_INFORMATION);
 	case CKA_EC_POINT: /* on the public key; private keys have no point */
-		return cls == CKO_PUBLIC_KEY && (ckk == CKK_EC || ckk == CK_UNAVAILABLE_INFORMATION);
-	case CKA_VALUE:
-		return !key || cls == CKO_SECRET_KEY;
-	default:
-		return true;
+		return cls == CKO_PUBLIC_KEY &&
+		       (ckk == CKK_EC || ckk == CK_UNAVAILABLE_INFORMATION);
+	case CKA_VALUE: return !key || cls == CKO_SECRET_KEY;
+	default: return true;
 	}
 }
 
-hc_rc hc_key_describe(hc_session *session, CK_OBJECT_HANDLE object, hc_key_info *out,
-		      hc_error *err)
+hc_rc hc_key_describe(hc_session *session, CK_OBJECT_HANDLE object, hc_key_info *out, hc_error *err)
 {
 	CK_ATTRIBUTE a[A_COUNT];
 	hc_rc rc;
@@ -366,8 +376,7 @@ hc_rc hc_key_ec_point_raw(const hc_key_info *k, const unsigned char **raw, size_
 		       k->label);
 }
 
-static hc_rc pkey_from_params(const char *alg, OSSL_PARAM_BLD *bld, EVP_PKEY **out,
-			      hc_error *err)
+static hc_rc pkey_from_params(const char *alg, OSSL_PARAM_BLD *bld, EVP_PKEY **out, hc_error *err)
 {
 	OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(bld);
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, alg, NULL);
@@ -435,8 +444,10 @@ hc_rc hc_key_public(hc_session *session, const hc_key_info *key, EVP_PKEY **out,
 		}
 		rc = pkey_from_params("EC", bld, out, err);
 	} else {
-		rc = hc_fail(err, HC_USAGE, "key '%s' is of type %s: only RSA and EC keys are "
-			     "supported", key->label, hc_ckk_name(key->type.ckk));
+		rc = hc_fail(err, HC_USAGE,
+			     "key '%s' is of type %s: only RSA and EC keys are "
+			     "supported",
+			     key->label, hc_ckk_name(key->type.ckk));
 	}
 out:
 	ASN1_OCTET_STRING_free(holder);
@@ -474,6 +485,7 @@ hc_rc hc_key_derive_id(const hc_key_info *pub, unsigned char id[HC_KEY_ID_LEN], 
 		ASN1_OCTET_STRING_free(holder);
 		return rc;
 	}
-	return hc_fail(err, HC_TOKEN, "cannot derive a key id: the public key has no modulus or "
+	return hc_fail(err, HC_TOKEN,
+		       "cannot derive a key id: the public key has no modulus or "
 		       "EC point");
 }

@@ -17,8 +17,8 @@ static const char *class_word(CK_OBJECT_CLASS cls)
 }
 
 /* Explain an empty search: does anything else (a public key, a certificate) match? */
-static hc_rc nothing_found(hc_session *s, const char *uri, const CK_ATTRIBUTE *tmpl,
-			   CK_ULONG n, hc_error *err)
+static hc_rc nothing_found(hc_session *s, const char *uri, const CK_ATTRIBUTE *tmpl, CK_ULONG n,
+			   hc_error *err)
 {
 	CK_ATTRIBUTE others[8];
 	CK_ULONG m = 0;
@@ -40,15 +40,17 @@ static hc_rc nothing_found(hc_session *s, const char *uri, const CK_ATTRIBUTE *t
 	free(found);
 	/* A URI that names no private key is the user's input (2): no PKCS#11 call failed. */
 	if (cls != CK_UNAVAILABLE_INFORMATION)
-		return hc_fail(err, HC_USAGE, "%s names only %s on token '%s', no private key: "
+		return hc_fail(err, HC_USAGE,
+			       "%s names only %s on token '%s', no private key: "
 			       "the private key is not on this token (or not visible after login)",
 			       uri, class_word(cls), token);
-	return hc_fail(err, HC_USAGE, "no private key matches %s on token '%s'; 'hsmcert list' "
-		       "shows the keys", uri, token);
+	return hc_fail(err, HC_USAGE,
+		       "no private key matches %s on token '%s'; 'hsmcert list' "
+		       "shows the keys",
+		       uri, token);
 }
 
-hc_rc hc_key_select_private(hc_session *s, const char *uri_text, hc_key_info *out,
-			    hc_error *err)
+hc_rc hc_key_select_private(hc_session *s, const char *uri_text, hc_key_info *out, hc_error *err)
 {
 	CK_OBJECT_CLASS priv = CKO_PRIVATE_KEY, asked;
 	CK_ATTRIBUTE tmpl[8];
@@ -67,9 +69,10 @@ hc_rc hc_key_select_private(hc_session *s, const char *uri_text, hc_key_info *ou
 		if (uri_attrs[i].type == CKA_CLASS && uri_attrs[i].ulValueLen == sizeof(asked)) {
 			memcpy(&asked, uri_attrs[i].pValue, sizeof(asked));
 			if (asked != CKO_PRIVATE_KEY) {
-				rc = hc_fail(err, HC_USAGE, "%s names %s: signing needs the private "
-					     "key (type=private, or leave type= out)", uri_text,
-					     class_word(asked));
+				rc = hc_fail(err, HC_USAGE,
+					     "%s names %s: signing needs the private "
+					     "key (type=private, or leave type= out)",
+					     uri_text, class_word(asked));
 				goto out;
 			}
 			continue;
@@ -91,8 +94,10 @@ hc_rc hc_key_select_private(hc_session *s, const char *uri_text, hc_key_info *ou
 				 names[0] ? ", " : "", k.uri);
 			hc_key_info_clear(&k);
 		}
-		rc = hc_fail(err, HC_USAGE, "%zu private keys match %s: %s; name one with "
-			     "object= and id=", count, uri_text, names);
+		rc = hc_fail(err, HC_USAGE,
+			     "%zu private keys match %s: %s; name one with "
+			     "object= and id=",
+			     count, uri_text, names);
 	} else {
 		rc = hc_key_describe(s, found[0], out, err);
 	}

@@ -80,8 +80,10 @@ static hc_rc check_unused(hc_session *s, const hc_keygen_params *p, CK_OBJECT_HA
 		free(found);
 		if (n > 0) {
 			char *hex = hc_hex_encode(p->id, p->id_len);
-			rc = hc_fail(err, HC_CHECK, "id %s already exists on the token (%zu "
-				     "object%s)", hex ? hex : "?", n, n == 1 ? "" : "s");
+			rc = hc_fail(err, HC_CHECK,
+				     "id %s already exists on the token (%zu "
+				     "object%s)",
+				     hex ? hex : "?", n, n == 1 ? "" : "s");
 			free(hex);
 			return rc;
 		}
@@ -206,7 +208,8 @@ hc_rc hc_keygen(hc_session *s, const hc_keygen_params *p, hc_keygen_result *out,
 	spec.recipient = p->recipient;
 	if (p->recipient && p->type.ckk != CKK_RSA)
 		return hc_error_hint(err, HC_HINT_RECIPIENT_TYPE,
-				     hc_fail(err, HC_USAGE, "a backup recipient key is RSA (backups "
+				     hc_fail(err, HC_USAGE,
+					     "a backup recipient key is RSA (backups "
 					     "are sent to it with RSA-OAEP)"));
 	if (p->type.ckk == CKK_EC) {
 		rc = hc_keytype_ec_params(&p->type, &params, &params_len, err);

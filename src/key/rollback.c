@@ -116,14 +116,14 @@ static bool append(hc_error *err, size_t reserve, const char *fmt, ...)
  * One object's URI as it is named now, in a list that skips what no longer
  * fits; room for the closing words is kept only while more may follow.
  */
-static void list_object(hc_rollback *rb, const hc_rollback_step *st, const char *extra,
-			bool last, bool *first, size_t *omitted, hc_error *err)
+static void list_object(hc_rollback *rb, const hc_rollback_step *st, const char *extra, bool last,
+			bool *first, size_t *omitted, hc_error *err)
 {
 	char *uri = hc_uri_for_object(&hc_session_slot(rb->session)->token, st->cls, st->label,
 				      st->id, st->id_len);
 
-	if (uri && append(err, last && !*omitted ? 0 : TAIL_ROOM, "%s%s%s", *first ? "" : ", ",
-			  uri, extra))
+	if (uri && append(err, last && !*omitted ? 0 : TAIL_ROOM, "%s%s%s", *first ? "" : ", ", uri,
+			  extra))
 		*first = false;
 	else
 		(*omitted)++;
@@ -162,8 +162,9 @@ static void report_left(hc_rollback *rb, const hc_error *cause, hc_error *err)
 	for (size_t i = 0; created && i < rb->count; i++)
 		if (rb->steps[i].undo_failed && !rb->steps[i].old_label)
 			list_object(rb, &rb->steps[i], "", --remaining == 0, &first, &omitted, err);
-	if (relabeled && !append(err, TAIL_ROOM, "; these keep the new label (every other object "
-						 "has its earlier one): ")) {
+	if (relabeled && !append(err, TAIL_ROOM,
+				 "; these keep the new label (every other object "
+				 "has its earlier one): ")) {
 		omitted += relabeled;
 		remaining -= relabeled;
 		relabeled = 0;
@@ -177,8 +178,7 @@ static void report_left(hc_rollback *rb, const hc_error *cause, hc_error *err)
 		list_object(rb, &rb->steps[i], was, --remaining == 0, &first, &omitted, err);
 	}
 	if (omitted)
-		append(err, 0, "; and %zu more this run made ('hsmcert list' shows them)",
-		       omitted);
+		append(err, 0, "; and %zu more this run made ('hsmcert list' shows them)", omitted);
 }
 
 void hc_rollback_run(hc_rollback *rb, hc_error *err)

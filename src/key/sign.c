@@ -44,8 +44,8 @@ hc_rc hc_sign_md_parse(const char *name, const EVP_MD **md, hc_error *err)
 }
 
 /* The token's r||s as the DER Ecdsa-Sig-Value X.509 carries. */
-static hc_rc ecdsa_to_der(const unsigned char *rs, size_t len, unsigned char **out,
-			  size_t *out_len, hc_error *err)
+static hc_rc ecdsa_to_der(const unsigned char *rs, size_t len, unsigned char **out, size_t *out_len,
+			  hc_error *err)
 {
 	ECDSA_SIG *sig = ECDSA_SIG_new();
 	BIGNUM *r = NULL, *s = NULL;
@@ -79,8 +79,8 @@ out:
 }
 
 hc_rc hc_sign_data(hc_session *s, const hc_key_info *key, const EVP_MD *md, bool pss,
-		   const unsigned char *data, size_t data_len, unsigned char **sig,
-		   size_t *sig_len, hc_error *err)
+		   const unsigned char *data, size_t data_len, unsigned char **sig, size_t *sig_len,
+		   hc_error *err)
 {
 	unsigned char *rs = NULL;
 	size_t rs_len = 0;
@@ -107,8 +107,7 @@ static hc_rc pss_algor(const EVP_MD *md, X509_ALGOR *alg, hc_error *err)
 	hc_rc rc = HC_OK;
 
 	if (!pss || !mgf_hash || !(pss->hashAlgorithm = X509_ALGOR_new()) ||
-	    !(pss->maskGenAlgorithm = X509_ALGOR_new()) ||
-	    !(pss->saltLength = ASN1_INTEGER_new()))
+	    !(pss->maskGenAlgorithm = X509_ALGOR_new()) || !(pss->saltLength = ASN1_INTEGER_new()))
 		goto fail;
 	X509_ALGOR_set_md(pss->hashAlgorithm, md);
 	X509_ALGOR_set_md(mgf_hash, md);
@@ -184,8 +183,8 @@ const char *hc_sign_algorithm_name(const hc_key_info *key, const EVP_MD *md, boo
 	return nid == NID_undef ? "unknown" : OBJ_nid2ln(nid);
 }
 
-hc_rc hc_sign_req(hc_session *s, const hc_key_info *key, const EVP_MD *md, bool pss,
-		  X509_REQ *req, hc_error *err)
+hc_rc hc_sign_req(hc_session *s, const hc_key_info *key, const EVP_MD *md, bool pss, X509_REQ *req,
+		  hc_error *err)
 {
 	X509_ALGOR *alg = NULL;
 	ASN1_BIT_STRING *bits = NULL;
@@ -234,9 +233,11 @@ hc_rc hc_key_prove(hc_session *s, const hc_key_info *key, EVP_PKEY *pub, hc_erro
 	int ok;
 
 	if (!EVP_PKEY_is_a(pub, want == EVP_PKEY_RSA ? "RSA" : "EC"))
-		return hc_fail(err, HC_CHECK, "key '%s' does not match: the token key is %s, the "
-			       "public key is %s", key->label ? key->label : "",
-			       hc_ckk_name(key->type.ckk), EVP_PKEY_get0_type_name(pub));
+		return hc_fail(err, HC_CHECK,
+			       "key '%s' does not match: the token key is %s, the "
+			       "public key is %s",
+			       key->label ? key->label : "", hc_ckk_name(key->type.ckk),
+			       EVP_PKEY_get0_type_name(pub));
 	if (RAND_bytes(challenge, sizeof(challenge)) != 1)
 		return hc_fail_ssl(err, HC_IO, "no random challenge");
 	if ((rc = hc_sign_data(s, key, EVP_sha256(), false, challenge, sizeof(challenge), &sig,
@@ -252,8 +253,10 @@ hc_rc hc_key_prove(hc_session *s, const hc_key_info *key, EVP_PKEY *pub, hc_erro
 	ok = EVP_DigestVerify(ctx, sig, sig_len, challenge, sizeof(challenge));
 	ERR_clear_error();
 	if (ok != 1)
-		rc = hc_fail(err, HC_CHECK, "key '%s' does not match the public key: its test "
-			     "signature does not verify", key->label ? key->label : "");
+		rc = hc_fail(err, HC_CHECK,
+			     "key '%s' does not match the public key: its test "
+			     "signature does not verify",
+			     key->label ? key->label : "");
 out:
 	EVP_MD_CTX_free(ctx);
 	OPENSSL_free(sig);

@@ -42,10 +42,11 @@ static hc_rc check_pin_length(const CK_TOKEN_INFO *t, const hc_secret *pin, cons
 				 (unsigned long)max);
 		else
 			snprintf(range, sizeof(range), "at least %lu bytes", (unsigned long)min);
-		return hc_fail(err, HC_USAGE,
-			       "the %s is %zu bytes; this token takes %s (ulMinPinLen/ulMaxPinLen): "
-			       "nothing was changed",
-			       name, pin->len, range);
+		return hc_fail(
+			err, HC_USAGE,
+			"the %s is %zu bytes; this token takes %s (ulMinPinLen/ulMaxPinLen): "
+			"nothing was changed",
+			name, pin->len, range);
 	}
 	return HC_OK;
 }
@@ -82,19 +83,21 @@ hc_rc hc_token_init(hc_module *mod, const hc_slot *slot, const hc_token_init_par
 		out->reinitialised = true;
 		out->objects_destroyed = private_unknown ? -1 : n;
 		if (!p->force && n > 0)
-			return hc_error_hint(err, HC_HINT_FORCE_ERASE,
-					     hc_fail(err, HC_CHECK,
-						     "token '%s' holds %ld public object%s%s; "
-						     "re-initialising destroys them",
-						     label, n, n == 1 ? "" : "s",
-						     private_unknown ? " and perhaps private ones" : ""));
+			return hc_error_hint(
+				err, HC_HINT_FORCE_ERASE,
+				hc_fail(err, HC_CHECK,
+					"token '%s' holds %ld public object%s%s; "
+					"re-initialising destroys them",
+					label, n, n == 1 ? "" : "s",
+					private_unknown ? " and perhaps private ones" : ""));
 		if (!p->force && (n < 0 || private_unknown))
-			return hc_error_hint(err, HC_HINT_FORCE_ERASE,
-					     hc_fail(err, HC_CHECK,
-						     "token '%s' is initialised; its private objects "
-						     "cannot be counted without logging in, and it "
-						     "may hold keys",
-						     label));
+			return hc_error_hint(
+				err, HC_HINT_FORCE_ERASE,
+				hc_fail(err, HC_CHECK,
+					"token '%s' is initialised; its private objects "
+					"cannot be counted without logging in, and it "
+					"may hold keys",
+					label));
 	}
 
 	rc = hc_token_initialize(mod, slot->id, p->so_pin, p->label, err);

@@ -22,9 +22,9 @@ void hc_token_identity_clear(hc_token_identity *id)
 bool hc_mech_in_group(const hc_mechanism *mech, hc_mech_group group)
 {
 	static const CK_FLAGS flags[HC_MECH_GROUPS] = {
-	    [HC_MECH_KEY_GENERATION] = CKF_GENERATE_KEY_PAIR | CKF_GENERATE,
-	    [HC_MECH_SIGNING] = CKF_SIGN,
-	    [HC_MECH_WRAPPING] = CKF_WRAP | CKF_UNWRAP,
+		[HC_MECH_KEY_GENERATION] = CKF_GENERATE_KEY_PAIR | CKF_GENERATE,
+		[HC_MECH_SIGNING] = CKF_SIGN,
+		[HC_MECH_WRAPPING] = CKF_WRAP | CKF_UNWRAP,
 	};
 
 	return group < HC_MECH_GROUPS && (mech->info.flags & flags[group]) != 0;
@@ -47,7 +47,7 @@ static const char *pin_state(CK_FLAGS f, CK_USER_TYPE user)
 }
 
 static hc_rc entry_read(hc_module *mod, const hc_slot *slot, bool mechanisms, hc_token_entry *e,
-                        hc_error *err)
+			hc_error *err)
 {
 	hc_rc rc;
 
@@ -67,7 +67,7 @@ static hc_rc entry_read(hc_module *mod, const hc_slot *slot, bool mechanisms, hc
 }
 
 hc_rc hc_token_list_read(hc_module *mod, const hc_uri *filter, bool mechanisms, hc_token_list *out,
-                         hc_error *err)
+			 hc_error *err)
 {
 	const CK_INFO *info = hc_module_info(mod);
 	hc_slot *slots = NULL;

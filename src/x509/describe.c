@@ -66,25 +66,16 @@ void hc_pkey_describe(const EVP_PKEY *pkey, char *type, size_t len, unsigned *bi
 
 	*bits = pkey ? (unsigned)EVP_PKEY_get_bits(pkey) : 0;
 	switch (id) {
-	case EVP_PKEY_RSA:
-		snprintf(type, len, "rsa:%u", *bits);
-		break;
-	case EVP_PKEY_RSA_PSS:
-		snprintf(type, len, "rsa-pss:%u", *bits);
-		break;
+	case EVP_PKEY_RSA: snprintf(type, len, "rsa:%u", *bits); break;
+	case EVP_PKEY_RSA_PSS: snprintf(type, len, "rsa-pss:%u", *bits); break;
 	case EVP_PKEY_EC:
 		EVP_PKEY_get_utf8_string_param(pkey, "group", group, sizeof(group), NULL);
 		nist = EC_curve_nid2nist(OBJ_sn2nid(group));
 		snprintf(type, len, "ec:%s", nist ? nist : group);
 		break;
-	case EVP_PKEY_ED25519:
-		snprintf(type, len, "ed25519");
-		break;
-	case EVP_PKEY_ED448:
-		snprintf(type, len, "ed448");
-		break;
-	default:
-		snprintf(type, len, "%s", id != NID_undef ? OBJ_nid2sn(id) : "unknown");
+	case EVP_PKEY_ED25519: snprintf(type, len, "ed25519"); break;
+	case EVP_PKEY_ED448: snprintf(type, len, "ed448"); break;
+	default: snprintf(type, len, "%s", id != NID_undef ? OBJ_nid2sn(id) : "unknown");
 	}
 }
 
@@ -99,8 +90,8 @@ static hc_rc san_set(hc_san *s, const char *type, const char *value, size_t n, h
 	return HC_OK;
 }
 
-hc_rc hc_sans_from_extensions(const STACK_OF(X509_EXTENSION) *exts, hc_san **sans,
-			      size_t *count, hc_error *err)
+hc_rc hc_sans_from_extensions(const STACK_OF(X509_EXTENSION) *exts, hc_san **sans, size_t *count,
+			      hc_error *err)
 {
 	GENERAL_NAMES *names = X509V3_get_d2i(exts, NID_subject_alt_name, NULL, NULL);
 	hc_san *list = NULL;
@@ -125,8 +116,10 @@ hc_rc hc_sans_from_extensions(const STACK_OF(X509_EXTENSION) *exts, hc_san **san
 		case GEN_EMAIL:
 		case GEN_URI:
 			s = g->d.ia5;
-			rc = san_set(&list[n++], g->type == GEN_DNS ? "DNS"
-						 : g->type == GEN_EMAIL ? "email" : "URI",
+			rc = san_set(&list[n++],
+				     g->type == GEN_DNS	    ? "DNS"
+				     : g->type == GEN_EMAIL ? "email"
+							    : "URI",
 				     (const char *)ASN1_STRING_get0_data(s),
 				     (size_t)ASN1_STRING_length(s), err);
 			break;
@@ -139,8 +132,7 @@ hc_rc hc_sans_from_extensions(const STACK_OF(X509_EXTENSION) *exts, hc_san **san
 			rc = san_set(&list[n++], "IP", ip[0] ? ip : "(malformed)",
 				     strlen(ip[0] ? ip : "(malformed)"), err);
 			break;
-		default:
-			rc = san_set(&list[n++], "other", "", 0, err);
+		default: rc = san_set(&list[n++], "other", "", 0, err);
 		}
 	}
 	GENERAL_NAMES_free(names);
@@ -254,8 +246,8 @@ static char *extension_text(X509_EXTENSION *ext)
 	return text;
 }
 
-hc_rc hc_extensions_describe(const STACK_OF(X509_EXTENSION) *exts, hc_ext_info **out,
-			     size_t *count, hc_error *err)
+hc_rc hc_extensions_describe(const STACK_OF(X509_EXTENSION) *exts, hc_ext_info **out, size_t *count,
+			     hc_error *err)
 {
 	int n = exts ? sk_X509_EXTENSION_num(exts) : 0;
 	hc_ext_info *list = calloc((size_t)n + 1, sizeof(*list));
@@ -361,9 +353,9 @@ char *hc_x509_integer_hex(const ASN1_INTEGER *i)
 
 /* RFC 5280 5.3.1 CRLReason, by code. */
 static const char *const crl_reasons[] = {
-	"unspecified",	      "keyCompromise",	 "cACompromise",   "affiliationChanged",
-	"superseded",	      "cessationOfOperation", "certificateHold", "(unused)",
-	"removeFromCRL",      "privilegeWithdrawn",   "aACompromise",
+	"unspecified",	 "keyCompromise",	 "cACompromise",    "affiliationChanged",
+	"superseded",	 "cessationOfOperation", "certificateHold", "(unused)",
+	"removeFromCRL", "privilegeWithdrawn",	 "aACompromise",
 };
 
 static hc_rc describe_revoked(X509_CRL *crl, hc_crl_info *out, hc_error *err)

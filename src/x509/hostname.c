@@ -68,7 +68,10 @@ static void url_reasons(const struct url_parts *u, char *out, size_t len)
 	out[0] = '\0';
 	for (size_t i = 0; i < n; i++)
 		snprintf(out + strlen(out), len - strlen(out), "%s%s",
-			 i == 0 ? "" : i + 1 == n ? " and " : ", ", parts[i]);
+			 i == 0	      ? ""
+			 : i + 1 == n ? " and "
+				      : ", ",
+			 parts[i]);
 }
 
 static bool ldh_char(char c)
@@ -89,14 +92,20 @@ static hc_rc check_labels(const char *name, const char *what, const char *input,
 		if (*p == '.' || *p == '\0') {
 			size_t n = (size_t)(p - label);
 			if (n == 0)
-				return hc_fail(err, HC_USAGE, "%s '%s' has an empty label (two dots "
-					       "in a row, or a leading dot)", what, input);
+				return hc_fail(err, HC_USAGE,
+					       "%s '%s' has an empty label (two dots "
+					       "in a row, or a leading dot)",
+					       what, input);
 			if (n > 63)
-				return hc_fail(err, HC_USAGE, "%s '%s': the label '%.*s' is longer "
-					       "than 63 characters", what, input, (int)n, label);
+				return hc_fail(err, HC_USAGE,
+					       "%s '%s': the label '%.*s' is longer "
+					       "than 63 characters",
+					       what, input, (int)n, label);
 			if (*label == '-' || p[-1] == '-')
-				return hc_fail(err, HC_USAGE, "%s '%s': a label may not start or end "
-					       "with '-'", what, input);
+				return hc_fail(err, HC_USAGE,
+					       "%s '%s': a label may not start or end "
+					       "with '-'",
+					       what, input);
 			last = label;
 			if (*p == '\0')
 				break;
@@ -104,18 +113,24 @@ static hc_rc check_labels(const char *name, const char *what, const char *input,
 			continue;
 		}
 		if (*p == '@')
-			return hc_fail(err, HC_USAGE, "%s '%s' is not a host name; for an email "
-				       "address use email:%s", what, input, input);
+			return hc_fail(err, HC_USAGE,
+				       "%s '%s' is not a host name; for an email "
+				       "address use email:%s",
+				       what, input, input);
 		if (!ldh_char(*p))
-			return hc_fail(err, HC_USAGE, "%s '%s': the character '%c' is not allowed "
-				       "in a host name (letters, digits, '-')", what, input, *p);
+			return hc_fail(err, HC_USAGE,
+				       "%s '%s': the character '%c' is not allowed "
+				       "in a host name (letters, digits, '-')",
+				       what, input, *p);
 	}
 	for (const char *p = last; *p; p++)
 		if (!isdigit((unsigned char)*p))
 			all_digits = false;
 	if (all_digits)
-		return hc_fail(err, HC_USAGE, "%s '%s' is neither a host name (its last label is "
-			       "a number) nor an IP address", what, input);
+		return hc_fail(err, HC_USAGE,
+			       "%s '%s' is neither a host name (its last label is "
+			       "a number) nor an IP address",
+			       what, input);
 	return HC_OK;
 }
 
@@ -148,8 +163,10 @@ static hc_rc normalize_plain(const char *input, const char *what, unsigned flags
 		rest = name + 2;
 	}
 	if (strchr(rest, '*')) {
-		rc = hc_fail(err, HC_USAGE, "%s '%s': '*' is only allowed as the whole leftmost "
-			     "label, as in *.example.hk", what, input);
+		rc = hc_fail(err, HC_USAGE,
+			     "%s '%s': '*' is only allowed as the whole leftmost "
+			     "label, as in *.example.hk",
+			     what, input);
 		goto out;
 	}
 	/* UTS#46 non-transitional mapping, then IDNA2008 (the libidn2 default). */
@@ -183,12 +200,16 @@ hc_rc hc_hostname_normalize(const char *input, const char *what, unsigned flags,
 
 	*out = NULL;
 	if (!input || !*input)
-		return hc_fail(err, HC_USAGE, "%s is empty: give a host name such as "
-			       "www.example.hk", what);
+		return hc_fail(err, HC_USAGE,
+			       "%s is empty: give a host name such as "
+			       "www.example.hk",
+			       what);
 	for (const unsigned char *p = (const unsigned char *)input; *p; p++)
 		if (*p <= 0x20 || *p == 0x7f)
-			return hc_fail(err, HC_USAGE, "%s '%s' contains a space or control "
-				       "character: a host name has none", what, input);
+			return hc_fail(err, HC_USAGE,
+				       "%s '%s' contains a space or control "
+				       "character: a host name has none",
+				       what, input);
 	if (!url_split(input, &u))
 		return normalize_plain(input, what, flags, out, err);
 
@@ -203,8 +224,10 @@ hc_rc hc_hostname_normalize(const char *input, const char *what, unsigned flags,
 		rc = hc_fail(err, HC_USAGE, "%s '%s' has %s, but must be a host name: type %s",
 			     what, input, reasons, suggestion ? suggestion : host);
 	else
-		rc = hc_fail(err, HC_USAGE, "%s '%s' has %s, but must be a host name such as "
-			     "www.example.hk", what, input, reasons);
+		rc = hc_fail(err, HC_USAGE,
+			     "%s '%s' has %s, but must be a host name such as "
+			     "www.example.hk",
+			     what, input, reasons);
 	free(suggestion);
 	free(host);
 	return rc;
@@ -259,15 +282,21 @@ static hc_rc normalize_email(const char *value, const char *what, char **out, hc
 	hc_rc rc;
 
 	if (!at || at == value || !at[1])
-		return hc_fail(err, HC_USAGE, "%s email:%s is not an email address "
-			       "(local-part@domain)", what, value);
+		return hc_fail(err, HC_USAGE,
+			       "%s email:%s is not an email address "
+			       "(local-part@domain)",
+			       what, value);
 	for (const char *p = value; p < at; p++)
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f || *p == '@')
-			return hc_fail(err, HC_USAGE, "%s email:%s: the part before '@' must be "
-				       "printable ASCII without spaces", what, value);
+			return hc_fail(err, HC_USAGE,
+				       "%s email:%s: the part before '@' must be "
+				       "printable ASCII without spaces",
+				       what, value);
 	if (at - value > 64)
-		return hc_fail(err, HC_USAGE, "%s email:%s: the part before '@' is longer than "
-			       "64 characters", what, value);
+		return hc_fail(err, HC_USAGE,
+			       "%s email:%s: the part before '@' is longer than "
+			       "64 characters",
+			       what, value);
 	if ((rc = hc_hostname_normalize(at + 1, what, 0, &domain, err)) != HC_OK)
 		return rc;
 	if (asprintf(out, "%.*s@%s", (int)(at - value), value, domain) < 0) {
@@ -290,9 +319,10 @@ static hc_rc normalize_uri(const char *value, const char *what, char **out, hc_e
 		goto bad;
 	for (p = value; *p; p++)
 		if ((unsigned char)*p <= 0x20 || (unsigned char)*p >= 0x7f)
-			return hc_fail(err, HC_USAGE, "%s URI:%s must be ASCII without spaces "
-				       "(percent-encode, and use A-labels for host names)", what,
-				       value);
+			return hc_fail(err, HC_USAGE,
+				       "%s URI:%s must be ASCII without spaces "
+				       "(percent-encode, and use A-labels for host names)",
+				       what, value);
 	*out = strdup(value);
 	return *out ? HC_OK : hc_fail(err, HC_IO, "out of memory");
 bad:
@@ -330,12 +360,8 @@ hc_rc hc_altnames_add_typed(hc_altnames *list, hc_altname_type type, const char 
 				       what, value);
 		norm = strdup(ip);
 		break;
-	case HC_ALTNAME_EMAIL:
-		rc = normalize_email(value, what, &norm, err);
-		break;
-	case HC_ALTNAME_URI:
-		rc = normalize_uri(value, what, &norm, err);
-		break;
+	case HC_ALTNAME_EMAIL: rc = normalize_email(value, what, &norm, err); break;
+	case HC_ALTNAME_URI: rc = normalize_uri(value, what, &norm, err); break;
 	}
 	if (rc != HC_OK)
 		return rc;
@@ -359,7 +385,9 @@ hc_rc hc_altnames_add(hc_altnames *list, const char *text, const char *what, hc_
 		const char *prefix;
 		hc_altname_type type;
 	} prefixes[] = {
-		{"DNS:", HC_ALTNAME_DNS},     {"IP:", HC_ALTNAME_IP},	{"email:", HC_ALTNAME_EMAIL},
+		{"DNS:", HC_ALTNAME_DNS},
+		{"IP:", HC_ALTNAME_IP},
+		{"email:", HC_ALTNAME_EMAIL},
 		{"URI:", HC_ALTNAME_URI},
 	};
 
@@ -371,8 +399,7 @@ hc_rc hc_altnames_add(hc_altnames *list, const char *text, const char *what, hc_
 	return hc_altnames_add_host(list, text, what, err);
 }
 
-hc_rc hc_altnames_add_host(hc_altnames *list, const char *text, const char *what,
-			   hc_error *err)
+hc_rc hc_altnames_add_host(hc_altnames *list, const char *text, const char *what, hc_error *err)
 {
 	char ip[INET6_ADDRSTRLEN];
 
@@ -420,7 +447,8 @@ hc_rc hc_altnames_extension(const hc_altnames *list, bool critical, X509_EXTENSI
 		GENERAL_NAME *g = general_name(&list->items[i]);
 		if (!g || !sk_GENERAL_NAME_push(names, g)) {
 			GENERAL_NAME_free(g);
-			rc = hc_fail_ssl(err, HC_IO, "encoding subjectAltName %s", list->items[i].value);
+			rc = hc_fail_ssl(err, HC_IO, "encoding subjectAltName %s",
+					 list->items[i].value);
 			goto out;
 		}
 	}

@@ -54,8 +54,10 @@ static hc_rc take_pkcs7(PKCS7 *p7, hc_x509_bundle *b, const char *name, hc_error
 	STACK_OF(X509_CRL) *crls;
 
 	if (!PKCS7_type_is_signed(p7) || !p7->d.sign)
-		return hc_fail(err, HC_USAGE, "%s: PKCS#7 that is not a certificate bundle "
-			       "(signedData)", name);
+		return hc_fail(err, HC_USAGE,
+			       "%s: PKCS#7 that is not a certificate bundle "
+			       "(signedData)",
+			       name);
 	certs = p7->d.sign->cert;
 	crls = p7->d.sign->crl;
 	for (int i = 0; certs && i < sk_X509_num(certs); i++) {
@@ -72,14 +74,14 @@ static hc_rc take_pkcs7(PKCS7 *p7, hc_x509_bundle *b, const char *name, hc_error
 }
 
 /* Decode one DER object of a known kind; it must use every byte. */
-#define D2I_EXACT(type, fn, data, len, out)                                                      \
-	do {                                                                                     \
-		const unsigned char *p_ = (data);                                                \
-		(out) = fn(NULL, &p_, (long)(len));                                              \
-		if ((out) && p_ != (data) + (len)) {                                             \
-			type##_free(out);                                                        \
-			(out) = NULL;                                                            \
-		}                                                                                \
+#define D2I_EXACT(type, fn, data, len, out)                                                        \
+	do {                                                                                       \
+		const unsigned char *p_ = (data);                                                  \
+		(out) = fn(NULL, &p_, (long)(len));                                                \
+		if ((out) && p_ != (data) + (len)) {                                               \
+			type##_free(out);                                                          \
+			(out) = NULL;                                                              \
+		}                                                                                  \
 	} while (0)
 
 static hc_rc add_der(const unsigned char *der, long len, const char *pem_name, hc_x509_bundle *b,
@@ -152,8 +154,10 @@ static hc_rc load_pem(const unsigned char *data, size_t len, const char *name, h
 			ERR_clear_error();
 			/* End of input is "no start line"; anything else is a broken block. */
 			if (ERR_GET_REASON(e) != PEM_R_NO_START_LINE)
-				rc = hc_fail(err, HC_USAGE, "%s: PEM block %d is malformed (bad "
-					     "base64 or missing END line)", name, index + 1);
+				rc = hc_fail(err, HC_USAGE,
+					     "%s: PEM block %d is malformed (bad "
+					     "base64 or missing END line)",
+					     name, index + 1);
 			break;
 		}
 		index++;
@@ -204,8 +208,10 @@ static hc_rc load_pkcs12(PKCS12 *p12, const char *name, const hc_secret *pass, h
 	pw = pass->data;
 	if (PKCS12_mac_present(p12) && !PKCS12_verify_mac(p12, pw, (int)pass->len)) {
 		ERR_clear_error();
-		return hc_fail(err, HC_CHECK, "%s: wrong passphrase (the PKCS#12 MAC does not "
-			       "verify)", name);
+		return hc_fail(err, HC_CHECK,
+			       "%s: wrong passphrase (the PKCS#12 MAC does not "
+			       "verify)",
+			       name);
 	}
 	ok = PKCS12_parse(p12, pw, &b->pkey, &cert, &ca);
 	if (!ok && load_legacy_provider()) {
@@ -268,7 +274,8 @@ hc_rc hc_x509_load_mem(const unsigned char *data, size_t len, const char *name,
 		rc = load_pem(data, len, name, out, err);
 		if (rc == HC_OK && sk_X509_num(out->certs) == 0 &&
 		    sk_X509_CRL_num(out->crls) == 0 && !out->csr)
-			rc = hc_fail(err, HC_USAGE, "%s holds no certificate, CRL or request", name);
+			rc = hc_fail(err, HC_USAGE, "%s holds no certificate, CRL or request",
+				     name);
 		goto out;
 	}
 	D2I_EXACT(X509, d2i_X509, data, len, cert);
@@ -335,7 +342,8 @@ hc_rc hc_x509_load_mem_ask(const unsigned char *data, size_t len, const char *na
 	else
 		rc = hc_x509_load_mem(data, len, name, pass, out, err);
 	if (rc != HC_OK && pkcs12)
-		out->format = HC_FMT_PKCS12; /* the bundle is empty; the caller may ask what it was */
+		out->format =
+			HC_FMT_PKCS12; /* the bundle is empty; the caller may ask what it was */
 	return rc;
 }
 
@@ -364,8 +372,7 @@ static hc_rc known_passphrase(void *ctx, const char *name, const hc_secret **out
 	return HC_OK;
 }
 
-hc_rc hc_x509_load_file(const char *path, const hc_secret *pass, hc_x509_bundle *out,
-			hc_error *err)
+hc_rc hc_x509_load_file(const char *path, const hc_secret *pass, hc_x509_bundle *out, hc_error *err)
 {
 	hc_passphrase_ask ask = {known_passphrase, (void *)pass};
 

@@ -40,12 +40,24 @@ static const struct attr_type {
 	{NID_surname, {"SN", "surname"}, 32768, false, ORDER_OTHER, UTF8},
 	{NID_initials, {"initials"}, 32768, false, ORDER_OTHER, UTF8},
 	{NID_businessCategory, {"businessCategory"}, 128, true, ORDER_OTHER, UTF8},
-	{NID_jurisdictionCountryName, {"jurisdictionC", "jurisdictionCountryName"}, 2, true,
-	 ORDER_OTHER, PRINTABLE},
-	{NID_jurisdictionStateOrProvinceName, {"jurisdictionST",
-	 "jurisdictionStateOrProvinceName"}, 128, true, ORDER_OTHER, UTF8},
-	{NID_jurisdictionLocalityName, {"jurisdictionL", "jurisdictionLocalityName"}, 128, true,
-	 ORDER_OTHER, UTF8},
+	{NID_jurisdictionCountryName,
+	 {"jurisdictionC", "jurisdictionCountryName"},
+	 2,
+	 true,
+	 ORDER_OTHER,
+	 PRINTABLE},
+	{NID_jurisdictionStateOrProvinceName,
+	 {"jurisdictionST", "jurisdictionStateOrProvinceName"},
+	 128,
+	 true,
+	 ORDER_OTHER,
+	 UTF8},
+	{NID_jurisdictionLocalityName,
+	 {"jurisdictionL", "jurisdictionLocalityName"},
+	 128,
+	 true,
+	 ORDER_OTHER,
+	 UTF8},
 	{NID_organizationIdentifier, {"organizationIdentifier"}, 64, true, ORDER_OTHER, UTF8},
 };
 #define N_ATTR_TYPES (sizeof(attr_types) / sizeof(attr_types[0]))
@@ -162,8 +174,10 @@ static hc_rc parse_escape(struct parser *ps, struct buf *b)
 	if (hi >= 0 && lo >= 0) {
 		/* A NUL would end the value early wherever it is handled as a C string. */
 		if (hi == 0 && lo == 0)
-			return hc_fail(ps->err, HC_USAGE, "subject '%s': \\00 (a NUL byte) cannot be "
-				       "part of a name", ps->text);
+			return hc_fail(ps->err, HC_USAGE,
+				       "subject '%s': \\00 (a NUL byte) cannot be "
+				       "part of a name",
+				       ps->text);
 		if (!buf_put(b, (char)(hi * 16 + lo)))
 			return hc_fail(ps->err, HC_IO, "out of memory");
 		ps->p = p + 2;
@@ -201,8 +215,10 @@ static hc_rc parse_value(struct parser *ps, const char *type, struct buf *b, cha
 			}
 		}
 		if (*ps->p != '"')
-			return hc_fail(ps->err, HC_USAGE, "%s: the quote opened at '%.20s' is "
-				       "never closed", type, open);
+			return hc_fail(ps->err, HC_USAGE,
+				       "%s: the quote opened at '%.20s' is "
+				       "never closed",
+				       type, open);
 		ps->p++;
 		while (*ps->p == ' ')
 			ps->p++;
@@ -212,19 +228,22 @@ static hc_rc parse_value(struct parser *ps, const char *type, struct buf *b, cha
 			return HC_OK;
 		}
 		if (*end != '\0' && *end != ps->separator)
-			return hc_fail(ps->err, HC_USAGE, "%s: unexpected '%.20s' after the quoted "
-				       "value (a '%c' must come next)", type, ps->p, ps->separator);
+			return hc_fail(ps->err, HC_USAGE,
+				       "%s: unexpected '%.20s' after the quoted "
+				       "value (a '%c' must come next)",
+				       type, ps->p, ps->separator);
 		if (*end)
 			ps->p++;
 		return HC_OK;
 	}
 	if (*ps->p == '#' && ps->separator == ',')
-		return hc_fail(ps->err, HC_USAGE, "%s: hex-encoded values (#...) are not "
-			       "supported; type the value as text", type);
+		return hc_fail(ps->err, HC_USAGE,
+			       "%s: hex-encoded values (#...) are not "
+			       "supported; type the value as text",
+			       type);
 	for (;;) {
 		char c = *ps->p;
-		if (c == '\0' || c == ps->separator ||
-		    (c == '+' && starts_attribute(ps->p + 1))) {
+		if (c == '\0' || c == ps->separator || (c == '+' && starts_attribute(ps->p + 1))) {
 			*end = c;
 			if (c)
 				ps->p++;
@@ -303,9 +322,9 @@ hc_rc hc_subject_parse(const char *text, hc_subject *out, hc_error *err)
 	while (*ps.p == ' ')
 		ps.p++;
 	if (*ps.p == '\0')
-		return hc_error_hint(err, HC_HINT_SUBJECT_EXAMPLE,
-				     hc_fail(err, HC_USAGE,
-					     "the subject is empty: give at least CN=..."));
+		return hc_error_hint(
+			err, HC_HINT_SUBJECT_EXAMPLE,
+			hc_fail(err, HC_USAGE, "the subject is empty: give at least CN=..."));
 	if (*ps.p == '/') {
 		ps.separator = '/';
 		ps.p++;
@@ -443,17 +462,22 @@ static hc_rc check_value(const hc_subject_attr *a, const struct attr_type *t, hc
 	if (t->max_chars == 2 && t->kind == PRINTABLE) {
 		if (chars != 2 || !isalpha((unsigned char)a->value[0]) ||
 		    !isalpha((unsigned char)a->value[1]))
-			return hc_fail(err, HC_USAGE, "subject %s must be a two-letter country "
-				       "code (ISO 3166), e.g. %s=HK; got '%s'", name, name,
-				       a->value);
+			return hc_fail(err, HC_USAGE,
+				       "subject %s must be a two-letter country "
+				       "code (ISO 3166), e.g. %s=HK; got '%s'",
+				       name, name, a->value);
 		return HC_OK;
 	}
 	if ((unsigned long)chars > t->max_chars)
-		return hc_fail(err, HC_USAGE, "subject %s is %ld characters long; RFC 5280 allows "
-			       "at most %u", name, chars, t->max_chars);
+		return hc_fail(err, HC_USAGE,
+			       "subject %s is %ld characters long; RFC 5280 allows "
+			       "at most %u",
+			       name, chars, t->max_chars);
 	if (t->kind == PRINTABLE && !printable(a->value))
-		return hc_fail(err, HC_USAGE, "subject %s '%s' may only hold letters, digits, "
-			       "spaces and '()+,-./:=? (PrintableString)", name, a->value);
+		return hc_fail(err, HC_USAGE,
+			       "subject %s '%s' may only hold letters, digits, "
+			       "spaces and '()+,-./:=? (PrintableString)",
+			       name, a->value);
 	if (t->kind == IA5 && (size_t)chars != strlen(a->value))
 		return hc_fail(err, HC_USAGE, "subject %s '%s' must be ASCII", name, a->value);
 	return HC_OK;
@@ -461,8 +485,9 @@ static hc_rc check_value(const hc_subject_attr *a, const struct attr_type *t, hc
 
 static int asn1_type(enum string_kind kind)
 {
-	return kind == PRINTABLE ? V_ASN1_PRINTABLESTRING : kind == IA5 ? V_ASN1_IA5STRING
-								: V_ASN1_UTF8STRING;
+	return kind == PRINTABLE ? V_ASN1_PRINTABLESTRING
+	       : kind == IA5	 ? V_ASN1_IA5STRING
+				 : V_ASN1_UTF8STRING;
 }
 
 hc_rc hc_subject_to_name(const hc_subject *s, X509_NAME **out, hc_error *err)
@@ -479,9 +504,11 @@ hc_rc hc_subject_to_name(const hc_subject *s, X509_NAME **out, hc_error *err)
 			goto fail;
 		for (size_t j = 0; t->single && j < i; j++)
 			if (s->attrs[j].nid == s->attrs[i].nid) {
-				rc = hc_fail(err, HC_USAGE, "subject %s is given twice ('%s' and "
-					     "'%s'); a subject has one", type_name(t->nid),
-					     s->attrs[j].value, s->attrs[i].value);
+				rc = hc_fail(err, HC_USAGE,
+					     "subject %s is given twice ('%s' and "
+					     "'%s'); a subject has one",
+					     type_name(t->nid), s->attrs[j].value,
+					     s->attrs[i].value);
 				goto fail;
 			}
 	}

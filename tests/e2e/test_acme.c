@@ -209,8 +209,10 @@ Test(acme, first_enrolment_keys_on_token_chain_verifies)
 
 Test(acme, second_enrolment_reuses_the_account)
 {
-	json_t *a = enroll_json("--acme \"$ACME\" --label one --type ec:P-256 --cn localhost --json");
-	json_t *b = enroll_json("--acme \"$ACME\" --label two --type rsa:2048 --cn localhost --json");
+	json_t *a = enroll_json(
+		"--acme \"$ACME\" --label one --type ec:P-256 --cn localhost --json");
+	json_t *b = enroll_json(
+		"--acme \"$ACME\" --label two --type rsa:2048 --cn localhost --json");
 	char *keys = p11_list("privkey");
 
 	cr_assert(json_is_false(jget(b, "account.created")));
@@ -254,7 +256,8 @@ Test(acme, renewal_with_a_new_key_takes_over_the_label)
 	/* What a renewal killed half-way leaves: the run must complete anyway. */
 	free(ts_sh("$HSMCERT keygen --label www.renewing --type ec:P-256 >/dev/null"));
 	/* 24 h left of 24 h: due when fewer than 2 days are left. */
-	doc = renew_json(0, "--key 'pkcs11:object=www;type=private' --days 2 --acme \"$ACME_LONG\"");
+	doc = renew_json(0,
+			 "--key 'pkcs11:object=www;type=private' --days 2 --acme \"$ACME_LONG\"");
 	cr_assert_eq(json_integer_value(json_object_get(doc, "renewed")), 1);
 	item = json_array_get(json_object_get(doc, "certificates"), 0);
 	cr_assert(json_is_true(json_object_get(item, "due")));
@@ -392,18 +395,19 @@ Test(acme, busy_http_port_fails_before_the_token)
 	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
 	cr_assert_eq(listen(fd, 1), 0);
 	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	ts_run(&r, "$HSMCERT enroll --acme-roots \"$ROOTS\" --acme \"$ACME\" --label busy "
-		   "--cn localhost --http-port %d --json",
-		   ntohs(a.sin_port));
+	ts_run(&r,
+	       "$HSMCERT enroll --acme-roots \"$ROOTS\" --acme \"$ACME\" --label busy "
+	       "--cn localhost --http-port %d --json",
+	       ntohs(a.sin_port));
 	close(fd);
 	ts_assert_status(&r, 4);
 	/* The library names the condition; the CLI adds the options that avoid it. */
 	cr_assert(strstr(r.err, "cannot listen on port"), "%s", r.err);
 	cr_assert(strstr(r.err, "--http-port N or --webroot DIR"), "%s", r.err);
 	doc = ct_json(&r);
-	cr_assert(strstr(json_string_value(json_object_get(json_object_get(doc, "error"),
-							     "message")),
-			 "--webroot DIR"));
+	cr_assert(
+		strstr(json_string_value(json_object_get(json_object_get(doc, "error"), "message")),
+		       "--webroot DIR"));
 	cr_assert_eq(ts_count_objects("test"), 0);
 	json_decref(doc);
 	ts_result_free(&r);
@@ -439,9 +443,10 @@ Test(acme, external_account_binding)
 	 * Without the binding: refused before an account exists; the new account key goes.
 	 * No challenge is reached: a port of its own, not port 80 the other tests take turns on.
 	 */
-	ts_run(&r, "$HSMCERT enroll --acme-roots \"$ROOTS\" --acme \"$ACME_EAB\" --label e "
-		   "--cn localhost --http-port %d",
-		   free_port());
+	ts_run(&r,
+	       "$HSMCERT enroll --acme-roots \"$ROOTS\" --acme \"$ACME_EAB\" --label e "
+	       "--cn localhost --http-port %d",
+	       free_port());
 	ts_assert_status(&r, 2);
 	cr_assert(strstr(r.err, "external account binding"), "%s", r.err);
 	cr_assert(strstr(r.err, "--eab-kid"), "%s", r.err);
@@ -462,8 +467,9 @@ Test(acme, external_account_binding)
 
 	/* The CA's key id and HMAC key (from a file, as PINs): the account is created. */
 	free(ts_sh("cut -d' ' -f2 eab > hmac"));
-	ts_run(&r, "$P80 $HSMCERT enroll --acme-roots \"$ROOTS\" --acme \"$ACME_EAB\" --label e "
-		   "--cn localhost --eab-kid $(cut -d' ' -f1 eab) --eab-hmac-source file:hmac --json");
+	ts_run(&r,
+	       "$P80 $HSMCERT enroll --acme-roots \"$ROOTS\" --acme \"$ACME_EAB\" --label e "
+	       "--cn localhost --eab-kid $(cut -d' ' -f1 eab) --eab-hmac-source file:hmac --json");
 	ts_assert_status(&r, 0);
 	cr_assert(strstr(r.out, "\"created\": true") || strstr(r.out, "\"created\":true"), "%s",
 		  r.out);
@@ -478,8 +484,10 @@ Test(acme, untrusted_server_or_chain_leaves_nothing)
 	free(ts_sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
 		   "-keyout other.key -out other.crt -days 2 -subj '/CN=Other Root' 2>/dev/null"));
 	/* TLS to a CA its roots do not vouch for: refused before anything is made. */
-	ts_run(&r, "$HSMCERT enroll --acme \"$ACME\" --acme-roots other.crt --label x "
-		   "--cn localhost --http-port %d", free_port());
+	ts_run(&r,
+	       "$HSMCERT enroll --acme \"$ACME\" --acme-roots other.crt --label x "
+	       "--cn localhost --http-port %d",
+	       free_port());
 	ts_assert_status(&r, 4);
 	cr_assert(strstr(r.err, "certificate"), "%s", r.err);
 	ts_result_free(&r);
@@ -519,10 +527,11 @@ static void fake_enroll_fails(int want, const char *needle)
 	struct ts_result r;
 	char *keys;
 
-	ts_run(&r, "$HSMCERT enroll --acme https://127.0.0.1:$(cat fake.port)/directory "
-		   "--acme-roots fake.crt --roots fake.crt --label k --cn localhost --http-port "
-		   "%d",
-		   free_port());
+	ts_run(&r,
+	       "$HSMCERT enroll --acme https://127.0.0.1:$(cat fake.port)/directory "
+	       "--acme-roots fake.crt --roots fake.crt --label k --cn localhost --http-port "
+	       "%d",
+	       free_port());
 	ts_assert_status(&r, want);
 	cr_assert(strstr(r.err, needle), "want '%s' in:\n%s", needle, r.err);
 	/* Nothing was made: neither the certificate's key nor an unregistered account key. */
@@ -584,10 +593,11 @@ Test(acme, waits_are_bounded)
 	char *keys, *polls;
 
 	fake_start("stuck");
-	ts_run(&r, "$HSMCERT enroll --acme https://127.0.0.1:$(cat fake.port)/directory "
-		   "--acme-roots fake.crt --roots fake.crt --label k --cn localhost --http-port %d "
-		   "--wait 3",
-		   free_port());
+	ts_run(&r,
+	       "$HSMCERT enroll --acme https://127.0.0.1:$(cat fake.port)/directory "
+	       "--acme-roots fake.crt --roots fake.crt --label k --cn localhost --http-port %d "
+	       "--wait 3",
+	       free_port());
 	ts_assert_status(&r, 4);
 	cr_assert(strstr(r.err, "still pending after 3 s"), "%s", r.err);
 	keys = p11_list("privkey");
@@ -617,7 +627,8 @@ Test(acme, bad_options)
 		{"--label x --cn localhost", "--acme URL is required"},
 		{"--acme https://x/ --label x --key pkcs11:object=x --cn localhost", "not both"},
 		{"--acme https://x/ --label x --cn localhost --http-port 0", "--http-port"},
-		{"--acme https://x/ --label x --cn localhost --webroot . --http-port 81", "choose one"},
+		{"--acme https://x/ --label x --cn localhost --webroot . --http-port 81",
+		 "choose one"},
 		{"--acme https://x/ --label x --cn localhost --eab-kid k", "go together"},
 		{"--acme https://x/ --label x", "needs a host name"},
 		{"--acme https://x/ --label x --cn https://localhost/", "localhost"},

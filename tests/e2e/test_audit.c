@@ -11,7 +11,8 @@
 
 TestSuite(audit, .init = ts_setup_token, .fini = ts_teardown);
 
-#define P11TOOL "pkcs11-tool --module " TS_SOFTHSM " --token-label " TS_TOKEN " --login --pin " TS_PIN
+#define P11TOOL                                                                                    \
+	"pkcs11-tool --module " TS_SOFTHSM " --token-label " TS_TOKEN " --login --pin " TS_PIN
 
 static void sh_ok(const char *cmd)
 {
@@ -33,7 +34,8 @@ static json_t *key_named(json_t *doc, const char *label)
 	size_t i;
 	json_t *k;
 
-	json_array_foreach(json_object_get(doc, "keys"), i, k) {
+	json_array_foreach(json_object_get(doc, "keys"), i, k)
+	{
 		if (strcmp(json_string_value(json_object_get(k, "label")), label) == 0)
 			return k;
 	}
@@ -46,7 +48,8 @@ static bool has_reason(json_t *key, const char *reason)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(json_object_get(key, "reasons"), i, v) {
+	json_array_foreach(json_object_get(key, "reasons"), i, v)
+	{
 		if (strcmp(json_string_value(v), reason) == 0)
 			return true;
 	}
@@ -58,7 +61,8 @@ static const char *attr_ckr(json_t *probe_reads, const char *attribute)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(probe_reads, i, v) {
+	json_array_foreach(probe_reads, i, v)
+	{
 		if (strcmp(json_string_value(json_object_get(v, "attribute")), attribute) == 0)
 			return json_string_value(json_object_get(v, "ckr"));
 	}
@@ -99,9 +103,9 @@ static json_t *wrap_with(json_t *probe, const char *mech)
 	json_t *w;
 	size_t i;
 
-	json_array_foreach(json_object_get(probe, "wraps"), i, w)
-		if (strcmp(json_string_value(json_object_get(w, "mechanism")), mech) == 0)
-			return w;
+	json_array_foreach(json_object_get(probe, "wraps"), i,
+			   w) if (strcmp(json_string_value(json_object_get(w, "mechanism")),
+					 mech) == 0) return w;
 	cr_assert_fail("no wrap attempt with %s", mech);
 	return NULL;
 }
@@ -123,9 +127,9 @@ Test(audit, generated_non_exportable_key_passes)
 	cr_assert_str_eq(json_string_value(json_object_get(attrs, "key_gen_mechanism")),
 			 "CKM_RSA_PKCS_KEY_PAIR_GEN");
 	cr_assert(strstr(json_string_value(json_object_get(k, "uri")), "object=web;type=private"));
-	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "summary"),
-							   "result")),
-			 "pass");
+	cr_assert_str_eq(
+		json_string_value(json_object_get(json_object_get(doc, "summary"), "result")),
+		"pass");
 	cr_assert(json_is_true(json_object_get(json_object_get(doc, "audit"), "logged_in")));
 	json_decref(doc);
 	ts_result_free(&r);
@@ -146,8 +150,7 @@ Test(audit, exportable_key_fails_naming_extractable)
 	cr_assert_not(has_reason(k, "imported: not local"));
 	cr_assert_str_eq(json_string_value(json_object_get(key_named(doc, "good"), "verdict")),
 			 "pass");
-	cr_assert_eq(json_integer_value(json_object_get(json_object_get(doc, "summary"),
-							"failed")),
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(doc, "summary"), "failed")),
 		     1);
 	json_decref(doc);
 	ts_result_free(&r);
@@ -237,7 +240,7 @@ Test(audit, json_attributes_match_pkcs11_tool)
 				     "%s: %s is %s in our report, pkcs11-tool says '%s'", labels[i],
 				     flags[f].json,
 				     json_is_true(json_object_get(attrs, flags[f].json)) ? "true"
-											: "false",
+											 : "false",
 				     access);
 		cr_assert_str_eq(json_string_value(json_object_get(k, "id")), id);
 		free(access);
@@ -257,9 +260,9 @@ Test(audit, policy_none_is_inventory_only)
 	k = key_named(doc, "exp");
 	cr_assert(json_is_null(json_object_get(k, "verdict")));
 	cr_assert_null(json_object_get(k, "reasons"));
-	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "summary"),
-							   "result")),
-			 "inventory");
+	cr_assert_str_eq(
+		json_string_value(json_object_get(json_object_get(doc, "summary"), "result")),
+		"inventory");
 	json_decref(doc);
 	ts_result_free(&r);
 }
@@ -379,10 +382,10 @@ Test(audit, certificate_subject_and_not_after)
 	cr_assert_str_eq(json_string_value(json_object_get(c, "not_after")), not_after);
 	cr_assert_str_eq(json_string_value(json_object_get(c, "paired_by")), "key");
 	cr_assert_eq(json_array_size(json_object_get(doc, "orphan_certificates")), 1);
-	cr_assert_str_eq(json_string_value(json_object_get(
-				 json_array_get(json_object_get(doc, "orphan_certificates"), 0),
-				 "subject")),
-			 "CN=stray.example.hk");
+	cr_assert_str_eq(
+		json_string_value(json_object_get(
+			json_array_get(json_object_get(doc, "orphan_certificates"), 0), "subject")),
+		"CN=stray.example.hk");
 	json_decref(doc);
 	ts_result_free(&r);
 	free(not_after);
@@ -438,7 +441,8 @@ Test(audit, probe_records_the_tokens_answers)
 	cr_assert(strstr(r.out, "C_WrapKey CKM_AES_KEY_WRAP_PAD: CKR_KEY_UNEXTRACTABLE"), "%s",
 		  r.out);
 	cr_assert(strstr(r.out, "THE SECRET CAN LEAVE THE TOKEN"), "%s", r.out);
-	cr_assert(strstr(r.out, "Probe session wrapping keys (AES-256, DES3 where listed): destroyed"),
+	cr_assert(strstr(r.out,
+			 "Probe session wrapping keys (AES-256, DES3 where listed): destroyed"),
 		  "%s", r.out);
 	ts_result_free(&r);
 }
@@ -537,9 +541,11 @@ Test(audit, unreadable_object_is_reported_and_fails_the_policy)
 			 "CKR_ATTRIBUTE_VALUE_INVALID");
 	cr_assert(json_is_integer(json_object_get(json_array_get(list, 0), "handle")));
 	cr_assert_eq(json_integer_value(json_object_get(json_object_get(doc, "summary"),
-							"unreadable_objects")), 1);
-	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "summary"),
-							   "result")), "fail");
+							"unreadable_objects")),
+		     1);
+	cr_assert_str_eq(
+		json_string_value(json_object_get(json_object_get(doc, "summary"), "result")),
+		"fail");
 	/* Of four objects one was unreadable: at least one of the two keys is still audited. */
 	cr_assert(json_array_size(json_object_get(doc, "keys")) >= 1);
 	json_decref(doc);
@@ -643,8 +649,9 @@ Test(audit, usages_match_pkcs11_tool_and_sign_only_policy)
 	cr_assert_str_eq(json_string_value(json_object_get(key_named(doc, "ec"), "verdict")),
 			 "pass");
 	cr_assert(has_reason(key_named(doc, "outside"), "can decrypt"), "%s", r.out);
-	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "audit"), "policy")),
-			 "sign-only");
+	cr_assert_str_eq(
+		json_string_value(json_object_get(json_object_get(doc, "audit"), "policy")),
+		"sign-only");
 	json_decref(doc);
 	ts_result_free(&r);
 
@@ -669,7 +676,8 @@ Test(audit, secret_key_usages_match_pkcs11_tool)
 	json_t *doc, *k, *u;
 	char *line;
 
-	sh_ok(P11TOOL " --keygen --key-type AES:32 --label kek --id 44 --sensitive >/dev/null 2>&1");
+	sh_ok(P11TOOL
+	      " --keygen --key-type AES:32 --label kek --id 44 --sensitive >/dev/null 2>&1");
 	line = ts_sh(P11TOOL " --list-objects --type secrkey 2>/dev/null | grep 'Usage:' | "
 			     "sed 's/^ *Usage: *//'");
 	doc = audit_json(&r, "--policy sign-only", 0);
@@ -678,8 +686,9 @@ Test(audit, secret_key_usages_match_pkcs11_tool)
 	for (size_t i = 0; i < sizeof(usages) / sizeof(usages[0]); i++) {
 		cr_assert(json_is_boolean(json_object_get(u, usages[i])), "%s missing: %s",
 			  usages[i], r.out);
-		cr_assert_eq(json_is_true(json_object_get(u, usages[i])), usage_has(line, usages[i]),
-			     "%s differs; pkcs11-tool says '%s'", usages[i], line);
+		cr_assert_eq(json_is_true(json_object_get(u, usages[i])),
+			     usage_has(line, usages[i]), "%s differs; pkcs11-tool says '%s'",
+			     usages[i], line);
 	}
 	cr_assert(usage_has(line, "wrap") && usage_has(line, "encrypt"), "%s", line);
 	cr_assert(json_is_boolean(json_object_get(u, "sign")), "%s", r.out);

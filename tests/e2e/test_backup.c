@@ -28,14 +28,15 @@ TestSuite(backup, .init = setup, .fini = ts_teardown);
 /* A software root and sub CA in the test directory (once per test). */
 static void make_ca(void)
 {
-	free(ts_sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout root.key -subj '/CN=Test Root' "
-		   "-days 30 -out root.crt -addext basicConstraints=critical,CA:TRUE "
-		   "-addext keyUsage=keyCertSign,cRLSign 2>/dev/null && "
-		   "openssl req -new -newkey rsa:2048 -nodes -keyout sub.key -subj '/CN=Test Sub' "
-		   "-out sub.csr 2>/dev/null && "
-		   "printf 'basicConstraints=critical,CA:TRUE\\nkeyUsage=keyCertSign,cRLSign\\n' "
-		   ">ca.ext && openssl x509 -req -in sub.csr -CA root.crt -CAkey root.key "
-		   "-CAcreateserial -days 30 -extfile ca.ext -out sub.crt 2>/dev/null"));
+	free(ts_sh(
+		"openssl req -x509 -newkey rsa:2048 -nodes -keyout root.key -subj '/CN=Test Root' "
+		"-days 30 -out root.crt -addext basicConstraints=critical,CA:TRUE "
+		"-addext keyUsage=keyCertSign,cRLSign 2>/dev/null && "
+		"openssl req -new -newkey rsa:2048 -nodes -keyout sub.key -subj '/CN=Test Sub' "
+		"-out sub.csr 2>/dev/null && "
+		"printf 'basicConstraints=critical,CA:TRUE\\nkeyUsage=keyCertSign,cRLSign\\n' "
+		">ca.ext && openssl x509 -req -in sub.csr -CA root.crt -CAkey root.key "
+		"-CAcreateserial -days 30 -extfile ca.ext -out sub.crt 2>/dev/null"));
 }
 
 /*
@@ -50,8 +51,8 @@ static void make_key(const char *label, const char *type, bool exportable, bool 
 	const char *id;
 	char path[128];
 
-	ts_run(&r, "$HSMCERT --token pkcs11:token=test keygen --json --label %s --type %s %s", label, type,
-	       exportable ? "--exportable" : "");
+	ts_run(&r, "$HSMCERT --token pkcs11:token=test keygen --json --label %s --type %s %s",
+	       label, type, exportable ? "--exportable" : "");
 	ts_assert_status(&r, 0);
 	doc = ts_json(&r);
 	id = json_string_value(json_object_get(json_object_get(doc, "key"), "id"));
@@ -62,26 +63,28 @@ static void make_key(const char *label, const char *type, bool exportable, bool 
 	if (with_cert) {
 		if (!ts_exists("sub.crt"))
 			make_ca();
-		free(ts_sh("pkcs11-tool --module %s --token-label test --read-object --type pubkey "
-			   "--id %s -o %s.pub.der 2>/dev/null && "
-			   "openssl pkey -pubin -inform DER -in %s.pub.der -out %s.pub.pem && "
-			   "openssl req -new -key sub.key -subj /CN=%s.example.hk -out %s.csr && "
-			   "openssl x509 -req -in %s.csr -CA sub.crt -CAkey sub.key -CAcreateserial "
-			   "-days 30 -force_pubkey %s.pub.pem -out %s.crt 2>/dev/null && "
-			   "openssl x509 -in %s.crt -outform DER -out %s.crt.der && "
-			   "pkcs11-tool --module %s --token-label test --login --pin %s "
-			   "--write-object %s.crt.der --type cert --id %s --label %s >/dev/null 2>&1",
-			   TS_SOFTHSM, id, label, label, label, label, label, label, label, label,
-			   label, label, TS_SOFTHSM, TS_PIN, label, id, label));
+		free(ts_sh(
+			"pkcs11-tool --module %s --token-label test --read-object --type pubkey "
+			"--id %s -o %s.pub.der 2>/dev/null && "
+			"openssl pkey -pubin -inform DER -in %s.pub.der -out %s.pub.pem && "
+			"openssl req -new -key sub.key -subj /CN=%s.example.hk -out %s.csr && "
+			"openssl x509 -req -in %s.csr -CA sub.crt -CAkey sub.key -CAcreateserial "
+			"-days 30 -force_pubkey %s.pub.pem -out %s.crt 2>/dev/null && "
+			"openssl x509 -in %s.crt -outform DER -out %s.crt.der && "
+			"pkcs11-tool --module %s --token-label test --login --pin %s "
+			"--write-object %s.crt.der --type cert --id %s --label %s >/dev/null 2>&1",
+			TS_SOFTHSM, id, label, label, label, label, label, label, label, label,
+			label, label, TS_SOFTHSM, TS_PIN, label, id, label));
 		if (!ts_exists("sub.der"))
-			free(ts_sh("openssl x509 -in sub.crt -outform DER -out sub.der && "
-				   "openssl x509 -in root.crt -outform DER -out root.der && "
-				   "pkcs11-tool --module %s --token-label test --login --pin %s "
-				   "--write-object sub.der --type cert --label 'Test Sub' >/dev/null "
-				   "2>&1 && pkcs11-tool --module %s --token-label test --login --pin %s "
-				   "--write-object root.der --type cert --label 'Test Root' >/dev/null "
-				   "2>&1",
-				   TS_SOFTHSM, TS_PIN, TS_SOFTHSM, TS_PIN));
+			free(ts_sh(
+				"openssl x509 -in sub.crt -outform DER -out sub.der && "
+				"openssl x509 -in root.crt -outform DER -out root.der && "
+				"pkcs11-tool --module %s --token-label test --login --pin %s "
+				"--write-object sub.der --type cert --label 'Test Sub' >/dev/null "
+				"2>&1 && pkcs11-tool --module %s --token-label test --login --pin %s "
+				"--write-object root.der --type cert --label 'Test Root' >/dev/null "
+				"2>&1",
+				TS_SOFTHSM, TS_PIN, TS_SOFTHSM, TS_PIN));
 	}
 	json_decref(doc);
 	ts_result_free(&r);
@@ -169,9 +172,9 @@ static void round_trip(const char *type, bool ec)
 	ts_assert_status(&r, 0);
 	doc = ts_json(&r);
 	cr_assert(json_is_true(json_object_get(doc, "complete")));
-	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "protection"),
-							   "kdf")),
-			 "scrypt");
+	cr_assert_str_eq(
+		json_string_value(json_object_get(json_object_get(doc, "protection"), "kdf")),
+		"scrypt");
 	cr_assert_eq(json_integer_value(json_object_get(json_object_get(doc, "protection"), "n")),
 		     1 << 18);
 	json_decref(doc);
@@ -280,11 +283,12 @@ Test(backup, legacy_pfx_is_restored)
 	struct ts_result r;
 
 	make_ca();
-	free(ts_sh("openssl req -new -newkey rsa:2048 -nodes -keyout exch.key -subj "
-		   "/CN=mail.example.hk -out exch.csr 2>/dev/null && openssl x509 -req -in exch.csr "
-		   "-CA sub.crt -CAkey sub.key -CAcreateserial -days 30 -out exch.crt 2>/dev/null && "
-		   "openssl pkcs12 -export -legacy -inkey exch.key -in exch.crt -certfile sub.crt "
-		   "-name exchange -passout env:HSMCERT_PASSPHRASE -out legacy.pfx"));
+	free(ts_sh(
+		"openssl req -new -newkey rsa:2048 -nodes -keyout exch.key -subj "
+		"/CN=mail.example.hk -out exch.csr 2>/dev/null && openssl x509 -req -in exch.csr "
+		"-CA sub.crt -CAkey sub.key -CAcreateserial -days 30 -out exch.crt 2>/dev/null && "
+		"openssl pkcs12 -export -legacy -inkey exch.key -in exch.crt -certfile sub.crt "
+		"-name exchange -passout env:HSMCERT_PASSPHRASE -out legacy.pfx"));
 	/* Really legacy: OpenSSL 3 needs -legacy to read it. */
 	ts_run(&r, "openssl pkcs12 -info -noout -in legacy.pfx -passin env:HSMCERT_PASSPHRASE "
 		   "-legacy");
@@ -457,8 +461,7 @@ Test(backup, one_flipped_byte_anywhere_is_refused)
 			      e->wrapped_key.len / 2,
 		      "wrapped.hsmb");
 	assert_refused("wrapped.hsmb", 1, "modified");
-	write_flipped(data, len,
-		      offset_of(data, len, e->public_key.data, e->public_key.len) + 40,
+	write_flipped(data, len, offset_of(data, len, e->public_key.data, e->public_key.len) + 40,
 		      "public.hsmb");
 	assert_refused("public.hsmb", 1, "modified");
 	/* Certificates. */
@@ -572,8 +575,8 @@ Test(backup, recipient_file_tampering_is_refused)
 	backup_key("web", "web.hsmb", "--to recipient.pem");
 	data = (unsigned char *)ts_read("web.hsmb", &len);
 	cr_assert_eq(hc_backup_parse(data, len, "web.hsmb", &f, &err), HC_OK, "%s", err.message);
-	write_flipped(data, len,
-		      offset_of(data, len, f.wrapped_kek.data, f.wrapped_kek.len) + 7, "kek.hsmb");
+	write_flipped(data, len, offset_of(data, len, f.wrapped_kek.data, f.wrapped_kek.len) + 7,
+		      "kek.hsmb");
 	write_flipped(data, len,
 		      offset_of(data, len, f.wrapped_mac_key.data, f.wrapped_mac_key.len) + 7,
 		      "mac.hsmb");
@@ -601,8 +604,7 @@ Test(backup, injected_failures_leave_nothing_behind)
 	 * test (a KEK and a secret), 3 KEK, 4 public key, 5 certificate, 6+ CAs.
 	 */
 	const char *faults[] = {"C_CreateObject@2", "C_CreateObject@4", "C_CreateObject@5",
-				"C_CreateObject@7",
-				"C_UnwrapKey", "C_Sign"};
+				"C_CreateObject@7", "C_UnwrapKey",	"C_Sign"};
 
 	make_key("web", "rsa:2048", true, true);
 	backup_key("web", "web.hsmb", NULL);
@@ -687,7 +689,8 @@ Test(backup, failed_rollback_names_what_is_left)
 	ts_assert_status(&r, 3);
 	cr_assert(strstr(r.err, "C_Sign failed: CKR_DEVICE_ERROR"), "%s", r.err);
 	cr_assert(strstr(r.err, "; and the rollback failed too (C_DestroyObject: "
-				"CKR_DEVICE_ERROR)"), "%s", r.err);
+				"CKR_DEVICE_ERROR)"),
+		  "%s", r.err);
 	cr_assert_not(strstr(r.err, "removed again") || strstr(r.err, "undone"), "%s", r.err);
 	/* The JSON error keeps the first failure as the cause. */
 	doc = ts_json(&r);
@@ -782,12 +785,12 @@ Test(backup, restore_reports_certificate_uris)
 	ts_assert_status(&r, 0);
 	doc = ts_json(&r);
 	key = json_array_get(json_object_get(doc, "keys"), 0);
-	cr_assert(strstr(json_string_value(json_object_get(json_object_get(key, "certificate"),
-							   "uri")),
-			 "token=second;id="));
-	cr_assert(strstr(json_string_value(json_object_get(json_object_get(key, "certificate"),
-							   "uri")),
-			 ";object=web;type=cert"));
+	cr_assert(strstr(
+		json_string_value(json_object_get(json_object_get(key, "certificate"), "uri")),
+		"token=second;id="));
+	cr_assert(strstr(
+		json_string_value(json_object_get(json_object_get(key, "certificate"), "uri")),
+		";object=web;type=cert"));
 	uris = json_object_get(key, "ca_certificate_uris");
 	cr_assert_eq(json_array_size(uris), 2);
 	cr_assert_eq(json_integer_value(json_object_get(key, "ca_certificates")), 2);
@@ -859,8 +862,8 @@ Test(backup, restore_refuses_random_corruption)
 		write_flipped(data, len, at, "fuzz.hsmb");
 		ts_run(&r, "$HSMCERT --token pkcs11:token=second restore fuzz.hsmb");
 		/* A flipped magic makes it no backup (2); any other byte: tampered (1). */
-		cr_assert(r.status == (at < HC_BACKUP_MAGIC_LEN ? 2 : 1), "flip at %zu: exit %d\n%s",
-			  at, r.status, r.err);
+		cr_assert(r.status == (at < HC_BACKUP_MAGIC_LEN ? 2 : 1),
+			  "flip at %zu: exit %d\n%s", at, r.status, r.err);
 		ts_result_free(&r);
 	}
 	cr_assert_eq(ts_count_objects("second"), 0);
@@ -1005,9 +1008,9 @@ Test(backup, show_hsmb_without_passphrase_or_token)
 	/* The recorded certificate is the one openssl sees in web.crt. */
 	fp = ts_sh("openssl x509 -in web.crt -noout -fingerprint -sha256 | cut -d= -f2 | "
 		   "tr -d ':\\n' | tr A-F a-f");
-	cr_assert_str_eq(json_string_value(json_object_get(json_object_get(key, "certificate"),
-							   "sha256")),
-			 fp);
+	cr_assert_str_eq(
+		json_string_value(json_object_get(json_object_get(key, "certificate"), "sha256")),
+		fp);
 	free(fp);
 	json_decref(doc);
 	ts_result_free(&r);

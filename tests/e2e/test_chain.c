@@ -34,16 +34,15 @@ static json_t *candidate(json_t *doc, const char *verdict)
 	json_t *cands = json_object_get(doc, "candidates"), *c;
 	size_t i;
 
-	json_array_foreach(cands, i, c)
-		if (strcmp(json_string_value(json_object_get(c, "verdict")), verdict) == 0)
-			return c;
+	json_array_foreach(cands, i, c) if (strcmp(json_string_value(json_object_get(c, "verdict")),
+						   verdict) == 0) return c;
 	return NULL;
 }
 
 static const char *path_field(json_t *doc, size_t i, const char *field)
 {
-	return json_string_value(json_object_get(json_array_get(json_object_get(doc, "path"), i),
-						 field));
+	return json_string_value(
+		json_object_get(json_array_get(json_object_get(doc, "path"), i), field));
 }
 
 /* `openssl verify` of a leaf with our chain file as the untrusted certificates. */
@@ -82,8 +81,9 @@ Test(chain, reissued_sub_ca_is_chosen_old_one_superseded)
 	json_t *doc, *sup;
 	char *serials;
 
-	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/leaf.crt\" --intermediates \"$PKI/downloads\" "
-		   "--roots \"$PKI/roots-new\" -o chain.pem");
+	ts_run(&r,
+	       "$HSMCERT chain --json --cert \"$PKI/leaf.crt\" --intermediates \"$PKI/downloads\" "
+	       "--roots \"$PKI/roots-new\" -o chain.pem");
 	ts_assert_status(&r, 0);
 	doc = ts_json(&r);
 	cr_assert(json_is_true(json_object_get(doc, "verified")));
@@ -110,8 +110,9 @@ Test(chain, cross_certificate_served_and_each_root_verifies)
 	json_t *doc, *roots;
 	char *list;
 
-	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/leaf.crt\" --intermediates \"$PKI/downloads\" "
-		   "--roots \"$PKI/roots-both\" -o chain.pem");
+	ts_run(&r,
+	       "$HSMCERT chain --json --cert \"$PKI/leaf.crt\" --intermediates \"$PKI/downloads\" "
+	       "--roots \"$PKI/roots-both\" -o chain.pem");
 	ts_assert_status(&r, 0);
 	doc = ts_json(&r);
 	roots = json_object_get(doc, "roots");
@@ -126,7 +127,8 @@ Test(chain, cross_certificate_served_and_each_root_verifies)
 	cr_assert_eq(count(list, "subject="), 3, "%s", list);
 	cr_assert(strstr(list, "issuer=C = HK, O = Test Trust Services, CN = Test Global Root CA"),
 		  "%s", list);
-	cr_assert(!strstr(list, "subject=C = HK, O = Test Trust Services"), "root served: %s", list);
+	cr_assert(!strstr(list, "subject=C = HK, O = Test Trust Services"), "root served: %s",
+		  list);
 	/* Clients that trust only the old root verify, and so do those with Root CA 3. */
 	assert_openssl_verifies("root1.crt", "chain.pem", "\"$PKI/leaf.crt\"", true);
 	assert_openssl_verifies("root3.crt", "chain.pem", "\"$PKI/leaf.crt\"", true);
@@ -208,8 +210,9 @@ Test(chain, revoked_sub_ca_is_exit_1_with_serial_date_and_reason)
 	ts_result_free(&r);
 
 	/* openssl agrees that the ARL revokes that CA. */
-	ts_run(&r, "openssl verify -crl_check -CAfile \"$PKI/root3.crt\" -CRLfile \"$PKI/root3.arl\" "
-		   "\"$PKI/revoked.crt\"");
+	ts_run(&r,
+	       "openssl verify -crl_check -CAfile \"$PKI/root3.crt\" -CRLfile \"$PKI/root3.arl\" "
+	       "\"$PKI/revoked.crt\"");
 	cr_assert(r.status != 0 && (strstr(r.out, "revoked") || strstr(r.err, "revoked")), "%s%s",
 		  r.out, r.err);
 	ts_result_free(&r);
@@ -228,10 +231,12 @@ Test(chain, clean_arl_older_than_the_revoking_one_does_not_hide_it)
 	ts_result_free(&r);
 
 	/* The clean one alone: good, and the report names it. */
-	ts_run(&r, "$HSMCERT chain --cert \"$PKI/revoked-leaf.crt\" --intermediates "
-		   "\"$PKI/revoked.crt\" --crl \"$PKI/root3-clean.arl\" --roots \"$PKI/roots-new\"");
+	ts_run(&r,
+	       "$HSMCERT chain --cert \"$PKI/revoked-leaf.crt\" --intermediates "
+	       "\"$PKI/revoked.crt\" --crl \"$PKI/root3-clean.arl\" --roots \"$PKI/roots-new\"");
 	ts_assert_status(&r, 0);
-	cr_assert(strstr(r.out, "not revoked per") && strstr(r.out, "root3-clean.arl"), "%s", r.out);
+	cr_assert(strstr(r.out, "not revoked per") && strstr(r.out, "root3-clean.arl"), "%s",
+		  r.out);
 	ts_result_free(&r);
 }
 
@@ -301,10 +306,11 @@ Test(chain, garbage_and_truncated_files_in_a_folder_are_skipped)
 	struct ts_result r;
 	json_t *doc, *skipped;
 
-	free(ts_sh("mkdir dl && cp \"$PKI\"/downloads/* dl/ && head -c 700 /dev/urandom >dl/garbage.crt "
-	      "&& openssl x509 -in \"$PKI/sub.crt\" -outform DER | head -c 300 >dl/truncated.der "
-	      "&& : >dl/empty.cer && printf -- '-----BEGIN CERTIFICATE-----\\nAAAA\\n"
-	      "-----END CERTIFICATE-----\\n' >dl/bad.pem && cp \"$PKI/leaf.key\" dl/"));
+	free(ts_sh(
+		"mkdir dl && cp \"$PKI\"/downloads/* dl/ && head -c 700 /dev/urandom >dl/garbage.crt "
+		"&& openssl x509 -in \"$PKI/sub.crt\" -outform DER | head -c 300 >dl/truncated.der "
+		"&& : >dl/empty.cer && printf -- '-----BEGIN CERTIFICATE-----\\nAAAA\\n"
+		"-----END CERTIFICATE-----\\n' >dl/bad.pem && cp \"$PKI/leaf.key\" dl/"));
 	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/leaf.crt\" --intermediates dl "
 		   "--roots \"$PKI/roots-both\" -o chain.pem");
 	ts_assert_status(&r, 0);
@@ -350,9 +356,10 @@ Test(chain, crl_with_bad_signature_or_stale_is_reported_and_skipped)
 	struct ts_result r;
 	json_t *doc, *crls, *rev;
 
-	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/leaf.crt\" --intermediates "
-		   "\"$PKI/sub.crt\" --crl \"$PKI/root3-badsig.arl\" --crl \"$PKI/root3-stale.arl\" "
-		   "--roots \"$PKI/roots-new\"");
+	ts_run(&r,
+	       "$HSMCERT chain --json --cert \"$PKI/leaf.crt\" --intermediates "
+	       "\"$PKI/sub.crt\" --crl \"$PKI/root3-badsig.arl\" --crl \"$PKI/root3-stale.arl\" "
+	       "--roots \"$PKI/roots-new\"");
 	ts_assert_status(&r, 0);
 	doc = ts_json(&r);
 	crls = json_object_get(doc, "skipped_crls");
@@ -406,8 +413,9 @@ Test(chain, stale_crl_listing_the_sub_ca_still_revokes_it)
 	ts_result_free(&r);
 
 	/* The text report says it too. */
-	ts_run(&r, "$HSMCERT chain --cert \"$PKI/revoked-leaf.crt\" --intermediates "
-		   "\"$PKI/revoked.crt\" --crl \"$PKI/root3-stale.arl\" --roots \"$PKI/roots-new\"");
+	ts_run(&r,
+	       "$HSMCERT chain --cert \"$PKI/revoked-leaf.crt\" --intermediates "
+	       "\"$PKI/revoked.crt\" --crl \"$PKI/root3-stale.arl\" --roots \"$PKI/roots-new\"");
 	ts_assert_status(&r, 1);
 	cr_assert(strstr(r.out, "Chain NOT verified") && strstr(r.out, "REVOKED: serial 3005"),
 		  "%s", r.out);
@@ -439,8 +447,10 @@ static void ev_sub_ca_revocation(const char *crl, int want, const char *field, c
 	struct ts_result r;
 	json_t *doc;
 
-	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/ev-leaf.crt\" --intermediates "
-		   "\"$PKI/ev.crt\" --crl %s --roots \"$PKI/roots-new\"", crl);
+	ts_run(&r,
+	       "$HSMCERT chain --json --cert \"$PKI/ev-leaf.crt\" --intermediates "
+	       "\"$PKI/ev.crt\" --crl %s --roots \"$PKI/roots-new\"",
+	       crl);
 	ts_assert_status(&r, want);
 	doc = ts_json(&r);
 	cr_assert_str_eq(json_string_value(json_object_get(sub_revocation(doc), field)), value,
@@ -472,7 +482,8 @@ Test(chain, at_time_and_usage_errors)
 {
 	struct ts_result r;
 
-	ts_run(&r, "$HSMCERT chain --cert \"$PKI/leaf.crt\" --roots \"$PKI/roots-new\" --at yesterday");
+	ts_run(&r,
+	       "$HSMCERT chain --cert \"$PKI/leaf.crt\" --roots \"$PKI/roots-new\" --at yesterday");
 	ts_assert_status(&r, 2);
 	ts_result_free(&r);
 	ts_run(&r, "$HSMCERT chain --roots \"$PKI/roots-new\"");
@@ -489,7 +500,8 @@ Test(chain, at_time_and_usage_errors)
 	ts_run(&r, "$HSMCERT chain --cert \"$PKI/ev-leaf.crt\" --intermediates \"$PKI/ev.crt\" "
 		   "--roots \"$PKI/roots-new\" --at 2024-01-01");
 	ts_assert_status(&r, 1);
-	cr_assert(strstr(r.err, "ev.example.test itself: not valid before 2025-09-01"), "%s", r.err);
+	cr_assert(strstr(r.err, "ev.example.test itself: not valid before 2025-09-01"), "%s",
+		  r.err);
 	ts_result_free(&r);
 }
 
@@ -539,8 +551,9 @@ static void setup_fetch(void)
 
 	setup_pki();
 	free(ts_sh("mkdir -p pki/www"));
-	free(ts_sh("\"$TESTPKI\" serve \"$TEST_DIR/pki/www\" \"$TEST_DIR/port\" 120 >/dev/null 2>&1 "
-	      "</dev/null & echo $! >server.pid"));
+	free(ts_sh(
+		"\"$TESTPKI\" serve \"$TEST_DIR/pki/www\" \"$TEST_DIR/port\" 120 >/dev/null 2>&1 "
+		"</dev/null & echo $! >server.pid"));
 	pid = ts_read("server.pid", NULL);
 	cr_assert_not_null(pid);
 	server_pid = (pid_t)atoi(pid);
@@ -592,18 +605,20 @@ Test(chain_fetch, missing_intermediate_fetched_only_with_fetch)
 		cr_assert(json_is_true(json_object_get(json_array_get(fetches, i), "ok")), "%s",
 			  r.out);
 	for (size_t i = 0; i < 2; i++)
-		cr_assert_str_eq(json_string_value(json_object_get(
-					 json_object_get(json_array_get(json_object_get(doc, "path"), i),
-							 "revocation"),
-					 "status")),
-				 "good", "%s", r.out);
+		cr_assert_str_eq(
+			json_string_value(json_object_get(
+				json_object_get(json_array_get(json_object_get(doc, "path"), i),
+						"revocation"),
+				"status")),
+			"good", "%s", r.out);
 	json_decref(doc);
 	ts_result_free(&r);
 	assert_openssl_verifies("root3.crt", "chain.pem", "pki/leaf.crt", true);
 
 	/* From the cache, even with the server's files gone. */
 	free(ts_sh("rm pki/www/sub.der pki/www/sub.crl pki/www/root3.arl"));
-	ts_run(&r, "$HSMCERT chain --fetch --cache cache --cert pki/leaf.crt --roots pki/roots-new");
+	ts_run(&r,
+	       "$HSMCERT chain --fetch --cache cache --cert pki/leaf.crt --roots pki/roots-new");
 	ts_assert_status(&r, 0);
 	cr_assert(strstr(r.out, "(cache)"), "%s", r.out);
 	ts_result_free(&r);
@@ -619,7 +634,8 @@ Test(chain_fetch, oversized_and_unreachable_downloads_are_refused)
 {
 	struct ts_result r;
 
-	/* 2 MiB where an issuer certificate should be: over the 1 MiB limit. A failed download is I/O. */
+	/* 2 MiB where an issuer certificate should be: over the 1 MiB limit. A failed download is
+	 * I/O. */
 	free(ts_sh("head -c 2097152 /dev/zero >pki/www/big.der"));
 	ts_run(&r, "$HSMCERT chain --fetch --cert pki/big-leaf.crt --roots pki/roots-new");
 	ts_assert_status(&r, 4);
@@ -699,7 +715,8 @@ Test(chain, certificates_have_the_shared_shape)
 		json_t *a = json_object_get(ts_json_at(doc, "path/0"), fields[i]);
 		json_t *b = json_object_get(ts_json_at(shown, "certificates/0"), fields[i]);
 		cr_assert_not_null(a, "chain path/0 has no %s: %s", fields[i], r.out);
-		cr_assert(json_equal(a, b), "%s differs: chain %s, show %s", fields[i], r.out, s.out);
+		cr_assert(json_equal(a, b), "%s differs: chain %s, show %s", fields[i], r.out,
+			  s.out);
 	}
 	cr_assert(json_is_integer(ts_json_at(doc, "path/0/days_left")), "%s", r.out);
 	cr_assert(json_is_false(ts_json_at(doc, "path/0/is_ca")), "%s", r.out);

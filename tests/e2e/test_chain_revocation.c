@@ -26,8 +26,8 @@ TestSuite(chain_revocation, .init = setup_pki, .fini = ts_teardown);
 
 static const char *path_field(json_t *doc, size_t i, const char *field)
 {
-	return json_string_value(json_object_get(json_array_get(json_object_get(doc, "path"), i),
-						 field));
+	return json_string_value(
+		json_object_get(json_array_get(json_object_get(doc, "path"), i), field));
 }
 
 /* The revocation block of path entry i. */
@@ -88,8 +88,9 @@ Test(chain_revocation, revoked_leaf_is_exit_1_and_openssl_agrees)
 
 	/* openssl: revoked, with -crl_check and -crl_check_all alike. */
 	for (int all = 0; all < 2; all++) {
-		ts_run(&r, "openssl verify %s -CAfile \"$PKI/root3.crt\" -untrusted \"$PKI/sub.crt\" "
-			   "-CRLfile dl/sub-revoking.crl -CRLfile \"$PKI/root3.arl\" \"$PKI/leaf.crt\"",
+		ts_run(&r,
+		       "openssl verify %s -CAfile \"$PKI/root3.crt\" -untrusted \"$PKI/sub.crt\" "
+		       "-CRLfile dl/sub-revoking.crl -CRLfile \"$PKI/root3.arl\" \"$PKI/leaf.crt\"",
 		       all ? "-crl_check_all" : "-crl_check");
 		cr_assert(r.status != 0 && (strstr(r.out, "certificate revoked") ||
 					    strstr(r.err, "certificate revoked")),
@@ -109,15 +110,16 @@ Test(chain_revocation, every_certificate_is_checked_and_openssl_agrees)
 	struct ts_result r;
 	json_t *doc, *ossl;
 
-	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/leaf.crt\" --intermediates "
-		   "\"$PKI/downloads\" --crl \"$PKI/sub.crl\" --roots \"$PKI/roots-new\" -o chain.pem");
+	ts_run(&r,
+	       "$HSMCERT chain --json --cert \"$PKI/leaf.crt\" --intermediates "
+	       "\"$PKI/downloads\" --crl \"$PKI/sub.crl\" --roots \"$PKI/roots-new\" -o chain.pem");
 	ts_assert_status(&r, 0);
 	doc = ct_json(&r);
 	cr_assert_str_eq(rev_field(doc, 0, "status"), "good", "%s", r.out);
 	cr_assert(strstr(rev_field(doc, 0, "crl"), "sub.crl"), "%s", r.out);
 	cr_assert(strstr(rev_field(doc, 0, "detail"), "not revoked per"), "%s", r.out);
-	cr_assert_not_null(json_string_value(json_object_get(link_revocation(doc, 0),
-							     "crl_next_update")));
+	cr_assert_not_null(
+		json_string_value(json_object_get(link_revocation(doc, 0), "crl_next_update")));
 	cr_assert_str_eq(rev_field(doc, 1, "status"), "good", "%s", r.out);
 	cr_assert(strstr(rev_field(doc, 1, "crl"), "root3.arl"), "%s", r.out);
 	cr_assert_str_eq(rev_field(doc, 1, "crl_number"), "02");
@@ -159,11 +161,12 @@ Test(chain_revocation, arl_does_not_vouch_for_a_leaf)
 	struct ts_result r;
 	json_t *doc;
 
-	free(ts_sh("cp -r \"$PKI/ca/sub\" s1 && cp \"$PKI/openssl.cnf\" arl.cnf && "
-		   "printf '[arl_ext]\\nauthorityKeyIdentifier = keyid:always\\n"
-		   "issuingDistributionPoint = critical, @idp\\n[idp]\\nonlyCA = TRUE\\n' >>arl.cnf "
-		   "&& CA_DIR=\"$PWD/s1\" AIA=none CDP=none openssl ca -config arl.cnf -gencrl "
-		   "-crlexts arl_ext -out sub-ca-only.arl 2>/dev/null"));
+	free(ts_sh(
+		"cp -r \"$PKI/ca/sub\" s1 && cp \"$PKI/openssl.cnf\" arl.cnf && "
+		"printf '[arl_ext]\\nauthorityKeyIdentifier = keyid:always\\n"
+		"issuingDistributionPoint = critical, @idp\\n[idp]\\nonlyCA = TRUE\\n' >>arl.cnf "
+		"&& CA_DIR=\"$PWD/s1\" AIA=none CDP=none openssl ca -config arl.cnf -gencrl "
+		"-crlexts arl_ext -out sub-ca-only.arl 2>/dev/null"));
 	ts_run(&r, "$HSMCERT chain --json --cert \"$PKI/leaf.crt\" --intermediates "
 		   "\"$PKI/downloads\" --crl sub-ca-only.arl --roots \"$PKI/roots-new\"");
 	ts_assert_status(&r, 0);
@@ -174,8 +177,9 @@ Test(chain_revocation, arl_does_not_vouch_for_a_leaf)
 	json_decref(doc);
 	ts_result_free(&r);
 
-	ts_run(&r, "openssl verify -crl_check -CAfile \"$PKI/root3.crt\" -untrusted \"$PKI/sub.crt\" "
-		   "-CRLfile sub-ca-only.arl \"$PKI/leaf.crt\"");
+	ts_run(&r,
+	       "openssl verify -crl_check -CAfile \"$PKI/root3.crt\" -untrusted \"$PKI/sub.crt\" "
+	       "-CRLfile sub-ca-only.arl \"$PKI/leaf.crt\"");
 	cr_assert(r.status != 0 && (strstr(r.out, "different CRL scope") ||
 				    strstr(r.err, "different CRL scope")),
 		  "%s%s", r.out, r.err);
@@ -192,20 +196,22 @@ Test(chain_revocation, openssl_verifier_refusal_is_not_verified)
 	struct ts_result r;
 	json_t *doc, *ossl;
 
-	free(ts_sh("cp -r \"$PKI/ca/sub\" s1 && printf '[e]\\nbasicConstraints = critical,CA:FALSE\\n"
-		   "authorityKeyIdentifier = keyid:always\\nsubjectAltName = DNS:crit.example.test\\n"
-		   "1.3.6.1.4.1.55555.1 = critical,ASN1:NULL\\n' >crit.cnf && "
-		   "openssl req -new -key \"$PKI/leaf.key\" -subj '/C=HK/O=Test Web/CN=crit.example.test' "
-		   "-out crit.csr && openssl x509 -req -in crit.csr -CA \"$PKI/sub.crt\" -CAkey "
-		   "s1/ca.key -set_serial 0x7777 -days 365 -extfile crit.cnf -extensions e "
-		   "-out crit.crt 2>/dev/null"));
+	free(ts_sh(
+		"cp -r \"$PKI/ca/sub\" s1 && printf '[e]\\nbasicConstraints = critical,CA:FALSE\\n"
+		"authorityKeyIdentifier = keyid:always\\nsubjectAltName = DNS:crit.example.test\\n"
+		"1.3.6.1.4.1.55555.1 = critical,ASN1:NULL\\n' >crit.cnf && "
+		"openssl req -new -key \"$PKI/leaf.key\" -subj '/C=HK/O=Test Web/CN=crit.example.test' "
+		"-out crit.csr && openssl x509 -req -in crit.csr -CA \"$PKI/sub.crt\" -CAkey "
+		"s1/ca.key -set_serial 0x7777 -days 365 -extfile crit.cnf -extensions e "
+		"-out crit.crt 2>/dev/null"));
 	cr_assert(ts_exists("crit.crt"));
 	ts_run(&r, "$HSMCERT chain --json --cert crit.crt --intermediates \"$PKI/downloads\" "
 		   "--roots \"$PKI/roots-new\" -o chain.pem");
 	ts_assert_status(&r, 1);
 	cr_assert(!ts_exists("chain.pem"));
-	cr_assert(strstr(r.err, "OpenSSL's verifier refuses the path: unhandled critical extension"),
-		  "%s", r.err);
+	cr_assert(
+		strstr(r.err, "OpenSSL's verifier refuses the path: unhandled critical extension"),
+		"%s", r.err);
 	doc = ct_json(&r);
 	cr_assert(json_is_false(json_object_get(doc, "verified")));
 	cr_assert(json_is_false(json_object_get(doc, "revoked")));
@@ -215,7 +221,8 @@ Test(chain_revocation, openssl_verifier_refusal_is_not_verified)
 	json_decref(doc);
 	ts_result_free(&r);
 
-	ts_run(&r, "openssl verify -CAfile \"$PKI/root3.crt\" -untrusted \"$PKI/sub.crt\" crit.crt");
+	ts_run(&r,
+	       "openssl verify -CAfile \"$PKI/root3.crt\" -untrusted \"$PKI/sub.crt\" crit.crt");
 	cr_assert(r.status != 0 && (strstr(r.out, "unhandled critical extension") ||
 				    strstr(r.err, "unhandled critical extension")),
 		  "%s%s", r.out, r.err);
@@ -258,12 +265,13 @@ Test(chain_revocation, server_purpose_is_what_a_tls_client_asks)
 	struct ts_result r;
 	char cert[1024];
 
-	free(ts_sh("cp -r \"$PKI/ca/sub\" s1 && printf '[e]\\nbasicConstraints = critical,CA:FALSE\\n"
-		   "authorityKeyIdentifier = keyid:always\\nextendedKeyUsage = clientAuth\\n' "
-		   ">client.cnf && openssl req -new -key \"$PKI/leaf.key\" -subj "
-		   "'/C=HK/O=Test Web/CN=client.example.test' -out client.csr && openssl x509 -req "
-		   "-in client.csr -CA \"$PKI/sub.crt\" -CAkey s1/ca.key -set_serial 0x7778 -days 365 "
-		   "-extfile client.cnf -extensions e -out client.crt 2>/dev/null"));
+	free(ts_sh(
+		"cp -r \"$PKI/ca/sub\" s1 && printf '[e]\\nbasicConstraints = critical,CA:FALSE\\n"
+		"authorityKeyIdentifier = keyid:always\\nextendedKeyUsage = clientAuth\\n' "
+		">client.cnf && openssl req -new -key \"$PKI/leaf.key\" -subj "
+		"'/C=HK/O=Test Web/CN=client.example.test' -out client.csr && openssl x509 -req "
+		"-in client.csr -CA \"$PKI/sub.crt\" -CAkey s1/ca.key -set_serial 0x7778 -days 365 "
+		"-extfile client.cnf -extensions e -out client.crt 2>/dev/null"));
 	snprintf(cert, sizeof(cert), "%s/client.crt", ts_dir);
 
 	cr_assert_eq(build_with_purpose(cert, 0, &res), HC_OK, "%s", res.failure);

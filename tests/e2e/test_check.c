@@ -39,7 +39,7 @@ static void tls_passes(const char *type, const char *signature)
 	doc = ct_run_json(0, "check --key pkcs11:object=web --roots pki/root.crt --tls");
 	cr_assert(json_is_true(json_object_get(doc, "passed")));
 	for (const char *const *n = (const char *const[]){"certificate", "key_matches", "validity",
-							   "chain", "tls", NULL};
+							  "chain", "tls", NULL};
 	     *n; n++)
 		cr_assert_str_eq(outcome(doc, *n), "pass", "%s: %s", *n, detail(doc, *n));
 	tls = json_object_get(doc, "tls");
@@ -136,7 +136,8 @@ Test(check, expired_and_expiring)
 	ct_keygen("web", "rsa:2048");
 	ct_leaf("web", "web.crt", "2020-01-01", "2021-01-01");
 	ct_write_cert("web.crt", "web", "01");
-	doc = ct_run_json(1, "check --key pkcs11:object=web --chain pki/sub.crt --roots pki/root.crt");
+	doc = ct_run_json(1,
+			  "check --key pkcs11:object=web --chain pki/sub.crt --roots pki/root.crt");
 	cr_assert_str_eq(outcome(doc, "validity"), "fail");
 	cr_assert(strstr(detail(doc, "validity"), "expired"), "%s", detail(doc, "validity"));
 	cr_assert_str_eq(outcome(doc, "key_matches"), "pass");
@@ -312,8 +313,8 @@ Test(check, all_keys_with_certificates)
 	doc = ct_run_json(0, "check --all --roots pki/root.crt --tls");
 	keys = json_object_get(doc, "keys");
 	cr_assert_eq(json_array_size(keys), 2);
-	cr_assert_eq(json_integer_value(json_object_get(json_object_get(doc, "summary"),
-							"passed")), 2);
+	cr_assert_eq(json_integer_value(json_object_get(json_object_get(doc, "summary"), "passed")),
+		     2);
 	for (size_t i = 0; i < 2; i++) {
 		json_t *k = json_array_get(keys, i);
 		cr_assert(json_is_true(json_object_get(k, "passed")));
@@ -333,7 +334,8 @@ Test(check, all_keys_with_certificates)
 	cr_assert(strstr(r.out, "3 keys checked: 2 passed, 1 failed"), "%s", r.out);
 	cr_assert(strstr(r.err, "check failed for key 'old': validity"), "%s", r.err);
 	ts_result_free(&r);
-	v = ts_sh("openssl verify -CAfile pki/root.crt -untrusted pki/sub.crt old.crt 2>&1 || true");
+	v = ts_sh(
+		"openssl verify -CAfile pki/root.crt -untrusted pki/sub.crt old.crt 2>&1 || true");
 	cr_assert(strstr(v, "certificate has expired"), "%s", v);
 	free(v);
 

@@ -33,9 +33,10 @@ static char *openssl_text(const char *file, const char *inform)
 	char *verify = ts_sh("openssl req -in %s -inform %s -noout -verify 2>&1", file, inform);
 	cr_assert(strstr(verify, "verify OK"), "openssl does not verify %s: %s", file, verify);
 	free(verify);
-	return ts_sh("openssl req -in %s -inform %s -noout -text -nameopt utf8,sep_comma_plus_space "
-		     "2>&1",
-		     file, inform);
+	return ts_sh(
+		"openssl req -in %s -inform %s -noout -text -nameopt utf8,sep_comma_plus_space "
+		"2>&1",
+		file, inform);
 }
 
 /* The request's public key equals the token's public key object as p11tool exports it. */
@@ -106,8 +107,10 @@ Test(csr, rsa_digests_and_pss)
 	keygen("web", "rsa:3072");
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		char cmd[256], *text;
-		snprintf(cmd, sizeof(cmd), "$HSMCERT csr --key 'pkcs11:object=web' --cn www.example.hk "
-					   "%s -o r%zu.pem", cases[i].args, i);
+		snprintf(cmd, sizeof(cmd),
+			 "$HSMCERT csr --key 'pkcs11:object=web' --cn www.example.hk "
+			 "%s -o r%zu.pem",
+			 cases[i].args, i);
 		run_ok(cmd);
 		snprintf(cmd, sizeof(cmd), "r%zu.pem", i);
 		text = openssl_text(cmd, "PEM");
@@ -189,8 +192,8 @@ Test(csr, idn_wildcard_and_san_types)
 			 "www.xn--5bvv2rbn4a0hh.hk");
 	cr_assert_str_eq(json_string_value(json_object_get(json_array_get(sans, 0), "ulabel")),
 			 "www.香港郵政.hk");
-	cr_assert(json_is_true(json_object_get(json_object_get(doc, "request"),
-					       "signature_verified")));
+	cr_assert(json_is_true(
+		json_object_get(json_object_get(doc, "request"), "signature_verified")));
 	cr_assert(json_is_null(json_object_get(json_object_get(doc, "request"), "pem")) ||
 		  !json_object_get(json_object_get(doc, "request"), "pem"));
 	json_decref(doc);
@@ -302,8 +305,7 @@ Test(csr, bad_inputs_change_nothing)
 		"rule 'no underscores'");
 	refused("csr --key pkcs11:object=web --cn www.x.hk --san email:a@x.hk --profile cabf", 2,
 		"rule 'SAN types'");
-	refused("csr --key pkcs11:object=web --cn www.x.hk --profile nosuch", 2,
-		"unknown profile");
+	refused("csr --key pkcs11:object=web --cn www.x.hk --profile nosuch", 2, "unknown profile");
 	refused("csr --key pkcs11:object=web --cn www.x.hk --md md5", 2, "unknown digest");
 	/* keys */
 	refused("csr --key pkcs11:object=nosuch --cn www.x.hk", 2, "no private key matches");
@@ -334,9 +336,10 @@ Test(csr, public_key_only_object)
 
 	keygen("half", "rsa:2048");
 	/* Leave only the public half, as after a botched migration. */
-	ts_run(&r, "pkcs11-tool --module %s --token-label %s --login --pin %s --delete-object "
-		   "--type privkey --label half",
-		   TS_SOFTHSM, TS_TOKEN, TS_PIN);
+	ts_run(&r,
+	       "pkcs11-tool --module %s --token-label %s --login --pin %s --delete-object "
+	       "--type privkey --label half",
+	       TS_SOFTHSM, TS_TOKEN, TS_PIN);
 	ts_assert_status(&r, 0);
 	ts_result_free(&r);
 	refused("csr --key pkcs11:object=half --cn www.x.hk", 2, "names only a public key");
@@ -367,8 +370,7 @@ Test(request, failed_signature_destroys_the_new_key)
 
 	snprintf(env, sizeof(env), "HSMCERT_MODULE=%s HSMCERT_FAULT_FAIL=C_SignInit",
 		 getenv("HSMCERT_FAULTMOD"));
-	refused_env(env, "request --label k --type ec:P-256 --cn www.x.hk", 3,
-		    "C_SignInit failed");
+	refused_env(env, "request --label k --type ec:P-256 --cn www.x.hk", 3, "C_SignInit failed");
 	cr_assert_eq(ts_count_objects(TS_TOKEN), 0);
 }
 
@@ -391,9 +393,10 @@ Test(request, failed_cleanup_is_reported)
 {
 	struct ts_result r;
 
-	ts_run(&r, "HSMCERT_MODULE=%s HSMCERT_FAULT_FAIL=C_Sign,C_DestroyObject $HSMCERT request "
-		   "--label k --cn www.x.hk -o k.pem",
-		   getenv("HSMCERT_FAULTMOD"));
+	ts_run(&r,
+	       "HSMCERT_MODULE=%s HSMCERT_FAULT_FAIL=C_Sign,C_DestroyObject $HSMCERT request "
+	       "--label k --cn www.x.hk -o k.pem",
+	       getenv("HSMCERT_FAULTMOD"));
 	ts_assert_status(&r, 3);
 	cr_assert(strstr(r.err, "C_Sign failed"), "%s", r.err);
 	cr_assert(strstr(r.err, "the rollback failed too (C_DestroyObject"), "%s", r.err);
@@ -426,9 +429,10 @@ Test(request, existing_label_is_refused_and_kept)
 	ts_result_free(&r);
 	cr_assert_not(ts_exists("r.pem"));
 	/* --if-missing uses it, and a failure afterwards does not destroy it. */
-	ts_run(&r, "HSMCERT_MODULE=%s HSMCERT_FAULT_FAIL=C_Sign $HSMCERT request --label k "
-		   "--if-missing --cn www.x.hk -o r.pem",
-		   getenv("HSMCERT_FAULTMOD"));
+	ts_run(&r,
+	       "HSMCERT_MODULE=%s HSMCERT_FAULT_FAIL=C_Sign $HSMCERT request --label k "
+	       "--if-missing --cn www.x.hk -o r.pem",
+	       getenv("HSMCERT_FAULTMOD"));
 	ts_assert_status(&r, 3);
 	ts_result_free(&r);
 	cr_assert_eq(ts_count_objects(TS_TOKEN), 2);
@@ -466,7 +470,8 @@ Test(request, openssl_config_prompt_no)
 	text = openssl_text("cfg.pem", "PEM");
 	assert_contains(text, "Public-Key: (3072 bit)");
 	assert_contains(text, "Signature Algorithm: sha384WithRSAEncryption");
-	assert_contains(text, "DNS:www.myserver.com, DNS:www.myserver2.com, IP Address:192.0.2.1\n");
+	assert_contains(text,
+			"DNS:www.myserver.com, DNS:www.myserver2.com, IP Address:192.0.2.1\n");
 	assert_contains(text, "Digital Signature, Key Encipherment");
 	assert_contains(text, "TLS Web Server Authentication");
 	free(text);

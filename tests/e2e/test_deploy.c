@@ -119,8 +119,8 @@ static void start_server(const char *command, int port, const char *log)
 		if (waitpid(server_pid, &status, WNOHANG) == server_pid) {
 			char *text = ts_read(log, NULL);
 			server_pid = -1;
-			cr_assert_fail("the server exited (status %d) before it listened:\n%s", status,
-				 text ? text : "(no log)");
+			cr_assert_fail("the server exited (status %d) before it listened:\n%s",
+				       status, text ? text : "(no log)");
 		}
 		nanosleep(&tick, NULL);
 	}
@@ -185,9 +185,10 @@ static void serve_and_prove(const char *server, const char *foreground, const ch
 
 	/* A verifying client gets the page. */
 	snprintf(url, sizeof(url), "https://www.example.test:%d/", port);
-	page = ts_sh("curl -sS --fail --cacert pki/root.crt --resolve www.example.test:%d:127.0.0.1 "
-		     "%s",
-		     port, url);
+	page = ts_sh(
+		"curl -sS --fail --cacert pki/root.crt --resolve www.example.test:%d:127.0.0.1 "
+		"%s",
+		port, url);
 	cr_assert(strstr(page, greeting), "%s", page);
 
 	/* Workers run as the service user. */
@@ -201,16 +202,18 @@ static void serve_and_prove(const char *server, const char *foreground, const ch
 	audit = ct_run_json(0, "audit");
 	key = ct_find(json_object_get(audit, "keys"), "label", "web");
 	cr_assert_not_null(key);
-	cr_assert(json_is_false(json_object_get(json_object_get(key, "attributes"), "extractable")));
-	cr_assert(json_is_true(json_object_get(json_object_get(key, "attributes"),
-					       "never_extractable")));
+	cr_assert(
+		json_is_false(json_object_get(json_object_get(key, "attributes"), "extractable")));
+	cr_assert(json_is_true(
+		json_object_get(json_object_get(key, "attributes"), "never_extractable")));
 	free(ts_sh("pkcs11-tool --module %s --token-label test --login --pin %s --list-objects "
 		   "--type privkey 2>/dev/null | grep -q 'never extractable'",
 		   TS_SOFTHSM, TS_PIN));
 
 	/* check --connect: the same proof from hsmcert's own client. */
-	ts_run(&r, "$HSMCERT check --key pkcs11:object=web --roots pki/root.crt --connect "
-		   "127.0.0.1:%d --json",
+	ts_run(&r,
+	       "$HSMCERT check --key pkcs11:object=web --roots pki/root.crt --connect "
+	       "127.0.0.1:%d --json",
 	       port);
 	ts_assert_status(&r, 0);
 	{
@@ -225,16 +228,18 @@ static void serve_and_prove(const char *server, const char *foreground, const ch
 	ts_result_free(&r);
 
 	/* A wrong root: exit 1, said why. */
-	ts_run(&r, "$HSMCERT check --key pkcs11:object=web --roots pki/other.crt --connect "
-		   "127.0.0.1:%d",
+	ts_run(&r,
+	       "$HSMCERT check --key pkcs11:object=web --roots pki/other.crt --connect "
+	       "127.0.0.1:%d",
 	       port);
 	ts_assert_status(&r, 1);
 	cr_assert(strstr(r.out, "does not verify against the roots"), "%s", r.out);
 	ts_result_free(&r);
 
 	/* Another key's certificate: what the server sends is not key web2's. */
-	ts_run(&r, "$HSMCERT check --key pkcs11:object=web2 --roots pki/root.crt --connect "
-		   "127.0.0.1:%d",
+	ts_run(&r,
+	       "$HSMCERT check --key pkcs11:object=web2 --roots pki/root.crt --connect "
+	       "127.0.0.1:%d",
 	       port);
 	ts_assert_status(&r, 1);
 	cr_assert(strstr(r.out, "serves a certificate for another key"), "%s", r.out);
@@ -243,8 +248,9 @@ static void serve_and_prove(const char *server, const char *foreground, const ch
 	stop_server();
 	/* Stopped: nothing listens any more, and check --connect says it cannot reach it. */
 	cr_assert(!port_open(port));
-	ts_run(&r, "$HSMCERT check --key pkcs11:object=web --roots pki/root.crt --connect "
-		   "127.0.0.1:%d",
+	ts_run(&r,
+	       "$HSMCERT check --key pkcs11:object=web --roots pki/root.crt --connect "
+	       "127.0.0.1:%d",
 	       port);
 	ts_assert_status(&r, 4);
 	ts_result_free(&r);
@@ -379,8 +385,9 @@ Test(deploy_input, unreadable_pin_source)
 	struct ts_result r;
 	char *files;
 
-	ts_run(&r, "$HSMCERT deploy nginx --key pkcs11:object=web --out-dir site --roots "
-		   "pki/root.crt --pin-source file:%s/no-such-pin",
+	ts_run(&r,
+	       "$HSMCERT deploy nginx --key pkcs11:object=web --out-dir site --roots "
+	       "pki/root.crt --pin-source file:%s/no-such-pin",
 	       ts_dir);
 	ts_assert_status(&r, 4);
 	cr_assert(strstr(r.err, "no-such-pin"), "%s", r.err);

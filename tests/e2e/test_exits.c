@@ -60,8 +60,8 @@ static void assert_restore_refused(const char *what, int want)
 	ts_run(&r, "$HSMCERT --token pkcs11:token=second restore x.hsmb");
 	cr_assert_eq(r.status, want, "%s: exit %d, want %d\n%s", what, r.status, want, r.err);
 	if (want == 1)
-		cr_assert(strstr(r.err, "modified") || strstr(r.err, "wrong passphrase"),
-			  "%s: %s", what, r.err);
+		cr_assert(strstr(r.err, "modified") || strstr(r.err, "wrong passphrase"), "%s: %s",
+			  what, r.err);
 	else
 		cr_assert(strstr(r.err, "neither an hsmcert backup"), "%s: %s", what, r.err);
 	ts_result_free(&r);
@@ -108,7 +108,8 @@ Test(exits, tampered_backup_is_1_wherever_it_was_changed)
 			rc = hc_backup_parse(copy, len, "x.hsmb", &f, &err);
 			if (rc == HC_OK)
 				hc_backup_file_clear(&f);
-			cr_assert(rc == HC_OK || rc == (at < HC_BACKUP_MAGIC_LEN ? HC_USAGE : HC_CHECK),
+			cr_assert(rc == HC_OK ||
+					  rc == (at < HC_BACKUP_MAGIC_LEN ? HC_USAGE : HC_CHECK),
 				  "offset %zu ^ %02x: rc %d: %s", at, masks[m], rc, err.message);
 			if (rc == HC_CHECK)
 				cr_assert(strstr(err.message, "modified or damaged"), "%s",
@@ -163,8 +164,9 @@ Test(exits, truncated_or_extended_backup_is_1)
 	size_t len;
 	unsigned char *data = backup_file(&len);
 	unsigned char *longer = malloc(len + 100);
-	const size_t cuts[] = {HC_BACKUP_MAGIC_LEN, 10, 11, HC_BACKUP_HEADER_LEN, 40,
-			       len / 2, len - HC_BACKUP_TAG_LEN, len - 1};
+	const size_t cuts[] = {HC_BACKUP_MAGIC_LEN,	10,	11,
+			       HC_BACKUP_HEADER_LEN,	40,	len / 2,
+			       len - HC_BACKUP_TAG_LEN, len - 1};
 	struct ts_result r;
 	json_t *doc;
 
@@ -190,8 +192,9 @@ Test(exits, truncated_or_extended_backup_is_1)
 	ts_run(&r, "$HSMCERT --token pkcs11:token=second restore x.hsmb --json");
 	ts_assert_status(&r, 1);
 	doc = ts_json(&r);
-	cr_assert_eq(json_integer_value(json_object_get(json_object_get(doc, "error"), "exit_code")),
-		     1, "%s", r.out);
+	cr_assert_eq(
+		json_integer_value(json_object_get(json_object_get(doc, "error"), "exit_code")), 1,
+		"%s", r.out);
 	json_decref(doc);
 	ts_result_free(&r);
 
@@ -233,16 +236,14 @@ Test(exits, a_name_that_matches_nothing_is_2)
 		ts_run(&r, "$HSMCERT %s", bad[i].args);
 		ts_assert_status(&r, 2);
 		cr_assert(strstr(r.err, bad[i].says), "%s: %s", bad[i].args, r.err);
-		cr_assert(!bad[i].also || strstr(r.err, bad[i].also), "%s: %s", bad[i].args,
-			  r.err);
+		cr_assert(!bad[i].also || strstr(r.err, bad[i].also), "%s: %s", bad[i].args, r.err);
 		ts_result_free(&r);
 
 		ts_run(&r, "$HSMCERT %s --json", bad[i].args);
 		ts_assert_status(&r, 2);
 		doc = ts_json(&r);
 		e = json_object_get(doc, "error");
-		cr_assert_eq(json_integer_value(json_object_get(e, "exit_code")), 2, "%s",
-			     r.out);
+		cr_assert_eq(json_integer_value(json_object_get(e, "exit_code")), 2, "%s", r.out);
 		cr_assert_null(json_object_get(e, "ckr"), "%s", r.out);
 		json_decref(doc);
 		ts_result_free(&r);

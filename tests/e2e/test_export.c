@@ -92,8 +92,8 @@ Test(export, key_uri_with_chain_verifies_with_openssl)
 	cr_assert_not_null(doc, "%s", r.out);
 	cr_assert_eq(json_array_size(json_object_get(doc, "chain")), 1, "%s", r.out);
 	cr_assert(json_is_true(json_object_get(doc, "chain_complete")), "%s", r.out);
-	cr_assert(strstr(json_string_value(json_object_get(json_object_get(doc, "certificate"),
-							   "uri")),
+	cr_assert(strstr(json_string_value(
+				 json_object_get(json_object_get(doc, "certificate"), "uri")),
 			 "object=webcert"),
 		  "%s", r.out);
 	json_decref(doc);

@@ -39,12 +39,12 @@ Test(frictions, short_help_and_version)
 Test(frictions, one_error_prefix)
 {
 	static const char *cmds[] = {
-		"keygen --bogus",	       /* getopt: unknown option */
-		"keygen --label",	       /* getopt: missing value */
-		"keygen --label k extra",      /* extra argument */
-		"keygen --label k --type rsa:1", /* bad value */
+		"keygen --bogus",			      /* getopt: unknown option */
+		"keygen --label",			      /* getopt: missing value */
+		"keygen --label k extra",		      /* extra argument */
+		"keygen --label k --type rsa:1",	      /* bad value */
 		"csr --key pkcs11:object=none --cn www.x.hk", /* the token's answer */
-		"show /nonexistent.pem",       /* I/O */
+		"show /nonexistent.pem",		      /* I/O */
 	};
 	struct ts_result r;
 
@@ -109,14 +109,15 @@ Test(frictions, openssl_curve_names)
 		ts_run(&r, "$HSMCERT keygen --json --label k%zu --type %s", i, cases[i].arg);
 		ts_assert_status(&r, 0);
 		doc = ts_json(&r);
-		cr_assert_str_eq(json_string_value(json_object_get(json_object_get(doc, "key"),
-								   "type")),
-				 cases[i].type);
+		cr_assert_str_eq(
+			json_string_value(json_object_get(json_object_get(doc, "key"), "type")),
+			cases[i].type);
 		json_decref(doc);
 		ts_result_free(&r);
-		curve = ts_sh("p11tool --provider %s --list-all "
-			      "'pkcs11:token=test;object=k%zu;type=public' 2>/dev/null | grep 'Type:'",
-			      TS_SOFTHSM, i);
+		curve = ts_sh(
+			"p11tool --provider %s --list-all "
+			"'pkcs11:token=test;object=k%zu;type=public' 2>/dev/null | grep 'Type:'",
+			TS_SOFTHSM, i);
 		cr_assert(strstr(curve, cases[i].p11tool), "%s: %s", cases[i].arg, curve);
 		free(curve);
 	}
@@ -134,16 +135,17 @@ Test(frictions, aia_hint_only_with_an_aia_url)
 {
 	struct ts_result r;
 
-	free(ts_sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -subj '/CN=Hidden CA' "
-		   "-days 30 -out ca.crt -addext basicConstraints=critical,CA:TRUE "
-		   "-addext keyUsage=keyCertSign,cRLSign 2>/dev/null && "
-		   "openssl req -new -newkey rsa:2048 -nodes -keyout leaf.key -subj /CN=www.x.hk "
-		   "-out leaf.csr 2>/dev/null && "
-		   "openssl x509 -req -in leaf.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 10 "
-		   "-out plain.crt 2>/dev/null && "
-		   "printf 'authorityInfoAccess=caIssuers;URI:http://127.0.0.1:9/ca.crt\\n' > aia.ext "
-		   "&& openssl x509 -req -in leaf.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
-		   "-days 10 -extfile aia.ext -out aia.crt 2>/dev/null && true"));
+	free(ts_sh(
+		"openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -subj '/CN=Hidden CA' "
+		"-days 30 -out ca.crt -addext basicConstraints=critical,CA:TRUE "
+		"-addext keyUsage=keyCertSign,cRLSign 2>/dev/null && "
+		"openssl req -new -newkey rsa:2048 -nodes -keyout leaf.key -subj /CN=www.x.hk "
+		"-out leaf.csr 2>/dev/null && "
+		"openssl x509 -req -in leaf.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 10 "
+		"-out plain.crt 2>/dev/null && "
+		"printf 'authorityInfoAccess=caIssuers;URI:http://127.0.0.1:9/ca.crt\\n' > aia.ext "
+		"&& openssl x509 -req -in leaf.csr -CA ca.crt -CAkey ca.key -CAcreateserial "
+		"-days 10 -extfile aia.ext -out aia.crt 2>/dev/null && true"));
 	ts_run(&r, "$HSMCERT chain --cert plain.crt");
 	ts_assert_status(&r, 1);
 	cr_assert(strstr(r.err, "no issuer for"), "%s", r.err);

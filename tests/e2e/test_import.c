@@ -363,8 +363,9 @@ Test(import, failure_while_storing_leaves_nothing)
 	cr_assert_eq(ts_count_objects(TS_TOKEN), 2);
 
 	/* A rename that fails after the certificate was stored: labels and objects restored. */
-	ts_run(&r, "HSMCERT_FAULT_FAIL=C_SetAttributeValue@2 HSMCERT_FAULT_ONCE=1 $HSMCERT --module "
-		   "\"$HSMCERT_FAULTMOD\" import --cert web.crt --label renamed");
+	ts_run(&r,
+	       "HSMCERT_FAULT_FAIL=C_SetAttributeValue@2 HSMCERT_FAULT_ONCE=1 $HSMCERT --module "
+	       "\"$HSMCERT_FAULTMOD\" import --cert web.crt --label renamed");
 	ts_assert_status(&r, 3);
 	cr_assert(strstr(r.err, "what this run had changed on the token was undone"), "%s", r.err);
 	ts_result_free(&r);
@@ -406,9 +407,11 @@ Test(import, failed_label_rollback_says_which_object_has_which_label)
 		   "\"$HSMCERT_FAULTMOD\" import --cert fq.crt --label fqnew");
 	ts_assert_status(&r, 3);
 	cr_assert(strstr(r.err, "renaming the public key 'fq' to 'fqnew': setting CKA_LABEL: "
-				"C_SetAttributeValue failed: CKR_DEVICE_ERROR"), "%s", r.err);
+				"C_SetAttributeValue failed: CKR_DEVICE_ERROR"),
+		  "%s", r.err);
 	cr_assert(strstr(r.err, "; and the rollback failed too (C_SetAttributeValue: "
-				"CKR_DEVICE_ERROR); these keep the new label"), "%s", r.err);
+				"CKR_DEVICE_ERROR); these keep the new label"),
+		  "%s", r.err);
 	cr_assert(strstr(r.err, "token=test;id="), "%s", r.err);
 	cr_assert(strstr(r.err, ";object=fqnew;type=private (was 'fq')"), "%s", r.err);
 	cr_assert_eq(ct_count(r.err, "pkcs11:"), 1, "%s", r.err);

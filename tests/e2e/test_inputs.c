@@ -48,8 +48,9 @@ Test(inputs_chain, cert_from_pkcs12_with_each_passphrase_source)
 	struct ts_result r;
 
 	for (size_t i = 0; i < sizeof(sources) / sizeof(sources[0]); i++) {
-		ts_run(&r, "rm -f chain.pem; %s --cert leaf.pfx --roots \"$PKI/roots-new\" "
-			   "-o chain.pem </dev/null",
+		ts_run(&r,
+		       "rm -f chain.pem; %s --cert leaf.pfx --roots \"$PKI/roots-new\" "
+		       "-o chain.pem </dev/null",
 		       sources[i]);
 		ts_assert_status(&r, 0);
 		cr_assert(strstr(r.out, "Chain verified") && ts_text_has(r.out, "from", "leaf.pfx"),
@@ -274,8 +275,9 @@ Test(inputs_token, check_chain_from_pkcs12)
 	/* The root as PKCS#12 in a --roots folder: used with the passphrase, refused without. */
 	free(ts_sh("mkdir roots && openssl pkcs12 -export -nokeys -in pki/root.crt "
 		   "-passout pass:secretpw -out roots/root.pfx"));
-	ts_run(&r, "HSMCERT_PASSPHRASE=secretpw $HSMCERT check --key pkcs11:object=web --roots roots "
-		   "--chain pki/sub.crt");
+	ts_run(&r,
+	       "HSMCERT_PASSPHRASE=secretpw $HSMCERT check --key pkcs11:object=web --roots roots "
+	       "--chain pki/sub.crt");
 	ts_assert_status(&r, 0);
 	ts_result_free(&r);
 	ts_run(&r, "HSMCERT_PASSPHRASE=nope $HSMCERT check --key pkcs11:object=web --roots roots "

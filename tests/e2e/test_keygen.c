@@ -155,10 +155,11 @@ Test(keygen, default_id_ignores_modulus_padding_and_restore_agrees)
 	ts_assert_status(&r, 0);
 	ts_result_free(&r);
 	json_decref(doc);
-	doc = ts_run_json(&r, 0,
-			  "HSMCERT_PASSPHRASE=secret-passphrase HSMCERT_FAULT_PAD_MODULUS=1 $HSMCERT "
-			  "--module $HSMCERT_FAULTMOD --token pkcs11:token=second --json restore "
-			  "padded.pfx --label copy");
+	doc = ts_run_json(
+		&r, 0,
+		"HSMCERT_PASSPHRASE=secret-passphrase HSMCERT_FAULT_PAD_MODULUS=1 $HSMCERT "
+		"--module $HSMCERT_FAULTMOD --token pkcs11:token=second --json restore "
+		"padded.pfx --label copy");
 	cr_assert(strstr(r.out, want), "restore's id differs from keygen's %s: %s", want, r.out);
 	free(want);
 	json_decref(doc);
@@ -344,8 +345,8 @@ Test(keygen, refused_template_falls_back_keeping_security)
 	ts_run(&r, "HSMCERT_FAULT_REJECT_ATTR=0x162 $HSMCERT --module $HSMCERT_FAULTMOD keygen "
 		   "--label k");
 	ts_assert_status(&r, 0);
-	cr_assert(strstr(r.err, "refused the full key template (CKR_ATTRIBUTE_TYPE_INVALID)"),
-		  "%s", r.err);
+	cr_assert(strstr(r.err, "refused the full key template (CKR_ATTRIBUTE_TYPE_INVALID)"), "%s",
+		  r.err);
 	ts_result_free(&r);
 	access = pkcs11_tool_access("k");
 	cr_assert(strstr(access, "sensitive, always sensitive, never extractable, local"), "%s",

@@ -123,7 +123,8 @@ Test(list, certificate_details_match_openssl)
 			 "Type: Private key");
 	assert_names_one(json_string_value(json_object_get(key_named(doc, "web"), "public_uri")),
 			 "Type: Public key");
-	assert_names_one(json_string_value(json_object_get(cert, "uri")), "Type: X.509 Certificate");
+	assert_names_one(json_string_value(json_object_get(cert, "uri")),
+			 "Type: X.509 Certificate");
 	json_decref(doc);
 
 	/* The text output says the same. */
@@ -131,7 +132,8 @@ Test(list, certificate_details_match_openssl)
 	ts_assert_status(&r, 0);
 	cr_assert(strstr(r.out, sha1), "%s", r.out);
 	cr_assert(strstr(r.out, sha256), "%s", r.out);
-	cr_assert(ts_text_has(r.out, "web", "rsa:2048, not exportable") && strstr(r.out, "[valid]"), "%s", r.out);
+	cr_assert(ts_text_has(r.out, "web", "rsa:2048, not exportable") && strstr(r.out, "[valid]"),
+		  "%s", r.out);
 	cr_assert(strstr(r.out, "DNS:www.example.test"), "%s", r.out);
 	cr_assert(strstr(r.out, "days left"), "%s", r.out);
 	ts_result_free(&r);

@@ -52,17 +52,20 @@ Test(provision, creates_every_entry_then_is_idempotent)
 		   "DNS:www.example.hk'"));
 
 	/* The request's key is the token's key (independent reader: pkcs11-tool). */
-	free(ts_sh("pkcs11-tool --module %s --token-label test --read-object --type pubkey "
-		   "--label web01 -o pub.der 2>/dev/null && openssl pkey -pubin -inform DER -in "
-		   "pub.der -outform PEM > a.pem && openssl req -in web01.csr -noout -pubkey > b.pem "
-		   "&& cmp a.pem b.pem", TS_SOFTHSM));
+	free(ts_sh(
+		"pkcs11-tool --module %s --token-label test --read-object --type pubkey "
+		"--label web01 -o pub.der 2>/dev/null && openssl pkey -pubin -inform DER -in "
+		"pub.der -outform PEM > a.pem && openssl req -in web01.csr -noout -pubkey > b.pem "
+		"&& cmp a.pem b.pem",
+		TS_SOFTHSM));
 
 	/* Again: nothing is redone, nothing changes. */
 	ts_run(&r, "$HSMCERT provision --json plan.json -j 2");
 	ts_assert_status(&r, 0);
 	doc = ts_json(&r);
-	cr_assert_eq(json_integer_value(json_object_get(json_object_get(doc, "summary"),
-							"existing")), 3, "%s", r.out);
+	cr_assert_eq(
+		json_integer_value(json_object_get(json_object_get(doc, "summary"), "existing")), 3,
+		"%s", r.out);
 	json_decref(doc);
 	ts_result_free(&r);
 	cr_assert_eq(ts_count_objects(TS_TOKEN), 6);
@@ -168,8 +171,7 @@ Test(provision, checks_everything_before_the_first_keygen)
 	ts_assert_status(&r, 4);
 	cr_assert(strstr(r.err, "entry 'mail'") && strstr(r.err, "out/mail.csr"), "%s", r.err);
 	cr_assert(strstr(r.err, "nothing was generated"), "%s", r.err);
-	cr_assert_null(strstr(r.err, "C_GenerateKeyPair"), "a key generation was tried: %s",
-		       r.err);
+	cr_assert_null(strstr(r.err, "C_GenerateKeyPair"), "a key generation was tried: %s", r.err);
 	ts_result_free(&r);
 	cr_assert_eq(ts_count_objects(TS_TOKEN), 0);
 

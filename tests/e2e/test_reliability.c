@@ -89,12 +89,15 @@ Test(reliability, d03_request_rollback_is_true_to_the_token)
 	use_faultmod();
 	/* Every search of the run fails once in turn: nothing stays, whatever is said. */
 	for (int k = 1; k <= 6; k++) {
-		ts_run(&r, "HSMCERT_FAULT_FAIL=C_FindObjectsInit@%d HSMCERT_FAULT_ONCE=1 "
-			   "$HSMCERT request --label k --cn www.x.hk -o k.csr", k);
+		ts_run(&r,
+		       "HSMCERT_FAULT_FAIL=C_FindObjectsInit@%d HSMCERT_FAULT_ONCE=1 "
+		       "$HSMCERT request --label k --cn www.x.hk -o k.csr",
+		       k);
 		if (r.status == 0) {
 			ts_result_free(&r);
-			free(ts_sh("$HSMCERT delete --yes --all-matching 'pkcs11:object=k' >/dev/null "
-				   "&& rm k.csr"));
+			free(ts_sh(
+				"$HSMCERT delete --yes --all-matching 'pkcs11:object=k' >/dev/null "
+				"&& rm k.csr"));
 			continue;
 		}
 		ts_assert_status(&r, 3);
@@ -105,7 +108,8 @@ Test(reliability, d03_request_rollback_is_true_to_the_token)
 	}
 
 	/* The token dies after C_GenerateKeyPair: the pair cannot go, and is named. */
-	free(ts_sh("HSMCERT_FAULT_TRACE=trace $HSMCERT request --label t --cn www.x.hk >/dev/null"));
+	free(ts_sh(
+		"HSMCERT_FAULT_TRACE=trace $HSMCERT request --label t --cn www.x.hk >/dev/null"));
 	gen = trace_call("trace", "C_GenerateKeyPair");
 	free(ts_sh("$HSMCERT delete --yes --all-matching 'pkcs11:object=t' >/dev/null"));
 	for (int n = gen + 1; n <= gen + 8; n++) {
@@ -183,8 +187,8 @@ static void assert_terminal_safe(const char *what, const char *text)
 {
 	for (const unsigned char *p = (const unsigned char *)text; *p; p++)
 		cr_assert(!(*p < 0x20 && *p != '\n' && *p != '\t') && *p != 0x7f && *p != 0xff,
-			  "%s: byte 0x%02x at %zu:\n%s", what, *p, (size_t)(p - (const unsigned char *)text),
-			  text);
+			  "%s: byte 0x%02x at %zu:\n%s", what, *p,
+			  (size_t)(p - (const unsigned char *)text), text);
 }
 
 static void assert_one_json_document(const char *what, const char *text)
@@ -204,10 +208,17 @@ static void assert_one_json_document(const char *what, const char *text)
 Test(reliability, d09_hostile_text_is_escaped_and_json_stays_valid)
 {
 	static const char *const views[] = {
-		"list", "list --json", "audit", "audit --json", "tokens", "tokens --json",
-		"show ev.crt", "show --json ev.crt",
+		"list",
+		"list --json",
+		"audit",
+		"audit --json",
+		"tokens",
+		"tokens --json",
+		"show ev.crt",
+		"show --json ev.crt",
 		"delete 'pkcs11:object=ev%1B%5B31mil%0D%FF' </dev/null",
-		"keygen --label \"$LABEL\"", "keygen --json --label \"$LABEL\" --if-missing",
+		"keygen --label \"$LABEL\"",
+		"keygen --json --label \"$LABEL\" --if-missing",
 	};
 	struct ts_result r;
 
@@ -225,7 +236,7 @@ Test(reliability, d09_hostile_text_is_escaped_and_json_stays_valid)
 		if (strstr(views[i], "--json"))
 			assert_one_json_document(views[i], r.out);
 		cr_assert(r.status == 0 || r.status == 1 || strstr(views[i], "delete") ||
-			  strstr(views[i], "keygen --label"),
+				  strstr(views[i], "keygen --label"),
 			  "%s: exit %d\n%s%s", views[i], r.status, r.out, r.err);
 		ts_result_free(&r);
 	}
@@ -239,8 +250,9 @@ Test(reliability, d09_hostile_text_is_escaped_and_json_stays_valid)
 Test(reliability, d07_files_and_streams)
 {
 	static const char *const outputs[] = {
-		"--version", "help", "help list", "tokens", "show ev.crt", "list", "list --json",
-		"audit --json", "chain --cert ev.crt --roots ev.crt",
+		"--version",   "help",	       "help list",
+		"tokens",      "show ev.crt",  "list",
+		"list --json", "audit --json", "chain --cert ev.crt --roots ev.crt",
 	};
 	char name[256];
 	struct ts_result r;
@@ -372,8 +384,10 @@ Test(reliability, d06_recipient_restore_blames_the_token_not_the_file)
 		   "-o web.hsmb >/dev/null"));
 	use_faultmod();
 	for (int nth = 1; nth <= 2; nth++) {
-		ts_run(&r, "HSMCERT_FAULT_FAIL=C_UnwrapKey@%d HSMCERT_FAULT_ONCE=1 $HSMCERT --token "
-			   "pkcs11:token=vault restore web.hsmb", nth);
+		ts_run(&r,
+		       "HSMCERT_FAULT_FAIL=C_UnwrapKey@%d HSMCERT_FAULT_ONCE=1 $HSMCERT --token "
+		       "pkcs11:token=vault restore web.hsmb",
+		       nth);
 		ts_assert_status(&r, 3);
 		cr_assert(strstr(r.err, "C_UnwrapKey"), "%s", r.err);
 		cr_assert(strstr(r.err, "CKR_DEVICE_ERROR"), "%s", r.err);

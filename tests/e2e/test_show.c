@@ -56,9 +56,7 @@ static json_t *extension(json_t *item, const char *name)
 	json_t *exts = json_object_get(item, "extensions"), *e;
 	size_t i;
 
-	json_array_foreach(exts, i, e)
-		if (strcmp(str(e, "name"), name) == 0)
-			return e;
+	json_array_foreach(exts, i, e) if (strcmp(str(e, "name"), name) == 0) return e;
 	return NULL;
 }
 
@@ -89,8 +87,9 @@ Test(show, request_then_issued_certificate)
 
 	ts_run(&r, "$HSMCERT show web.csr");
 	ts_assert_status(&r, 0);
-	cr_assert(strstr(r.out, "DNS:www.xn--5bvv2rbn4a0hh.hk (www.香港郵政.hk), DNS:www.example.hk"),
-		  "%s", r.out);
+	cr_assert(
+		strstr(r.out, "DNS:www.xn--5bvv2rbn4a0hh.hk (www.香港郵政.hk), DNS:www.example.hk"),
+		"%s", r.out);
 	cr_assert(strstr(r.out, "verifies with the request's own key"), "%s", r.out);
 	ts_result_free(&r);
 
@@ -238,9 +237,10 @@ Test(show, bad_files)
 	ts_result_free(&r);
 
 	/* A request whose signature was damaged: shown, and exit 1. */
-	free(ts_sh("$HSMCERT request --label t --cn t.example.hk --der -o t.der && "
-		   "size=$(stat -c %%s t.der) && printf '\\001' | dd of=t.der bs=1 seek=$((size-5)) "
-		   "conv=notrunc 2>/dev/null"));
+	free(ts_sh(
+		"$HSMCERT request --label t --cn t.example.hk --der -o t.der && "
+		"size=$(stat -c %%s t.der) && printf '\\001' | dd of=t.der bs=1 seek=$((size-5)) "
+		"conv=notrunc 2>/dev/null"));
 	ts_run(&r, "$HSMCERT show t.der");
 	ts_assert_status(&r, 1);
 	cr_assert(strstr(r.out, "DOES NOT VERIFY"), "%s", r.out);

@@ -27,8 +27,8 @@ TestSuite(sweep, .init = ts_setup_token, .fini = ts_teardown, .timeout = 600);
 
 struct sweep {
 	const char *name;
-	const char *command;	/* run in the test's directory */
-	const char *outputs;	/* files the command writes, space separated ("" none) */
+	const char *command; /* run in the test's directory */
+	const char *outputs; /* files the command writes, space separated ("" none) */
 	/* Exit status of a re-run that finds the work done ("nothing matches"), or 0. */
 	int rerun_done_status;
 	/*
@@ -48,12 +48,13 @@ struct sweep {
 /* The token's objects as an independent tool sees them: class, label, id or not. */
 static char *token_state(void)
 {
-	return ts_sh("pkcs11-tool --module " TS_SOFTHSM " --token-label " TS_TOKEN " --login "
-		     "--pin " TS_PIN " --list-objects 2>/dev/null | awk '"
-		     "/Object;/ { if (o) print o \"|\" l \"|\" i; o = $0; l = \"\"; i = \"no-id\" } "
-		     "/^  label:/ { sub(/^  label: */, \"\"); l = $0 } "
-		     "/^  ID:/ { i = \"id\" } "
-		     "END { if (o) print o \"|\" l \"|\" i }' | sort");
+	return ts_sh(
+		"pkcs11-tool --module " TS_SOFTHSM " --token-label " TS_TOKEN " --login "
+		"--pin " TS_PIN " --list-objects 2>/dev/null | awk '"
+		"/Object;/ { if (o) print o \"|\" l \"|\" i; o = $0; l = \"\"; i = \"no-id\" } "
+		"/^  label:/ { sub(/^  label: */, \"\"); l = $0 } "
+		"/^  ID:/ { i = \"id\" } "
+		"END { if (o) print o \"|\" l \"|\" i }' | sort");
 }
 
 /* Files of the test directory that are not the world's own. */
@@ -172,7 +173,8 @@ static void sweep(const struct sweep *s)
 			ts_result_free(&again);
 			free(state);
 			state = token_state();
-			cr_assert_str_eq(state, after, "%s, re-run after call %zu failed", s->name, n);
+			cr_assert_str_eq(state, after, "%s, re-run after call %zu failed", s->name,
+					 n);
 		} else {
 			cr_assert_str_eq(state, before, "%s, call %zu failed: token changed:\n%s",
 					 s->name, n, r.err);
@@ -194,7 +196,8 @@ static void sweep(const struct sweep *s)
 		ts_run(&r, "%s %s", s->command, s->rerun_after_kill ? s->rerun_after_kill : "");
 		cr_assert_null(strstr(r.err, "Sanitizer"), "%s, re-run after kill at %zu: %s",
 			       s->name, n, r.err);
-		cr_assert(r.status == 0 || (s->rerun_done_status && r.status == s->rerun_done_status),
+		cr_assert(r.status == 0 ||
+				  (s->rerun_done_status && r.status == s->rerun_done_status),
 			  "%s, re-run after a kill at call %zu: exit %d\n%s", s->name, n, r.status,
 			  r.err);
 		ts_result_free(&r);
@@ -210,8 +213,8 @@ static void sweep(const struct sweep *s)
 	cr_log_info("%s: %zu calls, %zu failed in turn, %zu killed and re-run: 0 crashes, "
 		    "0 orphans, 0 stray files, 0 unnamed errors",
 		    s->name, total, failed_runs, killed_runs);
-	fprintf(stderr, "sweep %s: %zu calls, %zu failed in turn, %zu killed and re-run\n",
-		s->name, total, failed_runs, killed_runs);
+	fprintf(stderr, "sweep %s: %zu calls, %zu failed in turn, %zu killed and re-run\n", s->name,
+		total, failed_runs, killed_runs);
 	free(before);
 	free(after);
 	free(files_before);
@@ -220,22 +223,25 @@ static void sweep(const struct sweep *s)
 
 Test(sweep, keygen)
 {
-	sweep(&(struct sweep){"keygen", "$HSMCERT keygen --label k --if-missing", "", 0, false, NULL});
+	sweep(&(struct sweep){"keygen", "$HSMCERT keygen --label k --if-missing", "", 0, false,
+			      NULL});
 }
 
 Test(sweep, request)
 {
 	/* --if-missing: the idempotent form a script re-runs. */
-	sweep(&(struct sweep){"request", "$HSMCERT request --label k --if-missing --cn www.x.hk "
-					 "-o k.csr --force",
+	sweep(&(struct sweep){"request",
+			      "$HSMCERT request --label k --if-missing --cn www.x.hk "
+			      "-o k.csr --force",
 			      "k.csr", 0, false, NULL});
 }
 
 Test(sweep, csr)
 {
 	free(ts_sh("$HSMCERT keygen --label base >/dev/null"));
-	sweep(&(struct sweep){"csr", "$HSMCERT csr --key pkcs11:object=base --cn www.x.hk "
-				     "-o c.csr --force",
+	sweep(&(struct sweep){"csr",
+			      "$HSMCERT csr --key pkcs11:object=base --cn www.x.hk "
+			      "-o c.csr --force",
 			      "c.csr", 0, false, NULL});
 }
 
@@ -244,8 +250,8 @@ Test(sweep, import)
 	ct_pki();
 	ct_keygen("web", "ec:P-256");
 	ct_leaf("web", "web.crt", "now-1", "now+365");
-	sweep(&(struct sweep){"import", "$HSMCERT import --cert web.crt --chain pki/sub.crt", "",
-			      0, false, NULL});
+	sweep(&(struct sweep){"import", "$HSMCERT import --cert web.crt --chain pki/sub.crt", "", 0,
+			      false, NULL});
 }
 
 Test(sweep, delete)
@@ -263,8 +269,9 @@ Test(sweep, backup)
 {
 	setenv("HSMCERT_PASSPHRASE", "correct horse battery staple", 1);
 	free(ts_sh("$HSMCERT keygen --label exp --type ec:P-256 --exportable >/dev/null"));
-	sweep(&(struct sweep){"backup", "$HSMCERT backup --key pkcs11:object=exp -o exp.hsmb "
-					"--force",
+	sweep(&(struct sweep){"backup",
+			      "$HSMCERT backup --key pkcs11:object=exp -o exp.hsmb "
+			      "--force",
 			      "exp.hsmb", 0, false, NULL});
 }
 
@@ -279,8 +286,9 @@ Test(sweep, restore)
 
 Test(sweep, provision)
 {
-	ts_write("plan.json", "{\"keys\": [{\"label\": \"a\", \"cn\": \"a.example.hk\", "
-			      "\"type\": \"ec:P-256\"}, {\"label\": \"b\", \"cn\": \"b.example.hk\", "
-			      "\"type\": \"ec:P-256\"}]}\n");
+	ts_write("plan.json",
+		 "{\"keys\": [{\"label\": \"a\", \"cn\": \"a.example.hk\", "
+		 "\"type\": \"ec:P-256\"}, {\"label\": \"b\", \"cn\": \"b.example.hk\", "
+		 "\"type\": \"ec:P-256\"}]}\n");
 	sweep(&(struct sweep){"provision", "$HSMCERT provision plan.json", "", 0, true, NULL});
 }

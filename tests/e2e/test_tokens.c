@@ -17,10 +17,11 @@ Test(tokens, lists_token_with_uri)
 	ts_run(&r, "$HSMCERT tokens --json");
 	ts_assert_status(&r, 0);
 	doc = ts_json(&r);
-	json_array_foreach(json_object_get(doc, "slots"), i, slot) {
+	json_array_foreach(json_object_get(doc, "slots"), i, slot)
+	{
 		json_t *t = json_object_get(slot, "token");
-		if (json_is_object(t) && strcmp(json_string_value(json_object_get(t, "label")),
-						"test") == 0)
+		if (json_is_object(t) &&
+		    strcmp(json_string_value(json_object_get(t, "label")), "test") == 0)
 			token = t;
 	}
 	cr_assert_not_null(token, "%s", r.out);
@@ -47,7 +48,8 @@ Test(tokens, names_the_modules_behind_the_proxy)
 {
 	struct ts_result r;
 	json_t *doc, *registered, *m;
-	char *theirs = ts_sh("p11-kit list-modules 2>/dev/null | sed -n 's/^\\([^ :][^:]*\\): .*/\\1/p'");
+	char *theirs = ts_sh(
+		"p11-kit list-modules 2>/dev/null | sed -n 's/^\\([^ :][^:]*\\): .*/\\1/p'");
 	size_t i, seen = 0;
 
 	ts_run(&r, "env -u HSMCERT_MODULE $HSMCERT tokens --json");
@@ -57,12 +59,13 @@ Test(tokens, names_the_modules_behind_the_proxy)
 	cr_assert(strstr(ct_str(doc, "module.path"), "p11-kit-proxy.so"));
 	registered = json_object_get(json_object_get(doc, "module"), "registered");
 	cr_assert(json_array_size(registered) > 0);
-	json_array_foreach(registered, i, m) {
+	json_array_foreach(registered, i, m)
+	{
 		const char *name = ct_str(m, "name");
 		char line[256];
 		snprintf(line, sizeof(line), "%s\n", name);
-		cr_assert(name[0] && strstr(theirs, line), "'%s' is not in p11-kit list-modules:\n%s",
-			  name, theirs);
+		cr_assert(name[0] && strstr(theirs, line),
+			  "'%s' is not in p11-kit list-modules:\n%s", name, theirs);
 		if (strcmp(name, "softhsm2") == 0)
 			cr_assert(strstr(ct_str(m, "path"), "libsofthsm2.so"));
 		seen++;
@@ -195,9 +198,10 @@ Test(init_token, never_logs_in_with_the_new_pin)
 
 	/* Only a private object: invisible without login, so re-initialising is refused. */
 	ts_add_token("quiet");
-	free(ts_sh("printf x > blob && pkcs11-tool --module %s --token-label quiet --login --pin %s "
-		   "--write-object blob --type data --label d --private >/dev/null 2>&1",
-		   TS_SOFTHSM, TS_PIN));
+	free(ts_sh(
+		"printf x > blob && pkcs11-tool --module %s --token-label quiet --login --pin %s "
+		"--write-object blob --type data --label d --private >/dev/null 2>&1",
+		TS_SOFTHSM, TS_PIN));
 	ts_run(&r, "HSMCERT_PIN=99999999 $HSMCERT init-token --token pkcs11:token=quiet "
 		   "--label quiet");
 	ts_assert_status(&r, 1);
@@ -208,7 +212,8 @@ Test(init_token, never_logs_in_with_the_new_pin)
 	cr_assert(strstr(flags, "\"ok\""), "a login was tried: %s", flags);
 	free(flags);
 	flags = ts_sh("pkcs11-tool --module %s --token-label quiet --login --pin %s "
-		      "--list-objects 2>/dev/null | grep -c 'Data object'", TS_SOFTHSM, TS_PIN);
+		      "--list-objects 2>/dev/null | grep -c 'Data object'",
+		      TS_SOFTHSM, TS_PIN);
 	cr_assert_eq(atoi(flags), 1, "the private object is gone");
 	free(flags);
 }
@@ -237,12 +242,13 @@ Test(init_token, wrong_so_pin_names_the_tries_left)
 	ts_run(&r, "HSMCERT_SO_PIN=00000000 $HSMCERT init-token --token pkcs11:token=t3 "
 		   "--label t3 --force");
 	ts_assert_status(&r, 3);
-	cr_assert(strstr(r.err, "C_InitToken failed: CKR_PIN_INCORRECT (tries left are low)"),
-		  "%s", r.err);
+	cr_assert(strstr(r.err, "C_InitToken failed: CKR_PIN_INCORRECT (tries left are low)"), "%s",
+		  r.err);
 	ts_result_free(&r);
 	/* pkcs11-tool, independent of us, sees the flag the message reported. */
 	flags = ts_sh("pkcs11-tool --module %s -L 2>/dev/null | grep -A12 'label.*: t3' | "
-		      "grep -c 'SO PIN count low'", TS_SOFTHSM);
+		      "grep -c 'SO PIN count low'",
+		      TS_SOFTHSM);
 	cr_assert_eq(atoi(flags), 1, "pkcs11-tool shows no low count");
 	free(flags);
 
@@ -274,8 +280,8 @@ Test(init_token, pin_lengths_checked_before_anything_changes)
 
 	ts_run(&r, "HSMCERT_SO_PIN=123 $HSMCERT init-token --free --label short");
 	ts_assert_status(&r, 2);
-	cr_assert(strstr(r.err, "SO PIN") && strstr(r.err, "3 bytes") &&
-		  strstr(r.err, "4 to 255"), "%s", r.err);
+	cr_assert(strstr(r.err, "SO PIN") && strstr(r.err, "3 bytes") && strstr(r.err, "4 to 255"),
+		  "%s", r.err);
 	cr_assert_null(strstr(r.err, "CKR_PIN_INCORRECT"), "%s", r.err);
 	ts_result_free(&r);
 	ts_run(&r, "HSMCERT_PIN=12 $HSMCERT init-token --free --label short");
@@ -304,7 +310,8 @@ Test(init_token, half_initialised_token_is_reported_with_the_command_that_finish
 	cr_assert(strstr(r.err, "already erased"), "%s", r.err);
 	cr_assert(strstr(r.err, "no user PIN"), "%s", r.err);
 	cmd = strstr(r.err, "  hsmcert init-token --");
-	cr_assert(cmd && strstr(cmd, " --token 'pkcs11:") && strstr(cmd, "token=half"), "%s", r.err);
+	cr_assert(cmd && strstr(cmd, " --token 'pkcs11:") && strstr(cmd, "token=half"), "%s",
+		  r.err);
 	cmd = strdup(cmd + strlen("  hsmcert "));
 	end = strchr(cmd, '\n');
 	if (end)

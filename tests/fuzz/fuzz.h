@@ -43,12 +43,12 @@ static inline const char *fuzz_file(const uint8_t *data, size_t size, const char
 }
 
 /* A parser's answer must be a clear one: success or one of the SPEC's exit codes. */
-#define FUZZ_ASSERT(cond)                                                                        \
-	do {                                                                                     \
-		if (!(cond)) {                                                                   \
-			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);               \
-			abort();                                                                 \
-		}                                                                                \
+#define FUZZ_ASSERT(cond)                                                                          \
+	do {                                                                                       \
+		if (!(cond)) {                                                                     \
+			fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, #cond);                 \
+			abort();                                                                   \
+		}                                                                                  \
 	} while (0)
 
 #endif

@@ -16,16 +16,30 @@ static void write_seed(const char *dir, hc_backup_mode mode)
 	static unsigned char spki[91], wrapped[256], cert[120], ca[100], id[20];
 	hc_backup_flag flags[2] = {{CKA_EXTRACTABLE, true}, {CKA_SIGN, true}};
 	hc_blob cas[1] = {{ca, sizeof(ca)}};
-	hc_backup_entry e = {.key_type = CKK_EC, .label = "web", .id = {id, sizeof(id)},
-			     .flags = flags, .flag_count = 2, .public_key = {spki, sizeof(spki)},
+	hc_backup_entry e = {.key_type = CKK_EC,
+			     .label = "web",
+			     .id = {id, sizeof(id)},
+			     .flags = flags,
+			     .flag_count = 2,
+			     .public_key = {spki, sizeof(spki)},
 			     .wrap_mechanism = CKM_AES_KEY_WRAP_PAD,
-			     .wrapped_key = {wrapped, 48}, .certificate = {cert, sizeof(cert)},
-			     .ca_certificates = cas, .ca_count = 1};
-	hc_backup_file f = {.version = HC_BACKUP_VERSION, .mode = mode, .creator = "fuzz",
-			    .created = 1763700000, .scrypt_log2_n = 14, .scrypt_r = 8,
-			    .scrypt_p = 1, .oaep_hash = CKM_SHA_1,
-			    .recipient = {spki, sizeof(spki)}, .wrapped_kek = {wrapped, 256},
-			    .wrapped_mac_key = {wrapped, 40}, .entries = &e, .entry_count = 1};
+			     .wrapped_key = {wrapped, 48},
+			     .certificate = {cert, sizeof(cert)},
+			     .ca_certificates = cas,
+			     .ca_count = 1};
+	hc_backup_file f = {.version = HC_BACKUP_VERSION,
+			    .mode = mode,
+			    .creator = "fuzz",
+			    .created = 1763700000,
+			    .scrypt_log2_n = 14,
+			    .scrypt_r = 8,
+			    .scrypt_p = 1,
+			    .oaep_hash = CKM_SHA_1,
+			    .recipient = {spki, sizeof(spki)},
+			    .wrapped_kek = {wrapped, 256},
+			    .wrapped_mac_key = {wrapped, 40},
+			    .entries = &e,
+			    .entry_count = 1};
 	unsigned char *data;
 	size_t len;
 	hc_error err = {0};

@@ -138,26 +138,26 @@ static CK_RV counted(const char *name)
 	return CKR_OK;
 }
 
-#define FAIL_IF_ASKED(name)                                                                      \
-	do {                                                                                     \
-		CK_RV injected_rv = counted(#name);                                              \
-		if (injected_rv == CKR_OK)                                                       \
-			injected_rv = injected(#name);                                           \
-		if (injected_rv != CKR_OK)                                                       \
-			return injected_rv;                                                      \
+#define FAIL_IF_ASKED(name)                                                                        \
+	do {                                                                                       \
+		CK_RV injected_rv = counted(#name);                                                \
+		if (injected_rv == CKR_OK)                                                         \
+			injected_rv = injected(#name);                                             \
+		if (injected_rv != CKR_OK)                                                         \
+			return injected_rv;                                                        \
 	} while (0)
 
 static bool mechanism_listed(const char *var, CK_MECHANISM_TYPE mech);
 
 /* Calls that only pass through, counted so the sweep can fail each of them. */
-#define COUNTED(ret_name, call)                                                                  \
-	do {                                                                                     \
-		CK_RV injected_rv = counted(ret_name);                                           \
-		if (injected_rv == CKR_OK)                                                       \
-			injected_rv = injected(ret_name);                                        \
-		if (injected_rv != CKR_OK)                                                       \
-			return injected_rv;                                                      \
-		return call;                                                                     \
+#define COUNTED(ret_name, call)                                                                    \
+	do {                                                                                       \
+		CK_RV injected_rv = counted(ret_name);                                             \
+		if (injected_rv == CKR_OK)                                                         \
+			injected_rv = injected(ret_name);                                          \
+		if (injected_rv != CKR_OK)                                                         \
+			return injected_rv;                                                        \
+		return call;                                                                       \
 	} while (0)
 
 static CK_RV f_GetSlotList(CK_BBOOL present, CK_SLOT_ID_PTR list, CK_ULONG_PTR count)
@@ -213,8 +213,7 @@ static CK_RV f_VerifyInit(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HAN
 	COUNTED("C_VerifyInit", real->C_VerifyInit(s, m, k));
 }
 
-static CK_RV f_Verify(CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR sig,
-		      CK_ULONG sl)
+static CK_RV f_Verify(CK_SESSION_HANDLE s, CK_BYTE_PTR d, CK_ULONG dl, CK_BYTE_PTR sig, CK_ULONG sl)
 {
 	COUNTED("C_Verify", real->C_Verify(s, d, dl, sig, sl));
 }
@@ -463,9 +462,8 @@ static CK_RV f_WrapKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE
 	return real->C_WrapKey(s, m, w, k, out, len);
 }
 
-static CK_RV f_UnwrapKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE u,
-			 CK_BYTE_PTR w, CK_ULONG wl, CK_ATTRIBUTE_PTR t, CK_ULONG n,
-			 CK_OBJECT_HANDLE_PTR k)
+static CK_RV f_UnwrapKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HANDLE u, CK_BYTE_PTR w,
+			 CK_ULONG wl, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR k)
 {
 	const char *reject = getenv("HSMCERT_FAULT_UNWRAP_REJECT_ATTR");
 
@@ -476,8 +474,8 @@ static CK_RV f_UnwrapKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HAND
 	return real->C_UnwrapKey(s, m, u, w, wl, t, n, k);
 }
 
-static CK_RV f_GenerateKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR t,
-			   CK_ULONG n, CK_OBJECT_HANDLE_PTR k)
+static CK_RV f_GenerateKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_ATTRIBUTE_PTR t, CK_ULONG n,
+			   CK_OBJECT_HANDLE_PTR k)
 {
 	FAIL_IF_ASKED(C_GenerateKey);
 	return real->C_GenerateKey(s, m, t, n, k);
@@ -499,8 +497,7 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list)
 {
 	if (!real) {
 		const char *target = getenv("HSMCERT_FAULT_TARGET");
-		void *h = dlopen(target ? target : TS_SOFTHSM,
-				 RTLD_NOW | RTLD_LOCAL);
+		void *h = dlopen(target ? target : TS_SOFTHSM, RTLD_NOW | RTLD_LOCAL);
 		CK_C_GetFunctionList get;
 		if (!h)
 			return CKR_GENERAL_ERROR;

@@ -20,9 +20,10 @@ static void setup_world(void)
 	cr_assert_not_null(mkdtemp(ts_dir), "mkdtemp: %s", strerror(errno));
 	snprintf(path, sizeof(path), "%s/tokens", ts_dir);
 	cr_assert_eq(mkdir(path, 0700), 0);
-	snprintf(conf, sizeof(conf),
-		 "directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n",
-		 ts_dir);
+	snprintf(
+		conf, sizeof(conf),
+		"directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n",
+		ts_dir);
 	snprintf(path, sizeof(path), "%s/softhsm2.conf", ts_dir);
 	ts_write(path, conf);
 	setenv("SOFTHSM2_CONF", path, 1);
@@ -208,7 +209,8 @@ json_t *ts_json_at(json_t *doc, const char *path)
 	json_t *at = doc;
 
 	cr_assert_not_null(copy);
-	for (char *part = strtok_r(copy, "/", &save); at && part; part = strtok_r(NULL, "/", &save)) {
+	for (char *part = strtok_r(copy, "/", &save); at && part;
+	     part = strtok_r(NULL, "/", &save)) {
 		char *end;
 		unsigned long i = strtoul(part, &end, 10);
 		if (json_is_array(at) && *part && !*end)
@@ -282,8 +284,8 @@ void ts_store_cert(const char *key_label, const char *id_hex, const char *label,
 		    "-out '%s.crt.der'; "
 		    "pkcs11-tool --module %s --token-label %s --login --pin %s --write-object "
 		    "'%s.crt.der' --type cert --id %s --label '%s' >/dev/null 2>&1",
-		    pub, cn, label, cn, label, label, days, label, TS_SOFTHSM, TS_TOKEN, TS_PIN, label,
-		    id_hex, label);
+		    pub, cn, label, cn, label, label, days, label, TS_SOFTHSM, TS_TOKEN, TS_PIN,
+		    label, id_hex, label);
 	free(out);
 }
 

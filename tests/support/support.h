@@ -61,22 +61,22 @@ void ts_result_free(struct ts_result *r);
  * exit status, then parses. The caller json_decref()s the document and
  * frees `r`.
  */
-#define ts_json(r)                                                                               \
-	({                                                                                       \
-		const struct ts_result *ts_r_ = (r);                                             \
-		json_error_t ts_e_;                                                              \
-		json_t *ts_doc_ = json_loads(ts_r_->out, 0, &ts_e_);                             \
-		cr_assert_not_null(ts_doc_,                                                      \
+#define ts_json(r)                                                                                 \
+	({                                                                                         \
+		const struct ts_result *ts_r_ = (r);                                               \
+		json_error_t ts_e_;                                                                \
+		json_t *ts_doc_ = json_loads(ts_r_->out, 0, &ts_e_);                               \
+		cr_assert_not_null(ts_doc_,                                                        \
 				   "stdout is not one JSON document (%s, line %d)\nstdout:\n%s\n"  \
-				   "stderr:\n%s",                                                 \
-				   ts_e_.text, ts_e_.line, ts_r_->out, ts_r_->err);               \
-		ts_doc_;                                                                         \
+				   "stderr:\n%s",                                                  \
+				   ts_e_.text, ts_e_.line, ts_r_->out, ts_r_->err);                \
+		ts_doc_;                                                                           \
 	})
-#define ts_run_json(r, want_status, ...)                                                         \
-	({                                                                                       \
-		ts_run((r), __VA_ARGS__);                                                        \
-		ts_assert_status((r), (want_status));                                            \
-		ts_json(r);                                                                      \
+#define ts_run_json(r, want_status, ...)                                                           \
+	({                                                                                         \
+		ts_run((r), __VA_ARGS__);                                                          \
+		ts_assert_status((r), (want_status));                                              \
+		ts_json(r);                                                                        \
 	})
 
 /*
@@ -118,8 +118,8 @@ void ts_store_cert(const char *key_label, const char *id_hex, const char *label,
 		   int days);
 
 /* Assert the run exited with `status`, printing its output when it did not. */
-#define ts_assert_status(r, want)                                                                \
-	cr_assert_eq((r)->status, (want), "exit %d, want %d\nstdout:\n%s\nstderr:\n%s",          \
+#define ts_assert_status(r, want)                                                                  \
+	cr_assert_eq((r)->status, (want), "exit %d, want %d\nstdout:\n%s\nstderr:\n%s",            \
 		     (r)->status, (want), (r)->out, (r)->err)
 
 #endif

@@ -23,9 +23,14 @@ static char *b64(const char *s)
 
 Test(acme_jws, base64url_rfc4648_vectors)
 {
-	static const char *const v[][2] = {{"", ""},	     {"f", "Zg"},	  {"fo", "Zm8"},
-					   {"foo", "Zm9v"},  {"foob", "Zm9vYg"},  {"fooba", "Zm9vYmE"},
-					   {"foobar", "Zm9vYmFy"}, {"\xfb\xff", "-_8"}};
+	static const char *const v[][2] = {{"", ""},
+					   {"f", "Zg"},
+					   {"fo", "Zm8"},
+					   {"foo", "Zm9v"},
+					   {"foob", "Zm9vYg"},
+					   {"fooba", "Zm9vYmE"},
+					   {"foobar", "Zm9vYmFy"},
+					   {"\xfb\xff", "-_8"}};
 	hc_error err = {0};
 
 	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++) {
@@ -40,8 +45,8 @@ Test(acme_jws, base64url_rfc4648_vectors)
 		free(d);
 	}
 	/* Padding, the other alphabet, whitespace, impossible lengths, stray bits. */
-	for (const char *const *bad = (const char *const[]){"Zg==", "+/8", "Zm 9v", "Z", "Zh",
-							    NULL};
+	for (const char *const *bad =
+		     (const char *const[]){"Zg==", "+/8", "Zm 9v", "Z", "Zh", NULL};
 	     *bad; bad++) {
 		unsigned char *d = NULL;
 		size_t len = 0;
@@ -322,24 +327,26 @@ Test(acme_jws, problem_and_order_and_authz_parsers)
 	hc_acme_authz a = {0};
 	hc_error err = {0};
 
-	cr_assert_eq(PARSE(hc_acme_problem_parse,
-			   "{\"type\":\"urn:ietf:params:acme:error:rejectedIdentifier\",\"detail\":"
-			   "\"no\",\"status\":400,\"subproblems\":[{\"type\":\"urn:ietf:params:acme:"
-			   "error:caa\",\"detail\":\"CAA forbids\",\"identifier\":{\"type\":\"dns\","
-			   "\"value\":\"x.test\"}},7]}",
-			   &p, &err),
-		     HC_OK);
+	cr_assert_eq(
+		PARSE(hc_acme_problem_parse,
+		      "{\"type\":\"urn:ietf:params:acme:error:rejectedIdentifier\",\"detail\":"
+		      "\"no\",\"status\":400,\"subproblems\":[{\"type\":\"urn:ietf:params:acme:"
+		      "error:caa\",\"detail\":\"CAA forbids\",\"identifier\":{\"type\":\"dns\","
+		      "\"value\":\"x.test\"}},7]}",
+		      &p, &err),
+		HC_OK);
 	cr_assert_str_eq(hc_acme_problem_short(&p), "rejectedIdentifier");
 	cr_assert_eq(p.status, 400);
 	cr_assert_str_eq(p.subproblems, "x.test: urn:ietf:params:acme:error:caa: CAA forbids");
 	hc_acme_problem_clear(&p);
 	cr_assert_eq(PARSE(hc_acme_problem_parse, "{\"detail\":\"no type\"}", &p, &err), HC_IO);
 
-	cr_assert_eq(PARSE(hc_acme_order_parse,
-			   "{\"status\":\"invalid\",\"finalize\":\"https://a/f\",\"authorizations\":"
-			   "[\"https://a/1\",\"https://a/2\"],\"error\":{\"type\":\"t\"}}",
-			   &o, &err),
-		     HC_OK, "%s", err.message);
+	cr_assert_eq(
+		PARSE(hc_acme_order_parse,
+		      "{\"status\":\"invalid\",\"finalize\":\"https://a/f\",\"authorizations\":"
+		      "[\"https://a/1\",\"https://a/2\"],\"error\":{\"type\":\"t\"}}",
+		      &o, &err),
+		HC_OK, "%s", err.message);
 	cr_assert_eq(o.authz_count, 2);
 	cr_assert_str_eq(o.error.type, "t");
 	hc_acme_order_clear(&o);

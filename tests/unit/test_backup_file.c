@@ -130,7 +130,7 @@ Test(backup_file, every_truncation_is_refused_with_a_reason)
 
 		memcpy(part, data, cut);
 		cr_assert_neq(accept(part, cut, &err), HC_OK,
-		              "a file cut to %zu of %zu bytes was accepted", cut, len);
+			      "a file cut to %zu of %zu bytes was accepted", cut, len);
 		cr_assert(err.message[0], "cut %zu: no message", cut);
 		free(part);
 	}
@@ -147,7 +147,7 @@ Test(backup_file, any_changed_byte_is_detected)
 
 		data[i] ^= 0x01;
 		cr_assert_neq(accept(data, len, &err), HC_OK,
-		              "byte %zu changed and the file was accepted", i);
+			      "byte %zu changed and the file was accepted", i);
 		data[i] ^= 0x01;
 	}
 	free(data);

@@ -55,7 +55,7 @@ static hc_chain_pool *pool_of(const char *path)
 	cr_assert_eq(hc_chain_pool_new(&pool, &err), HC_OK, "%s", err.message);
 	if (path)
 		cr_assert_eq(hc_chain_pool_add_path(pool, pki(path), &err), HC_OK, "%s: %s", path,
-		             err.message);
+			     err.message);
 	return pool;
 }
 
@@ -175,7 +175,7 @@ Test(chain_build, reissued_sub_ca_is_chosen_and_the_old_one_superseded)
 Test(chain_build, cross_certificate_is_served_unless_left_out)
 {
 	struct built b;
-	STACK_OF(X509) * served;
+	STACK_OF(X509) *served;
 
 	build(&b, "leaf.crt", "roots-both", false);
 	cr_assert_eq(b.rc, HC_OK, "%s", b.result.failure);
@@ -206,8 +206,8 @@ Test(chain_build, only_the_old_root_trusted_goes_through_the_cross_certificate)
 
 	build(&b, "leaf.crt", "roots-old", false);
 	cr_assert_eq(b.rc, HC_OK, "%s", b.result.failure);
-	subject =
-	    hc_x509_name_text(X509_get_subject_name(b.result.links[b.result.link_count - 1].cert));
+	subject = hc_x509_name_text(
+		X509_get_subject_name(b.result.links[b.result.link_count - 1].cert));
 	/* The path ends at the old root, reached through the cross certificate. */
 	cr_assert(strstr(subject, "Test Global Root CA"), "%s", subject);
 	free(subject);

@@ -93,8 +93,8 @@ static void fuzz_x509_file(const char *path, const char *pass, size_t n)
 		hc_x509_bundle b;
 		hc_error err = {0};
 		hc_rc rc = hc_x509_load_mem(m, mlen, "fuzz", s, &b, &err);
-		cr_assert(rc == HC_OK || rc == HC_USAGE || rc == HC_CHECK,
-			  "%s round %zu: rc %d %s", path, i, rc, err.message);
+		cr_assert(rc == HC_OK || rc == HC_USAGE || rc == HC_CHECK, "%s round %zu: rc %d %s",
+			  path, i, rc, err.message);
 		if (rc == HC_OK) {
 			for (int k = 0; k < sk_X509_num(b.certs); k++) {
 				hc_cert_info info;
@@ -213,17 +213,30 @@ static void fuzz_backup(hc_backup_mode mode, size_t n)
 	static const unsigned char mac_key[32] = {1, 2, 3};
 	hc_backup_flag flags[2] = {{CKA_EXTRACTABLE, true}, {CKA_SIGN, true}};
 	hc_blob cas[2] = {{ca, sizeof(ca)}, {ca, 100}};
-	hc_backup_entry e = {.key_type = CKK_EC, .label = "web", .id = {id, sizeof(id)},
-			     .flags = flags, .flag_count = 2, .public_key = {spki, sizeof(spki)},
+	hc_backup_entry e = {.key_type = CKK_EC,
+			     .label = "web",
+			     .id = {id, sizeof(id)},
+			     .flags = flags,
+			     .flag_count = 2,
+			     .public_key = {spki, sizeof(spki)},
 			     .wrap_mechanism = CKM_AES_KEY_WRAP_PAD,
 			     .wrapped_key = {wrapped, sizeof(wrapped)},
-			     .certificate = {cert, sizeof(cert)}, .ca_certificates = cas,
+			     .certificate = {cert, sizeof(cert)},
+			     .ca_certificates = cas,
 			     .ca_count = 2};
-	hc_backup_file f = {.version = HC_BACKUP_VERSION, .mode = mode, .creator = "fuzz",
-			    .created = 1763700000, .scrypt_log2_n = 18, .scrypt_r = 8,
-			    .scrypt_p = 1, .oaep_hash = CKM_SHA_1,
-			    .recipient = {spki, sizeof(spki)}, .wrapped_kek = {wrapped, 256},
-			    .wrapped_mac_key = {wrapped, 40}, .entries = &e, .entry_count = 1};
+	hc_backup_file f = {.version = HC_BACKUP_VERSION,
+			    .mode = mode,
+			    .creator = "fuzz",
+			    .created = 1763700000,
+			    .scrypt_log2_n = 18,
+			    .scrypt_r = 8,
+			    .scrypt_p = 1,
+			    .oaep_hash = CKM_SHA_1,
+			    .recipient = {spki, sizeof(spki)},
+			    .wrapped_kek = {wrapped, 256},
+			    .wrapped_mac_key = {wrapped, 40},
+			    .entries = &e,
+			    .entry_count = 1};
 	unsigned char *seed;
 	size_t len;
 	hc_error err = {0};

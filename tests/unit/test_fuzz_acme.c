@@ -28,8 +28,8 @@ Test(fuzz_acme, corpus_and_mutations)
 	const char *src = getenv("HSMCERT_SOURCE_DIR");
 	struct dirent *e;
 	size_t files = 0, rounds = getenv("HSMCERT_FUZZ_ROUNDS")
-	                               ? strtoul(getenv("HSMCERT_FUZZ_ROUNDS"), NULL, 10)
-	                               : 20;
+					   ? strtoul(getenv("HSMCERT_FUZZ_ROUNDS"), NULL, 10)
+					   : 20;
 	DIR *d;
 
 	cr_assert_not_null(src, "HSMCERT_SOURCE_DIR is not set (run through ctest)");
@@ -49,12 +49,8 @@ Test(fuzz_acme, corpus_and_mutations)
 			size_t mlen = len;
 			memcpy(m, data, len);
 			switch (next() % 3) {
-			case 0:
-				m[next() % mlen] ^= (unsigned char)(1u << (next() % 8));
-				break;
-			case 1:
-				mlen = next() % mlen + 1;
-				break;
+			case 0: m[next() % mlen] ^= (unsigned char)(1u << (next() % 8)); break;
+			case 1: mlen = next() % mlen + 1; break;
 			default: {
 				size_t at = next() % mlen;
 				memmove(m + at + 1, m + at, mlen - at);

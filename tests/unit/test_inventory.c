@@ -181,8 +181,9 @@ Test(inventory, falls_back_to_the_id_without_a_public_half)
 	keygen("--label ec --type ec:P-256 --id c0ffee");
 	ts_store_cert("ec", "c0ffee", "ec-cert", "ec.example.hk", 365);
 	/* Without its public key object the EC private key has no point to compare. */
-	ts_run(&r, "pkcs11-tool --module %s --token-label %s --login --pin %s --delete-object "
-		   "--type pubkey --id c0ffee",
+	ts_run(&r,
+	       "pkcs11-tool --module %s --token-label %s --login --pin %s --delete-object "
+	       "--type pubkey --id c0ffee",
 	       TS_SOFTHSM, TS_TOKEN, TS_PIN);
 	ts_assert_status(&r, 0);
 	ts_result_free(&r);

@@ -91,9 +91,9 @@ Test(uri, every_pin_value_is_hidden)
 		     HC_USAGE);
 	cr_assert_null(strstr(err.message, "Fir5t"), "%s", err.message);
 	cr_assert_null(strstr(err.message, "Sec0nd"), "%s", err.message);
-	cr_assert_eq(hc_uri_parse("pkcs11:token=a;pin-value=Fir5t;pin-value=Sec0nd?x=%zz", &u,
-				  &err),
-		     HC_USAGE);
+	cr_assert_eq(
+		hc_uri_parse("pkcs11:token=a;pin-value=Fir5t;pin-value=Sec0nd?x=%zz", &u, &err),
+		HC_USAGE);
 	cr_assert_null(strstr(err.message, "Fir5t"), "%s", err.message);
 	cr_assert_null(strstr(err.message, "Sec0nd"), "%s", err.message);
 	cr_assert_eq(hc_uri_parse("notauri;pin-value=Th1rd?pin-value=Fourt4", &u, &err), HC_USAGE);

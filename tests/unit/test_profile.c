@@ -34,10 +34,10 @@ static hc_rc plan(const struct plan_in *in, hc_error *err)
 
 	if (in->subject)
 		cr_assert_eq(hc_subject_parse(in->subject, &subject, err), HC_OK, "%s",
-		             err->message);
+			     err->message);
 	for (size_t i = 0; i < 4 && in->sans[i]; i++)
 		cr_assert_eq(hc_altnames_add(&sans, in->sans[i], "--san", err), HC_OK, "%s",
-		             err->message);
+			     err->message);
 	params.subject = in->subject ? &subject : NULL;
 	params.sans = &sans;
 	params.profile = in->profile;
@@ -82,7 +82,7 @@ Test(profile, hkpost_key_is_rsa_2048_exactly)
 	t = keytype("rsa:3072");
 	cr_assert_eq(hc_profile_check_key(HC_PROFILE_HKPOST, &t, &err), HC_USAGE);
 	cr_assert(strstr(err.message, "rule 'key'") && strstr(err.message, "rsa:3072"), "%s",
-	          err.message);
+		  err.message);
 	t = keytype("ec:P-256");
 	cr_assert_eq(hc_profile_check_key(HC_PROFILE_HKPOST, &t, &err), HC_USAGE);
 }
@@ -90,13 +90,13 @@ Test(profile, hkpost_key_is_rsa_2048_exactly)
 Test(profile, cabf_keys)
 {
 	static const char *const ok[] = {"rsa:2048", "rsa:3072", "rsa:4096", "ec:P-256",
-	                                 "ec:P-384"};
+					 "ec:P-384"};
 	hc_error err = {0};
 
 	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
 		hc_keytype t = keytype(ok[i]);
 		cr_assert_eq(hc_profile_check_key(HC_PROFILE_CABF, &t, &err), HC_OK, "%s: %s",
-		             ok[i], err.message);
+			     ok[i], err.message);
 	}
 	/* No profile: nothing is refused. */
 	{
@@ -109,19 +109,19 @@ Test(profile, hkpost_needs_c_hk_and_sha256_pkcs1)
 {
 	hc_error err = {0};
 	struct plan_in good = {.subject = "C=HK,O=My Org,CN=www.example.hk",
-	                       .profile = HC_PROFILE_HKPOST};
+			       .profile = HC_PROFILE_HKPOST};
 	struct plan_in wrong_c = {.subject = "C=GB,CN=www.example.hk",
-	                          .profile = HC_PROFILE_HKPOST};
+				  .profile = HC_PROFILE_HKPOST};
 	struct plan_in pss = {
-	    .subject = "C=HK,CN=www.example.hk", .profile = HC_PROFILE_HKPOST, .pss = true};
+		.subject = "C=HK,CN=www.example.hk", .profile = HC_PROFILE_HKPOST, .pss = true};
 
 	cr_assert_eq(plan(&good, &err), HC_OK, "%s", err.message);
 	cr_assert_eq(plan(&wrong_c, &err), HC_USAGE);
 	cr_assert(strstr(err.message, "rule 'country'") && strstr(err.message, "C=GB"), "%s",
-	          err.message);
+		  err.message);
 	cr_assert_eq(plan(&pss, &err), HC_USAGE);
 	cr_assert(strstr(err.message, "rule 'signature'") && strstr(err.message, "not PSS"), "%s",
-	          err.message);
+		  err.message);
 	wrong_c.md = EVP_sha384();
 	cr_assert_eq(plan(&wrong_c, &err), HC_USAGE);
 	/* Both rules in one message, so the request is fixed in one round. */
@@ -134,22 +134,26 @@ Test(profile, cabf_names)
 		struct plan_in in;
 		const char *rule; /* NULL: passes */
 	} cases[] = {
-	    {{.subject = "CN=www.example.hk", .profile = HC_PROFILE_CABF}, NULL},
-	    {{.subject = NULL,
-	      .sans = {"www.example.hk", "IP:8.8.8.8"},
-	      .profile = HC_PROFILE_CABF},
-	     NULL},
-	    {{.subject = "CN=my_host.example.hk", .profile = HC_PROFILE_CABF},
-	     "rule 'no underscores'"},
-	    {{.subject = "CN=intranet", .profile = HC_PROFILE_CABF}, "rule 'no internal names'"},
-	    {{.subject = "CN=www.example.hk", .sans = {"IP:10.1.2.3"}, .profile = HC_PROFILE_CABF},
-	     "rule 'no internal names'"},
-	    {{.subject = "CN=www.example.hk",
-	      .sans = {"email:a@example.hk"},
-	      .profile = HC_PROFILE_CABF},
-	     "rule 'SAN types'"},
-	    /* The same names without a profile are fine. */
-	    {{.subject = "CN=intranet", .sans = {"IP:10.1.2.3"}, .profile = HC_PROFILE_NONE}, NULL},
+		{{.subject = "CN=www.example.hk", .profile = HC_PROFILE_CABF}, NULL},
+		{{.subject = NULL,
+		  .sans = {"www.example.hk", "IP:8.8.8.8"},
+		  .profile = HC_PROFILE_CABF},
+		 NULL},
+		{{.subject = "CN=my_host.example.hk", .profile = HC_PROFILE_CABF},
+		 "rule 'no underscores'"},
+		{{.subject = "CN=intranet", .profile = HC_PROFILE_CABF},
+		 "rule 'no internal names'"},
+		{{.subject = "CN=www.example.hk",
+		  .sans = {"IP:10.1.2.3"},
+		  .profile = HC_PROFILE_CABF},
+		 "rule 'no internal names'"},
+		{{.subject = "CN=www.example.hk",
+		  .sans = {"email:a@example.hk"},
+		  .profile = HC_PROFILE_CABF},
+		 "rule 'SAN types'"},
+		/* The same names without a profile are fine. */
+		{{.subject = "CN=intranet", .sans = {"IP:10.1.2.3"}, .profile = HC_PROFILE_NONE},
+		 NULL},
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -181,25 +185,25 @@ Test(reqconfig, exchange_style_config_with_alt_names_section)
 	hc_error err = {0};
 
 	cr_assert_eq(load("[req]\n"
-	                  "prompt = no\n"
-	                  "distinguished_name = dn\n"
-	                  "req_extensions = ext\n"
-	                  "default_md = sha384\n"
-	                  "default_bits = 3072\n"
-	                  "[dn]\n"
-	                  "C = HK\n"
-	                  "ST = Hong Kong\n"
-	                  "O = My Organization\n"
-	                  "CN = www.myserver.com\n"
-	                  "[ext]\n"
-	                  "keyUsage = digitalSignature\n"
-	                  "subjectAltName = @alt_names\n"
-	                  "[alt_names]\n"
-	                  "DNS.1 = www.myserver.com\n"
-	                  "DNS.2 = mail.myserver.com\n"
-	                  "IP.1 = 192.0.2.7\n",
-	                  &c, &err),
-	             HC_OK, "%s", err.message);
+			  "prompt = no\n"
+			  "distinguished_name = dn\n"
+			  "req_extensions = ext\n"
+			  "default_md = sha384\n"
+			  "default_bits = 3072\n"
+			  "[dn]\n"
+			  "C = HK\n"
+			  "ST = Hong Kong\n"
+			  "O = My Organization\n"
+			  "CN = www.myserver.com\n"
+			  "[ext]\n"
+			  "keyUsage = digitalSignature\n"
+			  "subjectAltName = @alt_names\n"
+			  "[alt_names]\n"
+			  "DNS.1 = www.myserver.com\n"
+			  "DNS.2 = mail.myserver.com\n"
+			  "IP.1 = 192.0.2.7\n",
+			  &c, &err),
+		     HC_OK, "%s", err.message);
 	cr_assert_str_eq(hc_subject_get(&c.subject, NID_commonName), "www.myserver.com");
 	cr_assert_str_eq(hc_subject_get(&c.subject, NID_stateOrProvinceName), "Hong Kong");
 	cr_assert_eq(c.sans.count, 3);
@@ -218,14 +222,14 @@ Test(reqconfig, prompting_config_takes_the_defaults)
 	hc_error err = {0};
 
 	cr_assert_eq(load("[req]\n"
-	                  "distinguished_name = dn\n"
-	                  "[dn]\n"
-	                  "countryName = Country\n"
-	                  "countryName_default = HK\n"
-	                  "commonName = Common name\n"
-	                  "commonName_default = www.example.hk\n",
-	                  &c, &err),
-	             HC_OK, "%s", err.message);
+			  "distinguished_name = dn\n"
+			  "[dn]\n"
+			  "countryName = Country\n"
+			  "countryName_default = HK\n"
+			  "commonName = Common name\n"
+			  "commonName_default = www.example.hk\n",
+			  &c, &err),
+		     HC_OK, "%s", err.message);
 	cr_assert_str_eq(hc_subject_get(&c.subject, NID_countryName), "HK");
 	cr_assert_str_eq(hc_subject_get(&c.subject, NID_commonName), "www.example.hk");
 	hc_req_config_clear(&c);
@@ -241,17 +245,17 @@ Test(reqconfig, bad_configs_name_the_file_and_the_problem)
 	hc_req_config_clear(&c);
 
 	cr_assert_eq(load("[req]\nprompt = no\ndistinguished_name = dn\nreq_extensions = ext\n"
-	                  "[dn]\nCN = www.example.hk\n[ext]\nsubjectAltName = @nowhere\n",
-	                  &c, &err),
-	             HC_USAGE);
+			  "[dn]\nCN = www.example.hk\n[ext]\nsubjectAltName = @nowhere\n",
+			  &c, &err),
+		     HC_USAGE);
 	cr_assert(strstr(err.message, "[nowhere]"), "%s", err.message);
 	hc_req_config_clear(&c);
 
 	cr_assert_eq(load("[req]\nprompt = no\ndistinguished_name = dn\nreq_extensions = ext\n"
-	                  "[dn]\nCN = www.example.hk\n[ext]\nsubjectAltName = @alt\n"
-	                  "[alt]\nRID.1 = 1.2.3.4\n",
-	                  &c, &err),
-	             HC_USAGE);
+			  "[dn]\nCN = www.example.hk\n[ext]\nsubjectAltName = @alt\n"
+			  "[alt]\nRID.1 = 1.2.3.4\n",
+			  &c, &err),
+		     HC_USAGE);
 	cr_assert(strstr(err.message, "DNS, IP, email and URI"), "%s", err.message);
 	hc_req_config_clear(&c);
 

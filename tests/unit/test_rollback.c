@@ -96,7 +96,8 @@ Test(rollback, undoes_more_than_1024_objects)
 	cr_assert_eq(data_objects(&w), MANY);
 	hc_rollback_run(&rb, &err);
 	cr_assert_eq(data_objects(&w), 0);
-	cr_assert_str_eq(err.message, "the cause; what this run had changed on the token was undone");
+	cr_assert_str_eq(err.message,
+			 "the cause; what this run had changed on the token was undone");
 	cr_assert_eq(err.rc, HC_TOKEN);
 	cr_assert_eq(rb.count, 0);
 	close_token(&w);
@@ -111,10 +112,11 @@ Test(rollback, failed_undo_accounts_for_every_object_left)
 {
 	struct world w;
 	hc_rollback rb = {0};
-	hc_error err = {.rc = HC_TOKEN, .function = "C_Sign", .has_ckr = 1, .ckr = CKR_DEVICE_ERROR};
+	hc_error err = {
+		.rc = HC_TOKEN, .function = "C_Sign", .has_ckr = 1, .ckr = CKR_DEVICE_ERROR};
 	const char *tail, *want = "signing: C_Sign failed: CKR_DEVICE_ERROR; and the rollback "
-				 "failed too (C_DestroyObject: CKR_DEVICE_ERROR); left on the "
-				 "token, remove with 'hsmcert delete URI': pkcs11:";
+				  "failed too (C_DestroyObject: CKR_DEVICE_ERROR); left on the "
+				  "token, remove with 'hsmcert delete URI': pkcs11:";
 	int named = 0, more = 0;
 
 	snprintf(err.message, sizeof(err.message), "signing: C_Sign failed: CKR_DEVICE_ERROR");
@@ -171,7 +173,8 @@ Test(rollback, full_message_never_mixes_the_groups)
 		err.message[len] = '\0';
 		cr_assert_eq(hc_object_create(w.s, t, 3, &h, &err), HC_OK, "%s", err.message);
 		/* An object this run "made" that is already gone: its undo fails. */
-		cr_assert_eq(hc_rollback_created(&rb, h + 100000, CKO_DATA, "c", NULL, 0, &err), HC_OK);
+		cr_assert_eq(hc_rollback_created(&rb, h + 100000, CKO_DATA, "c", NULL, 0, &err),
+			     HC_OK);
 		cr_assert_eq(hc_rollback_relabel(&rb, h, CKO_DATA, "mykey", "new", NULL, 0, &err),
 			     HC_OK, "%s", err.message);
 		/* And the relabelled object goes too, so putting its label back fails. */

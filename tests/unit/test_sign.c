@@ -65,8 +65,7 @@ static void keygen(const char *label, const char *type)
 }
 
 /* Sign a minimal request in the token; OpenSSL must verify it and name the algorithm. */
-static void sign_and_verify(const char *label, const char *md_name, bool pss,
-			    const char *want_alg)
+static void sign_and_verify(const char *label, const char *md_name, bool pss, const char *want_alg)
 {
 	struct open_token t;
 	hc_key_info key;

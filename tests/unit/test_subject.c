@@ -1,4 +1,5 @@
-/* Subject forms, host names (IDN) and subjectAltName entries: src/x509/subject.c, src/x509/hostname.c. */
+/* Subject forms, host names (IDN) and subjectAltName entries: src/x509/subject.c,
+ * src/x509/hostname.c. */
 #include "support.h"
 
 #include "hsmcert/subject.h"
@@ -21,7 +22,8 @@ static char *name_dump(const X509_NAME *name)
 		int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
 		used += (size_t)snprintf(out + used, sizeof(out) - used, "%s%s=%.*s(%d)",
 					 i ? "|" : "", OBJ_nid2sn(nid), ASN1_STRING_length(v),
-					 (const char *)ASN1_STRING_get0_data(v), ASN1_STRING_type(v));
+					 (const char *)ASN1_STRING_get0_data(v),
+					 ASN1_STRING_type(v));
 	}
 	return out;
 }

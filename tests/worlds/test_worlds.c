@@ -23,20 +23,20 @@
 /* What each implementation can do (measured; docs/tokens.md says why). */
 struct world {
 	const char *name;
-	bool ec;             /* generates EC keys */
+	bool ec;	     /* generates EC keys */
 	bool exportable;     /* makes sensitive keys that are extractable */
-	bool hsmb;           /* has RFC 5649 wrap inside the token: .hsmb backup and restore */
-	bool pfx;            /* PKCS#12 export and import (RFC 5649 or CBC_PAD) */
+	bool hsmb;	     /* has RFC 5649 wrap inside the token: .hsmb backup and restore */
+	bool pfx;	     /* PKCS#12 export and import (RFC 5649 or CBC_PAD) */
 	bool init_token;     /* C_InitToken on an initialised token */
 	const char *no_hsmb; /* what the .hsmb refusal names */
 };
 
 static const struct world worlds[] = {
-    {"softhsm2", true, true, true, true, true, NULL},
-    {"nss", true, true, true, true, false, NULL},
-    {"p11kit-rpc", true, true, false, false, true, "not forwarded"},
-    {"opencryptoki", false, true, false, true, false, "RFC 5649"},
-    {"tpm2", true, false, false, false, false, "RFC 5649"},
+	{"softhsm2", true, true, true, true, true, NULL},
+	{"nss", true, true, true, true, false, NULL},
+	{"p11kit-rpc", true, true, false, false, true, "not forwarded"},
+	{"opencryptoki", false, true, false, true, false, "RFC 5649"},
+	{"tpm2", true, false, false, false, false, "RFC 5649"},
 };
 
 static const struct world *W;
@@ -153,7 +153,7 @@ Test(worlds, request_import_list_check_tls)
 	struct ts_result r;
 
 	ts_run(&r, "$HSMCERT request --label rq --cn rq.example.com -o rq.csr && "
-	           "openssl req -in rq.csr -verify -noout 2>&1");
+		   "openssl req -in rq.csr -verify -noout 2>&1");
 	ts_assert_status(&r, 0);
 	cr_assert(strstr(r.out, "verify OK"), "%s", r.out);
 	ts_result_free(&r);
@@ -180,7 +180,7 @@ Test(worlds, request_import_list_check_tls)
 	/* An independent tool sees the certificate where hsmcert put it (NSS: certutil). */
 	if (getenv("WORLD_TOOL_MODULE"))
 		ts_run(&r, "pkcs11-tool --module \"$WORLD_TOOL_MODULE\" --token-label world -l "
-		           "--pin \"$HSMCERT_PIN\" -O --type cert 2>&1");
+			   "--pin \"$HSMCERT_PIN\" -O --type cert 2>&1");
 	else
 		ts_run(&r, "certutil -L -d \"$WORLD_NSSDB\" 2>&1");
 	ts_assert_status(&r, 0);
@@ -196,7 +196,7 @@ Test(worlds, backup_of_a_non_exportable_key_is_exit_1)
 	ts_run(&r, "$HSMCERT backup --key 'pkcs11:object=ne' -o ne.hsmb");
 	ts_assert_status(&r, 1);
 	cr_assert(strstr(r.err, "not extractable") || strstr(r.out, "not extractable"), "%s%s",
-	          r.out, r.err);
+		  r.out, r.err);
 	cr_assert(!ts_exists("ne.hsmb"));
 	ts_result_free(&r);
 }
@@ -236,14 +236,14 @@ Test(worlds, backup_to_a_recipient_key)
 
 	if (!W->exportable || !W->hsmb)
 		cr_skip_test(
-		    "no exportable keys or no RFC 5649 here (see backup_and_restore_hsmb)");
+			"no exportable keys or no RFC 5649 here (see backup_and_restore_hsmb)");
 	ts_run(&r, "$HSMCERT keygen --label rx --exportable && "
-	           "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
-	           "$HSMCERT keygen --label recipient --type rsa:2048 >/dev/null && "
-	           "pkcs11-tool --module $WORLD_PEER_MODULE --token-label peer --read-object "
-	           "--type pubkey --label recipient -o recipient.der && "
-	           "openssl pkey -pubin -inform DER -in recipient.der -out recipient.pem && "
-	           "$HSMCERT backup --key 'pkcs11:object=rx' --to recipient.pem -o rx.hsmb");
+		   "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
+		   "$HSMCERT keygen --label recipient --type rsa:2048 >/dev/null && "
+		   "pkcs11-tool --module $WORLD_PEER_MODULE --token-label peer --read-object "
+		   "--type pubkey --label recipient -o recipient.der && "
+		   "openssl pkey -pubin -inform DER -in recipient.der -out recipient.pem && "
+		   "$HSMCERT backup --key 'pkcs11:object=rx' --to recipient.pem -o rx.hsmb");
 	/* The recipient key is a signing key on the peer: a refusal must be clean. */
 	cr_assert(r.status == 0 || r.status == 1 || r.status == 3, "%s", r.err);
 	if (r.status != 0)
@@ -275,13 +275,13 @@ Test(worlds, pkcs12_export_and_import)
 	ts_result_free(&r);
 	/* OpenSSL opens it: the key matches the certificate. */
 	ts_run(&r, "openssl pkcs12 -in px.pfx -nodes -passin env:HSMCERT_PASSPHRASE "
-	           "| openssl pkey -pubout > px-key.pub && openssl x509 -in px.crt -pubkey -noout "
-	           "> px-crt.pub && cmp px-key.pub px-crt.pub");
+		   "| openssl pkey -pubout > px-key.pub && openssl x509 -in px.crt -pubkey -noout "
+		   "> px-crt.pub && cmp px-key.pub px-crt.pub");
 	ts_assert_status(&r, 0);
 	ts_result_free(&r);
 	/* Into the peer SoftHSM2 token, and back into this one under a new name. */
 	ts_run(&r, "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
-	           "$HSMCERT restore px.pfx --label px-peer");
+		   "$HSMCERT restore px.pfx --label px-peer");
 	ts_assert_status(&r, 0);
 	ts_result_free(&r);
 	/* And back into this token (CKM_AES_CBC_PAD where it has no RFC 5649). */
@@ -299,9 +299,9 @@ Test(worlds, hsmb_crosses_modules)
 		cr_skip_test("no RFC 5649 on this token");
 	/* This token to the SoftHSM2 peer. */
 	ts_run(&r, "$HSMCERT keygen --label cx --exportable >/dev/null && "
-	           "$HSMCERT backup --key 'pkcs11:object=cx' -o cx.hsmb && "
-	           "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
-	           "$HSMCERT restore cx.hsmb");
+		   "$HSMCERT backup --key 'pkcs11:object=cx' -o cx.hsmb && "
+		   "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
+		   "$HSMCERT restore cx.hsmb");
 	ts_assert_status(&r, 0);
 	ts_result_free(&r);
 	/* And the reverse. */
@@ -329,15 +329,15 @@ Test(worlds, hsmb_crosses_modules)
 
 		cr_assert_not_null(data);
 		cr_assert_eq(hc_backup_parse(data, len, "cx.hsmb", &f, &err), HC_OK, "%s",
-		             err.message);
+			     err.message);
 		cr_assert_eq(hc_backup_derive(&f, pass, &keys, &err), HC_OK, "%s", err.message);
 		cr_assert_eq(f.entry_count, 1);
 		cr_assert_lt(f.entries[0].wrapped_key.len, sizeof(plain));
 		cr_assert_eq(EVP_DecryptInit_ex(ctx, EVP_aes_256_wrap_pad(), NULL, keys.kek, NULL),
-		             1);
+			     1);
 		cr_assert_eq(EVP_DecryptUpdate(ctx, plain, &n1, f.entries[0].wrapped_key.data,
-		                               (int)f.entries[0].wrapped_key.len),
-		             1, "the wrapped key is not RFC 5649");
+					       (int)f.entries[0].wrapped_key.len),
+			     1, "the wrapped key is not RFC 5649");
 		cr_assert_eq(EVP_DecryptFinal_ex(ctx, plain + n1, &n2), 1);
 		p8 = d2i_PKCS8_PRIV_KEY_INFO(NULL, &p, n1 + n2);
 		cr_assert_not_null(p8, "the unwrapped key is not PKCS#8");
@@ -357,9 +357,9 @@ Test(worlds, restore_needs_unwrap)
 		cr_skip_test("this token restores (hsmb_crosses_modules)");
 	/* A .hsmb made on the SoftHSM2 peer: refused cleanly here, nothing made. */
 	ts_run(&r, "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
-	           "$HSMCERT keygen --label rz --exportable >/dev/null && "
-	           "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
-	           "$HSMCERT backup --key 'pkcs11:object=rz' -o rz.hsmb");
+		   "$HSMCERT keygen --label rz --exportable >/dev/null && "
+		   "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
+		   "$HSMCERT backup --key 'pkcs11:object=rz' -o rz.hsmb");
 	ts_assert_status(&r, 0);
 	ts_result_free(&r);
 	ts_run(&r, "$HSMCERT restore rz.hsmb");
@@ -404,7 +404,7 @@ Test(worlds, capabilities_report)
 	struct ts_result r;
 
 	ts_run(&r, "$HSMCERT tokens --capabilities --json > caps.json && "
-	           "python3 -c 'import json; json.load(open(\"caps.json\"))' && cat caps.json");
+		   "python3 -c 'import json; json.load(open(\"caps.json\"))' && cat caps.json");
 	ts_assert_status(&r, 0);
 	cr_log_info("%s capabilities: %s", W->name, r.out);
 	ts_result_free(&r);
