@@ -256,7 +256,6 @@ hc_rc hc_evp_key_open(const hc_evp_key_params *params, long timeout_ms, hc_evp_k
 		job_free(job);
 		return hc_fail(err, HC_IO, "cannot start a thread for libp11");
 	}
-	pthread_detach(thread);
 	if (timeout_ms < 1)
 		timeout_ms = 1;
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -274,6 +273,7 @@ hc_rc hc_evp_key_open(const hc_evp_key_params *params, long timeout_ms, hc_evp_k
 		const char *const *ph = phase_names[job->phase];
 		job->abandoned = true;
 		pthread_mutex_unlock(&job->lock);
+		pthread_detach(thread);
 		return hc_fail(err, HC_TOKEN,
 			       "libp11 did not return from %s (%s) within %ld.%03ld seconds: the "
 			       "module may refuse libp11 a session (CKR_SESSION_COUNT: close other "
@@ -281,6 +281,12 @@ hc_rc hc_evp_key_open(const hc_evp_key_params *params, long timeout_ms, hc_evp_k
 			       ph[0], ph[1], timeout_ms / 1000, timeout_ms % 1000);
 	}
 	pthread_mutex_unlock(&job->lock);
+	/*
+	 * The worker is done: wait for it to end, so that what glibc keeps per
+	 * thread (dlerror's buffer, libp11 loads the module with dlopen) is freed
+	 * before this process can exit. A leak checker saw it otherwise.
+	 */
+	pthread_join(thread, NULL);
 	rc = job->rc;
 	if (rc != HC_OK) {
 		*err = job->err;
