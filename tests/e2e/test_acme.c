@@ -90,25 +90,17 @@ static int enroll(struct ts_result *r, const char *args)
 static json_t *enroll_json(const char *args)
 {
 	struct ts_result r;
-	json_t *doc;
 
 	enroll(&r, args);
-	ts_assert_status(&r, 0);
-	doc = ct_json(&r);
-	ts_result_free(&r);
-	return doc;
+	return ct_result_json(&r, 0);
 }
 
 static json_t *renew_json(int want, const char *args)
 {
 	struct ts_result r;
-	json_t *doc;
 
 	ts_run(&r, "$P80 $HSMCERT renew --acme-roots \"$ROOTS\" %s --json", args);
-	ts_assert_status(&r, want);
-	doc = ct_json(&r);
-	ts_result_free(&r);
-	return doc;
+	return ct_result_json(&r, want);
 }
 
 static const json_t *jget(const json_t *doc, const char *path)
@@ -743,8 +735,7 @@ Test(acme, alternate_chain_used_when_the_default_does_not_verify)
 	free(out);
 
 	proxy_enroll(&r, "--label alt --type ec:P-256 --cn localhost -o chain.pem --json");
-	ts_assert_status(&r, 0);
-	doc = ct_json(&r);
+	doc = ct_result_json(&r, 0);
 	cr_assert(json_is_true(jget(doc, "enrolled.chain.verified")));
 	cr_assert(json_is_true(jget(doc, "enrolled.chain.alternate_used")));
 	alts = jget(doc, "enrolled.chain.alternates");
@@ -774,7 +765,6 @@ Test(acme, alternate_chain_used_when_the_default_does_not_verify)
 	assert_cert_matches_token_key("chain.pem", id);
 	free(id);
 	json_decref(doc);
-	ts_result_free(&r);
 }
 
 Test(acme, no_verifying_alternate_fails_and_leaves_no_key)
