@@ -371,6 +371,17 @@ hc_rc hc_key_unwrap(hc_session *session, CK_MECHANISM *mech, CK_OBJECT_HANDLE un
 		    const unsigned char *wrapped, size_t wrapped_len, CK_ATTRIBUTE *tmpl,
 		    CK_ULONG count, CK_OBJECT_HANDLE *out, hc_error *err);
 
+/*
+ * C_UnwrapKey of a private key, negotiated: where the token says the template
+ * is incomplete and public_value is given (an EC key's point, 04||X||Y), it is
+ * asked again with the public value in the form the token files keys under
+ * (NSS softoken). Nothing of the caller's template is dropped.
+ */
+hc_rc hc_key_unwrap_private(hc_session *session, CK_MECHANISM *mech, CK_OBJECT_HANDLE unwrapping,
+			    const unsigned char *wrapped, size_t wrapped_len, CK_ATTRIBUTE *tmpl,
+			    CK_ULONG count, const unsigned char *public_value, size_t public_len,
+			    CK_OBJECT_HANDLE *out, hc_error *err);
+
 /* ---- key wrap negotiation (pkcs11/kwp.c) ------------------------------ */
 
 /* RFC 5649 on some tokens (NSS); not in p11-kit 0.24's pkcs11.h. */

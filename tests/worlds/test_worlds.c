@@ -349,6 +349,69 @@ Test(worlds, hsmb_crosses_modules)
 	}
 }
 
+/* The private keys on the world's token, as an independent client lists them. */
+static char *private_keys_listed(void)
+{
+	struct ts_result r;
+	char *out;
+
+	if (getenv("WORLD_TOOL_MODULE"))
+		ts_run(&r, "pkcs11-tool --module \"$WORLD_TOOL_MODULE\" --token-label world -l "
+			   "--pin \"$HSMCERT_PIN\" --list-objects --type privkey 2>&1");
+	else
+		ts_run(&r, "certutil -K -d \"$WORLD_NSSDB\" -f \"$WORLD_DIR/nss.pw\" 2>&1");
+	cr_assert(r.status == 0 || strstr(r.out, "no keys found"), "%s", r.out);
+	out = strdup(r.out);
+	ts_result_free(&r);
+	return out;
+}
+
+/*
+ * EC keys restore too: from a .hsmb made here, from one made on the SoftHSM2
+ * peer (and this token's to the peer), and from a .pfx. NSS softoken refused
+ * EC unwraps (CKR_TEMPLATE_INCOMPLETE) until it was given CKA_NSS_DB.
+ */
+Test(worlds, ec_keys_restore)
+{
+	struct ts_result r;
+	char *listed;
+
+	if (!W->ec || !W->exportable || !W->hsmb)
+		cr_skip_test("no exportable EC keys or no RFC 5649 here (see the tests above)");
+	ts_run(&r, "$HSMCERT keygen --label ecx --type ec:P-256 --exportable >/dev/null && "
+		   "$HSMCERT backup --key 'pkcs11:object=ecx' -o ecx.hsmb >/dev/null && "
+		   "$HSMCERT delete 'pkcs11:object=ecx' --yes >/dev/null");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	ts_run(&r, "$HSMCERT restore ecx.hsmb");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "test signature verified"), "%s", r.out);
+	ts_result_free(&r);
+	/* Here to the SoftHSM2 peer, and a P-384 key from the peer to here. */
+	ts_run(&r, "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
+		   "$HSMCERT restore ecx.hsmb >/dev/null && "
+		   "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
+		   "$HSMCERT keygen --label ecy --type ec:P-384 --exportable >/dev/null && "
+		   "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
+		   "$HSMCERT backup --key 'pkcs11:object=ecy' -o ecy.hsmb >/dev/null && "
+		   "$HSMCERT restore ecy.hsmb");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "test signature verified"), "%s", r.out);
+	ts_result_free(&r);
+	if (W->pfx) {
+		ts_run(&r, "$HSMCERT backup --key 'pkcs11:object=ecy' --format pfx -o ecy.pfx "
+			   ">/dev/null && $HSMCERT delete 'pkcs11:object=ecy' --yes >/dev/null && "
+			   "$HSMCERT restore ecy.pfx --label ecy");
+		ts_assert_status(&r, 0);
+		cr_assert(strstr(r.out, "test signature verified"), "%s", r.out);
+		ts_result_free(&r);
+	}
+	/* An independent client sees both keys on the token. */
+	listed = private_keys_listed();
+	cr_assert(strstr(listed, "ecx") && strstr(listed, "ecy"), "%s", listed);
+	free(listed);
+}
+
 Test(worlds, restore_needs_unwrap)
 {
 	struct ts_result r;
