@@ -112,6 +112,12 @@ typedef struct hc_slot {
  */
 bool hc_token_threads_safe(const hc_slot *slot);
 
+/*
+ * False for a token with no security officer of its own (NSS softoken): its
+ * C_InitToken and SO login take an empty PIN, and an SO PIN given is unused.
+ */
+bool hc_token_has_so_pin(const hc_slot *slot);
+
 hc_rc hc_slots_list(hc_module *mod, bool token_present, hc_slot **slots, size_t *count,
 		    hc_error *err);
 hc_rc hc_slot_refresh(hc_module *mod, hc_slot *slot, hc_error *err);

@@ -33,7 +33,7 @@ struct world {
 
 static const struct world worlds[] = {
 	{"softhsm2", true, true, true, true, true, NULL},
-	{"nss", true, true, true, true, false, NULL},
+	{"nss", true, true, true, true, true, NULL},
 	{"p11kit-rpc", true, true, false, false, true, "not forwarded"},
 	{"opencryptoki", false, true, false, true, false, "RFC 5649"},
 	{"tpm2", true, false, false, false, false, "RFC 5649"},
@@ -473,14 +473,59 @@ Test(worlds, capabilities_report)
 	ts_result_free(&r);
 }
 
-/* Last by name: re-initialises the token the other tests used. */
+/* What an independent client lists on the world's token (logged in with the user PIN). */
+static char *objects_listed(void)
+{
+	struct ts_result r;
+	char *out;
+
+	if (getenv("WORLD_TOOL_MODULE"))
+		ts_run(&r, "pkcs11-tool --module \"$WORLD_TOOL_MODULE\" --token-label world -l "
+			   "--pin \"$HSMCERT_PIN\" --list-objects 2>&1");
+	else /* NSS: certutil reads the same database (certificates, then keys) */
+		ts_run(&r, "certutil -L -d \"$WORLD_NSSDB\" 2>&1; "
+			   "certutil -K -d \"$WORLD_NSSDB\" -f \"$WORLD_DIR/nss.pw\" 2>&1; true");
+	ts_assert_status(&r, 0);
+	out = strdup(r.out);
+	ts_result_free(&r);
+	return out;
+}
+
+/*
+ * Last by name: re-initialises the token the other tests used. Where it
+ * works, "its previous contents are gone" must be true as another client
+ * sees it: NSS softoken's C_InitToken keeps certificates and public keys,
+ * which hsmcert then destroys.
+ */
 Test(worlds, zz_init_token)
 {
 	struct ts_result r;
+	char *listed;
 
+	if (W->init_token) {
+		keygen("erase-me", "rsa:2048");
+		issue("erase-me");
+		ts_run(&r, "$HSMCERT import --cert erase-me.crt");
+		ts_assert_status(&r, 0);
+		ts_result_free(&r);
+		listed = objects_listed();
+		cr_assert(strstr(listed, "erase-me"), "the client does not see the objects: %s",
+			  listed);
+		free(listed);
+	}
 	ts_run(&r, "$HSMCERT init-token --token \"$HSMCERT_TOKEN\" --label world --force");
 	if (W->init_token) {
 		ts_assert_status(&r, 0);
+		cr_assert(strstr(r.out, "its previous contents are gone"), "%s", r.out);
+		ts_result_free(&r);
+		listed = objects_listed();
+		cr_assert(!strstr(listed, "erase-me"), "left after init-token: %s", listed);
+		if (!getenv("WORLD_TOOL_MODULE"))
+			cr_assert(strstr(listed, "no keys found"), "%s", listed);
+		free(listed);
+		ts_run(&r, "$HSMCERT list --json");
+		ts_assert_status(&r, 0);
+		cr_assert(!strstr(r.out, "erase-me"), "%s", r.out);
 	} else {
 		cr_assert(r.status == 3 || r.status == 1, "exit %d: %s", r.status, r.err);
 		cr_assert(!strstr(r.err, "previous contents are gone"), "%s", r.err);
