@@ -471,6 +471,14 @@ Test(worlds, capabilities_report)
 	ts_assert_status(&r, 0);
 	cr_log_info("%s capabilities: %s", W->name, r.out);
 	ts_result_free(&r);
+	/* The report agrees with restore: EC keys unwrap where .hsmb restores (ec_keys_restore). */
+	ts_run(&r,
+	       "python3 -c 'import json; c=json.load(open(\"caps.json\"))[\"capabilities\"]; "
+	       "print(\"\".join(i[\"state\"] for i in c if i[\"id\"]==\"restore_unwrap_ec\"))'");
+	ts_assert_status(&r, 0);
+	if (W->ec && W->hsmb)
+		cr_assert_str_eq(r.out, "yes\n");
+	ts_result_free(&r);
 }
 
 /* What an independent client lists on the world's token (logged in with the user PIN). */
