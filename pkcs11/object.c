@@ -10,8 +10,15 @@
 /* No attribute value we read is larger (a certificate with a long chain is far less). */
 #define HC_ATTR_MAX (16u << 20)
 
-/* Handles fetched per C_FindObjects call: thousands of objects in a few calls. */
-#define HC_FIND_BATCH 512
+/*
+ * Handles asked per C_FindObjects call: a token of thousands of objects
+ * answers in one call (and the empty one that ends the search), which over
+ * a remote token (p11-kit RPC) is one round trip each.
+ */
+#define HC_FIND_BATCH 4096
+
+/* More handles than any token holds: a search that never ends is the token's fault. */
+#define HC_FIND_LIMIT (1u << 22)
 
 hc_rc hc_objects_find(hc_session *s, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
 		      CK_OBJECT_HANDLE **objects, size_t *found, hc_error *err)
@@ -46,9 +53,21 @@ hc_rc hc_objects_find(hc_session *s, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
 			rc = hc_fail_p11(err, "C_FindObjects", rv, "searching objects");
 			break;
 		}
-		n += got;
-		if (got < HC_FIND_BATCH)
+		/*
+		 * Only an empty answer ends the search: a token may give fewer
+		 * handles than asked while more remain (PKCS#11 2.40, 5.7).
+		 */
+		if (got == 0)
 			break;
+		if (got > HC_FIND_BATCH || n + got > HC_FIND_LIMIT) {
+			rc = hc_fail_p11(err, "C_FindObjects", rv,
+					 "searching objects: the token's answer cannot be "
+					 "interpreted (%s)",
+					 got > HC_FIND_BATCH ? "more handles than asked"
+							     : "the search does not end");
+			break;
+		}
+		n += got;
 	}
 	rv = s->fn->C_FindObjectsFinal(s->handle);
 	if (rc == HC_OK && rv != CKR_OK)

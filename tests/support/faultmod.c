@@ -23,6 +23,9 @@
  *                                          out of C_GetMechanismList, CKR_MECHANISM_INVALID
  *                                          from C_GetMechanismInfo, C_GenerateKeyPair
  *                                          and C_SignInit
+ *   HSMCERT_FAULT_FIND_MAX=N               C_FindObjects gives at most N handles a call,
+ *                                          however many were asked (as PKCS#11 allows:
+ *                                          only an empty answer ends a search)
  *
  * The sweep (tests/e2e/test_sweep.c) counts every call this module forwards,
  * whatever its function, per process, from 1:
@@ -199,7 +202,9 @@ static CK_RV f_Logout(CK_SESSION_HANDLE s)
 static CK_RV f_FindObjects(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE_PTR o, CK_ULONG max,
 			   CK_ULONG_PTR n)
 {
-	COUNTED("C_FindObjects", real->C_FindObjects(s, o, max, n));
+	unsigned long most = env_ulong("HSMCERT_FAULT_FIND_MAX");
+
+	COUNTED("C_FindObjects", real->C_FindObjects(s, o, most && most < max ? most : max, n));
 }
 
 /* A failed C_FindObjectsFinal leaves the search active, the worst a token can do. */
