@@ -109,15 +109,28 @@ static CK_ULONG fixed_size(CK_ATTRIBUTE_TYPE t)
 #undef FLAG_CASE
 }
 
-/* A first guess for variable-size values, big enough for the usual case. */
+/*
+ * A first guess for variable-size values, big enough for the usual case.
+ * One byte more than a round size: the buffer's size is also the mark of an
+ * attribute the token did not answer (see ask), and no value is likely to
+ * fill it exactly.
+ */
 static CK_ULONG guess_size(CK_ATTRIBUTE_TYPE t)
 {
 	switch (t) {
-	case CKA_VALUE: return 4096;
-	case CKA_MODULUS: return 512;
-	case CKA_PUBLIC_KEY_INFO: return 1024;
-	default: return 256;
+	case CKA_VALUE: return 4097;
+	case CKA_MODULUS: return 513;
+	case CKA_PUBLIC_KEY_INFO: return 1025;
+	default: return 257;
 	}
+}
+
+/* The buffer for an attribute: fixed sizes get a byte more, for the same mark. */
+static CK_ULONG buffer_size(CK_ATTRIBUTE_TYPE t)
+{
+	CK_ULONG size = fixed_size(t);
+
+	return size ? size + 1 : guess_size(t);
 }
 
 static void mark_unavailable(CK_ATTRIBUTE *a)
@@ -133,18 +146,80 @@ static bool rv_is_per_attribute(CK_RV rv)
 	       rv == CKR_BUFFER_TOO_SMALL;
 }
 
+/*
+ * C_GetAttributeValue, keeping our buffers: some modules (tpm2-pkcs11) set
+ * pValue to NULL for an attribute they do not have, and the buffer would be
+ * lost; such an attribute is unavailable.
+ */
+static CK_RV get_values(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs, CK_ULONG count)
+{
+	void *mine[8], **kept = count <= 8 ? mine : calloc(count, sizeof(*kept));
+	CK_RV rv;
+
+	if (!kept)
+		return CKR_HOST_MEMORY;
+	for (CK_ULONG i = 0; i < count; i++)
+		kept[i] = attrs[i].pValue;
+	rv = s->fn->C_GetAttributeValue(s->handle, object, attrs, count);
+	for (CK_ULONG i = 0; i < count; i++) {
+		if (attrs[i].pValue != kept[i]) {
+			free(kept[i]);
+			attrs[i].pValue = NULL;
+			attrs[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+		}
+	}
+	if (kept != mine)
+		free(kept);
+	return rv;
+}
+
+/*
+ * One C_GetAttributeValue for all of `attrs`, each ulValueLen set by the
+ * caller to a length no answer can carry (`unanswered`). PKCS#11 wants
+ * every attribute answered even when one cannot be (CKR_ATTRIBUTE_SENSITIVE,
+ * _TYPE_INVALID, BUFFER_TOO_SMALL), and a compliant token costs this one
+ * call; some tokens stop at the first such attribute and leave the later
+ * ones as they were. Those, still at their mark, are asked again one at a
+ * time, on this object only. The answer is the first call's, or
+ * CKR_BUFFER_TOO_SMALL when only the second round found one too small.
+ */
+static CK_RV ask(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs, CK_ULONG count,
+		 const CK_ULONG *unanswered)
+{
+	CK_RV rv = get_values(s, object, attrs, count), one;
+
+	if (rv == CKR_OK || !rv_is_per_attribute(rv))
+		return rv;
+	for (CK_ULONG i = 0; i < count; i++) {
+		if (attrs[i].ulValueLen != unanswered[i])
+			continue;
+		one = get_values(s, object, &attrs[i], 1);
+		if (!rv_is_per_attribute(one))
+			return one;
+		if (one == CKR_BUFFER_TOO_SMALL)
+			rv = CKR_BUFFER_TOO_SMALL;
+		/* Asked alone and still not answered: the token has nothing to say. */
+		if (one != CKR_OK && attrs[i].ulValueLen == unanswered[i])
+			attrs[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+	}
+	return rv;
+}
+
 hc_rc hc_attrs_get(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs, CK_ULONG count,
 		   hc_error *err)
 {
 	return hc_attrs_get_applicable(s, object, attrs, count, NULL, err);
 }
 
+/* A size query's mark: more than any value (HC_ATTR_MAX), not CK_UNAVAILABLE_INFORMATION. */
+#define HC_SIZE_UNANSWERED (CK_UNAVAILABLE_INFORMATION - 1)
+
 hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs,
 			      CK_ULONG count, hc_attr_applicable_fn applicable, hc_error *err)
 {
 	CK_ULONG *cap = calloc(count ? count : 1, sizeof(*cap));
 	CK_ATTRIBUTE *retry = NULL;
-	CK_ULONG *asked = NULL; /* the buffer sizes of the last round */
+	CK_ULONG *asked = NULL; /* the buffer sizes (and marks) of the last round */
 	CK_ULONG nretry = 0;
 	hc_rc rc = HC_OK;
 	CK_RV rv;
@@ -152,8 +227,7 @@ hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBU
 	if (!cap)
 		return hc_fail(err, HC_IO, "out of memory");
 	for (CK_ULONG i = 0; i < count; i++) {
-		CK_ULONG size = fixed_size(attrs[i].type);
-		cap[i] = size ? size : guess_size(attrs[i].type);
+		cap[i] = buffer_size(attrs[i].type);
 		attrs[i].pValue = malloc(cap[i]);
 		attrs[i].ulValueLen = cap[i];
 		if (!attrs[i].pValue) {
@@ -161,28 +235,7 @@ hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBU
 			goto out;
 		}
 	}
-	{
-		/*
-		 * Keep our buffers: some modules (tpm2-pkcs11) set pValue to NULL
-		 * for an attribute they do not have, and the buffer would be lost.
-		 */
-		void **mine = calloc(count ? count : 1, sizeof(*mine));
-		if (!mine) {
-			rc = hc_fail(err, HC_IO, "out of memory");
-			goto out;
-		}
-		for (CK_ULONG i = 0; i < count; i++)
-			mine[i] = attrs[i].pValue;
-		rv = s->fn->C_GetAttributeValue(s->handle, object, attrs, count);
-		for (CK_ULONG i = 0; i < count; i++) {
-			if (attrs[i].pValue != mine[i]) {
-				free(mine[i]);
-				attrs[i].pValue = NULL;
-				attrs[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
-			}
-		}
-		free(mine);
-	}
+	rv = ask(s, object, attrs, count, cap);
 	if (!rv_is_per_attribute(rv)) {
 		rc = hc_fail_p11(err, "C_GetAttributeValue", rv, "reading object attributes");
 		goto out;
@@ -231,8 +284,10 @@ hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBU
 		    attrs[i].ulValueLen <= cap[i])
 			continue;
 		if (!fixed_size(attrs[i].type) && (rv == CKR_BUFFER_TOO_SMALL || !applicable ||
-						   applicable(attrs, count, attrs[i].type)))
-			retry[nretry++] = (CK_ATTRIBUTE){attrs[i].type, NULL, 0};
+						   applicable(attrs, count, attrs[i].type))) {
+			asked[nretry] = HC_SIZE_UNANSWERED;
+			retry[nretry++] = (CK_ATTRIBUTE){attrs[i].type, NULL, HC_SIZE_UNANSWERED};
+		}
 	}
 	for (CK_ULONG i = 0; i < count; i++)
 		if (attrs[i].ulValueLen == CK_UNAVAILABLE_INFORMATION ||
@@ -240,7 +295,7 @@ hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBU
 			mark_unavailable(&attrs[i]);
 	if (nretry == 0)
 		goto out;
-	rv = s->fn->C_GetAttributeValue(s->handle, object, retry, nretry);
+	rv = ask(s, object, retry, nretry, asked);
 	if (!rv_is_per_attribute(rv)) {
 		rc = hc_fail_p11(err, "C_GetAttributeValue", rv, "reading object attributes");
 		goto out;
@@ -248,8 +303,12 @@ hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBU
 	{
 		bool any = false;
 		for (CK_ULONG j = 0; j < nretry; j++) {
-			if (retry[j].ulValueLen == CK_UNAVAILABLE_INFORMATION)
+			if (retry[j].ulValueLen == CK_UNAVAILABLE_INFORMATION ||
+			    retry[j].ulValueLen == HC_SIZE_UNANSWERED) {
+				retry[j].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+				asked[j] = 0;
 				continue;
+			}
 			if (retry[j].ulValueLen > HC_ATTR_MAX) {
 				rc = hc_fail_p11(err, "C_GetAttributeValue", CKR_OK,
 						 "reading object attributes: the token reports %lu "
@@ -258,31 +317,48 @@ hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBU
 						 hc_cka_name(retry[j].type));
 				goto out;
 			}
-			asked[j] = retry[j].ulValueLen;
-			retry[j].pValue = malloc(retry[j].ulValueLen ? retry[j].ulValueLen : 1);
+			/* A byte more than the size told: the mark of no answer. */
+			asked[j] = retry[j].ulValueLen + 1;
+			retry[j].pValue = malloc(asked[j]);
 			if (!retry[j].pValue) {
 				rc = hc_fail(err, HC_IO, "out of memory");
 				goto out;
 			}
+			retry[j].ulValueLen = asked[j];
 			any = true;
 		}
 		/* Nothing has a value after all: no third round trip. */
 		if (!any)
 			goto out;
 	}
-	rv = s->fn->C_GetAttributeValue(s->handle, object, retry, nretry);
-	if (!rv_is_per_attribute(rv) || rv == CKR_BUFFER_TOO_SMALL) {
-		rc = hc_fail_p11(err, "C_GetAttributeValue", rv, "reading object attributes");
-		goto out;
-	}
-	for (CK_ULONG j = 0; j < nretry; j++) {
-		if (retry[j].pValue && retry[j].ulValueLen != CK_UNAVAILABLE_INFORMATION &&
-		    retry[j].ulValueLen > asked[j]) {
+	{
+		/* Only the attributes with a size are fetched, gathered at the front. */
+		CK_ULONG n = 0;
+		for (CK_ULONG j = 0; j < nretry; j++) {
+			if (!retry[j].pValue)
+				continue;
+			CK_ATTRIBUTE a = retry[j];
+			CK_ULONG m = asked[j];
+			retry[j] = retry[n];
+			asked[j] = asked[n];
+			retry[n] = a;
+			asked[n++] = m;
+		}
+		rv = ask(s, object, retry, n, asked);
+		if (!rv_is_per_attribute(rv) || rv == CKR_BUFFER_TOO_SMALL) {
 			rc = hc_fail_p11(err, "C_GetAttributeValue", rv,
-					 "reading object attributes: the token's answer cannot be "
-					 "interpreted (%s longer than its buffer)",
-					 hc_cka_name(retry[j].type));
+					 "reading object attributes");
 			goto out;
+		}
+		for (CK_ULONG j = 0; j < n; j++) {
+			if (retry[j].pValue && retry[j].ulValueLen != CK_UNAVAILABLE_INFORMATION &&
+			    retry[j].ulValueLen >= asked[j]) {
+				rc = hc_fail_p11(err, "C_GetAttributeValue", rv,
+						 "reading object attributes: the token's answer "
+						 "cannot be interpreted (%s longer than its size)",
+						 hc_cka_name(retry[j].type));
+				goto out;
+			}
 		}
 	}
 	for (CK_ULONG j = 0; j < nretry; j++) {

@@ -597,6 +597,41 @@ Test(audit, token_giving_one_handle_per_find_call_is_read_whole)
 	free(calls);
 }
 
+/*
+ * A token that stops at the first attribute it cannot give and leaves the
+ * later ones untouched (not as PKCS#11 says) must still be read right: the
+ * report is the one a compliant token gives, no flag read from a buffer
+ * the token never wrote.
+ */
+Test(audit, token_stopping_at_the_first_invalid_attribute_reads_the_same)
+{
+	struct ts_result r;
+	json_t *want, *got;
+
+	keygen("--label r");
+	keygen("--label e --type ec:P-256");
+	keygen("--label x --type ec:P-384 --exportable");
+	ts_run(&r, "$HSMCERT --module $HSMCERT_FAULTMOD audit --json");
+	ts_assert_status(&r, 1);
+	want = ts_json(&r);
+	ts_result_free(&r);
+	ts_run(&r,
+	       "HSMCERT_FAULT_STOP_AT_INVALID=1 $HSMCERT --module $HSMCERT_FAULTMOD audit --json");
+	ts_assert_status(&r, 1);
+	got = ts_json(&r);
+	ts_result_free(&r);
+	cr_assert_eq(json_array_size(json_object_get(got, "keys")), 3);
+	cr_assert(json_equal(json_object_get(got, "keys"), json_object_get(want, "keys")),
+		  "the keys' report differs");
+	cr_assert(json_equal(json_object_get(got, "summary"), json_object_get(want, "summary")));
+	cr_assert_str_eq(json_string_value(json_object_get(key_named(got, "x"), "verdict")),
+			 "fail");
+	cr_assert_str_eq(json_string_value(json_object_get(key_named(got, "e"), "verdict")),
+			 "pass");
+	json_decref(want);
+	json_decref(got);
+}
+
 Test(audit, labels_cannot_rewrite_the_text_report)
 {
 	struct ts_result r;
