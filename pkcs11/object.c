@@ -125,12 +125,32 @@ static CK_ULONG guess_size(CK_ATTRIBUTE_TYPE t)
 	}
 }
 
-/* The buffer for an attribute: fixed sizes get a byte more, for the same mark. */
+/*
+ * What a fixed-size buffer holds before the call: no CK_BBOOL a token writes
+ * and no CK_ULONG it has a meaning for. Fixed sizes keep their exact buffer
+ * (NSS converts its stored 4-byte numbers only into a buffer of exactly
+ * sizeof(CK_ULONG)), so the fill, not the length, marks one unanswered.
+ */
+#define HC_UNWRITTEN 0xA5
+
 static CK_ULONG buffer_size(CK_ATTRIBUTE_TYPE t)
 {
 	CK_ULONG size = fixed_size(t);
 
-	return size ? size + 1 : guess_size(t);
+	return size ? size : guess_size(t);
+}
+
+/* Still as it was before the call: length `mark` and, for a fixed size, the fill. */
+static bool unanswered(const CK_ATTRIBUTE *a, CK_ULONG mark)
+{
+	if (a->ulValueLen != mark)
+		return false;
+	if (!a->pValue || !fixed_size(a->type))
+		return true;
+	for (CK_ULONG i = 0; i < mark; i++)
+		if (((const unsigned char *)a->pValue)[i] != HC_UNWRITTEN)
+			return false;
+	return true;
 }
 
 static void mark_unavailable(CK_ATTRIBUTE *a)
@@ -174,24 +194,26 @@ static CK_RV get_values(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *at
 }
 
 /*
- * One C_GetAttributeValue for all of `attrs`, each ulValueLen set by the
- * caller to a length no answer can carry (`unanswered`). PKCS#11 wants
- * every attribute answered even when one cannot be (CKR_ATTRIBUTE_SENSITIVE,
- * _TYPE_INVALID, BUFFER_TOO_SMALL), and a compliant token costs this one
- * call; some tokens stop at the first such attribute and leave the later
- * ones as they were. Those, still at their mark, are asked again one at a
- * time, on this object only. The answer is the first call's, or
- * CKR_BUFFER_TOO_SMALL when only the second round found one too small.
+ * One C_GetAttributeValue for all of `attrs`, each set up so that an answer
+ * changes it: ulValueLen a length no answer carries (`mark`: the buffer is
+ * a byte longer than a value fills, or a size query's impossible size) or a
+ * fixed-size buffer filled with HC_UNWRITTEN. PKCS#11 wants every attribute
+ * answered even when one cannot be (CKR_ATTRIBUTE_SENSITIVE, _TYPE_INVALID,
+ * BUFFER_TOO_SMALL), and a compliant token costs this one call; some tokens
+ * stop at the first such attribute and leave the later ones as they were.
+ * Those are asked again one at a time, on this object only. The answer is
+ * the first call's, or CKR_BUFFER_TOO_SMALL when only the second round
+ * found one too small.
  */
 static CK_RV ask(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs, CK_ULONG count,
-		 const CK_ULONG *unanswered)
+		 const CK_ULONG *mark)
 {
 	CK_RV rv = get_values(s, object, attrs, count), one;
 
 	if (rv == CKR_OK || !rv_is_per_attribute(rv))
 		return rv;
 	for (CK_ULONG i = 0; i < count; i++) {
-		if (attrs[i].ulValueLen != unanswered[i])
+		if (!unanswered(&attrs[i], mark[i]))
 			continue;
 		one = get_values(s, object, &attrs[i], 1);
 		if (!rv_is_per_attribute(one))
@@ -199,7 +221,7 @@ static CK_RV ask(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs, CK
 		if (one == CKR_BUFFER_TOO_SMALL)
 			rv = CKR_BUFFER_TOO_SMALL;
 		/* Asked alone and still not answered: the token has nothing to say. */
-		if (one != CKR_OK && attrs[i].ulValueLen == unanswered[i])
+		if (one != CKR_OK && unanswered(&attrs[i], mark[i]))
 			attrs[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
 	}
 	return rv;
@@ -234,6 +256,8 @@ hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBU
 			rc = hc_fail(err, HC_IO, "out of memory");
 			goto out;
 		}
+		if (fixed_size(attrs[i].type))
+			memset(attrs[i].pValue, HC_UNWRITTEN, cap[i]);
 	}
 	rv = ask(s, object, attrs, count, cap);
 	if (!rv_is_per_attribute(rv)) {
