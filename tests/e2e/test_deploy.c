@@ -191,8 +191,22 @@ static void serve_and_prove(const char *server, const char *foreground, const ch
 		port, url);
 	cr_assert(strstr(page, greeting), "%s", page);
 
-	/* Workers run as the service user. */
-	users = ts_sh("ps -o user= --ppid %d | sort -u | tr -d '\\n'", (int)server_pid);
+	/*
+	 * Workers run as the service user. A worker the server has just forked
+	 * is root until it drops its privileges, so a sample may catch one: ask
+	 * again (bounded) until one sample sees only settled workers; a worker
+	 * that stays root fails the test.
+	 */
+	users = NULL;
+	for (int i = 0; i < 100; i++) { /* bounded: 100 samples, 50 ms apart */
+		struct timespec tick = {0, 50 * 1000 * 1000};
+
+		free(users);
+		users = ts_sh("ps -o user= --ppid %d | sort -u | tr -d '\\n'", (int)server_pid);
+		if (strcmp(users, "www-data") == 0)
+			break;
+		nanosleep(&tick, NULL);
+	}
 	cr_assert_str_eq(users, "www-data");
 
 	/* The served leaf carries the token key, which cannot leave the token. */
