@@ -276,7 +276,9 @@ static void sweep(const struct sweep *s)
 			cr_assert_str_eq(files, files_after, "%s, call %zu", s->name, n);
 		} else if (s->partial) {
 			struct ts_result again;
-			if (s->partial_says && strcmp(state, before) != 0)
+			/* Neither as before nor done: the partial result, which must be said. */
+			if (s->partial_says && strcmp(state, before) != 0 &&
+			    strcmp(state, after) != 0)
 				cr_assert(strstr(r.err, s->partial_says),
 					  "%s, call %zu failed and changed the token without "
 					  "saying '%s':\n%s",
@@ -447,7 +449,7 @@ Test(sweep, restore_all)
 		  "only the recipient key pair: %s", left);
 	free(left);
 	sweep(&(struct sweep){
-		.name = "restore --all", .command = "$HSMCERT restore all.hsmb", .max = 40});
+		.name = "restore --all", .command = "$HSMCERT restore all.hsmb", .max = 24});
 }
 
 /*
