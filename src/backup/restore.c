@@ -75,13 +75,19 @@ static hc_rc remove_interrupted(restore_ctx *c, pending *k)
 	return rc;
 }
 
-/* The flags and usages this restore gives the private key, read back as the token has them. */
+/*
+ * The flags and usages this restore gives the private key, read back as the
+ * token has them. An unwrapped key is not always sensitive (PKCS#11
+ * C_UnwrapKey) nor local: that tells it from the key it was backed up from,
+ * which NSS softoken reports as not local either.
+ */
 static bool as_restored(const pending *k, const hc_key_info *key)
 {
 	return key->type.ckk == k->key_type && key->sensitive == 1 &&
 	       key->extractable == (int)k->extractable && key->private_ == (int)k->private_ &&
-	       key->local == 0 && key->sign == (int)k->sign && key->decrypt == (int)k->decrypt &&
-	       key->unwrap == (int)k->unwrap && key->derive == (int)k->derive;
+	       key->local != 1 && key->always_sensitive != 1 && key->sign == (int)k->sign &&
+	       key->decrypt == (int)k->decrypt && key->unwrap == (int)k->unwrap &&
+	       key->derive == (int)k->derive;
 }
 
 /*

@@ -74,6 +74,12 @@ struct sweep {
 	 */
 	const char *skip_fn;
 	int skip_from, skip_to;
+	/*
+	 * The number of calls differs from run to run (ACME: one JWS per poll of
+	 * the order), so call N is only about the same point, and a run may end
+	 * before it: then it must have done the whole work.
+	 */
+	bool calls_vary;
 };
 
 /* The token's objects as an independent tool sees them: class, label, id or not. */
@@ -313,6 +319,14 @@ static void sweep(const struct sweep *s)
 			continue;
 		restore();
 		run(&r, s->command, "HSMCERT_FAULT_KILL=%zu", n);
+		if (r.status == 0 && s->calls_vary) {
+			/* This run ended before call n: it must have done the whole work. */
+			state = token();
+			cr_assert_str_eq(state, after, "%s, ended before call %zu", s->name, n);
+			free(state);
+			ts_result_free(&r);
+			continue;
+		}
 		cr_assert_eq(r.status, 137, "%s, killed at %zu: exit %d\n%s", s->name, n, r.status,
 			     r.err);
 		ts_result_free(&r);
@@ -508,7 +522,8 @@ Test(sweep_acme, enroll)
 			      .max = 12,
 			      .may_stay = "|acme-account|id",
 			      .spread = true,
-			      .kill_until = "C_CreateObject"});
+			      .kill_until = "C_CreateObject",
+			      .calls_vary = true});
 }
 
 /*
@@ -531,5 +546,6 @@ Test(sweep_acme, renew)
 			      .spread = true,
 			      .skip_fn = "C_SetAttributeValue",
 			      .skip_from = 3,
-			      .skip_to = 6});
+			      .skip_to = 6,
+			      .calls_vary = true});
 }
