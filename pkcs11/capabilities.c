@@ -3,6 +3,7 @@
 
 #include "internal.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <openssl/x509.h>
@@ -285,19 +286,18 @@ static void wrapping(probe *p)
 		    "no mechanism gives RFC 5649 here%s", rpc ? " (p11-kit RPC)" : "");
 }
 
-/* Unwrap a fresh key made here into a session private key, as restore does. */
-static void unwrap(probe *p, const char *id, const char *what, bool cbc)
+/*
+ * Unwrap a key made on the host into a session private key, as restore does
+ * (hc_key_unwrap_private: NSS softoken takes EC keys only with CKA_NSS_DB).
+ */
+static void unwrap(probe *p, const char *id, const char *what, bool cbc, bool ec)
 {
 	static const unsigned char kek_value[32] = {7, 7, 7, 7, 7};
 	CK_MECHANISM_TYPE m = cbc ? CKM_AES_CBC_PAD : p->wrap.mechanism;
-	unsigned char iv[16] = {0}, blob[4096];
+	unsigned char iv[16] = {0}, blob[4096], point[133];
+	size_t point_len = 0;
 	CK_MECHANISM mech = {m, cbc ? iv : NULL, cbc ? sizeof(iv) : 0};
-	/*
-	 * An RSA key, the case every token here restores. (NSS softoken refuses
-	 * to unwrap EC keys with CKR_TEMPLATE_INCOMPLETE: docs/tokens.md.)
-	 */
-	bool ec = false;
-	EVP_PKEY *k = EVP_RSA_gen(2048);
+	EVP_PKEY *k = ec ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048);
 	PKCS8_PRIV_KEY_INFO *p8 = k ? EVP_PKEY2PKCS8(k) : NULL;
 	unsigned char *der = NULL;
 	int der_len = p8 ? i2d_PKCS8_PRIV_KEY_INFO(p8, &der) : -1, n1 = 0, n2 = 0;
@@ -318,6 +318,7 @@ static void unwrap(probe *p, const char *id, const char *what, bool cbc)
 		{CKA_LABEL, PROBE_LABEL, sizeof(PROBE_LABEL) - 1},
 		{CKA_ID, "\x01", 1},
 	};
+	hc_error err = {0};
 	CK_RV rv;
 
 	if (der_len <= 0 || !ctx || der_len > 2048 ||
@@ -328,10 +329,14 @@ static void unwrap(probe *p, const char *id, const char *what, bool cbc)
 		add(p, id, what, HC_CAP_UNKNOWN, "could not prepare a test key");
 		goto out;
 	}
+	if (ec && !EVP_PKEY_get_octet_string_param(k, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
+						   sizeof(point), &point_len))
+		point_len = 0;
 	rv = hc_p11_session_secret(p->s, CKK_AES, kek_value, sizeof(kek_value), true, &kek);
-	if (rv == CKR_OK)
-		rv = p->s->fn->C_UnwrapKey(p->s->handle, &mech, kek, blob, (CK_ULONG)(n1 + n2), t,
-					   sizeof(t) / sizeof(t[0]), &key);
+	if (rv == CKR_OK &&
+	    hc_key_unwrap_private(p->s, &mech, kek, blob, (size_t)(n1 + n2), t,
+				  sizeof(t) / sizeof(t[0]), point, point_len, &key, &err) != HC_OK)
+		rv = err.has_ckr ? err.ckr : CKR_GENERAL_ERROR;
 	if (rv == CKR_OK)
 		add(p, id, what, HC_CAP_YES, "an %s key wrapped on the host unwrapped with %s",
 		    ec ? "EC" : "RSA", hc_ckm_name(m));
@@ -393,7 +398,7 @@ static void pkcs12(probe *p)
 	destroy(p, &priv);
 	destroy(p, &pub);
 	if (rfc || p->wrap.cbc_pad_unwrap)
-		unwrap(p, "pkcs12_import", "PKCS#12 import", !rfc);
+		unwrap(p, "pkcs12_import", "PKCS#12 import", !rfc, false);
 	else
 		add(p, "pkcs12_import", "PKCS#12 import", HC_CAP_NO,
 		    "neither RFC 5649 nor CKM_AES_CBC_PAD can unwrap a key here");
@@ -470,11 +475,15 @@ hc_rc hc_capabilities_probe(hc_session *s, hc_capabilities *out, hc_error *err)
 	if ((rc = hc_wrap_negotiate(s, &p.wrap, err)) != HC_OK)
 		goto out;
 	wrapping(&p);
-	if (p.wrap.mechanism != CK_UNAVAILABLE_INFORMATION)
-		unwrap(&p, "restore_unwrap", "private-key unwrap (restore)", false);
-	else
+	if (p.wrap.mechanism != CK_UNAVAILABLE_INFORMATION) {
+		unwrap(&p, "restore_unwrap", "private-key unwrap (restore)", false, false);
+		if (find(&p, CKM_EC_KEY_PAIR_GEN))
+			unwrap(&p, "restore_unwrap_ec", "EC private-key unwrap (restore)", false,
+			       true);
+	} else {
 		add(&p, "restore_unwrap", "private-key unwrap (restore)", HC_CAP_NO,
 		    "no RFC 5649 mechanism to unwrap a .hsmb key with");
+	}
 	pkcs12(&p);
 	read_only_sessions(&p);
 out:

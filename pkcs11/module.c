@@ -437,3 +437,17 @@ bool hc_token_threads_safe(const hc_slot *slot)
 	return !(slot->has_token &&
 		 memcmp(slot->token.manufacturerID, softhsm, sizeof(softhsm) - 1) == 0);
 }
+
+bool hc_token_has_so_pin(const hc_slot *slot)
+{
+	static const char mozilla[] = "Mozilla Foundation", nss[] = "NSS ";
+
+	/*
+	 * NSS softoken has no SO: its C_InitToken takes an empty SO PIN, and the
+	 * SO logs in with an empty PIN, in a read-write session, only while the
+	 * database has no password (NSC_InitToken, NSC_Login).
+	 */
+	return !(slot->has_token &&
+		 memcmp(slot->token.manufacturerID, mozilla, sizeof(mozilla) - 1) == 0 &&
+		 memcmp(slot->token.model, nss, sizeof(nss) - 1) == 0);
+}

@@ -3,6 +3,13 @@
 
 #include <openssl/crypto.h>
 #include <stdlib.h>
+#include <string.h>
+
+/*
+ * NSS softoken's vendor attribute (CKA_NSS + 0x5A0DB00 in its pkcs11n.h):
+ * the public value a private key is filed under in its key database.
+ */
+#define HC_CKA_NSS_DB 0xD5A0DB00UL
 
 hc_rc hc_key_generate(hc_session *s, CK_MECHANISM *mech, CK_ATTRIBUTE *tmpl, CK_ULONG count,
 		      CK_OBJECT_HANDLE *out, hc_error *err)
@@ -60,4 +67,36 @@ hc_rc hc_key_unwrap(hc_session *s, CK_MECHANISM *mech, CK_OBJECT_HANDLE unwrappi
 				   hc_ckm_name(mech->mechanism));
 	}
 	return HC_OK;
+}
+
+hc_rc hc_key_unwrap_private(hc_session *s, CK_MECHANISM *mech, CK_OBJECT_HANDLE unwrapping,
+			    const unsigned char *wrapped, size_t wrapped_len, CK_ATTRIBUTE *tmpl,
+			    CK_ULONG count, const unsigned char *public_value, size_t public_len,
+			    CK_OBJECT_HANDLE *out, hc_error *err)
+{
+	CK_ATTRIBUTE *more;
+	hc_rc rc = hc_key_unwrap(s, mech, unwrapping, wrapped, wrapped_len, tmpl, count, out, err);
+
+	/*
+	 * NSS softoken answers CKR_TEMPLATE_INCOMPLETE to every EC private key
+	 * unwrapped without CKA_NSS_DB, even when the PKCS#8 carries the public
+	 * point (measured on 3.87, token and session objects alike; its own
+	 * PKCS#12 import passes the attribute). Asked only after that refusal, so
+	 * no other token ever sees the vendor attribute.
+	 */
+	if (rc == HC_OK || !public_value || !public_len || !err->has_ckr ||
+	    err->ckr != CKR_TEMPLATE_INCOMPLETE)
+		return rc;
+	more = calloc(count + 1, sizeof(*more));
+	if (!more)
+		return hc_fail(err, HC_IO, "out of memory");
+	memcpy(more, tmpl, count * sizeof(*more));
+	more[count] = (CK_ATTRIBUTE){HC_CKA_NSS_DB, (void *)public_value, public_len};
+	hc_error_clear(err);
+	rc = hc_key_unwrap(s, mech, unwrapping, wrapped, wrapped_len, more, count + 1, out, err);
+	if (rc != HC_OK)
+		hc_error_prefix(err, "asked again after CKR_TEMPLATE_INCOMPLETE, with the public "
+				     "value as NSS softoken's CKA_NSS_DB");
+	free(more);
+	return rc;
 }

@@ -112,6 +112,12 @@ typedef struct hc_slot {
  */
 bool hc_token_threads_safe(const hc_slot *slot);
 
+/*
+ * False for a token with no security officer of its own (NSS softoken): its
+ * C_InitToken and SO login take an empty PIN, and an SO PIN given is unused.
+ */
+bool hc_token_has_so_pin(const hc_slot *slot);
+
 hc_rc hc_slots_list(hc_module *mod, bool token_present, hc_slot **slots, size_t *count,
 		    hc_error *err);
 hc_rc hc_slot_refresh(hc_module *mod, hc_slot *slot, hc_error *err);
@@ -370,6 +376,17 @@ hc_rc hc_key_wrap(hc_session *session, CK_MECHANISM *mech, CK_OBJECT_HANDLE wrap
 hc_rc hc_key_unwrap(hc_session *session, CK_MECHANISM *mech, CK_OBJECT_HANDLE unwrapping,
 		    const unsigned char *wrapped, size_t wrapped_len, CK_ATTRIBUTE *tmpl,
 		    CK_ULONG count, CK_OBJECT_HANDLE *out, hc_error *err);
+
+/*
+ * C_UnwrapKey of a private key, negotiated: where the token says the template
+ * is incomplete and public_value is given (an EC key's point, 04||X||Y), it is
+ * asked again with the public value in the form the token files keys under
+ * (NSS softoken). Nothing of the caller's template is dropped.
+ */
+hc_rc hc_key_unwrap_private(hc_session *session, CK_MECHANISM *mech, CK_OBJECT_HANDLE unwrapping,
+			    const unsigned char *wrapped, size_t wrapped_len, CK_ATTRIBUTE *tmpl,
+			    CK_ULONG count, const unsigned char *public_value, size_t public_len,
+			    CK_OBJECT_HANDLE *out, hc_error *err);
 
 /* ---- key wrap negotiation (pkcs11/kwp.c) ------------------------------ */
 

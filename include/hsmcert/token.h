@@ -21,6 +21,10 @@ typedef struct hc_token_init_result {
 	 * then the token as it is now, for the advice that finishes the job.
 	 */
 	bool half_initialised;
+	/* Objects C_InitToken left behind (NSS: certificates, public keys), destroyed after it. */
+	long leftovers_destroyed;
+	bool so_pin_unused; /* the token has no SO PIN (NSS softoken): an empty one was used */
+	bool label_kept;    /* the token did not take the new label (NSS softoken) */
 } hc_token_init_result;
 
 /*

@@ -133,8 +133,15 @@ hc_rc restore_objects_unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT
 	CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
 	hc_template t = {0};
 	CK_ULONG base;
+	unsigned char point[256];
+	size_t point_len = 0;
 	hc_rc rc;
 
+	/* An EC key's public point: what a token may file the private key under (NSS). */
+	if (kt == CKK_EC &&
+	    !EVP_PKEY_get_octet_string_param(k->pub, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, point,
+					     sizeof(point), &point_len))
+		point_len = 0;
 	hc_template_add(&t, CKA_CLASS, &cls, sizeof(cls));
 	hc_template_add(&t, CKA_KEY_TYPE, &kt, sizeof(kt));
 	hc_template_add(&t, CKA_TOKEN, &yes, sizeof(yes));
@@ -156,8 +163,8 @@ hc_rc restore_objects_unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT
 	hc_template_add(&t, CKA_DECRYPT, k->decrypt ? &yes : &no, sizeof(CK_BBOOL));
 	hc_template_add(&t, CKA_UNWRAP, k->unwrap ? &yes : &no, sizeof(CK_BBOOL));
 	hc_template_add(&t, CKA_DERIVE, k->derive ? &yes : &no, sizeof(CK_BBOOL));
-	rc = hc_key_unwrap(c->s, &kw, c->unwrapper, k->blob, k->blob_len, t.attrs, t.count, out,
-			   c->err);
+	rc = hc_key_unwrap_private(c->s, &kw, c->unwrapper, k->blob, k->blob_len, t.attrs, t.count,
+				   point, point_len, out, c->err);
 	if (rc != HC_OK && c->err->has_ckr &&
 	    (c->err->ckr == CKR_ATTRIBUTE_TYPE_INVALID ||
 	     c->err->ckr == CKR_ATTRIBUTE_VALUE_INVALID ||
@@ -178,8 +185,8 @@ hc_rc restore_objects_unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT
 		if (!k->sign)
 			t.attrs[base] = (CK_ATTRIBUTE){CKA_SIGN, &no, sizeof(no)};
 		hc_error_clear(c->err);
-		rc = hc_key_unwrap(c->s, &kw, c->unwrapper, k->blob, k->blob_len, t.attrs, t.count,
-				   out, c->err);
+		rc = hc_key_unwrap_private(c->s, &kw, c->unwrapper, k->blob, k->blob_len, t.attrs,
+					   t.count, point, point_len, out, c->err);
 	}
 	if (rc != HC_OK) {
 		/* The tag verified, so this is the token's refusal, not a damaged file. */

@@ -26,8 +26,10 @@ int usage_init_token(FILE *out)
 		"The SO PIN comes from --so-pin-source or HSMCERT_SO_PIN, the new user PIN\n"
 		"from --pin-source or HSMCERT_PIN; on a terminal both are asked twice.\n"
 		"Both PINs' lengths are checked against the token's limits before anything\n"
-		"is changed. Should setting the user PIN fail after the token was erased,\n"
-		"the error says so and gives the command that finishes the job.\n\n"
+		"is changed. Objects a token keeps through C_InitToken (NSS softoken:\n"
+		"certificates, public keys) are destroyed after it. Should setting the\n"
+		"user PIN fail after the token was erased, the error says so and gives\n"
+		"the command that finishes the job.\n\n"
 		"Exit status: 0 initialised; 1 the token holds objects (no --force), or\n"
 		"--free and a token of that label is already initialised;\n"
 		"2 usage, or a PIN of the wrong length; 3 token error.\n\n" CLI_GLOBAL_USAGE);
@@ -222,15 +224,31 @@ int cmd_init_token(struct cli *cli, int argc, char **argv)
 	token_uri = hc_uri_for_token(&result.slot.token);
 	HC_P11_STRING(result.slot.token.serialNumber, serial);
 	HC_P11_STRING(result.slot.token.label, new_label);
+	if (result.so_pin_unused)
+		cli_notef(cli, "this token has no SO PIN (NSS softoken): the SO PIN given was not "
+			       "used");
+	if (result.label_kept)
+		cli_warnf(cli,
+			  "the token kept its label '%s' instead of '%s': it takes no label at "
+			  "initialisation (NSS softoken: tokenDescription in its configuration)",
+			  new_label, label);
+	if (result.leftovers_destroyed > 0)
+		cli_notef(cli,
+			  "C_InitToken left %ld public object%s (certificates, public keys) on "
+			  "the token; hsmcert destroyed %s",
+			  result.leftovers_destroyed, result.leftovers_destroyed == 1 ? "" : "s",
+			  result.leftovers_destroyed == 1 ? "it" : "them");
 	if (cli->json) {
-		json_t *doc = json_pack("{s:{s:s, s:s, s:o, s:I}, s:b, s:o}", "token", "label",
-					new_label, "serial", serial, "uri",
-					cli_json_string(token_uri), "slot",
-					(json_int_t)result.slot.id, "reinitialised",
-					result.reinitialised, "objects_destroyed",
-					result.reinitialised && result.objects_destroyed >= 0
-						? json_integer(result.objects_destroyed)
-						: json_null());
+		json_t *doc = json_pack(
+			"{s:{s:s, s:s, s:o, s:I}, s:b, s:o, s:I, s:b}", "token", "label", new_label,
+			"serial", serial, "uri", cli_json_string(token_uri), "slot",
+			(json_int_t)result.slot.id, "reinitialised", result.reinitialised,
+			"objects_destroyed",
+			result.reinitialised && result.objects_destroyed >= 0
+				? json_integer(result.objects_destroyed)
+				: json_null(),
+			"leftovers_destroyed", (json_int_t)result.leftovers_destroyed,
+			"so_pin_used", !result.so_pin_unused);
 		r = cli_json_emit(doc);
 	} else {
 		printf("Initialised token '%s'%s\n", new_label,

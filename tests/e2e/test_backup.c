@@ -1111,3 +1111,27 @@ Test(backup, restore_reports_a_usage_the_token_adds)
 	cr_assert(strstr(r.out, "can decrypt"), "%s", r.out);
 	ts_result_free(&r);
 }
+
+/*
+ * A token that files EC private keys under their public value and refuses
+ * an unwrap without it (NSS softoken: CKR_TEMPLATE_INCOMPLETE unless
+ * CKA_NSS_DB holds the point) gets it on the second try; a token that does
+ * not know the vendor attribute never sees it.
+ */
+Test(backup, restore_ec_key_where_the_token_wants_its_public_value)
+{
+	struct ts_result r;
+
+	make_key("ec", "ec:P-256", true, false);
+	backup_key("ec", "ec.hsmb", NULL);
+	ts_run(&r, "HSMCERT_FAULT_UNWRAP_REQUIRE_ATTR=0xD5A0DB00 $HSMCERT --module "
+		   "$HSMCERT_FAULTMOD --token pkcs11:token=second restore ec.hsmb");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "test signature verified"), "%s", r.out);
+	ts_result_free(&r);
+	ts_run(&r, "$HSMCERT --token pkcs11:token=second delete --yes pkcs11:object=ec && "
+		   "HSMCERT_FAULT_UNWRAP_REJECT_ATTR=0xD5A0DB00 $HSMCERT --module "
+		   "$HSMCERT_FAULTMOD --token pkcs11:token=second restore ec.hsmb");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+}

@@ -11,6 +11,10 @@
  *   HSMCERT_FAULT_REJECT_ATTR=0xTYPE       C_GenerateKeyPair refuses a private-key
  *                                          template holding TYPE
  *   HSMCERT_FAULT_UNWRAP_REJECT_ATTR=0xTYPE C_UnwrapKey refuses a template holding TYPE
+ *   HSMCERT_FAULT_UNWRAP_REQUIRE_ATTR=0xTYPE C_UnwrapKey of an EC private key answers
+ *                                          CKR_TEMPLATE_INCOMPLETE without TYPE, and
+ *                                          forwards the template without it (NSS
+ *                                          softoken and its CKA_NSS_DB)
  *   HSMCERT_FAULT_EXTRACTABLE_DEFAULT=1    generated private keys are extractable
  *                                          unless the template says otherwise
  *   HSMCERT_FAULT_NO_SET_EXTRACTABLE=1     C_SetAttributeValue refuses CKA_EXTRACTABLE
@@ -466,11 +470,28 @@ static CK_RV f_UnwrapKey(CK_SESSION_HANDLE s, CK_MECHANISM_PTR m, CK_OBJECT_HAND
 			 CK_ULONG wl, CK_ATTRIBUTE_PTR t, CK_ULONG n, CK_OBJECT_HANDLE_PTR k)
 {
 	const char *reject = getenv("HSMCERT_FAULT_UNWRAP_REJECT_ATTR");
+	const char *require = getenv("HSMCERT_FAULT_UNWRAP_REQUIRE_ATTR");
 
 	FAIL_IF_ASKED(C_UnwrapKey);
 	for (CK_ULONG i = 0; reject && i < n; i++)
 		if (t[i].type == strtoul(reject, NULL, 0))
 			return CKR_ATTRIBUTE_TYPE_INVALID;
+	if (require) {
+		CK_ATTRIBUTE kept[64];
+		CK_ULONG nk = 0;
+		bool ec = false, found = false;
+		for (CK_ULONG i = 0; i < n && nk < 64; i++) {
+			if (t[i].type == CKA_KEY_TYPE && t[i].ulValueLen == sizeof(CK_KEY_TYPE))
+				ec = *(CK_KEY_TYPE *)t[i].pValue == CKK_EC;
+			if (t[i].type == strtoul(require, NULL, 0))
+				found = true;
+			else
+				kept[nk++] = t[i];
+		}
+		if (ec && !found)
+			return CKR_TEMPLATE_INCOMPLETE;
+		return real->C_UnwrapKey(s, m, u, w, wl, kept, nk, k);
+	}
 	return real->C_UnwrapKey(s, m, u, w, wl, t, n, k);
 }
 

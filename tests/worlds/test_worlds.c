@@ -33,7 +33,7 @@ struct world {
 
 static const struct world worlds[] = {
 	{"softhsm2", true, true, true, true, true, NULL},
-	{"nss", true, true, true, true, false, NULL},
+	{"nss", true, true, true, true, true, NULL},
 	{"p11kit-rpc", true, true, false, false, true, "not forwarded"},
 	{"opencryptoki", false, true, false, true, false, "RFC 5649"},
 	{"tpm2", true, false, false, false, false, "RFC 5649"},
@@ -349,6 +349,69 @@ Test(worlds, hsmb_crosses_modules)
 	}
 }
 
+/* The private keys on the world's token, as an independent client lists them. */
+static char *private_keys_listed(void)
+{
+	struct ts_result r;
+	char *out;
+
+	if (getenv("WORLD_TOOL_MODULE"))
+		ts_run(&r, "pkcs11-tool --module \"$WORLD_TOOL_MODULE\" --token-label world -l "
+			   "--pin \"$HSMCERT_PIN\" --list-objects --type privkey 2>&1");
+	else
+		ts_run(&r, "certutil -K -d \"$WORLD_NSSDB\" -f \"$WORLD_DIR/nss.pw\" 2>&1");
+	cr_assert(r.status == 0 || strstr(r.out, "no keys found"), "%s", r.out);
+	out = strdup(r.out);
+	ts_result_free(&r);
+	return out;
+}
+
+/*
+ * EC keys restore too: from a .hsmb made here, from one made on the SoftHSM2
+ * peer (and this token's to the peer), and from a .pfx. NSS softoken refused
+ * EC unwraps (CKR_TEMPLATE_INCOMPLETE) until it was given CKA_NSS_DB.
+ */
+Test(worlds, ec_keys_restore)
+{
+	struct ts_result r;
+	char *listed;
+
+	if (!W->ec || !W->exportable || !W->hsmb)
+		cr_skip_test("no exportable EC keys or no RFC 5649 here (see the tests above)");
+	ts_run(&r, "$HSMCERT keygen --label ecx --type ec:P-256 --exportable >/dev/null && "
+		   "$HSMCERT backup --key 'pkcs11:object=ecx' -o ecx.hsmb >/dev/null && "
+		   "$HSMCERT delete 'pkcs11:object=ecx' --yes >/dev/null");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	ts_run(&r, "$HSMCERT restore ecx.hsmb");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "test signature verified"), "%s", r.out);
+	ts_result_free(&r);
+	/* Here to the SoftHSM2 peer, and a P-384 key from the peer to here. */
+	ts_run(&r, "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
+		   "$HSMCERT restore ecx.hsmb >/dev/null && "
+		   "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
+		   "$HSMCERT keygen --label ecy --type ec:P-384 --exportable >/dev/null && "
+		   "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
+		   "$HSMCERT backup --key 'pkcs11:object=ecy' -o ecy.hsmb >/dev/null && "
+		   "$HSMCERT restore ecy.hsmb");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "test signature verified"), "%s", r.out);
+	ts_result_free(&r);
+	if (W->pfx) {
+		ts_run(&r, "$HSMCERT backup --key 'pkcs11:object=ecy' --format pfx -o ecy.pfx "
+			   ">/dev/null && $HSMCERT delete 'pkcs11:object=ecy' --yes >/dev/null && "
+			   "$HSMCERT restore ecy.pfx --label ecy");
+		ts_assert_status(&r, 0);
+		cr_assert(strstr(r.out, "test signature verified"), "%s", r.out);
+		ts_result_free(&r);
+	}
+	/* An independent client sees both keys on the token. */
+	listed = private_keys_listed();
+	cr_assert(strstr(listed, "ecx") && strstr(listed, "ecy"), "%s", listed);
+	free(listed);
+}
+
 Test(worlds, restore_needs_unwrap)
 {
 	struct ts_result r;
@@ -408,16 +471,69 @@ Test(worlds, capabilities_report)
 	ts_assert_status(&r, 0);
 	cr_log_info("%s capabilities: %s", W->name, r.out);
 	ts_result_free(&r);
+	/* The report agrees with restore: EC keys unwrap where .hsmb restores (ec_keys_restore). */
+	ts_run(&r,
+	       "python3 -c 'import json; c=json.load(open(\"caps.json\"))[\"capabilities\"]; "
+	       "print(\"\".join(i[\"state\"] for i in c if i[\"id\"]==\"restore_unwrap_ec\"))'");
+	ts_assert_status(&r, 0);
+	if (W->ec && W->hsmb)
+		cr_assert_str_eq(r.out, "yes\n");
+	ts_result_free(&r);
 }
 
-/* Last by name: re-initialises the token the other tests used. */
+/* What an independent client lists on the world's token (logged in with the user PIN). */
+static char *objects_listed(void)
+{
+	struct ts_result r;
+	char *out;
+
+	if (getenv("WORLD_TOOL_MODULE"))
+		ts_run(&r, "pkcs11-tool --module \"$WORLD_TOOL_MODULE\" --token-label world -l "
+			   "--pin \"$HSMCERT_PIN\" --list-objects 2>&1");
+	else /* NSS: certutil reads the same database (certificates, then keys) */
+		ts_run(&r, "certutil -L -d \"$WORLD_NSSDB\" 2>&1; "
+			   "certutil -K -d \"$WORLD_NSSDB\" -f \"$WORLD_DIR/nss.pw\" 2>&1; true");
+	ts_assert_status(&r, 0);
+	out = strdup(r.out);
+	ts_result_free(&r);
+	return out;
+}
+
+/*
+ * Last by name: re-initialises the token the other tests used. Where it
+ * works, "its previous contents are gone" must be true as another client
+ * sees it: NSS softoken's C_InitToken keeps certificates and public keys,
+ * which hsmcert then destroys.
+ */
 Test(worlds, zz_init_token)
 {
 	struct ts_result r;
+	char *listed;
 
+	if (W->init_token) {
+		keygen("erase-me", "rsa:2048");
+		issue("erase-me");
+		ts_run(&r, "$HSMCERT import --cert erase-me.crt");
+		ts_assert_status(&r, 0);
+		ts_result_free(&r);
+		listed = objects_listed();
+		cr_assert(strstr(listed, "erase-me"), "the client does not see the objects: %s",
+			  listed);
+		free(listed);
+	}
 	ts_run(&r, "$HSMCERT init-token --token \"$HSMCERT_TOKEN\" --label world --force");
 	if (W->init_token) {
 		ts_assert_status(&r, 0);
+		cr_assert(strstr(r.out, "its previous contents are gone"), "%s", r.out);
+		ts_result_free(&r);
+		listed = objects_listed();
+		cr_assert(!strstr(listed, "erase-me"), "left after init-token: %s", listed);
+		if (!getenv("WORLD_TOOL_MODULE"))
+			cr_assert(strstr(listed, "no keys found"), "%s", listed);
+		free(listed);
+		ts_run(&r, "$HSMCERT list --json");
+		ts_assert_status(&r, 0);
+		cr_assert(!strstr(r.out, "erase-me"), "%s", r.out);
 	} else {
 		cr_assert(r.status == 3 || r.status == 1, "exit %d: %s", r.status, r.err);
 		cr_assert(!strstr(r.err, "previous contents are gone"), "%s", r.err);
