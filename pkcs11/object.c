@@ -10,8 +10,15 @@
 /* No attribute value we read is larger (a certificate with a long chain is far less). */
 #define HC_ATTR_MAX (16u << 20)
 
-/* Handles fetched per C_FindObjects call: thousands of objects in a few calls. */
-#define HC_FIND_BATCH 512
+/*
+ * Handles asked per C_FindObjects call: a token of thousands of objects
+ * answers in one call (and the empty one that ends the search), which over
+ * a remote token (p11-kit RPC) is one round trip each.
+ */
+#define HC_FIND_BATCH 4096
+
+/* More handles than any token holds: a search that never ends is the token's fault. */
+#define HC_FIND_LIMIT (1u << 22)
 
 hc_rc hc_objects_find(hc_session *s, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
 		      CK_OBJECT_HANDLE **objects, size_t *found, hc_error *err)
@@ -46,9 +53,21 @@ hc_rc hc_objects_find(hc_session *s, const CK_ATTRIBUTE *tmpl, CK_ULONG count,
 			rc = hc_fail_p11(err, "C_FindObjects", rv, "searching objects");
 			break;
 		}
-		n += got;
-		if (got < HC_FIND_BATCH)
+		/*
+		 * Only an empty answer ends the search: a token may give fewer
+		 * handles than asked while more remain (PKCS#11 2.40, 5.7).
+		 */
+		if (got == 0)
 			break;
+		if (got > HC_FIND_BATCH || n + got > HC_FIND_LIMIT) {
+			rc = hc_fail_p11(err, "C_FindObjects", rv,
+					 "searching objects: the token's answer cannot be "
+					 "interpreted (%s)",
+					 got > HC_FIND_BATCH ? "more handles than asked"
+							     : "the search does not end");
+			break;
+		}
+		n += got;
 	}
 	rv = s->fn->C_FindObjectsFinal(s->handle);
 	if (rc == HC_OK && rv != CKR_OK)
@@ -90,15 +109,48 @@ static CK_ULONG fixed_size(CK_ATTRIBUTE_TYPE t)
 #undef FLAG_CASE
 }
 
-/* A first guess for variable-size values, big enough for the usual case. */
+/*
+ * A first guess for variable-size values, big enough for the usual case.
+ * One byte more than a round size: the buffer's size is also the mark of an
+ * attribute the token did not answer (see ask), and no value is likely to
+ * fill it exactly.
+ */
 static CK_ULONG guess_size(CK_ATTRIBUTE_TYPE t)
 {
 	switch (t) {
-	case CKA_VALUE: return 4096;
-	case CKA_MODULUS: return 512;
-	case CKA_PUBLIC_KEY_INFO: return 1024;
-	default: return 256;
+	case CKA_VALUE: return 4097;
+	case CKA_MODULUS: return 513;
+	case CKA_PUBLIC_KEY_INFO: return 1025;
+	default: return 257;
 	}
+}
+
+/*
+ * What a fixed-size buffer holds before the call: no CK_BBOOL a token writes
+ * and no CK_ULONG it has a meaning for. Fixed sizes keep their exact buffer
+ * (NSS converts its stored 4-byte numbers only into a buffer of exactly
+ * sizeof(CK_ULONG)), so the fill, not the length, marks one unanswered.
+ */
+#define HC_UNWRITTEN 0xA5
+
+static CK_ULONG buffer_size(CK_ATTRIBUTE_TYPE t)
+{
+	CK_ULONG size = fixed_size(t);
+
+	return size ? size : guess_size(t);
+}
+
+/* Still as it was before the call: length `mark` and, for a fixed size, the fill. */
+static bool unanswered(const CK_ATTRIBUTE *a, CK_ULONG mark)
+{
+	if (a->ulValueLen != mark)
+		return false;
+	if (!a->pValue || !fixed_size(a->type))
+		return true;
+	for (CK_ULONG i = 0; i < mark; i++)
+		if (((const unsigned char *)a->pValue)[i] != HC_UNWRITTEN)
+			return false;
+	return true;
 }
 
 static void mark_unavailable(CK_ATTRIBUTE *a)
@@ -114,18 +166,82 @@ static bool rv_is_per_attribute(CK_RV rv)
 	       rv == CKR_BUFFER_TOO_SMALL;
 }
 
+/*
+ * C_GetAttributeValue, keeping our buffers: some modules (tpm2-pkcs11) set
+ * pValue to NULL for an attribute they do not have, and the buffer would be
+ * lost; such an attribute is unavailable.
+ */
+static CK_RV get_values(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs, CK_ULONG count)
+{
+	void *mine[8], **kept = count <= 8 ? mine : calloc(count, sizeof(*kept));
+	CK_RV rv;
+
+	if (!kept)
+		return CKR_HOST_MEMORY;
+	for (CK_ULONG i = 0; i < count; i++)
+		kept[i] = attrs[i].pValue;
+	rv = s->fn->C_GetAttributeValue(s->handle, object, attrs, count);
+	for (CK_ULONG i = 0; i < count; i++) {
+		if (attrs[i].pValue != kept[i]) {
+			free(kept[i]);
+			attrs[i].pValue = NULL;
+			attrs[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+		}
+	}
+	if (kept != mine)
+		free(kept);
+	return rv;
+}
+
+/*
+ * One C_GetAttributeValue for all of `attrs`, each set up so that an answer
+ * changes it: ulValueLen a length no answer carries (`mark`: the buffer is
+ * a byte longer than a value fills, or a size query's impossible size) or a
+ * fixed-size buffer filled with HC_UNWRITTEN. PKCS#11 wants every attribute
+ * answered even when one cannot be (CKR_ATTRIBUTE_SENSITIVE, _TYPE_INVALID,
+ * BUFFER_TOO_SMALL), and a compliant token costs this one call; some tokens
+ * stop at the first such attribute and leave the later ones as they were.
+ * Those are asked again one at a time, on this object only. The answer is
+ * the first call's, or CKR_BUFFER_TOO_SMALL when only the second round
+ * found one too small.
+ */
+static CK_RV ask(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs, CK_ULONG count,
+		 const CK_ULONG *mark)
+{
+	CK_RV rv = get_values(s, object, attrs, count), one;
+
+	if (rv == CKR_OK || !rv_is_per_attribute(rv))
+		return rv;
+	for (CK_ULONG i = 0; i < count; i++) {
+		if (!unanswered(&attrs[i], mark[i]))
+			continue;
+		one = get_values(s, object, &attrs[i], 1);
+		if (!rv_is_per_attribute(one))
+			return one;
+		if (one == CKR_BUFFER_TOO_SMALL)
+			rv = CKR_BUFFER_TOO_SMALL;
+		/* Asked alone and still not answered: the token has nothing to say. */
+		if (one != CKR_OK && unanswered(&attrs[i], mark[i]))
+			attrs[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+	}
+	return rv;
+}
+
 hc_rc hc_attrs_get(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs, CK_ULONG count,
 		   hc_error *err)
 {
 	return hc_attrs_get_applicable(s, object, attrs, count, NULL, err);
 }
 
+/* A size query's mark: more than any value (HC_ATTR_MAX), not CK_UNAVAILABLE_INFORMATION. */
+#define HC_SIZE_UNANSWERED (CK_UNAVAILABLE_INFORMATION - 1)
+
 hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs,
 			      CK_ULONG count, hc_attr_applicable_fn applicable, hc_error *err)
 {
 	CK_ULONG *cap = calloc(count ? count : 1, sizeof(*cap));
 	CK_ATTRIBUTE *retry = NULL;
-	CK_ULONG *asked = NULL; /* the buffer sizes of the last round */
+	CK_ULONG *asked = NULL; /* the buffer sizes (and marks) of the last round */
 	CK_ULONG nretry = 0;
 	hc_rc rc = HC_OK;
 	CK_RV rv;
@@ -133,37 +249,17 @@ hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBU
 	if (!cap)
 		return hc_fail(err, HC_IO, "out of memory");
 	for (CK_ULONG i = 0; i < count; i++) {
-		CK_ULONG size = fixed_size(attrs[i].type);
-		cap[i] = size ? size : guess_size(attrs[i].type);
+		cap[i] = buffer_size(attrs[i].type);
 		attrs[i].pValue = malloc(cap[i]);
 		attrs[i].ulValueLen = cap[i];
 		if (!attrs[i].pValue) {
 			rc = hc_fail(err, HC_IO, "out of memory");
 			goto out;
 		}
+		if (fixed_size(attrs[i].type))
+			memset(attrs[i].pValue, HC_UNWRITTEN, cap[i]);
 	}
-	{
-		/*
-		 * Keep our buffers: some modules (tpm2-pkcs11) set pValue to NULL
-		 * for an attribute they do not have, and the buffer would be lost.
-		 */
-		void **mine = calloc(count ? count : 1, sizeof(*mine));
-		if (!mine) {
-			rc = hc_fail(err, HC_IO, "out of memory");
-			goto out;
-		}
-		for (CK_ULONG i = 0; i < count; i++)
-			mine[i] = attrs[i].pValue;
-		rv = s->fn->C_GetAttributeValue(s->handle, object, attrs, count);
-		for (CK_ULONG i = 0; i < count; i++) {
-			if (attrs[i].pValue != mine[i]) {
-				free(mine[i]);
-				attrs[i].pValue = NULL;
-				attrs[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
-			}
-		}
-		free(mine);
-	}
+	rv = ask(s, object, attrs, count, cap);
 	if (!rv_is_per_attribute(rv)) {
 		rc = hc_fail_p11(err, "C_GetAttributeValue", rv, "reading object attributes");
 		goto out;
@@ -212,8 +308,10 @@ hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBU
 		    attrs[i].ulValueLen <= cap[i])
 			continue;
 		if (!fixed_size(attrs[i].type) && (rv == CKR_BUFFER_TOO_SMALL || !applicable ||
-						   applicable(attrs, count, attrs[i].type)))
-			retry[nretry++] = (CK_ATTRIBUTE){attrs[i].type, NULL, 0};
+						   applicable(attrs, count, attrs[i].type))) {
+			asked[nretry] = HC_SIZE_UNANSWERED;
+			retry[nretry++] = (CK_ATTRIBUTE){attrs[i].type, NULL, HC_SIZE_UNANSWERED};
+		}
 	}
 	for (CK_ULONG i = 0; i < count; i++)
 		if (attrs[i].ulValueLen == CK_UNAVAILABLE_INFORMATION ||
@@ -221,7 +319,7 @@ hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBU
 			mark_unavailable(&attrs[i]);
 	if (nretry == 0)
 		goto out;
-	rv = s->fn->C_GetAttributeValue(s->handle, object, retry, nretry);
+	rv = ask(s, object, retry, nretry, asked);
 	if (!rv_is_per_attribute(rv)) {
 		rc = hc_fail_p11(err, "C_GetAttributeValue", rv, "reading object attributes");
 		goto out;
@@ -229,8 +327,12 @@ hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBU
 	{
 		bool any = false;
 		for (CK_ULONG j = 0; j < nretry; j++) {
-			if (retry[j].ulValueLen == CK_UNAVAILABLE_INFORMATION)
+			if (retry[j].ulValueLen == CK_UNAVAILABLE_INFORMATION ||
+			    retry[j].ulValueLen == HC_SIZE_UNANSWERED) {
+				retry[j].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+				asked[j] = 0;
 				continue;
+			}
 			if (retry[j].ulValueLen > HC_ATTR_MAX) {
 				rc = hc_fail_p11(err, "C_GetAttributeValue", CKR_OK,
 						 "reading object attributes: the token reports %lu "
@@ -239,31 +341,48 @@ hc_rc hc_attrs_get_applicable(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBU
 						 hc_cka_name(retry[j].type));
 				goto out;
 			}
-			asked[j] = retry[j].ulValueLen;
-			retry[j].pValue = malloc(retry[j].ulValueLen ? retry[j].ulValueLen : 1);
+			/* A byte more than the size told: the mark of no answer. */
+			asked[j] = retry[j].ulValueLen + 1;
+			retry[j].pValue = malloc(asked[j]);
 			if (!retry[j].pValue) {
 				rc = hc_fail(err, HC_IO, "out of memory");
 				goto out;
 			}
+			retry[j].ulValueLen = asked[j];
 			any = true;
 		}
 		/* Nothing has a value after all: no third round trip. */
 		if (!any)
 			goto out;
 	}
-	rv = s->fn->C_GetAttributeValue(s->handle, object, retry, nretry);
-	if (!rv_is_per_attribute(rv) || rv == CKR_BUFFER_TOO_SMALL) {
-		rc = hc_fail_p11(err, "C_GetAttributeValue", rv, "reading object attributes");
-		goto out;
-	}
-	for (CK_ULONG j = 0; j < nretry; j++) {
-		if (retry[j].pValue && retry[j].ulValueLen != CK_UNAVAILABLE_INFORMATION &&
-		    retry[j].ulValueLen > asked[j]) {
+	{
+		/* Only the attributes with a size are fetched, gathered at the front. */
+		CK_ULONG n = 0;
+		for (CK_ULONG j = 0; j < nretry; j++) {
+			if (!retry[j].pValue)
+				continue;
+			CK_ATTRIBUTE a = retry[j];
+			CK_ULONG m = asked[j];
+			retry[j] = retry[n];
+			asked[j] = asked[n];
+			retry[n] = a;
+			asked[n++] = m;
+		}
+		rv = ask(s, object, retry, n, asked);
+		if (!rv_is_per_attribute(rv) || rv == CKR_BUFFER_TOO_SMALL) {
 			rc = hc_fail_p11(err, "C_GetAttributeValue", rv,
-					 "reading object attributes: the token's answer cannot be "
-					 "interpreted (%s longer than its buffer)",
-					 hc_cka_name(retry[j].type));
+					 "reading object attributes");
 			goto out;
+		}
+		for (CK_ULONG j = 0; j < n; j++) {
+			if (retry[j].pValue && retry[j].ulValueLen != CK_UNAVAILABLE_INFORMATION &&
+			    retry[j].ulValueLen >= asked[j]) {
+				rc = hc_fail_p11(err, "C_GetAttributeValue", rv,
+						 "reading object attributes: the token's answer "
+						 "cannot be interpreted (%s longer than its size)",
+						 hc_cka_name(retry[j].type));
+				goto out;
+			}
 		}
 	}
 	for (CK_ULONG j = 0; j < nretry; j++) {

@@ -17,7 +17,14 @@ MODULE=$(softhsm2_module)
 
 # A fresh SoftHSM2 world for the run.
 BENCH_DIR=$(mktemp -d /tmp/hsmcert-bench.XXXXXX)
-trap 'rm -rf "$BENCH_DIR"' EXIT
+# Daemons a bench starts (BENCH_PIDS+=" $!") are stopped however the run ends.
+BENCH_PIDS=
+bench_cleanup() {
+	local p
+	for p in $BENCH_PIDS; do kill "$p" 2>/dev/null || true; done
+	rm -rf "$BENCH_DIR"
+}
+trap bench_cleanup EXIT
 mkdir -p "$BENCH_DIR/tokens"
 cat >"$BENCH_DIR/softhsm2.conf" <<CONF
 directories.tokendir = $BENCH_DIR/tokens

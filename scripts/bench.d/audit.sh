@@ -1,73 +1,82 @@
 # shellcheck shell=bash disable=SC2154,SC2317 # $root etc. set by scripts/bench.sh; functions are run by name
-# audit of a token with 2,000 RSA key pairs against pkcs11-tool --list-objects
+# audit of a token with 2,000 key pairs against pkcs11-tool --list-objects
 # and p11tool --list-all-privkeys on the same token: whole process, median
 # wall time, ratio, and peak memory against the module's own footprint.
 #
-# Making 2,000 key pairs takes minutes, so the token is kept between runs
-# under /tmp (AUDIT_BENCH_DIR); delete the directory to start afresh.
+# The token is made once by p11gen.c and kept in the bench build folder,
+# keyed by a stamp of what made it (AUDIT_BENCH_DIR); a change of the
+# generator, the key type or count, or SoftHSM2's version makes a new one.
+# AUDIT_BENCH_BASELINE=/path/to/hsmcert adds another build (say main's) to
+# the same interleaved rounds, to see a change is no regression.
 
 AUDIT_BENCH_KEYS=${AUDIT_BENCH_KEYS:-2000}
-AUDIT_BENCH_DIR=${AUDIT_BENCH_DIR:-/tmp/hsmcert-bench-audit-$AUDIT_BENCH_KEYS}
+# ec (P-256, 2,000 pairs in seconds) or rsa (2048 bits: about 0.2 s of CPU a pair).
+AUDIT_BENCH_TYPE=${AUDIT_BENCH_TYPE:-ec}
 
-# audit_bench_token: the cached token "audit" with AUDIT_BENCH_KEYS key pairs,
-# all made by our own keygen.
-#
-# SoftHSM2 reads every object of a token at C_Initialize and walks them all
-# at each search, so one keygen process per key on a growing token costs
-# O(n^2) (over an hour on a busy machine). Instead the empty token's
-# directory is cloned into AUDIT_BENCH_PARTS parts, which share its token
-# key; each part gets its share of keys, two parts at a time, and the object
-# files are then moved into the token's directory (each object is one file
-# with a unique name). --if-missing makes a rerun fill gaps.
+# audit_bench_name: the key pairs in words, for the bench's output.
+audit_bench_name() {
+	case $AUDIT_BENCH_TYPE in
+	ec) echo "$AUDIT_BENCH_KEYS EC P-256 key pairs" ;;
+	rsa) echo "$AUDIT_BENCH_KEYS RSA-2048 key pairs" ;;
+	esac
+}
+
+# audit_bench_token: the cached token "audit" with AUDIT_BENCH_KEYS key pairs
+# (AUDIT_BENCH_DIR/softhsm2.conf), made by p11gen in one process and one
+# session. It is made on tmpfs when there is one (SoftHSM2 rewrites an
+# object's file for each attribute it sets: on a disk that is most of the
+# time) and then moved into place; a run interrupted half-way leaves no
+# "complete" mark and the next starts afresh.
 audit_bench_token() {
-	local dir=$AUDIT_BENCH_DIR conf=$AUDIT_BENCH_DIR/softhsm2.conf
-	local parts=${AUDIT_BENCH_PARTS:-8} tokdir uuid p have
-	[ -f "$dir/complete" ] && return 0
-	rm -rf "$dir"
-	mkdir -p "$dir/tokens"
-	cat >"$conf" <<CONF
-directories.tokendir = $dir/tokens
-objectstore.backend = file
-log.level = ERROR
-CONF
+	local stamp gen work conf n
+	case $AUDIT_BENCH_TYPE in
+	ec | rsa) ;;
+	*) echo "AUDIT_BENCH_TYPE must be ec or rsa, not $AUDIT_BENCH_TYPE" >&2; return 1 ;;
+	esac
+	stamp=$({
+		softhsm2-util --version
+		cat "$root"/scripts/bench.d/p11gen.c "$root"/scripts/bench.d/p11bench.h
+	} | sha256sum | cut -c1-12)
+	AUDIT_BENCH_DIR=${AUDIT_BENCH_DIR:-$root/build-bench/bench-cache/audit-$AUDIT_BENCH_TYPE-$AUDIT_BENCH_KEYS-$stamp}
+	[ -f "$AUDIT_BENCH_DIR/complete" ] && return 0
+	gen=$BENCH_DIR/p11gen
+	# shellcheck disable=SC2046 # pkg-config's flags are words
+	cc -O2 -Wall $(pkg-config --cflags p11-kit-1) -o "$gen" "$root/scripts/bench.d/p11gen.c" -ldl
+	if [ -d /dev/shm ] && [ -w /dev/shm ]; then
+		work=$(mktemp -d /dev/shm/hsmcert-bench-token.XXXXXX)
+	else
+		work=$(mktemp -d "$BENCH_DIR/token.XXXXXX")
+	fi
+	mkdir -p "$work/tokens"
+	conf=$work/softhsm2.conf
+	printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
+		"$work" >"$conf"
+	echo "making $(audit_bench_name) for the audit benches (once)" >&2
 	SOFTHSM2_CONF=$conf softhsm2-util --init-token --free --label audit \
 		--so-pin "$SO_PIN" --pin "$PIN" >/dev/null
-	tokdir=$(ls -d "$dir"/tokens/*/)
-	uuid=$(basename "$tokdir")
-	echo "making $AUDIT_BENCH_KEYS RSA-2048 key pairs in $dir (once; minutes)" >&2
-	for ((p = 0; p < parts; p++)); do
-		mkdir -p "$dir/part$p/tokens/$uuid"
-		cp -p "$tokdir"/token.object "$tokdir"/generation "$dir/part$p/tokens/$uuid/"
-		sed "s|$dir/tokens|$dir/part$p/tokens|" "$conf" >"$dir/part$p/softhsm2.conf"
-	done
-	audit_bench_part() {
-		local p=$1 i
-		for ((i = p; i < AUDIT_BENCH_KEYS; i += parts)); do
-			for _ in 1 2 3; do
-				SOFTHSM2_CONF=$dir/part$p/softhsm2.conf "$HSMCERT" \
-					--token pkcs11:token=audit keygen \
-					--label "$(printf 'key%05d' "$i")" --if-missing \
-					>/dev/null 2>&1 && break
-			done
-		done
-	}
-	for ((p = 0; p < parts; p += 2)); do
-		audit_bench_part "$p" &
-		((p + 1 < parts)) && audit_bench_part $((p + 1)) &
-		wait
-	done
-	for ((p = 0; p < parts; p++)); do
-		find "$dir/part$p/tokens/$uuid" -name '*-*.object' -exec mv {} "$tokdir" \;
-		find "$dir/part$p/tokens/$uuid" -name '*-*.lock' -exec mv {} "$tokdir" \;
-		rm -rf "$dir/part$p"
-	done
-	have=$(SOFTHSM2_CONF=$conf "$HSMCERT" --token pkcs11:token=audit audit --policy none \
-		--json | sed -n 's/.*"private_keys": \([0-9]*\).*/\1/p')
-	if [ "$have" != "$AUDIT_BENCH_KEYS" ]; then
-		echo "the bench token has $have keys, not $AUDIT_BENCH_KEYS" >&2
+	if ! n=$(SOFTHSM2_CONF=$conf "$gen" "$MODULE" audit "$PIN" "$AUDIT_BENCH_KEYS" \
+		"$AUDIT_BENCH_TYPE") || [ "$n" != "$AUDIT_BENCH_KEYS" ]; then
+		rm -rf "$work"
+		echo "p11gen made ${n:-no} key pairs, not $AUDIT_BENCH_KEYS" >&2
 		return 1
 	fi
-	touch "$dir/complete"
+	# Tokens of an older stamp (and their copies) are out of date.
+	case $AUDIT_BENCH_DIR in
+	"$root"/build-bench/bench-cache/*) rm -rf "${AUDIT_BENCH_DIR%-*}"-* ;;
+	*) rm -rf "$AUDIT_BENCH_DIR" ;;
+	esac
+	mkdir -p "$AUDIT_BENCH_DIR"
+	cp -r "$work/tokens" "$AUDIT_BENCH_DIR/tokens"
+	rm -rf "$work"
+	printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
+		"$AUDIT_BENCH_DIR" >"$AUDIT_BENCH_DIR/softhsm2.conf"
+	n=$(SOFTHSM2_CONF=$AUDIT_BENCH_DIR/softhsm2.conf "$HSMCERT" --token pkcs11:token=audit \
+		audit --policy none --json | sed -n 's/.*"private_keys": \([0-9]*\).*/\1/p')
+	if [ "$n" != "$AUDIT_BENCH_KEYS" ]; then
+		echo "the bench token has $n keys, not $AUDIT_BENCH_KEYS" >&2
+		return 1
+	fi
+	touch "$AUDIT_BENCH_DIR/complete"
 }
 
 # audit_peak_kb CMD...: the command's maximum resident set size in kB, the
@@ -96,7 +105,7 @@ bench_audit() {
 	command -v /usr/bin/time >/dev/null 2>&1 || apt-get install -y -qq time >/dev/null
 	audit_bench_token
 	local conf=$AUDIT_BENCH_DIR/softhsm2.conf runs=${AUDIT_BENCH_RUNS:-11}
-	local floor=$BENCH_DIR/p11floor t ours tool least least_all p11tool n
+	local floor=$BENCH_DIR/p11floor t ours tool least least_all p11tool n peers base
 	local -x SOFTHSM2_CONF=$conf # this token only, not the other benches
 
 	# The floor: only the PKCS#11 calls an audit cannot avoid (see p11floor.c).
@@ -109,6 +118,7 @@ bench_audit() {
 	}
 	audit_floor() { "$floor" "$MODULE" audit "$PIN" keys; }
 	audit_floor_all() { "$floor" "$MODULE" audit "$PIN" all; }
+	audit_baseline() { "$AUDIT_BENCH_BASELINE" --token pkcs11:token=audit audit --json; }
 
 	# Every peer must really read the whole token before it is timed.
 	n=$(audit_hsmcert | sed -n 's/.*"private_keys": \([0-9]*\).*/\1/p')
@@ -120,11 +130,12 @@ bench_audit() {
 	n=$(audit_floor_all)
 	[ "$n" = $((AUDIT_BENCH_KEYS * 2)) ] || { echo "audit: p11floor saw $n objects" >&2; return 1; }
 
-	echo "  token: $AUDIT_BENCH_KEYS RSA-2048 key pairs ($((AUDIT_BENCH_KEYS * 2)) objects) in $AUDIT_BENCH_DIR"
+	echo "  token: $(audit_bench_name) ($((AUDIT_BENCH_KEYS * 2)) objects) in $AUDIT_BENCH_DIR"
 	echo "  whole process, median of $runs interleaved runs (ms)"
-	mapfile -t t < <(interleaved_ms "$runs" audit_hsmcert audit_pkcs11_tool audit_floor \
-		audit_floor_all)
-	ours=${t[0]} tool=${t[1]} least=${t[2]} least_all=${t[3]}
+	peers=(audit_hsmcert audit_pkcs11_tool audit_floor audit_floor_all)
+	[ -n "${AUDIT_BENCH_BASELINE:-}" ] && peers+=(audit_baseline)
+	mapfile -t t < <(interleaved_ms "$runs" "${peers[@]}")
+	ours=${t[0]} tool=${t[1]} least=${t[2]} least_all=${t[3]} base=${t[4]:-}
 	audit_row "hsmcert audit --json" "$ours"
 	audit_row "pkcs11-tool --list-objects --login" "$tool" \
 		"pkcs11-tool/hsmcert = $(ratio "$tool" "$ours") (target >= 3)"
@@ -139,6 +150,8 @@ bench_audit() {
 		"hsmcert/floor = $(ratio "$ours" "$least")"
 	audit_row "floor: search all, one fetch per object" "$least_all" \
 		"hsmcert/floor = $(ratio "$ours" "$least_all") (certificates need every object)"
+	[ -n "$base" ] && audit_row "baseline $AUDIT_BENCH_BASELINE" "$base" \
+		"baseline/hsmcert = $(ratio "$base" "$ours")"
 
 	echo "  CPU, user + system (ms)"
 	audit_row "hsmcert audit --json" \

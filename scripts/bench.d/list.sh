@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2154,SC2317 # $root etc. set by scripts/bench.sh; functions are run by name
-# list of a token with thousands of objects: the audit benchmark's 2,000 RSA
+# list of a token with thousands of objects: the audit benchmark's 2,000
 # key pairs (shared cache, see audit.sh) copied once, with certificates
 # imported for the first LIST_BENCH_CERTS keys. Against pkcs11-tool
 # --list-objects --login and p11tool --list-all on the same token: whole
@@ -9,10 +9,10 @@ LIST_BENCH_CERTS=${LIST_BENCH_CERTS:-100}
 
 # list_bench_token: the cached copy with certificates, made once.
 list_bench_token() {
-	LIST_BENCH_DIR=${LIST_BENCH_DIR:-/tmp/hsmcert-bench-list-$AUDIT_BENCH_KEYS-$LIST_BENCH_CERTS}
+	audit_bench_token
+	LIST_BENCH_DIR=${LIST_BENCH_DIR:-$AUDIT_BENCH_DIR-list-$LIST_BENCH_CERTS}
 	local dir=$LIST_BENCH_DIR conf=$LIST_BENCH_DIR/softhsm2.conf pki i label
 	[ -f "$dir/complete" ] && return 0
-	audit_bench_token
 	rm -rf "$dir"
 	mkdir -p "$dir"
 	cp -r "$AUDIT_BENCH_DIR/tokens" "$dir/tokens"

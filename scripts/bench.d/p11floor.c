@@ -10,47 +10,15 @@
  *   p11floor MODULE TOKEN-LABEL PIN all    log in, one search for every object,
  *                                          one C_GetAttributeValue per object with
  *                                          the same attributes plus the class and
- *                                          the RSA public parts: what an audit that
+ *                                          the public parts (RSA modulus and exponent,
+ *                                          EC parameters and point): what an audit that
  *                                          also pairs certificates and public keys
  *                                          cannot avoid
  *
  * Built by scripts/bench.d/audit.sh for the benchmark only; never part of
  * hsmcert. Prints the number of objects read.
  */
-#include <dlfcn.h>
-#include <p11-kit/pkcs11.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-static CK_FUNCTION_LIST_PTR p11;
-
-static void check(CK_RV rv, const char *what)
-{
-	if (rv != CKR_OK) {
-		fprintf(stderr, "p11floor: %s failed: 0x%lx\n", what, (unsigned long)rv);
-		exit(1);
-	}
-}
-
-static CK_SLOT_ID find_slot(const char *label)
-{
-	CK_SLOT_ID slots[64];
-	CK_ULONG n = 64;
-	size_t len = strlen(label);
-
-	check(p11->C_GetSlotList(CK_TRUE, slots, &n), "C_GetSlotList");
-	for (CK_ULONG i = 0; i < n; i++) {
-		CK_TOKEN_INFO ti;
-		if (p11->C_GetTokenInfo(slots[i], &ti) != CKR_OK || len > sizeof(ti.label))
-			continue;
-		if (memcmp(ti.label, label, len) == 0 &&
-		    (len == sizeof(ti.label) || ti.label[len] == ' '))
-			return slots[i];
-	}
-	fprintf(stderr, "p11floor: no token '%s'\n", label);
-	exit(1);
-}
+#include "p11bench.h"
 
 static unsigned long read_objects(CK_SESSION_HANDLE s, int all)
 {
@@ -69,7 +37,8 @@ static unsigned long read_objects(CK_SESSION_HANDLE s, int all)
 	for (CK_ULONG i = 0; i < n; i++) {
 		CK_BBOOL b[12];
 		CK_ULONG type, mech, klass;
-		unsigned char label[256], id[256], modulus[1024], exponent[16];
+		unsigned char label[256], id[256], modulus[1024], exponent[16], params[64],
+			point[160];
 		CK_ATTRIBUTE a[] = {
 			{CKA_SENSITIVE, &b[0], 1},
 			{CKA_EXTRACTABLE, &b[1], 1},
@@ -89,8 +58,10 @@ static unsigned long read_objects(CK_SESSION_HANDLE s, int all)
 			{CKA_CLASS, &klass, sizeof(klass)},
 			{CKA_MODULUS, modulus, sizeof(modulus)},
 			{CKA_PUBLIC_EXPONENT, exponent, sizeof(exponent)},
+			{CKA_EC_PARAMS, params, sizeof(params)},
+			{CKA_EC_POINT, point, sizeof(point)},
 		};
-		CK_ULONG count = sizeof(a) / sizeof(a[0]) - (all ? 0 : 3);
+		CK_ULONG count = sizeof(a) / sizeof(a[0]) - (all ? 0 : 5);
 		(void)p11->C_GetAttributeValue(s, handles[i], a, count);
 	}
 	return n;
@@ -98,28 +69,17 @@ static unsigned long read_objects(CK_SESSION_HANDLE s, int all)
 
 int main(int argc, char **argv)
 {
-	CK_C_GetFunctionList get;
 	CK_SESSION_HANDLE s;
 	unsigned long n = 0;
-	void *lib;
 
 	if (argc != 5 || (strcmp(argv[4], "load") != 0 && strcmp(argv[4], "keys") != 0 &&
 			  strcmp(argv[4], "all") != 0)) {
 		fprintf(stderr, "usage: p11floor MODULE TOKEN-LABEL PIN load|keys|all\n");
 		return 2;
 	}
-	if (!(lib = dlopen(argv[1], RTLD_NOW)) ||
-	    !(get = (CK_C_GetFunctionList)dlsym(lib, "C_GetFunctionList"))) {
-		fprintf(stderr, "p11floor: %s\n", dlerror());
-		return 1;
-	}
-	check(get(&p11), "C_GetFunctionList");
-	check(p11->C_Initialize(NULL), "C_Initialize");
+	p11bench_load("p11floor", argv[1]);
 	if (strcmp(argv[4], "load") != 0) {
-		check(p11->C_OpenSession(find_slot(argv[2]), CKF_SERIAL_SESSION, NULL, NULL, &s),
-		      "C_OpenSession");
-		check(p11->C_Login(s, CKU_USER, (CK_UTF8CHAR_PTR)argv[3], strlen(argv[3])),
-		      "C_Login");
+		s = p11bench_login(argv[2], argv[3], 0);
 		n = read_objects(s, strcmp(argv[4], "all") == 0);
 		p11->C_Logout(s);
 		p11->C_CloseSession(s);

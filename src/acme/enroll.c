@@ -165,7 +165,11 @@ static hc_rc check_key(hc_acme_session *a, const hc_key_info *key, X509 *leaf, h
 	return rc;
 }
 
-/* Build the chain of `bundle`'s first certificate with the rest as intermediates. */
+/*
+ * Build the chain of `bundle`'s first certificate with the rest as
+ * intermediates. HC_CHECK (no path to a trusted root) leaves the message to
+ * the caller, with `result->failure` saying which link failed.
+ */
 static hc_rc verify_chain(hc_acme_session *a, hc_x509_bundle *bundle, hc_chain_result *result,
 			  hc_error *err)
 {
@@ -182,10 +186,6 @@ static hc_rc verify_chain(hc_acme_session *a, hc_x509_bundle *bundle, hc_chain_r
 	if (rc == HC_OK)
 		rc = hc_chain_build(sk_X509_value(bundle->certs, 0), pool, a->roots, &opt, result,
 				    err);
-	if (rc == HC_CHECK)
-		hc_fail(err, HC_CHECK,
-			"the chain the ACME server sent does not verify: %s; nothing was stored",
-			result->failure ? result->failure : "no path to a trusted root");
 	hc_chain_pool_free(pool);
 	return rc;
 }
@@ -202,44 +202,69 @@ static hc_rc load_chain(const char *pem, size_t len, hc_x509_bundle *bundle, hc_
 	return rc;
 }
 
+/*
+ * Alternate `url` (RFC 8555 7.4.2) into `alt` when it is a chain of the same
+ * certificate that verifies: HC_OK, `chain` its result. HC_CHECK when it
+ * does not verify; other codes when it could not be had (`err` says why).
+ */
+static hc_rc try_alternate(hc_acme_session *a, const char *url, X509 *leaf, hc_x509_bundle *alt,
+			   hc_chain_result *chain, hc_error *err)
+{
+	char *pem = NULL;
+	size_t len = 0;
+	hc_rc rc;
+
+	if ((rc = hc_acme_download(a->client, url, &pem, &len, err)) == HC_OK)
+		rc = load_chain(pem, len, alt, err);
+	free(pem);
+	if (rc != HC_OK)
+		return rc;
+	if (X509_cmp(sk_X509_value(alt->certs, 0), leaf) != 0)
+		rc = hc_fail(err, HC_IO, "%s: the alternate chain is for another certificate", url);
+	else if ((rc = verify_chain(a, alt, chain, err)) != HC_OK)
+		hc_chain_result_clear(chain);
+	if (rc != HC_OK)
+		hc_x509_bundle_clear(alt);
+	return rc;
+}
+
 /* The default chain, or the first alternate (Link rel="alternate") that verifies. */
 static hc_rc issued_chain(hc_acme_session *a, hc_enroll_result *out, hc_x509_bundle *bundle,
 			  hc_error *err)
 {
-	hc_error first = {0};
+	size_t count = out->issued.alternate_count, unusable = 0;
+	hc_error why = {0}, alt_err = {0};
+	char alts[sizeof(why.message) + 128] = "";
 	hc_rc rc;
 
 	if ((rc = load_chain(out->issued.chain_pem, out->issued.chain_len, bundle, err)) != HC_OK)
 		return rc;
 	if ((rc = verify_chain(a, bundle, &out->chain, err)) != HC_CHECK)
 		return rc;
-	first = *err;
-	for (size_t i = 0; i < out->issued.alternate_count; i++) {
+	for (size_t i = 0; i < count; i++) {
 		hc_x509_bundle alt = {0};
-		hc_error ignored = {0};
-		char *pem = NULL;
-		size_t len = 0;
-		if (hc_acme_download(a->client, out->issued.alternates[i], &pem, &len, &ignored) !=
-			    HC_OK ||
-		    load_chain(pem, len, &alt, &ignored) != HC_OK) {
-			free(pem);
-			continue;
-		}
-		free(pem);
-		if (X509_cmp(sk_X509_value(alt.certs, 0), sk_X509_value(bundle->certs, 0)) == 0) {
+		hc_chain_result chain = {0};
+		hc_rc alt_rc = try_alternate(a, out->issued.alternates[i],
+					     sk_X509_value(bundle->certs, 0), &alt, &chain,
+					     &alt_err);
+		if (alt_rc == HC_OK) {
+			hc_x509_bundle_clear(bundle);
+			*bundle = alt;
 			hc_chain_result_clear(&out->chain);
-			if (verify_chain(a, &alt, &out->chain, &ignored) == HC_OK) {
-				hc_x509_bundle_clear(bundle);
-				*bundle = alt;
-				out->alternate_used = true;
-				hc_error_clear(err);
-				return HC_OK;
-			}
+			out->chain = chain;
+			out->alternate_used = true;
+			return HC_OK;
 		}
-		hc_x509_bundle_clear(&alt);
+		if (alt_rc != HC_CHECK && unusable++ == 0)
+			why = alt_err;
 	}
-	*err = first;
-	return HC_CHECK;
+	if (count)
+		snprintf(alts, sizeof(alts), ", nor do%s the %zu alternate chain%s it offers%s%s%s",
+			 count == 1 ? "es" : "", count, count == 1 ? "" : "s", unusable ? " (" : "",
+			 unusable ? why.message : "", unusable ? ")" : "");
+	return hc_fail(err, HC_CHECK,
+		       "the chain the ACME server sent does not verify: %s%s; nothing was stored",
+		       out->chain.failure ? out->chain.failure : "no path to a trusted root", alts);
 }
 
 static hc_rc write_chain(const hc_enroll_params *p, const hc_chain_result *chain, hc_error *err)

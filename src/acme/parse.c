@@ -94,70 +94,109 @@ static hc_rc url_member(const json_t *obj, const char *name, const char *what, b
 	return rc;
 }
 
-/* ---- problems ------------------------------------------------------------ */
+/* Fills `out` from a document's JSON object; leaves it cleared when it fails. */
+typedef hc_rc (*fill_fn)(const json_t *j, void *out, hc_error *err);
 
-static void problem_from_json(const json_t *obj, hc_acme_problem *p)
-{
-	const json_t *subs = json_object_get(obj, "subproblems"),
-		     *st = json_object_get(obj, "status");
-	hc_error ignored = {0};
-	size_t i, used = 0, cap = 0;
-	const json_t *sub;
-
-	/* A problem is shown as well as it can be: members of the wrong type are left out. */
-	opt_string(obj, "type", "problem", &p->type, &ignored);
-	opt_string(obj, "detail", "problem", &p->detail, &ignored);
-	if (json_is_integer(st))
-		p->status = (long)json_integer_value(st);
-	if (!json_is_array(subs))
-		return;
-	json_array_foreach(subs, i, sub)
-	{
-		char *type = NULL, *detail = NULL, *value = NULL, *piece = NULL, *grown;
-		const json_t *id = json_object_get(sub, "identifier");
-		int n;
-		if (i >= 20 || !json_is_object(sub))
-			break;
-		opt_string(sub, "type", "subproblem", &type, &ignored);
-		opt_string(sub, "detail", "subproblem", &detail, &ignored);
-		if (json_is_object(id))
-			opt_string(id, "value", "subproblem", &value, &ignored);
-		n = asprintf(&piece, "%s%s: %s: %s", used ? "; " : "", value ? value : "?",
-			     type ? type : "?", detail ? detail : "");
-		free(type);
-		free(detail);
-		free(value);
-		if (n < 0)
-			break;
-		if (used + (size_t)n + 1 > cap) {
-			cap = (used + (size_t)n + 1) * 2;
-			if (!(grown = realloc(p->subproblems, cap))) {
-				free(piece);
-				break;
-			}
-			p->subproblems = grown;
-		}
-		memcpy(p->subproblems + used, piece, (size_t)n + 1);
-		used += (size_t)n;
-		free(piece);
-	}
-}
-
-hc_rc hc_acme_problem_parse(const char *body, size_t len, hc_acme_problem *out, hc_error *err)
+/* One server document: `out` (`size` bytes) zeroed, then `body` parsed and `fill`ed into it. */
+static hc_rc parse_document(const char *body, size_t len, const char *what, fill_fn fill, void *out,
+			    size_t size, hc_error *err)
 {
 	json_t *j = NULL;
 	hc_rc rc;
 
-	memset(out, 0, sizeof(*out));
-	if ((rc = load(body, len, "error document", &j, err)) != HC_OK)
-		return rc;
-	problem_from_json(j, out);
+	memset(out, 0, size);
+	if ((rc = load(body, len, what, &j, err)) == HC_OK)
+		rc = fill(j, out, err);
 	json_decref(j);
-	if (!out->type) {
-		hc_acme_problem_clear(out);
-		return hc_fail(err, HC_IO, "the ACME server's error document has no \"type\"");
-	}
+	return rc;
+}
+
+/* A JSON array member of at most MAX_LIST items and a zeroed array of `size` for them. */
+static hc_rc list_member(const json_t *obj, const char *name, const char *what, size_t size,
+			 const json_t **list, void **items, hc_error *err)
+{
+	*list = json_object_get(obj, name);
+	*items = NULL;
+	if (!json_is_array(*list) || json_array_size(*list) > MAX_LIST)
+		return hc_fail(err, HC_IO, "the ACME server's %s has no usable \"%s\" list", what,
+			       name);
+	if (json_array_size(*list) && !(*items = calloc(json_array_size(*list), size)))
+		return hc_fail(err, HC_IO, "out of memory");
 	return HC_OK;
+}
+
+/* ---- problems ------------------------------------------------------------ */
+
+/*
+ * A problem document (RFC 7807, RFC 8555 6.7) shown as well as it can be:
+ * members of the wrong type are left out. A subproblem is a problem
+ * document with an identifier; `sub` gives it in "identifier: type: detail".
+ */
+static void problem_read(const json_t *obj, hc_acme_problem *p, char **sub)
+{
+	const json_t *st = json_object_get(obj, "status"), *id = json_object_get(obj, "identifier");
+	hc_error ignored = {0};
+	char *value = NULL;
+
+	opt_string(obj, "type", "problem", &p->type, &ignored);
+	opt_string(obj, "detail", "problem", &p->detail, &ignored);
+	if (json_is_integer(st))
+		p->status = (long)json_integer_value(st);
+	if (!sub)
+		return;
+	if (json_is_object(id))
+		opt_string(id, "value", "subproblem", &value, &ignored);
+	if (asprintf(sub, "%s: %s: %s", value ? value : "?", p->type ? p->type : "?",
+		     p->detail ? p->detail : "") < 0)
+		*sub = NULL;
+	free(value);
+}
+
+static void problem_from_json(const json_t *obj, hc_acme_problem *p)
+{
+	const json_t *subs = json_object_get(obj, "subproblems"), *sub;
+	size_t i, used = 0;
+
+	problem_read(obj, p, NULL);
+	if (!json_is_array(subs))
+		return;
+	json_array_foreach(subs, i, sub)
+	{
+		hc_acme_problem one = {0};
+		char *piece = NULL, *grown;
+		size_t n;
+		if (i >= 20 || !json_is_object(sub))
+			break;
+		problem_read(sub, &one, &piece);
+		hc_acme_problem_clear(&one);
+		if (!piece)
+			break;
+		n = strlen(piece);
+		if (!(grown = realloc(p->subproblems, used + n + 3))) {
+			free(piece);
+			break;
+		}
+		p->subproblems = grown;
+		snprintf(p->subproblems + used, n + 3, "%s%s", used ? "; " : "", piece);
+		used += n + (used ? 2 : 0);
+		free(piece);
+	}
+}
+
+static hc_rc problem_fill(const json_t *j, void *out, hc_error *err)
+{
+	hc_acme_problem *p = out;
+
+	problem_from_json(j, p);
+	if (p->type)
+		return HC_OK;
+	hc_acme_problem_clear(p);
+	return hc_fail(err, HC_IO, "the ACME server's error document has no \"type\"");
+}
+
+hc_rc hc_acme_problem_parse(const char *body, size_t len, hc_acme_problem *out, hc_error *err)
+{
+	return parse_document(body, len, "error document", problem_fill, out, sizeof(*out), err);
 }
 
 void hc_acme_problem_clear(hc_acme_problem *p)
@@ -179,25 +218,30 @@ const char *hc_acme_problem_short(const hc_acme_problem *p)
 	return p->type;
 }
 
+/* An "error" member (of a challenge or an order), when it is an object. */
+static void problem_member(const json_t *obj, hc_acme_problem *out)
+{
+	const json_t *e = json_object_get(obj, "error");
+
+	if (json_is_object(e))
+		problem_from_json(e, out);
+}
+
 /* ---- directory ----------------------------------------------------------- */
 
-hc_rc hc_acme_directory_parse(const char *body, size_t len, hc_acme_directory *out, hc_error *err)
+static hc_rc directory_fill(const json_t *j, void *arg, hc_error *err)
 {
 	static const char what[] = "directory";
-	const json_t *meta;
-	json_t *j = NULL;
+	hc_acme_directory *out = arg;
+	const json_t *meta = json_object_get(j, "meta");
 	hc_rc rc;
 
-	memset(out, 0, sizeof(*out));
-	if ((rc = load(body, len, what, &j, err)) != HC_OK)
-		return rc;
 	if ((rc = url_member(j, "newNonce", what, true, &out->new_nonce, err)) != HC_OK ||
 	    (rc = url_member(j, "newAccount", what, true, &out->new_account, err)) != HC_OK ||
 	    (rc = url_member(j, "newOrder", what, true, &out->new_order, err)) != HC_OK ||
 	    (rc = url_member(j, "revokeCert", what, false, &out->revoke_cert, err)) != HC_OK ||
 	    (rc = url_member(j, "keyChange", what, false, &out->key_change, err)) != HC_OK)
 		goto out;
-	meta = json_object_get(j, "meta");
 	if (meta && !json_is_object(meta)) {
 		rc = hc_fail(err, HC_IO, "the ACME server's directory: \"meta\" is not an object");
 		goto out;
@@ -211,10 +255,14 @@ hc_rc hc_acme_directory_parse(const char *body, size_t len, hc_acme_directory *o
 		out->eab_required = json_is_true(eab);
 	}
 out:
-	json_decref(j);
 	if (rc != HC_OK)
 		hc_acme_directory_clear(out);
 	return rc;
+}
+
+hc_rc hc_acme_directory_parse(const char *body, size_t len, hc_acme_directory *out, hc_error *err)
+{
+	return parse_document(body, len, "directory", directory_fill, out, sizeof(*out), err);
 }
 
 void hc_acme_directory_clear(hc_acme_directory *d)
@@ -231,56 +279,37 @@ void hc_acme_directory_clear(hc_acme_directory *d)
 
 /* ---- account, order, authorization, challenge ---------------------------- */
 
+static hc_rc account_fill(const json_t *j, void *status, hc_error *err)
+{
+	return req_string(j, "status", "account", status, err);
+}
+
 hc_rc hc_acme_account_parse(const char *body, size_t len, char **status, hc_error *err)
 {
-	json_t *j = NULL;
-	hc_rc rc;
-
-	*status = NULL;
-	if ((rc = load(body, len, "account", &j, err)) != HC_OK)
-		return rc;
-	rc = req_string(j, "status", "account", status, err);
-	json_decref(j);
-	return rc;
+	return parse_document(body, len, "account", account_fill, status, sizeof(*status), err);
 }
 
-static hc_rc problem_member(const json_t *obj, hc_acme_problem *out)
-{
-	const json_t *e = json_object_get(obj, "error");
-
-	if (json_is_object(e))
-		problem_from_json(e, out);
-	return HC_OK;
-}
-
-static hc_rc challenge_from_json(const json_t *j, hc_acme_challenge *out, hc_error *err)
+static hc_rc challenge_fill(const json_t *j, void *arg, hc_error *err)
 {
 	static const char what[] = "challenge";
+	hc_acme_challenge *out = arg;
 	hc_rc rc;
 
 	if (!json_is_object(j))
-		return hc_fail(err, HC_IO, "the ACME server's challenge is not an object");
-	if ((rc = req_string(j, "type", what, &out->type, err)) != HC_OK ||
-	    (rc = url_member(j, "url", what, true, &out->url, err)) != HC_OK ||
-	    (rc = opt_string(j, "token", what, &out->token, err)) != HC_OK ||
-	    (rc = req_string(j, "status", what, &out->status, err)) != HC_OK)
-		return rc;
-	return problem_member(j, &out->error);
+		rc = hc_fail(err, HC_IO, "the ACME server's challenge is not an object");
+	else if ((rc = req_string(j, "type", what, &out->type, err)) == HC_OK &&
+		 (rc = url_member(j, "url", what, true, &out->url, err)) == HC_OK &&
+		 (rc = opt_string(j, "token", what, &out->token, err)) == HC_OK &&
+		 (rc = req_string(j, "status", what, &out->status, err)) == HC_OK)
+		problem_member(j, &out->error);
+	if (rc != HC_OK)
+		hc_acme_challenge_clear(out);
+	return rc;
 }
 
 hc_rc hc_acme_challenge_parse(const char *body, size_t len, hc_acme_challenge *out, hc_error *err)
 {
-	json_t *j = NULL;
-	hc_rc rc;
-
-	memset(out, 0, sizeof(*out));
-	if ((rc = load(body, len, "challenge", &j, err)) != HC_OK)
-		return rc;
-	rc = challenge_from_json(j, out, err);
-	json_decref(j);
-	if (rc != HC_OK)
-		hc_acme_challenge_clear(out);
-	return rc;
+	return parse_document(body, len, "challenge", challenge_fill, out, sizeof(*out), err);
 }
 
 void hc_acme_challenge_clear(hc_acme_challenge *c)
@@ -293,20 +322,17 @@ void hc_acme_challenge_clear(hc_acme_challenge *c)
 	memset(c, 0, sizeof(*c));
 }
 
-hc_rc hc_acme_authz_parse(const char *body, size_t len, hc_acme_authz *out, hc_error *err)
+static hc_rc authz_fill(const json_t *j, void *arg, hc_error *err)
 {
 	static const char what[] = "authorization";
-	const json_t *id, *chals, *c;
-	json_t *j = NULL;
+	hc_acme_authz *out = arg;
+	const json_t *id = json_object_get(j, "identifier"), *chals, *c;
+	void *items;
 	size_t i;
 	hc_rc rc;
 
-	memset(out, 0, sizeof(*out));
-	if ((rc = load(body, len, what, &j, err)) != HC_OK)
-		return rc;
 	if ((rc = req_string(j, "status", what, &out->status, err)) != HC_OK)
 		goto out;
-	id = json_object_get(j, "identifier");
 	if (!json_is_object(id)) {
 		rc = hc_fail(err, HC_IO, "the ACME server's authorization has no \"identifier\"");
 		goto out;
@@ -315,34 +341,25 @@ hc_rc hc_acme_authz_parse(const char *body, size_t len, hc_acme_authz *out, hc_e
 	    (rc = req_string(id, "value", what, &out->id_value, err)) != HC_OK)
 		goto out;
 	out->wildcard = json_is_true(json_object_get(j, "wildcard"));
-	chals = json_object_get(j, "challenges");
-	if (!json_is_array(chals)) {
-		rc = hc_fail(err, HC_IO,
-			     "the ACME server's authorization has no \"challenges\" "
-			     "list");
+	if ((rc = list_member(j, "challenges", what, sizeof(*out->challenges), &chals, &items,
+			      err)) != HC_OK)
 		goto out;
-	}
-	if (json_array_size(chals) > MAX_LIST) {
-		rc = hc_fail(err, HC_IO,
-			     "the ACME server's authorization lists too many challenges");
-		goto out;
-	}
-	if (json_array_size(chals) &&
-	    !(out->challenges = calloc(json_array_size(chals), sizeof(*out->challenges)))) {
-		rc = hc_fail(err, HC_IO, "out of memory");
-		goto out;
-	}
+	out->challenges = items;
 	json_array_foreach(chals, i, c)
 	{
 		out->challenge_count = i + 1;
-		if ((rc = challenge_from_json(c, &out->challenges[i], err)) != HC_OK)
+		if ((rc = challenge_fill(c, &out->challenges[i], err)) != HC_OK)
 			goto out;
 	}
 out:
-	json_decref(j);
 	if (rc != HC_OK)
 		hc_acme_authz_clear(out);
 	return rc;
+}
+
+hc_rc hc_acme_authz_parse(const char *body, size_t len, hc_acme_authz *out, hc_error *err)
+{
+	return parse_document(body, len, "authorization", authz_fill, out, sizeof(*out), err);
 }
 
 void hc_acme_authz_clear(hc_acme_authz *a)
@@ -356,33 +373,22 @@ void hc_acme_authz_clear(hc_acme_authz *a)
 	memset(a, 0, sizeof(*a));
 }
 
-hc_rc hc_acme_order_parse(const char *body, size_t len, hc_acme_order *out, hc_error *err)
+static hc_rc order_fill(const json_t *j, void *arg, hc_error *err)
 {
 	static const char what[] = "order";
+	hc_acme_order *out = arg;
 	const json_t *authzs, *a;
-	json_t *j = NULL;
+	void *items;
 	size_t i;
 	hc_rc rc;
 
-	memset(out, 0, sizeof(*out));
-	if ((rc = load(body, len, what, &j, err)) != HC_OK)
-		return rc;
 	if ((rc = req_string(j, "status", what, &out->status, err)) != HC_OK ||
 	    (rc = url_member(j, "finalize", what, true, &out->finalize, err)) != HC_OK ||
-	    (rc = url_member(j, "certificate", what, false, &out->certificate, err)) != HC_OK)
+	    (rc = url_member(j, "certificate", what, false, &out->certificate, err)) != HC_OK ||
+	    (rc = list_member(j, "authorizations", what, sizeof(char *), &authzs, &items, err)) !=
+		    HC_OK)
 		goto out;
-	authzs = json_object_get(j, "authorizations");
-	if (!json_is_array(authzs) || json_array_size(authzs) > MAX_LIST) {
-		rc = hc_fail(err, HC_IO,
-			     "the ACME server's order has no usable \"authorizations\" "
-			     "list");
-		goto out;
-	}
-	if (json_array_size(authzs) &&
-	    !(out->authorizations = calloc(json_array_size(authzs), sizeof(char *)))) {
-		rc = hc_fail(err, HC_IO, "out of memory");
-		goto out;
-	}
+	out->authorizations = items;
 	json_array_foreach(authzs, i, a)
 	{
 		const char *s = json_string_value(a);
@@ -402,10 +408,14 @@ hc_rc hc_acme_order_parse(const char *body, size_t len, hc_acme_order *out, hc_e
 	}
 	problem_member(j, &out->error);
 out:
-	json_decref(j);
 	if (rc != HC_OK)
 		hc_acme_order_clear(out);
 	return rc;
+}
+
+hc_rc hc_acme_order_parse(const char *body, size_t len, hc_acme_order *out, hc_error *err)
+{
+	return parse_document(body, len, "order", order_fill, out, sizeof(*out), err);
 }
 
 void hc_acme_order_clear(hc_acme_order *o)

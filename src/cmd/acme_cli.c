@@ -15,20 +15,6 @@ void acme_cli_init(struct acme_cli *a)
 	a->setup.http_port = 80;
 }
 
-static bool number(const char *arg, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	if (!arg || !*arg)
-		return false;
-	v = strtol(arg, &end, 10);
-	if (*end || v < min || v > max)
-		return false;
-	*out = v;
-	return true;
-}
-
 bool acme_cli_option(struct acme_cli *a, int c, const char *arg)
 {
 	hc_acme_setup *s = &a->setup;
@@ -48,7 +34,7 @@ bool acme_cli_option(struct acme_cli *a, int c, const char *arg)
 	case ACME_OPT_EAB_HMAC_SOURCE: a->eab_hmac_source = arg; return true;
 	case ACME_OPT_HTTP_PORT:
 		a->http_port_given = true;
-		if (number(arg, 1, 65535, &v))
+		if (cli_number(arg, 1, 65535, &v))
 			s->http_port = (unsigned)v;
 		else
 			a->bad_option = "--http-port: a TCP port number, 1-65535";
@@ -57,7 +43,7 @@ bool acme_cli_option(struct acme_cli *a, int c, const char *arg)
 	case ACME_OPT_ACME_ROOTS: s->server.ca_file = arg; return true;
 	case ACME_OPT_ROOTS: s->roots_path = arg; return true;
 	case ACME_OPT_WAIT:
-		if (number(arg, 1, 86400, &v))
+		if (cli_number(arg, 1, 86400, &v))
 			s->server.poll_timeout_s = v;
 		else
 			a->bad_option = "--wait: seconds, 1-86400";

@@ -240,7 +240,6 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 	size_t nkeys = 0, failed = 0;
 	hc_error err = {0};
 	hc_rc rc;
-	char *end;
 	long v;
 	int c, r;
 
@@ -255,19 +254,14 @@ int cmd_check(struct cli *cli, int argc, char **argv)
 			roots[p.root_count++] = optarg;
 			break;
 		case OPT_WARN_DAYS:
-			v = strtol(optarg, &end, 10);
-			if (!*optarg || *end || v < 0 || v > 36500)
-				return cli_usage_error(cli,
-						       "--warn-days wants a number of days "
-						       "(0 to 36500), not '%s'",
-						       optarg);
+			if ((r = cli_days_option(cli, "--warn-days", optarg, &v)) != CLI_NEXT)
+				return r;
 			p.warn_days = (int)v;
 			break;
 		case OPT_TLS: tls = true; break;
 		case OPT_SERVERNAME: servername = optarg; break;
 		case OPT_TIMEOUT:
-			v = strtol(optarg, &end, 10);
-			if (!*optarg || *end || v < 1 || v > 3600)
+			if (!cli_number(optarg, 1, 3600, &v))
 				return cli_usage_error(cli,
 						       "--timeout wants a number of seconds "
 						       "(1 to 3600), not '%s'",

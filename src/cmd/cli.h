@@ -100,6 +100,12 @@ enum {
 #define CLI_NEXT (-1)
 int cli_common_option(struct cli *cli, int opt, const char *arg, cli_usage_fn usage);
 
+/* An option's whole decimal value within [min, max] into *out; false otherwise. */
+bool cli_number(const char *arg, long min, long max, long *out);
+
+/* A number of days (0 to 36500) for option `name`: CLI_NEXT, or the usage error's status. */
+int cli_days_option(const struct cli *cli, const char *name, const char *arg, long *out);
+
 /*
  * Remember the argv getopt parses next (main's, then the command's) and
  * whether --json or HSMCERT_JSON asks for JSON, wherever --json stands.

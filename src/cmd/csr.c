@@ -4,10 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum {
-	OPT_KEY = CLI_OPT_FIRST_COMMAND_OPTION,
-	OPT_CONFIG,
-};
+enum { OPT_KEY = CLI_OPT_FIRST_COMMAND_OPTION };
 
 int usage_csr(FILE *out)
 {
@@ -29,13 +26,10 @@ int usage_csr(FILE *out)
 
 int cmd_csr(struct cli *cli, int argc, char **argv)
 {
-	static const struct option options[] = {{"key", required_argument, NULL, OPT_KEY},
-						{"config", required_argument, NULL, OPT_CONFIG},
-						CSR_CLI_OPTIONS,
-						CLI_GLOBAL_OPTIONS};
+	static const struct option options[] = {
+		{"key", required_argument, NULL, OPT_KEY}, CSR_CLI_OPTIONS, CLI_GLOBAL_OPTIONS};
 	struct csr_cli o = {0};
-	const char *key_uri = NULL, *config_path = NULL;
-	hc_req_config config = {0};
+	const char *key_uri = NULL;
 	hc_csr_plan plan = {0};
 	hc_csr_output output = {0};
 	hc_csr_result result = {0};
@@ -48,8 +42,6 @@ int cmd_csr(struct cli *cli, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, CLI_SHORT CSR_CLI_SHORT, options, NULL)) != -1) {
 		if (c == OPT_KEY)
 			key_uri = optarg;
-		else if (c == OPT_CONFIG)
-			config_path = optarg;
 		else if (!csr_cli_option(&o, c, optarg) &&
 			 (r = cli_common_option(cli, c, optarg, usage_csr)) != CLI_NEXT)
 			goto out;
@@ -61,16 +53,8 @@ int cmd_csr(struct cli *cli, int argc, char **argv)
 					 "--key 'pkcs11:object=mail'");
 		goto out;
 	}
-	if (config_path && hc_req_config_load(config_path, &config, &err) != HC_OK) {
-		r = cli_fail(cli, &err);
-		goto out;
-	}
-	if (!o.md)
-		o.md = config.md;
 	/* Everything the user typed is checked before the token is opened. */
-	if (csr_cli_plan(&o, config_path ? &config.subject : NULL,
-			 config_path ? &config.sans : NULL, config.extensions, NULL, &plan,
-			 &err) != HC_OK ||
+	if (csr_cli_prepare(&o, NULL, &plan, &err) != HC_OK ||
 	    csr_cli_output(cli, &o, &output, &err) != HC_OK ||
 	    cli_token_open(cli, key_uri, CLI_TOKEN_LOGIN, &t, &err) != HC_OK ||
 	    hc_key_select_private(t.session, key_uri, &key, &err) != HC_OK ||
@@ -91,7 +75,6 @@ out:
 	hc_csr_result_clear(&result);
 	hc_key_info_clear(&key);
 	hc_csr_plan_clear(&plan);
-	hc_req_config_clear(&config);
 	cli_token_close(&t);
 	csr_cli_clear(&o);
 	return r;

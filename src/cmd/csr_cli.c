@@ -50,6 +50,7 @@ bool csr_cli_option(struct csr_cli *o, int opt, const char *arg)
 	case CSR_OPT_OUT: o->out = arg; break;
 	case CSR_OPT_DER: o->der = true; break;
 	case CSR_OPT_FORCE: o->force = true; break;
+	case CSR_OPT_CONFIG: o->config_path = arg; break;
 	default: return false;
 	}
 	/* Keep the first bad value: it is reported once parsing is over. */
@@ -60,10 +61,10 @@ bool csr_cli_option(struct csr_cli *o, int opt, const char *arg)
 	return true;
 }
 
-hc_rc csr_cli_plan(struct csr_cli *o, const hc_subject *base, const hc_altnames *base_sans,
-		   const STACK_OF(X509_EXTENSION) *extensions, const hc_keytype *key_type,
-		   hc_csr_plan *plan, hc_error *err)
+static hc_rc plan_make(struct csr_cli *o, const hc_keytype *key_type, hc_csr_plan *plan,
+		       hc_error *err)
 {
+	const hc_altnames *base_sans = &o->config.sans;
 	hc_subject subject = {0};
 	hc_altnames sans = {0};
 	hc_csr_params p = {0};
@@ -76,7 +77,7 @@ hc_rc csr_cli_plan(struct csr_cli *o, const hc_subject *base, const hc_altnames 
 	if (o->subject)
 		rc = hc_subject_parse(o->subject, &subject, err);
 	else
-		rc = hc_subject_copy(&subject, base, err);
+		rc = hc_subject_copy(&subject, &o->config.subject, err);
 	/* Per-field options: the first of a type replaces it, more of it add (two OUs). */
 	for (size_t i = 0; rc == HC_OK && i < o->field_count; i++) {
 		bool again = false;
@@ -87,7 +88,7 @@ hc_rc csr_cli_plan(struct csr_cli *o, const hc_subject *base, const hc_altnames 
 		if (rc != HC_OK)
 			hc_error_prefix(err, "--%s", o->fields[i].type);
 	}
-	for (size_t i = 0; rc == HC_OK && base_sans && i < base_sans->count; i++)
+	for (size_t i = 0; rc == HC_OK && i < base_sans->count; i++)
 		rc = hc_altnames_add_typed(&sans, base_sans->items[i].type,
 					   base_sans->items[i].value, "config", err);
 	for (size_t i = 0; rc == HC_OK && i < o->sans.count; i++)
@@ -100,7 +101,7 @@ hc_rc csr_cli_plan(struct csr_cli *o, const hc_subject *base, const hc_altnames 
 		p.profile = o->profile;
 		p.md = o->md;
 		p.pss = o->pss;
-		p.extensions = extensions;
+		p.extensions = o->config.extensions;
 		p.key_type = key_type;
 		rc = hc_csr_plan_make(&p, plan, err);
 	}
@@ -172,27 +173,42 @@ void csr_cli_print(const struct csr_cli *o, const hc_csr_output *output, const h
 void csr_cli_clear(struct csr_cli *o)
 {
 	hc_altnames_clear(&o->sans);
+	hc_req_config_clear(&o->config);
+	free(o->key_id);
+	o->key_id = NULL;
 }
 
 /* The key's options; a config's default_bits picks the RSA size when --type is absent. */
-hc_rc csr_cli_key_params(struct cli_keygen *k, const hc_req_config *config, unsigned char **id,
-			 hc_error *err)
+static hc_rc key_params(struct csr_cli *o, struct cli_keygen *k, hc_error *err)
 {
 	hc_keygen_params *p = &k->params;
 	const char *type_arg = k->type_arg, *id_arg = k->id_arg;
 	char from_config[16];
 	hc_rc rc;
 
-	if (!type_arg && config->default_bits) {
-		snprintf(from_config, sizeof(from_config), "rsa:%u", config->default_bits);
+	if (!type_arg && o->config.default_bits) {
+		snprintf(from_config, sizeof(from_config), "rsa:%u", o->config.default_bits);
 		type_arg = from_config;
 	}
 	if ((rc = hc_keytype_parse(type_arg ? type_arg : "rsa:2048", &p->type, err)) != HC_OK)
 		return rc;
 	if (id_arg) {
-		if ((rc = hc_hex_decode(id_arg, "--id", id, &p->id_len, err)) != HC_OK)
+		if ((rc = hc_hex_decode(id_arg, "--id", &o->key_id, &p->id_len, err)) != HC_OK)
 			return rc;
-		p->id = *id;
+		p->id = o->key_id;
 	}
 	return HC_OK;
+}
+
+hc_rc csr_cli_prepare(struct csr_cli *o, struct cli_keygen *k, hc_csr_plan *plan, hc_error *err)
+{
+	hc_rc rc;
+
+	if (o->config_path && (rc = hc_req_config_load(o->config_path, &o->config, err)) != HC_OK)
+		return rc;
+	if (!o->md)
+		o->md = o->config.md;
+	if (k && (rc = key_params(o, k, err)) != HC_OK)
+		return rc;
+	return plan_make(o, k ? &k->params.type : NULL, plan, err);
 }

@@ -1,12 +1,13 @@
 /*
- * The options csr and request share (subject, SANs, profile, digest,
- * output) and the report they print. Each command keeps its own options
- * enum below CSR_OPT_FIRST; these come after it.
+ * The options csr, request and enroll share (an OpenSSL req config,
+ * subject, SANs, profile, digest, output) and the report they print. Each command keeps its own
+ * options enum below CSR_OPT_FIRST; these come after it.
  */
 #ifndef HSMCERT_CMD_CSR_CLI_H
 #define HSMCERT_CMD_CSR_CLI_H
 
 #include "cli.h"
+#include "keygen_options.h"
 
 #include "hsmcert/csr.h"
 
@@ -27,6 +28,7 @@ enum {
 	CSR_OPT_OUT,
 	CSR_OPT_DER,
 	CSR_OPT_FORCE,
+	CSR_OPT_CONFIG,
 };
 
 #define CSR_CLI_OPTIONS                                                                            \
@@ -44,6 +46,7 @@ enum {
 		{"pss", no_argument, NULL, CSR_OPT_PSS},                                           \
 		{"out", required_argument, NULL, CSR_OPT_OUT},                                     \
 		{"der", no_argument, NULL, CSR_OPT_DER},                                           \
+		{"config", required_argument, NULL, CSR_OPT_CONFIG},                               \
 	{                                                                                          \
 		"force", no_argument, NULL, CSR_OPT_FORCE                                          \
 	}
@@ -70,6 +73,9 @@ enum {
 	"  --force                  overwrite an existing FILE\n"
 
 struct csr_cli {
+	const char *config_path; /* --config FILE */
+	hc_req_config config;	 /* loaded by csr_cli_prepare; empty without --config */
+	unsigned char *key_id;	 /* a new key's --id, decoded */
 	const char *subject;
 	struct {
 		const char *type, *value;
@@ -97,12 +103,12 @@ void csr_cli_init(void);
 bool csr_cli_option(struct csr_cli *o, int opt, const char *arg);
 
 /*
- * After parsing: the subject from `base` (a config's, may be NULL), then
- * --subject (which replaces it), then the per-field options; the plan.
+ * After parsing: --config FILE loaded (its digest unless --md), a new key's
+ * parameters into `k` when there is one (request, enroll: --type, else rsa:N
+ * from the config's default_bits, else rsa:2048; --id), then the plan: the
+ * config's subject, --subject (which replaces it), the per-field options.
  */
-hc_rc csr_cli_plan(struct csr_cli *o, const hc_subject *base, const hc_altnames *base_sans,
-		   const STACK_OF(X509_EXTENSION) *extensions, const hc_keytype *key_type,
-		   hc_csr_plan *plan, hc_error *err);
+hc_rc csr_cli_prepare(struct csr_cli *o, struct cli_keygen *k, hc_csr_plan *plan, hc_error *err);
 
 /* Where the request goes; refuses an existing file before any token work. */
 hc_rc csr_cli_output(const struct cli *cli, const struct csr_cli *o, hc_csr_output *output,
@@ -114,13 +120,5 @@ void csr_cli_print(const struct csr_cli *o, const hc_csr_output *output, const h
 		   const hc_key_info *key);
 
 void csr_cli_clear(struct csr_cli *o);
-
-/*
- * A new key's parameters from keygen's options (request, enroll): --type,
- * else rsa:N from a req config's default_bits, else rsa:2048; --id decoded
- * into *id (caller frees).
- */
-hc_rc csr_cli_key_params(struct cli_keygen *k, const hc_req_config *config, unsigned char **id,
-			 hc_error *err);
 
 #endif

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <time.h>
 
-enum { OPT_KEY = CLI_OPT_KEYGEN_END, OPT_CONFIG };
+enum { OPT_KEY = CLI_OPT_KEYGEN_END };
 
 int usage_enroll(FILE *out)
 {
@@ -58,21 +58,18 @@ int cmd_enroll(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {CLI_KEYGEN_OPTIONS,
 						{"key", required_argument, NULL, OPT_KEY},
-						{"config", required_argument, NULL, OPT_CONFIG},
 						CSR_CLI_OPTIONS,
 						ACME_CLI_OPTIONS,
 						CLI_GLOBAL_OPTIONS};
 	struct csr_cli o = {0};
 	struct acme_cli ac;
 	struct cli_keygen k = {0};
-	const char *key_uri = NULL, *config_path = NULL;
-	hc_req_config config = {0};
+	const char *key_uri = NULL;
 	hc_csr_plan plan = {0};
 	hc_enroll_params ep = {0};
 	hc_enroll_result result = {0};
 	hc_acme_session *acme = NULL;
 	struct cli_token t = {0};
-	unsigned char *id = NULL;
 	hc_error err = {0};
 	time_t now;
 	int c, r;
@@ -84,7 +81,6 @@ int cmd_enroll(struct cli *cli, int argc, char **argv)
 			continue;
 		switch (c) {
 		case OPT_KEY: key_uri = optarg; break;
-		case OPT_CONFIG: config_path = optarg; break;
 		default:
 			if (!csr_cli_option(&o, c, optarg) &&
 			    (r = cli_common_option(cli, c, optarg, usage_enroll)) != CLI_NEXT)
@@ -113,16 +109,8 @@ int cmd_enroll(struct cli *cli, int argc, char **argv)
 		r = cli_usage_error(cli, "%s", cli_error_text(&err, text, sizeof(text)));
 		goto out;
 	}
-	if (config_path && hc_req_config_load(config_path, &config, &err) != HC_OK) {
-		r = cli_fail(cli, &err);
-		goto out;
-	}
-	if (!o.md)
-		o.md = config.md;
 	/* Names, profile and key options are checked before the token or the network. */
-	if ((!key_uri && csr_cli_key_params(&k, &config, &id, &err) != HC_OK) ||
-	    csr_cli_plan(&o, &config.subject, &config.sans, config.extensions,
-			 key_uri ? NULL : &k.params.type, &plan, &err) != HC_OK) {
+	if (csr_cli_prepare(&o, key_uri ? NULL : &k, &plan, &err) != HC_OK) {
 		r = cli_fail(cli, &err);
 		goto out;
 	}
@@ -165,10 +153,8 @@ out:
 	hc_enroll_result_clear(&result);
 	hc_acme_session_close(acme);
 	hc_csr_plan_clear(&plan);
-	hc_req_config_clear(&config);
 	cli_token_close(&t);
 	csr_cli_clear(&o);
 	acme_cli_clear(&ac);
-	free(id);
 	return r;
 }

@@ -263,29 +263,19 @@ int cmd_list(struct cli *cli, int argc, char **argv)
 	hc_listing listing = {0};
 	struct cli_token t = {0};
 	hc_error err = {0};
-	char *end;
 	long v;
 	int c, r;
 
 	while ((c = getopt_long(argc, argv, CLI_SHORT, options, NULL)) != -1) {
 		switch (c) {
 		case OPT_WARN_DAYS:
-			v = strtol(optarg, &end, 10);
-			if (!*optarg || *end || v < 0 || v > 36500)
-				return cli_usage_error(cli,
-						       "--warn-days wants a number of days "
-						       "(0 to 36500), not '%s'",
-						       optarg);
+			if ((r = cli_days_option(cli, "--warn-days", optarg, &v)) != CLI_NEXT)
+				return r;
 			warn_days = (int)v;
 			break;
 		case OPT_EXPIRING:
-			v = strtol(optarg, &end, 10);
-			if (!*optarg || *end || v < 0 || v > 36500)
-				return cli_usage_error(cli,
-						       "--expiring wants a number of days "
-						       "(0 to 36500), not '%s'",
-						       optarg);
-			expiring = v;
+			if ((r = cli_days_option(cli, "--expiring", optarg, &expiring)) != CLI_NEXT)
+				return r;
 			break;
 		default:
 			if ((r = cli_common_option(cli, c, optarg, usage_list)) != CLI_NEXT)

@@ -1,6 +1,7 @@
 /* Global options: parsing, the environment, where --json stands (see cli.h). */
 #include "cli.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,4 +82,26 @@ void cli_apply_environment(struct cli *cli)
 	}
 	if (!cli->json && (v = getenv("HSMCERT_JSON")) && *v && strcmp(v, "0") != 0)
 		cli->json = true;
+}
+
+bool cli_number(const char *arg, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (!arg || !*arg)
+		return false;
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (*end || errno || v < min || v > max)
+		return false;
+	*out = v;
+	return true;
+}
+
+int cli_days_option(const struct cli *cli, const char *name, const char *arg, long *out)
+{
+	if (cli_number(arg, 0, 36500, out))
+		return CLI_NEXT;
+	return cli_usage_error(cli, "%s wants a number of days (0 to 36500), not '%s'", name, arg);
 }

@@ -4,7 +4,6 @@
 
 #include "hsmcert/provision.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -98,6 +97,7 @@ int cmd_provision(struct cli *cli, int argc, char **argv)
 						CLI_GLOBAL_OPTIONS};
 	const char *out_dir = NULL;
 	unsigned long jobs = 1;
+	long jobs_arg;
 	bool force = false;
 	hc_provision_plan plan = {0};
 	hc_provision_outcome *outcomes = NULL;
@@ -111,14 +111,11 @@ int cmd_provision(struct cli *cli, int argc, char **argv)
 	while ((c = getopt_long(argc, argv, CLI_SHORT "j:", options, NULL)) != -1) {
 		switch (c) {
 		case 'j':
-		case OPT_JOBS: {
-			char *end;
-			errno = 0;
-			jobs = strtoul(optarg, &end, 10);
-			if (!*optarg || *end || errno || jobs < 1 || jobs > 64)
+		case OPT_JOBS:
+			if (!cli_number(optarg, 1, 64, &jobs_arg))
 				return cli_usage_error(cli, "--jobs takes a number from 1 to 64");
+			jobs = (unsigned long)jobs_arg;
 			break;
-		}
 		case OPT_OUT_DIR: out_dir = optarg; break;
 		case OPT_FORCE: force = true; break;
 		default:

@@ -170,7 +170,6 @@ int cmd_renew(struct cli *cli, int argc, char **argv)
 	json_t *items = NULL;
 	time_t now;
 	int c, r;
-	char *end;
 
 	acme_cli_init(&ac);
 	while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -180,8 +179,7 @@ int cmd_renew(struct cli *cli, int argc, char **argv)
 		case OPT_KEY: key_uri = optarg; break;
 		case OPT_ALL: all = true; break;
 		case OPT_DAYS:
-			days = strtol(optarg, &end, 10);
-			if (!*optarg || *end || days < 0 || days > 3650) {
+			if (!cli_number(optarg, 0, 3650, &days)) {
 				r = cli_usage_error(cli, "--days %s: a number of days, 0-3650",
 						    optarg);
 				goto out;

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { OPT_CONFIG = CLI_OPT_KEYGEN_END, OPT_VERBOSE };
+enum { OPT_VERBOSE = CLI_OPT_KEYGEN_END };
 
 int usage_request(FILE *out)
 {
@@ -63,22 +63,18 @@ static void print_text(struct cli *cli, const struct csr_cli *o, const hc_csr_ou
 int cmd_request(struct cli *cli, int argc, char **argv)
 {
 	static const struct option options[] = {CLI_KEYGEN_OPTIONS,
-						{"config", required_argument, NULL, OPT_CONFIG},
 						{"verbose", no_argument, NULL, OPT_VERBOSE},
 						CSR_CLI_OPTIONS,
 						CLI_GLOBAL_OPTIONS};
 	struct csr_cli o = {0};
-	const char *config_path = NULL;
 	bool verbose = false;
 	struct cli_keygen k = {0};
 	hc_keygen_params *kp = &k.params;
-	hc_req_config config = {0};
 	hc_csr_plan plan = {0};
 	hc_csr_output output = {0};
 	hc_keygen_result key = {0};
 	hc_csr_result csr = {0};
 	struct cli_token t = {0};
-	unsigned char *id = NULL;
 	hc_error err = {0};
 	int c, r;
 
@@ -87,7 +83,6 @@ int cmd_request(struct cli *cli, int argc, char **argv)
 		if (cli_keygen_option(&k, c, optarg))
 			continue;
 		switch (c) {
-		case OPT_CONFIG: config_path = optarg; break;
 		case OPT_VERBOSE: verbose = true; break;
 		default:
 			if (!csr_cli_option(&o, c, optarg) &&
@@ -101,16 +96,8 @@ int cmd_request(struct cli *cli, int argc, char **argv)
 		r = cli_usage_error(cli, "--label is required: the new key's friendly name");
 		goto out;
 	}
-	if (config_path && hc_req_config_load(config_path, &config, &err) != HC_OK) {
-		r = cli_fail(cli, &err);
-		goto out;
-	}
-	if (!o.md)
-		o.md = config.md;
 	/* Names, profile (key type included) and output are checked before keygen. */
-	if (csr_cli_key_params(&k, &config, &id, &err) != HC_OK ||
-	    csr_cli_plan(&o, &config.subject, &config.sans, config.extensions, &kp->type, &plan,
-			 &err) != HC_OK ||
+	if (csr_cli_prepare(&o, &k, &plan, &err) != HC_OK ||
 	    csr_cli_output(cli, &o, &output, &err) != HC_OK ||
 	    cli_token_open(cli, NULL, CLI_TOKEN_RW | CLI_TOKEN_LOGIN, &t, &err) != HC_OK ||
 	    hc_request(t.session, kp, &plan, &output, &key, &csr, &err) != HC_OK) {
@@ -130,9 +117,7 @@ out:
 	hc_csr_result_clear(&csr);
 	hc_keygen_result_clear(&key);
 	hc_csr_plan_clear(&plan);
-	hc_req_config_clear(&config);
 	cli_token_close(&t);
 	csr_cli_clear(&o);
-	free(id);
 	return r;
 }

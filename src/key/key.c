@@ -9,6 +9,7 @@
 #include <openssl/objects.h>
 #include <openssl/param_build.h>
 #include <openssl/sha.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,10 +103,29 @@ static int curve_from_params(const unsigned char *der, size_t len)
 	return nid;
 }
 
+/*
+ * A curve's size. Building the group costs more than reading the key (an
+ * audit of thousands of EC keys spent a tenth of its time here), so the
+ * curves tokens hold are known by heart.
+ */
 static unsigned curve_bits(int nid)
 {
-	EC_GROUP *g = nid != NID_undef ? EC_GROUP_new_by_curve_name(nid) : NULL;
-	unsigned bits = g ? (unsigned)EC_GROUP_get_degree(g) : 0;
+	static const struct {
+		int nid;
+		unsigned bits;
+	} common[] = {
+		{NID_X9_62_prime256v1, 256}, {NID_secp384r1, 384},	 {NID_secp521r1, 521},
+		{NID_secp256k1, 256},	     {NID_brainpoolP256r1, 256}, {NID_brainpoolP384r1, 384},
+		{NID_brainpoolP512r1, 512},
+	};
+	EC_GROUP *g;
+	unsigned bits;
+
+	for (size_t i = 0; i < sizeof(common) / sizeof(common[0]); i++)
+		if (common[i].nid == nid)
+			return common[i].bits;
+	g = nid != NID_undef ? EC_GROUP_new_by_curve_name(nid) : NULL;
+	bits = g ? (unsigned)EC_GROUP_get_degree(g) : 0;
 
 	EC_GROUP_free(g);
 	return bits;
@@ -170,30 +190,41 @@ _Static_assert(A_COUNT == HC_KEY_ATTR_COUNT, "hc_key_attr_types and A_* differ")
 const hc_key_flag hc_key_flags[HC_KEY_FLAG_COUNT] = {HC_KEY_FLAGS(FLAG_ENTRY)};
 #undef FLAG_ENTRY
 
-int hc_key_flag_value(const hc_key_info *key, size_t i)
-{
-#define FLAG_CASE(field, cka, name, column)                                                        \
-	case A_FLAG_##field - A_FIRST_FLAG: return key->field;
-	switch (i) {
-		HC_KEY_FLAGS(FLAG_CASE)
-	default: return -1;
-	}
-#undef FLAG_CASE
-}
-
 #define USAGE_ENTRY(field, cka, name, secret_only) {name, secret_only, cka},
 const hc_key_usage hc_key_usages[HC_KEY_USAGE_COUNT] = {HC_KEY_USAGES(USAGE_ENTRY)};
 #undef USAGE_ENTRY
 
+/*
+ * Flags and usages are both runs of int fields of hc_key_info read from runs
+ * of CK_BBOOL attributes: one table of field offsets each, one reader.
+ */
+#define FIELD_OFFSET(field, ...) offsetof(hc_key_info, field),
+static const size_t flag_fields[HC_KEY_FLAG_COUNT] = {HC_KEY_FLAGS(FIELD_OFFSET)};
+static const size_t usage_fields[HC_KEY_USAGE_COUNT] = {HC_KEY_USAGES(FIELD_OFFSET)};
+#undef FIELD_OFFSET
+_Static_assert(A_KEY_GEN_MECHANISM - A_FIRST_FLAG == HC_KEY_FLAG_COUNT, "flags not contiguous");
+_Static_assert(A_COUNT - A_FIRST_USAGE == HC_KEY_USAGE_COUNT, "usages not contiguous");
+
+static int field_value(const hc_key_info *key, size_t offset)
+{
+	return *(const int *)((const char *)key + offset);
+}
+
+/* The attributes a[0..n) into the fields at `fields`. */
+static void take_bools(hc_key_info *out, const size_t *fields, size_t n, const CK_ATTRIBUTE *a)
+{
+	for (size_t i = 0; i < n; i++)
+		*(int *)((char *)out + fields[i]) = hc_attr_bool(&a[i]);
+}
+
+int hc_key_flag_value(const hc_key_info *key, size_t i)
+{
+	return i < HC_KEY_FLAG_COUNT ? field_value(key, flag_fields[i]) : -1;
+}
+
 int hc_key_usage_value(const hc_key_info *key, size_t i)
 {
-#define USAGE_CASE(field, cka, name, secret_only)                                                  \
-	case A_USAGE_##field - A_FIRST_USAGE: return key->field;
-	switch (i) {
-		HC_KEY_USAGES(USAGE_CASE)
-	default: return -1;
-	}
-#undef USAGE_CASE
+	return i < HC_KEY_USAGE_COUNT ? field_value(key, usage_fields[i]) : -1;
 }
 
 bool hc_key_attr_applicable(const CK_ATTRIBUTE *attrs, CK_ULONG count, CK_ATTRIBUTE_TYPE type)
@@ -253,12 +284,8 @@ hc_rc hc_key_info_from_attrs(CK_OBJECT_HANDLE object, CK_ATTRIBUTE *a, hc_key_in
 	out->handle = object;
 	out->cls = hc_attr_ulong(&a[A_CLASS], &v) ? v : CK_UNAVAILABLE_INFORMATION;
 	out->type.ckk = hc_attr_ulong(&a[A_KEY_TYPE], &v) ? v : CK_UNAVAILABLE_INFORMATION;
-#define FLAG_TAKE(field, cka, name, column) out->field = hc_attr_bool(&a[A_FLAG_##field]);
-	HC_KEY_FLAGS(FLAG_TAKE)
-#undef FLAG_TAKE
-#define USAGE_TAKE(field, cka, name, secret_only) out->field = hc_attr_bool(&a[A_USAGE_##field]);
-	HC_KEY_USAGES(USAGE_TAKE)
-#undef USAGE_TAKE
+	take_bools(out, flag_fields, HC_KEY_FLAG_COUNT, &a[A_FIRST_FLAG]);
+	take_bools(out, usage_fields, HC_KEY_USAGE_COUNT, &a[A_FIRST_USAGE]);
 	out->key_gen_reported = hc_attr_available(&a[A_KEY_GEN_MECHANISM]);
 	out->key_gen_mechanism = hc_attr_ulong(&a[A_KEY_GEN_MECHANISM], &v)
 					 ? v

@@ -26,7 +26,9 @@ static void acme_setup(void)
 static void acme_teardown(void)
 {
 	if (ts_dir[0])
-		free(ts_sh("[ ! -f fake.pid ] || kill $(cat fake.pid) 2>/dev/null; true"));
+		free(ts_sh(
+			"for p in fake.pid proxy.pid; do [ ! -f $p ] || kill $(cat $p) 2>/dev/null; "
+			"done; true"));
 	ts_stop_stepca();
 	ts_teardown();
 }
@@ -40,25 +42,17 @@ static int enroll(struct ts_result *r, const char *args)
 static json_t *enroll_json(const char *args)
 {
 	struct ts_result r;
-	json_t *doc;
 
 	enroll(&r, args);
-	ts_assert_status(&r, 0);
-	doc = ct_json(&r);
-	ts_result_free(&r);
-	return doc;
+	return ct_result_json(&r, 0);
 }
 
 static json_t *renew_json(int want, const char *args)
 {
 	struct ts_result r;
-	json_t *doc;
 
 	ts_run(&r, "$P80 $HSMCERT renew --acme-roots \"$ROOTS\" %s --json", args);
-	ts_assert_status(&r, want);
-	doc = ct_json(&r);
-	ts_result_free(&r);
-	return doc;
+	return ct_result_json(&r, want);
 }
 
 static const json_t *jget(const json_t *doc, const char *path)
@@ -470,16 +464,27 @@ Test(acme, untrusted_server_or_chain_leaves_nothing)
 
 /* ---- a server that misbehaves (tests/support/fakeacme.py) --------------- */
 
+/*
+ * A Python HTTPS server of tests/support/ (SCRIPT CERT KEY PORTFILE LOGFILE ARGS...) on
+ * 127.0.0.1 with a self-signed certificate of its own, files NAME.crt, .key, .port, .log
+ * and .pid; returns once it listens (bounded wait for its port file).
+ */
+static void py_server_start(const char *name, const char *script, const char *args)
+{
+	free(ts_sh(
+		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		"-keyout %1$s.key -out %1$s.crt -days 2 -subj /CN=127.0.0.1 "
+		"-addext subjectAltName=IP:127.0.0.1 2>/dev/null && "
+		"/usr/bin/python3 -B \"$HSMCERT_SOURCE_DIR/tests/support/%2$s\" %1$s.crt %1$s.key "
+		"%1$s.port %1$s.log %3$s >%1$s.out 2>&1 & echo $! > %1$s.pid; "
+		"for i in $(seq 1 100); do [ -f %1$s.port ] && break; sleep 0.1; done; "
+		"[ -f %1$s.port ]",
+		name, script, args));
+}
+
 static void fake_start(const char *mode)
 {
-	free(ts_sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
-		   "-keyout fake.key -out fake.crt -days 2 -subj /CN=127.0.0.1 "
-		   "-addext subjectAltName=IP:127.0.0.1 2>/dev/null && "
-		   "/usr/bin/python3 \"$HSMCERT_SOURCE_DIR/tests/support/fakeacme.py\" %s fake.crt "
-		   "fake.key fake.port fake.log >/dev/null 2>&1 & echo $! > fake.pid; "
-		   "for i in $(seq 1 100); do [ -f fake.port ] && break; sleep 0.1; done; "
-		   "[ -f fake.port ]",
-		   mode));
+	py_server_start("fake", "fakeacme.py", mode);
 }
 
 /* enroll against the fake server fails with `want`, saying `needle`, leaving no key. */
@@ -619,4 +624,128 @@ Test(acme, bad_options)
 	ts_result_free(&r);
 	/* Nothing on the token. */
 	cr_assert_eq(ts_count_objects("test"), 0);
+}
+
+/* ---- alternate chains: step-ca behind tests/support/acmeproxy.py ------------ */
+
+/*
+ * Another throw-away PKI: "other.crt" (a root nobody trusts here), "cross.pem"
+ * (step-ca's intermediate, same name and key, certified by that root: the
+ * default chain a CA serves for old clients) and "stranger.pem" (an
+ * intermediate of the other root with a key of its own).
+ */
+static void other_pki(void)
+{
+	free(ts_sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		   "-keyout other.key -out other.crt -days 2 -subj '/CN=Other Root' "
+		   "-addext basicConstraints=critical,CA:TRUE "
+		   "-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null && "
+		   "printf 'basicConstraints=critical,CA:TRUE,pathlen:0\\n"
+		   "keyUsage=critical,keyCertSign,cRLSign\\n' > ca.ext && "
+		   "openssl req -new -key ca/int.key -subj \"$(openssl x509 -in ca/int.crt -noout "
+		   "-subject -nameopt compat | sed 's/^subject=//')\" 2>/dev/null | "
+		   "openssl x509 -req -CA other.crt -CAkey other.key -CAcreateserial -days 2 "
+		   "-extfile ca.ext -out cross.pem 2>/dev/null && "
+		   "openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		   "-keyout stranger.key -subj '/CN=Stranger Intermediate' 2>/dev/null | "
+		   "openssl x509 -req -CA other.crt -CAkey other.key -CAcreateserial -days 2 "
+		   "-extfile ca.ext -out stranger.pem 2>/dev/null"));
+}
+
+/* The proxy before step-ca: default chain leaf + `deflt`, then the alternates `alts`. */
+static void proxy_start(const char *deflt, const char *alts)
+{
+	char args[512];
+
+	other_pki();
+	snprintf(args, sizeof(args), "\"$STEPCA_PORT\" \"$ROOTS\" %s %s", deflt, alts);
+	py_server_start("proxy", "acmeproxy.py", args);
+}
+
+/* enroll through the proxy: TLS to it trusts its certificate, chains trust the test root. */
+static int proxy_enroll(struct ts_result *r, const char *args)
+{
+	return ts_run(r,
+		      "$P80 $HSMCERT enroll --acme "
+		      "https://127.0.0.1:$(cat proxy.port)/acme/acme/directory "
+		      "--acme-roots proxy.crt --roots \"$ROOTS\" %s",
+		      args);
+}
+
+Test(acme, alternate_chain_used_when_the_default_does_not_verify)
+{
+	struct ts_result r;
+	const json_t *alts;
+	json_t *doc;
+	char *out, *id;
+
+	proxy_start("cross.pem", "upstream");
+	/* The default chain alone does not verify to the test root (the proxy can fail). */
+	out = ts_sh(
+		"openssl verify -CAfile \"$ROOTS\" -untrusted cross.pem cross.pem 2>&1 || true");
+	cr_assert(strstr(out, "OK") == NULL, "%s", out);
+	free(out);
+
+	proxy_enroll(&r, "--label alt --type ec:P-256 --cn localhost -o chain.pem --json");
+	doc = ct_result_json(&r, 0);
+	cr_assert(json_is_true(jget(doc, "enrolled.chain.verified")));
+	cr_assert(json_is_true(jget(doc, "enrolled.chain.alternate_used")));
+	alts = jget(doc, "enrolled.chain.alternates");
+	cr_assert_eq(json_array_size(alts), 1);
+	cr_assert(strstr(json_string_value(json_array_get(alts, 0)), "/alternate/0/"), "%s",
+		  json_string_value(json_array_get(alts, 0)));
+	/* The CA's URLs all name the proxy: every request went through it. */
+	out = ts_read("proxy.port", NULL);
+	cr_assert(strstr(ct_str(doc, "enrolled.order_url"), out), "%s",
+		  ct_str(doc, "enrolled.order_url"));
+	free(out);
+
+	/* openssl verifies the chain written, and it carries step-ca's intermediate. */
+	out = ts_sh("openssl verify -CAfile \"$ROOTS\" -untrusted chain.pem chain.pem 2>&1");
+	cr_assert(strstr(out, "chain.pem: OK"), "%s", out);
+	free(out);
+	out = ts_sh("openssl crl2pkcs7 -nocrl -certfile chain.pem | openssl pkcs7 -print_certs "
+		    "-noout | grep -c '^issuer=.*hsmcert ACME Test Root' || true");
+	cr_assert_str_eq(out, "1\n");
+	free(out);
+	/* The alternate was fetched once, by POST-as-GET (signed, empty payload). */
+	out = ts_sh("grep -c '^POST /alternate/0/.* application/jose+json 0$' proxy.log || true");
+	cr_assert_str_eq(out, "1\n", "proxy.log says %s", out);
+	free(out);
+	/* What was stored is the token key's certificate. */
+	id = p11_key_id("alt");
+	assert_cert_matches_token_key("chain.pem", id);
+	free(id);
+	json_decref(doc);
+}
+
+Test(acme, no_verifying_alternate_fails_and_leaves_no_key)
+{
+	struct ts_result r;
+	char *keys, *certs;
+
+	/* The default chain and both alternates end at a root nobody here trusts. */
+	proxy_start("cross.pem", "stranger.pem cross.pem");
+	proxy_enroll(&r, "--label alt --type ec:P-256 --cn localhost -o chain.pem");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.err, "does not verify"), "%s", r.err);
+	cr_assert(strstr(r.err, "nor do the 2 alternate chains"), "%s", r.err);
+	cr_assert(!ts_exists("chain.pem"));
+	/* Both alternates were tried. */
+	certs = ts_read("proxy.log", NULL);
+	cr_assert_eq(ct_count(certs, "POST /alternate/"), 2, "%s", certs);
+	free(certs);
+	/* pkcs11-tool: no key and no certificate of this run; the account key stays. */
+	keys = p11_list("privkey");
+	cr_assert(strstr(keys, "label:      alt\n") == NULL, "%s", keys);
+	cr_assert_eq(ct_count(keys, "Private Key Object"), 1, "%s", keys);
+	cr_assert(strstr(keys, "acme-account"), "%s", keys);
+	free(keys);
+	keys = p11_list("pubkey");
+	cr_assert(strstr(keys, "label:      alt\n") == NULL, "%s", keys);
+	certs = p11_list("cert");
+	cr_assert_eq(ct_count(certs, "Certificate Object"), 0, "%s", certs);
+	free(keys);
+	free(certs);
+	ts_result_free(&r);
 }

@@ -565,6 +565,73 @@ Test(audit, unreadable_object_is_reported_and_fails_the_policy)
 	ts_result_free(&r);
 }
 
+/*
+ * A token may give fewer handles per C_FindObjects than asked while more
+ * remain (PKCS#11: only an empty answer ends a search). One handle a call
+ * here: every key is still audited.
+ */
+Test(audit, token_giving_one_handle_per_find_call_is_read_whole)
+{
+	struct ts_result r;
+	json_t *doc;
+	char *calls;
+
+	keygen("--label a --type ec:P-256");
+	keygen("--label b --type ec:P-256");
+	keygen("--label c --type ec:P-256");
+	ts_run(&r, "HSMCERT_FAULT_FIND_MAX=1 HSMCERT_FAULT_TRACE=trace $HSMCERT --module "
+		   "$HSMCERT_FAULTMOD audit --json");
+	ts_assert_status(&r, 0);
+	doc = ts_json(&r);
+	ts_result_free(&r);
+	cr_assert_eq(json_integer_value(
+			     json_object_get(json_object_get(doc, "summary"), "private_keys")),
+		     3);
+	key_named(doc, "a");
+	key_named(doc, "b");
+	key_named(doc, "c");
+	json_decref(doc);
+	/* Six objects, one a call, then the empty answer: the limit was in force. */
+	calls = ts_sh("grep -c ' C_FindObjects$' trace");
+	cr_assert(atoi(calls) >= 7, "%s", calls);
+	free(calls);
+}
+
+/*
+ * A token that stops at the first attribute it cannot give and leaves the
+ * later ones untouched (not as PKCS#11 says) must still be read right: the
+ * report is the one a compliant token gives, no flag read from a buffer
+ * the token never wrote.
+ */
+Test(audit, token_stopping_at_the_first_invalid_attribute_reads_the_same)
+{
+	struct ts_result r;
+	json_t *want, *got;
+
+	keygen("--label r");
+	keygen("--label e --type ec:P-256");
+	keygen("--label x --type ec:P-384 --exportable");
+	ts_run(&r, "$HSMCERT --module $HSMCERT_FAULTMOD audit --json");
+	ts_assert_status(&r, 1);
+	want = ts_json(&r);
+	ts_result_free(&r);
+	ts_run(&r,
+	       "HSMCERT_FAULT_STOP_AT_INVALID=1 $HSMCERT --module $HSMCERT_FAULTMOD audit --json");
+	ts_assert_status(&r, 1);
+	got = ts_json(&r);
+	ts_result_free(&r);
+	cr_assert_eq(json_array_size(json_object_get(got, "keys")), 3);
+	cr_assert(json_equal(json_object_get(got, "keys"), json_object_get(want, "keys")),
+		  "the keys' report differs");
+	cr_assert(json_equal(json_object_get(got, "summary"), json_object_get(want, "summary")));
+	cr_assert_str_eq(json_string_value(json_object_get(key_named(got, "x"), "verdict")),
+			 "fail");
+	cr_assert_str_eq(json_string_value(json_object_get(key_named(got, "e"), "verdict")),
+			 "pass");
+	json_decref(want);
+	json_decref(got);
+}
+
 Test(audit, labels_cannot_rewrite_the_text_report)
 {
 	struct ts_result r;

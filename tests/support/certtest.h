@@ -54,17 +54,24 @@ static inline json_t *ct_json(const struct ts_result *r)
 	return doc;
 }
 
+/* A finished run: its exit status asserted, its JSON document returned, the run freed. */
+static inline json_t *ct_result_json(struct ts_result *r, int want)
+{
+	json_t *doc;
+
+	ts_assert_status(r, want);
+	doc = ct_json(r);
+	ts_result_free(r);
+	return doc;
+}
+
 /* Run an hsmcert command line with --json, assert its exit status, return the document. */
 static inline json_t *ct_run_json(int want, const char *args)
 {
 	struct ts_result r;
-	json_t *doc;
 
 	ts_run(&r, "$HSMCERT %s --json", args);
-	ts_assert_status(&r, want);
-	doc = ct_json(&r);
-	ts_result_free(&r);
-	return doc;
+	return ct_result_json(&r, want);
 }
 
 /* A string member by path "a.b.c" ("" when missing). */

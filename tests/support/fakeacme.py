@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A misbehaving ACME server for the failure paths of tests/e2e/test_acme.c.
 
-Usage: fakeacme.py MODE CERT KEY PORTFILE LOGFILE
+Usage: fakeacme.py CERT KEY PORTFILE LOGFILE MODE
 
 Serves HTTPS on 127.0.0.1 (a free port, written to PORTFILE once listening)
 with CERT/KEY until killed. Every request path is appended to LOGFILE.
@@ -19,10 +19,11 @@ MODE:
 """
 import http.server
 import json
-import ssl
 import sys
 
-mode, cert, key, portfile, logfile = sys.argv[1:6]
+import tlsserve
+
+cert, key, portfile, logfile, mode = sys.argv[1:6]
 
 
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -127,12 +128,4 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send(502, "<html><body>Bad Gateway</body></html>", "text/html")
 
 
-server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-ctx.load_cert_chain(cert, key)
-server.socket = ctx.wrap_socket(server.socket, server_side=True)
-with open(portfile + ".tmp", "w") as f:
-    f.write(str(server.server_address[1]))
-import os
-os.rename(portfile + ".tmp", portfile)
-server.serve_forever()
+tlsserve.serve(Handler, cert, key, portfile)

@@ -27,6 +27,14 @@
  *                                          out of C_GetMechanismList, CKR_MECHANISM_INVALID
  *                                          from C_GetMechanismInfo, C_GenerateKeyPair
  *                                          and C_SignInit
+ *   HSMCERT_FAULT_STOP_AT_INVALID=1        C_GetAttributeValue stops at the first
+ *                                          attribute it cannot give (invalid, sensitive,
+ *                                          too small), marks it and returns, leaving the
+ *                                          later ones as the caller set them (a token
+ *                                          not as PKCS#11 says: it must answer each)
+ *   HSMCERT_FAULT_FIND_MAX=N               C_FindObjects gives at most N handles a call,
+ *                                          however many were asked (as PKCS#11 allows:
+ *                                          only an empty answer ends a search)
  *
  * The sweep (tests/e2e/test_sweep.c) counts every call this module forwards,
  * whatever its function, per process, from 1:
@@ -203,7 +211,9 @@ static CK_RV f_Logout(CK_SESSION_HANDLE s)
 static CK_RV f_FindObjects(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE_PTR o, CK_ULONG max,
 			   CK_ULONG_PTR n)
 {
-	COUNTED("C_FindObjects", real->C_FindObjects(s, o, max, n));
+	unsigned long most = env_ulong("HSMCERT_FAULT_FIND_MAX");
+
+	COUNTED("C_FindObjects", real->C_FindObjects(s, o, most && most < max ? most : max, n));
 }
 
 /* A failed C_FindObjectsFinal leaves the search active, the worst a token can do. */
@@ -337,6 +347,12 @@ static CK_RV f_GetAttributeValue(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATT
 		for (CK_ULONG i = 0; i < n; i++)
 			if (t[i].pValue)
 				return CKR_BUFFER_TOO_SMALL;
+	if (getenv("HSMCERT_FAULT_STOP_AT_INVALID")) {
+		for (CK_ULONG i = 0; i < n; i++)
+			if ((rv = real->C_GetAttributeValue(s, o, &t[i], 1)) != CKR_OK)
+				return rv;
+		return CKR_OK;
+	}
 	if (!getenv("HSMCERT_FAULT_PAD_MODULUS"))
 		return real->C_GetAttributeValue(s, o, t, n);
 	given = calloc(n ? n : 1, sizeof(*given));

@@ -127,6 +127,8 @@ void ts_use_stepca(void)
 		   "\"$HSMCERT_SOURCE_DIR/scripts/stepca.sh\" eab \"$STEPCA/step-ca\" ca > eab && "
 		   "\"$HSMCERT_SOURCE_DIR/scripts/stepca.sh\" start \"$STEPCA/step-ca\" ca",
 		   port));
+	snprintf(buf, sizeof(buf), "%d", port);
+	setenv("STEPCA_PORT", buf, 1);
 	snprintf(buf, sizeof(buf), "https://127.0.0.1:%d/acme/acme/directory", port);
 	setenv("ACME", buf, 1);
 	snprintf(buf, sizeof(buf), "https://127.0.0.1:%d/acme/long/directory", port);
@@ -135,8 +137,15 @@ void ts_use_stepca(void)
 	setenv("ACME_EAB", buf, 1);
 	snprintf(buf, sizeof(buf), "%s/ca/root.crt", ts_dir);
 	setenv("ROOTS", buf, 1);
-	/* Port 80 is one: a test holds the lock while its responder or web server runs. */
-	snprintf(buf, sizeof(buf), "flock %s/port80.lock", dir);
+	/*
+	 * Port 80 is one per machine: a test holds the lock while its responder or web
+	 * server runs, and so do the suites of other build folders (/run/lock is the
+	 * system's place for such locks; the build folder where there is none).
+	 */
+	if (access("/run/lock", W_OK) == 0)
+		snprintf(buf, sizeof(buf), "flock /run/lock/hsmcert-port80.lock");
+	else
+		snprintf(buf, sizeof(buf), "flock %s/port80.lock", dir);
 	setenv("P80", buf, 1);
 }
 

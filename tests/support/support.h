@@ -45,8 +45,9 @@ void ts_use_testpki(void);
 /*
  * A step-ca of this test's own (scripts/stepca.sh; the binary built once per
  * build folder) on a free loopback port. Sets $ACME, $ACME_LONG, $ACME_EAB
- * (directory URLs), $ROOTS (its root), $STEPCA and $P80 (a command prefix
- * that holds the port-80 lock, which http-01 validation needs).
+ * (directory URLs), $STEPCA_PORT, $ROOTS (its root), $STEPCA and $P80 (a
+ * command prefix that holds the machine's port-80 lock, which http-01
+ * validation needs).
  * ts_stop_stepca stops it; call it before ts_teardown.
  */
 void ts_use_stepca(void);
