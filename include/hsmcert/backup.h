@@ -235,6 +235,8 @@ typedef struct hc_restore_item {
 	char *cert_uri,
 		**ca_uris; /* the certificate's URI; each of the ca_count CA certificates' */
 	size_t replaced;   /* objects of an earlier key removed (--force) */
+	/* The token already held the key as this restore makes it (an earlier run): adopted. */
+	bool already;
 	/*
 	 * Usages the token set although the template said false ("decrypt,unwrap";
 	 * empty when none): NSS softoken's RSA keys always decrypt. Reported, as

@@ -25,6 +25,13 @@ typedef struct hc_keygen_result {
 
 hc_rc hc_keygen(hc_session *session, const hc_keygen_params *params, hc_keygen_result *out,
 		hc_error *err);
+/*
+ * Remove the key pair of `label` that a keygen killed before it set the
+ * derived id left (issue 14.5; hc_keygen does it itself). For callers that
+ * look a key up by label before they decide to generate it (the ACME account
+ * key): such a pair was never reported nor used.
+ */
+hc_rc hc_keygen_remove_interrupted(hc_session *session, const char *label, hc_error *err);
 void hc_keygen_result_clear(hc_keygen_result *result);
 
 /*

@@ -27,7 +27,9 @@ static hc_rc account_key(hc_acme_session *a, hc_rollback *undo, hc_error *err)
 
 	if (s->account_key_uri)
 		return hc_key_select_private(a->session, s->account_key_uri, &a->account_key, err);
-	if ((rc = hc_key_find(a->session, CKO_PRIVATE_KEY, HC_ACME_ACCOUNT_LABEL, NULL, 0, &found,
+	/* A first use killed before the key got its id: never registered, made again. */
+	if ((rc = hc_keygen_remove_interrupted(a->session, HC_ACME_ACCOUNT_LABEL, err)) != HC_OK ||
+	    (rc = hc_key_find(a->session, CKO_PRIVATE_KEY, HC_ACME_ACCOUNT_LABEL, NULL, 0, &found,
 			      &count, err)) != HC_OK)
 		return rc;
 	if (count > 1)

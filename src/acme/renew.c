@@ -133,6 +133,37 @@ static hc_rc plan_all(hc_session *s, hc_stored_cert *certs, size_t n, long days,
 	return rc;
 }
 
+/*
+ * A renewal killed while the label was being handed over (the new private
+ * key already labelled LABEL, its public half still LABEL.renewing) left a
+ * key complete but for that label, and run again, renew finds its
+ * certificate not due. The objects of LABEL.renewing with the key's own id
+ * are its halves (only renew makes that label): the hand-over is finished.
+ */
+static hc_rc finish_handover(hc_session *s, const hc_key_info *key, hc_error *err)
+{
+	CK_ATTRIBUTE label = {CKA_LABEL, key->label, key->label ? strlen(key->label) : 0};
+	CK_OBJECT_HANDLE *found = NULL;
+	char *tmp_label = NULL;
+	size_t n = 0;
+	hc_rc rc;
+
+	if (!key->label || !key->id_len)
+		return HC_OK;
+	if (asprintf(&tmp_label, "%s.renewing", key->label) < 0)
+		return hc_fail(err, HC_IO, "out of memory");
+	rc = hc_key_find(s, CK_UNAVAILABLE_INFORMATION, tmp_label, key->id, key->id_len, &found, &n,
+			 err);
+	for (size_t i = 0; rc == HC_OK && i < n; i++)
+		rc = hc_attrs_set(s, found[i], &label, 1, err);
+	if (rc != HC_OK)
+		hc_error_prefix(err, "finishing the hand-over of '%s' an interrupted renewal left",
+				key->label);
+	free(found);
+	free(tmp_label);
+	return rc;
+}
+
 hc_rc hc_renew_plan_make(hc_session *s, const char *key_uri, long days, time_t now,
 			 hc_renew_plan *out, hc_error *err)
 {
@@ -146,6 +177,8 @@ hc_rc hc_renew_plan_make(hc_session *s, const char *key_uri, long days, time_t n
 		return rc;
 	rc = key_uri ? plan_one_key(s, key_uri, certs, n, days, out, err)
 		     : plan_all(s, certs, n, days, out, err);
+	for (size_t i = 0; rc == HC_OK && i < out->count; i++)
+		rc = finish_handover(s, &out->items[i].key, err);
 	hc_stored_certs_free(certs, n);
 	if (rc != HC_OK)
 		hc_renew_plan_clear(out);

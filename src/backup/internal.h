@@ -106,7 +106,24 @@ typedef struct pending {
 	size_t blob_len;
 	CK_OBJECT_HANDLE *conflicts; /* objects of the same label or id (replaced with --force) */
 	size_t conflict_count;
+	/* The CKA_ID its objects carry until the run completes: RESTORE_MARK, then id. */
+	unsigned char *mark;
+	size_t mark_len;
+	CK_OBJECT_HANDLE priv;	  /* the private key: unwrapped by this run, or adopted */
+	CK_OBJECT_HANDLE pub_had; /* the token's identical public key, or CK_INVALID_HANDLE */
+	/* What this run made with the marked id, or CK_INVALID_HANDLE: */
+	CK_OBJECT_HANDLE pub_made, cert_made;
+	bool adopted; /* the token already held this key as restore makes it */
 } pending;
+
+/*
+ * The objects of a restored key (private key, public key, its certificate)
+ * carry this and then the key's id as CKA_ID until every one of them is made
+ * and the key proved; the real id comes last, the private key's after the
+ * others' (issue 14.5). An object of the label with it was left by a restore
+ * of that key killed part way.
+ */
+#define RESTORE_MARK "hsmcert:restoring:"
 
 typedef struct restore_ctx {
 	hc_session *s;
@@ -130,11 +147,11 @@ hc_rc restore_pfx(restore_ctx *c);
 void restore_set_usages(pending *k, unsigned usages);
 /* CKA_ID convention: SHA-1 of the modulus or of the uncompressed EC point. */
 hc_rc restore_objects_default_id(EVP_PKEY *pub, unsigned char **id, size_t *len, hc_error *err);
-/* The public key object beside the restored private key. */
+/* The public key object beside the restored private key, the id marked. */
 hc_rc restore_objects_create_public(restore_ctx *c, const pending *k, CK_OBJECT_HANDLE *out);
-/* C_UnwrapKey of the private key: sensitive, extractable only as decided. */
+/* C_UnwrapKey of the private key: sensitive, extractable only as decided, the id marked. */
 hc_rc restore_objects_unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT_HANDLE *out);
-/* The certificate and chain beside the key (the token's identical ones reused). */
+/* The certificate (the id marked) and chain beside the key (identical ones reused). */
 hc_rc restore_objects_store_certificates(restore_ctx *c, pending *k, hc_restore_item *item);
 
 #endif

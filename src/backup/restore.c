@@ -37,31 +37,132 @@ static void pending_clear(pending *k)
 	sk_X509_pop_free(k->chain, X509_free);
 	free(k->blob);
 	free(k->conflicts);
+	free(k->mark);
 	memset(k, 0, sizeof(*k));
 }
 
-/* Objects already using the label or id: refused without --force. */
-static hc_rc find_conflicts(restore_ctx *c, pending *k)
+/* What the test signature is checked with: the certificate's key, else the recorded one. */
+static EVP_PKEY *proof_key(const pending *k)
 {
-	CK_OBJECT_HANDLE *by_label = NULL, *by_id = NULL;
-	size_t nl = 0, ni = 0;
+	return k->cert ? X509_get0_pubkey(k->cert) : k->pub;
+}
+
+/*
+ * Interrupted runs (issue 14.5). Objects of the label whose id is the marked
+ * one were left by a restore of this key that was killed before it finished:
+ * never reported to anyone, they are removed, and made again.
+ */
+static hc_rc remove_interrupted(restore_ctx *c, pending *k)
+{
+	CK_OBJECT_HANDLE *found = NULL;
+	size_t n = 0;
 	hc_rc rc;
 
-	if ((rc = hc_key_find(c->s, CK_UNAVAILABLE_INFORMATION, k->label, NULL, 0, &by_label, &nl,
+	k->mark_len = sizeof(RESTORE_MARK) - 1 + k->id_len;
+	if (!(k->mark = malloc(k->mark_len)))
+		return hc_fail(c->err, HC_IO, "out of memory");
+	memcpy(k->mark, RESTORE_MARK, sizeof(RESTORE_MARK) - 1);
+	if (k->id_len)
+		memcpy(k->mark + sizeof(RESTORE_MARK) - 1, k->id, k->id_len);
+	rc = hc_key_find(c->s, CK_UNAVAILABLE_INFORMATION, k->label, k->mark, k->mark_len, &found,
+			 &n, c->err);
+	for (size_t i = 0; rc == HC_OK && i < n; i++)
+		rc = hc_object_destroy(c->s, found[i], c->err);
+	if (rc != HC_OK)
+		hc_error_prefix(c->err, "removing the key '%s' an interrupted restore left",
+				k->label);
+	free(found);
+	return rc;
+}
+
+/*
+ * The flags and usages this restore gives the private key, read back as the
+ * token has them. An unwrapped key is not always sensitive (PKCS#11
+ * C_UnwrapKey) nor local: that tells it from the key it was backed up from,
+ * which NSS softoken reports as not local either.
+ */
+static bool as_restored(const pending *k, const hc_key_info *key)
+{
+	return key->type.ckk == k->key_type && key->sensitive == 1 &&
+	       key->extractable == (int)k->extractable && key->private_ == (int)k->private_ &&
+	       key->local != 1 && key->always_sensitive != 1 && key->sign == (int)k->sign &&
+	       key->decrypt == (int)k->decrypt && key->unwrap == (int)k->unwrap &&
+	       key->derive == (int)k->derive;
+}
+
+/*
+ * A key of the label and id that is exactly what this restore makes (unwrapped,
+ * not generated; the same flags and usages; it signs for the recorded public
+ * key) is the work of an earlier run, complete: adopted, not a conflict. A
+ * re-run after a kill then reaches the uninterrupted end state without --force.
+ */
+static hc_rc find_complete(restore_ctx *c, pending *k)
+{
+	CK_OBJECT_HANDLE *found = NULL;
+	size_t n = 0;
+	hc_rc rc = hc_key_find(c->s, CKO_PRIVATE_KEY, k->label, k->id, k->id_len, &found, &n,
+			       c->err);
+
+	for (size_t i = 0; rc == HC_OK && i < n && !k->adopted; i++) {
+		hc_key_info key;
+		if ((rc = hc_key_describe(c->s, found[i], &key, c->err)) != HC_OK)
+			break;
+		if (as_restored(k, &key)) {
+			rc = hc_key_prove(c->s, &key, proof_key(k), c->err);
+			if (rc == HC_OK) {
+				k->adopted = true;
+				k->priv = found[i];
+			} else if (rc == HC_CHECK) {
+				hc_error_clear(c->err); /* another key: a conflict */
+				rc = HC_OK;
+			}
+		}
+		hc_key_info_clear(&key);
+	}
+	free(found);
+	return rc;
+}
+
+/* The token's public key of the label and id with the recorded value, reused if there. */
+static hc_rc find_public(restore_ctx *c, pending *k)
+{
+	CK_OBJECT_HANDLE *found = NULL;
+	size_t n = 0;
+	hc_rc rc = hc_key_find(c->s, CKO_PUBLIC_KEY, k->label, k->id, k->id_len, &found, &n,
+			       c->err);
+
+	for (size_t i = 0; rc == HC_OK && i < n && k->pub_had == CK_INVALID_HANDLE; i++) {
+		EVP_PKEY *have = NULL;
+		hc_key_info key;
+		if ((rc = hc_key_describe(c->s, found[i], &key, c->err)) != HC_OK)
+			break;
+		if (hc_key_public(c->s, &key, &have, c->err) != HC_OK)
+			hc_error_clear(c->err); /* unreadable: not the same, a conflict */
+		else if (EVP_PKEY_eq(have, k->pub) == 1)
+			k->pub_had = found[i];
+		EVP_PKEY_free(have);
+		hc_key_info_clear(&key);
+	}
+	free(found);
+	return rc;
+}
+
+/* Objects already using the label or id, but those restore would make identically. */
+static hc_rc find_conflicts(restore_ctx *c, pending *k)
+{
+	CK_OBJECT_HANDLE *by_label = NULL, *by_id = NULL, same_cert = CK_INVALID_HANDLE;
+	size_t nl = 0, ni = 0, count = 0;
+	hc_rc rc;
+
+	k->priv = k->pub_had = k->pub_made = k->cert_made = CK_INVALID_HANDLE;
+	if ((rc = remove_interrupted(c, k)) != HC_OK || (rc = find_complete(c, k)) != HC_OK ||
+	    (rc = find_public(c, k)) != HC_OK ||
+	    (k->cert && (rc = hc_certstore_find(c->s, k->cert, &same_cert, c->err)) != HC_OK) ||
+	    (rc = hc_key_find(c->s, CK_UNAVAILABLE_INFORMATION, k->label, NULL, 0, &by_label, &nl,
 			      c->err)) != HC_OK ||
 	    (rc = hc_key_find(c->s, CK_UNAVAILABLE_INFORMATION, NULL, k->id, k->id_len, &by_id, &ni,
 			      c->err)) != HC_OK)
 		goto out;
-	if ((nl || ni) && !c->p->force) {
-		rc = hc_error_hint(
-			c->err, HC_HINT_FORCE_RESTORE,
-			hc_fail(c->err, HC_CHECK,
-				"the token already holds %s '%s' (%zu object%s): nothing "
-				"restored",
-				nl ? "label" : "the id of key", k->label, nl ? nl : ni,
-				(nl ? nl : ni) == 1 ? "" : "s"));
-		goto out;
-	}
 	k->conflicts = calloc(nl + ni + 1, sizeof(*k->conflicts));
 	if (!k->conflicts) {
 		rc = hc_fail(c->err, HC_IO, "out of memory");
@@ -69,11 +170,23 @@ static hc_rc find_conflicts(restore_ctx *c, pending *k)
 	}
 	for (size_t i = 0; i < nl + ni; i++) {
 		CK_OBJECT_HANDLE h = i < nl ? by_label[i] : by_id[i - nl];
-		bool seen = false;
+		bool seen = (k->adopted && h == k->priv) || h == k->pub_had || h == same_cert;
 		for (size_t j = 0; j < k->conflict_count; j++)
 			seen = seen || k->conflicts[j] == h;
-		if (!seen)
+		if (!seen) {
 			k->conflicts[k->conflict_count++] = h;
+			count += i < nl ? 1 : 0;
+		}
+	}
+	if (k->conflict_count && !c->p->force) {
+		size_t shown = count ? count : k->conflict_count;
+		rc = hc_error_hint(
+			c->err, HC_HINT_FORCE_RESTORE,
+			hc_fail(c->err, HC_CHECK,
+				"the token already holds %s '%s' (%zu object%s): nothing "
+				"restored",
+				count ? "label" : "the id of key", k->label, shown,
+				shown == 1 ? "" : "s"));
 	}
 out:
 	free(by_label);
@@ -148,24 +261,51 @@ static void added_usages(const pending *k, const hc_key_info *key, hc_restore_it
 	}
 }
 
-/* Create, store, prove: everything for one key. */
+/* Create (or adopt), store, prove: everything for one key but its final id. */
 static hc_rc restore_one(restore_ctx *c, pending *k, hc_restore_item *item)
 {
-	CK_OBJECT_HANDLE priv, pub;
-	EVP_PKEY *proof_key;
+	CK_OBJECT_HANDLE pub = k->pub_had;
 	hc_rc rc;
 
-	if ((rc = restore_objects_unwrap_private(c, k, &priv)) != HC_OK ||
-	    (rc = restore_objects_create_public(c, k, &pub)) != HC_OK ||
+	/* Made in this order; the real ids are given the other way round (finish_one). */
+	if ((!k->adopted && (rc = restore_objects_unwrap_private(c, k, &k->priv)) != HC_OK) ||
+	    (pub == CK_INVALID_HANDLE &&
+	     (rc = restore_objects_create_public(c, k, &k->pub_made)) != HC_OK) ||
 	    (rc = restore_objects_store_certificates(c, k, item)) != HC_OK ||
-	    (rc = hc_key_describe(c->s, priv, &item->key, c->err)) != HC_OK)
+	    (rc = hc_key_describe(c->s, k->priv, &item->key, c->err)) != HC_OK)
 		return rc;
 	added_usages(k, &item->key, item);
+	item->already = k->adopted;
 	item->public_uri = hc_uri_for_object(&hc_session_slot(c->s)->token, CKO_PUBLIC_KEY,
 					     k->label, k->id, k->id_len);
-	/* The proof: the token signs, the certificate's key (else the recorded one) verifies. */
-	proof_key = k->cert ? X509_get0_pubkey(k->cert) : k->pub;
-	return hc_key_prove(c->s, &item->key, proof_key, c->err);
+	/* An adopted key was proved when it was found. */
+	return k->adopted ? HC_OK : hc_key_prove(c->s, &item->key, proof_key(k), c->err);
+}
+
+/*
+ * Last, the real ids, the private key's after the others': a re-run that
+ * finds it still marked knows the key was not finished. What the result
+ * reports is read back.
+ */
+static hc_rc finish_one(restore_ctx *c, pending *k, hc_restore_item *item)
+{
+	CK_OBJECT_HANDLE order[] = {k->cert_made, k->pub_made,
+				    k->adopted ? CK_INVALID_HANDLE : k->priv};
+	CK_ATTRIBUTE id = {CKA_ID, k->id, k->id_len};
+	hc_rc rc;
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		if (order[i] == CK_INVALID_HANDLE)
+			continue;
+		if ((rc = hc_attrs_set(c->s, order[i], &id, 1, c->err)) != HC_OK) {
+			hc_error_prefix(c->err, "giving the restored key '%s' its id", k->label);
+			return rc;
+		}
+	}
+	if (k->adopted)
+		return HC_OK;
+	hc_key_info_clear(&item->key);
+	return hc_key_describe(c->s, k->priv, &item->key, c->err);
 }
 
 hc_rc restore_keys(restore_ctx *c)
@@ -184,11 +324,16 @@ hc_rc restore_keys(restore_ctx *c)
 		out->count++;
 		rc = restore_one(c, &c->keys[i], &out->items[i]);
 	}
+	for (size_t i = 0; i < c->count && rc == HC_OK; i++)
+		rc = finish_one(c, &c->keys[i], &out->items[i]);
 	if (rc != HC_OK) {
 		hc_rollback_run(&c->created, c->err);
 		return rc;
 	}
-	/* Proved: now the replaced key may go. */
+	/*
+	 * Complete and proved: now the replaced key may go. Killed in between, a
+	 * re-run adopts the restored key and removes the rest (issue 14.5).
+	 */
 	for (size_t i = 0; i < c->count; i++) {
 		for (size_t j = 0; j < c->keys[i].conflict_count; j++) {
 			if (hc_object_destroy(c->s, c->keys[i].conflicts[j], c->err) != HC_OK) {

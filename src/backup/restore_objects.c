@@ -82,7 +82,7 @@ hc_rc restore_objects_create_public(restore_ctx *c, const pending *k, CK_OBJECT_
 	hc_template_add(&t, CKA_PRIVATE, &no, sizeof(no));
 	hc_template_add(&t, CKA_VERIFY, &yes, sizeof(yes));
 	hc_template_add(&t, CKA_LABEL, k->label, strlen(k->label));
-	hc_template_add(&t, CKA_ID, k->id, k->id_len);
+	hc_template_add(&t, CKA_ID, k->mark, k->mark_len); /* the real one comes last */
 	if (kt == CKK_RSA) {
 		if (!EVP_PKEY_get_bn_param(k->pub, OSSL_PKEY_PARAM_RSA_N, &n) ||
 		    !EVP_PKEY_get_bn_param(k->pub, OSSL_PKEY_PARAM_RSA_E, &e) ||
@@ -112,7 +112,7 @@ hc_rc restore_objects_create_public(restore_ctx *c, const pending *k, CK_OBJECT_
 		hc_template_add(&t, CKA_EC_POINT, point_der, (CK_ULONG)point_der_len);
 	}
 	if ((rc = hc_object_create(c->s, t.attrs, t.count, out, c->err)) == HC_OK)
-		rc = remember(c, *out, CKO_PUBLIC_KEY, k->label, k->id, k->id_len);
+		rc = remember(c, *out, CKO_PUBLIC_KEY, k->label, k->mark, k->mark_len);
 	else
 		hc_error_prefix(c->err, "creating the public key of '%s'", k->label);
 out:
@@ -124,7 +124,7 @@ out:
 	return rc;
 }
 
-/* C_UnwrapKey of the private key: sensitive, extractable only as decided. */
+/* C_UnwrapKey of the private key: sensitive, extractable only as decided, the id marked. */
 hc_rc restore_objects_unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT_HANDLE *out)
 {
 	CK_MECHANISM kw = c->unwrap_mech;
@@ -149,7 +149,8 @@ hc_rc restore_objects_unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT
 	hc_template_add(&t, CKA_SENSITIVE, &yes, sizeof(yes));
 	hc_template_add(&t, CKA_EXTRACTABLE, k->extractable ? &yes : &no, sizeof(CK_BBOOL));
 	hc_template_add(&t, CKA_LABEL, k->label, strlen(k->label));
-	hc_template_add(&t, CKA_ID, k->id, k->id_len);
+	/* The marked id until the run completes (restore_keys gives the real one last). */
+	hc_template_add(&t, CKA_ID, k->mark, k->mark_len);
 	/*
 	 * Exactly the recorded usages, the others false in so many words: a token
 	 * fills what a template leaves out with its defaults (SoftHSM2: decrypt
@@ -192,7 +193,7 @@ hc_rc restore_objects_unwrap_private(restore_ctx *c, const pending *k, CK_OBJECT
 		hc_error_prefix(c->err, "unwrapping '%s' into the token", k->label);
 		return rc;
 	}
-	return remember(c, *out, CKO_PRIVATE_KEY, k->label, k->id, k->id_len);
+	return remember(c, *out, CKO_PRIVATE_KEY, k->label, k->mark, k->mark_len);
 }
 
 /* An existing object the restored key now uses is not one to replace. */
@@ -226,23 +227,31 @@ static hc_rc certificate_uri(restore_ctx *c, CK_OBJECT_HANDLE h, const char *lab
 	return HC_OK;
 }
 
-/* One certificate beside the key: the token's identical one, or stored (and remembered). */
+/*
+ * One certificate beside the key: the token's identical one, or stored (and
+ * remembered) with `create_id`, which is the marked id for the key's own
+ * certificate (*made: its handle, to get the real id last).
+ */
 static hc_rc store_certificate(restore_ctx *c, pending *k, X509 *cert, const char *label,
-			       const unsigned char *id, size_t id_len, CK_ULONG category,
-			       char **uri)
+			       const unsigned char *id, size_t id_len,
+			       const unsigned char *create_id, size_t create_id_len,
+			       CK_ULONG category, char **uri, CK_OBJECT_HANDLE *made)
 {
 	CK_OBJECT_HANDLE h;
 	hc_rc rc;
 
+	*made = CK_INVALID_HANDLE;
 	if ((rc = hc_certstore_find(c->s, cert, &h, c->err)) != HC_OK)
 		return rc;
 	if (h != CK_INVALID_HANDLE) {
 		keep(k, h); /* the token already has it */
 		return certificate_uri(c, h, NULL, NULL, 0, uri);
 	}
-	if ((rc = hc_certstore_put(c->s, cert, label, id, id_len, category, &h, c->err)) != HC_OK ||
-	    (rc = remember(c, h, CKO_CERTIFICATE, label, id, id_len)) != HC_OK)
+	if ((rc = hc_certstore_put(c->s, cert, label, create_id, create_id_len, category, &h,
+				   c->err)) != HC_OK ||
+	    (rc = remember(c, h, CKO_CERTIFICATE, label, create_id, create_id_len)) != HC_OK)
 		return rc;
+	*made = h;
 	return certificate_uri(c, h, label, id, id_len, uri);
 }
 
@@ -253,8 +262,9 @@ hc_rc restore_objects_store_certificates(restore_ctx *c, pending *k, hc_restore_
 
 	if (!k->cert)
 		return HC_OK;
-	if ((rc = store_certificate(c, k, k->cert, k->label, k->id, k->id_len,
-				    HC_CERT_CATEGORY_TOKEN_USER, &item->cert_uri)) != HC_OK)
+	if ((rc = store_certificate(c, k, k->cert, k->label, k->id, k->id_len, k->mark, k->mark_len,
+				    HC_CERT_CATEGORY_TOKEN_USER, &item->cert_uri, &k->cert_made)) !=
+	    HC_OK)
 		return rc;
 	item->ca_uris = calloc((size_t)sk_X509_num(k->chain) + 1, sizeof(*item->ca_uris));
 	if (!item->ca_uris)
@@ -267,9 +277,10 @@ hc_rc restore_objects_store_certificates(restore_ctx *c, pending *k, hc_restore_
 
 		if ((rc = hc_cert_default_id(ca, &id, &id_len, c->err)) == HC_OK) {
 			label = hc_cert_default_label(ca);
-			rc = label ? store_certificate(c, k, ca, label, id, id_len,
+			CK_OBJECT_HANDLE made;
+			rc = label ? store_certificate(c, k, ca, label, id, id_len, id, id_len,
 						       HC_CERT_CATEGORY_AUTHORITY,
-						       &item->ca_uris[i])
+						       &item->ca_uris[i], &made)
 				   : hc_fail(c->err, HC_IO, "out of memory");
 		}
 		free(label);

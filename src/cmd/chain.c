@@ -8,6 +8,7 @@
 #include "hsmcert/file.h"
 #include "hsmcert/x509.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -20,6 +21,7 @@ enum {
 	OPT_AT,
 	OPT_FETCH,
 	OPT_CACHE,
+	OPT_FETCH_TIMEOUT,
 	OPT_NO_CROSS,
 	OPT_INCLUDE_ROOT,
 	OPT_FORMAT,
@@ -30,7 +32,8 @@ int usage_chain(FILE *out)
 {
 	fprintf(out,
 		"Usage: hsmcert chain --cert FILE [--intermediates PATH]... [--roots PATH]...\n"
-		"                     [--crl FILE]... [--at TIME] [--fetch [--cache DIR]]\n"
+		"                     [--crl FILE]... [--at TIME]\n"
+		"                     [--fetch [--cache DIR] [--fetch-timeout SECONDS]]\n"
 		"                     [--no-cross] [-o FILE [--format pem|p7b] [--include-root]\n"
 		"                     [--force]] [--passphrase-source SRC]\n\n"
 		"Assemble and verify the chain a server must send, from the files downloaded\n"
@@ -52,6 +55,8 @@ int usage_chain(FILE *out)
 		"  --fetch                  download missing issuers (AIA caIssuers) and CRLs\n"
 		"                           (CRL distribution points) over http://; off by default\n"
 		"  --cache DIR              with --fetch: keep downloads in DIR and reuse them\n"
+		"  --fetch-timeout SECONDS  with --fetch: the time all downloads together may\n"
+		"                           take (default 30; each one stops after 20 at most)\n"
 		"  --no-cross               leave cross certificates for the root out of the\n"
 		"                           served chain\n"
 		"  -o FILE                  write the chain: the certificate, then its issuers up\n"
@@ -102,10 +107,11 @@ static bool parse_time(const char *s, time_t *out)
 }
 
 struct chain_args {
-	const char *cert, *at, *cache, *output, *format;
+	const char *cert, *at, *cache, *output, *format, *fetch_timeout;
 	const char **intermediates, **roots, **crls;
 	size_t n_intermediates, n_roots, n_crls;
 	size_t cap_intermediates, cap_roots, cap_crls;
+	long fetch_seconds; /* --fetch-timeout, 0 when not given */
 	bool fetch, no_cross, include_root, force;
 };
 
@@ -396,6 +402,7 @@ static int parse_args(struct cli *cli, int argc, char **argv, struct chain_args 
 		{"at", required_argument, NULL, OPT_AT},
 		{"fetch", no_argument, NULL, OPT_FETCH},
 		{"cache", required_argument, NULL, OPT_CACHE},
+		{"fetch-timeout", required_argument, NULL, OPT_FETCH_TIMEOUT},
 		{"no-cross", no_argument, NULL, OPT_NO_CROSS},
 		{"output", required_argument, NULL, 'o'},
 		{"include-root", no_argument, NULL, OPT_INCLUDE_ROOT},
@@ -419,6 +426,7 @@ static int parse_args(struct cli *cli, int argc, char **argv, struct chain_args 
 		case OPT_AT: a->at = optarg; break;
 		case OPT_FETCH: a->fetch = true; break;
 		case OPT_CACHE: a->cache = optarg; break;
+		case OPT_FETCH_TIMEOUT: a->fetch_timeout = optarg; break;
 		case OPT_NO_CROSS: a->no_cross = true; break;
 		case 'o': a->output = optarg; break;
 		case OPT_INCLUDE_ROOT: a->include_root = true; break;
@@ -439,6 +447,17 @@ static int parse_args(struct cli *cli, int argc, char **argv, struct chain_args 
 		return cli_usage_error(cli, "--format must be pem or p7b, not '%s'", a->format);
 	if (a->cache && !a->fetch)
 		return cli_usage_error(cli, "--cache needs --fetch");
+	if (a->fetch_timeout) {
+		char *end;
+		errno = 0;
+		a->fetch_seconds = strtol(a->fetch_timeout, &end, 10);
+		if (!a->fetch)
+			return cli_usage_error(cli, "--fetch-timeout needs --fetch");
+		if (errno || end == a->fetch_timeout || *end || a->fetch_seconds < 1 ||
+		    a->fetch_seconds > 3600)
+			return cli_usage_error(cli, "--fetch-timeout '%s': give 1 to 3600 seconds",
+					       a->fetch_timeout);
+	}
 	if (a->output && strcmp(a->output, "-") == 0 && cli->json)
 		return cli_usage_error(cli,
 				       "-o - with --json would mix the chain and the report on "
@@ -471,6 +490,7 @@ int cmd_chain(struct cli *cli, int argc, char **argv)
 			cli, "--at '%s': use 2026-01-31, 2026-01-31T12:00:00Z or @EPOCH", a.at);
 		goto out;
 	}
+	opt.total_timeout_ms = a.fetch_seconds * 1000L; /* 0: the default */
 	opt.fetch = a.fetch;
 	opt.cache_dir = a.cache;
 	opt.no_cross = a.no_cross;

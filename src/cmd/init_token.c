@@ -17,7 +17,9 @@ int usage_init_token(FILE *out)
 		"Initialise a token and set its user PIN. A token that holds objects is\n"
 		"not re-initialised unless --force.\n\n"
 		"  --slot N                 the slot ID as 'hsmcert tokens' prints it\n"
-		"  --free                   the first slot whose token is not initialised\n"
+		"  --free                   the first slot whose token is not initialised (or\n"
+		"                           the token of LABEL that an interrupted run left\n"
+		"                           without a user PIN; a complete one is refused)\n"
 		"  --token URI              the token a PKCS#11 URI names\n"
 		"  --label LABEL            the new token label (1-32 bytes)\n"
 		"  --force                  erase a token that holds objects\n\n"
@@ -28,16 +30,56 @@ int usage_init_token(FILE *out)
 		"certificates, public keys) are destroyed after it. Should setting the\n"
 		"user PIN fail after the token was erased, the error says so and gives\n"
 		"the command that finishes the job.\n\n"
-		"Exit status: 0 initialised; 1 the token holds objects (no --force);\n"
+		"Exit status: 0 initialised; 1 the token holds objects (no --force), or\n"
+		"--free and a token of that label is already initialised;\n"
 		"2 usage, or a PIN of the wrong length; 3 token error.\n\n" CLI_GLOBAL_USAGE);
 	return 0;
 }
 
+/*
+ * --free and a token that already has the label. One without a user PIN was
+ * left by an init-token stopped after C_InitToken (killed, or the user PIN
+ * failed): the same command finishes it, as an uninterrupted run would have
+ * (issue 14.5; hc_token_init refuses it if it holds objects). One with a user
+ * PIN is done: a second token of the same label would make its URI ambiguous.
+ */
+static hc_rc pick_same_label(hc_module *mod, const char *label, hc_slot *out, bool *found,
+			     hc_error *err)
+{
+	hc_token_query q = {.state = HC_TOKEN_INITIALISED};
+	hc_slot *slots = NULL;
+	size_t n = 0;
+	hc_rc rc = hc_token_find(mod, &q, &slots, &n, err);
+
+	*found = false;
+	for (size_t i = 0; rc == HC_OK && i < n && !*found; i++) {
+		char have[33];
+		HC_P11_STRING(slots[i].token.label, have);
+		if (strcmp(have, label) != 0)
+			continue;
+		if (slots[i].token.flags & CKF_USER_PIN_INITIALIZED) {
+			char *uri = hc_uri_for_token(&slots[i].token);
+			rc = hc_fail(err, HC_CHECK,
+				     "token '%s' is already initialised (%s): nothing changed; "
+				     "--free initialises a new token, so choose another label, "
+				     "or re-initialise that one with --token URI --force",
+				     label, uri ? uri : "its URI unknown");
+			free(uri);
+			break;
+		}
+		*out = slots[i];
+		*found = true;
+	}
+	free(slots);
+	return rc;
+}
+
 /* --slot N | --free | --token URI: the token init-token may set up. */
-static hc_rc pick_slot(hc_module *mod, const char *slot_arg, bool free_slot, const hc_uri *uri,
-		       hc_slot *out, hc_error *err)
+static hc_rc pick_slot(hc_module *mod, const char *slot_arg, bool free_slot, const char *label,
+		       const hc_uri *uri, hc_slot *out, hc_error *err)
 {
 	hc_token_query q = {.uri = uri, .state = HC_TOKEN_PRESENT};
+	bool found;
 	hc_rc rc;
 
 	if (slot_arg) {
@@ -49,6 +91,8 @@ static hc_rc pick_slot(hc_module *mod, const char *slot_arg, bool free_slot, con
 		q.by_slot_id = true;
 		q.uri = NULL;
 	} else if (free_slot) {
+		if ((rc = pick_same_label(mod, label, out, &found, err)) != HC_OK || found)
+			return rc;
 		q.state = HC_TOKEN_UNINITIALISED;
 		q.uri = NULL;
 	}
@@ -163,7 +207,7 @@ int cmd_init_token(struct cli *cli, int argc, char **argv)
 		goto fail;
 	if (hc_module_open(cli->module_path, 0, &mod, &err) != HC_OK)
 		goto fail;
-	if (pick_slot(mod, slot_arg, free_slot, uri, &slot, &err) != HC_OK)
+	if (pick_slot(mod, slot_arg, free_slot, label, uri, &slot, &err) != HC_OK)
 		goto fail;
 	if (cli_secret(cli, CLI_SO_PIN, NULL, true, &so_pin, &err) != HC_OK ||
 	    cli_secret(cli, CLI_USER_PIN, NULL, true, &user_pin, &err) != HC_OK)

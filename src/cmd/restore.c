@@ -42,7 +42,10 @@ int usage_restore(FILE *out)
 		"  --force                  replace a key with the same label or id, after the\n"
 		"                           restored key is proved\n\n"
 		"If a step fails, what this run created is removed again; should that fail\n"
-		"too, the error names every object left on the token by its URI.\n"
+		"too, the error names every object left on the token by its URI. A restore\n"
+		"killed part way is finished by the same command: it removes what the\n"
+		"interrupted run left (marked as unfinished) and keeps a key that run\n"
+		"completed.\n"
 		"An hsmb made with --to opens with the recipient's private key on this token.\n"
 		"The passphrase comes from --passphrase-source, HSMCERT_PASSPHRASE or a prompt.\n\n"
 		"Exit status: 0 restored; 1 wrong passphrase, modified file, another\n"
@@ -84,6 +87,7 @@ static int report(const struct cli *cli, const struct cli_token *t, const char *
 			json_object_set_new(k, "ca_certificate_uris", ca_uris);
 			json_object_set_new(k, "proved", json_true());
 			json_object_set_new(k, "replaced", json_integer((json_int_t)it->replaced));
+			json_object_set_new(k, "already_present", json_boolean(it->already));
 			json_object_set_new(k, "usages_added", json_string(it->usages_added));
 			json_array_append_new(keys, k);
 		}
@@ -116,6 +120,9 @@ static int report(const struct cli *cli, const struct cli_token *t, const char *
 		       it->has_certificate
 			       ? "test signature verified with the certificate"
 			       : "test signature verified with the recorded public key");
+		if (it->already)
+			printf("  %-20s%s\n", "Already present",
+			       "the token held this key as restored (an earlier run): kept");
 		if (it->replaced)
 			printf("  %-20s%zu object%s of the earlier key\n", "Replaced", it->replaced,
 			       it->replaced == 1 ? "" : "s");

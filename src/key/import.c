@@ -451,6 +451,14 @@ hc_rc hc_import_certs(hc_session *session, const hc_import_params *params, hc_x5
 		goto undo;
 	if ((rc = rename_key(&run, err)) != HC_OK)
 		goto undo;
+	/* The key as renamed, read while a failure can still be undone (issue 14.3). */
+	if (out->old_label) {
+		hc_key_info renamed = {0};
+		if ((rc = hc_key_describe(session, out->key.handle, &renamed, err)) != HC_OK)
+			goto undo;
+		hc_key_info_clear(&out->key);
+		out->key = renamed;
+	}
 	/* Removal last: it cannot be undone, and the new certificates are in place. */
 	if (out->removed.count) {
 		out->changed = true;
@@ -459,13 +467,6 @@ hc_rc hc_import_certs(hc_session *session, const hc_import_params *params, hc_x5
 					     "replaces failed");
 			goto out;
 		}
-	}
-	if (out->old_label) {
-		hc_key_info renamed = {0};
-		if ((rc = hc_key_describe(session, out->key.handle, &renamed, err)) != HC_OK)
-			goto out;
-		hc_key_info_clear(&out->key);
-		out->key = renamed;
 	}
 	goto out;
 

@@ -159,7 +159,7 @@ static hc_rc find_partner(hc_session *s, const char *label, CK_OBJECT_HANDLE pub
 	return rc;
 }
 
-static hc_rc remove_interrupted(hc_session *s, const char *label, hc_error *err)
+hc_rc hc_keygen_remove_interrupted(hc_session *s, const char *label, hc_error *err)
 {
 	CK_OBJECT_HANDLE *found = NULL, *partner = NULL;
 	size_t n = 0, np = 0;
@@ -191,7 +191,7 @@ hc_rc hc_keygen(hc_session *s, const hc_keygen_params *p, hc_keygen_result *out,
 	hc_rc rc;
 
 	memset(out, 0, sizeof(*out));
-	if (p->label && !p->id && (rc = remove_interrupted(s, p->label, err)) != HC_OK)
+	if (p->label && !p->id && (rc = hc_keygen_remove_interrupted(s, p->label, err)) != HC_OK)
 		return rc;
 	rc = check_unused(s, p, &existing, err);
 	if (rc != HC_OK)

@@ -8,7 +8,6 @@
 #include "certtest.h"
 
 #include <arpa/inet.h>
-#include <libgen.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -18,66 +17,19 @@ static void acme_teardown(void);
 
 TestSuite(acme, .init = acme_setup, .fini = acme_teardown, .timeout = 300);
 
-/* A port nobody listens on right now (the kernel's choice). */
-static int free_port(void)
-{
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-	socklen_t len = sizeof(a);
-	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-
-	cr_assert(fd >= 0);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-	port = ntohs(a.sin_port);
-	close(fd);
-	return port;
-}
-
 static void acme_setup(void)
 {
-	char bin[4096], dir[4096], buf[512];
-	int port;
-
 	ts_setup_token();
-	snprintf(bin, sizeof(bin), "%s", getenv("HSMCERT_BIN"));
-	snprintf(dir, sizeof(dir), "%s/stepca", dirname(bin));
-	port = free_port();
-	setenv("STEPCA", dir, 1);
-	/* Built once per build folder (cached), then a CA of this test's own. */
-	free(ts_sh("\"$HSMCERT_SOURCE_DIR/scripts/stepca.sh\" build \"$STEPCA/step-ca\" && "
-		   "\"$HSMCERT_SOURCE_DIR/scripts/stepca.sh\" config ca %d 24h && "
-		   "\"$HSMCERT_SOURCE_DIR/scripts/stepca.sh\" eab \"$STEPCA/step-ca\" ca > eab && "
-		   "\"$HSMCERT_SOURCE_DIR/scripts/stepca.sh\" start \"$STEPCA/step-ca\" ca",
-		   port));
-	snprintf(buf, sizeof(buf), "%d", port);
-	setenv("STEPCA_PORT", buf, 1);
-	snprintf(buf, sizeof(buf), "https://127.0.0.1:%d/acme/acme/directory", port);
-	setenv("ACME", buf, 1);
-	snprintf(buf, sizeof(buf), "https://127.0.0.1:%d/acme/long/directory", port);
-	setenv("ACME_LONG", buf, 1);
-	snprintf(buf, sizeof(buf), "https://127.0.0.1:%d/acme/eab/directory", port);
-	setenv("ACME_EAB", buf, 1);
-	snprintf(buf, sizeof(buf), "%s/ca/root.crt", ts_dir);
-	setenv("ROOTS", buf, 1);
-	/*
-	 * Port 80 is one per machine: a test holds the lock while its responder or web
-	 * server runs, and so do the suites of other build folders (/run/lock is the
-	 * system's place for such locks; the build folder where there is none).
-	 */
-	if (access("/run/lock", W_OK) == 0)
-		snprintf(buf, sizeof(buf), "flock /run/lock/hsmcert-port80.lock");
-	else
-		snprintf(buf, sizeof(buf), "flock %s/port80.lock", dir);
-	setenv("P80", buf, 1);
+	ts_use_stepca();
 }
 
 static void acme_teardown(void)
 {
 	if (ts_dir[0])
 		free(ts_sh(
-			"\"$HSMCERT_SOURCE_DIR/scripts/stepca.sh\" stop ca; "
 			"for p in fake.pid proxy.pid; do [ ! -f $p ] || kill $(cat $p) 2>/dev/null; "
 			"done; true"));
+	ts_stop_stepca();
 	ts_teardown();
 }
 
@@ -370,7 +322,7 @@ Test(acme, failing_challenge_leaves_no_key)
 
 	/* The responder listens elsewhere: the CA cannot reach port 80. */
 	snprintf(args, sizeof(args), "--acme \"$ACME\" --label bad --cn localhost --http-port %d",
-		 free_port());
+		 ts_free_port());
 	ts_run(&r, "$P80 $HSMCERT enroll --acme-roots \"$ROOTS\" %s", args);
 	ts_assert_status(&r, 4);
 	cr_assert(strstr(r.err, "http-01 challenge for localhost"), "%s", r.err);
@@ -449,7 +401,7 @@ Test(acme, external_account_binding)
 	ts_run(&r,
 	       "$HSMCERT enroll --acme-roots \"$ROOTS\" --acme \"$ACME_EAB\" --label e "
 	       "--cn localhost --http-port %d",
-	       free_port());
+	       ts_free_port());
 	ts_assert_status(&r, 2);
 	cr_assert(strstr(r.err, "external account binding"), "%s", r.err);
 	cr_assert(strstr(r.err, "--eab-kid"), "%s", r.err);
@@ -490,7 +442,7 @@ Test(acme, untrusted_server_or_chain_leaves_nothing)
 	ts_run(&r,
 	       "$HSMCERT enroll --acme \"$ACME\" --acme-roots other.crt --label x "
 	       "--cn localhost --http-port %d",
-	       free_port());
+	       ts_free_port());
 	ts_assert_status(&r, 4);
 	cr_assert(strstr(r.err, "certificate"), "%s", r.err);
 	ts_result_free(&r);
@@ -545,7 +497,7 @@ static void fake_enroll_fails(int want, const char *needle)
 	       "$HSMCERT enroll --acme https://127.0.0.1:$(cat fake.port)/directory "
 	       "--acme-roots fake.crt --roots fake.crt --label k --cn localhost --http-port "
 	       "%d",
-	       free_port());
+	       ts_free_port());
 	ts_assert_status(&r, want);
 	cr_assert(strstr(r.err, needle), "want '%s' in:\n%s", needle, r.err);
 	/* Nothing was made: neither the certificate's key nor an unregistered account key. */
@@ -611,7 +563,7 @@ Test(acme, waits_are_bounded)
 	       "$HSMCERT enroll --acme https://127.0.0.1:$(cat fake.port)/directory "
 	       "--acme-roots fake.crt --roots fake.crt --label k --cn localhost --http-port %d "
 	       "--wait 3",
-	       free_port());
+	       ts_free_port());
 	ts_assert_status(&r, 4);
 	cr_assert(strstr(r.err, "still pending after 3 s"), "%s", r.err);
 	keys = p11_list("privkey");

@@ -402,6 +402,44 @@ Test(backup, existing_label_needs_force)
 	assert_signs_for("test", "web", "web.crt", false);
 }
 
+/*
+ * The same file restored again (a script re-running a restore killed after it
+ * was complete, issue 14.5): the token holds the key exactly as restore makes
+ * it, so it is adopted: exit 0, said so, nothing changed. The same key with
+ * other usages is not what this restore makes: refused as before.
+ */
+Test(backup, restoring_again_adopts_the_complete_key)
+{
+	struct ts_result r;
+	json_t *doc, *key;
+	int before;
+
+	make_key("web", "ec:P-256", true, true);
+	backup_key("web", "web.hsmb", NULL);
+	ts_run(&r, "$HSMCERT --token pkcs11:token=second restore web.hsmb");
+	ts_assert_status(&r, 0);
+	cr_assert_not(strstr(r.out, "Already present"), "%s", r.out);
+	ts_result_free(&r);
+	before = ts_count_objects("second");
+
+	ts_run(&r, "$HSMCERT --token pkcs11:token=second --json restore web.hsmb");
+	ts_assert_status(&r, 0);
+	doc = ts_json(&r);
+	key = json_array_get(json_object_get(doc, "keys"), 0);
+	cr_assert(json_is_true(json_object_get(key, "already_present")), "%s", r.out);
+	cr_assert_eq(json_integer_value(json_object_get(key, "replaced")), 0);
+	json_decref(doc);
+	ts_result_free(&r);
+	cr_assert_eq(ts_count_objects("second"), before);
+	assert_signs_for("second", "web", "web.crt", true);
+
+	ts_run(&r, "$HSMCERT --token pkcs11:token=second restore web.hsmb --usage sign,decrypt");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.err, "already holds label 'web'"), "%s", r.err);
+	ts_result_free(&r);
+	cr_assert_eq(ts_count_objects("second"), before);
+}
+
 /* Offset of `needle` in `hay`, asserting it is there. */
 static size_t offset_of(const unsigned char *hay, size_t len, const void *needle, size_t n)
 {

@@ -543,25 +543,42 @@ Test(chain, library_builds_the_served_chain)
 
 static pid_t server_pid;
 
-/* Start the server on a free port, then build a PKI whose URLs name that port. */
-static void setup_fetch(void)
+/*
+ * Run `command` in the background (its pid in server_pid) and wait, bounded,
+ * for the port file it writes once it listens.
+ */
+static void start_server(const char *command, const char *port_file)
 {
 	struct ts_result r;
 	char *pid;
 
-	setup_pki();
-	free(ts_sh("mkdir -p pki/www"));
-	free(ts_sh(
-		"\"$TESTPKI\" serve \"$TEST_DIR/pki/www\" \"$TEST_DIR/port\" 120 >/dev/null 2>&1 "
-		"</dev/null & echo $! >server.pid"));
+	free(ts_sh("%s >/dev/null 2>&1 </dev/null & echo $! >server.pid", command));
 	pid = ts_read("server.pid", NULL);
 	cr_assert_not_null(pid);
 	server_pid = (pid_t)atoi(pid);
 	free(pid);
-	/* Wait (bounded) for the port file the server writes once it listens. */
-	ts_run(&r, "for i in $(seq 200); do [ -s port ] && exit 0; sleep 0.05; done; exit 1");
+	ts_run(&r, "for i in $(seq 200); do [ -s %s ] && exit 0; sleep 0.05; done; exit 1",
+	       port_file);
 	ts_assert_status(&r, 0);
 	ts_result_free(&r);
+}
+
+static void stop_server(void)
+{
+	if (server_pid > 0)
+		kill(server_pid, SIGTERM);
+	server_pid = 0;
+	ts_teardown();
+}
+
+/* Start the server on a free port, then build a PKI whose URLs name that port. */
+static void setup_fetch(void)
+{
+	struct ts_result r;
+
+	setup_pki();
+	free(ts_sh("mkdir -p pki/www"));
+	start_server("\"$TESTPKI\" serve \"$TEST_DIR/pki/www\" \"$TEST_DIR/port\" 120", "port");
 	ts_run(&r, "\"$TESTPKI\" build \"$TEST_DIR/pki\" $(cat port)");
 	ts_assert_status(&r, 0);
 	ts_result_free(&r);
@@ -572,15 +589,7 @@ static void setup_fetch(void)
 	}
 }
 
-static void teardown_fetch(void)
-{
-	if (server_pid > 0)
-		kill(server_pid, SIGTERM);
-	server_pid = 0;
-	ts_teardown();
-}
-
-TestSuite(chain_fetch, .init = setup_fetch, .fini = teardown_fetch);
+TestSuite(chain_fetch, .init = setup_fetch, .fini = stop_server);
 
 Test(chain_fetch, missing_intermediate_fetched_only_with_fetch)
 {
@@ -691,6 +700,83 @@ Test(chain_fetch, server_down_is_exit_4_but_a_bad_download_is_a_verdict)
 	ts_assert_status(&r, 0);
 	cr_assert(strstr(r.out, "unknown: no usable CRL/ARL") && strstr(r.out, "FAILED"), "%s",
 		  r.out);
+	ts_result_free(&r);
+}
+
+/* ---- --fetch as a whole is bounded (issue 14.9) --------------------- */
+
+/*
+ * A server that accepts every connection and never answers (a hostile or
+ * stuck AIA host), on a free loopback port written to `slow.port`; it ends
+ * by itself after two minutes should the teardown not run.
+ */
+static void setup_slow(void)
+{
+	ts_setup_empty();
+	start_server("python3 -c 'import os, signal, socket\n"
+		     "signal.alarm(120)\n"
+		     "s = socket.socket()\n"
+		     "s.bind((\"127.0.0.1\", 0))\n"
+		     "s.listen(64)\n"
+		     "open(\"slow.tmp\", \"w\").write(str(s.getsockname()[1]))\n"
+		     "os.rename(\"slow.tmp\", \"slow.port\")\n"
+		     "held = []\n"
+		     "while True:\n"
+		     "    held.append(s.accept())\n"
+		     "'",
+		     "slow.port");
+}
+
+TestSuite(chain_deadline, .init = setup_slow, .fini = stop_server);
+
+/*
+ * A leaf whose issuer is missing and whose AIA names four URLs on the server
+ * that never answers: each URL alone may take 20 s (80 s in all), but
+ * --fetch as a whole has --fetch-timeout. The command must end with exit 4
+ * and the report must say the time was spent. No timing assertion: `timeout
+ * 60` only stops a command that ignores the deadline, and exit 124 fails.
+ */
+Test(chain_deadline, four_slow_aia_urls_end_within_the_fetch_deadline)
+{
+	struct ts_result r;
+	json_t *doc, *fetches;
+	size_t failed = 0, spent = 0;
+
+	free(ts_sh(
+		"P=$(cat slow.port) && "
+		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 "
+		"-subj /CN=Slow-Issuer -keyout ca.key -out ca.crt "
+		"-addext basicConstraints=critical,CA:TRUE -addext keyUsage=keyCertSign 2>/dev/null && "
+		"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 "
+		"-subj /CN=Other-Root -keyout other.key -out other.crt "
+		"-addext basicConstraints=critical,CA:TRUE -addext keyUsage=keyCertSign 2>/dev/null && "
+		"printf 'authorityInfoAccess = caIssuers;URI:http://127.0.0.1:%%s/a.der, "
+		"caIssuers;URI:http://127.0.0.1:%%s/b.der, caIssuers;URI:http://127.0.0.1:%%s/c.der, "
+		"caIssuers;URI:http://127.0.0.1:%%s/d.der\\n' $P $P $P $P >aia.ext && "
+		"openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes "
+		"-subj /CN=slow.example.test -keyout leaf.key 2>/dev/null | "
+		"openssl x509 -req -CA ca.crt -CAkey ca.key -CAcreateserial -days 20 "
+		"-extfile aia.ext -out leaf.crt 2>/dev/null && "
+		"openssl x509 -in leaf.crt -noout -ext authorityInfoAccess | grep -c d.der"));
+
+	ts_run(&r, "timeout 60 $HSMCERT chain --json --fetch --fetch-timeout 2 --cert leaf.crt "
+		   "--roots other.crt");
+	cr_assert_neq(r.status, 124, "--fetch ran past its deadline: stopped by timeout 60");
+	ts_assert_status(&r, 4);
+	cr_assert(strstr(r.err, "downloading it failed"), "%s", r.err);
+	doc = ts_json(&r);
+	fetches = json_object_get(doc, "fetches");
+	cr_assert_eq(json_array_size(fetches), 4, "%s", r.out);
+	for (size_t i = 0; i < 4; i++) {
+		json_t *f = json_array_get(fetches, i);
+		failed += json_is_false(json_object_get(f, "ok"));
+		spent += strstr(json_string_value(json_object_get(f, "message")),
+				"the 2 seconds all downloads may take are spent") != NULL;
+	}
+	cr_assert_eq(failed, 4, "%s", r.out);
+	/* The first URL at least waited; the last ones were not even tried. */
+	cr_assert_geq(spent, 1, "%s", r.out);
+	json_decref(doc);
 	ts_result_free(&r);
 }
 

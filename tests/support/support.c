@@ -1,10 +1,14 @@
 #include "support.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <libgen.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -92,6 +96,63 @@ void ts_use_testpki(void)
 	ts_run(&r, "\"$TESTPKI\" build \"$PKI\" 8080");
 	ts_assert_status(&r, 0);
 	ts_result_free(&r);
+}
+
+int ts_free_port(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(a);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	port = ntohs(a.sin_port);
+	close(fd);
+	return port;
+}
+
+void ts_use_stepca(void)
+{
+	char bin[4096], dir[4096], buf[512];
+	int port;
+
+	snprintf(bin, sizeof(bin), "%s", getenv("HSMCERT_BIN"));
+	snprintf(dir, sizeof(dir), "%s/stepca", dirname(bin));
+	port = ts_free_port();
+	setenv("STEPCA", dir, 1);
+	/* Built once per build folder (cached), then a CA of this test's own. */
+	free(ts_sh("\"$HSMCERT_SOURCE_DIR/scripts/stepca.sh\" build \"$STEPCA/step-ca\" && "
+		   "\"$HSMCERT_SOURCE_DIR/scripts/stepca.sh\" config ca %d 24h && "
+		   "\"$HSMCERT_SOURCE_DIR/scripts/stepca.sh\" eab \"$STEPCA/step-ca\" ca > eab && "
+		   "\"$HSMCERT_SOURCE_DIR/scripts/stepca.sh\" start \"$STEPCA/step-ca\" ca",
+		   port));
+	snprintf(buf, sizeof(buf), "%d", port);
+	setenv("STEPCA_PORT", buf, 1);
+	snprintf(buf, sizeof(buf), "https://127.0.0.1:%d/acme/acme/directory", port);
+	setenv("ACME", buf, 1);
+	snprintf(buf, sizeof(buf), "https://127.0.0.1:%d/acme/long/directory", port);
+	setenv("ACME_LONG", buf, 1);
+	snprintf(buf, sizeof(buf), "https://127.0.0.1:%d/acme/eab/directory", port);
+	setenv("ACME_EAB", buf, 1);
+	snprintf(buf, sizeof(buf), "%s/ca/root.crt", ts_dir);
+	setenv("ROOTS", buf, 1);
+	/*
+	 * Port 80 is one per machine: a test holds the lock while its responder or web
+	 * server runs, and so do the suites of other build folders (/run/lock is the
+	 * system's place for such locks; the build folder where there is none).
+	 */
+	if (access("/run/lock", W_OK) == 0)
+		snprintf(buf, sizeof(buf), "flock /run/lock/hsmcert-port80.lock");
+	else
+		snprintf(buf, sizeof(buf), "flock %s/port80.lock", dir);
+	setenv("P80", buf, 1);
+}
+
+void ts_stop_stepca(void)
+{
+	if (ts_dir[0])
+		free(ts_sh("\"$HSMCERT_SOURCE_DIR/scripts/stepca.sh\" stop ca; true"));
 }
 
 void ts_teardown(void)

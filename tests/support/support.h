@@ -42,6 +42,19 @@ void ts_teardown(void);
  */
 void ts_use_testpki(void);
 
+/*
+ * A step-ca of this test's own (scripts/stepca.sh; the binary built once per
+ * build folder) on a free loopback port. Sets $ACME, $ACME_LONG, $ACME_EAB
+ * (directory URLs), $STEPCA_PORT, $ROOTS (its root), $STEPCA and $P80 (a
+ * command prefix that holds the machine's port-80 lock, which http-01
+ * validation needs).
+ * ts_stop_stepca stops it; call it before ts_teardown.
+ */
+void ts_use_stepca(void);
+void ts_stop_stepca(void);
+/* A loopback port nobody listens on right now (the kernel's choice). */
+int ts_free_port(void);
+
 /* Initialise another token in the same world (softhsm2-util, independent of us). */
 void ts_add_token(const char *label);
 
