@@ -1176,4 +1176,17 @@ Test(backup, restore_ec_key_where_the_token_wants_its_public_value)
 		   "$HSMCERT_FAULTMOD --token pkcs11:token=second restore ec.hsmb");
 	ts_assert_status(&r, 0);
 	ts_result_free(&r);
+	/*
+	 * A token that refuses the template for another reason and does not know
+	 * the vendor attribute: its own first answer is the one reported.
+	 */
+	ts_run(&r, "$HSMCERT --token pkcs11:token=second delete --yes pkcs11:object=ec && "
+		   "HSMCERT_FAULT_UNWRAP_REQUIRE_ATTR=0x7FFFFFF0 "
+		   "HSMCERT_FAULT_UNWRAP_REJECT_ATTR=0xD5A0DB00 $HSMCERT --module "
+		   "$HSMCERT_FAULTMOD --token pkcs11:token=second restore ec.hsmb");
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "C_UnwrapKey failed: CKR_TEMPLATE_INCOMPLETE"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "CKR_ATTRIBUTE_TYPE_INVALID"), "%s", r.err);
+	ts_result_free(&r);
+	cr_assert_eq(ts_count_objects("second"), 0);
 }
