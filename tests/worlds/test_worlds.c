@@ -108,6 +108,35 @@ static void keygen(const char *label, const char *type)
 	ts_result_free(&r);
 }
 
+/*
+ * A step this token cannot do is refused cleanly, not skipped: with no
+ * exportable keys, `keygen --exportable` says so and makes nothing; with
+ * no wrap hsmcert can use, the backup (`backup_args`) names what is
+ * missing and writes no file.
+ */
+static void assert_backup_refused_here(const char *label, const char *type, const char *backup_args)
+{
+	struct ts_result r;
+
+	/* The world's token lives for the whole suite: each test its own label. */
+	ts_run(&r, "$HSMCERT keygen --label %s --type %s --exportable", label, type);
+	if (!W->exportable) {
+		ts_assert_status(&r, 3);
+		cr_assert(strstr(r.err, "extractable"), "%s", r.err);
+		cr_assert_eq(objects_labelled(label), 0, "a key was left behind");
+		ts_result_free(&r);
+		return;
+	}
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	ts_run(&r, "$HSMCERT backup --key 'pkcs11:object=%s' %s -o rf.out", label, backup_args);
+	cr_assert(!W->hsmb, "the backup should work here");
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, W->no_hsmb), "%s", r.err);
+	cr_assert(!ts_exists("rf.out"), "a partial file was left");
+	ts_result_free(&r);
+}
+
 Test(worlds, keygen_every_type)
 {
 	static const char *types[] = {"rsa:2048", "rsa:3072", "ec:P-256", "ec:P-384"};
@@ -205,8 +234,10 @@ Test(worlds, backup_and_restore_hsmb)
 {
 	struct ts_result r;
 
-	if (!W->exportable)
-		cr_skip_test("this token makes no exportable keys (exportable_is_never_dropped)");
+	if (!W->exportable) {
+		assert_backup_refused_here("rf-hsmb", "rsa:2048", "");
+		return;
+	}
 	keygen("bk", "rsa:2048");
 	ts_run(&r, "$HSMCERT keygen --label bx --exportable");
 	ts_assert_status(&r, 0);
@@ -234,15 +265,18 @@ Test(worlds, backup_to_a_recipient_key)
 {
 	struct ts_result r;
 
-	if (!W->exportable || !W->hsmb)
-		cr_skip_test(
-			"no exportable keys or no RFC 5649 here (see backup_and_restore_hsmb)");
-	ts_run(&r, "$HSMCERT keygen --label rx --exportable && "
-		   "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
+	ts_run(&r, "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
 		   "$HSMCERT keygen --label recipient --type rsa:2048 >/dev/null && "
 		   "pkcs11-tool --module $WORLD_PEER_MODULE --token-label peer --read-object "
 		   "--type pubkey --label recipient -o recipient.der && "
-		   "openssl pkey -pubin -inform DER -in recipient.der -out recipient.pem && "
+		   "openssl pkey -pubin -inform DER -in recipient.der -out recipient.pem");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	if (!W->exportable || !W->hsmb) {
+		assert_backup_refused_here("rf-to", "rsa:2048", "--to recipient.pem");
+		return;
+	}
+	ts_run(&r, "$HSMCERT keygen --label rx --exportable && "
 		   "$HSMCERT backup --key 'pkcs11:object=rx' --to recipient.pem -o rx.hsmb");
 	/* The recipient key is a signing key on the peer: a refusal must be clean. */
 	cr_assert(r.status == 0 || r.status == 1 || r.status == 3, "%s", r.err);
@@ -255,8 +289,10 @@ Test(worlds, pkcs12_export_and_import)
 {
 	struct ts_result r;
 
-	if (!W->exportable)
-		cr_skip_test("this token makes no exportable keys");
+	if (!W->exportable) {
+		assert_backup_refused_here("rf-pfx", "rsa:2048", "--format pfx");
+		return;
+	}
 	ts_run(&r, "$HSMCERT keygen --label px --exportable");
 	ts_assert_status(&r, 0);
 	ts_result_free(&r);
@@ -295,8 +331,21 @@ Test(worlds, hsmb_crosses_modules)
 {
 	struct ts_result r;
 
-	if (!W->hsmb)
-		cr_skip_test("no RFC 5649 on this token");
+	if (!W->hsmb) {
+		/* A .hsmb made on the SoftHSM2 peer: refused cleanly here, nothing made. */
+		ts_run(&r, "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
+			   "$HSMCERT keygen --label rz --exportable >/dev/null && "
+			   "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
+			   "$HSMCERT backup --key 'pkcs11:object=rz' -o rz.hsmb");
+		ts_assert_status(&r, 0);
+		ts_result_free(&r);
+		ts_run(&r, "$HSMCERT restore rz.hsmb");
+		ts_assert_status(&r, 3);
+		cr_assert(strstr(r.err, W->no_hsmb), "%s", r.err);
+		cr_assert_eq(objects_labelled("rz"), 0);
+		ts_result_free(&r);
+		return;
+	}
 	/* This token to the SoftHSM2 peer. */
 	ts_run(&r, "$HSMCERT keygen --label cx --exportable >/dev/null && "
 		   "$HSMCERT backup --key 'pkcs11:object=cx' -o cx.hsmb && "
@@ -376,8 +425,18 @@ Test(worlds, ec_keys_restore)
 	struct ts_result r;
 	char *listed;
 
-	if (!W->ec || !W->exportable || !W->hsmb)
-		cr_skip_test("no exportable EC keys or no RFC 5649 here (see the tests above)");
+	if (!W->ec) {
+		ts_run(&r, "$HSMCERT keygen --label ecx --type ec:P-256 --exportable");
+		ts_assert_status(&r, 3);
+		cr_assert(strstr(r.err, "CKM_EC_KEY_PAIR_GEN"), "%s", r.err);
+		cr_assert_eq(objects_labelled("ecx"), 0);
+		ts_result_free(&r);
+		return;
+	}
+	if (!W->exportable || !W->hsmb) {
+		assert_backup_refused_here("rf-ec", "ec:P-256", "");
+		return;
+	}
 	ts_run(&r, "$HSMCERT keygen --label ecx --type ec:P-256 --exportable >/dev/null && "
 		   "$HSMCERT backup --key 'pkcs11:object=ecx' -o ecx.hsmb >/dev/null && "
 		   "$HSMCERT delete 'pkcs11:object=ecx' --yes >/dev/null");
@@ -410,26 +469,6 @@ Test(worlds, ec_keys_restore)
 	listed = private_keys_listed();
 	cr_assert(strstr(listed, "ecx") && strstr(listed, "ecy"), "%s", listed);
 	free(listed);
-}
-
-Test(worlds, restore_needs_unwrap)
-{
-	struct ts_result r;
-
-	if (W->hsmb)
-		cr_skip_test("this token restores (hsmb_crosses_modules)");
-	/* A .hsmb made on the SoftHSM2 peer: refused cleanly here, nothing made. */
-	ts_run(&r, "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
-		   "$HSMCERT keygen --label rz --exportable >/dev/null && "
-		   "HSMCERT_MODULE=$WORLD_PEER_MODULE HSMCERT_TOKEN=pkcs11:token=peer "
-		   "$HSMCERT backup --key 'pkcs11:object=rz' -o rz.hsmb");
-	ts_assert_status(&r, 0);
-	ts_result_free(&r);
-	ts_run(&r, "$HSMCERT restore rz.hsmb");
-	ts_assert_status(&r, 3);
-	cr_assert(strstr(r.err, W->no_hsmb), "%s", r.err);
-	cr_assert_eq(objects_labelled("rz"), 0);
-	ts_result_free(&r);
 }
 
 Test(worlds, audit_and_probe)
