@@ -335,15 +335,14 @@ hc_rc acme_enroll_run(hc_acme_session *a, const hc_enroll_params *p,
 	    (rc = check_key(a, &out->key, sk_X509_value(bundle.certs, 0), err)) != HC_OK ||
 	    (rc = check_names(p->plan, &out->cert, err)) != HC_OK)
 		goto undo;
-	if (hooks && hooks->before_import &&
-	    (rc = hooks->before_import(hooks->ctx, &undo, err)) != HC_OK)
-		goto undo;
-	imp.label = hooks ? hooks->import_label : NULL;
 	imp.replace = hooks && hooks->replace;
 	imp.supersedes = hooks ? hooks->supersedes : NULL;
 	if ((rc = hc_import_certs(a->session, &imp, &bundle, NULL, &out->imported, err)) != HC_OK)
 		goto undo;
 	if ((rc = record_imported(&undo, &out->imported, err)) != HC_OK)
+		goto undo;
+	if (hooks && hooks->after_import &&
+	    (rc = hooks->after_import(hooks->ctx, &undo, &out->imported, err)) != HC_OK)
 		goto undo;
 	if (p->chain_out && (rc = write_chain(p, &out->chain, err)) != HC_OK)
 		goto undo;

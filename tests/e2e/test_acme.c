@@ -239,6 +239,94 @@ Test(acme, renewal_with_a_new_key_takes_over_the_label)
 	free(keys);
 }
 
+/* renew run through the fault module, killed before the Nth C_SetAttributeValue. */
+static void renew_killed_at_set(int nth, const char *args)
+{
+	struct ts_result r;
+
+	ts_run(&r,
+	       "HSMCERT_MODULE=\"$HSMCERT_FAULTMOD\" HSMCERT_FAULT_KILL_AT=C_SetAttributeValue:%d "
+	       "$P80 $HSMCERT renew --acme-roots \"$ROOTS\" %s",
+	       nth, args);
+	ts_assert_status(&r, 137);
+	ts_result_free(&r);
+}
+
+/* After a finished hand-over: `label` is a new key with its certificate, `old_id` retired. */
+static void assert_handed_over(const char *label, const char *old_id)
+{
+	char *new_id = p11_key_id(label), *all, *pem, *retired, *with_id;
+
+	cr_assert(strlen(new_id) > 0 && strcmp(new_id, old_id) != 0, "%s: %s %s", label, new_id,
+		  old_id);
+	all = ts_sh("pkcs11-tool --module %s --token-label test --login --pin %s --list-objects "
+		    "2>/dev/null",
+		    TS_SOFTHSM, TS_PIN);
+	cr_assert(strstr(all, ".renewing") == NULL, "%s", all);
+	/* The old key's three objects all carry one retired label. */
+	retired = ts_sh("pkcs11-tool --module %s --token-label test --login --pin %s "
+			"--list-objects 2>/dev/null | grep -o 'label: *%s.retired-.*' | sort -u | "
+			"wc -l",
+			TS_SOFTHSM, TS_PIN, label);
+	cr_assert_str_eq(retired, "1\n", "%s", all);
+	with_id = ts_sh("pkcs11-tool --module %s --token-label test --login --pin %s "
+			"--list-objects 2>/dev/null | grep -c 'ID: *%s$' || true",
+			TS_SOFTHSM, TS_PIN, old_id);
+	cr_assert_str_eq(with_id, "3\n", "%s", all);
+	pem = ts_sh("echo %s.pem", label);
+	pem[strcspn(pem, "\n")] = 0;
+	read_token_cert(label, pem);
+	assert_cert_matches_token_key(pem, new_id);
+	free(new_id);
+	free(all);
+	free(pem);
+	free(retired);
+	free(with_id);
+}
+
+/*
+ * Issue 14.5: a renewal killed during the hand-over (the new key and its
+ * certificate stored as LABEL.renewing, the old key partly retired), run
+ * again, ends as an uninterrupted run without a second order: with --key
+ * killed right after the old private key was retired, with --all after the
+ * new certificate took the label.
+ */
+Test(acme, renewal_killed_in_the_hand_over_is_finished_by_the_rerun)
+{
+	json_t *doc;
+	char *www_id, *api_id;
+
+	json_decref(enroll_json("--acme \"$ACME\" --label www --type ec:P-256 --cn localhost "
+				"--json"));
+	json_decref(enroll_json("--acme \"$ACME\" --label api --type ec:P-256 --cn localhost "
+				"--json"));
+	www_id = p11_key_id("www");
+	api_id = p11_key_id("api");
+
+	/* SetAttributeValue 1-2: the new key's id; 3: the old private key retired. */
+	renew_killed_at_set(4, "--key 'pkcs11:object=www;type=private' --days 2 --acme "
+			       "\"$ACME_LONG\"");
+	cr_assert_str_eq(p11_key_id("www"), "", "the old key was not retired before the kill");
+	doc = renew_json(0, "--key 'pkcs11:object=www;type=private' --days 2 --acme "
+			    "\"$ACME_LONG\"");
+	cr_assert_eq(json_integer_value(json_object_get(doc, "renewed")), 0);
+	cr_assert_eq(json_integer_value(json_object_get(doc, "due")), 0);
+	json_decref(doc);
+	assert_handed_over("www", www_id);
+
+	/* 6: the new certificate took the label; the new key still api.renewing. */
+	renew_killed_at_set(7, "--all --days 2 --acme \"$ACME_LONG\"");
+	cr_assert(strlen(p11_key_id("api.renewing")) > 0);
+	doc = renew_json(0, "--all --days 2 --acme \"$ACME_LONG\"");
+	cr_assert_eq(json_integer_value(json_object_get(doc, "renewed")), 0);
+	cr_assert_eq(json_integer_value(json_object_get(doc, "due")), 0);
+	json_decref(doc);
+	assert_handed_over("api", api_id);
+	assert_handed_over("www", www_id);
+	free(www_id);
+	free(api_id);
+}
+
 Test(acme, renewal_reusing_the_key)
 {
 	json_t *doc, *item;
