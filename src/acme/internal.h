@@ -28,6 +28,9 @@ struct enroll_hooks {
 	void *ctx;
 };
 
+/* renew's rule: due when less than a third of the lifetime is left, at most 30 days. */
+long acme_renew_threshold(long lifetime_s);
+
 hc_rc acme_enroll_run(hc_acme_session *a, const hc_enroll_params *p,
 		      const struct enroll_hooks *hooks, hc_enroll_result *out, hc_error *err);
 

@@ -15,6 +15,11 @@
 #define DAY 86400L
 #define MAX_THRESHOLD (30 * DAY)
 
+long acme_renew_threshold(long lifetime_s)
+{
+	return lifetime_s / 3 < MAX_THRESHOLD ? lifetime_s / 3 : MAX_THRESHOLD;
+}
+
 static void item_clear(hc_renew_item *it)
 {
 	hc_key_info_clear(&it->key);
@@ -43,11 +48,7 @@ static hc_rc item_fill(hc_renew_item *it, X509 *cert, long days, time_t now, hc_
 	if ((rc = hc_cert_describe(cert, &it->info, err)) != HC_OK)
 		return rc;
 	it->lifetime_s = (long)(it->info.not_after - it->info.not_before);
-	if (days >= 0)
-		it->threshold_s = days * DAY;
-	else
-		it->threshold_s = it->lifetime_s / 3 < MAX_THRESHOLD ? it->lifetime_s / 3
-								     : MAX_THRESHOLD;
+	it->threshold_s = days >= 0 ? days * DAY : acme_renew_threshold(it->lifetime_s);
 	it->left_s = (long)(it->info.not_after - now);
 	it->due = it->left_s < it->threshold_s;
 	return HC_OK;

@@ -199,6 +199,72 @@ Test(acme, existing_key_and_text_output)
 	free(id);
 }
 
+/* Every object on the token as pkcs11-tool lists it. */
+static char *p11_all(void)
+{
+	return ts_sh("pkcs11-tool --module %s --token-label test --login --pin %s --list-objects "
+		     "2>/dev/null",
+		     TS_SOFTHSM, TS_PIN);
+}
+
+/*
+ * Issue 14.5: enroll --label --if-missing run again after a complete run
+ * (or one killed before it wrote its chain file) does not order a second
+ * certificate: exit 0, already enrolled, the token unchanged, -o written
+ * from the token's certificates. With --key a certificate is ordered.
+ */
+Test(acme, enroll_if_missing_run_again_is_already_enrolled)
+{
+	const char *args = "--acme \"$ACME\" --label www --if-missing --type ec:P-256 "
+			   "--cn localhost -o chain.pem";
+	char cmd[256], *before, *after, *verify, *certs;
+	json_t *first, *again;
+	struct ts_result r;
+
+	snprintf(cmd, sizeof(cmd), "%s --json", args);
+	first = enroll_json(cmd);
+	cr_assert(json_is_false(jget(first, "enrolled.already_enrolled")));
+	free(ts_sh("mv chain.pem first.pem"));
+	before = p11_all();
+
+	again = enroll_json(cmd);
+	cr_assert(json_is_true(jget(again, "enrolled.already_enrolled")));
+	cr_assert(json_is_null(jget(again, "enrolled.order_url")));
+	cr_assert(json_is_false(jget(again, "enrolled.certificate.added")));
+	cr_assert(json_is_true(jget(again, "enrolled.chain.verified")));
+	cr_assert_str_eq(ct_str(again, "enrolled.certificate.serial"),
+			 ct_str(first, "enrolled.certificate.serial"));
+	after = p11_all();
+	cr_assert_str_eq(after, before);
+	/* The same chain file as the first run wrote, and it verifies (openssl). */
+	cr_assert_str_eq(ts_read("chain.pem", NULL), ts_read("first.pem", NULL));
+	verify = ts_sh("openssl verify -CAfile \"$ROOTS\" -untrusted chain.pem chain.pem 2>&1");
+	cr_assert(strstr(verify, "chain.pem: OK"), "%s", verify);
+
+	/* Text: says so, and names renew. */
+	free(ts_sh("rm chain.pem"));
+	enroll(&r, args);
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "Already enrolled") && strstr(r.out, "renew"), "%s", r.out);
+	ts_result_free(&r);
+
+	/* --key asks for a certificate for that key: one is ordered. */
+	enroll(&r, "--acme \"$ACME\" --key 'pkcs11:object=www;type=private' --cn localhost");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "Enrolled a certificate"), "%s", r.out);
+	ts_result_free(&r);
+	certs = ts_sh("pkcs11-tool --module %s --token-label test --list-objects --type cert "
+		      "2>/dev/null | grep -c 'label: *www$' || true",
+		      TS_SOFTHSM);
+	cr_assert_str_eq(certs, "2\n");
+	json_decref(first);
+	json_decref(again);
+	free(before);
+	free(after);
+	free(verify);
+	free(certs);
+}
+
 Test(acme, renewal_with_a_new_key_takes_over_the_label)
 {
 	json_t *doc, *item;
