@@ -194,6 +194,19 @@ static CK_RV get_values(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *at
 }
 
 /*
+ * A fixed-size buffer still as it was after the token's answer was not
+ * answered, whatever the CKR_ (some tokens say CKR_OK and leave one
+ * unwritten): unknown, never the fill read as a value (0xA5 reads as
+ * CK_TRUE).
+ */
+static void unanswered_fixed_unavailable(CK_ATTRIBUTE *attrs, CK_ULONG count, const CK_ULONG *mark)
+{
+	for (CK_ULONG i = 0; i < count; i++)
+		if (fixed_size(attrs[i].type) && unanswered(&attrs[i], mark[i]))
+			attrs[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
+}
+
+/*
  * One C_GetAttributeValue for all of `attrs`, each set up so that an answer
  * changes it: ulValueLen a length no answer carries (`mark`: the buffer is
  * a byte longer than a value fills, or a size query's impossible size) or a
@@ -210,6 +223,8 @@ static CK_RV ask(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs, CK
 {
 	CK_RV rv = get_values(s, object, attrs, count), one;
 
+	if (rv == CKR_OK)
+		unanswered_fixed_unavailable(attrs, count, mark);
 	if (rv == CKR_OK || !rv_is_per_attribute(rv))
 		return rv;
 	for (CK_ULONG i = 0; i < count; i++) {
@@ -224,6 +239,7 @@ static CK_RV ask(hc_session *s, CK_OBJECT_HANDLE object, CK_ATTRIBUTE *attrs, CK
 		if (one != CKR_OK && unanswered(&attrs[i], mark[i]))
 			attrs[i].ulValueLen = CK_UNAVAILABLE_INFORMATION;
 	}
+	unanswered_fixed_unavailable(attrs, count, mark);
 	return rv;
 }
 

@@ -82,7 +82,10 @@ hc_rc hc_key_unwrap_private(hc_session *s, CK_MECHANISM *mech, CK_OBJECT_HANDLE 
 	 * unwrapped without CKA_NSS_DB, even when the PKCS#8 carries the public
 	 * point (measured on 3.87, token and session objects alike; its own
 	 * PKCS#12 import passes the attribute). Asked only after that refusal, so
-	 * no other token ever sees the vendor attribute.
+	 * only a token that gave it sees the vendor attribute; when the second
+	 * answer is a refusal too, the first one is reported (a token that does
+	 * not know CKA_NSS_DB would otherwise hide what it lacked, and restore's
+	 * negotiation goes by that first CKR_).
 	 */
 	if (rc == HC_OK || !public_value || !public_len || !err->has_ckr ||
 	    err->ckr != CKR_TEMPLATE_INCOMPLETE)
@@ -92,11 +95,11 @@ hc_rc hc_key_unwrap_private(hc_session *s, CK_MECHANISM *mech, CK_OBJECT_HANDLE 
 		return hc_fail(err, HC_IO, "out of memory");
 	memcpy(more, tmpl, count * sizeof(*more));
 	more[count] = (CK_ATTRIBUTE){HC_CKA_NSS_DB, (void *)public_value, public_len};
-	hc_error_clear(err);
-	rc = hc_key_unwrap(s, mech, unwrapping, wrapped, wrapped_len, more, count + 1, out, err);
-	if (rc != HC_OK)
-		hc_error_prefix(err, "asked again after CKR_TEMPLATE_INCOMPLETE, with the public "
-				     "value as NSS softoken's CKA_NSS_DB");
+	if (hc_key_unwrap(s, mech, unwrapping, wrapped, wrapped_len, more, count + 1, out,
+			  &(hc_error){0}) == HC_OK) {
+		hc_error_clear(err);
+		rc = HC_OK;
+	}
 	free(more);
 	return rc;
 }

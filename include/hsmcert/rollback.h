@@ -33,6 +33,13 @@ hc_rc hc_rollback_relabel(hc_rollback *rb, CK_OBJECT_HANDLE object, CK_OBJECT_CL
 			  size_t id_len, hc_error *err);
 
 /*
+ * Set a recorded object's CKA_ID, and the id its URI is named by should the
+ * rollback fail to remove it (an object this run created keeps its record).
+ */
+hc_rc hc_rollback_set_id(hc_rollback *rb, CK_OBJECT_HANDLE object, const unsigned char *id,
+			 size_t id_len, hc_error *err);
+
+/*
  * Undo every recorded step, newest first, trying each even after one fails,
  * and append to err's message how it went: that it was undone, or that the
  * rollback failed and which objects are left (created ones, with 'hsmcert

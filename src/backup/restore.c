@@ -291,13 +291,13 @@ static hc_rc finish_one(restore_ctx *c, pending *k, hc_restore_item *item)
 {
 	CK_OBJECT_HANDLE order[] = {k->cert_made, k->pub_made,
 				    k->adopted ? CK_INVALID_HANDLE : k->priv};
-	CK_ATTRIBUTE id = {CKA_ID, k->id, k->id_len};
 	hc_rc rc;
 
 	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
 		if (order[i] == CK_INVALID_HANDLE)
 			continue;
-		if ((rc = hc_attrs_set(c->s, order[i], &id, 1, c->err)) != HC_OK) {
+		if ((rc = hc_rollback_set_id(&c->created, order[i], k->id, k->id_len, c->err)) !=
+		    HC_OK) {
 			hc_error_prefix(c->err, "giving the restored key '%s' its id", k->label);
 			return rc;
 		}

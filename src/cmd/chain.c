@@ -8,7 +8,6 @@
 #include "hsmcert/file.h"
 #include "hsmcert/x509.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -448,13 +447,9 @@ static int parse_args(struct cli *cli, int argc, char **argv, struct chain_args 
 	if (a->cache && !a->fetch)
 		return cli_usage_error(cli, "--cache needs --fetch");
 	if (a->fetch_timeout) {
-		char *end;
-		errno = 0;
-		a->fetch_seconds = strtol(a->fetch_timeout, &end, 10);
 		if (!a->fetch)
 			return cli_usage_error(cli, "--fetch-timeout needs --fetch");
-		if (errno || end == a->fetch_timeout || *end || a->fetch_seconds < 1 ||
-		    a->fetch_seconds > 3600)
+		if (!cli_number(a->fetch_timeout, 1, 3600, &a->fetch_seconds))
 			return cli_usage_error(cli, "--fetch-timeout '%s': give 1 to 3600 seconds",
 					       a->fetch_timeout);
 	}

@@ -209,7 +209,9 @@ int cmd_init_token(struct cli *cli, int argc, char **argv)
 		goto fail;
 	if (pick_slot(mod, slot_arg, free_slot, label, uri, &slot, &err) != HC_OK)
 		goto fail;
-	if (cli_secret(cli, CLI_SO_PIN, NULL, true, &so_pin, &err) != HC_OK ||
+	/* A token with no SO PIN (NSS softoken) is not asked one it would throw away. */
+	if ((hc_token_has_so_pin(&slot) &&
+	     cli_secret(cli, CLI_SO_PIN, NULL, true, &so_pin, &err) != HC_OK) ||
 	    cli_secret(cli, CLI_USER_PIN, NULL, true, &user_pin, &err) != HC_OK)
 		goto fail;
 
@@ -224,7 +226,7 @@ int cmd_init_token(struct cli *cli, int argc, char **argv)
 	token_uri = hc_uri_for_token(&result.slot.token);
 	HC_P11_STRING(result.slot.token.serialNumber, serial);
 	HC_P11_STRING(result.slot.token.label, new_label);
-	if (result.so_pin_unused)
+	if (result.so_pin_unused && (cli->so_pin_source || getenv("HSMCERT_SO_PIN")))
 		cli_notef(cli, "this token has no SO PIN (NSS softoken): the SO PIN given was not "
 			       "used");
 	if (result.label_kept)

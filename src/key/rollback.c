@@ -83,6 +83,33 @@ hc_rc hc_rollback_relabel(hc_rollback *rb, CK_OBJECT_HANDLE object, CK_OBJECT_CL
 	return rc;
 }
 
+hc_rc hc_rollback_set_id(hc_rollback *rb, CK_OBJECT_HANDLE object, const unsigned char *id,
+			 size_t id_len, hc_error *err)
+{
+	CK_ATTRIBUTE a = {CKA_ID, (void *)id, id_len};
+	unsigned char *copy = malloc(id_len ? id_len : 1);
+	hc_rc rc;
+
+	if (!copy)
+		return hc_fail(err, HC_IO, "out of memory");
+	if ((rc = hc_attrs_set(rb->session, object, &a, 1, err)) != HC_OK) {
+		free(copy);
+		return rc;
+	}
+	if (id_len)
+		memcpy(copy, id, id_len);
+	for (size_t i = 0; i < rb->count; i++) {
+		if (rb->steps[i].handle != object)
+			continue;
+		free(rb->steps[i].id);
+		rb->steps[i].id = copy;
+		rb->steps[i].id_len = id_len;
+		return HC_OK;
+	}
+	free(copy);
+	return HC_OK;
+}
+
 void hc_rollback_clear(hc_rollback *rb)
 {
 	for (size_t i = 0; i < rb->count; i++)

@@ -632,6 +632,28 @@ Test(audit, token_stopping_at_the_first_invalid_attribute_reads_the_same)
 	json_decref(got);
 }
 
+/*
+ * A token that answers CKR_OK but leaves one attribute unwritten: that
+ * attribute is unknown in the report, never the buffer's fill read as true
+ * (never extractable here, which would hide an exportable key's history).
+ */
+Test(audit, attribute_left_unwritten_under_ckr_ok_is_unknown)
+{
+	struct ts_result r;
+	json_t *doc, *attrs;
+
+	keygen("--label x --type ec:P-256 --exportable");
+	ts_run(&r, "HSMCERT_FAULT_OK_UNWRITTEN=0x164 $HSMCERT --module $HSMCERT_FAULTMOD audit "
+		   "--json");
+	ts_assert_status(&r, 1);
+	doc = ts_json(&r);
+	attrs = json_object_get(key_named(doc, "x"), "attributes");
+	cr_assert(json_is_null(json_object_get(attrs, "never_extractable")), "%s", r.out);
+	cr_assert(json_is_true(json_object_get(attrs, "extractable")), "%s", r.out);
+	json_decref(doc);
+	ts_result_free(&r);
+}
+
 Test(audit, labels_cannot_rewrite_the_text_report)
 {
 	struct ts_result r;

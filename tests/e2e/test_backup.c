@@ -766,6 +766,48 @@ Test(backup, failed_rollback_names_what_is_left)
 	cr_assert_eq(count_type("second", "cert"), 2);
 }
 
+/*
+ * The last step, the private key's real id, fails and so does every
+ * C_DestroyObject: the public key and certificate already carry their real
+ * id, and the URIs the message names must find them as they now are.
+ */
+Test(backup, failed_rollback_names_objects_by_the_id_they_now_have)
+{
+	struct ts_result r;
+	char *calls, *uri;
+
+	make_key("web", "ec:P-256", true, true);
+	backup_key("web", "web.hsmb", NULL);
+	ts_add_token("third");
+	/* How many C_SetAttributeValue a complete restore makes: the last is the private key's id.
+	 */
+	ts_run(&r, "HSMCERT_FAULT_TRACE=trace $HSMCERT --module \"$HSMCERT_FAULTMOD\" --token "
+		   "pkcs11:token=second restore web.hsmb");
+	ts_assert_status(&r, 0);
+	ts_result_free(&r);
+	calls = ts_sh("grep -c ' C_SetAttributeValue$' trace | tr -d '\\n'");
+	cr_assert(atoi(calls) >= 3, "%s", calls);
+	ts_run(&r,
+	       "HSMCERT_FAULT_FAIL=C_SetAttributeValue@%s,C_DestroyObject $HSMCERT --module "
+	       "\"$HSMCERT_FAULTMOD\" --token pkcs11:token=third restore web.hsmb",
+	       calls);
+	free(calls);
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "C_SetAttributeValue failed"), "%s", r.err);
+	cr_assert(strstr(r.err, "the rollback failed too"), "%s", r.err);
+	for (int i = 0; i < 2; i++) {
+		struct ts_result d;
+
+		uri = named_uri(r.err, i ? ";object=web;type=cert" : ";object=web;type=public");
+		cr_assert_not_null(uri, "%s", r.err);
+		ts_run(&d, "$HSMCERT --token pkcs11:token=third delete --yes '%s'", uri);
+		ts_assert_status(&d, 0);
+		ts_result_free(&d);
+		free(uri);
+	}
+	ts_result_free(&r);
+}
+
 /* Only the second C_DestroyObject fails: exactly one object stays, and it is the one named. */
 Test(backup, partly_failed_rollback_names_exactly_the_object_left)
 {
@@ -1134,4 +1176,17 @@ Test(backup, restore_ec_key_where_the_token_wants_its_public_value)
 		   "$HSMCERT_FAULTMOD --token pkcs11:token=second restore ec.hsmb");
 	ts_assert_status(&r, 0);
 	ts_result_free(&r);
+	/*
+	 * A token that refuses the template for another reason and does not know
+	 * the vendor attribute: its own first answer is the one reported.
+	 */
+	ts_run(&r, "$HSMCERT --token pkcs11:token=second delete --yes pkcs11:object=ec && "
+		   "HSMCERT_FAULT_UNWRAP_REQUIRE_ATTR=0x7FFFFFF0 "
+		   "HSMCERT_FAULT_UNWRAP_REJECT_ATTR=0xD5A0DB00 $HSMCERT --module "
+		   "$HSMCERT_FAULTMOD --token pkcs11:token=second restore ec.hsmb");
+	ts_assert_status(&r, 3);
+	cr_assert(strstr(r.err, "C_UnwrapKey failed: CKR_TEMPLATE_INCOMPLETE"), "%s", r.err);
+	cr_assert_null(strstr(r.err, "CKR_ATTRIBUTE_TYPE_INVALID"), "%s", r.err);
+	ts_result_free(&r);
+	cr_assert_eq(ts_count_objects("second"), 0);
 }

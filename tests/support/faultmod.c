@@ -32,6 +32,10 @@
  *                                          too small), marks it and returns, leaving the
  *                                          later ones as the caller set them (a token
  *                                          not as PKCS#11 says: it must answer each)
+ *   HSMCERT_FAULT_OK_UNWRITTEN=0xA         C_GetAttributeValue never writes attribute A
+ *                                          and leaves it as the caller set it, answering
+ *                                          for the others (CKR_OK when they are; a token
+ *                                          not as PKCS#11 says)
  *   HSMCERT_FAULT_FIND_MAX=N               C_FindObjects gives at most N handles a call,
  *                                          however many were asked (as PKCS#11 allows:
  *                                          only an empty answer ends a search)
@@ -365,6 +369,24 @@ static CK_RV f_GetAttributeValue(CK_SESSION_HANDLE s, CK_OBJECT_HANDLE o, CK_ATT
 		for (CK_ULONG i = 0; i < n; i++)
 			if (t[i].pValue)
 				return CKR_BUFFER_TOO_SMALL;
+	if (getenv("HSMCERT_FAULT_OK_UNWRITTEN")) {
+		CK_ATTRIBUTE_TYPE skip = strtoul(getenv("HSMCERT_FAULT_OK_UNWRITTEN"), NULL, 0);
+		CK_ATTRIBUTE *rest = calloc(n ? n : 1, sizeof(*rest));
+		CK_ULONG m = 0;
+
+		if (!rest)
+			return CKR_HOST_MEMORY;
+		for (CK_ULONG i = 0; i < n; i++)
+			if (t[i].type != skip)
+				rest[m++] = t[i];
+		rv = m ? real->C_GetAttributeValue(s, o, rest, m) : CKR_OK;
+		m = 0;
+		for (CK_ULONG i = 0; i < n; i++)
+			if (t[i].type != skip)
+				t[i] = rest[m++];
+		free(rest);
+		return rv;
+	}
 	if (getenv("HSMCERT_FAULT_STOP_AT_INVALID")) {
 		for (CK_ULONG i = 0; i < n; i++)
 			if ((rv = real->C_GetAttributeValue(s, o, &t[i], 1)) != CKR_OK)
