@@ -393,8 +393,9 @@ static char *uri_label(const char *key_uri)
 }
 
 /*
- * A renewal killed while the label was being handed over (the new private
- * key already labelled LABEL, its public half still LABEL.renewing) left a
+ * A renewal by an earlier hsmcert (which renamed the private key first)
+ * killed while the label was being handed over (the new private key already
+ * labelled LABEL, its public half still LABEL.renewing) left a
  * key complete but for that label, and run again, renew finds its
  * certificate not due. The objects of LABEL.renewing with the key's own id
  * are its halves (only renew makes that label): the hand-over is finished.
@@ -409,7 +410,7 @@ static hc_rc finish_handover(hc_session *s, const hc_key_info *key, hc_error *er
 
 	if (!key->label || !key->id_len)
 		return HC_OK;
-	if (asprintf(&tmp_label, "%s.renewing", key->label) < 0)
+	if (asprintf(&tmp_label, "%s" RENEWING, key->label) < 0)
 		return hc_fail(err, HC_IO, "out of memory");
 	rc = hc_key_find(s, CK_UNAVAILABLE_INFORMATION, tmp_label, key->id, key->id_len, &found, &n,
 			 err);
@@ -585,7 +586,7 @@ hc_rc hc_renew_one(hc_acme_session *a, hc_renew_item *it, bool reuse_key, hc_err
 		hooks.replace = true;
 		hooks.supersedes = it->cert; /* it goes even if issued in the same second */
 	} else {
-		if (asprintf(&tmp_label, "%s.renewing", it->key.label) < 0)
+		if (asprintf(&tmp_label, "%s" RENEWING, it->key.label) < 0)
 			tmp_label = NULL;
 		if (!tmp_label || !(over.retired = retired_label(it->key.label))) {
 			rc = hc_fail(err, HC_IO, "out of memory");
