@@ -71,6 +71,12 @@ typedef struct hc_enroll_result {
 	hc_import_result imported;
 	hc_chain_result chain;
 	char *retired_label; /* renew: the old key's label now */
+	/*
+	 * if_missing found the key already holding a certificate for exactly
+	 * these names, not due for renewal: nothing was ordered; `cert`,
+	 * `imported` and `chain` are that certificate's, from the token.
+	 */
+	bool already_enrolled;
 } hc_enroll_result;
 
 /*

@@ -10,9 +10,11 @@
 #include "hsmcert/certstore.h"
 #include "hsmcert/file.h"
 
+#include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 /* ---- the session: responder, roots, account key, account ---------------- */
 
@@ -301,6 +303,87 @@ static hc_rc record_imported(hc_rollback *undo, const hc_import_result *imp, hc_
 	return rc;
 }
 
+/* The certificate names the DNS names and IP addresses asked for, and no others. */
+static bool same_names(const hc_csr_plan *plan, const hc_cert_info *info)
+{
+	hc_error ignored = {0};
+	size_t asked = 0, named = 0;
+
+	for (size_t i = 0; i < plan->sans.count; i++)
+		asked += plan->sans.items[i].type == HC_ALTNAME_DNS ||
+			 plan->sans.items[i].type == HC_ALTNAME_IP;
+	for (size_t i = 0; i < info->san_count; i++)
+		named += strcmp(info->sans[i].type, "DNS") == 0 ||
+			 strcmp(info->sans[i].type, "IP") == 0;
+	return asked == named && check_names(plan, info, &ignored) == HC_OK;
+}
+
+/*
+ * enroll --if-missing run again after it ended (or after a kill once the
+ * certificate was stored): the existing key already holds a certificate for
+ * exactly the names asked for, not due for renewal (renew's rule), whose
+ * chain verifies from the token's CA certificates. `bundle` gets it and the
+ * chain a server sends; nothing is ordered. Otherwise *found stays false.
+ */
+static hc_rc find_enrolled(hc_acme_session *a, const hc_enroll_params *p, hc_enroll_result *out,
+			   hc_x509_bundle *bundle, bool *found, hc_error *err)
+{
+	hc_stored_cert *certs = NULL;
+	EVP_PKEY *pub = NULL;
+	X509 *best = NULL;
+	size_t n = 0;
+	long left;
+	hc_rc rc;
+
+	*found = false;
+	if ((rc = hc_key_public(a->session, &out->key, &pub, err)) != HC_OK ||
+	    (rc = hc_certstore_list(a->session, &certs, &n, err)) != HC_OK)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (certs[i].cert && X509_check_ca(certs[i].cert) == 0 &&
+		    hc_public_keys_equal(pub, X509_get0_pubkey(certs[i].cert)) &&
+		    (!best || ASN1_TIME_compare(X509_get0_notAfter(certs[i].cert),
+						X509_get0_notAfter(best)) > 0))
+			best = certs[i].cert;
+	if (!best || (rc = hc_cert_describe(best, &out->cert, err)) != HC_OK)
+		goto out;
+	left = (long)(out->cert.not_after - time(NULL));
+	if (left < acme_renew_threshold((long)(out->cert.not_after - out->cert.not_before)) ||
+	    !same_names(p->plan, &out->cert))
+		goto out;
+	if (!(bundle->certs = sk_X509_new_null()) || !X509_up_ref(best) ||
+	    !sk_X509_push(bundle->certs, best)) {
+		rc = hc_fail(err, HC_IO, "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < n && rc == HC_OK; i++)
+		if (certs[i].cert && X509_check_ca(certs[i].cert) != 0 &&
+		    (!X509_up_ref(certs[i].cert) || !sk_X509_push(bundle->certs, certs[i].cert)))
+			rc = hc_fail(err, HC_IO, "out of memory");
+	if (rc == HC_OK && (rc = verify_chain(a, bundle, &out->chain, err)) == HC_OK) {
+		/* The chain as the CA sent it: the certificate and its intermediates. */
+		STACK_OF(X509) *served = hc_chain_served(&out->chain, false);
+		if (!served)
+			rc = hc_fail(err, HC_IO, "out of memory");
+		else {
+			sk_X509_pop_free(bundle->certs, X509_free);
+			bundle->certs = served;
+			*found = true;
+		}
+	} else if (rc == HC_CHECK) {
+		rc = HC_OK; /* no verified chain on the token: ordered again */
+	}
+out:
+	if (!*found) {
+		hc_cert_info_clear(&out->cert);
+		hc_chain_result_clear(&out->chain);
+		hc_x509_bundle_clear(bundle);
+	}
+	hc_stored_certs_free(certs, n);
+	EVP_PKEY_free(pub);
+	return rc;
+}
+
 hc_rc acme_enroll_run(hc_acme_session *a, const hc_enroll_params *p,
 		      const struct enroll_hooks *hooks, hc_enroll_result *out, hc_error *err)
 {
@@ -326,6 +409,11 @@ hc_rc acme_enroll_run(hc_acme_session *a, const hc_enroll_params *p,
 		out->notes = made.notes;
 		memset(&made, 0, sizeof(made));
 	}
+	if (!hooks && p->keygen && p->keygen->if_missing && !out->key_created &&
+	    (rc = find_enrolled(a, p, out, &bundle, &out->already_enrolled, err)) != HC_OK)
+		goto undo;
+	if (out->already_enrolled)
+		goto store;
 	if ((rc = hc_csr_sign(a->session, &out->key, p->plan, &out->csr, err)) != HC_OK ||
 	    (rc = hc_acme_issue(a->client, &p->plan->sans, out->csr.der, out->csr.der_len,
 				&a->solver, &out->issued, err)) != HC_OK ||
@@ -335,15 +423,16 @@ hc_rc acme_enroll_run(hc_acme_session *a, const hc_enroll_params *p,
 	    (rc = check_key(a, &out->key, sk_X509_value(bundle.certs, 0), err)) != HC_OK ||
 	    (rc = check_names(p->plan, &out->cert, err)) != HC_OK)
 		goto undo;
-	if (hooks && hooks->before_import &&
-	    (rc = hooks->before_import(hooks->ctx, &undo, err)) != HC_OK)
-		goto undo;
-	imp.label = hooks ? hooks->import_label : NULL;
+store:
+	/* Already enrolled: every certificate is on the token, and import changes nothing. */
 	imp.replace = hooks && hooks->replace;
 	imp.supersedes = hooks ? hooks->supersedes : NULL;
 	if ((rc = hc_import_certs(a->session, &imp, &bundle, NULL, &out->imported, err)) != HC_OK)
 		goto undo;
 	if ((rc = record_imported(&undo, &out->imported, err)) != HC_OK)
+		goto undo;
+	if (hooks && hooks->after_import &&
+	    (rc = hooks->after_import(hooks->ctx, &undo, &out->imported, err)) != HC_OK)
 		goto undo;
 	if (p->chain_out && (rc = write_chain(p, &out->chain, err)) != HC_OK)
 		goto undo;

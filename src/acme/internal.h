@@ -19,14 +19,17 @@ struct hc_acme_session {
 	hc_chain_pool *roots;
 };
 
-/* What renew adds to an enrolment: a step just before the import, and how to import. */
+/* What renew adds to an enrolment: how to import, and a step just after it. */
 struct enroll_hooks {
-	const char *import_label; /* the label the key and certificate end with */
-	bool replace;		  /* import --replace: older certificates of the key go */
-	X509 *supersedes;	  /* with replace: and this one, whatever its dates */
-	hc_rc (*before_import)(void *ctx, hc_rollback *undo, hc_error *err);
+	bool replace;	  /* import --replace: older certificates of the key go */
+	X509 *supersedes; /* with replace: and this one, whatever its dates */
+	/* Undoable with `undo`; `imp` is updated to what it changed (labels). */
+	hc_rc (*after_import)(void *ctx, hc_rollback *undo, hc_import_result *imp, hc_error *err);
 	void *ctx;
 };
+
+/* renew's rule: due when less than a third of the lifetime is left, at most 30 days. */
+long acme_renew_threshold(long lifetime_s);
 
 hc_rc acme_enroll_run(hc_acme_session *a, const hc_enroll_params *p,
 		      const struct enroll_hooks *hooks, hc_enroll_result *out, hc_error *err);

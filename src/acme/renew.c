@@ -15,6 +15,11 @@
 #define DAY 86400L
 #define MAX_THRESHOLD (30 * DAY)
 
+long acme_renew_threshold(long lifetime_s)
+{
+	return lifetime_s / 3 < MAX_THRESHOLD ? lifetime_s / 3 : MAX_THRESHOLD;
+}
+
 static void item_clear(hc_renew_item *it)
 {
 	hc_key_info_clear(&it->key);
@@ -43,11 +48,7 @@ static hc_rc item_fill(hc_renew_item *it, X509 *cert, long days, time_t now, hc_
 	if ((rc = hc_cert_describe(cert, &it->info, err)) != HC_OK)
 		return rc;
 	it->lifetime_s = (long)(it->info.not_after - it->info.not_before);
-	if (days >= 0)
-		it->threshold_s = days * DAY;
-	else
-		it->threshold_s = it->lifetime_s / 3 < MAX_THRESHOLD ? it->lifetime_s / 3
-								     : MAX_THRESHOLD;
+	it->threshold_s = days >= 0 ? days * DAY : acme_renew_threshold(it->lifetime_s);
 	it->left_s = (long)(it->info.not_after - now);
 	it->due = it->left_s < it->threshold_s;
 	return HC_OK;
@@ -75,10 +76,10 @@ static hc_rc plan_one_key(hc_session *s, const char *key_uri, hc_stored_cert *ce
 	if (!it)
 		return hc_fail(err, HC_IO, "out of memory");
 	out->items = it;
+	out->count = 1; /* cleared with the plan whatever fails below */
 	if ((rc = hc_key_select_private(s, key_uri, &it->key, err)) != HC_OK ||
 	    (rc = hc_key_public(s, &it->key, &pub, err)) != HC_OK)
 		return rc;
-	out->count = 1;
 	for (size_t i = 0; i < n; i++)
 		if (renewable_leaf(&certs[i]) &&
 		    hc_public_keys_equal(pub, X509_get0_pubkey(certs[i].cert)) &&
@@ -133,9 +134,268 @@ static hc_rc plan_all(hc_session *s, hc_stored_cert *certs, size_t n, long days,
 	return rc;
 }
 
+/* LABEL.retired-YYYYMMDDTHHMMSSZ for now (2026-12-02T23:00:00Z -> 20261202T230000Z). */
+static char *retired_label(const char *label)
+{
+	char stamp[21], *out = NULL;
+
+	hc_time_iso8601(time(NULL), stamp);
+	if (asprintf(&out, "%s%s%.4s%.2s%.2sT%.2s%.2s%.2sZ", label, HC_RETIRED_MARK, stamp,
+		     stamp + 5, stamp + 8, stamp + 11, stamp + 14, stamp + 17) < 0)
+		return NULL;
+	return out;
+}
+
+/* Relabel a key's certificates (not CA ones) to `label`, undoably. */
+static hc_rc relabel_certs(hc_session *s, const hc_key_info *key, const char *label,
+			   hc_rollback *undo, hc_error *err)
+{
+	CK_OBJECT_CLASS cert_class = CKO_CERTIFICATE;
+	CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cert_class, sizeof(cert_class)},
+			       {CKA_ID, key->id, key->id_len}};
+	CK_OBJECT_HANDLE *certs = NULL;
+	size_t n = 0;
+	hc_rc rc;
+
+	if (!key->id_len)
+		return HC_OK;
+	if ((rc = hc_objects_find(s, tmpl, 2, &certs, &n, err)) != HC_OK)
+		return rc;
+	for (size_t i = 0; i < n && rc == HC_OK; i++) {
+		hc_stored_cert c = {0};
+		if ((rc = hc_certstore_read(s, certs[i], &c, err)) == HC_OK &&
+		    c.category != HC_CERT_CATEGORY_AUTHORITY &&
+		    (!c.label || strcmp(c.label, label) != 0))
+			rc = hc_rollback_relabel(undo, certs[i], CKO_CERTIFICATE,
+						 c.label ? c.label : "", label, key->id,
+						 key->id_len, err);
+		hc_stored_cert_clear(&c);
+	}
+	free(certs);
+	return rc;
+}
+
+/* Relabel a key's public halves (same id) to `label`, undoably. */
+static hc_rc relabel_publics(hc_session *s, const hc_key_info *key, const char *label,
+			     hc_rollback *undo, hc_error *err)
+{
+	CK_OBJECT_HANDLE *pubs = NULL;
+	size_t n = 0;
+	hc_rc rc;
+
+	if (!key->id_len)
+		return HC_OK;
+	if ((rc = hc_key_find(s, CKO_PUBLIC_KEY, NULL, key->id, key->id_len, &pubs, &n, err)) !=
+	    HC_OK)
+		return rc;
+	for (size_t i = 0; i < n && rc == HC_OK; i++) {
+		hc_key_info pub = {0};
+		if ((rc = hc_key_describe(s, pubs[i], &pub, err)) == HC_OK &&
+		    (!pub.label || strcmp(pub.label, label) != 0))
+			rc = hc_rollback_relabel(undo, pubs[i], CKO_PUBLIC_KEY,
+						 pub.label ? pub.label : "", label, key->id,
+						 key->id_len, err);
+		hc_key_info_clear(&pub);
+	}
+	free(pubs);
+	return rc;
+}
+
+/* Relabel the old key, its public half and its certificates to `retired`. */
+static hc_rc retire_key(hc_session *s, const hc_key_info *key, const char *retired,
+			hc_rollback *undo, hc_error *err)
+{
+	hc_rc rc;
+
+	if (strcmp(key->label, retired) != 0 &&
+	    (rc = hc_rollback_relabel(undo, key->handle, CKO_PRIVATE_KEY, key->label, retired,
+				      key->id, key->id_len, err)) != HC_OK)
+		return rc;
+	if ((rc = relabel_publics(s, key, retired, undo, err)) != HC_OK)
+		return rc;
+	return relabel_certs(s, key, retired, undo, err);
+}
+
 /*
- * A renewal killed while the label was being handed over (the new private
- * key already labelled LABEL, its public half still LABEL.renewing) left a
+ * The new key (LABEL.renewing) takes `label`: its certificates, its public
+ * half, and the private key last, so that until the very end a re-run finds
+ * the hand-over unfinished by the private key's temporary label.
+ */
+static hc_rc take_label(hc_session *s, const hc_key_info *key, const char *label, hc_rollback *undo,
+			hc_error *err)
+{
+	hc_rc rc;
+
+	if ((rc = relabel_certs(s, key, label, undo, err)) != HC_OK ||
+	    (rc = relabel_publics(s, key, label, undo, err)) != HC_OK)
+		return rc;
+	return hc_rollback_relabel(undo, key->handle, CKO_PRIVATE_KEY, key->label, label, key->id,
+				   key->id_len, err);
+}
+
+#define RENEWING ".renewing"
+
+/* `label` is LABEL.retired-*. */
+static bool retired_of(const char *label, const char *base)
+{
+	size_t n = strlen(base), m = strlen(HC_RETIRED_MARK);
+
+	return strncmp(label, base, n) == 0 && strncmp(label + n, HC_RETIRED_MARK, m) == 0 &&
+	       label[n + m];
+}
+
+/*
+ * The key that was being retired for `label`: a private key still labelled
+ * `label` with another id than the new key's (its retired label still to
+ * make), or one already relabelled LABEL.retired-* whose public half or
+ * certificates still carry `label` (the same retired label for them).
+ */
+static hc_rc find_old_key(hc_session *s, const char *label, const hc_key_info *new_key,
+			  hc_key_info *old, char **retired, bool *found, hc_error *err)
+{
+	static const CK_OBJECT_CLASS classes[] = {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_CERTIFICATE};
+	hc_rc rc = HC_OK;
+
+	*found = false;
+	for (size_t c = 0; c < 3 && rc == HC_OK && !*found; c++) {
+		CK_OBJECT_CLASS cls = classes[c];
+		CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},
+				       {CKA_LABEL, (void *)label, strlen(label)}};
+		CK_OBJECT_HANDLE *objs = NULL;
+		size_t n = 0;
+		if ((rc = hc_objects_find(s, tmpl, 2, &objs, &n, err)) != HC_OK)
+			break;
+		for (size_t i = 0; i < n && rc == HC_OK && !*found; i++) {
+			hc_stored_cert cert = {0};
+			hc_key_info key = {0};
+			const unsigned char *id;
+			size_t id_len;
+			CK_OBJECT_HANDLE *privs = NULL;
+			size_t np = 0;
+			if (cls == CKO_CERTIFICATE) {
+				rc = hc_certstore_read(s, objs[i], &cert, err);
+				id = cert.id, id_len = cert.id_len;
+			} else {
+				rc = hc_key_describe(s, objs[i], &key, err);
+				id = key.id, id_len = key.id_len;
+			}
+			if (rc == HC_OK && id_len &&
+			    !(id_len == new_key->id_len && memcmp(id, new_key->id, id_len) == 0))
+				rc = hc_key_find(s, CKO_PRIVATE_KEY, NULL, id, id_len, &privs, &np,
+						 err);
+			for (size_t j = 0; j < np && rc == HC_OK && !*found; j++) {
+				hc_key_info_clear(old);
+				if ((rc = hc_key_describe(s, privs[j], old, err)) != HC_OK ||
+				    !old->label)
+					continue;
+				if (strcmp(old->label, label) == 0) {
+					*found = true;
+					if (!(*retired = retired_label(label)))
+						rc = hc_fail(err, HC_IO, "out of memory");
+				} else if (retired_of(old->label, label)) {
+					*found = true;
+					if (!(*retired = strdup(old->label)))
+						rc = hc_fail(err, HC_IO, "out of memory");
+				}
+			}
+			free(privs);
+			hc_stored_cert_clear(&cert);
+			hc_key_info_clear(&key);
+		}
+		free(objs);
+	}
+	if (!*found)
+		hc_key_info_clear(old);
+	return rc;
+}
+
+/*
+ * A renewal killed during the hand-over (issue 14.5) left the new key
+ * LABEL.renewing with its certificate stored (only renew makes that label,
+ * and stores the certificate before the hand-over starts), and the old key
+ * partly or wholly retired. It is finished as an uninterrupted run ends:
+ * the old key retired, the new one under the label, nothing ordered again.
+ * A LABEL.renewing pair without a certificate was killed before the order
+ * ended and is removed when the key is renewed again (remove_leftover).
+ * `only`: the label of the key named, or NULL for every key.
+ */
+static hc_rc finish_interrupted(hc_session *s, const char *only, hc_error *err)
+{
+	CK_OBJECT_HANDLE *privs = NULL;
+	char *tmp_label = NULL;
+	size_t n = 0;
+	hc_rc rc;
+
+	if (only && asprintf(&tmp_label, "%s" RENEWING, only) < 0)
+		return hc_fail(err, HC_IO, "out of memory");
+	rc = hc_key_find(s, CKO_PRIVATE_KEY, tmp_label, NULL, 0, &privs, &n, err);
+	for (size_t i = 0; i < n && rc == HC_OK; i++) {
+		hc_key_info new_key = {0}, old = {0};
+		hc_rollback undo = {.session = s};
+		CK_OBJECT_CLASS cert_class = CKO_CERTIFICATE;
+		CK_OBJECT_HANDLE *certs = NULL;
+		char *label = NULL, *retired = NULL;
+		size_t len, ncerts = 0;
+		bool found = false;
+		if ((rc = hc_key_describe(s, privs[i], &new_key, err)) != HC_OK)
+			break;
+		len = new_key.label ? strlen(new_key.label) : 0;
+		if (new_key.id_len && len > strlen(RENEWING) &&
+		    strcmp(new_key.label + len - strlen(RENEWING), RENEWING) == 0) {
+			CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cert_class, sizeof(cert_class)},
+					       {CKA_ID, new_key.id, new_key.id_len}};
+			rc = hc_objects_find(s, tmpl, 2, &certs, &ncerts, err);
+		}
+		if (rc == HC_OK && ncerts &&
+		    !(label = strndup(new_key.label, len - strlen(RENEWING))))
+			rc = hc_fail(err, HC_IO, "out of memory");
+		if (rc == HC_OK && label)
+			rc = find_old_key(s, label, &new_key, &old, &retired, &found, err);
+		if (rc == HC_OK && found)
+			rc = retire_key(s, &old, retired, &undo, err);
+		if (rc == HC_OK && label)
+			rc = take_label(s, &new_key, label, &undo, err);
+		if (rc != HC_OK) {
+			hc_rollback_run(&undo, err);
+			hc_error_prefix(
+				err, "finishing the hand-over of '%s' an interrupted renewal left",
+				label ? label : "");
+		}
+		hc_rollback_clear(&undo);
+		free(certs);
+		free(label);
+		free(retired);
+		hc_key_info_clear(&new_key);
+		hc_key_info_clear(&old);
+	}
+	free(privs);
+	free(tmp_label);
+	return rc;
+}
+
+/* The label a key URI names (object=), or NULL. */
+static char *uri_label(const char *key_uri)
+{
+	hc_uri *uri = NULL;
+	hc_error ignored = {0};
+	CK_ULONG count = 0;
+	CK_ATTRIBUTE *tmpl;
+	char *label = NULL;
+
+	if (hc_uri_parse(key_uri, &uri, &ignored) != HC_OK)
+		return NULL;
+	tmpl = hc_uri_object_template(uri, &count);
+	for (CK_ULONG i = 0; tmpl && i < count && !label; i++)
+		if (tmpl[i].type == CKA_LABEL && tmpl[i].pValue)
+			label = strndup(tmpl[i].pValue, tmpl[i].ulValueLen);
+	hc_uri_free(uri);
+	return label;
+}
+
+/*
+ * A renewal by an earlier hsmcert (which renamed the private key first)
+ * killed while the label was being handed over (the new private key already
+ * labelled LABEL, its public half still LABEL.renewing) left a
  * key complete but for that label, and run again, renew finds its
  * certificate not due. The objects of LABEL.renewing with the key's own id
  * are its halves (only renew makes that label): the hand-over is finished.
@@ -150,7 +410,7 @@ static hc_rc finish_handover(hc_session *s, const hc_key_info *key, hc_error *er
 
 	if (!key->label || !key->id_len)
 		return HC_OK;
-	if (asprintf(&tmp_label, "%s.renewing", key->label) < 0)
+	if (asprintf(&tmp_label, "%s" RENEWING, key->label) < 0)
 		return hc_fail(err, HC_IO, "out of memory");
 	rc = hc_key_find(s, CK_UNAVAILABLE_INFORMATION, tmp_label, key->id, key->id_len, &found, &n,
 			 err);
@@ -168,12 +428,17 @@ hc_rc hc_renew_plan_make(hc_session *s, const char *key_uri, long days, time_t n
 			 hc_renew_plan *out, hc_error *err)
 {
 	hc_stored_cert *certs = NULL;
+	char *only = NULL;
 	size_t n = 0;
 	hc_rc rc;
 
 	memset(out, 0, sizeof(*out));
 	out->now = now;
-	if ((rc = hc_certstore_list(s, &certs, &n, err)) != HC_OK)
+	if (key_uri)
+		only = uri_label(key_uri);
+	rc = !key_uri || only ? finish_interrupted(s, only, err) : HC_OK;
+	free(only);
+	if (rc != HC_OK || (rc = hc_certstore_list(s, &certs, &n, err)) != HC_OK)
 		return rc;
 	rc = key_uri ? plan_one_key(s, key_uri, certs, n, days, out, err)
 		     : plan_all(s, certs, n, days, out, err);
@@ -225,47 +490,46 @@ static hc_rc plan_from_cert(const hc_renew_item *it, hc_csr_plan *plan, hc_error
 	return rc;
 }
 
-struct retire {
-	hc_acme_session *a;
+struct hand_over {
+	hc_session *session;
 	hc_renew_item *item;
-	char *label;
+	char *retired;
 };
 
-/* Relabel the old key, its public half and its certificates; undone if the import fails. */
-static hc_rc retire_old(void *ctx, hc_rollback *undo, hc_error *err)
+/*
+ * After the new certificate is stored beside the new key (both still
+ * LABEL.renewing): the old key is retired and the new one takes the label.
+ * Undone if a later step fails; a kill in between is finished by the next
+ * run (finish_interrupted).
+ */
+static hc_rc hand_over(void *ctx, hc_rollback *undo, hc_import_result *imp, hc_error *err)
 {
-	struct retire *r = ctx;
-	hc_session *s = r->a->session;
-	const hc_key_info *key = &r->item->key;
-	CK_OBJECT_CLASS cert_class = CKO_CERTIFICATE;
-	CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cert_class, sizeof(cert_class)},
-			       {CKA_ID, key->id, key->id_len}};
-	CK_OBJECT_HANDLE pub = CK_INVALID_HANDLE, *certs = NULL;
-	size_t n = 0;
+	struct hand_over *h = ctx;
+	const char *label = h->item->key.label;
+	hc_key_info renamed = {0};
+	hc_imported_cert *leaf = &imp->leaf;
+	char *leaf_label = NULL, *leaf_uri = NULL;
 	hc_rc rc;
 
-	if ((rc = hc_rollback_relabel(undo, key->handle, CKO_PRIVATE_KEY, key->label, r->label,
-				      key->id, key->id_len, err)) != HC_OK)
+	if ((rc = retire_key(h->session, &h->item->key, h->retired, undo, err)) != HC_OK ||
+	    (rc = take_label(h->session, &imp->key, label, undo, err)) != HC_OK ||
+	    (rc = hc_key_describe(h->session, imp->key.handle, &renamed, err)) != HC_OK)
 		return rc;
-	if (hc_key_find_public(s, key, &pub, NULL) == HC_OK && pub != CK_INVALID_HANDLE &&
-	    (rc = hc_rollback_relabel(undo, pub, CKO_PUBLIC_KEY, key->label, r->label, key->id,
-				      key->id_len, err)) != HC_OK)
-		return rc;
-	if (!key->id_len)
-		return HC_OK;
-	if ((rc = hc_objects_find(s, tmpl, 2, &certs, &n, err)) != HC_OK)
-		return rc;
-	for (size_t i = 0; i < n && rc == HC_OK; i++) {
-		hc_stored_cert c = {0};
-		if ((rc = hc_certstore_read(s, certs[i], &c, err)) == HC_OK &&
-		    c.category != HC_CERT_CATEGORY_AUTHORITY)
-			rc = hc_rollback_relabel(undo, certs[i], CKO_CERTIFICATE,
-						 c.label ? c.label : "", r->label, key->id,
-						 key->id_len, err);
-		hc_stored_cert_clear(&c);
+	hc_key_info_clear(&imp->key);
+	imp->key = renamed;
+	leaf_label = strdup(label);
+	leaf_uri = hc_uri_for_object(&hc_session_slot(h->session)->token, CKO_CERTIFICATE, label,
+				     leaf->id, leaf->id_len);
+	if (!leaf_label || !leaf_uri) {
+		free(leaf_label);
+		free(leaf_uri);
+		return hc_fail(err, HC_IO, "out of memory");
 	}
-	free(certs);
-	return rc;
+	free(leaf->label);
+	free(leaf->uri);
+	leaf->label = leaf_label;
+	leaf->uri = leaf_uri;
+	return HC_OK;
 }
 
 /*
@@ -305,8 +569,8 @@ hc_rc hc_renew_one(hc_acme_session *a, hc_renew_item *it, bool reuse_key, hc_err
 	hc_keygen_params gen = {0};
 	hc_enroll_params ep = {0};
 	struct enroll_hooks hooks = {0};
-	struct retire retire = {.a = a, .item = it};
-	char *tmp_label = NULL, stamp[21], compact[17];
+	struct hand_over over = {.session = a->session, .item = it};
+	char *tmp_label = NULL;
 	hc_rc rc;
 
 	it->attempted = true;
@@ -322,14 +586,9 @@ hc_rc hc_renew_one(hc_acme_session *a, hc_renew_item *it, bool reuse_key, hc_err
 		hooks.replace = true;
 		hooks.supersedes = it->cert; /* it goes even if issued in the same second */
 	} else {
-		/* 2026-12-02T23:00:00Z -> 20261202T230000Z */
-		hc_time_iso8601(time(NULL), stamp);
-		snprintf(compact, sizeof(compact), "%.4s%.2s%.2sT%.2s%.2s%.2sZ", stamp, stamp + 5,
-			 stamp + 8, stamp + 11, stamp + 14, stamp + 17);
-		if (asprintf(&tmp_label, "%s.renewing", it->key.label) < 0 ||
-		    asprintf(&retire.label, "%s%s%s", it->key.label, HC_RETIRED_MARK, compact) <
-			    0) {
-			tmp_label = retire.label = NULL;
+		if (asprintf(&tmp_label, "%s" RENEWING, it->key.label) < 0)
+			tmp_label = NULL;
+		if (!tmp_label || !(over.retired = retired_label(it->key.label))) {
 			rc = hc_fail(err, HC_IO, "out of memory");
 			goto out;
 		}
@@ -340,20 +599,19 @@ hc_rc hc_renew_one(hc_acme_session *a, hc_renew_item *it, bool reuse_key, hc_err
 		gen.exportable = it->key.extractable ==
 				 1; /* as the security officer chose before */
 		ep.keygen = &gen;
-		hooks.import_label = it->key.label;
-		hooks.before_import = retire_old;
-		hooks.ctx = &retire;
+		hooks.after_import = hand_over;
+		hooks.ctx = &over;
 	}
 	if ((rc = acme_enroll_run(a, &ep, &hooks, &it->result, err)) != HC_OK)
 		goto out;
 	it->renewed = true;
-	it->result.retired_label = retire.label;
-	retire.label = NULL;
+	it->result.retired_label = over.retired;
+	over.retired = NULL;
 out:
 	if (rc != HC_OK)
 		it->error = *err;
 	free(tmp_label);
-	free(retire.label);
+	free(over.retired);
 	hc_csr_plan_clear(&plan);
 	return rc;
 }

@@ -132,13 +132,14 @@ json_t *acme_cli_json_enrolled(const hc_enroll_result *r, const char *chain_out,
 		json_array_append_new(cas, json_stored(&r->imported.cas[i], now));
 	for (size_t i = 0; i < r->issued.alternate_count; i++)
 		json_array_append_new(alts, json_string(r->issued.alternates[i]));
-	return json_pack("{s:o, s:b, s:o, s:o, s:{s:b, s:I, s:o, s:b, s:o}, s:o, s:I}", "key",
-			 cli_json_key(&r->key), "key_created", r->key_created, "certificate",
-			 json_stored(&r->imported.leaf, now), "ca_certificates", cas, "chain",
-			 "verified", r->chain.verified, "length", (json_int_t)r->chain.link_count,
-			 "file", cli_json_string(chain_out), "alternate_used", r->alternate_used,
-			 "alternates", alts, "order_url", cli_json_string(r->issued.order_url),
-			 "challenges_solved", (json_int_t)r->issued.challenges_solved);
+	return json_pack("{s:o, s:b, s:b, s:o, s:o, s:{s:b, s:I, s:o, s:b, s:o}, s:o, s:I}", "key",
+			 cli_json_key(&r->key), "key_created", r->key_created, "already_enrolled",
+			 r->already_enrolled, "certificate", json_stored(&r->imported.leaf, now),
+			 "ca_certificates", cas, "chain", "verified", r->chain.verified, "length",
+			 (json_int_t)r->chain.link_count, "file", cli_json_string(chain_out),
+			 "alternate_used", r->alternate_used, "alternates", alts, "order_url",
+			 cli_json_string(r->issued.order_url), "challenges_solved",
+			 (json_int_t)r->issued.challenges_solved);
 }
 
 void acme_cli_print_enrolled(const hc_enroll_result *r, const char *chain_out, time_t now,

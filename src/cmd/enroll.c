@@ -31,6 +31,10 @@ int usage_enroll(FILE *out)
 		"If anything fails, a key pair made by this run and certificates it stored are\n"
 		"removed again, and no file is written. The account key is kept once the CA\n"
 		"has an account for it; it finds the account again (no state file).\n\n"
+		"With --label and --if-missing, a key that already holds a certificate for\n"
+		"exactly these names, not due for renewal (renew's rule), is not enrolled\n"
+		"again: exit 0, nothing ordered, -o written from the token's certificates\n"
+		"(use renew to renew it). With --key a certificate is always ordered.\n\n"
 		"Key:\n"
 		"  --key URI                an existing private key on the token\n"
 		"  --label LABEL            or a new key pair's label (as keygen), with\n"
@@ -48,8 +52,14 @@ int usage_enroll(FILE *out)
 static void print_text(const hc_acme_session *a, const struct cli_token *t,
 		       const hc_enroll_result *r, const char *chain_out, time_t now)
 {
-	printf("Enrolled a certificate for '%s' on token '%s'\n", cli_text(r->key.label),
-	       cli_text(t->label));
+	if (r->already_enrolled)
+		printf("Already enrolled: key '%s' on token '%s' holds a certificate for these "
+		       "names that is not due for renewal; nothing was ordered (hsmcert renew "
+		       "renews it)\n",
+		       cli_text(r->key.label), cli_text(t->label));
+	else
+		printf("Enrolled a certificate for '%s' on token '%s'\n", cli_text(r->key.label),
+		       cli_text(t->label));
 	acme_cli_print_account(a);
 	acme_cli_print_enrolled(r, chain_out, now, 0);
 }

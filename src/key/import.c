@@ -441,12 +441,16 @@ hc_rc hc_import_certs(hc_session *session, const hc_import_params *params, hc_x5
 	    (rc = refuse_expired(&run, err)) != HC_OK)
 		goto fail;
 
-	/* Store first; everything after this point is undone if a later step fails. */
-	if ((rc = store(&run, &out->leaf, err)) != HC_OK)
-		goto undo;
+	/*
+	 * Store first; everything after this point is undone if a later step
+	 * fails. The CA certificates before the leaf: a run killed in between
+	 * leaves no leaf whose chain is missing from the token.
+	 */
 	for (size_t i = 0; i < out->ca_count; i++)
 		if ((rc = store(&run, &out->cas[i], err)) != HC_OK)
 			goto undo;
+	if ((rc = store(&run, &out->leaf, err)) != HC_OK)
+		goto undo;
 	if (params->replace && (rc = plan_replace(&run, err)) != HC_OK)
 		goto undo;
 	if ((rc = rename_key(&run, err)) != HC_OK)

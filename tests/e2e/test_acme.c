@@ -199,6 +199,72 @@ Test(acme, existing_key_and_text_output)
 	free(id);
 }
 
+/* Every object on the token as pkcs11-tool lists it. */
+static char *p11_all(void)
+{
+	return ts_sh("pkcs11-tool --module %s --token-label test --login --pin %s --list-objects "
+		     "2>/dev/null",
+		     TS_SOFTHSM, TS_PIN);
+}
+
+/*
+ * Issue 14.5: enroll --label --if-missing run again after a complete run
+ * (or one killed before it wrote its chain file) does not order a second
+ * certificate: exit 0, already enrolled, the token unchanged, -o written
+ * from the token's certificates. With --key a certificate is ordered.
+ */
+Test(acme, enroll_if_missing_run_again_is_already_enrolled)
+{
+	const char *args = "--acme \"$ACME\" --label www --if-missing --type ec:P-256 "
+			   "--cn localhost -o chain.pem";
+	char cmd[256], *before, *after, *verify, *certs;
+	json_t *first, *again;
+	struct ts_result r;
+
+	snprintf(cmd, sizeof(cmd), "%s --json", args);
+	first = enroll_json(cmd);
+	cr_assert(json_is_false(jget(first, "enrolled.already_enrolled")));
+	free(ts_sh("mv chain.pem first.pem"));
+	before = p11_all();
+
+	again = enroll_json(cmd);
+	cr_assert(json_is_true(jget(again, "enrolled.already_enrolled")));
+	cr_assert(json_is_null(jget(again, "enrolled.order_url")));
+	cr_assert(json_is_false(jget(again, "enrolled.certificate.added")));
+	cr_assert(json_is_true(jget(again, "enrolled.chain.verified")));
+	cr_assert_str_eq(ct_str(again, "enrolled.certificate.serial"),
+			 ct_str(first, "enrolled.certificate.serial"));
+	after = p11_all();
+	cr_assert_str_eq(after, before);
+	/* The same chain file as the first run wrote, and it verifies (openssl). */
+	cr_assert_str_eq(ts_read("chain.pem", NULL), ts_read("first.pem", NULL));
+	verify = ts_sh("openssl verify -CAfile \"$ROOTS\" -untrusted chain.pem chain.pem 2>&1");
+	cr_assert(strstr(verify, "chain.pem: OK"), "%s", verify);
+
+	/* Text: says so, and names renew. */
+	free(ts_sh("rm chain.pem"));
+	enroll(&r, args);
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "Already enrolled") && strstr(r.out, "renew"), "%s", r.out);
+	ts_result_free(&r);
+
+	/* --key asks for a certificate for that key: one is ordered. */
+	enroll(&r, "--acme \"$ACME\" --key 'pkcs11:object=www;type=private' --cn localhost");
+	ts_assert_status(&r, 0);
+	cr_assert(strstr(r.out, "Enrolled a certificate"), "%s", r.out);
+	ts_result_free(&r);
+	certs = ts_sh("pkcs11-tool --module %s --token-label test --list-objects --type cert "
+		      "2>/dev/null | grep -c 'label: *www$' || true",
+		      TS_SOFTHSM);
+	cr_assert_str_eq(certs, "2\n");
+	json_decref(first);
+	json_decref(again);
+	free(before);
+	free(after);
+	free(verify);
+	free(certs);
+}
+
 Test(acme, renewal_with_a_new_key_takes_over_the_label)
 {
 	json_t *doc, *item;
@@ -237,6 +303,94 @@ Test(acme, renewal_with_a_new_key_takes_over_the_label)
 	free(old_id);
 	free(new_id);
 	free(keys);
+}
+
+/* renew run through the fault module, killed before the Nth C_SetAttributeValue. */
+static void renew_killed_at_set(int nth, const char *args)
+{
+	struct ts_result r;
+
+	ts_run(&r,
+	       "HSMCERT_MODULE=\"$HSMCERT_FAULTMOD\" HSMCERT_FAULT_KILL_AT=C_SetAttributeValue:%d "
+	       "$P80 $HSMCERT renew --acme-roots \"$ROOTS\" %s",
+	       nth, args);
+	ts_assert_status(&r, 137);
+	ts_result_free(&r);
+}
+
+/* After a finished hand-over: `label` is a new key with its certificate, `old_id` retired. */
+static void assert_handed_over(const char *label, const char *old_id)
+{
+	char *new_id = p11_key_id(label), *all, *pem, *retired, *with_id;
+
+	cr_assert(strlen(new_id) > 0 && strcmp(new_id, old_id) != 0, "%s: %s %s", label, new_id,
+		  old_id);
+	all = ts_sh("pkcs11-tool --module %s --token-label test --login --pin %s --list-objects "
+		    "2>/dev/null",
+		    TS_SOFTHSM, TS_PIN);
+	cr_assert(strstr(all, ".renewing") == NULL, "%s", all);
+	/* The old key's three objects all carry one retired label. */
+	retired = ts_sh("pkcs11-tool --module %s --token-label test --login --pin %s "
+			"--list-objects 2>/dev/null | grep -o 'label: *%s.retired-.*' | sort -u | "
+			"wc -l",
+			TS_SOFTHSM, TS_PIN, label);
+	cr_assert_str_eq(retired, "1\n", "%s", all);
+	with_id = ts_sh("pkcs11-tool --module %s --token-label test --login --pin %s "
+			"--list-objects 2>/dev/null | grep -c 'ID: *%s$' || true",
+			TS_SOFTHSM, TS_PIN, old_id);
+	cr_assert_str_eq(with_id, "3\n", "%s", all);
+	pem = ts_sh("echo %s.pem", label);
+	pem[strcspn(pem, "\n")] = 0;
+	read_token_cert(label, pem);
+	assert_cert_matches_token_key(pem, new_id);
+	free(new_id);
+	free(all);
+	free(pem);
+	free(retired);
+	free(with_id);
+}
+
+/*
+ * Issue 14.5: a renewal killed during the hand-over (the new key and its
+ * certificate stored as LABEL.renewing, the old key partly retired), run
+ * again, ends as an uninterrupted run without a second order: with --key
+ * killed right after the old private key was retired, with --all after the
+ * new certificate took the label.
+ */
+Test(acme, renewal_killed_in_the_hand_over_is_finished_by_the_rerun)
+{
+	json_t *doc;
+	char *www_id, *api_id;
+
+	json_decref(enroll_json("--acme \"$ACME\" --label www --type ec:P-256 --cn localhost "
+				"--json"));
+	json_decref(enroll_json("--acme \"$ACME\" --label api --type ec:P-256 --cn localhost "
+				"--json"));
+	www_id = p11_key_id("www");
+	api_id = p11_key_id("api");
+
+	/* SetAttributeValue 1-2: the new key's id; 3: the old private key retired. */
+	renew_killed_at_set(4, "--key 'pkcs11:object=www;type=private' --days 2 --acme "
+			       "\"$ACME_LONG\"");
+	cr_assert_str_eq(p11_key_id("www"), "", "the old key was not retired before the kill");
+	doc = renew_json(0, "--key 'pkcs11:object=www;type=private' --days 2 --acme "
+			    "\"$ACME_LONG\"");
+	cr_assert_eq(json_integer_value(json_object_get(doc, "renewed")), 0);
+	cr_assert_eq(json_integer_value(json_object_get(doc, "due")), 0);
+	json_decref(doc);
+	assert_handed_over("www", www_id);
+
+	/* 6: the new certificate took the label; the new key still api.renewing. */
+	renew_killed_at_set(7, "--all --days 2 --acme \"$ACME_LONG\"");
+	cr_assert(strlen(p11_key_id("api.renewing")) > 0);
+	doc = renew_json(0, "--all --days 2 --acme \"$ACME_LONG\"");
+	cr_assert_eq(json_integer_value(json_object_get(doc, "renewed")), 0);
+	cr_assert_eq(json_integer_value(json_object_get(doc, "due")), 0);
+	json_decref(doc);
+	assert_handed_over("api", api_id);
+	assert_handed_over("www", www_id);
+	free(www_id);
+	free(api_id);
 }
 
 Test(acme, renewal_reusing_the_key)

@@ -49,6 +49,9 @@
  *                                          one answer CKR_DEVICE_REMOVED
  *   HSMCERT_FAULT_KILL=N                   the process gets SIGKILL before call N
  *                                          reaches the token (power loss, kill -9)
+ *   HSMCERT_FAULT_KILL_AT=C_Name:N         SIGKILL before the Nth call of C_Name
+ *                                          (a point that stays put when the other
+ *                                          calls vary, as ACME polls do)
  *   HSMCERT_FAULT_TRACE=PATH               append "N C_Name" per counted call
  *   HSMCERT_FAULT_BAD_LENGTHS=1            C_GetAttributeValue answers
  *                                          CKR_BUFFER_TOO_SMALL without marking which
@@ -111,7 +114,22 @@ static CK_RV injected(const char *name)
 
 /* ---- the sweep: one counter for every call of the process ------------ */
 
-static unsigned long all_calls;
+static unsigned long all_calls, named_calls;
+
+/* HSMCERT_FAULT_KILL_AT=C_Name:N names this call: count it, true at the Nth. */
+static bool kill_named(const char *name)
+{
+	const char *spec = getenv("HSMCERT_FAULT_KILL_AT"), *colon;
+	unsigned long n;
+
+	if (!spec || !(colon = strchr(spec, ':')) || (size_t)(colon - spec) != strlen(name) ||
+	    strncmp(spec, name, strlen(name)) != 0)
+		return false;
+	pthread_mutex_lock(&lock);
+	n = ++named_calls;
+	pthread_mutex_unlock(&lock);
+	return n >= strtoul(colon + 1, NULL, 10);
+}
 
 static unsigned long env_ulong(const char *name)
 {
@@ -141,7 +159,7 @@ static CK_RV counted(const char *name)
 			close(fd);
 		}
 	}
-	if (kill_at && n >= kill_at)
+	if ((kill_at && n >= kill_at) || kill_named(name))
 		kill(getpid(), SIGKILL);
 	if (die_at && n >= die_at)
 		return CKR_DEVICE_REMOVED;
