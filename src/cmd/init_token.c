@@ -226,7 +226,7 @@ int cmd_init_token(struct cli *cli, int argc, char **argv)
 	token_uri = hc_uri_for_token(&result.slot.token);
 	HC_P11_STRING(result.slot.token.serialNumber, serial);
 	HC_P11_STRING(result.slot.token.label, new_label);
-	if (result.so_pin_unused && (cli->so_pin_source || getenv("HSMCERT_SO_PIN")))
+	if (result.so_pin_unused && cli_secret_given(cli, CLI_SO_PIN))
 		cli_notef(cli, "this token has no SO PIN (NSS softoken): the SO PIN given was not "
 			       "used");
 	if (result.label_kept)

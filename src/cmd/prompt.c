@@ -89,13 +89,23 @@ static const struct {
 	[CLI_PASSPHRASE] = {"passphrase", "HSMCERT_PASSPHRASE", "--passphrase-source"},
 };
 
+static const char *secret_source(const struct cli *cli, enum cli_secret_kind kind)
+{
+	return kind == CLI_USER_PIN ? cli->pin_source
+	       : kind == CLI_SO_PIN ? cli->so_pin_source
+				    : cli->passphrase_source;
+}
+
+bool cli_secret_given(const struct cli *cli, enum cli_secret_kind kind)
+{
+	return secret_source(cli, kind) || getenv(secret_kinds[kind].env);
+}
+
 hc_rc cli_secret(const struct cli *cli, enum cli_secret_kind kind, const hc_uri *uri, bool confirm,
 		 hc_secret **out, hc_error *err)
 {
 	const char *name = secret_kinds[kind].name;
-	const char *source = kind == CLI_USER_PIN ? cli->pin_source
-			     : kind == CLI_SO_PIN ? cli->so_pin_source
-						  : cli->passphrase_source;
+	const char *source = secret_source(cli, kind);
 	const char *value;
 	hc_secret *again = NULL;
 	char prompt[128];

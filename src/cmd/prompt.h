@@ -28,6 +28,9 @@ enum cli_secret_kind { CLI_USER_PIN, CLI_SO_PIN, CLI_PASSPHRASE };
 hc_rc cli_secret(const struct cli *cli, enum cli_secret_kind kind, const hc_uri *uri, bool confirm,
 		 hc_secret **out, hc_error *err);
 
+/* Whether the user gave the secret (option or environment), not counting a prompt. */
+bool cli_secret_given(const struct cli *cli, enum cli_secret_kind kind);
+
 /* ---- passphrases for PKCS#12 inputs ----------------------------------- */
 
 /*
