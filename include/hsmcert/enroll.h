@@ -103,6 +103,13 @@ typedef struct hc_renew_item {
 	long threshold_s; /* due when fewer seconds than this are left */
 	long left_s;	  /* notAfter - now (negative once expired) */
 	bool due;
+	/*
+	 * A renewal killed during its hand-over, finished on the token by
+	 * hc_renew_plan_make (`key` is the new key, `cert` the old
+	 * certificate): hc_renew_resumed reports it, nothing is ordered. With
+	 * `attempted` set and `renewed` not, finishing failed (`error`).
+	 */
+	bool resumed;
 	/* after hc_renew_one */
 	bool attempted, renewed;
 	hc_error error;
@@ -127,6 +134,11 @@ void hc_renew_plan_clear(hc_renew_plan *plan);
 
 /* A retired key's label: "LABEL.retired-20261202T230000Z". Such keys are never renewed. */
 #define HC_RETIRED_MARK ".retired-"
+/*
+ * The new key of a renewal in progress: "LABEL.renewing-" and the old key's
+ * CKA_ID in hex. Renewal never takes the label of any other key.
+ */
+#define HC_RENEWING_MARK ".renewing-"
 
 /*
  * Renew one due item over `a`: a new key of the same type with the same
@@ -136,5 +148,13 @@ void hc_renew_plan_clear(hc_renew_plan *plan);
  * token is as before and item->error says why.
  */
 hc_rc hc_renew_one(hc_acme_session *a, hc_renew_item *item, bool reuse_key, hc_error *err);
+
+/*
+ * A resumed item (see hc_renew_item): its result from the token, as
+ * hc_renew_one fills it (the new key, its certificate, the chain verified
+ * against setup's trust anchors), without contacting the CA.
+ */
+hc_rc hc_renew_resumed(hc_session *session, const hc_acme_setup *setup, hc_renew_item *item,
+		       hc_error *err);
 
 #endif

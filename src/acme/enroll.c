@@ -54,17 +54,16 @@ static hc_rc account_key(hc_acme_session *a, hc_rollback *undo, hc_error *err)
 	return HC_OK;
 }
 
-static hc_rc load_roots(hc_acme_session *a, hc_error *err)
+hc_rc acme_roots_load(const hc_acme_setup *s, hc_chain_pool **out, hc_error *err)
 {
-	const hc_acme_setup *s = a->setup;
 	const char *path = s->roots_path ? s->roots_path : s->server.ca_file;
 	hc_rc rc;
 
-	if ((rc = hc_chain_pool_new(&a->roots, err)) != HC_OK)
+	if ((rc = hc_chain_pool_new(out, err)) != HC_OK)
 		return rc;
-	rc = path ? hc_chain_pool_add_path(a->roots, path, err)
-		  : hc_chain_pool_add_system_roots(a->roots, err);
-	if (rc == HC_OK && hc_chain_pool_cert_count(a->roots) == 0)
+	rc = path ? hc_chain_pool_add_path(*out, path, err)
+		  : hc_chain_pool_add_system_roots(*out, err);
+	if (rc == HC_OK && hc_chain_pool_cert_count(*out) == 0)
 		rc = hc_fail(err, HC_USAGE, "%s: no trust anchors", path ? path : "system store");
 	return rc;
 }
@@ -91,7 +90,8 @@ hc_rc hc_acme_session_open(hc_session *session, const hc_acme_setup *setup, hc_a
 			goto fail;
 		a->solver = hc_acme_responder_solver(a->responder);
 	}
-	if ((rc = load_roots(a, err)) != HC_OK || (rc = account_key(a, &undo, err)) != HC_OK ||
+	if ((rc = acme_roots_load(setup, &a->roots, err)) != HC_OK ||
+	    (rc = account_key(a, &undo, err)) != HC_OK ||
 	    (rc = hc_acme_key_from_token(session, &a->account_key, &a->jws_key, err)) != HC_OK ||
 	    (rc = hc_acme_client_new(&setup->server, &a->jws_key, &a->client, err)) != HC_OK ||
 	    (rc = hc_acme_account(a->client, &setup->account, &a->account_created, err)) != HC_OK)
@@ -172,7 +172,7 @@ static hc_rc check_key(hc_acme_session *a, const hc_key_info *key, X509 *leaf, h
  * intermediates. HC_CHECK (no path to a trusted root) leaves the message to
  * the caller, with `result->failure` saying which link failed.
  */
-static hc_rc verify_chain(hc_acme_session *a, hc_x509_bundle *bundle, hc_chain_result *result,
+static hc_rc verify_chain(hc_chain_pool *roots, hc_x509_bundle *bundle, hc_chain_result *result,
 			  hc_error *err)
 {
 	hc_chain_options opt = {.target_origin = "ACME server"};
@@ -186,7 +186,7 @@ static hc_rc verify_chain(hc_acme_session *a, hc_x509_bundle *bundle, hc_chain_r
 		rc = hc_chain_pool_add_cert(pool, sk_X509_value(bundle->certs, i), "ACME server",
 					    err);
 	if (rc == HC_OK)
-		rc = hc_chain_build(sk_X509_value(bundle->certs, 0), pool, a->roots, &opt, result,
+		rc = hc_chain_build(sk_X509_value(bundle->certs, 0), pool, roots, &opt, result,
 				    err);
 	hc_chain_pool_free(pool);
 	return rc;
@@ -223,7 +223,7 @@ static hc_rc try_alternate(hc_acme_session *a, const char *url, X509 *leaf, hc_x
 		return rc;
 	if (X509_cmp(sk_X509_value(alt->certs, 0), leaf) != 0)
 		rc = hc_fail(err, HC_IO, "%s: the alternate chain is for another certificate", url);
-	else if ((rc = verify_chain(a, alt, chain, err)) != HC_OK)
+	else if ((rc = verify_chain(a->roots, alt, chain, err)) != HC_OK)
 		hc_chain_result_clear(chain);
 	if (rc != HC_OK)
 		hc_x509_bundle_clear(alt);
@@ -241,7 +241,7 @@ static hc_rc issued_chain(hc_acme_session *a, hc_enroll_result *out, hc_x509_bun
 
 	if ((rc = load_chain(out->issued.chain_pem, out->issued.chain_len, bundle, err)) != HC_OK)
 		return rc;
-	if ((rc = verify_chain(a, bundle, &out->chain, err)) != HC_CHECK)
+	if ((rc = verify_chain(a->roots, bundle, &out->chain, err)) != HC_CHECK)
 		return rc;
 	for (size_t i = 0; i < count; i++) {
 		hc_x509_bundle alt = {0};
@@ -303,8 +303,7 @@ static hc_rc record_imported(hc_rollback *undo, const hc_import_result *imp, hc_
 	return rc;
 }
 
-/* The certificate names the DNS names and IP addresses asked for, and no others. */
-static bool same_names(const hc_csr_plan *plan, const hc_cert_info *info)
+bool acme_same_names(const hc_csr_plan *plan, const hc_cert_info *info)
 {
 	hc_error ignored = {0};
 	size_t asked = 0, named = 0;
@@ -316,6 +315,47 @@ static bool same_names(const hc_csr_plan *plan, const hc_cert_info *info)
 		named += strcmp(info->sans[i].type, "DNS") == 0 ||
 			 strcmp(info->sans[i].type, "IP") == 0;
 	return asked == named && check_names(plan, info, &ignored) == HC_OK;
+}
+
+bool acme_stored_leaf(const hc_stored_cert *c)
+{
+	return c->cert && c->category != HC_CERT_CATEGORY_AUTHORITY && X509_check_ca(c->cert) == 0;
+}
+
+X509 *acme_newest_leaf(EVP_PKEY *pub, const hc_stored_cert *certs, size_t n)
+{
+	X509 *best = NULL;
+
+	for (size_t i = 0; i < n; i++)
+		if (acme_stored_leaf(&certs[i]) &&
+		    hc_public_keys_equal(pub, X509_get0_pubkey(certs[i].cert)) &&
+		    (!best || ASN1_TIME_compare(X509_get0_notAfter(certs[i].cert),
+						X509_get0_notAfter(best)) > 0))
+			best = certs[i].cert;
+	return best;
+}
+
+hc_rc acme_token_chain(hc_chain_pool *roots, X509 *leaf, const hc_stored_cert *certs, size_t n,
+		       hc_x509_bundle *bundle, hc_chain_result *chain, hc_error *err)
+{
+	STACK_OF(X509) *served;
+	hc_rc rc = HC_OK;
+
+	if (!(bundle->certs = sk_X509_new_null()) || !X509_up_ref(leaf) ||
+	    !sk_X509_push(bundle->certs, leaf))
+		return hc_fail(err, HC_IO, "out of memory");
+	for (size_t i = 0; i < n && rc == HC_OK; i++)
+		if (certs[i].cert && X509_check_ca(certs[i].cert) != 0 &&
+		    (!X509_up_ref(certs[i].cert) || !sk_X509_push(bundle->certs, certs[i].cert)))
+			rc = hc_fail(err, HC_IO, "out of memory");
+	if (rc != HC_OK || (rc = verify_chain(roots, bundle, chain, err)) != HC_OK)
+		return rc;
+	/* The chain as the CA sent it: the certificate and its intermediates. */
+	if (!(served = hc_chain_served(chain, false)))
+		return hc_fail(err, HC_IO, "out of memory");
+	sk_X509_pop_free(bundle->certs, X509_free);
+	bundle->certs = served;
+	return HC_OK;
 }
 
 /*
@@ -330,7 +370,7 @@ static hc_rc find_enrolled(hc_acme_session *a, const hc_enroll_params *p, hc_enr
 {
 	hc_stored_cert *certs = NULL;
 	EVP_PKEY *pub = NULL;
-	X509 *best = NULL;
+	X509 *best;
 	size_t n = 0;
 	long left;
 	hc_rc rc;
@@ -339,40 +379,18 @@ static hc_rc find_enrolled(hc_acme_session *a, const hc_enroll_params *p, hc_enr
 	if ((rc = hc_key_public(a->session, &out->key, &pub, err)) != HC_OK ||
 	    (rc = hc_certstore_list(a->session, &certs, &n, err)) != HC_OK)
 		goto out;
-	for (size_t i = 0; i < n; i++)
-		if (certs[i].cert && X509_check_ca(certs[i].cert) == 0 &&
-		    hc_public_keys_equal(pub, X509_get0_pubkey(certs[i].cert)) &&
-		    (!best || ASN1_TIME_compare(X509_get0_notAfter(certs[i].cert),
-						X509_get0_notAfter(best)) > 0))
-			best = certs[i].cert;
+	best = acme_newest_leaf(pub, certs, n);
 	if (!best || (rc = hc_cert_describe(best, &out->cert, err)) != HC_OK)
 		goto out;
 	left = (long)(out->cert.not_after - time(NULL));
 	if (left < acme_renew_threshold((long)(out->cert.not_after - out->cert.not_before)) ||
-	    !same_names(p->plan, &out->cert))
+	    !acme_same_names(p->plan, &out->cert))
 		goto out;
-	if (!(bundle->certs = sk_X509_new_null()) || !X509_up_ref(best) ||
-	    !sk_X509_push(bundle->certs, best)) {
-		rc = hc_fail(err, HC_IO, "out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < n && rc == HC_OK; i++)
-		if (certs[i].cert && X509_check_ca(certs[i].cert) != 0 &&
-		    (!X509_up_ref(certs[i].cert) || !sk_X509_push(bundle->certs, certs[i].cert)))
-			rc = hc_fail(err, HC_IO, "out of memory");
-	if (rc == HC_OK && (rc = verify_chain(a, bundle, &out->chain, err)) == HC_OK) {
-		/* The chain as the CA sent it: the certificate and its intermediates. */
-		STACK_OF(X509) *served = hc_chain_served(&out->chain, false);
-		if (!served)
-			rc = hc_fail(err, HC_IO, "out of memory");
-		else {
-			sk_X509_pop_free(bundle->certs, X509_free);
-			bundle->certs = served;
-			*found = true;
-		}
-	} else if (rc == HC_CHECK) {
+	rc = acme_token_chain(a->roots, best, certs, n, bundle, &out->chain, err);
+	if (rc == HC_OK)
+		*found = true;
+	else if (rc == HC_CHECK)
 		rc = HC_OK; /* no verified chain on the token: ordered again */
-	}
 out:
 	if (!*found) {
 		hc_cert_info_clear(&out->cert);

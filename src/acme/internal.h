@@ -2,6 +2,7 @@
 #ifndef HSMCERT_ACME_INTERNAL_H
 #define HSMCERT_ACME_INTERNAL_H
 
+#include "hsmcert/certstore.h"
 #include "hsmcert/enroll.h"
 #include "hsmcert/rollback.h"
 
@@ -30,6 +31,26 @@ struct enroll_hooks {
 
 /* renew's rule: due when less than a third of the lifetime is left, at most 30 days. */
 long acme_renew_threshold(long lifetime_s);
+
+/* The trust anchors issued chains are verified against: --roots, --acme-roots, or the system's. */
+hc_rc acme_roots_load(const hc_acme_setup *setup, hc_chain_pool **out, hc_error *err);
+
+/* The certificate names the DNS names and IP addresses asked for, and no others. */
+bool acme_same_names(const hc_csr_plan *plan, const hc_cert_info *info);
+
+/* A stored end-entity certificate (not marked or made as a CA one). */
+bool acme_stored_leaf(const hc_stored_cert *c);
+
+/* The newest end-entity certificate for `pub` among stored ones (CA ones never), or NULL. */
+X509 *acme_newest_leaf(EVP_PKEY *pub, const hc_stored_cert *certs, size_t n);
+
+/*
+ * `leaf`'s chain from the token's CA certificates, verified against `roots`:
+ * `bundle` gets the chain a server sends, `chain` the result. HC_CHECK when
+ * it does not verify.
+ */
+hc_rc acme_token_chain(hc_chain_pool *roots, X509 *leaf, const hc_stored_cert *certs, size_t n,
+		       hc_x509_bundle *bundle, hc_chain_result *chain, hc_error *err);
 
 hc_rc acme_enroll_run(hc_acme_session *a, const hc_enroll_params *p,
 		      const struct enroll_hooks *hooks, hc_enroll_result *out, hc_error *err);

@@ -7,6 +7,7 @@
 #include "internal.h"
 
 #include "hsmcert/certstore.h"
+#include "hsmcert/hex.h"
 
 #include <openssl/x509v3.h>
 #include <stdlib.h>
@@ -54,9 +55,16 @@ static hc_rc item_fill(hc_renew_item *it, X509 *cert, long days, time_t now, hc_
 	return HC_OK;
 }
 
-static bool renewable_leaf(const hc_stored_cert *c)
+/* A new item at the end of the plan, zeroed. */
+static hc_renew_item *plan_add(hc_renew_plan *plan)
 {
-	return c->cert && c->category != HC_CERT_CATEGORY_AUTHORITY && X509_check_ca(c->cert) == 0;
+	hc_renew_item *items = realloc(plan->items, (plan->count + 1) * sizeof(*items));
+
+	if (!items)
+		return NULL;
+	plan->items = items;
+	memset(&items[plan->count], 0, sizeof(*items));
+	return &items[plan->count++];
 }
 
 /* A newer certificate of the same key replaces the one an item holds. */
@@ -68,23 +76,28 @@ static bool newer(X509 *a, X509 *b)
 static hc_rc plan_one_key(hc_session *s, const char *key_uri, hc_stored_cert *certs, size_t n,
 			  long days, hc_renew_plan *out, hc_error *err)
 {
-	hc_renew_item *it = calloc(1, sizeof(*it));
+	hc_renew_item *it = plan_add(out); /* cleared with the plan whatever fails below */
 	EVP_PKEY *pub = NULL;
-	X509 *best = NULL;
+	X509 *best;
 	hc_rc rc;
 
 	if (!it)
 		return hc_fail(err, HC_IO, "out of memory");
-	out->items = it;
-	out->count = 1; /* cleared with the plan whatever fails below */
-	if ((rc = hc_key_select_private(s, key_uri, &it->key, err)) != HC_OK ||
-	    (rc = hc_key_public(s, &it->key, &pub, err)) != HC_OK)
+	if ((rc = hc_key_select_private(s, key_uri, &it->key, err)) != HC_OK)
 		return rc;
-	for (size_t i = 0; i < n; i++)
-		if (renewable_leaf(&certs[i]) &&
-		    hc_public_keys_equal(pub, X509_get0_pubkey(certs[i].cert)) &&
-		    (!best || newer(certs[i].cert, best)))
-			best = certs[i].cert;
+	if (it->key.label && strstr(it->key.label, HC_RETIRED_MARK))
+		return hc_fail(err, HC_USAGE,
+			       "key '%s' was retired by a renewal, which gave its label to a new "
+			       "key: name the key by the label it had",
+			       it->key.label);
+	if (it->key.label && strstr(it->key.label, HC_RENEWING_MARK))
+		return hc_fail(err, HC_USAGE,
+			       "key '%s' is the new key of a renewal that did not end: name the "
+			       "key being renewed",
+			       it->key.label);
+	if ((rc = hc_key_public(s, &it->key, &pub, err)) != HC_OK)
+		return rc;
+	best = acme_newest_leaf(pub, certs, n);
 	EVP_PKEY_free(pub);
 	if (!best)
 		return hc_fail(err, HC_CHECK,
@@ -93,10 +106,29 @@ static hc_rc plan_one_key(hc_session *s, const char *key_uri, hc_stored_cert *ce
 	return item_fill(it, best, days, out->now, err);
 }
 
-static bool skipped_by_all(const hc_key_info *key)
+static char *label_base(const char *label);
+
+/*
+ * Not renewed by --all: the account key, retired keys, the new keys of
+ * renewals that did not end, and a key whose interrupted renewal could not
+ * be finished in this run (already in the plan, failed).
+ */
+static bool skipped_by_all(const hc_key_info *key, const hc_renew_plan *plan)
 {
-	return key->label && (strcmp(key->label, HC_ACME_ACCOUNT_LABEL) == 0 ||
-			      strstr(key->label, HC_RETIRED_MARK));
+	if (!key->label)
+		return false;
+	if (strcmp(key->label, HC_ACME_ACCOUNT_LABEL) == 0 || strstr(key->label, HC_RETIRED_MARK) ||
+	    strstr(key->label, HC_RENEWING_MARK))
+		return true;
+	for (size_t i = 0; i < plan->count; i++) {
+		const hc_renew_item *it = &plan->items[i];
+		char *base = it->resumed && it->key.label ? label_base(it->key.label) : NULL;
+		bool same = base && strcmp(base, key->label) == 0;
+		free(base);
+		if (same)
+			return true;
+	}
+	return false;
 }
 
 static hc_rc plan_all(hc_session *s, hc_stored_cert *certs, size_t n, long days, hc_renew_plan *out,
@@ -104,30 +136,31 @@ static hc_rc plan_all(hc_session *s, hc_stored_cert *certs, size_t n, long days,
 {
 	hc_rc rc = HC_OK;
 
-	if (n && !(out->items = calloc(n, sizeof(*out->items))))
-		return hc_fail(err, HC_IO, "out of memory");
 	for (size_t i = 0; i < n && rc == HC_OK; i++) {
 		hc_key_info key = {0};
 		hc_renew_item *it = NULL;
 		bool found = false;
-		if (!renewable_leaf(&certs[i]))
+		if (!acme_stored_leaf(&certs[i]))
 			continue;
 		if ((rc = hc_certstore_find_key(s, certs[i].cert, &key, &found, err)) != HC_OK)
 			break;
-		if (!found || skipped_by_all(&key)) {
+		for (size_t j = 0; found && j < out->count && !it; j++)
+			if (out->items[j].key.handle == key.handle)
+				it = &out->items[j];
+		if (!found || (!it && skipped_by_all(&key, out)) || (it && it->resumed)) {
 			hc_key_info_clear(&key);
 			continue;
 		}
-		for (size_t j = 0; j < out->count && !it; j++)
-			if (out->items[j].key.handle == key.handle)
-				it = &out->items[j];
 		if (it) {
 			hc_key_info_clear(&key);
 			if (newer(certs[i].cert, it->cert))
 				rc = item_fill(it, certs[i].cert, days, out->now, err);
 			continue;
 		}
-		it = &out->items[out->count++];
+		if (!(it = plan_add(out))) {
+			hc_key_info_clear(&key);
+			return hc_fail(err, HC_IO, "out of memory");
+		}
 		it->key = key;
 		rc = item_fill(it, certs[i].cert, days, out->now, err);
 	}
@@ -217,7 +250,7 @@ static hc_rc retire_key(hc_session *s, const hc_key_info *key, const char *retir
 }
 
 /*
- * The new key (LABEL.renewing) takes `label`: its certificates, its public
+ * The new key (LABEL.renewing-ID) takes `label`: its certificates, its public
  * half, and the private key last, so that until the very end a re-run finds
  * the hand-over unfinished by the private key's temporary label.
  */
@@ -233,9 +266,7 @@ static hc_rc take_label(hc_session *s, const hc_key_info *key, const char *label
 				   key->id_len, err);
 }
 
-#define RENEWING ".renewing"
-
-/* `label` is LABEL.retired-*. */
+/* `label` is BASE.retired-*. */
 static bool retired_of(const char *label, const char *base)
 {
 	size_t n = strlen(base), m = strlen(HC_RETIRED_MARK);
@@ -244,183 +275,311 @@ static bool retired_of(const char *label, const char *base)
 	       label[n + m];
 }
 
-/*
- * The key that was being retired for `label`: a private key still labelled
- * `label` with another id than the new key's (its retired label still to
- * make), or one already relabelled LABEL.retired-* whose public half or
- * certificates still carry `label` (the same retired label for them).
- */
-static hc_rc find_old_key(hc_session *s, const char *label, const hc_key_info *new_key,
-			  hc_key_info *old, char **retired, bool *found, hc_error *err)
+/* ---- a renewal killed during its hand-over ------------------------------ */
+
+/* LABEL.renewing-<the old key's CKA_ID in lowercase hex>: the new key of a renewal of `old`. */
+static char *renewing_label(const hc_key_info *old)
 {
-	static const CK_OBJECT_CLASS classes[] = {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_CERTIFICATE};
+	char *hex = hc_hex_encode(old->id, old->id_len), *out = NULL;
+
+	if (hex && asprintf(&out, "%s" HC_RENEWING_MARK "%s", old->label, hex) < 0)
+		out = NULL;
+	free(hex);
+	return out;
+}
+
+/* Where the last `mark` in `label` starts, if something precedes and follows it. */
+static const char *last_mark(const char *label, const char *mark)
+{
+	const char *found = NULL;
+
+	for (const char *p = label; (p = strstr(p, mark)); p++)
+		found = p;
+	return found && found != label && found[strlen(mark)] ? found : NULL;
+}
+
+/* LABEL of LABEL.renewing-* or LABEL.retired-*, else the label itself; NULL on OOM. */
+static char *label_base(const char *label)
+{
+	const char *mark = last_mark(label, HC_RENEWING_MARK);
+
+	if (!mark)
+		mark = last_mark(label, HC_RETIRED_MARK);
+	return mark ? strndup(label, (size_t)(mark - label)) : strdup(label);
+}
+
+/*
+ * What a renewing label names: *base (LABEL) and the old key's id, or *base
+ * NULL when `label` is not exactly LABEL.renewing-<lowercase hex>.
+ */
+static hc_rc parse_renewing(const char *label, char **base, unsigned char **id, size_t *id_len,
+			    hc_error *err)
+{
+	const char *mark = label ? last_mark(label, HC_RENEWING_MARK) : NULL;
+	const char *hex = mark ? mark + strlen(HC_RENEWING_MARK) : NULL;
+	hc_error ignored = {0};
+	char *again = NULL;
+
+	*base = NULL;
+	*id = NULL;
+	*id_len = 0;
+	if (!hex)
+		return HC_OK;
+	if (hc_hex_decode(hex, "id", id, id_len, &ignored) == HC_OK)
+		again = hc_hex_encode(*id, *id_len);
+	if (again && strcmp(again, hex) == 0 && !(*base = strndup(label, (size_t)(mark - label)))) {
+		free(again);
+		return hc_fail(err, HC_IO, "out of memory");
+	}
+	if (!*base) {
+		free(*id);
+		*id = NULL;
+		*id_len = 0;
+	}
+	free(again);
+	return HC_OK;
+}
+
+static hc_rc plan_from_cert(X509 *cert, const hc_cert_info *info, hc_csr_plan *plan, hc_error *err);
+
+/* A LABEL.renewing-H private key found on the token, and what it was renewing. */
+struct leftover {
+	hc_key_info new_key;
+	char *label; /* LABEL */
+	unsigned char *old_id;
+	size_t old_id_len;
+	hc_key_info old; /* the private key of id H */
+	X509 *old_cert;	 /* its newest certificate (borrowed from the stored list) */
+	char *retired;	 /* the label the old key's objects end with */
+};
+
+static void leftover_clear(struct leftover *l)
+{
+	hc_key_info_clear(&l->new_key);
+	hc_key_info_clear(&l->old);
+	free(l->label);
+	free(l->old_id);
+	free(l->retired);
+	memset(l, 0, sizeof(*l));
+}
+
+static bool same_id(const hc_stored_cert *c, const hc_key_info *key)
+{
+	return c->id_len == key->id_len && memcmp(c->id, key->id, key->id_len) == 0;
+}
+
+/* An end-entity certificate is stored with `key`'s CKA_ID. */
+static bool leaf_with_id(const hc_stored_cert *certs, size_t n, const hc_key_info *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (acme_stored_leaf(&certs[i]) && same_id(&certs[i], key))
+			return true;
+	return false;
+}
+
+/* The stored certificate `cert` carries the CKA_ID `key` has. */
+static bool stored_with_id(const hc_stored_cert *certs, size_t n, X509 *cert,
+			   const hc_key_info *key)
+{
+	for (size_t i = 0; i < n; i++)
+		if (certs[i].cert == cert)
+			return same_id(&certs[i], key);
+	return false;
+}
+
+/*
+ * Whether a leftover is renew's own work to finish (*ours): the old key is
+ * the one private key of id H, labelled LABEL or LABEL.retired-*, no other
+ * private key holds LABEL, and the new key has a certificate stored with its
+ * id for exactly the DNS names and addresses of the old key's newest
+ * certificate (what the killed run ordered and checked). A pair without a
+ * certificate was killed before its order ended: left for remove_leftover.
+ */
+static hc_rc leftover_is_ours(hc_session *s, const hc_stored_cert *certs, size_t n,
+			      struct leftover *l, bool *ours, hc_error *err)
+{
+	CK_OBJECT_HANDLE *found = NULL;
+	EVP_PKEY *new_pub = NULL, *old_pub = NULL;
+	hc_cert_info new_info = {0}, old_info = {0};
+	hc_csr_plan plan = {0};
+	X509 *new_cert;
+	size_t nf = 0;
+	hc_rc rc;
+
+	*ours = false;
+	if (!leaf_with_id(certs, n, &l->new_key))
+		return HC_OK;
+	if ((rc = hc_key_find(s, CKO_PRIVATE_KEY, NULL, l->old_id, l->old_id_len, &found, &nf,
+			      err)) != HC_OK)
+		return rc;
+	if (nf == 1)
+		rc = hc_key_describe(s, found[0], &l->old, err);
+	free(found);
+	found = NULL;
+	if (rc != HC_OK || nf != 1 || !l->old.label ||
+	    (strcmp(l->old.label, l->label) != 0 && !retired_of(l->old.label, l->label)))
+		return rc;
+	if ((rc = hc_key_find(s, CKO_PRIVATE_KEY, l->label, NULL, 0, &found, &nf, err)) != HC_OK)
+		return rc;
+	free(found);
+	if (nf > 1 || (nf == 1 && strcmp(l->old.label, l->label) != 0))
+		return HC_OK;
+	if ((rc = hc_key_public(s, &l->new_key, &new_pub, err)) != HC_OK ||
+	    (rc = hc_key_public(s, &l->old, &old_pub, err)) != HC_OK)
+		goto out;
+	new_cert = acme_newest_leaf(new_pub, certs, n);
+	l->old_cert = acme_newest_leaf(old_pub, certs, n);
+	if (!new_cert || !l->old_cert || !stored_with_id(certs, n, new_cert, &l->new_key))
+		goto out;
+	if ((rc = hc_cert_describe(new_cert, &new_info, err)) != HC_OK ||
+	    (rc = hc_cert_describe(l->old_cert, &old_info, err)) != HC_OK ||
+	    (rc = plan_from_cert(l->old_cert, &old_info, &plan, err)) != HC_OK ||
+	    !acme_same_names(&plan, &new_info))
+		goto out;
+	l->retired = strcmp(l->old.label, l->label) == 0 ? retired_label(l->label)
+							 : strdup(l->old.label);
+	if (!l->retired)
+		rc = hc_fail(err, HC_IO, "out of memory");
+	*ours = rc == HC_OK;
+out:
+	if (!*ours)
+		l->old_cert = NULL;
+	hc_csr_plan_clear(&plan);
+	hc_cert_info_clear(&new_info);
+	hc_cert_info_clear(&old_info);
+	EVP_PKEY_free(new_pub);
+	EVP_PKEY_free(old_pub);
+	return rc;
+}
+
+/* As an uninterrupted run ends: the old key retired, the new one under LABEL. */
+static hc_rc finish_leftover(hc_session *s, const struct leftover *l, hc_error *err)
+{
+	hc_rollback undo = {.session = s};
+	hc_rc rc;
+
+	if ((rc = retire_key(s, &l->old, l->retired, &undo, err)) == HC_OK)
+		rc = take_label(s, &l->new_key, l->label, &undo, err);
+	if (rc != HC_OK)
+		hc_rollback_run(&undo, err);
+	hc_rollback_clear(&undo);
+	return rc;
+}
+
+/*
+ * The plan's item for a leftover: finished (frc HC_OK; `key` the new key
+ * as it is now, `cert` the old certificate) or failed to finish (`e`).
+ */
+static hc_rc add_resumed(hc_session *s, hc_renew_plan *out, struct leftover *l, long days,
+			 hc_rc frc, const hc_error *e, hc_error *err)
+{
+	hc_renew_item *it = plan_add(out);
 	hc_rc rc = HC_OK;
 
-	*found = false;
-	for (size_t c = 0; c < 3 && rc == HC_OK && !*found; c++) {
-		CK_OBJECT_CLASS cls = classes[c];
-		CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},
-				       {CKA_LABEL, (void *)label, strlen(label)}};
-		CK_OBJECT_HANDLE *objs = NULL;
-		size_t n = 0;
-		if ((rc = hc_objects_find(s, tmpl, 2, &objs, &n, err)) != HC_OK)
-			break;
-		for (size_t i = 0; i < n && rc == HC_OK && !*found; i++) {
-			hc_stored_cert cert = {0};
-			hc_key_info key = {0};
-			const unsigned char *id;
-			size_t id_len;
-			CK_OBJECT_HANDLE *privs = NULL;
-			size_t np = 0;
-			if (cls == CKO_CERTIFICATE) {
-				rc = hc_certstore_read(s, objs[i], &cert, err);
-				id = cert.id, id_len = cert.id_len;
-			} else {
-				rc = hc_key_describe(s, objs[i], &key, err);
-				id = key.id, id_len = key.id_len;
-			}
-			if (rc == HC_OK && id_len &&
-			    !(id_len == new_key->id_len && memcmp(id, new_key->id, id_len) == 0))
-				rc = hc_key_find(s, CKO_PRIVATE_KEY, NULL, id, id_len, &privs, &np,
-						 err);
-			for (size_t j = 0; j < np && rc == HC_OK && !*found; j++) {
-				hc_key_info_clear(old);
-				if ((rc = hc_key_describe(s, privs[j], old, err)) != HC_OK ||
-				    !old->label)
-					continue;
-				if (strcmp(old->label, label) == 0) {
-					*found = true;
-					if (!(*retired = retired_label(label)))
-						rc = hc_fail(err, HC_IO, "out of memory");
-				} else if (retired_of(old->label, label)) {
-					*found = true;
-					if (!(*retired = strdup(old->label)))
-						rc = hc_fail(err, HC_IO, "out of memory");
-				}
-			}
-			free(privs);
-			hc_stored_cert_clear(&cert);
-			hc_key_info_clear(&key);
+	if (!it)
+		return hc_fail(err, HC_IO, "out of memory");
+	it->resumed = true;
+	if (frc == HC_OK) {
+		if ((rc = hc_key_describe(s, l->new_key.handle, &it->key, err)) == HC_OK &&
+		    (rc = item_fill(it, l->old_cert, days, out->now, err)) == HC_OK) {
+			it->result.retired_label = l->retired;
+			l->retired = NULL;
 		}
-		free(objs);
+	} else {
+		it->attempted = true;
+		it->error = *e;
+		hc_error_prefix(&it->error, "finishing the renewal of '%s' an interrupted run left",
+				l->label);
+		it->key = l->new_key;
+		memset(&l->new_key, 0, sizeof(l->new_key));
+		if (l->old_cert)
+			rc = item_fill(it, l->old_cert, days, out->now, err);
 	}
-	if (!*found)
-		hc_key_info_clear(old);
+	it->due = true; /* it was, when the killed run began */
 	return rc;
 }
 
 /*
  * A renewal killed during the hand-over (issue 14.5) left the new key
- * LABEL.renewing with its certificate stored (only renew makes that label,
- * and stores the certificate before the hand-over starts), and the old key
- * partly or wholly retired. It is finished as an uninterrupted run ends:
- * the old key retired, the new one under the label, nothing ordered again.
- * A LABEL.renewing pair without a certificate was killed before the order
- * ended and is removed when the key is renewed again (remove_leftover).
- * `only`: the label of the key named, or NULL for every key.
+ * LABEL.renewing-H with its certificate stored (renew stores it before the
+ * hand-over starts) and the old key partly or wholly retired. Each such
+ * leftover that is renew's own (leftover_is_ours) is finished as an
+ * uninterrupted run ends, and is a plan item: reported as renewed, its hook
+ * run, nothing ordered again. One that fails to finish is a failed item; the
+ * others go on. `only`: LABEL of the key named, or NULL for every key.
  */
-static hc_rc finish_interrupted(hc_session *s, const char *only, hc_error *err)
+static hc_rc finish_interrupted(hc_session *s, const char *only, const hc_stored_cert *certs,
+				size_t n, long days, hc_renew_plan *out, hc_error *err)
 {
 	CK_OBJECT_HANDLE *privs = NULL;
-	char *tmp_label = NULL;
-	size_t n = 0;
-	hc_rc rc;
+	size_t np = 0;
+	hc_rc rc = hc_key_find(s, CKO_PRIVATE_KEY, NULL, NULL, 0, &privs, &np, err);
 
-	if (only && asprintf(&tmp_label, "%s" RENEWING, only) < 0)
-		return hc_fail(err, HC_IO, "out of memory");
-	rc = hc_key_find(s, CKO_PRIVATE_KEY, tmp_label, NULL, 0, &privs, &n, err);
-	for (size_t i = 0; i < n && rc == HC_OK; i++) {
-		hc_key_info new_key = {0}, old = {0};
-		hc_rollback undo = {.session = s};
-		CK_OBJECT_CLASS cert_class = CKO_CERTIFICATE;
-		CK_OBJECT_HANDLE *certs = NULL;
-		char *label = NULL, *retired = NULL;
-		size_t len, ncerts = 0;
-		bool found = false;
-		if ((rc = hc_key_describe(s, privs[i], &new_key, err)) != HC_OK)
+	for (size_t i = 0; i < np && rc == HC_OK; i++) {
+		CK_ATTRIBUTE attr = {CKA_LABEL, NULL, 0};
+		struct leftover l = {0};
+		hc_error e = {0};
+		char *label = NULL;
+		bool ours = false;
+		hc_rc frc;
+		if ((rc = hc_attrs_get(s, privs[i], &attr, 1, err)) != HC_OK)
 			break;
-		len = new_key.label ? strlen(new_key.label) : 0;
-		if (new_key.id_len && len > strlen(RENEWING) &&
-		    strcmp(new_key.label + len - strlen(RENEWING), RENEWING) == 0) {
-			CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cert_class, sizeof(cert_class)},
-					       {CKA_ID, new_key.id, new_key.id_len}};
-			rc = hc_objects_find(s, tmpl, 2, &certs, &ncerts, err);
-		}
-		if (rc == HC_OK && ncerts &&
-		    !(label = strndup(new_key.label, len - strlen(RENEWING))))
+		if (hc_attr_available(&attr) && !(label = strndup(attr.pValue, attr.ulValueLen)))
 			rc = hc_fail(err, HC_IO, "out of memory");
-		if (rc == HC_OK && label)
-			rc = find_old_key(s, label, &new_key, &old, &retired, &found, err);
-		if (rc == HC_OK && found)
-			rc = retire_key(s, &old, retired, &undo, err);
-		if (rc == HC_OK && label)
-			rc = take_label(s, &new_key, label, &undo, err);
-		if (rc != HC_OK) {
-			hc_rollback_run(&undo, err);
-			hc_error_prefix(
-				err, "finishing the hand-over of '%s' an interrupted renewal left",
-				label ? label : "");
-		}
-		hc_rollback_clear(&undo);
-		free(certs);
+		hc_attrs_release(&attr, 1);
+		if (rc == HC_OK)
+			rc = parse_renewing(label, &l.label, &l.old_id, &l.old_id_len, err);
 		free(label);
-		free(retired);
-		hc_key_info_clear(&new_key);
-		hc_key_info_clear(&old);
+		if (rc != HC_OK || !l.label || (only && strcmp(l.label, only) != 0)) {
+			leftover_clear(&l);
+			continue;
+		}
+		frc = hc_key_describe(s, privs[i], &l.new_key, &e);
+		if (frc == HC_OK)
+			frc = leftover_is_ours(s, certs, n, &l, &ours, &e);
+		if (frc == HC_OK && ours)
+			frc = finish_leftover(s, &l, &e);
+		if (frc != HC_OK || ours)
+			rc = add_resumed(s, out, &l, days, frc, &e, err);
+		leftover_clear(&l);
 	}
 	free(privs);
-	free(tmp_label);
 	return rc;
 }
 
-/* The label a key URI names (object=), or NULL. */
-static char *uri_label(const char *key_uri)
+/*
+ * The LABEL whose interrupted renewal --key may finish: the URI's object=,
+ * else the label of the key it selects; LABEL.renewing-* and
+ * LABEL.retired-* count as LABEL.
+ */
+static hc_rc named_label(hc_session *s, const char *key_uri, char **out, hc_error *err)
 {
-	hc_uri *uri = NULL;
 	hc_error ignored = {0};
+	hc_key_info key = {0};
+	hc_uri *uri = NULL;
 	CK_ULONG count = 0;
 	CK_ATTRIBUTE *tmpl;
 	char *label = NULL;
+	hc_rc rc = HC_OK;
 
-	if (hc_uri_parse(key_uri, &uri, &ignored) != HC_OK)
-		return NULL;
-	tmpl = hc_uri_object_template(uri, &count);
-	for (CK_ULONG i = 0; tmpl && i < count && !label; i++)
-		if (tmpl[i].type == CKA_LABEL && tmpl[i].pValue)
-			label = strndup(tmpl[i].pValue, tmpl[i].ulValueLen);
-	hc_uri_free(uri);
-	return label;
-}
-
-/*
- * A renewal by an earlier hsmcert (which renamed the private key first)
- * killed while the label was being handed over (the new private key already
- * labelled LABEL, its public half still LABEL.renewing) left a
- * key complete but for that label, and run again, renew finds its
- * certificate not due. The objects of LABEL.renewing with the key's own id
- * are its halves (only renew makes that label): the hand-over is finished.
- */
-static hc_rc finish_handover(hc_session *s, const hc_key_info *key, hc_error *err)
-{
-	CK_ATTRIBUTE label = {CKA_LABEL, key->label, key->label ? strlen(key->label) : 0};
-	CK_OBJECT_HANDLE *found = NULL;
-	char *tmp_label = NULL;
-	size_t n = 0;
-	hc_rc rc;
-
-	if (!key->label || !key->id_len)
-		return HC_OK;
-	if (asprintf(&tmp_label, "%s" RENEWING, key->label) < 0)
-		return hc_fail(err, HC_IO, "out of memory");
-	rc = hc_key_find(s, CK_UNAVAILABLE_INFORMATION, tmp_label, key->id, key->id_len, &found, &n,
-			 err);
-	for (size_t i = 0; rc == HC_OK && i < n; i++)
-		rc = hc_attrs_set(s, found[i], &label, 1, err);
-	if (rc != HC_OK)
-		hc_error_prefix(err, "finishing the hand-over of '%s' an interrupted renewal left",
-				key->label);
-	free(found);
-	free(tmp_label);
+	*out = NULL;
+	if (hc_uri_parse(key_uri, &uri, &ignored) == HC_OK) {
+		tmpl = hc_uri_object_template(uri, &count);
+		for (CK_ULONG i = 0; tmpl && i < count && !label && rc == HC_OK; i++)
+			if (tmpl[i].type == CKA_LABEL && tmpl[i].pValue &&
+			    !(label = strndup(tmpl[i].pValue, tmpl[i].ulValueLen)))
+				rc = hc_fail(err, HC_IO, "out of memory");
+		hc_uri_free(uri);
+	}
+	if (rc == HC_OK && !label) {
+		if ((rc = hc_key_select_private(s, key_uri, &key, err)) == HC_OK && key.label &&
+		    !(label = strdup(key.label)))
+			rc = hc_fail(err, HC_IO, "out of memory");
+		hc_key_info_clear(&key);
+	}
+	if (rc == HC_OK && label && !(*out = label_base(label)))
+		rc = hc_fail(err, HC_IO, "out of memory");
+	free(label);
 	return rc;
 }
 
@@ -434,16 +593,18 @@ hc_rc hc_renew_plan_make(hc_session *s, const char *key_uri, long days, time_t n
 
 	memset(out, 0, sizeof(*out));
 	out->now = now;
-	if (key_uri)
-		only = uri_label(key_uri);
-	rc = !key_uri || only ? finish_interrupted(s, only, err) : HC_OK;
-	free(only);
-	if (rc != HC_OK || (rc = hc_certstore_list(s, &certs, &n, err)) != HC_OK)
+	if ((rc = hc_certstore_list(s, &certs, &n, err)) != HC_OK)
 		return rc;
-	rc = key_uri ? plan_one_key(s, key_uri, certs, n, days, out, err)
-		     : plan_all(s, certs, n, days, out, err);
-	for (size_t i = 0; rc == HC_OK && i < out->count; i++)
-		rc = finish_handover(s, &out->items[i].key, err);
+	if (key_uri && (rc = named_label(s, key_uri, &only, err)) == HC_OK && !only)
+		rc = hc_fail(err, HC_USAGE, "the key to renew has no label to hand over");
+	if (rc == HC_OK)
+		rc = finish_interrupted(s, only, certs, n, days, out, err);
+	/* --key: a hand-over finished (or failed) is that key's renewal. */
+	if (rc == HC_OK && !key_uri)
+		rc = plan_all(s, certs, n, days, out, err);
+	else if (rc == HC_OK && out->count == 0)
+		rc = plan_one_key(s, key_uri, certs, n, days, out, err);
+	free(only);
 	hc_stored_certs_free(certs, n);
 	if (rc != HC_OK)
 		hc_renew_plan_clear(out);
@@ -453,9 +614,9 @@ hc_rc hc_renew_plan_make(hc_session *s, const char *key_uri, long days, time_t n
 /* ---- renewing one ------------------------------------------------------- */
 
 /* The request of a renewal: the old certificate's subject and SANs. */
-static hc_rc plan_from_cert(const hc_renew_item *it, hc_csr_plan *plan, hc_error *err)
+static hc_rc plan_from_cert(X509 *cert, const hc_cert_info *info, hc_csr_plan *plan, hc_error *err)
 {
-	const X509_NAME *name = X509_get_subject_name(it->cert);
+	const X509_NAME *name = X509_get_subject_name(cert);
 	hc_subject subject = {0};
 	hc_altnames sans = {0};
 	hc_csr_params params = {.subject = &subject, .sans = &sans};
@@ -474,8 +635,8 @@ static hc_rc plan_from_cert(const hc_renew_item *it, hc_csr_plan *plan, hc_error
 			rc = hc_subject_add(&subject, oid, (char *)utf8, err);
 		OPENSSL_free(utf8);
 	}
-	for (size_t i = 0; i < it->info.san_count && rc == HC_OK; i++) {
-		const hc_san *s = &it->info.sans[i];
+	for (size_t i = 0; i < info->san_count && rc == HC_OK; i++) {
+		const hc_san *s = &info->sans[i];
 		if (strcmp(s->type, "DNS") == 0)
 			rc = hc_altnames_add_typed(&sans, HC_ALTNAME_DNS, s->value, "certificate",
 						   err);
@@ -498,7 +659,7 @@ struct hand_over {
 
 /*
  * After the new certificate is stored beside the new key (both still
- * LABEL.renewing): the old key is retired and the new one takes the label.
+ * LABEL.renewing-H): the old key is retired and the new one takes the label.
  * Undone if a later step fails; a kill in between is finished by the next
  * run (finish_interrupted).
  */
@@ -533,9 +694,10 @@ static hc_rc hand_over(void *ctx, hc_rollback *undo, hc_import_result *imp, hc_e
 }
 
 /*
- * A key pair labelled LABEL.renewing is what a renewal killed half-way (kill
- * -9, power loss) left behind: only renew makes that label. It goes, with its
- * certificates, so that running renew again completes the work.
+ * Objects labelled LABEL.renewing-H (H: this key's id) are what a renewal of
+ * this key killed before its order ended left behind (kill -9, power loss):
+ * only renew makes that label. They go, so that running renew again
+ * completes the work.
  */
 static hc_rc remove_leftover(hc_session *s, const char *label, hc_error *err)
 {
@@ -578,7 +740,7 @@ hc_rc hc_renew_one(hc_acme_session *a, hc_renew_item *it, bool reuse_key, hc_err
 		rc = hc_fail(err, HC_USAGE, "the key to renew has no label to hand over");
 		goto out;
 	}
-	if ((rc = plan_from_cert(it, &plan, err)) != HC_OK)
+	if ((rc = plan_from_cert(it->cert, &it->info, &plan, err)) != HC_OK)
 		goto out;
 	ep.plan = &plan;
 	if (reuse_key) {
@@ -586,9 +748,15 @@ hc_rc hc_renew_one(hc_acme_session *a, hc_renew_item *it, bool reuse_key, hc_err
 		hooks.replace = true;
 		hooks.supersedes = it->cert; /* it goes even if issued in the same second */
 	} else {
-		if (asprintf(&tmp_label, "%s" RENEWING, it->key.label) < 0)
-			tmp_label = NULL;
-		if (!tmp_label || !(over.retired = retired_label(it->key.label))) {
+		if (!it->key.id_len) {
+			rc = hc_fail(err, HC_USAGE,
+				     "key '%s' has no CKA_ID to tie a new key to it: give it one, "
+				     "or renew with --reuse-key",
+				     it->key.label);
+			goto out;
+		}
+		if (!(tmp_label = renewing_label(&it->key)) ||
+		    !(over.retired = retired_label(it->key.label))) {
 			rc = hc_fail(err, HC_IO, "out of memory");
 			goto out;
 		}
@@ -613,5 +781,46 @@ out:
 	free(tmp_label);
 	free(over.retired);
 	hc_csr_plan_clear(&plan);
+	return rc;
+}
+
+hc_rc hc_renew_resumed(hc_session *s, const hc_acme_setup *setup, hc_renew_item *it, hc_error *err)
+{
+	hc_enroll_result *r = &it->result;
+	hc_import_params imp = {.cert_path = "the renewed certificate on the token"};
+	hc_chain_pool *roots = NULL;
+	hc_stored_cert *certs = NULL;
+	hc_x509_bundle bundle = {0};
+	EVP_PKEY *pub = NULL;
+	X509 *leaf;
+	size_t n = 0;
+	hc_rc rc;
+
+	it->attempted = true;
+	if ((rc = acme_roots_load(setup, &roots, err)) != HC_OK ||
+	    (rc = hc_key_public(s, &it->key, &pub, err)) != HC_OK ||
+	    (rc = hc_certstore_list(s, &certs, &n, err)) != HC_OK)
+		goto out;
+	if (!(leaf = acme_newest_leaf(pub, certs, n))) {
+		rc = hc_fail(err, HC_CHECK, "the renewed key '%s' has no certificate on the token",
+			     it->key.label ? it->key.label : "");
+		goto out;
+	}
+	if ((rc = hc_cert_describe(leaf, &r->cert, err)) != HC_OK ||
+	    (rc = acme_token_chain(roots, leaf, certs, n, &bundle, &r->chain, err)) != HC_OK ||
+	    (rc = hc_import_certs(s, &imp, &bundle, NULL, &r->imported, err)) != HC_OK)
+		goto out;
+	hc_key_info_clear(&r->key);
+	r->key = r->imported.key;
+	memset(&r->imported.key, 0, sizeof(r->imported.key));
+	r->key_created = true;
+	it->renewed = true;
+out:
+	if (rc != HC_OK)
+		it->error = *err;
+	hc_x509_bundle_clear(&bundle);
+	hc_stored_certs_free(certs, n);
+	EVP_PKEY_free(pub);
+	hc_chain_pool_free(roots);
 	return rc;
 }

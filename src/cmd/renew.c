@@ -82,12 +82,13 @@ static struct hook_run run_hook(const char *cmd, const hc_renew_item *it)
 static json_t *json_item(const hc_renew_item *it, const struct hook_run *hook, time_t now)
 {
 	char text[CLI_ERROR_TEXT_SIZE];
-	json_t *j = json_pack("{s:o, s:o, s:o, s:I, s:I, s:I, s:b, s:b}", "key",
+	json_t *j = json_pack("{s:o, s:o, s:o, s:I, s:I, s:I, s:b, s:b, s:b}", "key",
 			      cli_json_string(it->key.label), "uri", cli_json_string(it->key.uri),
-			      "certificate", cli_json_cert(&it->info, now), "seconds_left",
-			      (json_int_t)it->left_s, "lifetime_seconds",
+			      "certificate", it->cert ? cli_json_cert(&it->info, now) : json_null(),
+			      "seconds_left", (json_int_t)it->left_s, "lifetime_seconds",
 			      (json_int_t)it->lifetime_s, "threshold_seconds",
-			      (json_int_t)it->threshold_s, "due", it->due, "renewed", it->renewed);
+			      (json_int_t)it->threshold_s, "due", it->due, "renewed", it->renewed,
+			      "resumed", it->resumed);
 
 	if (it->attempted && !it->renewed)
 		json_object_set_new(j, "error",
@@ -138,6 +139,8 @@ static void print_item(const hc_renew_item *it, const struct hook_run *hook, tim
 		return;
 	}
 	printf("%s: renewed (%s were left)", label, left);
+	if (it->resumed)
+		printf(" by an interrupted run, finished now");
 	if (it->result.retired_label)
 		printf("; the old key is kept as '%s'", cli_text(it->result.retired_label));
 	printf("\n");
@@ -164,7 +167,8 @@ int cmd_renew(struct cli *cli, int argc, char **argv)
 	hc_acme_session *acme = NULL;
 	struct hook_run *hooks = NULL;
 	struct cli_token t = {0};
-	hc_error err = {0};
+	hc_error err = {0}, acme_err = {0};
+	bool acme_failed = false;
 	size_t due = 0, renewed = 0, failed = 0;
 	hc_rc first_rc = HC_OK;
 	json_t *items = NULL;
@@ -220,21 +224,35 @@ int cmd_renew(struct cli *cli, int argc, char **argv)
 		if (!it->due)
 			continue;
 		due++;
-		/* The CA is contacted only when something is due. */
-		if (!acme && hc_acme_session_open(t.session, &ac.setup, &acme, &e) != HC_OK) {
-			for (size_t j = i; j < plan.count; j++)
-				if (plan.items[j].due) {
-					plan.items[j].attempted = true;
-					plan.items[j].error = e;
-					failed++;
-				}
-			first_rc = first_rc ? first_rc : e.rc;
-			break;
-		}
-		if (hc_renew_one(acme, it, reuse, &e) != HC_OK) {
+		if (it->attempted) { /* an interrupted renewal that could not be finished */
 			failed++;
-			first_rc = first_rc ? first_rc : e.rc;
+			first_rc = first_rc ? first_rc : it->error.rc;
 			continue;
+		}
+		if (it->resumed) {
+			/* Finished on the token by the plan: reported, nothing ordered. */
+			if (hc_renew_resumed(t.session, &ac.setup, it, &e) != HC_OK) {
+				failed++;
+				first_rc = first_rc ? first_rc : e.rc;
+				continue;
+			}
+		} else {
+			/* The CA is contacted only when something is due, and once. */
+			if (!acme && !acme_failed &&
+			    hc_acme_session_open(t.session, &ac.setup, &acme, &acme_err) != HC_OK)
+				acme_failed = true;
+			if (acme_failed) {
+				it->attempted = true;
+				it->error = acme_err;
+				failed++;
+				first_rc = first_rc ? first_rc : acme_err.rc;
+				continue;
+			}
+			if (hc_renew_one(acme, it, reuse, &e) != HC_OK) {
+				failed++;
+				first_rc = first_rc ? first_rc : e.rc;
+				continue;
+			}
 		}
 		renewed++;
 		if (hook) {

@@ -83,6 +83,18 @@ static char *p11_key_id(const char *label)
 		     TS_SOFTHSM, TS_PIN, label);
 }
 
+/* The private key labelled `label` has the ID `want` ("": no such key), or any (NULL). */
+static void assert_key_id(const char *label, const char *want)
+{
+	char *id = p11_key_id(label);
+
+	if (want)
+		cr_assert_str_eq(id, want, "the private key '%s'", label);
+	else
+		cr_assert(*id, "no private key '%s'", label);
+	free(id);
+}
+
 /*
  * Cross-check with pkcs11-tool and openssl: the token's public key with
  * that id (read by pkcs11-tool) is the certificate's public key.
@@ -193,7 +205,7 @@ Test(acme, existing_key_and_text_output)
 	cr_assert(strstr(r.out, "Enrolled a certificate for 'api'"), "%s", r.out);
 	cr_assert(strstr(r.out, "Chain file"), "%s", r.out);
 	/* The same key: no new key pair. */
-	cr_assert_str_eq(p11_key_id("api"), id);
+	assert_key_id("api", id);
 	assert_cert_matches_token_key("api.pem", id);
 	ts_result_free(&r);
 	free(id);
@@ -268,14 +280,18 @@ Test(acme, enroll_if_missing_run_again_is_already_enrolled)
 Test(acme, renewal_with_a_new_key_takes_over_the_label)
 {
 	json_t *doc, *item;
-	char *old_id, *new_id, *keys;
+	char *old_id, *new_id, *keys, *user_id;
 	const char *retired;
 
 	json_decref(enroll_json("--acme \"$ACME\" --label www --type rsa:3072 --cn localhost "
 				"--json"));
 	old_id = p11_key_id("www");
-	/* What a renewal killed half-way leaves: the run must complete anyway. */
+	/* A key of the user's named like renew's own is never touched. */
 	free(ts_sh("$HSMCERT keygen --label www.renewing --type ec:P-256 >/dev/null"));
+	user_id = p11_key_id("www.renewing");
+	/* What a renewal of www killed before its order ended leaves: removed, the run completes.
+	 */
+	free(ts_sh("$HSMCERT keygen --label www.renewing-%s --type ec:P-256 >/dev/null", old_id));
 	/* 24 h left of 24 h: due when fewer than 2 days are left. */
 	doc = renew_json(0,
 			 "--key 'pkcs11:object=www;type=private' --days 2 --acme \"$ACME_LONG\"");
@@ -283,6 +299,7 @@ Test(acme, renewal_with_a_new_key_takes_over_the_label)
 	item = json_array_get(json_object_get(doc, "certificates"), 0);
 	cr_assert(json_is_true(json_object_get(item, "due")));
 	cr_assert(json_is_true(json_object_get(item, "renewed")));
+	cr_assert(json_is_false(json_object_get(item, "resumed")));
 	cr_assert(json_is_null(json_object_get(item, "error")));
 	retired = ct_str(item, "retired_label");
 	cr_assert(strncmp(retired, "www.retired-", 12) == 0, "%s", retired);
@@ -292,17 +309,69 @@ Test(acme, renewal_with_a_new_key_takes_over_the_label)
 	/* pkcs11-tool: a new key under 'www', the old one kept under the retired label. */
 	new_id = p11_key_id("www");
 	cr_assert(strlen(new_id) > 0 && strcmp(new_id, old_id) != 0, "%s %s", new_id, old_id);
-	cr_assert_str_eq(p11_key_id(retired), old_id);
+	assert_key_id(retired, old_id);
+	assert_key_id("www.renewing", user_id);
 	keys = p11_list("privkey");
-	cr_assert_eq(ct_count(keys, "never extractable"), 3, "%s", keys);
-	cr_assert(strstr(keys, "www.renewing") == NULL, "%s", keys);
+	cr_assert_eq(ct_count(keys, "never extractable"), 4, "%s", keys);
+	cr_assert(strstr(keys, "www.renewing-") == NULL, "%s", keys);
 	read_token_cert("www", "new.pem");
 	assert_cert_matches_token_key("new.pem", new_id);
 	free(ts_sh("openssl x509 -in new.pem -noout -checkend 172800 >/dev/null"));
 	json_decref(doc);
 	free(old_id);
 	free(new_id);
+	free(user_id);
 	free(keys);
+}
+
+/*
+ * Issue 14.5: keys the user labelled like renew's leftovers, with
+ * certificates of their own, are not renew's to finish: run with --all, and
+ * with --key for the key they seem to belong to, nothing is relabelled.
+ */
+Test(acme, lookalike_renewing_keys_are_left_alone)
+{
+	json_t *doc;
+	char *www_id, *look_id, *spoof_label, *other_label, *before, *after, args[512];
+
+	json_decref(enroll_json("--acme \"$ACME\" --label www --type ec:P-256 --cn localhost "
+				"--json"));
+	www_id = p11_key_id("www");
+	json_decref(enroll_json("--acme \"$ACME\" --label www.renewing --type ec:P-256 --cn "
+				"localhost --json"));
+	look_id = p11_key_id("www.renewing");
+	/* Named as renew names a new key: of a key that is not www's, and of www's for other names.
+	 */
+	cr_assert(asprintf(&spoof_label, "www.renewing-%s", look_id) > 0);
+	cr_assert(asprintf(&other_label, "www.renewing-%s", www_id) > 0);
+	snprintf(args, sizeof(args),
+		 "--acme \"$ACME\" --label %s --type ec:P-256 --cn localhost --json", spoof_label);
+	json_decref(enroll_json(args));
+	snprintf(args, sizeof(args),
+		 "--acme \"$ACME\" --label %s --type ec:P-256 --cn localhost --san IP:127.0.0.1 "
+		 "--json",
+		 other_label);
+	json_decref(enroll_json(args));
+	before = p11_list("privkey");
+	cr_assert(strstr(before, spoof_label) && strstr(before, other_label), "%s", before);
+	doc = renew_json(0, "--all --days 0 --acme \"$ACME_LONG\"");
+	cr_assert_eq(json_integer_value(json_object_get(doc, "renewed")), 0);
+	json_decref(doc);
+	doc = renew_json(0, "--key 'pkcs11:object=www;type=private' --days 0 --acme "
+			    "\"$ACME_LONG\"");
+	cr_assert_eq(json_integer_value(json_object_get(doc, "renewed")), 0);
+	json_decref(doc);
+	after = p11_list("privkey");
+	cr_assert_str_eq(after, before);
+	assert_key_id("www", www_id);
+	assert_key_id("www.renewing", look_id);
+	cr_assert(strstr(after, "retired") == NULL, "%s", after);
+	free(www_id);
+	free(look_id);
+	free(spoof_label);
+	free(other_label);
+	free(before);
+	free(after);
 }
 
 /* renew run through the fault module, killed before the Nth C_SetAttributeValue. */
@@ -350,45 +419,171 @@ static void assert_handed_over(const char *label, const char *old_id)
 	free(with_id);
 }
 
-/*
- * Issue 14.5: a renewal killed during the hand-over (the new key and its
- * certificate stored as LABEL.renewing, the old key partly retired), run
- * again, ends as an uninterrupted run without a second order: with --key
- * killed right after the old private key was retired, with --all after the
- * new certificate took the label.
- */
-Test(acme, renewal_killed_in_the_hand_over_is_finished_by_the_rerun)
+/* pkcs11:id=%..;type=private for the key pkcs11-tool shows with ID `hex`. */
+static char *id_uri(const char *hex)
 {
-	json_t *doc;
-	char *www_id, *api_id;
+	char *uri = NULL, *p;
 
+	cr_assert(asprintf(&uri, "pkcs11:type=private;id=%*s", (int)(strlen(hex) / 2 * 3), "") > 0);
+	p = uri + strlen("pkcs11:type=private;id=");
+	for (size_t i = 0; hex[i] && hex[i + 1]; i += 2, p += 3)
+		memcpy(p, (char[]){'%', hex[i], hex[i + 1]}, 3);
+	return uri;
+}
+
+/* Keys www and api enrolled for localhost (24-hour certificates); their IDs. */
+static void enroll_www_and_api(char **www_id, char **api_id)
+{
 	json_decref(enroll_json("--acme \"$ACME\" --label www --type ec:P-256 --cn localhost "
 				"--json"));
 	json_decref(enroll_json("--acme \"$ACME\" --label api --type ec:P-256 --cn localhost "
 				"--json"));
-	www_id = p11_key_id("www");
-	api_id = p11_key_id("api");
+	*www_id = p11_key_id("www");
+	*api_id = p11_key_id("api");
+}
+
+/* What a run killed during the hand-over left: the new key LABEL.renewing-OLDID. */
+static char *renewing_of(const char *label, const char *old_id)
+{
+	char *name = NULL;
+
+	cr_assert(asprintf(&name, "%s.renewing-%s", label, old_id) > 0);
+	return name;
+}
+
+/* The renew --json document's item for `label`. */
+static json_t *item_of(json_t *doc, const char *label)
+{
+	json_t *it = ct_find(json_object_get(doc, "certificates"), "key", label);
+
+	cr_assert(it, "no item for %s", label);
+	return it;
+}
+
+/*
+ * Issue 14.5: a renewal killed during the hand-over (the new key and its
+ * certificate stored as LABEL.renewing-OLDID, the old key partly retired),
+ * run again, ends as an uninterrupted run: reported as renewed, its hook run,
+ * without a second order. With --key naming the key by id, killed right
+ * after the old private key was retired; with --all, after the new
+ * certificate took the label.
+ */
+Test(acme, renewal_killed_in_the_hand_over_is_finished_by_the_rerun)
+{
+	struct ts_result r;
+	json_t *doc, *item;
+	char *www_id, *api_id, *www_uri, *args, *tmp, *keys, *certs, *hook;
+
+	enroll_www_and_api(&www_id, &api_id);
+	www_uri = id_uri(www_id);
 
 	/* SetAttributeValue 1-2: the new key's id; 3: the old private key retired. */
-	renew_killed_at_set(4, "--key 'pkcs11:object=www;type=private' --days 2 --acme "
-			       "\"$ACME_LONG\"");
-	cr_assert_str_eq(p11_key_id("www"), "", "the old key was not retired before the kill");
-	doc = renew_json(0, "--key 'pkcs11:object=www;type=private' --days 2 --acme "
-			    "\"$ACME_LONG\"");
-	cr_assert_eq(json_integer_value(json_object_get(doc, "renewed")), 0);
-	cr_assert_eq(json_integer_value(json_object_get(doc, "due")), 0);
+	cr_assert(asprintf(&args, "--key '%s' --days 2 --acme \"$ACME_LONG\"", www_uri) > 0);
+	renew_killed_at_set(4, args);
+	tmp = renewing_of("www", www_id);
+	keys = p11_list("privkey");
+	assert_key_id("www", "");
+	cr_assert(strstr(keys, "www.retired-"), "%s", keys);
+	assert_key_id(tmp, NULL);
+	free(keys);
+	free(args);
+	cr_assert(asprintf(&args,
+			   "--key '%s' --days 2 --acme \"$ACME_LONG\" --hook 'echo "
+			   "\"$HSMCERT_KEY_LABEL $HSMCERT_CERT_URI\" >> hook.out'",
+			   www_uri) > 0);
+	doc = renew_json(0, args);
+	cr_assert_eq(json_integer_value(json_object_get(doc, "renewed")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(doc, "due")), 1);
+	cr_assert(json_is_null(json_object_get(doc, "account")), "the CA was contacted");
+	item = item_of(doc, "www");
+	cr_assert(json_is_true(json_object_get(item, "resumed")));
+	cr_assert(json_is_true(json_object_get(item, "renewed")));
+	cr_assert(strncmp(ct_str(item, "retired_label"), "www.retired-", 12) == 0);
+	cr_assert(json_is_true(jget(item, "new.chain.verified")));
+	cr_assert_eq(json_integer_value(json_object_get(item, "hook_exit_status")), 0);
+	hook = ts_read("hook.out", NULL);
+	cr_assert(strncmp(hook, "www pkcs11:", 11) == 0, "%s", hook);
+	free(hook);
 	json_decref(doc);
 	assert_handed_over("www", www_id);
+	/* The id now names the retired key: renewing it is refused. */
+	ts_run(&r, "$P80 $HSMCERT renew --acme-roots \"$ROOTS\" %s", args);
+	ts_assert_status(&r, 2);
+	cr_assert(strstr(r.err, "retired"), "%s", r.err);
+	ts_result_free(&r);
+	free(args);
+	free(tmp);
 
-	/* 6: the new certificate took the label; the new key still api.renewing. */
+	/* 6: the new certificate took the label; the new key still api.renewing-ID. */
 	renew_killed_at_set(7, "--all --days 2 --acme \"$ACME_LONG\"");
-	cr_assert(strlen(p11_key_id("api.renewing")) > 0);
+	tmp = renewing_of("api", api_id);
+	assert_key_id(tmp, NULL);
+	certs = p11_list("cert");
+	cr_assert(strstr(certs, "api.retired-"), "%s", certs);
+	cr_assert(strstr(certs, "label:      api\n"), "%s", certs);
 	doc = renew_json(0, "--all --days 2 --acme \"$ACME_LONG\"");
-	cr_assert_eq(json_integer_value(json_object_get(doc, "renewed")), 0);
+	cr_assert_eq(json_integer_value(json_object_get(doc, "renewed")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(doc, "due")), 1);
+	cr_assert(json_is_true(json_object_get(item_of(doc, "api"), "resumed")));
+	json_decref(doc);
+	doc = renew_json(0, "--all --days 2 --acme \"$ACME_LONG\"");
 	cr_assert_eq(json_integer_value(json_object_get(doc, "due")), 0);
 	json_decref(doc);
 	assert_handed_over("api", api_id);
 	assert_handed_over("www", www_id);
+	free(tmp);
+	free(certs);
+	free(www_id);
+	free(api_id);
+	free(www_uri);
+}
+
+/*
+ * Finishing one interrupted renewal fails (the token refuses a relabel):
+ * that key's failure is reported and put back, the other is finished, the
+ * run exits with the failure; run again, the first is finished too.
+ */
+Test(acme, an_interrupted_renewal_that_fails_to_finish_stops_no_other)
+{
+	struct ts_result r;
+	json_t *doc, *items, *it;
+	size_t i, renewed = 0, failed = 0;
+	char *www_id, *api_id;
+
+	enroll_www_and_api(&www_id, &api_id);
+	renew_killed_at_set(4, "--key 'pkcs11:object=www;type=private' --days 2 --acme "
+			       "\"$ACME_LONG\"");
+	renew_killed_at_set(4, "--key 'pkcs11:object=api;type=private' --days 2 --acme "
+			       "\"$ACME_LONG\"");
+	ts_run(&r,
+	       "HSMCERT_MODULE=\"$HSMCERT_FAULTMOD\" HSMCERT_FAULT_FAIL=C_SetAttributeValue@1 "
+	       "HSMCERT_FAULT_ONCE=1 $P80 $HSMCERT renew --acme-roots \"$ROOTS\" --all --days 2 "
+	       "--acme \"$ACME_LONG\" --json");
+	doc = ct_result_json(&r, 3);
+	cr_assert_eq(json_integer_value(json_object_get(doc, "due")), 2);
+	cr_assert_eq(json_integer_value(json_object_get(doc, "renewed")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(doc, "failed")), 1);
+	items = json_object_get(doc, "certificates");
+	json_array_foreach(items, i, it)
+	{
+		cr_assert(json_is_true(json_object_get(it, "resumed")));
+		if (json_is_true(json_object_get(it, "renewed"))) {
+			renewed++;
+		} else {
+			failed++;
+			cr_assert(strstr(ct_str(it, "error.message"), "finishing the renewal of"),
+				  "%s", ct_str(it, "error.message"));
+			cr_assert(strstr(ct_str(it, "error.message"), "C_SetAttributeValue"));
+		}
+	}
+	cr_assert(renewed == 1 && failed == 1);
+	json_decref(doc);
+	doc = renew_json(0, "--all --days 2 --acme \"$ACME_LONG\"");
+	cr_assert_eq(json_integer_value(json_object_get(doc, "renewed")), 1);
+	cr_assert_eq(json_integer_value(json_object_get(doc, "failed")), 0);
+	json_decref(doc);
+	assert_handed_over("www", www_id);
+	assert_handed_over("api", api_id);
 	free(www_id);
 	free(api_id);
 }
@@ -407,7 +602,7 @@ Test(acme, renewal_reusing_the_key)
 	cr_assert(json_is_true(json_object_get(item, "renewed")));
 	cr_assert(json_is_false(jget(item, "new.key_created")));
 	cr_assert_eq(json_integer_value(json_object_get(item, "hook_exit_status")), 0);
-	cr_assert_str_eq(p11_key_id("www"), id);
+	assert_key_id("www", id);
 	/* The hook ran once, with the key's label. */
 	cr_assert_str_eq(ts_read("hook.out", NULL), "www\n");
 	/* The older certificate was replaced: one leaf certificate for the key. */
