@@ -76,6 +76,17 @@ static hc_rc remove_interrupted(restore_ctx *c, pending *k)
 }
 
 /*
+ * A usage as restore leaves it: one the backup records is there; one it does
+ * not is off, or on because the token adds it whatever the template asks
+ * (NSS softoken: decrypt and derive), as the first run accepted and reported
+ * (added_usages).
+ */
+static bool usage_as_restored(int have, bool want)
+{
+	return want ? have == 1 : have == 0 || have == 1;
+}
+
+/*
  * The flags and usages this restore gives the private key, read back as the
  * token has them. An unwrapped key is not always sensitive (PKCS#11
  * C_UnwrapKey) nor local: that tells it from the key it was backed up from,
@@ -86,8 +97,9 @@ static bool as_restored(const pending *k, const hc_key_info *key)
 	return key->type.ckk == k->key_type && key->sensitive == 1 &&
 	       key->extractable == (int)k->extractable && key->private_ == (int)k->private_ &&
 	       key->local != 1 && key->always_sensitive != 1 && key->sign == (int)k->sign &&
-	       key->decrypt == (int)k->decrypt && key->unwrap == (int)k->unwrap &&
-	       key->derive == (int)k->derive;
+	       usage_as_restored(key->decrypt, k->decrypt) &&
+	       usage_as_restored(key->unwrap, k->unwrap) &&
+	       usage_as_restored(key->derive, k->derive);
 }
 
 /*
