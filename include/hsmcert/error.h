@@ -37,6 +37,7 @@ typedef enum hc_hint {
 	HC_HINT_AGREE_TOS,	 /* a new ACME account needs the CA's terms agreed to */
 	HC_HINT_ACME_EAB,	 /* a new ACME account needs an external account binding */
 	HC_HINT_HTTP_01,	 /* http-01 cannot be answered on this port: another way */
+	HC_HINT_REUSE_KEY,	 /* the key can be renewed only by keeping it */
 	HC_HINT_COUNT
 } hc_hint;
 

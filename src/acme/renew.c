@@ -749,10 +749,11 @@ hc_rc hc_renew_one(hc_acme_session *a, hc_renew_item *it, bool reuse_key, hc_err
 		hooks.supersedes = it->cert; /* it goes even if issued in the same second */
 	} else {
 		if (!it->key.id_len) {
-			rc = hc_fail(err, HC_USAGE,
-				     "key '%s' has no CKA_ID to tie a new key to it: give it one, "
-				     "or renew with --reuse-key",
-				     it->key.label);
+			rc = hc_error_hint(err, HC_HINT_REUSE_KEY,
+					   hc_fail(err, HC_USAGE,
+						   "key '%s' has no CKA_ID to tie a new key to "
+						   "it: give it one",
+						   it->key.label));
 			goto out;
 		}
 		if (!(tmp_label = renewing_label(&it->key)) ||

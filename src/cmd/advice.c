@@ -23,6 +23,7 @@ static const char *const hint_text[] = {
 	[HC_HINT_AGREE_TOS] = "; --agree-tos agrees to them",
 	[HC_HINT_ACME_EAB] = ": give --eab-kid and --eab-hmac-source",
 	[HC_HINT_HTTP_01] = "; or use --http-port N or --webroot DIR",
+	[HC_HINT_REUSE_KEY] = ", or renew with --reuse-key",
 };
 _Static_assert(sizeof(hint_text) / sizeof(hint_text[0]) == HC_HINT_COUNT,
 	       "every hc_hint has its advice");

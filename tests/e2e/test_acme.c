@@ -588,6 +588,35 @@ Test(acme, an_interrupted_renewal_that_fails_to_finish_stops_no_other)
 	free(api_id);
 }
 
+/* A key without a CKA_ID (made by another tool): a new key cannot be tied to it. */
+Test(acme, a_key_without_an_id_is_renewed_only_by_keeping_it)
+{
+	struct ts_result r;
+	json_t *doc;
+	char *before, *after;
+
+	free(ts_sh("pkcs11-tool --module %s --token-label test --login --pin %s --keypairgen "
+		   "--key-type rsa:2048 --label noid >/dev/null 2>&1",
+		   TS_SOFTHSM, TS_PIN));
+	assert_key_id("noid", "");
+	json_decref(enroll_json("--acme \"$ACME\" --key 'pkcs11:object=noid;type=private' --cn "
+				"localhost --json"));
+	before = p11_all();
+	ts_run(&r, "$P80 $HSMCERT renew --acme-roots \"$ROOTS\" --key "
+		   "'pkcs11:object=noid;type=private' --days 2 --acme \"$ACME_LONG\"");
+	ts_assert_status(&r, 2);
+	cr_assert(strstr(r.err, "no CKA_ID") && strstr(r.err, "--reuse-key"), "%s", r.err);
+	ts_result_free(&r);
+	after = p11_all();
+	cr_assert_str_eq(after, before);
+	doc = renew_json(0, "--key 'pkcs11:object=noid;type=private' --days 2 --reuse-key --acme "
+			    "\"$ACME_LONG\"");
+	cr_assert_eq(json_integer_value(json_object_get(doc, "renewed")), 1);
+	json_decref(doc);
+	free(before);
+	free(after);
+}
+
 Test(acme, renewal_reusing_the_key)
 {
 	json_t *doc, *item;
