@@ -135,8 +135,9 @@ void hc_renew_plan_clear(hc_renew_plan *plan);
 /* A retired key's label: "LABEL.retired-20261202T230000Z". Such keys are never renewed. */
 #define HC_RETIRED_MARK ".retired-"
 /*
- * The new key of a renewal in progress: "LABEL.renewing-" and the old key's
- * CKA_ID in hex. Renewal never takes the label of any other key.
+ * The new key of a renewal in progress: "LABEL.renewing-" and a tag of the
+ * old key's CKA_ID (8 hex digits of its SHA-256). Renewal finishes and
+ * removes only what it made under such a label (docs/hsmcert.md, renew).
  */
 #define HC_RENEWING_MARK ".renewing-"
 

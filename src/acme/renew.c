@@ -9,6 +9,7 @@
 #include "hsmcert/certstore.h"
 #include "hsmcert/hex.h"
 
+#include <openssl/sha.h>
 #include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,7 +251,7 @@ static hc_rc retire_key(hc_session *s, const hc_key_info *key, const char *retir
 }
 
 /*
- * The new key (LABEL.renewing-ID) takes `label`: its certificates, its public
+ * The new key (LABEL.renewing-TAG) takes `label`: its certificates, its public
  * half, and the private key last, so that until the very end a re-run finds
  * the hand-over unfinished by the private key's temporary label.
  */
@@ -277,14 +278,33 @@ static bool retired_of(const char *label, const char *base)
 
 /* ---- a renewal killed during its hand-over ------------------------------ */
 
-/* LABEL.renewing-<the old key's CKA_ID in lowercase hex>: the new key of a renewal of `old`. */
+#define TAG_LEN 8 /* hex digits */
+
+/*
+ * What ties a new key to the key it replaces: the first 4 bytes of the
+ * SHA-256 of the old key's CKA_ID, in lowercase hex. Short, so that the
+ * temporary label stays within the label limits of real tokens.
+ */
+static bool renewing_tag(const unsigned char *id, size_t id_len, char tag[TAG_LEN + 1])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+	char *hex;
+
+	if (!id_len || !SHA256(id, id_len, md) || !(hex = hc_hex_encode(md, TAG_LEN / 2)))
+		return false;
+	memcpy(tag, hex, TAG_LEN + 1);
+	free(hex);
+	return true;
+}
+
+/* LABEL.renewing-TAG: the new key of a renewal of `old` (NULL: no id, or out of memory). */
 static char *renewing_label(const hc_key_info *old)
 {
-	char *hex = hc_hex_encode(old->id, old->id_len), *out = NULL;
+	char tag[TAG_LEN + 1], *out = NULL;
 
-	if (hex && asprintf(&out, "%s" HC_RENEWING_MARK "%s", old->label, hex) < 0)
-		out = NULL;
-	free(hex);
+	if (!renewing_tag(old->id, old->id_len, tag) ||
+	    asprintf(&out, "%s" HC_RENEWING_MARK "%s", old->label, tag) < 0)
+		return NULL;
 	return out;
 }
 
@@ -308,47 +328,73 @@ static char *label_base(const char *label)
 	return mark ? strndup(label, (size_t)(mark - label)) : strdup(label);
 }
 
-/*
- * What a renewing label names: *base (LABEL) and the old key's id, or *base
- * NULL when `label` is not exactly LABEL.renewing-<lowercase hex>.
- */
-static hc_rc parse_renewing(const char *label, char **base, unsigned char **id, size_t *id_len,
-			    hc_error *err)
+/* The private keys on the token, their labels and ids: read once. */
+struct names {
+	CK_OBJECT_HANDLE *handles;
+	char **labels;
+	CK_ATTRIBUTE *ids; /* CKA_ID values as hc_attrs_get gives them */
+	size_t count;
+};
+
+static void names_clear(struct names *nm)
+{
+	for (size_t i = 0; i < nm->count; i++) {
+		free(nm->labels ? nm->labels[i] : NULL);
+		if (nm->ids)
+			hc_attrs_release(&nm->ids[i], 1);
+	}
+	free(nm->handles);
+	free(nm->labels);
+	free(nm->ids);
+	memset(nm, 0, sizeof(*nm));
+}
+
+static hc_rc names_read(hc_session *s, struct names *nm, hc_error *err)
+{
+	size_t n = 0;
+	hc_rc rc = hc_key_find(s, CKO_PRIVATE_KEY, NULL, NULL, 0, &nm->handles, &n, err);
+
+	if (rc != HC_OK)
+		return rc;
+	if (n && (!(nm->labels = calloc(n, sizeof(*nm->labels))) ||
+		  !(nm->ids = calloc(n, sizeof(*nm->ids)))))
+		return hc_fail(err, HC_IO, "out of memory");
+	for (; nm->count < n && rc == HC_OK; nm->count++) {
+		CK_ATTRIBUTE a[] = {{CKA_LABEL, NULL, 0}, {CKA_ID, NULL, 0}};
+		if ((rc = hc_attrs_get(s, nm->handles[nm->count], a, 2, err)) != HC_OK)
+			break;
+		if (hc_attr_available(&a[0]) &&
+		    !(nm->labels[nm->count] = a[0].pValue ? strndup(a[0].pValue, a[0].ulValueLen)
+							  : strdup("")))
+			rc = hc_fail(err, HC_IO, "out of memory");
+		hc_attrs_release(&a[0], 1);
+		nm->ids[nm->count] = a[1];
+	}
+	return rc;
+}
+
+/* `label` is exactly LABEL.renewing-TAG: *base (LABEL) and tag; else *base stays NULL. */
+static hc_rc parse_renewing(const char *label, char **base, char tag[TAG_LEN + 1], hc_error *err)
 {
 	const char *mark = label ? last_mark(label, HC_RENEWING_MARK) : NULL;
-	const char *hex = mark ? mark + strlen(HC_RENEWING_MARK) : NULL;
-	hc_error ignored = {0};
-	char *again = NULL;
+	const char *t = mark ? mark + strlen(HC_RENEWING_MARK) : NULL;
 
 	*base = NULL;
-	*id = NULL;
-	*id_len = 0;
-	if (!hex)
+	if (!t || strlen(t) != TAG_LEN || strspn(t, "0123456789abcdef") != TAG_LEN)
 		return HC_OK;
-	if (hc_hex_decode(hex, "id", id, id_len, &ignored) == HC_OK)
-		again = hc_hex_encode(*id, *id_len);
-	if (again && strcmp(again, hex) == 0 && !(*base = strndup(label, (size_t)(mark - label)))) {
-		free(again);
+	memcpy(tag, t, TAG_LEN + 1);
+	if (!(*base = strndup(label, (size_t)(mark - label))))
 		return hc_fail(err, HC_IO, "out of memory");
-	}
-	if (!*base) {
-		free(*id);
-		*id = NULL;
-		*id_len = 0;
-	}
-	free(again);
 	return HC_OK;
 }
 
 static hc_rc plan_from_cert(X509 *cert, const hc_cert_info *info, hc_csr_plan *plan, hc_error *err);
 
-/* A LABEL.renewing-H private key found on the token, and what it was renewing. */
+/* A LABEL.renewing-TAG private key found on the token, and what it was renewing. */
 struct leftover {
 	hc_key_info new_key;
-	char *label; /* LABEL */
-	unsigned char *old_id;
-	size_t old_id_len;
-	hc_key_info old; /* the private key of id H */
+	char *label;	 /* LABEL */
+	hc_key_info old; /* the private key TAG names */
 	X509 *old_cert;	 /* its newest certificate (borrowed from the stored list) */
 	char *retired;	 /* the label the old key's objects end with */
 };
@@ -358,9 +404,38 @@ static void leftover_clear(struct leftover *l)
 	hc_key_info_clear(&l->new_key);
 	hc_key_info_clear(&l->old);
 	free(l->label);
-	free(l->old_id);
 	free(l->retired);
 	memset(l, 0, sizeof(*l));
+}
+
+/*
+ * The key the leftover `self` was renewing: the one private key labelled
+ * LABEL or LABEL.retired-* whose id has the tag. No other private key may
+ * hold LABEL. CK_INVALID_HANDLE when that is not so.
+ */
+static CK_OBJECT_HANDLE old_key_of(const struct names *nm, size_t self, const char *label,
+				   const char *tag)
+{
+	CK_OBJECT_HANDLE old = CK_INVALID_HANDLE;
+	size_t tagged = 0, holders = 0;
+
+	for (size_t j = 0; j < nm->count; j++) {
+		const char *l = nm->labels[j];
+		char t[TAG_LEN + 1];
+		bool holds = l && strcmp(l, label) == 0;
+		if (j == self || !l)
+			continue;
+		holders += holds;
+		if ((holds || retired_of(l, label)) && hc_attr_available(&nm->ids[j]) &&
+		    renewing_tag(nm->ids[j].pValue, nm->ids[j].ulValueLen, t) &&
+		    strcmp(t, tag) == 0) {
+			tagged++;
+			old = nm->handles[j];
+			if (holds)
+				holders--; /* the old key may hold it */
+		}
+	}
+	return tagged == 1 && holders == 0 ? old : CK_INVALID_HANDLE;
 }
 
 static bool same_id(const hc_stored_cert *c, const hc_key_info *key)
@@ -388,43 +463,26 @@ static bool stored_with_id(const hc_stored_cert *certs, size_t n, X509 *cert,
 }
 
 /*
- * Whether a leftover is renew's own work to finish (*ours): the old key is
- * the one private key of id H, labelled LABEL or LABEL.retired-*, no other
- * private key holds LABEL, and the new key has a certificate stored with its
- * id for exactly the DNS names and addresses of the old key's newest
- * certificate (what the killed run ordered and checked). A pair without a
- * certificate was killed before its order ended: left for remove_leftover.
+ * Whether a leftover is renew's own work to finish (*ours), its old key
+ * found (old_key_of): the new key has a certificate stored with its id for
+ * exactly the DNS names and addresses of the old key's newest certificate
+ * (what the killed run ordered and checked). A pair without a certificate
+ * was killed before its order ended: left for remove_leftover.
  */
 static hc_rc leftover_is_ours(hc_session *s, const hc_stored_cert *certs, size_t n,
-			      struct leftover *l, bool *ours, hc_error *err)
+			      CK_OBJECT_HANDLE old, struct leftover *l, bool *ours, hc_error *err)
 {
-	CK_OBJECT_HANDLE *found = NULL;
 	EVP_PKEY *new_pub = NULL, *old_pub = NULL;
 	hc_cert_info new_info = {0}, old_info = {0};
 	hc_csr_plan plan = {0};
 	X509 *new_cert;
-	size_t nf = 0;
 	hc_rc rc;
 
 	*ours = false;
 	if (!leaf_with_id(certs, n, &l->new_key))
 		return HC_OK;
-	if ((rc = hc_key_find(s, CKO_PRIVATE_KEY, NULL, l->old_id, l->old_id_len, &found, &nf,
-			      err)) != HC_OK)
-		return rc;
-	if (nf == 1)
-		rc = hc_key_describe(s, found[0], &l->old, err);
-	free(found);
-	found = NULL;
-	if (rc != HC_OK || nf != 1 || !l->old.label ||
-	    (strcmp(l->old.label, l->label) != 0 && !retired_of(l->old.label, l->label)))
-		return rc;
-	if ((rc = hc_key_find(s, CKO_PRIVATE_KEY, l->label, NULL, 0, &found, &nf, err)) != HC_OK)
-		return rc;
-	free(found);
-	if (nf > 1 || (nf == 1 && strcmp(l->old.label, l->label) != 0))
-		return HC_OK;
-	if ((rc = hc_key_public(s, &l->new_key, &new_pub, err)) != HC_OK ||
+	if ((rc = hc_key_describe(s, old, &l->old, err)) != HC_OK ||
+	    (rc = hc_key_public(s, &l->new_key, &new_pub, err)) != HC_OK ||
 	    (rc = hc_key_public(s, &l->old, &old_pub, err)) != HC_OK)
 		goto out;
 	new_cert = acme_newest_leaf(new_pub, certs, n);
@@ -467,83 +525,82 @@ static hc_rc finish_leftover(hc_session *s, const struct leftover *l, hc_error *
 }
 
 /*
- * The plan's item for a leftover: finished (frc HC_OK; `key` the new key
- * as it is now, `cert` the old certificate) or failed to finish (`e`).
+ * The plan's item for a leftover: finished (frc HC_OK; `key` the new key as
+ * it is now, `cert` the old certificate) or not (`e`, said to be this key's
+ * failure; after a finish, that the token holds the renewal).
  */
 static hc_rc add_resumed(hc_session *s, hc_renew_plan *out, struct leftover *l, long days,
 			 hc_rc frc, const hc_error *e, hc_error *err)
 {
 	hc_renew_item *it = plan_add(out);
-	hc_rc rc = HC_OK;
+	hc_error why = *e;
 
 	if (!it)
 		return hc_fail(err, HC_IO, "out of memory");
 	it->resumed = true;
-	if (frc == HC_OK) {
-		if ((rc = hc_key_describe(s, l->new_key.handle, &it->key, err)) == HC_OK &&
-		    (rc = item_fill(it, l->old_cert, days, out->now, err)) == HC_OK) {
-			it->result.retired_label = l->retired;
-			l->retired = NULL;
-		}
-	} else {
-		it->attempted = true;
-		it->error = *e;
-		hc_error_prefix(&it->error, "finishing the renewal of '%s' an interrupted run left",
+	it->due = true; /* it was, when the killed run began */
+	if (frc == HC_OK && (frc = hc_key_describe(s, l->new_key.handle, &it->key, &why)) != HC_OK)
+		hc_error_prefix(&why,
+				"the renewal of '%s' is finished on the token, but reading "
+				"its new key back failed",
 				l->label);
+	else if (frc != HC_OK)
+		hc_error_prefix(&why, "finishing the renewal of '%s' an interrupted run left",
+				l->label);
+	if (frc != HC_OK) {
+		it->attempted = true;
+		it->error = why;
+		hc_key_info_clear(&it->key);
 		it->key = l->new_key;
 		memset(&l->new_key, 0, sizeof(l->new_key));
-		if (l->old_cert)
-			rc = item_fill(it, l->old_cert, days, out->now, err);
+	} else {
+		it->result.retired_label = l->retired;
+		l->retired = NULL;
 	}
-	it->due = true; /* it was, when the killed run began */
-	return rc;
+	if (l->old_cert && item_fill(it, l->old_cert, days, out->now, &why) != HC_OK)
+		return hc_fail(err, HC_IO, "out of memory");
+	it->due = true;
+	return HC_OK;
 }
 
 /*
  * A renewal killed during the hand-over (issue 14.5) left the new key
- * LABEL.renewing-H with its certificate stored (renew stores it before the
+ * LABEL.renewing-TAG with its certificate stored (renew stores it before the
  * hand-over starts) and the old key partly or wholly retired. Each such
- * leftover that is renew's own (leftover_is_ours) is finished as an
- * uninterrupted run ends, and is a plan item: reported as renewed, its hook
- * run, nothing ordered again. One that fails to finish is a failed item; the
- * others go on. `only`: LABEL of the key named, or NULL for every key.
+ * leftover that is renew's own (old_key_of, leftover_is_ours) is finished as
+ * an uninterrupted run ends, and is a plan item: reported as renewed, its
+ * hook run, nothing ordered again. One that fails to finish is a failed
+ * item; the others go on. `only`: LABEL of the key named, or NULL for all.
  */
 static hc_rc finish_interrupted(hc_session *s, const char *only, const hc_stored_cert *certs,
 				size_t n, long days, hc_renew_plan *out, hc_error *err)
 {
-	CK_OBJECT_HANDLE *privs = NULL;
-	size_t np = 0;
-	hc_rc rc = hc_key_find(s, CKO_PRIVATE_KEY, NULL, NULL, 0, &privs, &np, err);
+	struct names nm = {0};
+	hc_rc rc = names_read(s, &nm, err);
 
-	for (size_t i = 0; i < np && rc == HC_OK; i++) {
-		CK_ATTRIBUTE attr = {CKA_LABEL, NULL, 0};
+	for (size_t i = 0; i < nm.count && rc == HC_OK; i++) {
 		struct leftover l = {0};
+		CK_OBJECT_HANDLE old;
+		char tag[TAG_LEN + 1];
 		hc_error e = {0};
-		char *label = NULL;
 		bool ours = false;
 		hc_rc frc;
-		if ((rc = hc_attrs_get(s, privs[i], &attr, 1, err)) != HC_OK)
-			break;
-		if (hc_attr_available(&attr) && !(label = strndup(attr.pValue, attr.ulValueLen)))
-			rc = hc_fail(err, HC_IO, "out of memory");
-		hc_attrs_release(&attr, 1);
-		if (rc == HC_OK)
-			rc = parse_renewing(label, &l.label, &l.old_id, &l.old_id_len, err);
-		free(label);
-		if (rc != HC_OK || !l.label || (only && strcmp(l.label, only) != 0)) {
+		if ((rc = parse_renewing(nm.labels[i], &l.label, tag, err)) != HC_OK || !l.label ||
+		    (only && strcmp(l.label, only) != 0) ||
+		    (old = old_key_of(&nm, i, l.label, tag)) == CK_INVALID_HANDLE) {
 			leftover_clear(&l);
 			continue;
 		}
-		frc = hc_key_describe(s, privs[i], &l.new_key, &e);
+		frc = hc_key_describe(s, nm.handles[i], &l.new_key, &e);
 		if (frc == HC_OK)
-			frc = leftover_is_ours(s, certs, n, &l, &ours, &e);
+			frc = leftover_is_ours(s, certs, n, old, &l, &ours, &e);
 		if (frc == HC_OK && ours)
 			frc = finish_leftover(s, &l, &e);
 		if (frc != HC_OK || ours)
 			rc = add_resumed(s, out, &l, days, frc, &e, err);
 		leftover_clear(&l);
 	}
-	free(privs);
+	names_clear(&nm);
 	return rc;
 }
 
@@ -659,7 +716,7 @@ struct hand_over {
 
 /*
  * After the new certificate is stored beside the new key (both still
- * LABEL.renewing-H): the old key is retired and the new one takes the label.
+ * LABEL.renewing-TAG): the old key is retired and the new one takes the label.
  * Undone if a later step fails; a kill in between is finished by the next
  * run (finish_interrupted).
  */
@@ -693,35 +750,67 @@ static hc_rc hand_over(void *ctx, hc_rollback *undo, hc_import_result *imp, hc_e
 	return HC_OK;
 }
 
-/*
- * Objects labelled LABEL.renewing-H (H: this key's id) are what a renewal of
- * this key killed before its order ended left behind (kill -9, power loss):
- * only renew makes that label. They go, so that running renew again
- * completes the work.
- */
-static hc_rc remove_leftover(hc_session *s, const char *label, hc_error *err)
+/* Whether a certificate object is labelled `label` or carries the id of one of `keys`. */
+static hc_rc any_certificate(hc_session *s, const char *label, const CK_OBJECT_HANDLE *keys,
+			     size_t n, bool *any, hc_error *err)
 {
-	static const CK_OBJECT_CLASS classes[] = {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY, CKO_CERTIFICATE};
-	hc_removal removal = {0};
-	hc_rc rc = HC_OK;
+	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
+	CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},
+			       {CKA_LABEL, (void *)label, strlen(label)}};
+	CK_OBJECT_HANDLE *found = NULL;
+	size_t nf = 0;
+	hc_rc rc = hc_objects_find(s, tmpl, 2, &found, &nf, err);
 
-	for (size_t c = 0; c < sizeof(classes) / sizeof(classes[0]) && rc == HC_OK; c++) {
-		CK_OBJECT_CLASS cls = classes[c];
-		CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},
-				       {CKA_LABEL, (void *)label, strlen(label)}};
-		CK_OBJECT_HANDLE *found = NULL;
-		size_t n = 0;
-		if ((rc = hc_objects_find(s, tmpl, 2, &found, &n, err)) != HC_OK)
+	free(found);
+	*any = nf > 0;
+	for (size_t i = 0; rc == HC_OK && i < n && !*any; i++) {
+		CK_ATTRIBUTE id = {CKA_ID, NULL, 0};
+		if ((rc = hc_attrs_get(s, keys[i], &id, 1, err)) != HC_OK)
 			break;
-		for (size_t i = 0; i < n && rc == HC_OK; i++)
-			rc = hc_removal_add(s, &removal, found[i], false, err);
-		free(found);
+		if (hc_attr_available(&id) && id.ulValueLen) {
+			tmpl[1] = id;
+			found = NULL;
+			if ((rc = hc_objects_find(s, tmpl, 2, &found, &nf, err)) == HC_OK)
+				*any = nf > 0;
+			free(found);
+		}
+		hc_attrs_release(&id, 1);
 	}
-	if (rc == HC_OK && removal.count)
-		rc = hc_removal_execute(s, &removal, err);
-	if (rc != HC_OK)
+	return rc;
+}
+
+/*
+ * A key pair labelled LABEL.renewing-TAG (TAG: this key's) without a
+ * certificate is what a renewal of this key killed before its order ended
+ * left behind (kill -9, power loss): it goes, so that running renew again
+ * completes the work. One with a certificate is not renew's to remove (a
+ * leftover with its certificate is finished, or refused, by the plan): the
+ * renewal with a new key (`refuse`) is refused and nothing changes.
+ */
+static hc_rc remove_leftover(hc_session *s, const char *label, bool refuse, hc_error *err)
+{
+	CK_OBJECT_HANDLE *keys = NULL;
+	hc_removal removal = {0};
+	bool certified = false;
+	size_t n = 0;
+	hc_rc rc = hc_key_find(s, CK_UNAVAILABLE_INFORMATION, label, NULL, 0, &keys, &n, err);
+
+	if (rc == HC_OK)
+		rc = any_certificate(s, label, keys, n, &certified, err);
+	if (rc == HC_OK && certified && !refuse)
+		n = 0; /* --reuse-key makes no key of that label: left alone */
+	else if (rc == HC_OK && certified)
+		rc = hc_fail(err, HC_CHECK,
+			     "label '%s' is the one a renewal gives its new key, and a key with a "
+			     "certificate holds it; it was not left by a renewal: rename it "
+			     "(nothing was changed)",
+			     label);
+	for (size_t i = 0; i < n && rc == HC_OK; i++)
+		rc = hc_removal_add(s, &removal, keys[i], false, err);
+	if (rc == HC_OK && removal.count && (rc = hc_removal_execute(s, &removal, err)) != HC_OK)
 		hc_error_prefix(err, "removing '%s', left by an interrupted renewal", label);
 	hc_removal_clear(&removal);
+	free(keys);
 	return rc;
 }
 
@@ -743,6 +832,14 @@ hc_rc hc_renew_one(hc_acme_session *a, hc_renew_item *it, bool reuse_key, hc_err
 	if ((rc = plan_from_cert(it->cert, &it->info, &plan, err)) != HC_OK)
 		goto out;
 	ep.plan = &plan;
+	/* What a renewal of this key killed before its order ended left goes first. */
+	if (it->key.id_len &&
+	    (!(tmp_label = renewing_label(&it->key)) ||
+	     (rc = remove_leftover(a->session, tmp_label, !reuse_key, err)) != HC_OK)) {
+		if (!tmp_label)
+			rc = hc_fail(err, HC_IO, "out of memory");
+		goto out;
+	}
 	if (reuse_key) {
 		ep.key_uri = it->key.uri;
 		hooks.replace = true;
@@ -756,13 +853,10 @@ hc_rc hc_renew_one(hc_acme_session *a, hc_renew_item *it, bool reuse_key, hc_err
 						   it->key.label));
 			goto out;
 		}
-		if (!(tmp_label = renewing_label(&it->key)) ||
-		    !(over.retired = retired_label(it->key.label))) {
+		if (!(over.retired = retired_label(it->key.label))) {
 			rc = hc_fail(err, HC_IO, "out of memory");
 			goto out;
 		}
-		if ((rc = remove_leftover(a->session, tmp_label, err)) != HC_OK)
-			goto out;
 		gen.label = tmp_label;
 		gen.type = it->key.type;
 		gen.exportable = it->key.extractable ==
@@ -807,8 +901,17 @@ hc_rc hc_renew_resumed(hc_session *s, const hc_acme_setup *setup, hc_renew_item 
 			     it->key.label ? it->key.label : "");
 		goto out;
 	}
-	if ((rc = hc_cert_describe(leaf, &r->cert, err)) != HC_OK ||
-	    (rc = acme_token_chain(roots, leaf, certs, n, &bundle, &r->chain, err)) != HC_OK ||
+	if ((rc = hc_cert_describe(leaf, &r->cert, err)) != HC_OK)
+		goto out;
+	/*
+	 * The killed run verified the chain before it stored the certificate;
+	 * not verifying now (other trust anchors) is reported, not a failure:
+	 * the renewal is done, and its hook must run.
+	 */
+	rc = acme_token_chain(roots, leaf, certs, n, &bundle, &r->chain, err);
+	if (rc == HC_CHECK)
+		rc = HC_OK;
+	if (rc != HC_OK ||
 	    (rc = hc_import_certs(s, &imp, &bundle, NULL, &r->imported, err)) != HC_OK)
 		goto out;
 	hc_key_info_clear(&r->key);
@@ -817,8 +920,13 @@ hc_rc hc_renew_resumed(hc_session *s, const hc_acme_setup *setup, hc_renew_item 
 	r->key_created = true;
 	it->renewed = true;
 out:
-	if (rc != HC_OK)
+	if (rc != HC_OK) {
+		hc_error_prefix(err,
+				"the renewal of '%s' is finished on the token, but reading it "
+				"back failed",
+				it->key.label ? it->key.label : "");
 		it->error = *err;
+	}
 	hc_x509_bundle_clear(&bundle);
 	hc_stored_certs_free(certs, n);
 	EVP_PKEY_free(pub);

@@ -82,13 +82,15 @@ static struct hook_run run_hook(const char *cmd, const hc_renew_item *it)
 static json_t *json_item(const hc_renew_item *it, const struct hook_run *hook, time_t now)
 {
 	char text[CLI_ERROR_TEXT_SIZE];
-	json_t *j = json_pack("{s:o, s:o, s:o, s:I, s:I, s:I, s:b, s:b, s:b}", "key",
-			      cli_json_string(it->key.label), "uri", cli_json_string(it->key.uri),
-			      "certificate", it->cert ? cli_json_cert(&it->info, now) : json_null(),
-			      "seconds_left", (json_int_t)it->left_s, "lifetime_seconds",
-			      (json_int_t)it->lifetime_s, "threshold_seconds",
-			      (json_int_t)it->threshold_s, "due", it->due, "renewed", it->renewed,
-			      "resumed", it->resumed);
+	/* No certificate: a failed resumed item whose old certificate was not read. */
+	json_t *j = json_pack(
+		"{s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:b, s:b}", "key",
+		cli_json_string(it->key.label), "uri", cli_json_string(it->key.uri), "certificate",
+		it->cert ? cli_json_cert(&it->info, now) : json_null(), "seconds_left",
+		it->cert ? json_integer(it->left_s) : json_null(), "lifetime_seconds",
+		it->cert ? json_integer(it->lifetime_s) : json_null(), "threshold_seconds",
+		it->cert ? json_integer(it->threshold_s) : json_null(), "due", it->due, "renewed",
+		it->renewed, "resumed", it->resumed);
 
 	if (it->attempted && !it->renewed)
 		json_object_set_new(j, "error",
@@ -131,6 +133,11 @@ static void print_item(const hc_renew_item *it, const struct hook_run *hook, tim
 	if (!it->due) {
 		printf("%s: not due (%s left; due when fewer than %s are left)\n", label, left,
 		       threshold);
+		return;
+	}
+	if (!it->renewed && !it->cert) {
+		printf("%s: renewal FAILED: %s\n", label,
+		       cli_error_text(&it->error, text, sizeof(text)));
 		return;
 	}
 	if (!it->renewed) {

@@ -96,6 +96,27 @@ static void assert_key_id(const char *label, const char *want)
 }
 
 /*
+ * The label renew gives the new key of a renewal of the key with ID `old_id`
+ * (hex, as pkcs11-tool shows it): LABEL.renewing- and the first 4 bytes of
+ * the SHA-256 of that id, computed here by xxd and sha256sum.
+ */
+static char *renewing_of(const char *label, const char *old_id)
+{
+	return ts_sh("printf '%%s.renewing-%%s' '%s' \"$(printf '%s' | xxd -r -p | sha256sum | "
+		     "cut -c1-8)\"",
+		     label, old_id);
+}
+
+/* Class, label and ID of every object whose label starts with `prefix`, sorted. */
+static char *p11_objects_of(const char *prefix)
+{
+	return ts_sh("pkcs11-tool --module %s --token-label test --login --pin %s --list-objects "
+		     "2>/dev/null | awk '/Object;/{c=$1} /label:/{l=$2} /ID:/{print c, l, $2}' | "
+		     "grep -E '^[A-Za-z ]+ %s' | sort",
+		     TS_SOFTHSM, TS_PIN, prefix);
+}
+
+/*
  * Cross-check with pkcs11-tool and openssl: the token's public key with
  * that id (read by pkcs11-tool) is the certificate's public key.
  */
@@ -280,7 +301,7 @@ Test(acme, enroll_if_missing_run_again_is_already_enrolled)
 Test(acme, renewal_with_a_new_key_takes_over_the_label)
 {
 	json_t *doc, *item;
-	char *old_id, *new_id, *keys, *user_id;
+	char *old_id, *new_id, *keys, *user_id, *leftover;
 	const char *retired;
 
 	json_decref(enroll_json("--acme \"$ACME\" --label www --type rsa:3072 --cn localhost "
@@ -291,7 +312,9 @@ Test(acme, renewal_with_a_new_key_takes_over_the_label)
 	user_id = p11_key_id("www.renewing");
 	/* What a renewal of www killed before its order ended leaves: removed, the run completes.
 	 */
-	free(ts_sh("$HSMCERT keygen --label www.renewing-%s --type ec:P-256 >/dev/null", old_id));
+	leftover = renewing_of("www", old_id);
+	free(ts_sh("$HSMCERT keygen --label %s --type ec:P-256 >/dev/null", leftover));
+	free(leftover);
 	/* 24 h left of 24 h: due when fewer than 2 days are left. */
 	doc = renew_json(0,
 			 "--key 'pkcs11:object=www;type=private' --days 2 --acme \"$ACME_LONG\"");
@@ -326,11 +349,14 @@ Test(acme, renewal_with_a_new_key_takes_over_the_label)
 
 /*
  * Issue 14.5: keys the user labelled like renew's leftovers, with
- * certificates of their own, are not renew's to finish: run with --all, and
- * with --key for the key they seem to belong to, nothing is relabelled.
+ * certificates of their own, are not renew's to finish or remove: with
+ * --all, and with --key for the key they seem to belong to, nothing is
+ * relabelled; a due renewal with a new key is refused with nothing changed
+ * (that label is the one the new key needs); --reuse-key renews.
  */
 Test(acme, lookalike_renewing_keys_are_left_alone)
 {
+	struct ts_result r;
 	json_t *doc;
 	char *www_id, *look_id, *spoof_label, *other_label, *before, *after, args[512];
 
@@ -340,10 +366,9 @@ Test(acme, lookalike_renewing_keys_are_left_alone)
 	json_decref(enroll_json("--acme \"$ACME\" --label www.renewing --type ec:P-256 --cn "
 				"localhost --json"));
 	look_id = p11_key_id("www.renewing");
-	/* Named as renew names a new key: of a key that is not www's, and of www's for other names.
-	 */
-	cr_assert(asprintf(&spoof_label, "www.renewing-%s", look_id) > 0);
-	cr_assert(asprintf(&other_label, "www.renewing-%s", www_id) > 0);
+	/* Named as renew names a new key: for a key not www's; for www's with other names. */
+	spoof_label = renewing_of("www", look_id);
+	other_label = renewing_of("www", www_id);
 	snprintf(args, sizeof(args),
 		 "--acme \"$ACME\" --label %s --type ec:P-256 --cn localhost --json", spoof_label);
 	json_decref(enroll_json(args));
@@ -352,7 +377,7 @@ Test(acme, lookalike_renewing_keys_are_left_alone)
 		 "--json",
 		 other_label);
 	json_decref(enroll_json(args));
-	before = p11_list("privkey");
+	before = p11_objects_of("www");
 	cr_assert(strstr(before, spoof_label) && strstr(before, other_label), "%s", before);
 	doc = renew_json(0, "--all --days 0 --acme \"$ACME_LONG\"");
 	cr_assert_eq(json_integer_value(json_object_get(doc, "renewed")), 0);
@@ -361,10 +386,23 @@ Test(acme, lookalike_renewing_keys_are_left_alone)
 			    "\"$ACME_LONG\"");
 	cr_assert_eq(json_integer_value(json_object_get(doc, "renewed")), 0);
 	json_decref(doc);
-	after = p11_list("privkey");
+	ts_run(&r, "$P80 $HSMCERT renew --acme-roots \"$ROOTS\" --key "
+		   "'pkcs11:object=www;type=private' --days 2 --acme \"$ACME_LONG\"");
+	ts_assert_status(&r, 1);
+	cr_assert(strstr(r.err, other_label) && strstr(r.err, "nothing was changed"), "%s", r.err);
+	ts_result_free(&r);
+	after = p11_objects_of("www");
 	cr_assert_str_eq(after, before);
+	free(after);
+	doc = renew_json(0, "--key 'pkcs11:object=www;type=private' --days 2 --reuse-key --acme "
+			    "\"$ACME_LONG\"");
+	cr_assert_eq(json_integer_value(json_object_get(doc, "renewed")), 1);
+	json_decref(doc);
 	assert_key_id("www", www_id);
 	assert_key_id("www.renewing", look_id);
+	assert_key_id(spoof_label, NULL);
+	assert_key_id(other_label, NULL);
+	after = p11_list("privkey");
 	cr_assert(strstr(after, "retired") == NULL, "%s", after);
 	free(www_id);
 	free(look_id);
@@ -442,15 +480,6 @@ static void enroll_www_and_api(char **www_id, char **api_id)
 	*api_id = p11_key_id("api");
 }
 
-/* What a run killed during the hand-over left: the new key LABEL.renewing-OLDID. */
-static char *renewing_of(const char *label, const char *old_id)
-{
-	char *name = NULL;
-
-	cr_assert(asprintf(&name, "%s.renewing-%s", label, old_id) > 0);
-	return name;
-}
-
 /* The renew --json document's item for `label`. */
 static json_t *item_of(json_t *doc, const char *label)
 {
@@ -514,17 +543,31 @@ Test(acme, renewal_killed_in_the_hand_over_is_finished_by_the_rerun)
 	free(args);
 	free(tmp);
 
-	/* 6: the new certificate took the label; the new key still api.renewing-ID. */
+	/* 6: the new certificate took the label; the new key still api.renewing-TAG. */
 	renew_killed_at_set(7, "--all --days 2 --acme \"$ACME_LONG\"");
 	tmp = renewing_of("api", api_id);
 	assert_key_id(tmp, NULL);
 	certs = p11_list("cert");
 	cr_assert(strstr(certs, "api.retired-"), "%s", certs);
 	cr_assert(strstr(certs, "label:      api\n"), "%s", certs);
-	doc = renew_json(0, "--all --days 2 --acme \"$ACME_LONG\"");
+	/*
+	 * Verified against other trust anchors now, the chain the killed run
+	 * verified does not: said, but the renewal is done and its hook runs.
+	 */
+	free(ts_sh("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "
+		   "other.key -out other-root.pem -subj /CN=other -days 2 2>/dev/null"));
+	doc = renew_json(0, "--all --days 2 --acme \"$ACME_LONG\" --roots other-root.pem --hook "
+			    "'echo \"$HSMCERT_KEY_LABEL\" > api-hook.out'");
 	cr_assert_eq(json_integer_value(json_object_get(doc, "renewed")), 1);
 	cr_assert_eq(json_integer_value(json_object_get(doc, "due")), 1);
-	cr_assert(json_is_true(json_object_get(item_of(doc, "api"), "resumed")));
+	cr_assert_eq(json_integer_value(json_object_get(doc, "failed")), 0);
+	item = item_of(doc, "api");
+	cr_assert(json_is_true(json_object_get(item, "resumed")));
+	cr_assert(json_is_false(jget(item, "new.chain.verified")));
+	cr_assert_eq(json_integer_value(json_object_get(item, "hook_exit_status")), 0);
+	hook = ts_read("api-hook.out", NULL);
+	cr_assert_str_eq(hook, "api\n");
+	free(hook);
 	json_decref(doc);
 	doc = renew_json(0, "--all --days 2 --acme \"$ACME_LONG\"");
 	cr_assert_eq(json_integer_value(json_object_get(doc, "due")), 0);
@@ -539,8 +582,9 @@ Test(acme, renewal_killed_in_the_hand_over_is_finished_by_the_rerun)
 }
 
 /*
- * Finishing one interrupted renewal fails (the token refuses a relabel):
- * that key's failure is reported and put back, the other is finished, the
+ * Finishing one interrupted renewal fails (the token refuses the second
+ * relabel, after the old public key was relabelled): that key's failure is
+ * reported and its objects put back as they were, the other is finished, the
  * run exits with the failure; run again, the first is finished too.
  */
 Test(acme, an_interrupted_renewal_that_fails_to_finish_stops_no_other)
@@ -548,15 +592,17 @@ Test(acme, an_interrupted_renewal_that_fails_to_finish_stops_no_other)
 	struct ts_result r;
 	json_t *doc, *items, *it;
 	size_t i, renewed = 0, failed = 0;
-	char *www_id, *api_id;
+	char *www_id, *api_id, *www_before, *api_before, *now;
 
 	enroll_www_and_api(&www_id, &api_id);
 	renew_killed_at_set(4, "--key 'pkcs11:object=www;type=private' --days 2 --acme "
 			       "\"$ACME_LONG\"");
 	renew_killed_at_set(4, "--key 'pkcs11:object=api;type=private' --days 2 --acme "
 			       "\"$ACME_LONG\"");
+	www_before = p11_objects_of("www");
+	api_before = p11_objects_of("api");
 	ts_run(&r,
-	       "HSMCERT_MODULE=\"$HSMCERT_FAULTMOD\" HSMCERT_FAULT_FAIL=C_SetAttributeValue@1 "
+	       "HSMCERT_MODULE=\"$HSMCERT_FAULTMOD\" HSMCERT_FAULT_FAIL=C_SetAttributeValue@2 "
 	       "HSMCERT_FAULT_ONCE=1 $P80 $HSMCERT renew --acme-roots \"$ROOTS\" --all --days 2 "
 	       "--acme \"$ACME_LONG\" --json");
 	doc = ct_result_json(&r, 3);
@@ -569,12 +615,17 @@ Test(acme, an_interrupted_renewal_that_fails_to_finish_stops_no_other)
 		cr_assert(json_is_true(json_object_get(it, "resumed")));
 		if (json_is_true(json_object_get(it, "renewed"))) {
 			renewed++;
-		} else {
-			failed++;
-			cr_assert(strstr(ct_str(it, "error.message"), "finishing the renewal of"),
-				  "%s", ct_str(it, "error.message"));
-			cr_assert(strstr(ct_str(it, "error.message"), "C_SetAttributeValue"));
+			continue;
 		}
+		failed++;
+		cr_assert(strstr(ct_str(it, "error.message"), "finishing the renewal of"), "%s",
+			  ct_str(it, "error.message"));
+		cr_assert(strstr(ct_str(it, "error.message"), "C_SetAttributeValue"));
+		/* Put back: its objects as the kill left them. */
+		now = p11_objects_of(strncmp(ct_str(it, "key"), "www.", 4) == 0 ? "www" : "api");
+		cr_assert_str_eq(now, strncmp(ct_str(it, "key"), "www.", 4) == 0 ? www_before
+										 : api_before);
+		free(now);
 	}
 	cr_assert(renewed == 1 && failed == 1);
 	json_decref(doc);
@@ -586,6 +637,8 @@ Test(acme, an_interrupted_renewal_that_fails_to_finish_stops_no_other)
 	assert_handed_over("api", api_id);
 	free(www_id);
 	free(api_id);
+	free(www_before);
+	free(api_before);
 }
 
 /* A key without a CKA_ID (made by another tool): a new key cannot be tied to it. */

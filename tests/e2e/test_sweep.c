@@ -493,7 +493,7 @@ Test(sweep_acme, enroll)
  * renew of a due certificate with a new key (the label handed over, the old
  * key retired). Run again, renew finds nothing due: the re-run of a complete
  * renewal changes nothing, and a run killed during the hand-over (old key
- * retired, new key still LABEL.renewing-ID) is finished by the re-run without
+ * retired, new key still LABEL.renewing-TAG) is finished by the re-run without
  * a new order. Every C_SetAttributeValue of the hand-over is killed at.
  */
 Test(sweep_acme, renew)
