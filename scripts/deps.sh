@@ -14,6 +14,8 @@ packages=(
 	opensc gnutls-bin xxd python3
 	# checks the house runs in CI: layers, format, scripts, fuzzing
 	clang libclang-rt-14-dev clang-format shellcheck
+	# memory checks of a plain build (the suite's valgrind_lifecycle)
+	valgrind
 	# the man page (docs/hsmcert.md rendered) and the install test reading it
 	go-md2man man-db
 	# the other module worlds (tpm2-pkcs11 itself is unpacked, not installed: see scripts/worlds/)

@@ -4,15 +4,16 @@
 # with every hsmcert run under valgrind memcheck, on a plain (not sanitized)
 # build in $HSMCERT_BUILD_DIR (default build-valgrind). Any memory error or
 # definite leak fails (exit 99 from that run). Prints each step's time.
+# ctest runs it (test valgrind_lifecycle, label valgrind).
 #   scripts/valgrind-lifecycle.sh [--no-valgrind]   (the same without valgrind, to compare)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
 build=${HSMCERT_BUILD_DIR:-build-valgrind}
-if [ ! -x "$build/hsmcert" ]; then
+# Configured once, then built incrementally: the binary is always this tree's.
+[ -f "$build/CMakeCache.txt" ] ||
 	cmake -S . -B "$build" -DBUILD_TESTING=OFF -DHSMCERT_SANITIZE=OFF >/dev/null
-	cmake --build "$build" --target hsmcert-cli -j"$(nproc)" >/dev/null
-fi
+cmake --build "$build" --target hsmcert-cli -j"$(nproc)" >/dev/null
 bin=$(cd "$build" && pwd)/hsmcert
 vg=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite
 	--show-leak-kinds=definite --suppressions="$src/tests/support/valgrind.supp")
