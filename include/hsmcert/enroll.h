@@ -151,11 +151,19 @@ void hc_renew_plan_clear(hc_renew_plan *plan);
 hc_rc hc_renew_one(hc_acme_session *a, hc_renew_item *item, bool reuse_key, hc_error *err);
 
 /*
+ * The trust anchors issued chains are verified against: setup's roots_path,
+ * else its server.ca_file, else the system's. *out is the caller's to free
+ * (hc_chain_pool_free), on failure too.
+ */
+hc_rc hc_acme_roots_load(const hc_acme_setup *setup, hc_chain_pool **out, hc_error *err);
+
+/*
  * A resumed item (see hc_renew_item): its result from the token, as
  * hc_renew_one fills it (the new key, its certificate, the chain verified
- * against setup's trust anchors), without contacting the CA.
+ * against `roots`; one that does not verify is reported so, not a failure:
+ * the renewal is done), without contacting the CA.
  */
-hc_rc hc_renew_resumed(hc_session *session, const hc_acme_setup *setup, hc_renew_item *item,
+hc_rc hc_renew_resumed(hc_session *session, hc_chain_pool *roots, hc_renew_item *item,
 		       hc_error *err);
 
 #endif

@@ -54,7 +54,7 @@ static hc_rc account_key(hc_acme_session *a, hc_rollback *undo, hc_error *err)
 	return HC_OK;
 }
 
-hc_rc acme_roots_load(const hc_acme_setup *s, hc_chain_pool **out, hc_error *err)
+hc_rc hc_acme_roots_load(const hc_acme_setup *s, hc_chain_pool **out, hc_error *err)
 {
 	const char *path = s->roots_path ? s->roots_path : s->server.ca_file;
 	hc_rc rc;
@@ -90,7 +90,7 @@ hc_rc hc_acme_session_open(hc_session *session, const hc_acme_setup *setup, hc_a
 			goto fail;
 		a->solver = hc_acme_responder_solver(a->responder);
 	}
-	if ((rc = acme_roots_load(setup, &a->roots, err)) != HC_OK ||
+	if ((rc = hc_acme_roots_load(setup, &a->roots, err)) != HC_OK ||
 	    (rc = account_key(a, &undo, err)) != HC_OK ||
 	    (rc = hc_acme_key_from_token(session, &a->account_key, &a->jws_key, err)) != HC_OK ||
 	    (rc = hc_acme_client_new(&setup->server, &a->jws_key, &a->client, err)) != HC_OK ||

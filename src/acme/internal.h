@@ -32,9 +32,6 @@ struct enroll_hooks {
 /* renew's rule: due when less than a third of the lifetime is left, at most 30 days. */
 long acme_renew_threshold(long lifetime_s);
 
-/* The trust anchors issued chains are verified against: --roots, --acme-roots, or the system's. */
-hc_rc acme_roots_load(const hc_acme_setup *setup, hc_chain_pool **out, hc_error *err);
-
 /* The certificate names the DNS names and IP addresses asked for, and no others. */
 bool acme_same_names(const hc_csr_plan *plan, const hc_cert_info *info);
 

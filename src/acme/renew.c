@@ -475,11 +475,23 @@ static hc_rc leftover_is_ours(hc_session *s, const hc_stored_cert *certs, size_t
 	EVP_PKEY *new_pub = NULL, *old_pub = NULL;
 	hc_cert_info new_info = {0}, old_info = {0};
 	hc_csr_plan plan = {0};
+	CK_OBJECT_HANDLE *holders = NULL;
+	bool taken = false;
 	X509 *new_cert;
+	size_t nh = 0;
 	hc_rc rc;
 
 	*ours = false;
 	if (!leaf_with_id(certs, n, &l->new_key))
+		return HC_OK;
+	/* Asked again (old_key_of read the labels once): an earlier finish may hold LABEL now. */
+	if ((rc = hc_key_find(s, CKO_PRIVATE_KEY, l->label, NULL, 0, &holders, &nh, err)) != HC_OK)
+		return rc;
+	for (size_t i = 0; i < nh; i++)
+		if (holders[i] != old)
+			taken = true;
+	free(holders);
+	if (taken)
 		return HC_OK;
 	if ((rc = hc_key_describe(s, old, &l->old, err)) != HC_OK ||
 	    (rc = hc_key_public(s, &l->new_key, &new_pub, err)) != HC_OK ||
@@ -557,8 +569,15 @@ static hc_rc add_resumed(hc_session *s, hc_renew_plan *out, struct leftover *l, 
 		it->result.retired_label = l->retired;
 		l->retired = NULL;
 	}
-	if (l->old_cert && item_fill(it, l->old_cert, days, out->now, &why) != HC_OK)
-		return hc_fail(err, HC_IO, "out of memory");
+	if (l->old_cert && item_fill(it, l->old_cert, days, out->now, &why) != HC_OK &&
+	    !it->attempted) {
+		hc_error_prefix(&why,
+				"the renewal of '%s' is finished on the token, but reading "
+				"its old certificate failed",
+				l->label);
+		it->attempted = true;
+		it->error = why;
+	}
 	it->due = true;
 	return HC_OK;
 }
@@ -750,55 +769,76 @@ static hc_rc hand_over(void *ctx, hc_rollback *undo, hc_import_result *imp, hc_e
 	return HC_OK;
 }
 
-/* Whether a certificate object is labelled `label` or carries the id of one of `keys`. */
+/*
+ * Whether a certificate goes with the keys `keys` labelled `label`: one
+ * labelled so, one with a key's id, or one for a private key's public key.
+ */
 static hc_rc any_certificate(hc_session *s, const char *label, const CK_OBJECT_HANDLE *keys,
 			     size_t n, bool *any, hc_error *err)
 {
-	CK_OBJECT_CLASS cls = CKO_CERTIFICATE;
-	CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)},
-			       {CKA_LABEL, (void *)label, strlen(label)}};
-	CK_OBJECT_HANDLE *found = NULL;
-	size_t nf = 0;
-	hc_rc rc = hc_objects_find(s, tmpl, 2, &found, &nf, err);
+	hc_stored_cert *certs = NULL;
+	size_t nc = 0;
+	hc_rc rc = hc_certstore_list(s, &certs, &nc, err);
 
-	free(found);
-	*any = nf > 0;
-	for (size_t i = 0; rc == HC_OK && i < n && !*any; i++) {
-		CK_ATTRIBUTE id = {CKA_ID, NULL, 0};
-		if ((rc = hc_attrs_get(s, keys[i], &id, 1, err)) != HC_OK)
+	*any = false;
+	for (size_t i = 0; rc == HC_OK && i < nc && !*any; i++)
+		*any = certs[i].label && strcmp(certs[i].label, label) == 0;
+	for (size_t k = 0; rc == HC_OK && k < n && !*any; k++) {
+		hc_key_info key = {0};
+		hc_error ignored = {0};
+		EVP_PKEY *pub = NULL;
+		if ((rc = hc_key_describe(s, keys[k], &key, err)) != HC_OK)
 			break;
-		if (hc_attr_available(&id) && id.ulValueLen) {
-			tmpl[1] = id;
-			found = NULL;
-			if ((rc = hc_objects_find(s, tmpl, 2, &found, &nf, err)) == HC_OK)
-				*any = nf > 0;
-			free(found);
-		}
-		hc_attrs_release(&id, 1);
+		for (size_t i = 0; key.id_len && i < nc && !*any; i++)
+			*any = same_id(&certs[i], &key);
+		/* A public key that cannot be read matches no certificate by key. */
+		if (!*any && key.cls == CKO_PRIVATE_KEY &&
+		    hc_key_public(s, &key, &pub, &ignored) == HC_OK)
+			*any = acme_newest_leaf(pub, certs, nc) != NULL;
+		EVP_PKEY_free(pub);
+		hc_key_info_clear(&key);
 	}
+	hc_stored_certs_free(certs, nc);
 	return rc;
 }
 
 /*
- * A key pair labelled LABEL.renewing-TAG (TAG: this key's) without a
- * certificate is what a renewal of this key killed before its order ended
- * left behind (kill -9, power loss): it goes, so that running renew again
- * completes the work. One with a certificate is not renew's to remove (a
- * leftover with its certificate is finished, or refused, by the plan): the
- * renewal with a new key (`refuse`) is refused and nothing changes.
+ * The private and public keys labelled LABEL.renewing-TAG (TAG: this key's)
+ * with no certificate are what a renewal of this key killed before its
+ * order ended left behind (kill -9, power loss): they go, so that running
+ * renew again completes the work. Keys of that label with a certificate
+ * are not renew's to remove (a leftover with its certificate is finished,
+ * or not, by the plan): a renewal with a new key (`refuse`) is then refused
+ * and nothing changes; --reuse-key makes no key of that label and leaves
+ * them. Objects of other classes are never looked at.
  */
 static hc_rc remove_leftover(hc_session *s, const char *label, bool refuse, hc_error *err)
 {
+	static const CK_OBJECT_CLASS classes[] = {CKO_PRIVATE_KEY, CKO_PUBLIC_KEY};
 	CK_OBJECT_HANDLE *keys = NULL;
 	hc_removal removal = {0};
 	bool certified = false;
 	size_t n = 0;
-	hc_rc rc = hc_key_find(s, CK_UNAVAILABLE_INFORMATION, label, NULL, 0, &keys, &n, err);
+	hc_rc rc = HC_OK;
 
-	if (rc == HC_OK)
+	for (size_t c = 0; c < 2 && rc == HC_OK; c++) {
+		CK_OBJECT_HANDLE *found = NULL, *more;
+		size_t nf = 0;
+		if ((rc = hc_key_find(s, classes[c], label, NULL, 0, &found, &nf, err)) != HC_OK)
+			break;
+		if (nf && !(more = realloc(keys, (n + nf) * sizeof(*keys))))
+			rc = hc_fail(err, HC_IO, "out of memory");
+		else if (nf) {
+			keys = more;
+			memcpy(keys + n, found, nf * sizeof(*keys));
+			n += nf;
+		}
+		free(found);
+	}
+	if (rc == HC_OK && n)
 		rc = any_certificate(s, label, keys, n, &certified, err);
 	if (rc == HC_OK && certified && !refuse)
-		n = 0; /* --reuse-key makes no key of that label: left alone */
+		n = 0;
 	else if (rc == HC_OK && certified)
 		rc = hc_fail(err, HC_CHECK,
 			     "label '%s' is the one a renewal gives its new key, and a key with a "
@@ -879,11 +919,10 @@ out:
 	return rc;
 }
 
-hc_rc hc_renew_resumed(hc_session *s, const hc_acme_setup *setup, hc_renew_item *it, hc_error *err)
+hc_rc hc_renew_resumed(hc_session *s, hc_chain_pool *roots, hc_renew_item *it, hc_error *err)
 {
 	hc_enroll_result *r = &it->result;
 	hc_import_params imp = {.cert_path = "the renewed certificate on the token"};
-	hc_chain_pool *roots = NULL;
 	hc_stored_cert *certs = NULL;
 	hc_x509_bundle bundle = {0};
 	EVP_PKEY *pub = NULL;
@@ -892,8 +931,7 @@ hc_rc hc_renew_resumed(hc_session *s, const hc_acme_setup *setup, hc_renew_item 
 	hc_rc rc;
 
 	it->attempted = true;
-	if ((rc = acme_roots_load(setup, &roots, err)) != HC_OK ||
-	    (rc = hc_key_public(s, &it->key, &pub, err)) != HC_OK ||
+	if ((rc = hc_key_public(s, &it->key, &pub, err)) != HC_OK ||
 	    (rc = hc_certstore_list(s, &certs, &n, err)) != HC_OK)
 		goto out;
 	if (!(leaf = acme_newest_leaf(pub, certs, n))) {
@@ -909,8 +947,12 @@ hc_rc hc_renew_resumed(hc_session *s, const hc_acme_setup *setup, hc_renew_item 
 	 * the renewal is done, and its hook must run.
 	 */
 	rc = acme_token_chain(roots, leaf, certs, n, &bundle, &r->chain, err);
-	if (rc == HC_CHECK)
+	if (rc == HC_CHECK) {
+		/* The certificate alone (acme_token_chain put it first): no CA is its chain. */
+		while (sk_X509_num(bundle.certs) > 1)
+			X509_free(sk_X509_pop(bundle.certs));
 		rc = HC_OK;
+	}
 	if (rc != HC_OK ||
 	    (rc = hc_import_certs(s, &imp, &bundle, NULL, &r->imported, err)) != HC_OK)
 		goto out;
@@ -930,6 +972,5 @@ out:
 	hc_x509_bundle_clear(&bundle);
 	hc_stored_certs_free(certs, n);
 	EVP_PKEY_free(pub);
-	hc_chain_pool_free(roots);
 	return rc;
 }

@@ -172,6 +172,7 @@ int cmd_renew(struct cli *cli, int argc, char **argv)
 	long days = -1;
 	hc_renew_plan plan = {0};
 	hc_acme_session *acme = NULL;
+	hc_chain_pool *roots = NULL;
 	struct hook_run *hooks = NULL;
 	struct cli_token t = {0};
 	hc_error err = {0}, acme_err = {0};
@@ -216,7 +217,12 @@ int cmd_renew(struct cli *cli, int argc, char **argv)
 		goto out;
 	}
 	now = time(NULL);
-	if (cli_token_open(cli, key_uri, CLI_TOKEN_RW | CLI_TOKEN_LOGIN, &t, &err) != HC_OK ||
+	/*
+	 * The trust anchors first: a renewal an earlier run left half-handed-over
+	 * is finished on the token by the plan, and must then be reported.
+	 */
+	if (hc_acme_roots_load(&ac.setup, &roots, &err) != HC_OK ||
+	    cli_token_open(cli, key_uri, CLI_TOKEN_RW | CLI_TOKEN_LOGIN, &t, &err) != HC_OK ||
 	    hc_renew_plan_make(t.session, key_uri, days, now, &plan, &err) != HC_OK) {
 		r = cli_fail(cli, &err);
 		goto out;
@@ -238,7 +244,7 @@ int cmd_renew(struct cli *cli, int argc, char **argv)
 		}
 		if (it->resumed) {
 			/* Finished on the token by the plan: reported, nothing ordered. */
-			if (hc_renew_resumed(t.session, &ac.setup, it, &e) != HC_OK) {
+			if (hc_renew_resumed(t.session, roots, it, &e) != HC_OK) {
 				failed++;
 				first_rc = first_rc ? first_rc : e.rc;
 				continue;
@@ -300,6 +306,7 @@ int cmd_renew(struct cli *cli, int argc, char **argv)
 	if (r == 0 && first_rc != HC_OK)
 		r = (int)first_rc;
 out:
+	hc_chain_pool_free(roots);
 	free(hooks);
 	hc_renew_plan_clear(&plan);
 	hc_acme_session_close(acme);

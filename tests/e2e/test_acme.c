@@ -501,7 +501,7 @@ Test(acme, renewal_killed_in_the_hand_over_is_finished_by_the_rerun)
 {
 	struct ts_result r;
 	json_t *doc, *item;
-	char *www_id, *api_id, *www_uri, *args, *tmp, *keys, *certs, *hook;
+	char *www_id, *api_id, *www_uri, *args, *tmp, *keys, *certs, *hook, *now;
 
 	enroll_www_and_api(&www_id, &api_id);
 	www_uri = id_uri(www_id);
@@ -514,6 +514,15 @@ Test(acme, renewal_killed_in_the_hand_over_is_finished_by_the_rerun)
 	assert_key_id("www", "");
 	cr_assert(strstr(keys, "www.retired-"), "%s", keys);
 	assert_key_id(tmp, NULL);
+	free(keys);
+	/* Trust anchors that cannot be read: refused before the token is touched. */
+	keys = p11_objects_of("www");
+	ts_run(&r, "$P80 $HSMCERT renew --acme-roots \"$ROOTS\" %s --roots no-such-file.pem", args);
+	cr_assert(r.status != 0 && strstr(r.err, "no-such-file.pem"), "%d %s", r.status, r.err);
+	ts_result_free(&r);
+	now = p11_objects_of("www");
+	cr_assert_str_eq(now, keys);
+	free(now);
 	free(keys);
 	free(args);
 	cr_assert(asprintf(&args,
@@ -673,11 +682,15 @@ Test(acme, a_key_without_an_id_is_renewed_only_by_keeping_it)
 Test(acme, renewal_reusing_the_key)
 {
 	json_t *doc, *item;
-	char *id, *certs;
+	char *id, *certs, *leftover;
 
 	json_decref(enroll_json("--acme \"$ACME\" --label www --type rsa:2048 --cn localhost "
 				"--json"));
 	id = p11_key_id("www");
+	/* What a new-key renewal killed before its order ended left: removed too. */
+	leftover = renewing_of("www", id);
+	free(ts_sh("$HSMCERT keygen --label %s --type ec:P-256 >/dev/null", leftover));
+	assert_key_id(leftover, NULL);
 	doc = renew_json(0, "--key 'pkcs11:object=www;type=private' --days 2 --reuse-key "
 			    "--acme \"$ACME\" --hook 'echo \"$HSMCERT_KEY_LABEL\" > hook.out'");
 	item = json_array_get(json_object_get(doc, "certificates"), 0);
@@ -685,6 +698,8 @@ Test(acme, renewal_reusing_the_key)
 	cr_assert(json_is_false(jget(item, "new.key_created")));
 	cr_assert_eq(json_integer_value(json_object_get(item, "hook_exit_status")), 0);
 	assert_key_id("www", id);
+	assert_key_id(leftover, "");
+	free(leftover);
 	/* The hook ran once, with the key's label. */
 	cr_assert_str_eq(ts_read("hook.out", NULL), "www\n");
 	/* The older certificate was replaced: one leaf certificate for the key. */
