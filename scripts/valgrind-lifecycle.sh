@@ -4,6 +4,11 @@
 # with every hsmcert run under valgrind memcheck, on a plain (not sanitized)
 # build in $HSMCERT_BUILD_DIR (default build-valgrind). Any memory error or
 # definite leak fails (exit 99 from that run). Prints each step's time.
+# With HSMCERT_STEPCA (a step-ca binary, scripts/stepca.sh build) it goes on
+# over ACME against a CA of its own on 127.0.0.1: enroll, renew with a new
+# key, renew --reuse-key, renew --all with nothing due. http-01 needs port
+# 80: those runs hold the lock the test suite uses ($HSMCERT_PORT80_LOCK, or
+# port80.lock in $HSMCERT_SUITE_DIR, the suite's build folder, else in $build).
 # ctest runs it (test valgrind_lifecycle, label valgrind).
 #   scripts/valgrind-lifecycle.sh [--no-valgrind]   (the same without valgrind, to compare)
 set -euo pipefail
@@ -20,7 +25,7 @@ vg=(valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=de
 [ "${1:-}" = --no-valgrind ] && vg=()
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/hsmcert-vg.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+trap '"$src/scripts/stepca.sh" stop "$work/ca" >/dev/null 2>&1; rm -rf "$work"' EXIT
 cd "$work"
 mkdir tokens
 printf 'directories.tokendir = %s/tokens\nobjectstore.backend = file\nlog.level = ERROR\n' \
@@ -31,11 +36,12 @@ HSMCERT_MODULE=$(softhsm2_module) || exit 1
 export SOFTHSM2_CONF=$work/softhsm2.conf HSMCERT_MODULE
 export HSMCERT_PIN=12345678 HSMCERT_SO_PIN=87654321 HSMCERT_PASSPHRASE='correct horse battery staple'
 
-step() { # NAME ARGS...: one hsmcert run, timed
+p80=()
+step() { # NAME ARGS...: one hsmcert run, timed (holding the port-80 lock if p80 says so)
 	local name=$1 t0 t1
 	shift
 	t0=$(date +%s%N)
-	"${vg[@]}" "$bin" "$@" >"$name.out" 2>"$name.err" || {
+	"${p80[@]}" "${vg[@]}" "$bin" "$@" >"$name.out" 2>"$name.err" || {
 		echo "FAILED: $name (exit $?)" >&2
 		cat "$name.err" >&2
 		exit 1
@@ -66,6 +72,28 @@ step backup backup --key pkcs11:object=web -o web.hsmb
 step delete delete --yes --all-matching pkcs11:object=web
 step restore restore web.hsmb
 step audit audit --policy none
+if [ -n "${HSMCERT_STEPCA:-}" ]; then
+	"$src/scripts/stepca.sh" build "$HSMCERT_STEPCA" >/dev/null
+	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	"$src/scripts/stepca.sh" config ca "$port" 24h >/dev/null
+	"$src/scripts/stepca.sh" start "$HSMCERT_STEPCA" ca >/dev/null
+	acme=https://127.0.0.1:$port/acme/acme/directory
+	long=https://127.0.0.1:$port/acme/long/directory
+	p80=(flock "${HSMCERT_PORT80_LOCK:-${HSMCERT_SUITE_DIR:-$build}/port80.lock}")
+	step enroll enroll --acme "$acme" --acme-roots ca/root.crt --label acme-web \
+		--type ec:P-256 --cn localhost -o acme-chain.pem
+	step renew renew --key pkcs11:object=acme-web --days 2 --acme "$long" \
+		--acme-roots ca/root.crt
+	step renew-reuse renew --key pkcs11:object=acme-web --days 30 --reuse-key \
+		--acme "$long" --acme-roots ca/root.crt
+	step renew-all renew --all --days 1 --acme "$long" --acme-roots ca/root.crt
+	if ! grep -q 'renewed' renew.out || ! grep -q 'Nothing due' renew-all.out; then
+		echo "FAILED: renew did not renew, or renew --all found something due" >&2
+		cat renew.out renew-all.out >&2
+		exit 1
+	fi
+	p80=()
+fi
 total1=$(date +%s%N)
 printf '%-10s %6d ms%s\n' total $(((total1 - total0) / 1000000)) \
 	"$([ ${#vg[@]} -eq 0 ] && echo ' (no valgrind)' || echo ' (valgrind memcheck)')"
