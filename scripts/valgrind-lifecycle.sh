@@ -4,17 +4,23 @@
 # with every hsmcert run under valgrind memcheck, on a plain (not sanitized)
 # build in $HSMCERT_BUILD_DIR (default build-valgrind). Any memory error or
 # definite leak fails (exit 99 from that run). Prints each step's time.
-# With HSMCERT_STEPCA (a step-ca binary, scripts/stepca.sh build) it goes on
-# over ACME against a CA of its own on 127.0.0.1: enroll, renew with a new
-# key, renew --reuse-key, renew --all with nothing due. http-01 needs port
-# 80: those runs hold the lock the test suite uses ($HSMCERT_PORT80_LOCK, or
-# port80.lock in $HSMCERT_SUITE_DIR, the suite's build folder, else in $build).
+# With HSMCERT_STEPCA (a step-ca binary, scripts/stepca.sh build; required
+# to exist when given) it goes on over ACME against a CA of its own on
+# 127.0.0.1: enroll, renew with a new key, renew --reuse-key, renew --all
+# with nothing due. http-01 needs port 80: those runs hold the lock the test
+# suite's ACME tests hold ($HSMCERT_PORT80_LOCK, else port80.lock beside the
+# step-ca binary, as tests/support/support.c names it).
 # ctest runs it (test valgrind_lifecycle, label valgrind).
 #   scripts/valgrind-lifecycle.sh [--no-valgrind]   (the same without valgrind, to compare)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 src=$PWD
-build=${HSMCERT_BUILD_DIR:-build-valgrind}
+build=$(realpath -m "${HSMCERT_BUILD_DIR:-build-valgrind}")
+stepca=${HSMCERT_STEPCA:+$(realpath -m "$HSMCERT_STEPCA")}
+if [ -n "$stepca" ] && [ ! -x "$stepca" ]; then
+	echo "valgrind-lifecycle: no step-ca at $stepca (scripts/stepca.sh build $stepca)" >&2
+	exit 1
+fi
 # Configured once, then built incrementally: the binary is always this tree's.
 [ -f "$build/CMakeCache.txt" ] ||
 	cmake -S . -B "$build" -DBUILD_TESTING=OFF -DHSMCERT_SANITIZE=OFF >/dev/null
@@ -72,14 +78,13 @@ step backup backup --key pkcs11:object=web -o web.hsmb
 step delete delete --yes --all-matching pkcs11:object=web
 step restore restore web.hsmb
 step audit audit --policy none
-if [ -n "${HSMCERT_STEPCA:-}" ]; then
-	"$src/scripts/stepca.sh" build "$HSMCERT_STEPCA" >/dev/null
+if [ -n "$stepca" ]; then
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	"$src/scripts/stepca.sh" config ca "$port" 24h >/dev/null
-	"$src/scripts/stepca.sh" start "$HSMCERT_STEPCA" ca >/dev/null
+	"$src/scripts/stepca.sh" start "$stepca" ca >/dev/null
 	acme=https://127.0.0.1:$port/acme/acme/directory
 	long=https://127.0.0.1:$port/acme/long/directory
-	p80=(flock "${HSMCERT_PORT80_LOCK:-${HSMCERT_SUITE_DIR:-$build}/port80.lock}")
+	p80=(flock "${HSMCERT_PORT80_LOCK:-$(dirname "$stepca")/port80.lock}")
 	step enroll enroll --acme "$acme" --acme-roots ca/root.crt --label acme-web \
 		--type ec:P-256 --cn localhost -o acme-chain.pem
 	step renew renew --key pkcs11:object=acme-web --days 2 --acme "$long" \

@@ -120,6 +120,13 @@ typedef struct hc_renew_plan {
 	hc_renew_item *items;
 	size_t count;
 	time_t now;
+	/*
+	 * Not HC_OK: making the plan failed after it had finished interrupted
+	 * hand-overs on the token; items holds those only (to report, hooks
+	 * run) and `error` says what failed.
+	 */
+	hc_rc rc;
+	hc_error error;
 } hc_renew_plan;
 
 /*

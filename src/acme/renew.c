@@ -569,14 +569,12 @@ static hc_rc add_resumed(hc_session *s, hc_renew_plan *out, struct leftover *l, 
 		it->result.retired_label = l->retired;
 		l->retired = NULL;
 	}
-	if (l->old_cert && item_fill(it, l->old_cert, days, out->now, &why) != HC_OK &&
-	    !it->attempted) {
-		hc_error_prefix(&why,
-				"the renewal of '%s' is finished on the token, but reading "
-				"its old certificate failed",
-				l->label);
-		it->attempted = true;
-		it->error = why;
+	/* Without the old certificate if it cannot be read: still reported. */
+	if (l->old_cert && item_fill(it, l->old_cert, days, out->now, &why) != HC_OK) {
+		X509_free(it->cert);
+		it->cert = NULL;
+		hc_cert_info_clear(&it->info);
+		it->left_s = it->lifetime_s = it->threshold_s = 0;
 	}
 	it->due = true;
 	return HC_OK;
@@ -659,6 +657,28 @@ static hc_rc named_label(hc_session *s, const char *key_uri, char **out, hc_erro
 	return rc;
 }
 
+/*
+ * The plan failed (rc, err) after hand-overs may have been finished on the
+ * token: those items stay, to be reported and their hooks run, with the
+ * failure in plan->rc and plan->error; the others go.
+ */
+static void keep_resumed(hc_renew_plan *plan, hc_rc rc, const hc_error *err)
+{
+	size_t kept = 0;
+
+	for (size_t i = 0; i < plan->count; i++) {
+		if (plan->items[i].resumed)
+			plan->items[kept++] = plan->items[i];
+		else
+			item_clear(&plan->items[i]);
+	}
+	plan->count = kept;
+	if (!kept)
+		hc_renew_plan_clear(plan);
+	plan->rc = rc;
+	plan->error = *err;
+}
+
 hc_rc hc_renew_plan_make(hc_session *s, const char *key_uri, long days, time_t now,
 			 hc_renew_plan *out, hc_error *err)
 {
@@ -683,8 +703,8 @@ hc_rc hc_renew_plan_make(hc_session *s, const char *key_uri, long days, time_t n
 	free(only);
 	hc_stored_certs_free(certs, n);
 	if (rc != HC_OK)
-		hc_renew_plan_clear(out);
-	return rc;
+		keep_resumed(out, rc, err);
+	return out->count ? HC_OK : rc;
 }
 
 /* ---- renewing one ------------------------------------------------------- */

@@ -281,11 +281,18 @@ int cmd_renew(struct cli *cli, int argc, char **argv)
 		items = json_array();
 		for (size_t i = 0; i < plan.count; i++)
 			json_array_append_new(items, json_item(&plan.items[i], &hooks[i], now));
+		char text[CLI_ERROR_TEXT_SIZE];
+		json_t *error = plan.rc == HC_OK
+					? json_null()
+					: json_pack("{s:s, s:i}", "message",
+						    cli_error_text(&plan.error, text, sizeof(text)),
+						    "exit_code", (int)plan.rc);
 		r = cli_json_emit(json_pack(
-			"{s:o, s:o, s:I, s:I, s:I, s:I, s:o}", "token", cli_json_token(&t),
+			"{s:o, s:o, s:I, s:I, s:I, s:I, s:o, s:o}", "token", cli_json_token(&t),
 			"account", acme ? acme_cli_json_account(acme) : json_null(), "checked",
 			(json_int_t)plan.count, "due", (json_int_t)due, "renewed",
-			(json_int_t)renewed, "failed", (json_int_t)failed, "certificates", items));
+			(json_int_t)renewed, "failed", (json_int_t)failed, "certificates", items,
+			"error", error));
 	} else {
 		for (size_t i = 0; i < plan.count; i++)
 			print_item(&plan.items[i], &hooks[i], now);
@@ -302,6 +309,12 @@ int cmd_renew(struct cli *cli, int argc, char **argv)
 			cli_errorf(cli, "%s: %s",
 				   plan.items[i].key.label ? plan.items[i].key.label : "",
 				   cli_error_text(&plan.items[i].error, text, sizeof(text)));
+	}
+	/* The plan stopped after finishing interrupted renewals: those reported, then this. */
+	if (plan.rc != HC_OK) {
+		char text[CLI_ERROR_TEXT_SIZE];
+		cli_errorf(cli, "%s", cli_error_text(&plan.error, text, sizeof(text)));
+		first_rc = first_rc ? first_rc : plan.rc;
 	}
 	if (r == 0 && first_rc != HC_OK)
 		r = (int)first_rc;
