@@ -551,14 +551,22 @@ static hc_rc add_resumed(hc_session *s, hc_renew_plan *out, struct leftover *l, 
 		return hc_fail(err, HC_IO, "out of memory");
 	it->resumed = true;
 	it->due = true; /* it was, when the killed run began */
-	if (frc == HC_OK && (frc = hc_key_describe(s, l->new_key.handle, &it->key, &why)) != HC_OK)
-		hc_error_prefix(&why,
-				"the renewal of '%s' is finished on the token, but reading "
-				"its new key back failed",
-				l->label);
-	else if (frc != HC_OK)
+	if (frc == HC_OK && hc_key_describe(s, l->new_key.handle, &it->key, &why) != HC_OK) {
+		/* Read before the finish; only its label changed: still reported, hook run. */
+		hc_key_info_clear(&it->key);
+		free(l->new_key.label);
+		free(l->new_key.uri);
+		l->new_key.label = strdup(l->label);
+		l->new_key.uri = hc_uri_for_object(&hc_session_slot(s)->token, CKO_PRIVATE_KEY,
+						   l->label, l->new_key.id, l->new_key.id_len);
+		it->key = l->new_key;
+		memset(&l->new_key, 0, sizeof(l->new_key));
+		if (!it->key.label || !it->key.uri)
+			return hc_fail(err, HC_IO, "out of memory");
+	} else if (frc != HC_OK) {
 		hc_error_prefix(&why, "finishing the renewal of '%s' an interrupted run left",
 				l->label);
+	}
 	if (frc != HC_OK) {
 		it->attempted = true;
 		it->error = why;

@@ -650,6 +650,55 @@ Test(acme, an_interrupted_renewal_that_fails_to_finish_stops_no_other)
 	free(api_before);
 }
 
+/*
+ * The token refuses a call after the plan finished a hand-over (its first
+ * search for the other keys' certificates): the finished renewal is still
+ * reported, its hook run, and the run exits with the token's error. The
+ * failing call is found by a traced run on a copy of the token.
+ */
+Test(acme, a_plan_failing_after_a_finish_still_reports_it)
+{
+	struct ts_result r;
+	json_t *doc, *item;
+	char *www_id, *api_id, *nth, *hook;
+
+	enroll_www_and_api(&www_id, &api_id);
+	renew_killed_at_set(4, "--key 'pkcs11:object=www;type=private' --days 2 --acme "
+			       "\"$ACME_LONG\"");
+	free(ts_sh("cp -a tokens tokens.before"));
+	free(ts_sh(
+		"HSMCERT_MODULE=\"$HSMCERT_FAULTMOD\" HSMCERT_FAULT_TRACE=trace $P80 $HSMCERT "
+		"renew --acme-roots \"$ROOTS\" --all --days 0 --acme \"$ACME_LONG\" >/dev/null"));
+	nth = ts_sh("awk '$2==\"C_SetAttributeValue\"{f=0; s=1} $2==\"C_FindObjectsInit\" && s && "
+		    "!f {f=$1} END{print f}' trace | tr -d '\\n'");
+	cr_assert(atoi(nth) > 0, "trace: %s", nth);
+	free(ts_sh("rm -rf tokens && mv tokens.before tokens"));
+	ts_run(&r,
+	       "HSMCERT_MODULE=\"$HSMCERT_FAULTMOD\" HSMCERT_FAULT_NTH=%s $P80 $HSMCERT renew "
+	       "--acme-roots \"$ROOTS\" --all --days 0 --acme \"$ACME_LONG\" --hook 'echo "
+	       "\"$HSMCERT_KEY_LABEL\" > hook.out' --json",
+	       nth);
+	doc = ct_result_json(&r, 3);
+	cr_assert_eq(json_integer_value(json_object_get(doc, "renewed")), 1);
+	cr_assert(strstr(ct_str(doc, "error.message"), "C_FindObjectsInit"), "%s",
+		  ct_str(doc, "error.message"));
+	item = item_of(doc, "www");
+	cr_assert(json_is_true(json_object_get(item, "resumed")));
+	cr_assert_eq(json_integer_value(json_object_get(item, "hook_exit_status")), 0);
+	hook = ts_read("hook.out", NULL);
+	cr_assert_str_eq(hook, "www\n");
+	json_decref(doc);
+	assert_handed_over("www", www_id);
+	doc = renew_json(0, "--all --days 0 --acme \"$ACME_LONG\"");
+	cr_assert_eq(json_integer_value(json_object_get(doc, "renewed")), 0);
+	cr_assert(json_is_null(json_object_get(doc, "error")));
+	json_decref(doc);
+	free(hook);
+	free(nth);
+	free(www_id);
+	free(api_id);
+}
+
 /* A key without a CKA_ID (made by another tool): a new key cannot be tied to it. */
 Test(acme, a_key_without_an_id_is_renewed_only_by_keeping_it)
 {
