@@ -180,58 +180,41 @@ static char *retired_label(const char *label)
 	return out;
 }
 
-/* Relabel a key's certificates (not CA ones) to `label`, undoably. */
-static hc_rc relabel_certs(hc_session *s, const hc_key_info *key, const char *label,
-			   hc_rollback *undo, hc_error *err)
+/*
+ * Relabel a key's objects of class `cls` (its id) to `label`, undoably: its
+ * public halves, or its certificates but those marked as a CA's. One
+ * C_GetAttributeValue each, for the label (and a certificate's category).
+ */
+static hc_rc relabel_objects(hc_session *s, CK_OBJECT_CLASS cls, const hc_key_info *key,
+			     const char *label, hc_rollback *undo, hc_error *err)
 {
-	CK_OBJECT_CLASS cert_class = CKO_CERTIFICATE;
-	CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cert_class, sizeof(cert_class)},
-			       {CKA_ID, key->id, key->id_len}};
-	CK_OBJECT_HANDLE *certs = NULL;
+	CK_ATTRIBUTE tmpl[] = {{CKA_CLASS, &cls, sizeof(cls)}, {CKA_ID, key->id, key->id_len}};
+	CK_OBJECT_HANDLE *found = NULL;
 	size_t n = 0;
 	hc_rc rc;
 
 	if (!key->id_len)
 		return HC_OK;
-	if ((rc = hc_objects_find(s, tmpl, 2, &certs, &n, err)) != HC_OK)
+	if ((rc = hc_objects_find(s, tmpl, 2, &found, &n, err)) != HC_OK)
 		return rc;
 	for (size_t i = 0; i < n && rc == HC_OK; i++) {
-		hc_stored_cert c = {0};
-		if ((rc = hc_certstore_read(s, certs[i], &c, err)) == HC_OK &&
-		    c.category != HC_CERT_CATEGORY_AUTHORITY &&
-		    (!c.label || strcmp(c.label, label) != 0))
-			rc = hc_rollback_relabel(undo, certs[i], CKO_CERTIFICATE,
-						 c.label ? c.label : "", label, key->id,
-						 key->id_len, err);
-		hc_stored_cert_clear(&c);
+		CK_ATTRIBUTE a[] = {{CKA_LABEL, NULL, 0}, {CKA_CERTIFICATE_CATEGORY, NULL, 0}};
+		CK_ULONG category = CK_UNAVAILABLE_INFORMATION;
+		char *have = NULL;
+		if ((rc = hc_attrs_get(s, found[i], a, cls == CKO_CERTIFICATE ? 2 : 1, err)) !=
+		    HC_OK)
+			break;
+		if (hc_attr_available(&a[0]) && !(have = strndup(a[0].pValue, a[0].ulValueLen)))
+			rc = hc_fail(err, HC_IO, "out of memory");
+		hc_attr_ulong(&a[1], &category);
+		hc_attrs_release(a, 2);
+		if (rc == HC_OK && category != HC_CERT_CATEGORY_AUTHORITY &&
+		    (!have || strcmp(have, label) != 0))
+			rc = hc_rollback_relabel(undo, found[i], cls, have ? have : "", label,
+						 key->id, key->id_len, err);
+		free(have);
 	}
-	free(certs);
-	return rc;
-}
-
-/* Relabel a key's public halves (same id) to `label`, undoably. */
-static hc_rc relabel_publics(hc_session *s, const hc_key_info *key, const char *label,
-			     hc_rollback *undo, hc_error *err)
-{
-	CK_OBJECT_HANDLE *pubs = NULL;
-	size_t n = 0;
-	hc_rc rc;
-
-	if (!key->id_len)
-		return HC_OK;
-	if ((rc = hc_key_find(s, CKO_PUBLIC_KEY, NULL, key->id, key->id_len, &pubs, &n, err)) !=
-	    HC_OK)
-		return rc;
-	for (size_t i = 0; i < n && rc == HC_OK; i++) {
-		hc_key_info pub = {0};
-		if ((rc = hc_key_describe(s, pubs[i], &pub, err)) == HC_OK &&
-		    (!pub.label || strcmp(pub.label, label) != 0))
-			rc = hc_rollback_relabel(undo, pubs[i], CKO_PUBLIC_KEY,
-						 pub.label ? pub.label : "", label, key->id,
-						 key->id_len, err);
-		hc_key_info_clear(&pub);
-	}
-	free(pubs);
+	free(found);
 	return rc;
 }
 
@@ -245,9 +228,9 @@ static hc_rc retire_key(hc_session *s, const hc_key_info *key, const char *retir
 	    (rc = hc_rollback_relabel(undo, key->handle, CKO_PRIVATE_KEY, key->label, retired,
 				      key->id, key->id_len, err)) != HC_OK)
 		return rc;
-	if ((rc = relabel_publics(s, key, retired, undo, err)) != HC_OK)
+	if ((rc = relabel_objects(s, CKO_PUBLIC_KEY, key, retired, undo, err)) != HC_OK)
 		return rc;
-	return relabel_certs(s, key, retired, undo, err);
+	return relabel_objects(s, CKO_CERTIFICATE, key, retired, undo, err);
 }
 
 /*
@@ -260,8 +243,8 @@ static hc_rc take_label(hc_session *s, const hc_key_info *key, const char *label
 {
 	hc_rc rc;
 
-	if ((rc = relabel_certs(s, key, label, undo, err)) != HC_OK ||
-	    (rc = relabel_publics(s, key, label, undo, err)) != HC_OK)
+	if ((rc = relabel_objects(s, CKO_CERTIFICATE, key, label, undo, err)) != HC_OK ||
+	    (rc = relabel_objects(s, CKO_PUBLIC_KEY, key, label, undo, err)) != HC_OK)
 		return rc;
 	return hc_rollback_relabel(undo, key->handle, CKO_PRIVATE_KEY, key->label, label, key->id,
 				   key->id_len, err);
@@ -546,36 +529,36 @@ static hc_rc add_resumed(hc_session *s, hc_renew_plan *out, struct leftover *l, 
 {
 	hc_renew_item *it = plan_add(out);
 	hc_error why = *e;
+	bool read_back = false;
 
 	if (!it)
 		return hc_fail(err, HC_IO, "out of memory");
 	it->resumed = true;
-	it->due = true; /* it was, when the killed run began */
-	if (frc == HC_OK && hc_key_describe(s, l->new_key.handle, &it->key, &why) != HC_OK) {
-		/* Read before the finish; only its label changed: still reported, hook run. */
-		hc_key_info_clear(&it->key);
-		free(l->new_key.label);
-		free(l->new_key.uri);
-		l->new_key.label = strdup(l->label);
-		l->new_key.uri = hc_uri_for_object(&hc_session_slot(s)->token, CKO_PRIVATE_KEY,
-						   l->label, l->new_key.id, l->new_key.id_len);
-		it->key = l->new_key;
-		memset(&l->new_key, 0, sizeof(l->new_key));
-		if (!it->key.label || !it->key.uri)
-			return hc_fail(err, HC_IO, "out of memory");
-	} else if (frc != HC_OK) {
+	if (frc != HC_OK) {
 		hc_error_prefix(&why, "finishing the renewal of '%s' an interrupted run left",
 				l->label);
-	}
-	if (frc != HC_OK) {
 		it->attempted = true;
 		it->error = why;
-		hc_key_info_clear(&it->key);
-		it->key = l->new_key;
-		memset(&l->new_key, 0, sizeof(l->new_key));
 	} else {
 		it->result.retired_label = l->retired;
 		l->retired = NULL;
+		read_back = hc_key_describe(s, l->new_key.handle, &it->key, &why) == HC_OK;
+		if (!read_back) {
+			/* Read before the finish, only its label changed: still reported. */
+			hc_key_info_clear(&it->key);
+			free(l->new_key.label);
+			free(l->new_key.uri);
+			l->new_key.label = strdup(l->label);
+			l->new_key.uri = hc_uri_for_object(&hc_session_slot(s)->token,
+							   CKO_PRIVATE_KEY, l->label, l->new_key.id,
+							   l->new_key.id_len);
+			if (!l->new_key.label || !l->new_key.uri)
+				return hc_fail(err, HC_IO, "out of memory");
+		}
+	}
+	if (!read_back) { /* the key as read when found (relabelled above if finished) */
+		it->key = l->new_key;
+		memset(&l->new_key, 0, sizeof(l->new_key));
 	}
 	/* Without the old certificate if it cannot be read: still reported. */
 	if (l->old_cert && item_fill(it, l->old_cert, days, out->now, &why) != HC_OK) {
@@ -584,7 +567,7 @@ static hc_rc add_resumed(hc_session *s, hc_renew_plan *out, struct leftover *l, 
 		hc_cert_info_clear(&it->info);
 		it->left_s = it->lifetime_s = it->threshold_s = 0;
 	}
-	it->due = true;
+	it->due = true; /* it was, when the killed run began */
 	return HC_OK;
 }
 

@@ -730,6 +730,7 @@ Test(acme, a_key_without_an_id_is_renewed_only_by_keeping_it)
 
 Test(acme, renewal_reusing_the_key)
 {
+	struct ts_result r;
 	json_t *doc, *item;
 	char *id, *certs, *leftover;
 
@@ -740,6 +741,14 @@ Test(acme, renewal_reusing_the_key)
 	leftover = renewing_of("www", id);
 	free(ts_sh("$HSMCERT keygen --label %s --type ec:P-256 >/dev/null", leftover));
 	assert_key_id(leftover, NULL);
+	/* Named itself, that leftover is not a key to renew. */
+	ts_run(&r,
+	       "$P80 $HSMCERT renew --acme-roots \"$ROOTS\" --key 'pkcs11:object=%s;type=private' "
+	       "--days 2 --acme \"$ACME\"",
+	       leftover);
+	ts_assert_status(&r, 2);
+	cr_assert(strstr(r.err, "did not end: name the key being renewed"), "%s", r.err);
+	ts_result_free(&r);
 	doc = renew_json(0, "--key 'pkcs11:object=www;type=private' --days 2 --reuse-key "
 			    "--acme \"$ACME\" --hook 'echo \"$HSMCERT_KEY_LABEL\" > hook.out'");
 	item = json_array_get(json_object_get(doc, "certificates"), 0);
